@@ -1,0 +1,76 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
+import { assertOwnKey, callerFrom, type Caller } from '#shared/caller';
+import { requireEnv } from '#shared/env';
+import { createApiHandler, json, noContent, parseBody, parseParams, type Routes } from '#shared/http';
+import { listQuerySchema, pageBody, pageRequest } from '#shared/pagination';
+import { DynamoResourceStore, LINK_PREFIX } from '#shared/resources';
+import { createLink, deleteLink, getLink, listLinks, type LinkDeps } from './domain.ts';
+
+/** `POST /links`, `GET /links`, `GET /links/{id}`, `DELETE /links/{id}`: the caller's bookmarked links. */
+
+export const createLinkBody = z.strictObject({
+  url: z
+    .url({ protocol: /^https?$/, error: 'Must be an http or https URL' })
+    .check(z.maxLength(2048, 'Must be at most 2048 characters')),
+  title: z.optional(z.string().check(z.trim(), z.maxLength(200, 'Must be at most 200 characters'))),
+});
+
+export const idParams = z.strictObject({
+  id: z.pipe(
+    z.uuid('Must be a UUID'),
+    z.transform((id: string) => id.toLowerCase()),
+  ),
+});
+
+export interface LinksRouteDeps extends LinkDeps {
+  accounts: AccountStore;
+}
+
+export function linksRoutes(deps: LinksRouteDeps): Routes {
+  /** Authenticated caller using their own API key: checked before any data access. */
+  const authorize = async (event: APIGatewayProxyEvent): Promise<Caller> => {
+    const caller = callerFrom(event);
+    await assertOwnKey(caller, deps.accounts);
+    return caller;
+  };
+
+  return {
+    'POST /links': async ({ event }) => {
+      const { userId } = await authorize(event);
+      const input = parseBody(event, createLinkBody);
+      return json(201, await createLink(deps, userId, input));
+    },
+
+    'GET /links': async ({ event }) => {
+      const { userId } = await authorize(event);
+      const query = parseParams(event.queryStringParameters, listQuerySchema, 'query');
+      const page = await listLinks(deps, userId, pageRequest(query, userId, LINK_PREFIX));
+      return json(200, pageBody(page));
+    },
+
+    'GET /links/{id}': async ({ event }) => {
+      const { userId } = await authorize(event);
+      const { id } = parseParams(event.pathParameters, idParams, 'path');
+      return json(200, await getLink(deps, userId, id));
+    },
+
+    'DELETE /links/{id}': async ({ event }) => {
+      const { userId } = await authorize(event);
+      const { id } = parseParams(event.pathParameters, idParams, 'path');
+      await deleteLink(deps, userId, id);
+      return noContent();
+    },
+  };
+}
+
+const resources = new DynamoResourceStore(requireEnv('RESOURCES_TABLE'));
+
+export const routes = linksRoutes({
+  accounts: new DynamoAccountStore(requireEnv('ACCOUNTS_TABLE')),
+  links: resources,
+  tagLinks: resources,
+});
+
+export const handler = createApiHandler(routes);

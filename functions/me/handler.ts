@@ -1,0 +1,64 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { DynamoAccountStore, type Account, type AccountStore } from '#shared/accounts';
+import { assertOwnKey, callerFrom } from '#shared/caller';
+import { requireEnv } from '#shared/env';
+import { NotFoundError } from '#shared/errors';
+import { createApiHandler, json, type Routes } from '#shared/http';
+
+/** `GET /me`: the caller's own account. */
+
+export interface AccountView {
+  email?: string;
+  plan?: string;
+  status: Account['status'];
+  apiKeyId?: string;
+  createdAt?: string;
+  updatedAt?: string;
+  failureReason?: string;
+}
+
+export function accountView(account: Account): AccountView {
+  return {
+    email: account.email,
+    plan: account.plan,
+    status: account.status,
+    apiKeyId: account.apiKeyId,
+    createdAt: account.createdAt,
+    updatedAt: account.updatedAt,
+    ...(account.status === 'FAILED' && account.failureReason ? { failureReason: account.failureReason } : {}),
+  };
+}
+
+/** Reads the account at most once per request, however many times the key check and the route ask for it. */
+function readOnce(accounts: AccountStore): AccountStore {
+  const reads = new Map<string, Promise<Account | undefined>>();
+  return {
+    get(userId) {
+      let read = reads.get(userId);
+      if (!read) {
+        read = accounts.get(userId);
+        reads.set(userId, read);
+      }
+      return read;
+    },
+  };
+}
+
+export async function getMe(event: APIGatewayProxyEvent, accounts: AccountStore): Promise<AccountView> {
+  const caller = callerFrom(event);
+  const store = readOnce(accounts);
+  await assertOwnKey(caller, store);
+  const account = await store.get(caller.userId);
+  if (!account) throw new NotFoundError('No account yet: onboarding has not recorded one for this user');
+  return accountView(account);
+}
+
+export function meRoutes(deps: { accounts: AccountStore }): Routes {
+  return {
+    'GET /me': async ({ event }) => json(200, await getMe(event, deps.accounts), { 'Cache-Control': 'no-store' }),
+  };
+}
+
+export const routes = meRoutes({ accounts: new DynamoAccountStore(requireEnv('ACCOUNTS_TABLE')) });
+
+export const handler = createApiHandler(routes);

@@ -1,0 +1,104 @@
+import { IdempotencyAlreadyInProgressError, IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { Context, PostConfirmationTriggerEvent } from 'aws-lambda';
+import { requireEnv } from '#shared/env';
+import { withLambda } from '#shared/lambda';
+import { logger } from '#shared/logger';
+
+/**
+ * Cognito waits at most 5 s for a trigger. Worst case here: two idempotency writes (2 attempts x 500 ms each)
+ * plus StartExecution (2 attempts x 1 s) stays under 4.5 s; the function's Timeout (4 s) is the hard stop.
+ */
+const stateMachineArn = requireEnv('ONBOARDING_STATE_MACHINE_ARN');
+const sfn = new SFNClient({
+  maxAttempts: 2,
+  requestHandler: { connectionTimeout: 500, requestTimeout: 1_000 },
+});
+const persistenceStore = new DynamoDBPersistenceLayer({
+  tableName: requireEnv('IDEMPOTENCY_TABLE'),
+  awsSdkV3Client: new DynamoDBClient({
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 300, requestTimeout: 500 },
+  }),
+});
+const idempotencyConfig = new IdempotencyConfig({
+  eventKeyJmesPath: 'userId',
+  expiresAfterSeconds: 24 * 60 * 60,
+  throwOnNoIdempotencyKey: true,
+});
+
+export interface OnboardingInput {
+  userId: string;
+  email: string;
+  username: string;
+}
+
+export interface OnboardingStart {
+  executionName: string;
+  started: boolean;
+}
+
+/** Execution names are the idempotency key Step Functions enforces: one onboarding per user. */
+export function onboardingExecutionName(userId: string): string {
+  return `onboard-${userId}`;
+}
+
+/** Starts the onboarding workflow once per user. An execution that already exists counts as success. */
+export async function startOnboarding(input: OnboardingInput): Promise<OnboardingStart> {
+  const executionName = onboardingExecutionName(input.userId);
+  try {
+    // The input is deterministic (no timestamps): the same name and input while running is the same execution.
+    await sfn.send(new StartExecutionCommand({ stateMachineArn, name: executionName, input: JSON.stringify(input) }));
+    logger.info('Onboarding started', { executionName });
+    return { executionName, started: true };
+  } catch (error: unknown) {
+    if (error instanceof ExecutionAlreadyExists) {
+      logger.info('Onboarding already started', { executionName });
+      return { executionName, started: false };
+    }
+    throw error;
+  }
+}
+
+export const startOnboardingOnce = makeIdempotent(startOnboarding, { persistenceStore, config: idempotencyConfig });
+
+export function onboardingInputFrom(event: PostConfirmationTriggerEvent): OnboardingInput | undefined {
+  const userId = event.request.userAttributes.sub;
+  const email = event.request.userAttributes.email;
+  if (!userId || !email) return undefined;
+  return { userId, email, username: event.userName };
+}
+
+export async function handlePostConfirmation(
+  event: PostConfirmationTriggerEvent,
+  context: Context,
+): Promise<PostConfirmationTriggerEvent> {
+  // Also fires on ConfirmForgotPassword: that user is onboarded already.
+  if (event.triggerSource !== 'PostConfirmation_ConfirmSignUp') {
+    logger.info('Not a sign-up confirmation; nothing to do', { triggerSource: event.triggerSource });
+    return event;
+  }
+  const input = onboardingInputFrom(event);
+  if (!input) {
+    // Cannot happen for a pool whose username is the email; refuse loudly rather than onboard half a user.
+    throw new Error('PostConfirmation event has no sub or email attribute');
+  }
+  idempotencyConfig.registerLambdaContext(context);
+  try {
+    await startOnboardingOnce(input);
+  } catch (error: unknown) {
+    // A concurrent delivery of the same confirmation is starting this very execution.
+    if (error instanceof IdempotencyAlreadyInProgressError) {
+      logger.info('Concurrent delivery; onboarding is being started by another invocation');
+      return event;
+    }
+    // Throwing makes Cognito report the failure and retry the trigger; execution naming keeps retries safe.
+    logger.error('Could not start onboarding', { error: error instanceof Error ? error : String(error) });
+    throw error;
+  }
+  return event;
+}
+
+export const handler = withLambda(handlePostConfirmation, (event) => event.request.userAttributes.sub);

@@ -1,0 +1,42 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { AccountStore } from './accounts.ts';
+import { ForbiddenError, UnauthorizedError } from './errors.ts';
+
+/** Who is calling, from the Cognito authorizer's claims and the API key API Gateway matched. */
+export interface Caller {
+  userId: string;
+  email?: string;
+  /** Id of the API key on this request (`requestContext.identity.apiKeyId`). */
+  apiKeyId: string;
+  /** `custom:apiid` from the ID token: the key id the user had when the token was issued. */
+  claimedKeyId?: string;
+}
+
+function claim(claims: Record<string, unknown> | undefined, name: string): string | undefined {
+  const value = claims?.[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+export function callerFrom(event: APIGatewayProxyEvent): Caller {
+  const claims = event.requestContext?.authorizer?.claims as Record<string, unknown> | undefined;
+  const userId = claim(claims, 'sub');
+  if (!userId) throw new UnauthorizedError();
+  const apiKeyId = event.requestContext?.identity?.apiKeyId;
+  if (!apiKeyId) throw new ForbiddenError('An API key is required');
+  const email = claim(claims, 'email');
+  const claimedKeyId = claim(claims, 'custom:apiid');
+  return { userId, apiKeyId, ...(email ? { email } : {}), ...(claimedKeyId ? { claimedKeyId } : {}) };
+}
+
+/**
+ * A stolen key must not ride someone else's token: the request's key has to be the caller's own.
+ * The token's `custom:apiid` settles it cheaply; a token issued before onboarding finished (or before a key
+ * rotation) falls back to the account record, which is authoritative.
+ */
+export async function assertOwnKey(caller: Caller, accounts: AccountStore): Promise<void> {
+  if (caller.claimedKeyId !== undefined && caller.claimedKeyId === caller.apiKeyId) return;
+  const account = await accounts.get(caller.userId);
+  if (account?.apiKeyId !== caller.apiKeyId) {
+    throw new ForbiddenError('The API key does not belong to the signed-in user');
+  }
+}

@@ -1,0 +1,101 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
+import { assertOwnKey, callerFrom, type Caller } from '#shared/caller';
+import { requireEnv } from '#shared/env';
+import { createApiHandler, json, noContent, parseBody, parseParams, type Routes } from '#shared/http';
+import { listQuerySchema, pageBody, pageRequest } from '#shared/pagination';
+import { DynamoResourceStore, TAG_PREFIX, tagLinkPrefix } from '#shared/resources';
+import { createTag, deleteTag, getTag, linkTag, listLinksOfTag, listTags, type TagDeps } from './domain.ts';
+
+/**
+ * `POST /tags`, `GET /tags`, `GET /tags/{id}`, `DELETE /tags/{id}`, `POST /taglinks`, `GET /tags/{id}/links`:
+ * the caller's tags and the links attached to them.
+ */
+
+const uuid = z.pipe(
+  z.uuid('Must be a UUID'),
+  z.transform((id: string) => id.toLowerCase()),
+);
+
+export const createTagBody = z.strictObject({
+  name: z
+    .string()
+    .check(
+      z.trim(),
+      z.minLength(1, 'Must not be empty'),
+      z.maxLength(50, 'Must be at most 50 characters'),
+      z.regex(/^\P{Cc}*$/u, 'Must not contain control characters'),
+    ),
+});
+
+export const createTagLinkBody = z.strictObject({ tagId: uuid, linkId: uuid });
+
+export const idParams = z.strictObject({ id: uuid });
+
+export interface TagsRouteDeps extends TagDeps {
+  accounts: AccountStore;
+}
+
+export function tagsRoutes(deps: TagsRouteDeps): Routes {
+  /** Authenticated caller using their own API key: checked before any data access. */
+  const authorize = async (event: APIGatewayProxyEvent): Promise<Caller> => {
+    const caller = callerFrom(event);
+    await assertOwnKey(caller, deps.accounts);
+    return caller;
+  };
+
+  return {
+    'POST /tags': async ({ event }) => {
+      const { userId } = await authorize(event);
+      const { name } = parseBody(event, createTagBody);
+      return json(201, await createTag(deps, userId, name));
+    },
+
+    'GET /tags': async ({ event }) => {
+      const { userId } = await authorize(event);
+      const query = parseParams(event.queryStringParameters, listQuerySchema, 'query');
+      const page = await listTags(deps, userId, pageRequest(query, userId, TAG_PREFIX));
+      return json(200, pageBody(page));
+    },
+
+    'GET /tags/{id}': async ({ event }) => {
+      const { userId } = await authorize(event);
+      const { id } = parseParams(event.pathParameters, idParams, 'path');
+      return json(200, await getTag(deps, userId, id));
+    },
+
+    'DELETE /tags/{id}': async ({ event }) => {
+      const { userId } = await authorize(event);
+      const { id } = parseParams(event.pathParameters, idParams, 'path');
+      await deleteTag(deps, userId, id);
+      return noContent();
+    },
+
+    'POST /taglinks': async ({ event }) => {
+      const { userId } = await authorize(event);
+      const input = parseBody(event, createTagLinkBody);
+      const { created, tagLink } = await linkTag(deps, userId, input);
+      return json(created ? 201 : 200, tagLink);
+    },
+
+    'GET /tags/{id}/links': async ({ event }) => {
+      const { userId } = await authorize(event);
+      const { id } = parseParams(event.pathParameters, idParams, 'path');
+      const query = parseParams(event.queryStringParameters, listQuerySchema, 'query');
+      const page = await listLinksOfTag(deps, userId, id, pageRequest(query, userId, tagLinkPrefix(id)));
+      return json(200, pageBody(page));
+    },
+  };
+}
+
+const resources = new DynamoResourceStore(requireEnv('RESOURCES_TABLE'));
+
+export const routes = tagsRoutes({
+  accounts: new DynamoAccountStore(requireEnv('ACCOUNTS_TABLE')),
+  tags: resources,
+  links: resources,
+  tagLinks: resources,
+});
+
+export const handler = createApiHandler(routes);

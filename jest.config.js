@@ -1,0 +1,20 @@
+/** Unit tests (mocked SDK clients) and integration tests (the real offline stack, in-process, on free ports). */
+const transform = { '^.+\\.(t|j)sx?$': '<rootDir>/tests/support/esbuild-transform.js' };
+const common = {
+  testEnvironment: 'node',
+  transform,
+  // Some dependencies ship ESM only; let esbuild turn them into CommonJS for jest.
+  transformIgnorePatterns: ['/node_modules/(?!(@middy|@scure|@noble|@otplib|otplib)/)'],
+  moduleNameMapper: { '^#shared/(.*)$': '<rootDir>/functions/shared/$1' },
+};
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
+      slowTestThreshold: 30,
+    },
+  ],
+};

@@ -1,0 +1,124 @@
+import type { Admission, ApiKeyRecord, KeyGate, QuotaPeriod, UsagePlanSpec } from '../types.ts';
+import { periodOf } from './periods.ts';
+import type { ApiGatewayStore } from './store.ts';
+
+interface Bucket {
+  tokens: number;
+  last: number;
+}
+
+interface QuotaWindow {
+  kind: QuotaPeriod;
+  start: number;
+  end: number;
+  used: number;
+}
+
+/**
+ * The data plane's view of keys and plans. Per key: a token bucket (refills at throttle.rateLimit per second, holds at
+ * most throttle.burstLimit; a bucket starts full), then the plan's quota for the current period (DAY = UTC day,
+ * WEEK = ISO week from Monday 00:00 UTC, MONTH = UTC calendar month). A request is counted (daily, per key) only
+ * when admitted. Usage is per key, not per plan: after a plan change the requests already made in the period count
+ * against the new plan's quota.
+ */
+export class ApiKeyGate implements KeyGate {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly windows = new Map<string, QuotaWindow>();
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly store: ApiGatewayStore,
+    opts: { now?: () => Date } = {},
+  ) {
+    this.now = opts.now ?? (() => new Date());
+    store.onApiKeyDeleted((keyId) => {
+      this.buckets.delete(keyId);
+      this.windows.delete(keyId);
+    });
+  }
+
+  resolve(value: string, apiId: string, stage: string): { key: ApiKeyRecord; plan: UsagePlanSpec } | undefined {
+    return this.store.resolve(value, apiId, stage);
+  }
+
+  admit(keyId: string, plan: UsagePlanSpec, now: Date = this.now()): Admission {
+    const ms = now.getTime();
+    if (plan.throttle && !this.takeToken(keyId, plan.throttle.rateLimit, plan.throttle.burstLimit, ms)) {
+      return { ok: false, reason: 'throttled' };
+    }
+    if (plan.quota && this.usedInPeriod(keyId, plan.quota.period, ms) >= plan.quota.limit) {
+      return { ok: false, reason: 'quota' };
+    }
+    this.store.recordRequest(keyId, ms);
+    const window = this.windows.get(keyId);
+    if (window) {
+      if (ms >= window.start && ms < window.end) window.used += 1;
+      else this.windows.delete(keyId);
+    }
+    return { ok: true };
+  }
+
+  /** Tokens left in the key's bucket at `now` (for tests and diagnostics); undefined before its first request. */
+  tokens(keyId: string, plan: UsagePlanSpec, now: Date = this.now()): number | undefined {
+    const bucket = this.buckets.get(keyId);
+    if (!bucket || !plan.throttle) return undefined;
+    const elapsed = Math.max(0, now.getTime() - bucket.last);
+    return Math.min(plan.throttle.burstLimit, bucket.tokens + (elapsed / 1000) * plan.throttle.rateLimit);
+  }
+
+  private takeToken(keyId: string, rate: number, burst: number, ms: number): boolean {
+    let bucket = this.buckets.get(keyId);
+    if (!bucket) {
+      bucket = { tokens: burst, last: ms };
+      this.buckets.set(keyId, bucket);
+    } else if (ms > bucket.last) {
+      // A clock that goes backwards refills nothing; the plan's current burst caps the bucket (plan changes).
+      bucket.tokens = Math.min(burst, bucket.tokens + ((ms - bucket.last) / 1000) * rate);
+      bucket.last = ms;
+    } else {
+      bucket.tokens = Math.min(burst, bucket.tokens);
+    }
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  /** Requests counted in the quota period holding `ms`; cached per key, recomputed (≤ 31 lookups) on a new period. */
+  private usedInPeriod(keyId: string, kind: QuotaPeriod, ms: number): number {
+    const window = this.windows.get(keyId);
+    if (window && window.kind === kind && ms >= window.start && ms < window.end) return window.used;
+    const period = periodOf(kind, ms);
+    const used = this.store.usedInPeriod(keyId, period);
+    this.windows.set(keyId, { kind, start: period.start, end: period.end, used });
+    return used;
+  }
+}
+
+/** A plain token bucket on a monotonic clock: AWS's account-level control-plane rate limits (e.g. CreateApiKey 5/s). */
+export class RateLimiter {
+  private tokens: number;
+  private last: number;
+  private readonly capacity: number;
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    this.capacity = Number.isFinite(ratePerSecond) ? Math.max(1, ratePerSecond) : Infinity;
+    this.tokens = this.capacity;
+    this.last = clock();
+  }
+
+  /** True if a request may proceed now (and takes a token). */
+  tryTake(): boolean {
+    if (!Number.isFinite(this.ratePerSecond)) return true;
+    const t = this.clock();
+    if (t > this.last) {
+      this.tokens = Math.min(this.capacity, this.tokens + ((t - this.last) / 1000) * this.ratePerSecond);
+      this.last = t;
+    }
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}

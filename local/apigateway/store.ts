@@ -1,0 +1,468 @@
+import { join } from 'node:path';
+import type { ApiKeyRecord, UsagePlanSpec } from '../types.ts';
+import { ApiGatewayError, MESSAGES, badRequest, conflict, notFound } from './errors.ts';
+import { newApiKeyId, newApiKeyValue } from './ids.ts';
+import { DAY_MS, dayKey, dayStart, periodOf, type Period } from './periods.ts';
+import { DebouncedJsonFile, ensureDir, readJsonFile } from './persist.ts';
+
+export interface ApiGatewayStoreOptions {
+  /** State directory; files live under `<dir>/apigateway/`. */
+  dir: string;
+  /** The usage plans of the template (the only source of plans). */
+  usagePlans: UsagePlanSpec[];
+  now?: () => Date;
+  log?: (line: string) => void;
+  /** Debounce for state writes, in ms (default 100). `close()`/`flush()` write at once. */
+  persistDelayMs?: number;
+  /** AWS's fixed limit: 10,000 API keys per account and Region. */
+  maxApiKeys?: number;
+  /** Daily usage older than this is dropped when the state is loaded (default 400 days). */
+  usageRetentionDays?: number;
+}
+
+export interface CreateApiKeyInput {
+  name?: string;
+  description?: string;
+  enabled?: boolean;
+  value?: string;
+  customerId?: string;
+  tags?: Record<string, string>;
+}
+
+export interface PatchOperation {
+  op?: string;
+  path?: string;
+  value?: string;
+  from?: string;
+}
+
+/** [used, remaining] for one UTC day, as GetUsage reports it. */
+export type DailyUsage = [number, number];
+
+interface KeyEntry {
+  record: ApiKeyRecord;
+  /** Creation order (kept across restarts: keys are saved in this order). */
+  seq: number;
+  /** Ids of the usage plans holding this key. */
+  plans: Set<string>;
+  /** apiId+stage → the (single) plan holding this key for that stage: what resolve() needs, in O(1). */
+  byStage: Map<string, UsagePlanSpec>;
+}
+
+interface KeysFile {
+  version: 1;
+  keys: ApiKeyRecord[];
+  planKeys: Record<string, string[]>;
+}
+
+interface UsageFile {
+  version: 1;
+  usage: Record<string, Record<string, number>>;
+}
+
+const MIN_VALUE_LENGTH = 20; // AWS: "API Key value should be at least 20 characters"
+const MAX_VALUE_LENGTH = 128;
+
+const stageKey = (apiId: string, stage: string): string => `${apiId}\u0000${stage}`;
+
+/** Keys, usage-plan memberships and per-key daily usage, persisted under `<dir>/apigateway/`. */
+export class ApiGatewayStore {
+  readonly stateDir: string;
+  private readonly now: () => Date;
+  private readonly log: (line: string) => void;
+  private readonly maxApiKeys: number;
+
+  private readonly keys = new Map<string, KeyEntry>();
+  private readonly byValue = new Map<string, KeyEntry>();
+  private readonly plans = new Map<string, UsagePlanSpec>();
+  private readonly planKeys = new Map<string, Set<string>>();
+  /** keyId → YYYY-MM-DD → admitted requests that UTC day. */
+  private readonly usage = new Map<string, Map<string, number>>();
+  private readonly deleteListeners: ((keyId: string) => void)[] = [];
+
+  private readonly keysFile: DebouncedJsonFile;
+  private readonly usageFile: DebouncedJsonFile;
+  private lastDay = { start: Number.NaN, key: '' };
+  private nextSeq = 0;
+
+  private constructor(opts: ApiGatewayStoreOptions) {
+    this.stateDir = join(opts.dir, 'apigateway');
+    this.now = opts.now ?? (() => new Date());
+    this.log = opts.log ?? (() => undefined);
+    this.maxApiKeys = opts.maxApiKeys ?? 10_000;
+    for (const plan of opts.usagePlans) {
+      if (this.plans.has(plan.id)) throw new Error(`apigateway: duplicate usage plan id ${plan.id}`);
+      this.plans.set(plan.id, plan);
+      this.planKeys.set(plan.id, new Set());
+    }
+    const delay = opts.persistDelayMs ?? 100;
+    const onError = (err: unknown): void => this.log(`could not save state: ${(err as Error).message}`);
+    this.keysFile = new DebouncedJsonFile(join(this.stateDir, 'keys.json'), () => this.keysSnapshot(), delay, onError);
+    this.usageFile = new DebouncedJsonFile(join(this.stateDir, 'usage.json'), () => this.usageSnapshot(), delay, onError);
+  }
+
+  /** Opens (creating if needed) the state under `<dir>/apigateway/`. */
+  static async open(opts: ApiGatewayStoreOptions): Promise<ApiGatewayStore> {
+    const store = new ApiGatewayStore(opts);
+    await ensureDir(store.stateDir);
+    await store.load(opts.usageRetentionDays ?? 400);
+    return store;
+  }
+
+  // ------------------------------------------------------------------ API keys
+
+  get apiKeyCount(): number {
+    return this.keys.size;
+  }
+
+  createApiKey(input: CreateApiKeyInput): ApiKeyRecord {
+    if (this.keys.size >= this.maxApiKeys) {
+      throw new ApiGatewayError('LimitExceededException', `Cannot exceed the limit of ${this.maxApiKeys} API keys per account and Region`);
+    }
+    let value = input.value;
+    if (value !== undefined) {
+      if (value.length < MIN_VALUE_LENGTH) throw badRequest(`API Key value should be at least ${MIN_VALUE_LENGTH} characters`);
+      if (value.length > MAX_VALUE_LENGTH) throw badRequest(`API Key value should be at most ${MAX_VALUE_LENGTH} characters`);
+      if (this.byValue.has(value)) throw conflict(MESSAGES.apiKeyExists);
+    } else {
+      do value = newApiKeyValue();
+      while (this.byValue.has(value));
+    }
+    let id: string;
+    do id = newApiKeyId();
+    while (this.keys.has(id));
+    const at = this.now().toISOString();
+    const record: ApiKeyRecord = {
+      id,
+      value,
+      name: input.name ?? '',
+      enabled: input.enabled ?? false, // AWS's default: a key is disabled unless `enabled` is true
+      createdDate: at,
+      lastUpdatedDate: at,
+      tags: { ...(input.tags ?? {}) },
+    };
+    if (input.description !== undefined) record.description = input.description;
+    if (input.customerId !== undefined) record.customerId = input.customerId;
+    const entry: KeyEntry = { record, seq: this.nextSeq++, plans: new Set(), byStage: new Map() };
+    this.keys.set(id, entry);
+    this.byValue.set(value, entry);
+    this.keysFile.markDirty();
+    return record;
+  }
+
+  findApiKey(id: string): ApiKeyRecord | undefined {
+    return this.keys.get(id)?.record;
+  }
+
+  getApiKey(id: string): ApiKeyRecord {
+    return this.entry(id).record;
+  }
+
+  /** Keys in creation order; `nameQuery` is a prefix of the name (as in AWS), `customerId` an exact match. */
+  listApiKeys(filter: { nameQuery?: string; customerId?: string } = {}): ApiKeyRecord[] {
+    const out: ApiKeyRecord[] = [];
+    for (const { record } of this.keys.values()) {
+      if (filter.nameQuery && !record.name.startsWith(filter.nameQuery)) continue;
+      if (filter.customerId !== undefined && record.customerId !== filter.customerId) continue;
+      out.push(record);
+    }
+    return out; // a Map iterates in insertion (= creation) order
+  }
+
+  /** Position of the key in creation order (for pagination cursors); -1 if unknown. */
+  creationOrder(keyId: string): number {
+    return this.keys.get(keyId)?.seq ?? -1;
+  }
+
+  /** Applies `replace` operations on /enabled, /name, /description, /customerId; all or nothing. */
+  updateApiKey(id: string, operations: PatchOperation[]): ApiKeyRecord {
+    const entry = this.entry(id);
+    const next: ApiKeyRecord = { ...entry.record };
+    for (const operation of operations) {
+      const { op, path, value } = operation;
+      if (op !== 'replace') throw badRequest(`Invalid patch operation specified. Must be 'replace' for path ${String(path)}`);
+      if (value !== undefined && typeof value !== 'string') throw badRequest(`Invalid patch value for ${String(path)}: expected a string`);
+      switch (path) {
+        case '/enabled':
+          if (value !== 'true' && value !== 'false') throw badRequest(`Invalid value for /enabled: '${String(value)}'. Must be 'true' or 'false'`);
+          next.enabled = value === 'true';
+          break;
+        case '/name':
+          next.name = value ?? '';
+          break;
+        case '/description':
+          if (value) next.description = value;
+          else delete next.description;
+          break;
+        case '/customerId':
+          if (value) next.customerId = value;
+          else delete next.customerId;
+          break;
+        default:
+          throw badRequest(`Invalid patch path '${String(path)}' specified for op 'replace'. Must be one of: [/enabled, /name, /description, /customerId]`);
+      }
+    }
+    next.lastUpdatedDate = this.now().toISOString();
+    // Mutate in place: resolve() hands out this very object and the value index points at the entry.
+    Object.assign(entry.record, next);
+    if (next.description === undefined) delete entry.record.description;
+    if (next.customerId === undefined) delete entry.record.customerId;
+    this.keysFile.markDirty();
+    return entry.record;
+  }
+
+  /** Deletes the key, its usage-plan memberships and its usage. */
+  deleteApiKey(id: string): void {
+    const entry = this.entry(id);
+    for (const planId of entry.plans) this.planKeys.get(planId)?.delete(id);
+    this.keys.delete(id);
+    this.byValue.delete(entry.record.value);
+    const hadUsage = this.usage.delete(id);
+    this.keysFile.markDirty();
+    if (hadUsage) this.usageFile.markDirty();
+    for (const listener of this.deleteListeners) listener(id);
+  }
+
+  tagApiKey(id: string, tags: Record<string, string>): void {
+    const entry = this.entry(id);
+    Object.assign(entry.record.tags, tags);
+    this.keysFile.markDirty();
+  }
+
+  untagApiKey(id: string, tagKeys: string[]): void {
+    const entry = this.entry(id);
+    for (const key of tagKeys) delete entry.record.tags[key];
+    this.keysFile.markDirty();
+  }
+
+  /** Called after a key is deleted (the gate drops its token bucket). */
+  onApiKeyDeleted(listener: (keyId: string) => void): void {
+    this.deleteListeners.push(listener);
+  }
+
+  // ------------------------------------------------------------------ usage plans and their keys
+
+  /** All plans (template order), or those holding `keyId`. */
+  listUsagePlans(keyId?: string): UsagePlanSpec[] {
+    const all = [...this.plans.values()];
+    if (keyId === undefined) return all;
+    const entry = this.keys.get(keyId);
+    return entry ? all.filter((p) => entry.plans.has(p.id)) : [];
+  }
+
+  findUsagePlan(id: string): UsagePlanSpec | undefined {
+    return this.plans.get(id);
+  }
+
+  getUsagePlan(id: string): UsagePlanSpec {
+    const plan = this.plans.get(id);
+    if (!plan) throw notFound(MESSAGES.usagePlanNotFound);
+    return plan;
+  }
+
+  /**
+   * Adds an API key to a plan. As in AWS, a key can be in several plans but not in two plans that share an API
+   * stage (ConflictException): a plan change must delete the old plan's key before creating the new one.
+   */
+  addUsagePlanKey(planId: string, keyId: string): ApiKeyRecord {
+    const plan = this.getUsagePlan(planId);
+    const entry = this.entry(keyId);
+    if (entry.plans.has(planId)) throw conflict(`API Key ${keyId} is already associated with Usage Plan ${planId}`);
+    for (const { apiId, stage } of plan.apiStages) {
+      const holder = entry.byStage.get(stageKey(apiId, stage));
+      if (holder) {
+        throw conflict(`Usage Plan ${planId} cannot be added because API Key ${keyId} cannot reference multiple Usage Plans with the same API Stage: ${apiId}:${stage}`);
+      }
+    }
+    this.link(entry, plan);
+    this.keysFile.markDirty();
+    return entry.record;
+  }
+
+  getUsagePlanKey(planId: string, keyId: string): ApiKeyRecord {
+    this.getUsagePlan(planId);
+    const entry = this.entry(keyId);
+    if (!entry.plans.has(planId)) throw notFound(`Invalid Usage Plan Key identifier specified`);
+    return entry.record;
+  }
+
+  removeUsagePlanKey(planId: string, keyId: string): void {
+    const plan = this.getUsagePlan(planId);
+    const entry = this.entry(keyId);
+    if (!entry.plans.has(planId)) throw notFound(`Invalid Usage Plan Key identifier specified`);
+    entry.plans.delete(planId);
+    this.planKeys.get(planId)?.delete(keyId);
+    for (const { apiId, stage } of plan.apiStages) {
+      const k = stageKey(apiId, stage);
+      if (entry.byStage.get(k) === plan) entry.byStage.delete(k);
+    }
+    this.keysFile.markDirty();
+  }
+
+  /** Keys of a plan in creation order; `nameQuery` is a prefix of the key's name. */
+  listUsagePlanKeys(planId: string, nameQuery?: string): ApiKeyRecord[] {
+    this.getUsagePlan(planId);
+    const out: ApiKeyRecord[] = [];
+    for (const keyId of this.planKeys.get(planId) ?? []) {
+      const record = this.keys.get(keyId)?.record;
+      if (record && (!nameQuery || record.name.startsWith(nameQuery))) out.push(record);
+    }
+    return out.sort((a, b) => this.creationOrder(a.id) - this.creationOrder(b.id));
+  }
+
+  // ------------------------------------------------------------------ hot path
+
+  /** O(1): the enabled key with this value and the plan holding it for apiId/stage. */
+  resolve(value: string, apiId: string, stage: string): { key: ApiKeyRecord; plan: UsagePlanSpec } | undefined {
+    const entry = this.byValue.get(value);
+    if (!entry || !entry.record.enabled) return undefined;
+    const plan = entry.byStage.get(stageKey(apiId, stage));
+    return plan ? { key: entry.record, plan } : undefined;
+  }
+
+  /** Counts one admitted request for the key on the UTC day of `ms`. Unknown keys are ignored. */
+  recordRequest(keyId: string, ms: number): void {
+    if (!this.keys.has(keyId)) return;
+    let days = this.usage.get(keyId);
+    if (!days) this.usage.set(keyId, (days = new Map()));
+    const day = this.dayKeyOf(ms);
+    days.set(day, (days.get(day) ?? 0) + 1);
+    this.usageFile.markDirty();
+  }
+
+  /** Requests counted for the key in [period.start, period.end). At most 31 map lookups. */
+  usedInPeriod(keyId: string, period: Pick<Period, 'start' | 'end'>): number {
+    return this.sumDays(this.usage.get(keyId), period.start, period.end);
+  }
+
+  /** Requests counted for the key on one UTC day (`YYYY-MM-DD`). */
+  usedOnDay(keyId: string, day: string): number {
+    return this.usage.get(keyId)?.get(day) ?? 0;
+  }
+
+  /**
+   * GetUsage's series for one key: one [used, remaining] per UTC day from `startMs` to `endMs` (inclusive), where
+   * remaining = quota.limit − requests counted in that day's quota period up to and including that day. Usage is per
+   * key, so requests made under another plan earlier in the period count too. Without a quota, remaining is 0.
+   */
+  usageSeries(plan: UsagePlanSpec, keyId: string, startMs: number, endMs: number): DailyUsage[] {
+    const days = this.usage.get(keyId);
+    const out: DailyUsage[] = [];
+    let period: Period | undefined;
+    let cumulative = 0;
+    for (let d = dayStart(startMs); d <= endMs; d += DAY_MS) {
+      const used = days?.get(dayKey(d)) ?? 0;
+      if (!plan.quota) {
+        out.push([used, 0]);
+        continue;
+      }
+      if (!period || d >= period.end) {
+        period = periodOf(plan.quota.period, d);
+        cumulative = this.sumDays(days, period.start, d);
+      }
+      cumulative += used;
+      out.push([used, Math.max(0, plan.quota.limit - cumulative)]);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ persistence
+
+  /** Writes pending changes now. */
+  async flush(): Promise<void> {
+    await Promise.all([this.keysFile.flush(), this.usageFile.flush()]);
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private entry(keyId: string): KeyEntry {
+    const entry = this.keys.get(keyId);
+    if (!entry) throw notFound(MESSAGES.apiKeyNotFound);
+    return entry;
+  }
+
+  private link(entry: KeyEntry, plan: UsagePlanSpec): void {
+    entry.plans.add(plan.id);
+    this.planKeys.get(plan.id)?.add(entry.record.id);
+    for (const { apiId, stage } of plan.apiStages) entry.byStage.set(stageKey(apiId, stage), plan);
+  }
+
+  private dayKeyOf(ms: number): string {
+    const start = dayStart(ms);
+    if (start !== this.lastDay.start) this.lastDay = { start, key: dayKey(start) };
+    return this.lastDay.key;
+  }
+
+  private sumDays(days: Map<string, number> | undefined, startMs: number, endMs: number): number {
+    if (!days || days.size === 0) return 0;
+    let sum = 0;
+    for (let d = startMs; d < endMs; d += DAY_MS) sum += days.get(dayKey(d)) ?? 0;
+    return sum;
+  }
+
+  private keysSnapshot(): KeysFile {
+    const planKeys: Record<string, string[]> = {};
+    for (const [planId, keyIds] of this.planKeys) if (keyIds.size > 0) planKeys[planId] = [...keyIds];
+    return { version: 1, keys: [...this.keys.values()].map((e) => e.record), planKeys };
+  }
+
+  private usageSnapshot(): UsageFile {
+    const usage: Record<string, Record<string, number>> = {};
+    for (const [keyId, days] of this.usage) usage[keyId] = Object.fromEntries(days);
+    return { version: 1, usage };
+  }
+
+  private async load(retentionDays: number): Promise<void> {
+    const keysPath = join(this.stateDir, 'keys.json');
+    const keysData = (await readJsonFile(keysPath)) as Partial<KeysFile> | undefined;
+    if (keysData !== undefined) {
+      if (!isObject(keysData) || !Array.isArray(keysData.keys)) throw new Error(`apigateway: ${keysPath} is not a keys file`);
+      for (const raw of keysData.keys) {
+        if (!isObject(raw) || typeof raw.id !== 'string' || typeof raw.value !== 'string') {
+          this.log(`skipping a malformed key in ${keysPath}`);
+          continue;
+        }
+        const record: ApiKeyRecord = { ...(raw as ApiKeyRecord), tags: isObject(raw.tags) ? { ...(raw.tags as Record<string, string>) } : {} };
+        const entry: KeyEntry = { record, seq: this.nextSeq++, plans: new Set(), byStage: new Map() };
+        this.keys.set(record.id, entry);
+        this.byValue.set(record.value, entry);
+      }
+      for (const [planId, keyIds] of Object.entries(isObject(keysData.planKeys) ? keysData.planKeys : {})) {
+        const plan = this.plans.get(planId);
+        if (!plan) {
+          this.log(`usage plan ${planId} is no longer in the template; dropping its ${keyIds.length} key(s)`);
+          continue;
+        }
+        for (const keyId of keyIds) {
+          const entry = this.keys.get(keyId);
+          if (!entry) continue;
+          const clash = plan.apiStages.find(({ apiId, stage }) => entry.byStage.has(stageKey(apiId, stage)));
+          if (clash) {
+            this.log(`key ${keyId} would be in two plans for ${clash.apiId}:${clash.stage}; dropping it from ${planId}`);
+            continue;
+          }
+          this.link(entry, plan);
+        }
+      }
+    }
+
+    const usagePath = join(this.stateDir, 'usage.json');
+    const usageData = (await readJsonFile(usagePath)) as Partial<UsageFile> | undefined;
+    if (usageData !== undefined) {
+      if (!isObject(usageData) || !isObject(usageData.usage)) throw new Error(`apigateway: ${usagePath} is not a usage file`);
+      const oldest = dayKey(this.now().getTime() - retentionDays * DAY_MS);
+      for (const [keyId, days] of Object.entries(usageData.usage)) {
+        if (!this.keys.has(keyId) || !isObject(days)) continue;
+        const map = new Map<string, number>();
+        for (const [day, count] of Object.entries(days)) {
+          if (day >= oldest && typeof count === 'number' && count > 0) map.set(day, count);
+        }
+        if (map.size > 0) this.usage.set(keyId, map);
+      }
+    }
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

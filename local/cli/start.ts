@@ -1,0 +1,106 @@
+/**
+ * `npm start`: the whole system offline from template.yaml. State lives in ./.local (kept across restarts).
+ *   npm start -- --port-gateway 4000 --dir /tmp/tg --parameter-overrides "FreeQuotaLimit=50 AutoConfirmSignUp=true"
+ * Every port can also be set with TOLLGATE_PORT_<SERVICE> (GATEWAY, LAMBDA, APIGATEWAY, STEPFUNCTIONS, COGNITO, DYNAMODB).
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_PORTS, type ServiceName } from '../endpoints.ts';
+import { startLocalStack } from '../stack.ts';
+
+const services = Object.keys(DEFAULT_PORTS) as ServiceName[];
+
+function parsePort(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`Invalid port for ${name}: ${raw}`);
+    process.exit(2);
+  }
+  return port;
+}
+
+export function parseOverrides(raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (raw ?? '').split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) {
+      console.error(`Invalid parameter override "${pair}" (expected Name=Value)`);
+      process.exit(2);
+    }
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      dir: { type: 'string', default: '.local' },
+      host: { type: 'string', default: '127.0.0.1' },
+      quiet: { type: 'boolean', default: false },
+      'parameter-overrides': { type: 'string' },
+      ...Object.fromEntries(services.map((s) => [`port-${s}`, { type: 'string' as const }])),
+    },
+  });
+  const ports: Partial<Record<ServiceName, number>> = {};
+  for (const s of services) {
+    const port = parsePort(s, (values as unknown as Record<string, string | undefined>)[`port-${s}`] ?? process.env[`TOLLGATE_PORT_${s.toUpperCase()}`]);
+    if (port !== undefined) ports[s] = port;
+  }
+  const quiet = values.quiet === true;
+  const dir = resolve(String(values.dir));
+  const started = Date.now();
+  const stack = await startLocalStack({
+    dir,
+    host: String(values.host),
+    ports,
+    parameterOverrides: parseOverrides(values['parameter-overrides'] as string | undefined),
+    log: (line) => {
+      if (!quiet) console.log(line);
+    },
+  });
+  const e = stack.endpoints;
+  const env = stack.clientEnvironment;
+  console.log(`
+Tollgate offline — state in ${dir}
+
+  API (gateway)              ${stack.apiUrl}
+  Lambda                     ${e.lambda}
+  API Gateway (control)      ${e.apigateway}
+  Step Functions             ${e.stepfunctions}
+  Cognito                    ${e.cognito}
+  DynamoDB                   ${e.dynamodb}
+
+  User pool id               ${stack.userPoolId}
+  App client id              ${stack.userPoolClientId}
+${Object.entries(stack.outputs)
+  .filter(([k]) => k.endsWith('StateMachineArn') || k.endsWith('TableName') || k.endsWith('UsagePlanId'))
+  .map(([k, v]) => `  ${k.padEnd(27)}${v}`)
+  .join('\n')}
+${stack.model.notSimulated.length ? `\n  Not simulated offline: ${stack.model.notSimulated.join(', ')}\n` : ''}
+For the AWS CLI / SDK in another shell:
+${Object.entries(env)
+  .map(([k, v]) => `  export ${k}=${v}`)
+  .join('\n')}
+  export TOLLGATE_API_URL=${stack.apiUrl} TOLLGATE_USER_POOL_ID=${stack.userPoolId} TOLLGATE_CLIENT_ID=${stack.userPoolClientId}
+
+Ready in ${((Date.now() - started) / 1000).toFixed(1)} s — Ctrl-C to stop.`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping…`);
+    await stack.close();
+    console.log('Stopped; state kept in', dir);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(`npm start failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,312 @@
+/**
+ * The offline stack: "deploys" template.yaml onto local parts — cognito-local, dynalite, and our Lambda, API Gateway
+ * (control and data plane) and Step Functions services — and returns their endpoints. `npm start` and every
+ * integration test use this one entry point (tests with `ports: 0` and a fresh temp directory).
+ */
+import { CognitoIdentityProviderClient, CreateUserPoolClientCommand, CreateUserPoolCommand, DescribeUserPoolClientCommand, DescribeUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createApiGatewayControlPlane } from './apigateway/index.ts';
+import { buildFunctions } from './build.ts';
+import { startCognito, type LocalCognito } from './cognito.ts';
+import { createCognitoVerifier, createGateway } from './gateway/index.ts';
+import { createLambdaRuntime, type LambdaRuntime } from './lambda/index.ts';
+import { buildStackModel, type CognitoIds, type StackModel } from './model.ts';
+import { DEFAULT_PORTS, endpointEnvironment, type ServiceName } from './endpoints.ts';
+import { freePort } from './ports.ts';
+import { createStepFunctionsService } from './stepfunctions/index.ts';
+import { loadTemplate, type JsonObject } from './template.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type Endpoints, type Listener } from './types.ts';
+
+export { DEFAULT_PORTS, endpointEnvironment, type ServiceName };
+
+const dynalite = require('dynalite') as (opts: Record<string, unknown>) => Server;
+
+export interface LocalStackOptions {
+  /** State directory (users, keys, tables, executions). `npm start` uses ./.local; tests a fresh temp dir. */
+  dir: string;
+  templatePath?: string;
+  stackName?: string;
+  host?: string;
+  /** 0 = every port free-chosen; or per-service ports (0 for a free one); defaults as in DEFAULT_PORTS. */
+  ports?: 0 | Partial<Record<ServiceName, number>>;
+  /** Like `sam deploy --parameter-overrides`. */
+  parameterOverrides?: Record<string, string>;
+  log?: (line: string) => void;
+  /** Scale Step Functions Retry waits (tests use a small factor). */
+  retryIntervalScale?: number;
+  /** CreateApiKey requests per second before 429 (AWS: 5). Infinity disables. */
+  createApiKeyRateLimit?: number;
+}
+
+export interface LocalStack {
+  endpoints: Endpoints;
+  /** The template's Outputs, with ApiUrl pointing at the local gateway. */
+  outputs: Record<string, string>;
+  model: StackModel;
+  /** Variables for an SDK/CLI client: AWS_ENDPOINT_URL_<SERVICE>, region, dummy credentials. */
+  clientEnvironment: Record<string, string>;
+  apiUrl: string;
+  userPoolId: string;
+  userPoolClientId: string;
+  cognito: LocalCognito;
+  lambda: LambdaRuntime;
+  controlPlane: Awaited<ReturnType<typeof createApiGatewayControlPlane>>;
+  stepFunctions: Awaited<ReturnType<typeof createStepFunctionsService>>;
+  close(): Promise<void>;
+}
+
+function listen(listener: Listener | Server, port: number, host: string): Promise<Server> {
+  const server = typeof listener === 'function' ? createServer(listener) : listener;
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is in use (set another port, see README "Ports")`) : error),
+    );
+    server.listen(port, host, () => resolvePromise(server));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolvePromise) => {
+    server.close(() => resolvePromise());
+    server.closeAllConnections?.();
+  });
+}
+
+interface StackState {
+  cognito: CognitoIds;
+}
+
+/** Maps a template's user pool properties to CreateUserPool's input (CloudFormation and the API differ in one name). */
+function createUserPoolInput(properties: JsonObject): Record<string, unknown> {
+  const { UserPoolName, LambdaConfig: _ignored, UserPoolTags, ...rest } = properties;
+  return { ...rest, PoolName: UserPoolName ?? 'local', ...(UserPoolTags ? { UserPoolTags } : {}) };
+}
+
+async function deployCognito(
+  model: StackModel,
+  cognitoUrl: string,
+  state: StackState,
+): Promise<CognitoIds> {
+  const client = new CognitoIdentityProviderClient({ endpoint: cognitoUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const ids: CognitoIds = { pools: {}, clients: {} };
+  try {
+    for (const pool of model.userPools) {
+      const known = state.cognito.pools[pool.logicalId];
+      const exists = known ? await client.send(new DescribeUserPoolCommand({ UserPoolId: known })).then(() => true, () => false) : false;
+      if (known && exists) {
+        ids.pools[pool.logicalId] = known;
+        continue;
+      }
+      const created = await client.send(new CreateUserPoolCommand(createUserPoolInput(pool.properties) as never));
+      ids.pools[pool.logicalId] = created.UserPool?.Id as string;
+    }
+    for (const appClient of model.userPoolClients) {
+      const poolId = ids.pools[appClient.poolLogicalId];
+      if (!poolId) throw new Error(`user pool client ${appClient.logicalId}: pool ${appClient.poolLogicalId} is not in the template`);
+      const known = state.cognito.clients[appClient.logicalId];
+      if (known && state.cognito.pools[appClient.poolLogicalId] === poolId) {
+        const exists = await client
+          .send(new DescribeUserPoolClientCommand({ UserPoolId: poolId, ClientId: known.id }))
+          .then(() => true, () => false);
+        if (exists) {
+          ids.clients[appClient.logicalId] = known;
+          continue;
+        }
+      }
+      const { UserPoolId: _pool, ...props } = appClient.properties;
+      const created = await client.send(new CreateUserPoolClientCommand({ ...(props as object), UserPoolId: poolId } as never));
+      const secret = created.UserPoolClient?.ClientSecret;
+      ids.clients[appClient.logicalId] = { id: created.UserPoolClient?.ClientId as string, ...(secret ? { secret } : {}) };
+    }
+  } finally {
+    client.destroy();
+  }
+  return ids;
+}
+
+async function deployTables(model: StackModel, endpoint: string): Promise<void> {
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  try {
+    for (const table of model.tables) {
+      const p = table.properties as Record<string, unknown>;
+      try {
+        await client.send(
+          new CreateTableCommand({
+            TableName: table.name,
+            AttributeDefinitions: p.AttributeDefinitions as never,
+            KeySchema: p.KeySchema as never,
+            BillingMode: (p.BillingMode as 'PAY_PER_REQUEST' | undefined) ?? 'PAY_PER_REQUEST',
+            ...(p.ProvisionedThroughput ? { ProvisionedThroughput: p.ProvisionedThroughput as never } : {}),
+            ...(p.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: p.GlobalSecondaryIndexes as never } : {}),
+            ...(p.LocalSecondaryIndexes ? { LocalSecondaryIndexes: p.LocalSecondaryIndexes as never } : {}),
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ResourceInUseException)) throw error;
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  const dir = resolve(opts.dir);
+  mkdirSync(dir, { recursive: true });
+  const root = resolve(__dirname, '..');
+  const templatePath = opts.templatePath ?? join(root, 'template.yaml');
+  const stackName = opts.stackName ?? 'tollgate';
+  const host = opts.host ?? '127.0.0.1';
+  const log = opts.log ?? (() => undefined);
+
+  const ports = {} as Record<ServiceName, number>;
+  for (const name of Object.keys(DEFAULT_PORTS) as ServiceName[]) {
+    const wanted = opts.ports === 0 ? 0 : (opts.ports?.[name] ?? DEFAULT_PORTS[name]);
+    ports[name] = wanted === 0 ? await freePort(host) : wanted;
+  }
+  const url = (name: ServiceName) => `http://${host}:${ports[name]}`;
+  const endpoints: Endpoints = {
+    gateway: url('gateway'),
+    lambda: url('lambda'),
+    apigateway: url('apigateway'),
+    stepfunctions: url('stepfunctions'),
+    cognito: url('cognito'),
+    dynamodb: url('dynamodb'),
+  };
+
+  const template = loadTemplate(templatePath);
+  const modelOptions = {
+    templatePath,
+    stackName,
+    region: LOCAL_REGION,
+    accountId: LOCAL_ACCOUNT_ID,
+    ...(opts.parameterOverrides ? { parameterOverrides: opts.parameterOverrides } : {}),
+  };
+  // First pass (no Cognito ids yet) fails fast on anything unsupported and names the trigger functions.
+  const draft = buildStackModel(template, modelOptions);
+  if (draft.userPools.length !== 1) throw new Error(`the offline stack supports exactly one user pool; the template has ${draft.userPools.length}`);
+  if (draft.apis.length !== 1) throw new Error(`the offline stack supports exactly one REST API; the template has ${draft.apis.length}`);
+  const pool = draft.userPools[0]!;
+  const functionNameOf = (logicalId: string) => draft.functions.find((f) => f.logicalId === logicalId)?.name ?? logicalId;
+
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer().catch(() => undefined);
+  };
+
+  try {
+    const stateFile = join(dir, 'stack.json');
+    const state: StackState = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as StackState) : { cognito: { pools: {}, clients: {} } };
+
+    // DynamoDB
+    mkdirSync(join(dir, 'dynamodb'), { recursive: true });
+    const dynamo = await listen(dynalite({ path: join(dir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }), ports.dynamodb, host);
+    closers.push(() => closeServer(dynamo));
+
+    // Cognito (triggers call the Lambda service, which starts below: triggers only fire on requests)
+    const cognito = await startCognito({
+      dir,
+      host,
+      port: ports.cognito,
+      region: LOCAL_REGION,
+      lambdaEndpoint: endpoints.lambda,
+      credentials: LOCAL_CREDENTIALS,
+      triggers: Object.fromEntries(Object.entries(pool.triggers).map(([trigger, fn]) => [trigger, functionNameOf(fn)])),
+      log,
+    });
+    closers.push(() => cognito.close());
+    const cognitoIds = await deployCognito(draft, endpoints.cognito, state);
+    writeFileSync(stateFile, JSON.stringify({ cognito: cognitoIds }, null, 2));
+
+    const model = buildStackModel(template, { ...modelOptions, cognito: cognitoIds });
+    await deployTables(model, endpoints.dynamodb);
+
+    // Lambda
+    const built = await buildFunctions(model.functions, root, join(dir, 'build'));
+    const lambda = createLambdaRuntime({
+      functions: model.functions,
+      bundles: new Map(built.map((b) => [b.logicalId, b.file])),
+      baseEnvironment: endpointEnvironment(endpoints),
+      onLog: (fn, text) => {
+        for (const line of text.split('\n')) if (line.trim()) log(`[${fn}] ${line}`);
+      },
+    });
+    closers.push(() => lambda.close());
+    const lambdaServer = await listen(lambda.listener, ports.lambda, host);
+    closers.push(() => closeServer(lambdaServer));
+
+    // API Gateway control plane
+    const controlPlane = await createApiGatewayControlPlane({
+      dir,
+      usagePlans: model.usagePlans,
+      log: (line) => log(`[apigateway] ${line}`),
+      ...(opts.createApiKeyRateLimit !== undefined ? { createApiKeyRateLimit: opts.createApiKeyRateLimit } : {}),
+    });
+    closers.push(() => controlPlane.close());
+    const controlServer = await listen(controlPlane.listener, ports.apigateway, host);
+    closers.push(() => closeServer(controlServer));
+
+    // Step Functions
+    const stepFunctions = await createStepFunctionsService({
+      dir,
+      stateMachines: model.stateMachines,
+      endpoints,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      credentials: LOCAL_CREDENTIALS,
+      log: (line: string) => log(`[stepfunctions] ${line}`),
+      // Interrupted executions re-run once every service they call is listening (below).
+      resume: 'manual',
+      ...(opts.retryIntervalScale !== undefined ? { retryIntervalScale: opts.retryIntervalScale } : {}),
+    });
+    closers.push(() => stepFunctions.close());
+    const sfnServer = await listen(stepFunctions.listener, ports.stepfunctions, host);
+    closers.push(() => closeServer(sfnServer));
+
+    // API Gateway data plane
+    const api = model.apis[0]!;
+    const poolId = cognitoIds.pools[pool.logicalId] as string;
+    const audiences = model.userPoolClients.filter((c) => c.poolLogicalId === pool.logicalId).map((c) => cognitoIds.clients[c.logicalId]?.id as string);
+    const issuer = `${endpoints.cognito}/${poolId}`;
+    const gateway = createGateway({
+      apiId: api.id,
+      stage: api.stage,
+      routes: api.routes,
+      ...(api.cors ? { cors: api.cors } : {}),
+      gatewayResponseHeaders: api.gatewayResponseHeaders,
+      invoker: lambda,
+      gate: controlPlane.gate,
+      verifier: createCognitoVerifier({ issuer, jwksUrl: `${issuer}/.well-known/jwks.json`, audiences }),
+      log: (line) => log(`[gateway] ${line}`),
+    });
+    const gatewayServer = await listen(gateway.listener, ports.gateway, host);
+    closers.push(() => closeServer(gatewayServer));
+
+    // An execution that was RUNNING when the last stack stopped re-runs from the start (the workflows are repeat-safe).
+    await stepFunctions.resumeInterrupted();
+
+    const apiUrl = `${endpoints.gateway}/${api.stage}`;
+    const outputs = { ...model.outputs, ApiUrl: apiUrl };
+    const firstClient = model.userPoolClients[0];
+    return {
+      endpoints,
+      outputs,
+      model,
+      clientEnvironment: endpointEnvironment(endpoints),
+      apiUrl,
+      userPoolId: poolId,
+      userPoolClientId: firstClient ? (cognitoIds.clients[firstClient.logicalId]?.id as string) : '',
+      cognito,
+      lambda,
+      controlPlane,
+      stepFunctions,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

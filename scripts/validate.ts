@@ -1,0 +1,54 @@
+/**
+ * `npm run validate`: cfn-lint on template.yaml, then every state machine the template declares, with its
+ * DefinitionSubstitutions resolved, through asl-validator. Also refuses state machine files the template does not use
+ * (a second copy that would drift). Exits non-zero on any problem — including a missing cfn-lint.
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { loadStackModel } from '../local/model.ts';
+import { loadTemplate } from '../local/template.ts';
+
+const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: (sep?: string) => string };
+
+const root = resolve(__dirname, '..');
+const templatePath = join(root, 'template.yaml');
+let failed = false;
+const fail = (message: string) => {
+  failed = true;
+  console.error(`✗ ${message}`);
+};
+
+// 1. cfn-lint
+const version = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
+if (version.error || version.status !== 0) {
+  fail('cfn-lint is not installed on this machine, so template.yaml was NOT linted. Install it (pip install cfn-lint) and run again.');
+} else {
+  const lint = spawnSync('cfn-lint', [templatePath], { encoding: 'utf8' });
+  if (lint.status === 0) console.log(`✓ cfn-lint (${version.stdout.trim()}): template.yaml`);
+  else fail(`cfn-lint reports problems in template.yaml:\n${lint.stdout}${lint.stderr}`);
+}
+
+// 2. ASL of every state machine, as deployed (substitutions resolved), under every condition combination we ship.
+const model = loadStackModel({ templatePath, stackName: 'tollgate', region: 'us-east-1', accountId: '123456789012' });
+for (const machine of model.stateMachines) {
+  const result = aslValidator(machine.definition);
+  if (result.isValid) console.log(`✓ ASL: ${machine.logicalId} (${Object.keys((machine.definition.States as object) ?? {}).length} states)`);
+  else fail(`ASL of ${machine.logicalId} is invalid:\n  ${result.errorsText('\n  ')}`);
+}
+
+// 3. No state machine file the template does not reference.
+const template = loadTemplate(templatePath);
+const referenced = new Set(
+  Object.values(template.Resources)
+    .map((r) => r.Properties?.DefinitionUri)
+    .filter((u): u is string => typeof u === 'string')
+    .map((u) => resolve(root, u)),
+);
+for (const file of readdirSync(join(root, 'statemachines'))) {
+  const full = join(root, 'statemachines', file);
+  if (!referenced.has(full)) fail(`${relative(root, full)} is not referenced by template.yaml (a copy that would drift)`);
+}
+
+if (failed) process.exit(1);
+console.log('✓ validate: all checks passed');

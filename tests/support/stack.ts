@@ -1,0 +1,113 @@
+/**
+ * Integration-test helpers: an in-process offline stack on free ports in a fresh temp directory, and the steps a
+ * customer takes (sign up, confirm with the code from the outbox, sign in).
+ */
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import {
+  CognitoIdentityProviderClient,
+  ConfirmSignUpCommand,
+  InitiateAuthCommand,
+  SignUpCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, SFNClient, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
+
+export interface TestStack {
+  stack: LocalStack;
+  dir: string;
+  clients: { cognito: CognitoIdentityProviderClient; sfn: SFNClient; dynamodb: DynamoDBClient; apigateway: APIGatewayClient };
+  close(): Promise<void>;
+}
+
+export async function startTestStack(opts: Partial<LocalStackOptions> = {}): Promise<TestStack> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'tollgate-it-'));
+  const lines: string[] = [];
+  const stack = await startLocalStack({
+    dir,
+    ports: 0,
+    retryIntervalScale: 0.001,
+    log: (line) => {
+      lines.push(line);
+      if (process.env.TOLLGATE_TEST_LOG) console.log(line);
+    },
+    ...opts,
+  });
+  const config = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const clients = {
+    cognito: new CognitoIdentityProviderClient({ ...config, endpoint: stack.endpoints.cognito }),
+    sfn: new SFNClient({ ...config, endpoint: stack.endpoints.stepfunctions }),
+    dynamodb: new DynamoDBClient({ ...config, endpoint: stack.endpoints.dynamodb }),
+    apigateway: new APIGatewayClient({ ...config, endpoint: stack.endpoints.apigateway }),
+  };
+  return {
+    stack,
+    dir,
+    clients,
+    close: async () => {
+      for (const client of Object.values(clients)) client.destroy();
+      await stack.close();
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const PASSWORD = 'Correct-Horse-42';
+
+export function uniqueEmail(prefix = 'user'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}@example.com`;
+}
+
+/** Sign up and confirm with the code the local outbox received; returns the user's sub. */
+export async function signUpAndConfirm(t: TestStack, email: string, password = PASSWORD): Promise<string> {
+  const signUp = await t.clients.cognito.send(
+    new SignUpCommand({ ClientId: t.stack.userPoolClientId, Username: email, Password: password, UserAttributes: [{ Name: 'email', Value: email }] }),
+  );
+  const code = t.stack.cognito.latestCode(email);
+  if (!code) throw new Error(`no confirmation code reached the outbox for ${email}`);
+  await t.clients.cognito.send(new ConfirmSignUpCommand({ ClientId: t.stack.userPoolClientId, Username: email, ConfirmationCode: code }));
+  return signUp.UserSub as string;
+}
+
+export async function signIn(t: TestStack, email: string, password = PASSWORD): Promise<{ idToken: string; accessToken: string; refreshToken: string }> {
+  const result = await t.clients.cognito.send(
+    new InitiateAuthCommand({ ClientId: t.stack.userPoolClientId, AuthFlow: 'USER_PASSWORD_AUTH', AuthParameters: { USERNAME: email, PASSWORD: password } }),
+  );
+  const auth = result.AuthenticationResult;
+  if (!auth?.IdToken || !auth.AccessToken || !auth.RefreshToken) throw new Error('sign-in returned no tokens');
+  return { idToken: auth.IdToken, accessToken: auth.AccessToken, refreshToken: auth.RefreshToken };
+}
+
+export function onboardingArn(t: TestStack, userId: string): string {
+  const machine = t.stack.model.stateMachines.find((m) => m.logicalId === 'OnboardingStateMachine');
+  if (!machine) throw new Error('no onboarding state machine');
+  return machine.arn.replace(':stateMachine:', ':execution:') + `:onboard-${userId}`;
+}
+
+/**
+ * Polls DescribeExecution until the execution closes. Fails fast with the execution's error when it FAILED,
+ * rather than waiting for a timeout.
+ */
+export async function waitForExecution(t: TestStack, executionArn: string, timeoutMs = 15_000): Promise<DescribeExecutionCommandOutput> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const described = await t.clients.sfn.send(new DescribeExecutionCommand({ executionArn })).catch((error: Error) => {
+      if (error.name === 'ExecutionDoesNotExist') return undefined;
+      throw error;
+    });
+    if (described && described.status !== 'RUNNING') return described;
+    if (Date.now() > deadline) throw new Error(`execution ${executionArn} still ${described?.status ?? 'not started'} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export function claimsOf(token: string): Record<string, unknown> {
+  const payload = token.split('.')[1];
+  if (!payload) throw new Error('not a JWT');
+  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+}

@@ -1,0 +1,22 @@
+/**
+ * Environment the handlers read at module load. Import this module FIRST in a test file, before any handler:
+ * the esbuild CJS transform keeps import order, so these are set before the handler's `requireEnv` runs.
+ */
+export const ACCOUNTS_TABLE = 'tollgate-test-accounts';
+export const RESOURCES_TABLE = 'tollgate-test-resources';
+
+/** The template's default catalogue (Globals.PLAN_CATALOG with the parameter defaults). */
+export const PLAN_CATALOG = [
+  { name: 'free', monthlyPrice: 0, rateLimit: 5, burstLimit: 10, quotaLimit: 1000, quotaPeriod: 'MONTH' },
+  { name: 'basic', monthlyPrice: 19, rateLimit: 25, burstLimit: 50, quotaLimit: 100000, quotaPeriod: 'MONTH' },
+  { name: 'pro', monthlyPrice: 99, rateLimit: 100, burstLimit: 200, quotaLimit: 1000000, quotaPeriod: 'MONTH' },
+];
+
+process.env.ACCOUNTS_TABLE = ACCOUNTS_TABLE;
+process.env.RESOURCES_TABLE = RESOURCES_TABLE;
+process.env.PLAN_CATALOG = JSON.stringify(PLAN_CATALOG);
+process.env.AWS_REGION = 'us-east-1';
+process.env.AWS_ACCESS_KEY_ID = 'test';
+process.env.AWS_SECRET_ACCESS_KEY = 'test';
+// Quiet by default; tests that inspect the logs raise the level themselves.
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';

@@ -1,0 +1,106 @@
+import { ACCOUNTS_TABLE } from './env.ts';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import type { Account } from '#shared/accounts';
+import { accountView, handler } from '../../../functions/me/handler.ts';
+import {
+  API_KEY_ID,
+  EMAIL,
+  SUB,
+  bodyOf,
+  context,
+  describeCallerChecks,
+  expectGenericServerError,
+  loadEvent,
+  withClaims,
+} from './helpers.ts';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+
+const account: Account = {
+  userId: SUB,
+  email: EMAIL,
+  apiKeyId: API_KEY_ID,
+  plan: 'free',
+  status: 'ACTIVE',
+  createdAt: '2025-11-23T13:00:00.000Z',
+  updatedAt: '2025-11-23T13:00:05.000Z',
+  version: 3,
+};
+
+function givenAccount(item: Account | undefined): void {
+  ddb.on(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } }).resolves(item ? { Item: item } : {});
+}
+
+beforeEach(() => {
+  ddb.reset();
+});
+
+describeCallerChecks(handler, ddb, { accounts: ACCOUNTS_TABLE }, ['me-get']);
+
+describe('GET /me', () => {
+  it("answers 200 with the caller's account, without internal fields", async () => {
+    givenAccount(account);
+
+    const result = await handler(loadEvent('me-get'), context);
+
+    expect(result.statusCode).toBe(200);
+    expect(bodyOf(result)).toEqual({
+      email: EMAIL,
+      plan: 'free',
+      status: 'ACTIVE',
+      apiKeyId: API_KEY_ID,
+      createdAt: '2025-11-23T13:00:00.000Z',
+      updatedAt: '2025-11-23T13:00:05.000Z',
+    });
+    expect(result.headers).toMatchObject({ 'Cache-Control': 'no-store' });
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } });
+  });
+
+  it('includes failureReason for a FAILED account', async () => {
+    givenAccount({ ...account, status: 'FAILED', failureReason: 'ApiGateway.LimitExceededException' });
+
+    const result = await handler(loadEvent('me-get'), context);
+
+    expect(result.statusCode).toBe(200);
+    expect(bodyOf(result)).toMatchObject({ status: 'FAILED', failureReason: 'ApiGateway.LimitExceededException' });
+  });
+
+  it('leaves failureReason out unless the account FAILED', () => {
+    expect(accountView({ ...account, failureReason: 'stale reason' })).not.toHaveProperty('failureReason');
+  });
+
+  it('answers 404 JSON when the token names the key but there is no account yet', async () => {
+    givenAccount(undefined);
+    const event = loadEvent('me-get');
+
+    const result = await handler(event, context);
+
+    expect(result.statusCode).toBe(404);
+    expect(bodyOf(result)).toEqual({
+      message: 'No account yet: onboarding has not recorded one for this user',
+      code: 'NotFound',
+      requestId: event.requestContext.requestId,
+    });
+  });
+
+  it('reads the account once when the key check needs it too', async () => {
+    givenAccount(account);
+    const event = withClaims(loadEvent('me-get'), { 'custom:apiid': undefined });
+
+    const result = await handler(event, context);
+
+    expect(result.statusCode).toBe(200);
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 1);
+  });
+
+  it('answers a generic 500 when DynamoDB fails', async () => {
+    ddb.on(GetCommand).rejects(new Error('AccessDeniedException: arn:aws:dynamodb:secret'));
+    const event = loadEvent('me-get');
+
+    const result = await handler(event, context);
+
+    expectGenericServerError(result, event.requestContext.requestId, 'arn:aws:dynamodb');
+  });
+});

@@ -1,0 +1,381 @@
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ApiGatewayError,
+  ApiGatewayStore,
+  ApiKeyGate,
+  FaultInjector,
+  RateLimiter,
+  createApiGatewayControlPlane,
+  parseDayKey,
+  periodOf,
+} from '../../../local/apigateway/index.ts';
+import type { UsagePlanSpec } from '../../../local/types.ts';
+
+const API = { apiId: 'api1', stage: 'prod' };
+const plan = (id: string, extra: Partial<UsagePlanSpec> = {}): UsagePlanSpec => ({
+  id,
+  name: `plan-${id}`,
+  apiStages: [API],
+  tags: {},
+  ...extra,
+});
+
+const FREE = plan('free', { throttle: { rateLimit: 2, burstLimit: 3 }, quota: { limit: 5, period: 'MONTH' } });
+const BASIC = plan('basic', { throttle: { rateLimit: 100, burstLimit: 100 }, quota: { limit: 10, period: 'MONTH' } });
+const DAILY = plan('daily', { quota: { limit: 2, period: 'DAY' } });
+const WEEKLY = plan('weekly', { quota: { limit: 2, period: 'WEEK' } });
+const OTHER_STAGE = plan('other', { apiStages: [{ apiId: 'api1', stage: 'dev' }] });
+const PLANS = [FREE, BASIC, DAILY, WEEKLY, OTHER_STAGE];
+
+const at = (iso: string): Date => new Date(iso);
+const utc = (iso: string): number => Date.parse(iso);
+
+let dirs: string[] = [];
+let openStores: ApiGatewayStore[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-apigw-unit-'));
+  dirs.push(dir);
+  return dir;
+}
+
+afterEach(async () => {
+  await Promise.all(openStores.map((s) => s.flush())); // no write may race the removal of its directory
+  openStores = [];
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  dirs = [];
+});
+
+/** A store + gate on a fresh temp dir with a settable clock. */
+async function setup(plans: UsagePlanSpec[] = PLANS, start = '2024-05-15T12:00:00.000Z') {
+  const clock = { ms: utc(start) };
+  const now = (): Date => new Date(clock.ms);
+  const dir = await tempDir();
+  const store = await ApiGatewayStore.open({ dir, usagePlans: plans, now, persistDelayMs: 5 });
+  openStores.push(store);
+  const gate = new ApiKeyGate(store, { now });
+  const key = store.createApiKey({ name: 'alice', enabled: true });
+  return { dir, clock, now, store, gate, key };
+}
+
+function expectApiGatewayError(fn: () => unknown, code: string, status?: number): void {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ApiGatewayError);
+    expect((err as ApiGatewayError).code).toBe(code);
+    if (status !== undefined) expect((err as ApiGatewayError).status).toBe(status);
+    return;
+  }
+  throw new Error(`expected ${code}`);
+}
+
+describe('quota periods', () => {
+  it('DAY is the UTC day', () => {
+    const p = periodOf('DAY', utc('2024-03-10T23:59:59.999Z'));
+    expect(p.start).toBe(utc('2024-03-10T00:00:00Z'));
+    expect(p.end).toBe(utc('2024-03-11T00:00:00Z'));
+  });
+
+  it('WEEK is the ISO week starting Monday 00:00 UTC', () => {
+    // Sunday belongs to the week that started the Monday before.
+    expect(periodOf('WEEK', utc('2024-03-03T23:59:59Z')).start).toBe(utc('2024-02-26T00:00:00Z'));
+    expect(periodOf('WEEK', utc('2024-03-04T00:00:00Z')).start).toBe(utc('2024-03-04T00:00:00Z'));
+    // Across a year boundary.
+    const p = periodOf('WEEK', utc('2021-01-01T10:00:00Z'));
+    expect(p.start).toBe(utc('2020-12-28T00:00:00Z'));
+    expect(p.end).toBe(utc('2021-01-04T00:00:00Z'));
+  });
+
+  it('MONTH is the UTC calendar month (leap February, December)', () => {
+    const feb = periodOf('MONTH', utc('2024-02-29T23:00:00Z'));
+    expect([feb.start, feb.end]).toEqual([utc('2024-02-01T00:00:00Z'), utc('2024-03-01T00:00:00Z')]);
+    const dec = periodOf('MONTH', utc('2023-12-31T23:59:59Z'));
+    expect([dec.start, dec.end]).toEqual([utc('2023-12-01T00:00:00Z'), utc('2024-01-01T00:00:00Z')]);
+    expect(periodOf('MONTH', utc('2024-01-01T00:00:00Z')).id).not.toBe(dec.id);
+  });
+
+  it('parses only real YYYY-MM-DD dates', () => {
+    expect(parseDayKey('2024-02-29')).toBe(utc('2024-02-29T00:00:00Z'));
+    for (const bad of ['2023-02-29', '2024-13-01', '2024-1-01', '20240101', '2024-01-01T00:00:00Z', '']) {
+      expect(parseDayKey(bad)).toBeUndefined();
+    }
+  });
+});
+
+describe('token bucket', () => {
+  it('starts full at burstLimit, throttles beyond it and refills at rateLimit per second', async () => {
+    const throttled = plan('t', { throttle: { rateLimit: 2, burstLimit: 3 } });
+    const { clock, store, gate, key } = await setup([throttled]);
+    store.addUsagePlanKey('t', key.id);
+    const resolved = gate.resolve(key.value, API.apiId, API.stage);
+    expect(resolved?.plan).toBe(throttled);
+
+    const admit = (): string => {
+      const a = gate.admit(key.id, throttled);
+      return a.ok ? 'ok' : a.reason;
+    };
+    expect([admit(), admit(), admit(), admit()]).toEqual(['ok', 'ok', 'ok', 'throttled']);
+    clock.ms += 499; // 0.998 tokens
+    expect(admit()).toBe('throttled');
+    clock.ms += 1; // 1 token
+    expect(admit()).toBe('ok');
+    expect(admit()).toBe('throttled');
+    clock.ms += 60_000; // refills to the burst, not beyond
+    expect([admit(), admit(), admit(), admit()]).toEqual(['ok', 'ok', 'ok', 'throttled']);
+    // Only admitted requests are counted.
+    expect(store.usedOnDay(key.id, '2024-05-15')).toBe(7);
+  });
+
+  it('supports fractional rates and an explicit clock that goes backwards', async () => {
+    const slow = plan('s', { throttle: { rateLimit: 0.5, burstLimit: 1 } });
+    const { store, gate, key } = await setup([slow]);
+    store.addUsagePlanKey('s', key.id);
+    const t0 = utc('2024-05-15T12:00:00Z');
+    expect(gate.admit(key.id, slow, new Date(t0)).ok).toBe(true);
+    expect(gate.admit(key.id, slow, new Date(t0 + 1_999)).ok).toBe(false);
+    expect(gate.admit(key.id, slow, new Date(t0 - 10_000)).ok).toBe(false); // no refill from the past
+    expect(gate.admit(key.id, slow, new Date(t0 + 2_000)).ok).toBe(true);
+  });
+});
+
+describe('quota', () => {
+  it('DAY quota resets at 00:00 UTC', async () => {
+    const { clock, store, gate, key } = await setup();
+    store.addUsagePlanKey('daily', key.id);
+    clock.ms = utc('2024-05-15T23:59:59Z');
+    expect([gate.admit(key.id, DAILY), gate.admit(key.id, DAILY), gate.admit(key.id, DAILY)]).toEqual([
+      { ok: true },
+      { ok: true },
+      { ok: false, reason: 'quota' },
+    ]);
+    clock.ms = utc('2024-05-16T00:00:00Z');
+    expect(gate.admit(key.id, DAILY)).toEqual({ ok: true });
+  });
+
+  it('WEEK quota resets on Monday 00:00 UTC, not on Sunday', async () => {
+    const { store, gate, key } = await setup();
+    store.addUsagePlanKey('weekly', key.id);
+    expect(gate.admit(key.id, WEEKLY, at('2024-05-13T00:00:00Z')).ok).toBe(true); // Monday
+    expect(gate.admit(key.id, WEEKLY, at('2024-05-16T00:00:00Z')).ok).toBe(true);
+    expect(gate.admit(key.id, WEEKLY, at('2024-05-19T23:59:59Z'))).toEqual({ ok: false, reason: 'quota' }); // Sunday
+    expect(gate.admit(key.id, WEEKLY, at('2024-05-20T00:00:00Z')).ok).toBe(true); // next Monday
+  });
+
+  it('MONTH quota resets on the 1st 00:00 UTC', async () => {
+    const monthly = plan('m', { quota: { limit: 3, period: 'MONTH' } });
+    const { store, gate, key } = await setup([monthly]);
+    store.addUsagePlanKey('m', key.id);
+    expect(gate.admit(key.id, monthly, at('2024-01-01T00:00:00Z')).ok).toBe(true);
+    expect(gate.admit(key.id, monthly, at('2024-01-15T00:00:00Z')).ok).toBe(true);
+    expect(gate.admit(key.id, monthly, at('2024-01-31T23:59:58Z')).ok).toBe(true);
+    expect(gate.admit(key.id, monthly, at('2024-01-31T23:59:59Z'))).toEqual({ ok: false, reason: 'quota' });
+    expect(gate.admit(key.id, monthly, at('2024-02-01T00:00:00Z')).ok).toBe(true);
+  });
+
+  it('throttle is checked before quota, and refused requests are not counted', async () => {
+    const tight = plan('x', { throttle: { rateLimit: 1, burstLimit: 1 }, quota: { limit: 1, period: 'DAY' } });
+    const { clock, store, gate, key } = await setup([tight]);
+    store.addUsagePlanKey('x', key.id);
+    expect(gate.admit(key.id, tight)).toEqual({ ok: true });
+    expect(gate.admit(key.id, tight)).toEqual({ ok: false, reason: 'throttled' });
+    clock.ms += 1000;
+    expect(gate.admit(key.id, tight)).toEqual({ ok: false, reason: 'quota' });
+    expect(store.usedOnDay(key.id, '2024-05-15')).toBe(1);
+  });
+
+  it('carries the quota used in the period over when the key moves to another plan', async () => {
+    const { clock, store, gate, key } = await setup();
+    store.addUsagePlanKey('free', key.id);
+    for (let i = 0; i < 4; i++) {
+      expect(gate.admit(key.id, FREE).ok).toBe(true);
+      clock.ms += 1000;
+    }
+    // Plan change: remove from the old plan first (AWS refuses two plans on one stage), then add.
+    expectApiGatewayError(() => store.addUsagePlanKey('basic', key.id), 'ConflictException', 409);
+    store.removeUsagePlanKey('free', key.id);
+    expect(gate.resolve(key.value, API.apiId, API.stage)).toBeUndefined();
+    store.addUsagePlanKey('basic', key.id);
+    const resolved = gate.resolve(key.value, API.apiId, API.stage);
+    expect(resolved?.plan.id).toBe('basic');
+    let admitted = 0;
+    while (gate.admit(key.id, BASIC).ok) admitted++;
+    expect(admitted).toBe(6); // 10 − the 4 used under FREE this month
+    expect(gate.admit(key.id, BASIC)).toEqual({ ok: false, reason: 'quota' });
+  });
+});
+
+describe('store', () => {
+  it('resolves only enabled keys in a plan attached to the api stage', async () => {
+    const { store, gate, key } = await setup();
+    expect(gate.resolve(key.value, 'api1', 'prod')).toBeUndefined();
+    store.addUsagePlanKey('other', key.id); // api1/dev
+    expect(gate.resolve(key.value, 'api1', 'prod')).toBeUndefined();
+    expect(gate.resolve(key.value, 'api1', 'dev')?.plan.id).toBe('other');
+    store.addUsagePlanKey('free', key.id); // different stage: allowed
+    expect(gate.resolve(key.value, 'api1', 'prod')?.plan.id).toBe('free');
+    store.updateApiKey(key.id, [{ op: 'replace', path: '/enabled', value: 'false' }]);
+    expect(gate.resolve(key.value, 'api1', 'prod')).toBeUndefined();
+    store.updateApiKey(key.id, [{ op: 'replace', path: '/enabled', value: 'true' }]);
+    expect(gate.resolve(key.value, 'api1', 'prod')?.key.id).toBe(key.id);
+    expect(gate.resolve('not-a-key-value-at-all', 'api1', 'prod')).toBeUndefined();
+  });
+
+  it('creates keys like AWS: 10-char lowercase ids, 40-char values, disabled by default', async () => {
+    const { store } = await setup();
+    const k = store.createApiKey({ name: 'n' });
+    expect(k.id).toMatch(/^[a-z0-9]{10}$/);
+    expect(k.value).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(k.enabled).toBe(false);
+    const custom = store.createApiKey({ value: 'x'.repeat(20) });
+    expect(custom.value).toBe('x'.repeat(20));
+    expectApiGatewayError(() => store.createApiKey({ value: 'x'.repeat(20) }), 'ConflictException');
+    expectApiGatewayError(() => store.createApiKey({ value: 'short' }), 'BadRequestException');
+  });
+
+  it('lists by name prefix and applies patch operations all-or-nothing', async () => {
+    const { store, key } = await setup();
+    store.createApiKey({ name: 'alicia' });
+    store.createApiKey({ name: 'bob' });
+    expect(store.listApiKeys({ nameQuery: 'ali' }).map((k) => k.name)).toEqual(['alice', 'alicia']);
+    expect(store.listApiKeys({ nameQuery: 'lice' })).toEqual([]);
+    expectApiGatewayError(
+      () => store.updateApiKey(key.id, [{ op: 'replace', path: '/name', value: 'x' }, { op: 'replace', path: '/value', value: 'y' }]),
+      'BadRequestException',
+    );
+    expect(store.getApiKey(key.id).name).toBe('alice');
+    store.updateApiKey(key.id, [{ op: 'replace', path: '/description', value: 'd' }, { op: 'replace', path: '/customerId', value: 'c' }]);
+    expect(store.getApiKey(key.id)).toMatchObject({ description: 'd', customerId: 'c' });
+  });
+
+  it('deleting a key removes it from every plan, its usage and its value index', async () => {
+    const { store, gate, key } = await setup();
+    store.addUsagePlanKey('free', key.id);
+    store.addUsagePlanKey('other', key.id);
+    gate.admit(key.id, FREE);
+    store.deleteApiKey(key.id);
+    expect(store.listUsagePlanKeys('free')).toEqual([]);
+    expect(store.listUsagePlanKeys('other')).toEqual([]);
+    expect(gate.resolve(key.value, 'api1', 'prod')).toBeUndefined();
+    expect(store.usedOnDay(key.id, '2024-05-15')).toBe(0);
+    expectApiGatewayError(() => store.getApiKey(key.id), 'NotFoundException', 404);
+    expectApiGatewayError(() => store.deleteApiKey(key.id), 'NotFoundException');
+  });
+
+  it('enforces the API key limit with LimitExceededException', async () => {
+    const dir = await tempDir();
+    const store = await ApiGatewayStore.open({ dir, usagePlans: [], maxApiKeys: 2 });
+    store.createApiKey({});
+    store.createApiKey({});
+    expectApiGatewayError(() => store.createApiKey({}), 'LimitExceededException', 429);
+    await store.flush();
+  });
+
+  it('reports daily [used, remaining] with remaining per quota period', async () => {
+    const monthly = plan('m', { quota: { limit: 10, period: 'MONTH' } });
+    const { store, gate, key } = await setup([monthly]);
+    store.addUsagePlanKey('m', key.id);
+    const admitAt = (iso: string, n: number): void => {
+      for (let i = 0; i < n; i++) expect(gate.admit(key.id, monthly, at(iso)).ok).toBe(true);
+    };
+    admitAt('2024-01-30T10:00:00Z', 3);
+    admitAt('2024-01-31T10:00:00Z', 2);
+    admitAt('2024-02-01T10:00:00Z', 4);
+    const series = store.usageSeries(monthly, key.id, utc('2024-01-30T00:00:00Z'), utc('2024-02-02T00:00:00Z'));
+    expect(series).toEqual([
+      [3, 7],
+      [2, 5],
+      [4, 6],
+      [0, 6],
+    ]);
+    // A range starting mid-period counts the earlier days of that period.
+    expect(store.usageSeries(monthly, key.id, utc('2024-01-31T00:00:00Z'), utc('2024-01-31T00:00:00Z'))).toEqual([[2, 5]]);
+  });
+});
+
+describe('persistence', () => {
+  it('keeps keys, memberships, tags and usage across two instances', async () => {
+    const dir = await tempDir();
+    let ms = utc('2024-05-15T12:00:00Z');
+    const now = (): Date => new Date(ms);
+    const first = await createApiGatewayControlPlane({ dir, usagePlans: PLANS, now, persistDelayMs: 1_000 });
+    const key = first.store.createApiKey({ name: 'persisted', enabled: true, tags: { a: '1' }, customerId: 'cust' });
+    first.store.addUsagePlanKey('free', key.id);
+    expect(first.gate.admit(key.id, FREE).ok).toBe(true);
+    expect(first.gate.admit(key.id, FREE).ok).toBe(true);
+    await first.close();
+
+    const files = await readdir(join(dir, 'apigateway'));
+    expect(files.sort()).toEqual(['keys.json', 'usage.json']); // no temp files left behind
+    expect(await readFile(join(dir, 'apigateway', 'usage.json'), 'utf8')).not.toContain(key.value);
+
+    ms += 1000;
+    const second = await createApiGatewayControlPlane({ dir, usagePlans: PLANS, now });
+    expect(second.store.getApiKey(key.id)).toEqual(key);
+    const resolved = second.gate.resolve(key.value, API.apiId, API.stage);
+    expect(resolved?.plan.id).toBe('free');
+    expect(second.store.usedOnDay(key.id, '2024-05-15')).toBe(2);
+    // The quota used before the restart still counts: 5 per month, 2 used.
+    let admitted = 0;
+    for (let i = 0; i < 10; i++) {
+      ms += 1000;
+      if (second.gate.admit(key.id, FREE).ok) admitted++;
+    }
+    expect(admitted).toBe(3);
+    await second.close();
+  });
+
+  it('debounces writes and flushes on close', async () => {
+    const dir = await tempDir();
+    const cp = await createApiGatewayControlPlane({ dir, usagePlans: [], persistDelayMs: 60_000 });
+    cp.store.createApiKey({ name: 'later' });
+    await expect(readdir(join(dir, 'apigateway'))).resolves.toEqual([]);
+    await cp.close();
+    const saved = JSON.parse(await readFile(join(dir, 'apigateway', 'keys.json'), 'utf8')) as { keys: { name: string }[] };
+    expect(saved.keys.map((k) => k.name)).toEqual(['later']);
+  });
+
+  it('drops memberships of plans that left the template', async () => {
+    const dir = await tempDir();
+    const first = await createApiGatewayControlPlane({ dir, usagePlans: PLANS });
+    const key = first.store.createApiKey({ enabled: true });
+    first.store.addUsagePlanKey('other', key.id);
+    await first.close();
+    const lines: string[] = [];
+    const second = await createApiGatewayControlPlane({ dir, usagePlans: [FREE], log: (l) => lines.push(l) });
+    expect(second.store.listUsagePlans(key.id)).toEqual([]);
+    expect(lines.join('\n')).toContain('other');
+    await second.close();
+  });
+
+  it('refuses to start on a corrupt state file', async () => {
+    const dir = await tempDir();
+    const first = await createApiGatewayControlPlane({ dir, usagePlans: [] });
+    first.store.createApiKey({});
+    await first.close();
+    await writeFile(join(dir, 'apigateway', 'keys.json'), '{"keys": [');
+    await expect(createApiGatewayControlPlane({ dir, usagePlans: [] })).rejects.toThrow(/not valid JSON/);
+  });
+});
+
+describe('helpers', () => {
+  it('FaultInjector fails the next N calls of an operation', () => {
+    const faults = new FaultInjector().inject('CreateApiKey', 'TooManyRequestsException', 2).inject('*', 'ConflictException');
+    expect(faults.next('CreateApiKey')).toBe('TooManyRequestsException');
+    expect(faults.next('GetApiKey')).toBe('ConflictException');
+    expect(faults.next('CreateApiKey')).toBe('TooManyRequestsException');
+    expect(faults.next('CreateApiKey')).toBeUndefined();
+    expect(faults.next('GetApiKey')).toBeUndefined();
+  });
+
+  it('RateLimiter allows `rate` per second', () => {
+    let t = 0;
+    const limiter = new RateLimiter(5, () => t);
+    expect(Array.from({ length: 6 }, () => limiter.tryTake())).toEqual([true, true, true, true, true, false]);
+    t = 200;
+    expect([limiter.tryTake(), limiter.tryTake()]).toEqual([true, false]);
+    const unlimited = new RateLimiter(Infinity, () => 0);
+    expect(Array.from({ length: 100 }, () => unlimited.tryTake()).every(Boolean)).toBe(true);
+  });
+});

@@ -1,0 +1,204 @@
+/**
+ * Wiring checks on template.yaml and the state machine definitions, through the same loader the offline stack uses.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildStackModel, type StackModel } from '../../local/model.ts';
+import { loadTemplate, type JsonObject, type Template } from '../../local/template.ts';
+
+const root = join(__dirname, '../..');
+const templatePath = join(root, 'template.yaml');
+const template: Template = loadTemplate(templatePath);
+const base = { templatePath, stackName: 'tg', region: 'us-east-1', accountId: '123456789012' };
+const model: StackModel = buildStackModel(template, base);
+
+const props = (logicalId: string): JsonObject => {
+  const resource = template.Resources[logicalId];
+  if (!resource) throw new Error(`no resource ${logicalId}`);
+  return resource.Properties ?? {};
+};
+
+describe('Cognito', () => {
+  it('wires PostConfirmation to the onboarding trigger function, and PreSignUp only when auto-confirm is on', () => {
+    expect(model.userPools[0]?.triggers).toEqual({ PostConfirmation: 'PostConfirmationFunction' });
+    expect(model.functions.map((f) => f.logicalId)).not.toContain('PreSignUpFunction');
+
+    const autoConfirm = buildStackModel(template, { ...base, parameterOverrides: { AutoConfirmSignUp: 'true' } });
+    expect(autoConfirm.userPools[0]?.triggers).toEqual({ PostConfirmation: 'PostConfirmationFunction', PreSignUp: 'PreSignUpFunction' });
+  });
+
+  it('uses the email as a case-insensitive username and declares a mutable custom:apiid', () => {
+    const pool = model.userPools[0]!.properties as Record<string, unknown>;
+    expect(pool.UsernameAttributes).toEqual(['email']);
+    expect(pool.UsernameConfiguration).toEqual({ CaseSensitive: false });
+    expect(pool.AutoVerifiedAttributes).toEqual(['email']);
+    const apiid = (pool.Schema as { Name: string; Mutable?: boolean; AttributeDataType: string }[]).find((a) => a.Name === 'apiid');
+    expect(apiid).toMatchObject({ AttributeDataType: 'String', Mutable: true });
+  });
+
+  it('lets the app client read custom:apiid but never write it', () => {
+    const client = model.userPoolClients[0]!.properties as Record<string, unknown>;
+    expect(client.ReadAttributes).toContain('custom:apiid');
+    expect(client.WriteAttributes).not.toContain('custom:apiid');
+    expect(client.GenerateSecret).toBe(false);
+    expect(client.EnableTokenRevocation).toBe(true);
+    expect(client.PreventUserExistenceErrors).toBe('ENABLED');
+    expect(client.ExplicitAuthFlows).toEqual(expect.arrayContaining(['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH']));
+  });
+
+  it('keeps the trigger inside Cognito 5 s budget', () => {
+    const fn = model.functions.find((f) => f.logicalId === 'PostConfirmationFunction')!;
+    expect(fn.timeoutSeconds).toBeLessThan(5);
+  });
+});
+
+describe('REST API', () => {
+  const api = model.apis[0]!;
+  const publicPaths = ['GET /health', 'GET /plans'];
+
+  it('puts the Cognito authorizer and an API key on every route but the public ones', () => {
+    expect(api.routes.length).toBeGreaterThan(publicPaths.length);
+    for (const route of api.routes) {
+      const key = `${route.method} ${route.path}`;
+      if (publicPaths.includes(key)) {
+        expect({ key, authorizer: route.authorizer, apiKeyRequired: route.apiKeyRequired }).toEqual({ key, authorizer: 'none', apiKeyRequired: false });
+      } else {
+        expect({ key, authorizer: route.authorizer, apiKeyRequired: route.apiKeyRequired }).toEqual({ key, authorizer: 'cognito', apiKeyRequired: true });
+      }
+    }
+  });
+
+  it('serves every route the product promises', () => {
+    const routes = api.routes.map((r) => `${r.method} ${r.path}`).sort();
+    expect(routes).toEqual(
+      [
+        'GET /health', 'GET /plans', 'GET /me',
+        'POST /links', 'GET /links', 'GET /links/{id}', 'DELETE /links/{id}',
+        'POST /tags', 'GET /tags', 'GET /tags/{id}', 'DELETE /tags/{id}', 'POST /taglinks', 'GET /tags/{id}/links',
+      ].sort(),
+    );
+  });
+
+  it('answers CORS preflight without auth and puts CORS headers on gateway errors', () => {
+    const auth = props('Api').Auth as Record<string, unknown>;
+    expect(auth.AddDefaultAuthorizerToCorsPreflight).toBe(false);
+    expect(auth.AddApiKeyRequiredToCorsPreflight).toBe(false);
+    expect(api.cors?.allowHeaders).toMatch(/X-Api-Key/i);
+    expect(api.gatewayResponseHeaders.DEFAULT_4XX?.['Access-Control-Allow-Origin']).toBe('*');
+    expect(api.gatewayResponseHeaders.DEFAULT_5XX?.['Access-Control-Allow-Origin']).toBe('*');
+  });
+
+  it('has a bundle entry point on disk for every function', () => {
+    for (const fn of buildStackModel(template, { ...base, parameterOverrides: { AutoConfirmSignUp: 'true' } }).functions) {
+      for (const entry of fn.build.entryPoints) expect(existsSync(join(root, entry))).toBe(true);
+      expect(fn.runtime).toBe('nodejs22.x');
+    }
+  });
+});
+
+describe('usage plans', () => {
+  it('defines free, basic and pro on the API stage, with limits from parameters', () => {
+    const plans = Object.fromEntries(model.usagePlans.map((p) => [p.tags['tollgate:plan'], p]));
+    expect(Object.keys(plans).sort()).toEqual(['basic', 'free', 'pro']);
+    for (const plan of model.usagePlans) {
+      expect(plan.apiStages).toEqual([{ apiId: model.apis[0]!.id, stage: 'v1' }]);
+    }
+    const overridden = buildStackModel(template, { ...base, parameterOverrides: { FreeRateLimit: '7', FreeQuotaLimit: '42', FreeQuotaPeriod: 'DAY' } });
+    const free = overridden.usagePlans.find((p) => p.tags['tollgate:plan'] === 'free')!;
+    expect(free.throttle?.rateLimit).toBe(7);
+    expect(free.quota).toMatchObject({ limit: 42, period: 'DAY' });
+  });
+});
+
+describe('onboarding state machine', () => {
+  const machine = model.stateMachines.find((m) => m.logicalId === 'OnboardingStateMachine')!;
+  const text = JSON.stringify(machine.definition);
+
+  it('is a Standard workflow whose name matches the ARN the trigger is given', () => {
+    expect(machine.type).toBe('STANDARD');
+    const trigger = model.functions.find((f) => f.logicalId === 'PostConfirmationFunction')!;
+    expect(trigger.environment.ONBOARDING_STATE_MACHINE_ARN).toBe(machine.arn);
+  });
+
+  it('resolves every substitution to a resource of the template', () => {
+    const raw = readFileSync(join(root, String(props('OnboardingStateMachine').DefinitionUri)), 'utf8');
+    const used = new Set([...raw.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]));
+    const declared = Object.keys(props('OnboardingStateMachine').DefinitionSubstitutions as object);
+    expect([...used].sort()).toEqual([...declared].sort());
+    expect(text).toContain(model.usagePlans.find((p) => p.logicalId === 'FreeUsagePlan')!.id);
+    expect(text).toContain(model.outputs.UserPoolId);
+    expect(text).toContain(model.tables.find((t) => t.logicalId === 'AccountsTable')!.name);
+    expect(text).toContain(model.tables.find((t) => t.logicalId === 'BillingTable')!.name);
+    expect(text).not.toMatch(/\$\{/);
+  });
+
+  it('uses direct SDK integrations only, each allowed by the state machine policy', () => {
+    const statements = ((props('OnboardingStateMachine').Policies as { Statement: { Action: string[] | string }[] }[])[0]!.Statement ?? []).flatMap((s) =>
+      Array.isArray(s.Action) ? s.Action : [s.Action],
+    );
+    const resources = [...text.matchAll(/"Resource":"([^"]+)"/g)].map((m) => m[1]!);
+    expect(resources.length).toBeGreaterThan(0);
+    for (const resource of resources) {
+      expect(resource).not.toMatch(/:lambda:/);
+      const cognito = /aws-sdk:cognitoidentityprovider:(\w+)$/.exec(resource);
+      if (cognito) expect(statements).toContain(`cognito-idp:${cognito[1]!.charAt(0).toUpperCase()}${cognito[1]!.slice(1)}`);
+      const dynamo = /:::dynamodb:(\w+)$/.exec(resource);
+      if (dynamo) expect(statements).toContain(`dynamodb:${dynamo[1]!.charAt(0).toUpperCase()}${dynamo[1]!.slice(1)}`);
+    }
+  });
+
+  it('retries only transient errors, with capped backoff', () => {
+    const states = machine.definition.States as Record<string, { Retry?: { ErrorEquals: string[]; MaxDelaySeconds?: number; MaxAttempts?: number }[] }>;
+    for (const [name, state] of Object.entries(states)) {
+      for (const retrier of state.Retry ?? []) {
+        expect({ name, all: retrier.ErrorEquals.some((e) => e === 'States.ALL' || e === 'States.TaskFailed') }).toEqual({ name, all: false });
+        expect(retrier.MaxDelaySeconds).toBeDefined();
+        expect(retrier.MaxAttempts).toBeLessThanOrEqual(10);
+      }
+    }
+  });
+
+  it('never carries the key value in its state data', () => {
+    const create = (machine.definition.States as Record<string, { ResultSelector?: object }>).CreateApiKey!;
+    expect(create.ResultSelector).toEqual({ 'Id.$': '$.Id' });
+  });
+});
+
+describe('IAM', () => {
+  it('uses "*" only for actions that have no resource-level permissions', () => {
+    for (const [logicalId, resource] of Object.entries(template.Resources)) {
+      if (!resource.Type.startsWith('AWS::Serverless::')) continue;
+      const policies = (resource.Properties?.Policies ?? []) as { Statement?: { Sid?: string; Resource: unknown }[] }[];
+      for (const policy of policies) {
+        for (const statement of policy.Statement ?? []) {
+          if (statement.Resource === '*') expect({ logicalId, sid: statement.Sid }).toEqual({ logicalId, sid: expect.stringMatching(/^(LogDelivery|Tracing)$/) });
+        }
+      }
+    }
+  });
+});
+
+describe('outputs', () => {
+  it('exposes what clients and tests need', () => {
+    expect(Object.keys(model.outputs)).toEqual(
+      expect.arrayContaining(['ApiUrl', 'UserPoolId', 'UserPoolClientId', 'OnboardingStateMachineArn', 'AccountsTableName', 'BillingTableName', 'ResourcesTableName', 'IdempotencyTableName', 'FreeUsagePlanId', 'BasicUsagePlanId', 'ProUsagePlanId']),
+    );
+  });
+});
+
+describe('template loader', () => {
+  it('fails loudly, naming the construct, on what the offline stack does not support', () => {
+    const withQueue: Template = { ...template, Resources: { ...template.Resources, Queue: { Type: 'AWS::SQS::Queue', Properties: {} } } };
+    expect(() => buildStackModel(withQueue, base)).toThrow(/Queue has type AWS::SQS::Queue/);
+    const withImport: Template = {
+      ...template,
+      Outputs: { Bad: { Value: { 'Fn::ImportValue': 'x' } } },
+    };
+    expect(() => buildStackModel(withImport, base)).toThrow(/Fn::ImportValue is not supported/);
+  });
+
+  it('rejects parameter overrides that are not parameters or not allowed', () => {
+    expect(() => buildStackModel(template, { ...base, parameterOverrides: { Nope: '1' } })).toThrow(/Nope is not a template parameter/);
+    expect(() => buildStackModel(template, { ...base, parameterOverrides: { FreeQuotaPeriod: 'YEAR' } })).toThrow(/FreeQuotaPeriod=YEAR/);
+  });
+});
