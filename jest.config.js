@@ -1,4 +1,7 @@
-/** Unit tests (mocked SDK clients) and integration tests (the real offline stack, in-process, on free ports). */
+/**
+ * Unit tests (mocked SDK clients), integration tests (the real offline stack, in-process, on free ports) and browser
+ * tests (the developer portal in Debian's Chromium, driven by playwright-core, against that stack).
+ */
 const transform = { '^.+\\.(t|j)sx?$': '<rootDir>/tests/support/esbuild-transform.js' };
 const common = {
   testEnvironment: 'node',
@@ -15,6 +18,12 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
       slowTestThreshold: 30,
+    },
+    {
+      ...common,
+      displayName: 'browser',
+      testMatch: ['<rootDir>/tests/browser/**/*.test.ts'],
+      slowTestThreshold: 60,
     },
   ],
 };

@@ -43,6 +43,22 @@ export interface LocalCognitoOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * cognito-local's sign-in reads the user, awaits the PostAuthentication trigger, then saves that *old* copy with the new
+ * refresh token — overwriting whatever changed meanwhile (e.g. the custom:apiid onboarding just wrote). Real Cognito
+ * has no such lost update, so re-read the user right before appending the token. Patched once per process.
+ */
+export function patchStaleRefreshTokenWrite(UserPoolServiceImpl: any): void {
+  const proto = UserPoolServiceImpl.prototype;
+  if (proto.__tollgateFreshRefreshTokenWrite) return;
+  proto.__tollgateFreshRefreshTokenWrite = true;
+  proto.storeRefreshToken = async function storeRefreshToken(ctx: unknown, refreshToken: string, user: { Username: string }) {
+    const fresh = (await this.getUserByUsername(ctx, user.Username)) ?? user;
+    const refreshTokens = Array.isArray(fresh.RefreshTokens) ? fresh.RefreshTokens : [];
+    await this.saveUser(ctx, { ...fresh, RefreshTokens: [...refreshTokens, refreshToken] });
+  };
+}
+
 export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCognito> {
   const root = join(opts.dir, 'cognito');
   const dataDirectory = join(root, 'db');
@@ -56,7 +72,8 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
   const services = lib('services');
   const { StormDBDataStoreFactory } = lib('services/dataStore/stormDb');
   const { CognitoServiceFactoryImpl } = lib('services/cognitoService');
-  const { UserPoolServiceFactoryImpl } = lib('services/userPoolService');
+  const { UserPoolServiceFactoryImpl, UserPoolServiceImpl } = lib('services/userPoolService');
+  patchStaleRefreshTokenWrite(UserPoolServiceImpl);
   const { CryptoService } = lib('services/crypto');
   const { MessageDeliveryService } = lib('services/messageDelivery/messageDelivery');
   const { otp } = lib('services/otp');

@@ -56,6 +56,15 @@ export interface ApiModel {
   gatewayResponseHeaders: { DEFAULT_4XX?: Record<string, string>; DEFAULT_5XX?: Record<string, string> };
   /** Logical ids of the user pools behind its Cognito authorizers. */
   authorizerPools: string[];
+  /** Stage-level MethodSettings throttles ("*" matches any path or method), shared by all callers. */
+  methodThrottles: MethodThrottle[];
+}
+
+export interface MethodThrottle {
+  path: string;
+  method: string;
+  rateLimit: number;
+  burstLimit: number;
 }
 
 export interface TableModel {
@@ -124,7 +133,7 @@ const SUPPORTED = new Set([
   'AWS::Cognito::UserPoolClient',
 ]);
 /** Declared for AWS only; offline there is nothing to create (logs go to the console, permissions always pass). */
-const IGNORED = new Set(['AWS::Logs::LogGroup', 'AWS::Lambda::Permission']);
+const IGNORED = new Set(['AWS::Logs::LogGroup', 'AWS::Lambda::Permission', 'AWS::IAM::ManagedPolicy']);
 const NOT_SIMULATED_EVENTS = new Set(['Schedule', 'ScheduleV2', 'CloudWatchEvent', 'EventBridgeRule']);
 const TRIGGERS = ['PreSignUp', 'PostConfirmation', 'PostAuthentication', 'PreTokenGeneration', 'CustomMessage', 'UserMigration'];
 
@@ -360,6 +369,10 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
       }
       case 'AWS::Serverless::StateMachine': {
         const name = stateMachineName(logicalId);
+        for (const [eventId, event] of Object.entries((props.Events ?? {}) as Record<string, { Type: string }>)) {
+          if (!NOT_SIMULATED_EVENTS.has(event.Type)) throw new TemplateError(`state machine ${logicalId}: event ${eventId} of type ${event.Type} is not supported offline`);
+          model.notSimulated.push(`${logicalId}.${eventId} (${event.Type}: start it by hand offline)`);
+        }
         model.stateMachines.push({
           logicalId,
           name,
@@ -402,6 +415,19 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
       const headers = responses[type]?.ResponseParameters?.Headers;
       return headers ? Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, unquote(v)])) : undefined;
     };
+    const methodThrottles: MethodThrottle[] = [];
+    for (const setting of r<Record<string, unknown>[] | undefined>(props.MethodSettings) ?? []) {
+      if (setting.ThrottlingRateLimit === undefined && setting.ThrottlingBurstLimit === undefined) continue;
+      // Stage method settings name the resource with "/" escaped as "~1" ("/~1auth~1sign-in"); "/*" is every resource.
+      const rawPath = String(setting.ResourcePath ?? '/*');
+      const path = rawPath === '/*' ? '*' : rawPath.replace(/^\//, '').replace(/~1/g, '/').replace(/~0/g, '~');
+      methodThrottles.push({
+        path,
+        method: String(setting.HttpMethod ?? '*').toUpperCase(),
+        rateLimit: Number(setting.ThrottlingRateLimit ?? Number.POSITIVE_INFINITY),
+        burstLimit: Number(setting.ThrottlingBurstLimit ?? Number.POSITIVE_INFINITY),
+      });
+    }
     const d4 = headersOf('DEFAULT_4XX');
     const d5 = headersOf('DEFAULT_5XX');
     model.apis.push({
@@ -412,6 +438,7 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
       ...(corsSpec ? { cors: corsSpec } : {}),
       gatewayResponseHeaders: { ...(d4 ? { DEFAULT_4XX: d4 } : {}), ...(d5 ? { DEFAULT_5XX: d5 } : {}) },
       authorizerPools,
+      methodThrottles,
     });
   }
 

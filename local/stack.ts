@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { createApiGatewayControlPlane } from './apigateway/index.ts';
 import { buildFunctions } from './build.ts';
 import { startCognito, type LocalCognito } from './cognito.ts';
+import { createPortalListener, DEFAULT_PORTAL_PORT, ensurePortalBuilt, readOutboxFile, type PortalConfig } from '../portal/server/index.ts';
 import { createCognitoVerifier, createGateway } from './gateway/index.ts';
 import { createLambdaRuntime, type LambdaRuntime } from './lambda/index.ts';
 import { buildStackModel, type CognitoIds, type StackModel } from './model.ts';
@@ -39,6 +40,11 @@ export interface LocalStackOptions {
   retryIntervalScale?: number;
   /** CreateApiKey requests per second before 429 (AWS: 5). Infinity disables. */
   createApiKeyRateLimit?: number;
+  /**
+   * Also serve the developer portal (portal/dist, built first if missing or stale) with its /config.json and the
+   * outbox (/outbox.json). Port: DEFAULT_PORTAL_PORT (5173), `{ port }` (0 = free), or free when `ports` is 0.
+   */
+  portal?: boolean | { port?: number };
 }
 
 export interface LocalStack {
@@ -55,6 +61,8 @@ export interface LocalStack {
   lambda: LambdaRuntime;
   controlPlane: Awaited<ReturnType<typeof createApiGatewayControlPlane>>;
   stepFunctions: Awaited<ReturnType<typeof createStepFunctionsService>>;
+  /** The developer portal, when `portal` was asked for: its URL and the config.json it serves. */
+  portal?: { url: string; config: PortalConfig };
   close(): Promise<void>;
 }
 
@@ -177,6 +185,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     dynamodb: url('dynamodb'),
   };
 
+  // The portal's build (only when stale) runs while the services start; awaited before the portal is served.
+  const portalBuild = opts.portal ? ensurePortalBuilt({ log }).then(() => undefined, (error: unknown) => error) : undefined;
+
   const template = loadTemplate(templatePath);
   const modelOptions = {
     templatePath,
@@ -277,6 +288,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       routes: api.routes,
       ...(api.cors ? { cors: api.cors } : {}),
       gatewayResponseHeaders: api.gatewayResponseHeaders,
+      methodThrottles: api.methodThrottles,
       invoker: lambda,
       gate: controlPlane.gate,
       verifier: createCognitoVerifier({ issuer, jwksUrl: `${issuer}/.well-known/jwks.json`, audiences }),
@@ -290,7 +302,35 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     const apiUrl = `${endpoints.gateway}/${api.stage}`;
     const outputs = { ...model.outputs, ApiUrl: apiUrl };
-    const firstClient = model.userPoolClients[0];
+
+    // Developer portal (optional): the built portal/dist, its config.json and, offline only, the Cognito outbox.
+    let portal: { url: string; config: PortalConfig } | undefined;
+    if (portalBuild) {
+      const buildError = await portalBuild;
+      if (buildError) throw buildError;
+      const publicClient = model.userPoolClients.find((c) => c.properties.GenerateSecret !== true) ?? model.userPoolClients[0];
+      const config: PortalConfig = {
+        region: LOCAL_REGION,
+        userPoolId: poolId,
+        userPoolClientId: publicClient ? (cognitoIds.clients[publicClient.logicalId]?.id as string) : '',
+        cognitoEndpoint: endpoints.cognito,
+        apiUrl,
+        outboxUrl: '/outbox.json',
+      };
+      mkdirSync(join(dir, 'portal'), { recursive: true });
+      writeFileSync(join(dir, 'portal', 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+      const outboxFile = join(dir, 'cognito', 'outbox.jsonl');
+      const portalServer = await listen(
+        createPortalListener({ config: () => config, outbox: () => readOutboxFile(outboxFile) }),
+        opts.ports === 0 ? 0 : ((typeof opts.portal === 'object' ? opts.portal.port : undefined) ?? DEFAULT_PORTAL_PORT),
+        host,
+      );
+      closers.push(() => closeServer(portalServer));
+      const { port } = portalServer.address() as { port: number };
+      portal = { url: `http://${host}:${port}/`, config };
+    }
+    // The public app client (no secret) is what people and the portal use; a secret-bearing one stays server-side.
+    const firstClient = model.userPoolClients.find((c) => c.properties.GenerateSecret !== true) ?? model.userPoolClients[0];
     return {
       endpoints,
       outputs,
@@ -303,6 +343,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       lambda,
       controlPlane,
       stepFunctions,
+      ...(portal ? { portal } : {}),
       close,
     };
   } catch (error) {

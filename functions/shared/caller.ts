@@ -17,6 +17,15 @@ function claim(claims: Record<string, unknown> | undefined, name: string): strin
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** The signed-in user from the authorizer's claims, for the few routes that need no API key. */
+export function userFrom(event: APIGatewayProxyEvent): { userId: string; email?: string } {
+  const claims = event.requestContext?.authorizer?.claims as Record<string, unknown> | undefined;
+  const userId = claim(claims, 'sub');
+  if (!userId) throw new UnauthorizedError();
+  const email = claim(claims, 'email');
+  return { userId, ...(email ? { email } : {}) };
+}
+
 export function callerFrom(event: APIGatewayProxyEvent): Caller {
   const claims = event.requestContext?.authorizer?.claims as Record<string, unknown> | undefined;
   const userId = claim(claims, 'sub');

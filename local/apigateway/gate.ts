@@ -9,6 +9,8 @@ interface Bucket {
 
 interface QuotaWindow {
   kind: QuotaPeriod;
+  /** Period id (periodOf): UpdateUsage offsets are kept per key, plan and period id. */
+  id: string;
   start: number;
   end: number;
   used: number;
@@ -19,7 +21,8 @@ interface QuotaWindow {
  * most throttle.burstLimit; a bucket starts full), then the plan's quota for the current period (DAY = UTC day,
  * WEEK = ISO week from Monday 00:00 UTC, MONTH = UTC calendar month). A request is counted (daily, per key) only
  * when admitted. Usage is per key, not per plan: after a plan change the requests already made in the period count
- * against the new plan's quota.
+ * against the new plan's quota. An UpdateUsage grant (the store's quotaOffset, per key, plan and period) counts as
+ * requests already made, so after `replace /remaining = n` exactly n more requests pass in the period.
  */
 export class ApiKeyGate implements KeyGate {
   private readonly buckets = new Map<string, Bucket>();
@@ -46,8 +49,11 @@ export class ApiKeyGate implements KeyGate {
     if (plan.throttle && !this.takeToken(keyId, plan.throttle.rateLimit, plan.throttle.burstLimit, ms)) {
       return { ok: false, reason: 'throttled' };
     }
-    if (plan.quota && this.usedInPeriod(keyId, plan.quota.period, ms) >= plan.quota.limit) {
-      return { ok: false, reason: 'quota' };
+    if (plan.quota) {
+      const window = this.quotaWindow(keyId, plan.quota.period, ms);
+      if (window.used + this.store.quotaOffset(keyId, plan.id, window.id, ms) >= plan.quota.limit) {
+        return { ok: false, reason: 'quota' };
+      }
     }
     this.store.recordRequest(keyId, ms);
     const window = this.windows.get(keyId);
@@ -83,14 +89,14 @@ export class ApiKeyGate implements KeyGate {
     return true;
   }
 
-  /** Requests counted in the quota period holding `ms`; cached per key, recomputed (≤ 31 lookups) on a new period. */
-  private usedInPeriod(keyId: string, kind: QuotaPeriod, ms: number): number {
-    const window = this.windows.get(keyId);
-    if (window && window.kind === kind && ms >= window.start && ms < window.end) return window.used;
+  /** The quota period holding `ms` and the requests counted in it; cached per key, recomputed (≤ 31 lookups) on a new period. */
+  private quotaWindow(keyId: string, kind: QuotaPeriod, ms: number): QuotaWindow {
+    const cached = this.windows.get(keyId);
+    if (cached && cached.kind === kind && ms >= cached.start && ms < cached.end) return cached;
     const period = periodOf(kind, ms);
-    const used = this.store.usedInPeriod(keyId, period);
-    this.windows.set(keyId, { kind, start: period.start, end: period.end, used });
-    return used;
+    const window = { kind, id: period.id, start: period.start, end: period.end, used: this.store.usedInPeriod(keyId, period) };
+    this.windows.set(keyId, window);
+    return window;
   }
 }
 

@@ -205,8 +205,12 @@ function buildRoutes(store: ApiGatewayStore): RouteTable {
     store.removeUsagePlanKey(param(params, 0), param(params, 1));
     return { status: 202 };
   });
-  add('usageplans/*/keys/*/usage', 'PATCH', 'UpdateUsage', () => {
-    throw badRequest('UpdateUsage (granting or resetting quota) is not supported by the offline control plane');
+  add('usageplans/*/keys/*/usage', 'PATCH', 'UpdateUsage', ({ params, body }) => {
+    const usagePlanId = param(params, 0);
+    const keyId = param(params, 1);
+    const report = store.updateUsage(usagePlanId, keyId, patchOperations(body));
+    // AWS's Usage shape, as GetUsage answers it (the SDK reads `values` as `items`).
+    return { status: 200, body: { usagePlanId, startDate: report.startDate, endDate: report.endDate, values: { [keyId]: report.items } } };
   });
 
   // ---- usage

@@ -14,7 +14,7 @@ export { FaultInjector, type FaultHook } from './faults.ts';
 export { ApiKeyGate, RateLimiter } from './gate.ts';
 export { createControlPlaneListener, type ListenerOptions } from './http.ts';
 export { periodOf, dayKey, parseDayKey, type Period } from './periods.ts';
-export { ApiGatewayStore, type ApiGatewayStoreOptions, type CreateApiKeyInput, type DailyUsage, type PatchOperation } from './store.ts';
+export { ApiGatewayStore, type ApiGatewayStoreOptions, type CreateApiKeyInput, type DailyUsage, type KeyUsageReport, type PatchOperation } from './store.ts';
 
 export interface ApiGatewayControlPlaneOptions {
   /** State directory; state is kept under `<dir>/apigateway/`. */

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { ApiKeyRecord, UsagePlanSpec } from '../types.ts';
 import { ApiGatewayError, MESSAGES, badRequest, conflict, notFound } from './errors.ts';
 import { newApiKeyId, newApiKeyValue } from './ids.ts';
-import { DAY_MS, dayKey, dayStart, periodOf, type Period } from './periods.ts';
+import { DAY_MS, dayKey, dayStart, parseDayKey, periodOf, type Period } from './periods.ts';
 import { DebouncedJsonFile, ensureDir, readJsonFile } from './persist.ts';
 
 export interface ApiGatewayStoreOptions {
@@ -39,6 +39,13 @@ export interface PatchOperation {
 /** [used, remaining] for one UTC day, as GetUsage reports it. */
 export type DailyUsage = [number, number];
 
+/** One key's usage in one plan over whole UTC days (`startDate`..`endDate`, inclusive): UpdateUsage's answer. */
+export interface KeyUsageReport {
+  startDate: string;
+  endDate: string;
+  items: DailyUsage[];
+}
+
 interface KeyEntry {
   record: ApiKeyRecord;
   /** Creation order (kept across restarts: keys are saved in this order). */
@@ -58,12 +65,22 @@ interface KeysFile {
 interface UsageFile {
   version: 1;
   usage: Record<string, Record<string, number>>;
+  /**
+   * UpdateUsage grants: keyId → planId → quota period id (`MONTH:2024-05-01`) → day → offset, the requests counted
+   * as used in that period from that day on. Absent in files written before UpdateUsage existed.
+   */
+  quotaOffsets?: Record<string, Record<string, Record<string, Record<string, number>>>>;
 }
+
+/** Offsets of one key+plan+period: day (`YYYY-MM-DD`) → offset from that day on. */
+type OffsetSteps = Map<string, number>;
 
 const MIN_VALUE_LENGTH = 20; // AWS: "API Key value should be at least 20 characters"
 const MAX_VALUE_LENGTH = 128;
 
 const stageKey = (apiId: string, stage: string): string => `${apiId}\u0000${stage}`;
+const offsetKey = (planId: string, periodId: string): string => `${planId}\u0000${periodId}`;
+const PERIOD_ID = /^(DAY|WEEK|MONTH):\d{4}-\d{2}-\d{2}$/;
 
 /** Keys, usage-plan memberships and per-key daily usage, persisted under `<dir>/apigateway/`. */
 export class ApiGatewayStore {
@@ -78,6 +95,8 @@ export class ApiGatewayStore {
   private readonly planKeys = new Map<string, Set<string>>();
   /** keyId → YYYY-MM-DD → admitted requests that UTC day. */
   private readonly usage = new Map<string, Map<string, number>>();
+  /** keyId → planId+periodId → UpdateUsage offsets (see quotaOffset). */
+  private readonly quotaOffsets = new Map<string, Map<string, OffsetSteps>>();
   private readonly deleteListeners: ((keyId: string) => void)[] = [];
 
   private readonly keysFile: DebouncedJsonFile;
@@ -218,8 +237,9 @@ export class ApiGatewayStore {
     this.keys.delete(id);
     this.byValue.delete(entry.record.value);
     const hadUsage = this.usage.delete(id);
+    const hadOffsets = this.quotaOffsets.delete(id);
     this.keysFile.markDirty();
-    if (hadUsage) this.usageFile.markDirty();
+    if (hadUsage || hadOffsets) this.usageFile.markDirty();
     for (const listener of this.deleteListeners) listener(id);
   }
 
@@ -330,6 +350,17 @@ export class ApiGatewayStore {
     this.usageFile.markDirty();
   }
 
+  /**
+   * UpdateUsage's adjustment for the key in the plan, in the quota period `periodId`, on the UTC day of `ms`: the
+   * number of requests to count as used on top of the admitted ones (negative when more than the limit was granted).
+   * 0 without an UpdateUsage. O(1) for keys that never had one.
+   */
+  quotaOffset(keyId: string, planId: string, periodId: string, ms: number): number {
+    const byPlanPeriod = this.quotaOffsets.get(keyId);
+    if (!byPlanPeriod) return 0;
+    return offsetOn(byPlanPeriod.get(offsetKey(planId, periodId)), this.dayKeyOf(ms));
+  }
+
   /** Requests counted for the key in [period.start, period.end). At most 31 map lookups. */
   usedInPeriod(keyId: string, period: Pick<Period, 'start' | 'end'>): number {
     return this.sumDays(this.usage.get(keyId), period.start, period.end);
@@ -342,16 +373,20 @@ export class ApiGatewayStore {
 
   /**
    * GetUsage's series for one key: one [used, remaining] per UTC day from `startMs` to `endMs` (inclusive), where
-   * remaining = quota.limit − requests counted in that day's quota period up to and including that day. Usage is per
-   * key, so requests made under another plan earlier in the period count too. Without a quota, remaining is 0.
+   * remaining = quota.limit − requests counted in that day's quota period up to and including that day − the
+   * UpdateUsage offset in force that day (never below 0). Usage is per key, so requests made under another plan
+   * earlier in the period count too. Without a quota, remaining is 0.
    */
   usageSeries(plan: UsagePlanSpec, keyId: string, startMs: number, endMs: number): DailyUsage[] {
     const days = this.usage.get(keyId);
     const out: DailyUsage[] = [];
+    const offsets = this.quotaOffsets.get(keyId);
     let period: Period | undefined;
+    let steps: OffsetSteps | undefined;
     let cumulative = 0;
     for (let d = dayStart(startMs); d <= endMs; d += DAY_MS) {
-      const used = days?.get(dayKey(d)) ?? 0;
+      const day = dayKey(d);
+      const used = days?.get(day) ?? 0;
       if (!plan.quota) {
         out.push([used, 0]);
         continue;
@@ -359,11 +394,53 @@ export class ApiGatewayStore {
       if (!period || d >= period.end) {
         period = periodOf(plan.quota.period, d);
         cumulative = this.sumDays(days, period.start, d);
+        steps = offsets?.get(offsetKey(plan.id, period.id));
       }
       cumulative += used;
-      out.push([used, Math.max(0, plan.quota.limit - cumulative)]);
+      out.push([used, Math.max(0, plan.quota.limit - cumulative - offsetOn(steps, day))]);
     }
     return out;
+  }
+
+  /**
+   * UpdateUsage: `replace` on `/remaining` sets the key's remaining quota in the plan for the current quota period
+   * (a temporary grant: the next period starts afresh). Stored as an offset, limit − remaining − used so far, counted
+   * as used from today to the end of the period, so the gate and GetUsage agree. Operations are validated first and
+   * applied in order (the last one wins); with none, nothing changes. Answers the key's usage from the start of the
+   * current quota period to today (today only for a plan without a quota).
+   */
+  updateUsage(planId: string, keyId: string, operations: PatchOperation[]): KeyUsageReport {
+    const plan = this.getUsagePlan(planId);
+    const entry = this.entry(keyId);
+    if (!entry.plans.has(planId)) throw notFound('Invalid Usage Plan Key identifier specified');
+    let remaining: number | undefined;
+    for (const { op, path, value } of operations) {
+      if (path !== '/remaining') {
+        throw badRequest(`Invalid patch path '${String(path)}' specified for op '${String(op)}'. Must be one of: [/remaining]`);
+      }
+      if (op !== 'replace') throw badRequest(`Invalid patch operation '${String(op)}' specified for path /remaining. Must be 'replace'`);
+      if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+        throw badRequest(`Invalid value '${String(value)}' for /remaining: must be a non-negative integer`);
+      }
+      remaining = Number(value);
+    }
+    const ms = this.now().getTime();
+    if (!plan.quota) {
+      if (remaining !== undefined) throw badRequest(`Usage Plan ${planId} has no quota, so there is no remaining quota to replace`);
+      return { startDate: dayKey(ms), endDate: dayKey(ms), items: this.usageSeries(plan, keyId, ms, ms) };
+    }
+    const period = periodOf(plan.quota.period, ms);
+    if (remaining !== undefined) {
+      const offset = plan.quota.limit - remaining - this.usedInPeriod(keyId, period);
+      let byPlanPeriod = this.quotaOffsets.get(keyId);
+      if (!byPlanPeriod) this.quotaOffsets.set(keyId, (byPlanPeriod = new Map()));
+      const k = offsetKey(planId, period.id);
+      let steps = byPlanPeriod.get(k);
+      if (!steps) byPlanPeriod.set(k, (steps = new Map()));
+      steps.set(this.dayKeyOf(ms), offset);
+      this.usageFile.markDirty();
+    }
+    return { startDate: dayKey(period.start), endDate: dayKey(ms), items: this.usageSeries(plan, keyId, period.start, ms) };
   }
 
   // ------------------------------------------------------------------ persistence
@@ -409,7 +486,19 @@ export class ApiGatewayStore {
   private usageSnapshot(): UsageFile {
     const usage: Record<string, Record<string, number>> = {};
     for (const [keyId, days] of this.usage) usage[keyId] = Object.fromEntries(days);
-    return { version: 1, usage };
+    const snapshot: UsageFile = { version: 1, usage };
+    if (this.quotaOffsets.size > 0) {
+      const quotaOffsets: NonNullable<UsageFile['quotaOffsets']> = {};
+      for (const [keyId, byPlanPeriod] of this.quotaOffsets) {
+        const byPlan: Record<string, Record<string, Record<string, number>>> = (quotaOffsets[keyId] = {});
+        for (const [k, steps] of byPlanPeriod) {
+          const [planId = '', periodId = ''] = k.split('\u0000');
+          (byPlan[planId] ??= {})[periodId] = Object.fromEntries(steps);
+        }
+      }
+      snapshot.quotaOffsets = quotaOffsets;
+    }
+    return snapshot;
   }
 
   private async load(retentionDays: number): Promise<void> {
@@ -459,8 +548,44 @@ export class ApiGatewayStore {
         }
         if (map.size > 0) this.usage.set(keyId, map);
       }
+      this.loadQuotaOffsets(usageData.quotaOffsets, oldest);
     }
   }
+
+  /** UpdateUsage offsets of known keys and plans, from days within the retention. Malformed entries are skipped. */
+  private loadQuotaOffsets(data: unknown, oldest: string): void {
+    if (!isObject(data)) return;
+    for (const [keyId, byPlan] of Object.entries(data)) {
+      if (!this.keys.has(keyId) || !isObject(byPlan)) continue;
+      const byPlanPeriod = new Map<string, OffsetSteps>();
+      for (const [planId, byPeriod] of Object.entries(byPlan)) {
+        if (!this.plans.has(planId) || !isObject(byPeriod)) continue;
+        for (const [periodId, byDay] of Object.entries(byPeriod)) {
+          if (!PERIOD_ID.test(periodId) || !isObject(byDay)) continue;
+          const steps: OffsetSteps = new Map();
+          for (const [day, offset] of Object.entries(byDay)) {
+            if (day >= oldest && parseDayKey(day) !== undefined && Number.isSafeInteger(offset)) steps.set(day, offset as number);
+          }
+          if (steps.size > 0) byPlanPeriod.set(offsetKey(planId, periodId), steps);
+        }
+      }
+      if (byPlanPeriod.size > 0) this.quotaOffsets.set(keyId, byPlanPeriod);
+    }
+  }
+}
+
+/** The offset in force on `day`: the one set on the latest day not after it (steps are few: one per UpdateUsage day). */
+function offsetOn(steps: OffsetSteps | undefined, day: string): number {
+  if (!steps) return 0;
+  let best: string | undefined;
+  let offset = 0;
+  for (const [from, value] of steps) {
+    if (from <= day && (best === undefined || from > best)) {
+      best = from;
+      offset = value;
+    }
+  }
+  return offset;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -2,11 +2,14 @@
  * `npm start`: the whole system offline from template.yaml. State lives in ./.local (kept across restarts).
  *   npm start -- --port-gateway 4000 --dir /tmp/tg --parameter-overrides "FreeQuotaLimit=50 AutoConfirmSignUp=true"
  * Every port can also be set with TOLLGATE_PORT_<SERVICE> (GATEWAY, LAMBDA, APIGATEWAY, STEPFUNCTIONS, COGNITO, DYNAMODB).
+ * The developer portal is served too (built first if missing or stale): --port-portal / TOLLGATE_PORT_PORTAL (default
+ * 5173), or --no-portal to leave it out.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PORTS, type ServiceName } from '../endpoints.ts';
 import { startLocalStack } from '../stack.ts';
+import { DEFAULT_PORTAL_PORT } from '../../portal/server/index.ts';
 
 const services = Object.keys(DEFAULT_PORTS) as ServiceName[];
 
@@ -41,6 +44,8 @@ async function main(): Promise<void> {
       quiet: { type: 'boolean', default: false },
       'parameter-overrides': { type: 'string' },
       ...Object.fromEntries(services.map((s) => [`port-${s}`, { type: 'string' as const }])),
+      'port-portal': { type: 'string' },
+      'no-portal': { type: 'boolean', default: false },
     },
   });
   const ports: Partial<Record<ServiceName, number>> = {};
@@ -48,6 +53,7 @@ async function main(): Promise<void> {
     const port = parsePort(s, (values as unknown as Record<string, string | undefined>)[`port-${s}`] ?? process.env[`TOLLGATE_PORT_${s.toUpperCase()}`]);
     if (port !== undefined) ports[s] = port;
   }
+  const portalPort = parsePort('portal', (values['port-portal'] as string | undefined) ?? process.env.TOLLGATE_PORT_PORTAL) ?? DEFAULT_PORTAL_PORT;
   const quiet = values.quiet === true;
   const dir = resolve(String(values.dir));
   const started = Date.now();
@@ -56,6 +62,7 @@ async function main(): Promise<void> {
     host: String(values.host),
     ports,
     parameterOverrides: parseOverrides(values['parameter-overrides'] as string | undefined),
+    ...(values['no-portal'] === true ? {} : { portal: { port: portalPort } }),
     log: (line) => {
       if (!quiet) console.log(line);
     },
@@ -64,7 +71,7 @@ async function main(): Promise<void> {
   const env = stack.clientEnvironment;
   console.log(`
 Tollgate offline — state in ${dir}
-
+${stack.portal ? `\n  Developer portal           ${stack.portal.url}   (sign up there; codes arrive in its Outbox)\n` : ''}
   API (gateway)              ${stack.apiUrl}
   Lambda                     ${e.lambda}
   API Gateway (control)      ${e.apigateway}

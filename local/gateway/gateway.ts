@@ -2,8 +2,9 @@
  * The offline API Gateway data plane for one REST API stage: http://127.0.0.1:<port>/<stage>/<resource>.
  *
  * Per request, in API Gateway's order: stage and resource routing (403 Missing Authentication Token), CORS
- * preflight (SAM's MOCK OPTIONS method, no auth), request size (413), Cognito authorizer (401), API key and usage
- * plan (403), throttle and quota (429), Lambda proxy integration (502 on a function error or malformed answer,
+ * preflight (SAM's MOCK OPTIONS method, no auth), request size (413), the stage's method throttle (429, one bucket
+ * per route shared by all callers), Cognito authorizer (401), API key and usage plan (403), the plan's throttle and
+ * quota (429), Lambda proxy integration (502 on a function error or malformed answer,
  * 504 after the integration timeout). Gateway-generated errors carry x-amzn-ErrorType and the DEFAULT_4XX /
  * DEFAULT_5XX response headers. Sources for each behaviour: local/gateway/README.md.
  */
@@ -24,6 +25,7 @@ import {
   traceId,
 } from './event.ts';
 import { Router } from './router.ts';
+import { StageThrottle, type MethodThrottleSpec } from './throttle.ts';
 
 export interface GatewayOptions {
   apiId: string;
@@ -41,6 +43,10 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   /** How long to wait for the function (API Gateway REST: 29 s). */
   integrationTimeoutMs?: number;
+  /** The stage's MethodSettings throttles (path as in the template or "*", method or "*"), shared by all callers. */
+  methodThrottles?: readonly MethodThrottleSpec[];
+  /** Milliseconds clock for the method throttle (tests). Default Date.now. */
+  clock?: () => number;
 }
 
 /** Gateway response types this data plane produces, with AWS's default status, x-amzn-ErrorType and message. */
@@ -124,6 +130,7 @@ function sourceIpOf(req: IncomingMessage): string {
 
 export function createGateway(opts: GatewayOptions): { listener: Listener } {
   const router = new Router(opts.routes);
+  const stageThrottle = new StageThrottle(opts.methodThrottles ?? [], opts.clock ?? Date.now);
   const stagePrefix = `/${opts.stage}`;
   const maxBodyBytes = opts.maxBodyBytes ?? TEN_MB;
   const integrationTimeoutMs = opts.integrationTimeoutMs ?? 29_000;
@@ -211,6 +218,12 @@ export function createGateway(opts: GatewayOptions): { listener: Listener } {
     }
     const route = explicit ?? resource.methods.get('ANY');
     if (route === undefined) return fail(res, ctx, 'MISSING_AUTHENTICATION_TOKEN');
+
+    // 0. The stage's method throttle: before the authorizer and the key, one bucket per route for every caller.
+    if (!stageThrottle.admit(resource.path, route.method)) {
+      ctx.note = `stage throttle on ${route.method} ${resource.path}`;
+      return fail(res, ctx, 'THROTTLED');
+    }
 
     // 1. Cognito authorizer.
     let claims: Record<string, string> | undefined;

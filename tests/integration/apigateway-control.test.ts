@@ -24,7 +24,9 @@ import {
   TagResourceCommand,
   UntagResourceCommand,
   UpdateApiKeyCommand,
+  UpdateUsageCommand,
   paginateGetApiKeys,
+  type PatchOperation,
 } from '@aws-sdk/client-api-gateway';
 import { FaultInjector, createApiGatewayControlPlane, type ApiGatewayControlPlane } from '../../local/apigateway/index.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type UsagePlanSpec } from '../../local/types.ts';
@@ -270,6 +272,61 @@ describe('GetUsage', () => {
     expect(reversed.name).toBe('BadRequestException');
     const noPlan = await errorOf(client.send(new GetUsageCommand({ usagePlanId: 'nope', startDate: day, endDate: day })));
     expect(noPlan.name).toBe('NotFoundException');
+  });
+});
+
+describe('UpdateUsage', () => {
+  it('replaces the remaining quota of the current period; the gate and GetUsage follow', async () => {
+    const { client, cp } = env;
+    const { id: keyId, value } = await client.send(new CreateApiKeyCommand({ name: unique('grant'), enabled: true }));
+    await client.send(new CreateUsagePlanKeyCommand({ usagePlanId: 'freeplan', keyId, keyType: 'API_KEY' }));
+    const plan = cp.gate.resolve(value!, API.apiId, API.stage)!.plan; // quota 10 per MONTH
+    for (let i = 0; i < 4; i++) expect(cp.gate.admit(keyId!, plan)).toEqual({ ok: true });
+
+    const day = today();
+    const updated = await client.send(
+      new UpdateUsageCommand({ usagePlanId: 'freeplan', keyId, patchOperations: [{ op: 'replace', path: '/remaining', value: '2' }] }),
+    );
+    expect(updated.$metadata.httpStatusCode).toBe(200);
+    expect(updated).toMatchObject({ usagePlanId: 'freeplan', startDate: `${day.slice(0, 8)}01`, endDate: day });
+    expect(Object.keys(updated.items ?? {})).toEqual([keyId]);
+    expect(updated.items?.[keyId!]?.at(-1)).toEqual([4, 2]);
+
+    expect(cp.gate.admit(keyId!, plan)).toEqual({ ok: true });
+    expect(cp.gate.admit(keyId!, plan)).toEqual({ ok: true });
+    expect(cp.gate.admit(keyId!, plan)).toEqual({ ok: false, reason: 'quota' });
+    const usage = await client.send(new GetUsageCommand({ usagePlanId: 'freeplan', keyId, startDate: day, endDate: day }));
+    expect(usage.items?.[keyId!]).toEqual([[6, 0]]);
+
+    // A later grant in the same period replaces the earlier one.
+    await client.send(new UpdateUsageCommand({ usagePlanId: 'freeplan', keyId, patchOperations: [{ op: 'replace', path: '/remaining', value: '1' }] }));
+    expect([cp.gate.admit(keyId!, plan).ok, cp.gate.admit(keyId!, plan).ok]).toEqual([true, false]);
+  });
+
+  it('answers NotFoundException for an unknown plan or key, or a key outside the plan, and BadRequestException for bad operations', async () => {
+    const { client } = env;
+    const { id: keyId } = await client.send(new CreateApiKeyCommand({ name: unique('grant-err'), enabled: true }));
+    const { id: outsider } = await client.send(new CreateApiKeyCommand({ name: unique('outsider') }));
+    await client.send(new CreateUsagePlanKeyCommand({ usagePlanId: 'proplan', keyId, keyType: 'API_KEY' }));
+    const replace: PatchOperation[] = [{ op: 'replace', path: '/remaining', value: '5' }];
+    const send = (usagePlanId: string, id: string, patchOperations: PatchOperation[]) =>
+      errorOf(client.send(new UpdateUsageCommand({ usagePlanId, keyId: id, patchOperations })));
+
+    for (const err of [await send('nope', keyId!, replace), await send('proplan', 'nokey12345', replace), await send('proplan', outsider!, replace)]) {
+      expect(err.name).toBe('NotFoundException');
+      expect(err.$metadata?.httpStatusCode).toBe(404);
+    }
+    const bad: PatchOperation[][] = [
+      [{ op: 'add', path: '/remaining', value: '5' }],
+      [{ op: 'replace', path: '/quota/limit', value: '5' }],
+      [{ op: 'replace', path: '/remaining', value: '-5' }],
+      [{ op: 'replace', path: '/remaining' }],
+    ];
+    for (const ops of bad) {
+      const err = await send('proplan', keyId!, ops);
+      expect(err.name).toBe('BadRequestException');
+      expect(err.$metadata?.httpStatusCode).toBe(400);
+    }
   });
 });
 

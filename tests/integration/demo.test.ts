@@ -40,7 +40,7 @@ describe('npm run demo', () => {
     expect(output).toMatch(/POST \/links .* → 201/);
     expect(output).toMatch(/GET \/links → 200/);
     expect(output).toMatch(/GET \/me → 200/);
-    expect(output).toMatch(/3 requests used, 997 left of 1000 this month/);
+    expect(output).toMatch(/2 requests used, 998 left of 1000 this month/);
     expect(output).toMatch(/without a token: 401\b/);
     expect(output).toMatch(/without a key: +403\b/);
     const burst = /(\d+) requests at once: (.*)/.exec(output);

@@ -20,11 +20,11 @@ const props = (logicalId: string): JsonObject => {
 
 describe('Cognito', () => {
   it('wires PostConfirmation to the onboarding trigger function, and PreSignUp only when auto-confirm is on', () => {
-    expect(model.userPools[0]?.triggers).toEqual({ PostConfirmation: 'PostConfirmationFunction' });
+    expect(model.userPools[0]?.triggers).toEqual({ PostConfirmation: 'PostConfirmationFunction', PostAuthentication: 'PostAuthenticationFunction' });
     expect(model.functions.map((f) => f.logicalId)).not.toContain('PreSignUpFunction');
 
     const autoConfirm = buildStackModel(template, { ...base, parameterOverrides: { AutoConfirmSignUp: 'true' } });
-    expect(autoConfirm.userPools[0]?.triggers).toEqual({ PostConfirmation: 'PostConfirmationFunction', PreSignUp: 'PreSignUpFunction' });
+    expect(autoConfirm.userPools[0]?.triggers).toEqual({ PostConfirmation: 'PostConfirmationFunction', PostAuthentication: 'PostAuthenticationFunction', PreSignUp: 'PreSignUpFunction' });
   });
 
   it('uses the email as a case-insensitive username and declares a mutable custom:apiid', () => {
@@ -37,7 +37,7 @@ describe('Cognito', () => {
   });
 
   it('lets the app client read custom:apiid but never write it', () => {
-    const client = model.userPoolClients[0]!.properties as Record<string, unknown>;
+    const client = model.userPoolClients.find((c) => c.logicalId === 'UserPoolClient')!.properties as Record<string, unknown>;
     expect(client.ReadAttributes).toContain('custom:apiid');
     expect(client.WriteAttributes).not.toContain('custom:apiid');
     expect(client.GenerateSecret).toBe(false);
@@ -54,13 +54,16 @@ describe('Cognito', () => {
 
 describe('REST API', () => {
   const api = model.apis[0]!;
-  const publicPaths = ['GET /health', 'GET /plans'];
+  const publicPaths = ['GET /health', 'GET /plans', ...['sign-up', 'confirm', 'sign-in', 'refresh', 'sign-out', 'forgot-password', 'reset-password'].map((p) => `POST /auth/${p}`)];
+  const tokenOnlyPaths = ['GET /me/api-key', 'GET /me'];
 
   it('puts the Cognito authorizer and an API key on every route but the public ones', () => {
     expect(api.routes.length).toBeGreaterThan(publicPaths.length);
     for (const route of api.routes) {
       const key = `${route.method} ${route.path}`;
-      if (publicPaths.includes(key)) {
+      if (tokenOnlyPaths.includes(key)) {
+        expect({ key, authorizer: route.authorizer, apiKeyRequired: route.apiKeyRequired }).toEqual({ key, authorizer: 'cognito', apiKeyRequired: false });
+      } else if (publicPaths.includes(key)) {
         expect({ key, authorizer: route.authorizer, apiKeyRequired: route.apiKeyRequired }).toEqual({ key, authorizer: 'none', apiKeyRequired: false });
       } else {
         expect({ key, authorizer: route.authorizer, apiKeyRequired: route.apiKeyRequired }).toEqual({ key, authorizer: 'cognito', apiKeyRequired: true });
@@ -75,6 +78,9 @@ describe('REST API', () => {
         'GET /health', 'GET /plans', 'GET /me',
         'POST /links', 'GET /links', 'GET /links/{id}', 'DELETE /links/{id}',
         'POST /tags', 'GET /tags', 'GET /tags/{id}', 'DELETE /tags/{id}', 'POST /taglinks', 'GET /tags/{id}/links',
+        'POST /me/plan', 'GET /me/plan-changes/{executionId}',
+        'GET /me/api-key', 'POST /me/api-key/rotate', 'GET /me/usage', 'GET /me/billing',
+        ...['sign-up', 'confirm', 'sign-in', 'refresh', 'sign-out', 'forgot-password', 'reset-password'].map((p) => `POST /auth/${p}`),
       ].sort(),
     );
   });
@@ -132,21 +138,6 @@ describe('onboarding state machine', () => {
     expect(text).not.toMatch(/\$\{/);
   });
 
-  it('uses direct SDK integrations only, each allowed by the state machine policy', () => {
-    const statements = ((props('OnboardingStateMachine').Policies as { Statement: { Action: string[] | string }[] }[])[0]!.Statement ?? []).flatMap((s) =>
-      Array.isArray(s.Action) ? s.Action : [s.Action],
-    );
-    const resources = [...text.matchAll(/"Resource":"([^"]+)"/g)].map((m) => m[1]!);
-    expect(resources.length).toBeGreaterThan(0);
-    for (const resource of resources) {
-      expect(resource).not.toMatch(/:lambda:/);
-      const cognito = /aws-sdk:cognitoidentityprovider:(\w+)$/.exec(resource);
-      if (cognito) expect(statements).toContain(`cognito-idp:${cognito[1]!.charAt(0).toUpperCase()}${cognito[1]!.slice(1)}`);
-      const dynamo = /:::dynamodb:(\w+)$/.exec(resource);
-      if (dynamo) expect(statements).toContain(`dynamodb:${dynamo[1]!.charAt(0).toUpperCase()}${dynamo[1]!.slice(1)}`);
-    }
-  });
-
   it('retries only transient errors, with capped backoff', () => {
     const states = machine.definition.States as Record<string, { Retry?: { ErrorEquals: string[]; MaxDelaySeconds?: number; MaxAttempts?: number }[] }>;
     for (const [name, state] of Object.entries(states)) {
@@ -164,11 +155,83 @@ describe('onboarding state machine', () => {
   });
 });
 
+describe.each(['OnboardingStateMachine', 'PlanChangeStateMachine', 'BillingCloseStateMachine'])('%s', (logicalId) => {
+  const machine = model.stateMachines.find((m) => m.logicalId === logicalId)!;
+  const text = JSON.stringify(machine.definition);
+  const statements = ((props(logicalId).Policies as { Statement?: { Action: string[] | string }[] }[]).flatMap((p) => p.Statement ?? [])).flatMap((s) =>
+    Array.isArray(s.Action) ? s.Action : [s.Action],
+  );
+
+  it('is a Standard workflow with a fixed name and every substitution resolved', () => {
+    expect(machine.type).toBe('STANDARD');
+    expect(machine.name).toMatch(/^tg-/);
+    expect(text).not.toMatch(/\$\{/);
+  });
+
+  it('calls AWS only through direct integrations its policy allows', () => {
+    const resources = [...text.matchAll(/"Resource":"([^"]+)"/g)].map((m) => m[1]!);
+    expect(resources.length).toBeGreaterThan(0);
+    const upper = (action: string) => `${action.charAt(0).toUpperCase()}${action.slice(1)}`;
+    for (const resource of resources) {
+      const cognito = /aws-sdk:cognitoidentityprovider:(\w+)$/.exec(resource);
+      if (cognito) expect(statements).toContain(`cognito-idp:${upper(cognito[1]!)}`);
+      const dynamo = /(?::::dynamodb:|aws-sdk:dynamodb:)(\w+)$/.exec(resource);
+      if (dynamo) expect(statements).toContain(`dynamodb:${upper(dynamo[1]!)}`);
+      const apigw = /aws-sdk:apigateway:(\w+)$/.exec(resource);
+      if (apigw) expect(statements.some((a) => a.startsWith('apigateway:'))).toBe(true);
+      if (resource === 'arn:aws:states:::lambda:invoke') {
+        const policies = props(logicalId).Policies as Record<string, unknown>[];
+        expect(policies.some((p) => 'LambdaInvokePolicy' in p)).toBe(true);
+      }
+    }
+  });
+
+  it('retries only transient errors, with capped backoff', () => {
+    type Retrier = { ErrorEquals: string[]; MaxDelaySeconds?: number; MaxAttempts?: number };
+    const retriers: Retrier[] = [];
+    const walk = (value: unknown): void => {
+      if (Array.isArray(value)) value.forEach(walk);
+      else if (value && typeof value === 'object') {
+        for (const [k, v] of Object.entries(value)) {
+          if (k === 'Retry') retriers.push(...(v as Retrier[]));
+          else walk(v);
+        }
+      }
+    };
+    walk(machine.definition);
+    expect(retriers.length).toBeGreaterThan(0);
+    for (const retrier of retriers) {
+      expect(retrier.ErrorEquals).not.toEqual(expect.arrayContaining(['States.ALL']));
+      expect(retrier.ErrorEquals).not.toEqual(expect.arrayContaining(['States.TaskFailed']));
+      expect(retrier.MaxDelaySeconds).toBeDefined();
+      expect(retrier.MaxAttempts).toBeLessThanOrEqual(10);
+    }
+  });
+});
+
+describe('plan-change workflow', () => {
+  const machine = model.stateMachines.find((m) => m.logicalId === 'PlanChangeStateMachine')!;
+  it('knows every plan by its usage plan id and the function that starts it has its ARN', () => {
+    const text = JSON.stringify(machine.definition);
+    for (const plan of model.usagePlans) expect(text).toContain(plan.id);
+    const fn = model.functions.find((f) => f.logicalId === 'PlanFunction')!;
+    expect(fn.environment.PLAN_CHANGE_STATE_MACHINE_ARN).toBe(machine.arn);
+  });
+  it('runs the billing close monthly (not simulated offline, listed as such)', () => {
+    expect(model.notSimulated.join(' ')).toMatch(/BillingCloseStateMachine\.MonthlyClose/);
+  });
+});
+
 describe('IAM', () => {
   it('uses "*" only for actions that have no resource-level permissions', () => {
     for (const [logicalId, resource] of Object.entries(template.Resources)) {
-      if (!resource.Type.startsWith('AWS::Serverless::')) continue;
-      const policies = (resource.Properties?.Policies ?? []) as { Statement?: { Sid?: string; Resource: unknown }[] }[];
+      const policies = (
+        resource.Type === 'AWS::IAM::ManagedPolicy'
+          ? [resource.Properties?.PolicyDocument]
+          : resource.Type.startsWith('AWS::Serverless::')
+            ? (resource.Properties?.Policies ?? [])
+            : []
+      ) as { Statement?: { Sid?: string; Resource: unknown }[] }[];
       for (const policy of policies) {
         for (const statement of policy.Statement ?? []) {
           if (statement.Resource === '*') expect({ logicalId, sid: statement.Sid }).toEqual({ logicalId, sid: expect.stringMatching(/^(LogDelivery|Tracing)$/) });

@@ -10,7 +10,6 @@ import {
   SUB,
   bodyOf,
   context,
-  describeCallerChecks,
   expectGenericServerError,
   loadEvent,
   withClaims,
@@ -37,7 +36,38 @@ beforeEach(() => {
   ddb.reset();
 });
 
-describeCallerChecks(handler, ddb, { accounts: ACCOUNTS_TABLE }, ['me-get']);
+describe('caller checks', () => {
+  it('answers 401 without the authorizer claims', async () => {
+    const event = loadEvent('me-get');
+    event.requestContext.authorizer = null as never;
+
+    const result = await handler(event, context);
+
+    expect(result.statusCode).toBe(401);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('needs no API key: an account that is still onboarding (no key yet) can see its status', async () => {
+    givenAccount({ ...account, status: 'ONBOARDING', apiKeyId: undefined });
+    const event = loadEvent('me-get');
+    event.requestContext.identity.apiKeyId = null as unknown as string;
+
+    const result = await handler(event, context);
+
+    expect(result.statusCode).toBe(200);
+    expect(bodyOf(result)).toMatchObject({ status: 'ONBOARDING' });
+  });
+
+  it("reads only the caller's own account (by the token's sub), whatever key the request carries", async () => {
+    givenAccount(account);
+    const event = loadEvent('me-get');
+    event.requestContext.identity.apiKeyId = 'someone-elses-key';
+
+    await handler(event, context);
+
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, { Key: { userId: event.requestContext.authorizer!.claims.sub } });
+  });
+});
 
 describe('GET /me', () => {
   it("answers 200 with the caller's account, without internal fields", async () => {
@@ -85,7 +115,7 @@ describe('GET /me', () => {
     });
   });
 
-  it('reads the account once when the key check needs it too', async () => {
+  it('reads the account once', async () => {
     givenAccount(account);
     const event = withClaims(loadEvent('me-get'), { 'custom:apiid': undefined });
 

@@ -206,6 +206,135 @@ describe('quota', () => {
   });
 });
 
+describe('UpdateUsage (replace /remaining)', () => {
+  const admitAll = (gate: ApiKeyGate, keyId: string, p: UsagePlanSpec, max = 100): number => {
+    let n = 0;
+    while (n < max && gate.admit(keyId, p).ok) n++;
+    return n;
+  };
+
+  it('sets the remaining quota of the current period: exactly that many more admits, then quota', async () => {
+    const { store, gate, key } = await setup(); // 2024-05-15T12:00Z
+    store.addUsagePlanKey('basic', key.id); // 10 per MONTH
+    for (let i = 0; i < 3; i++) expect(gate.admit(key.id, BASIC).ok).toBe(true);
+
+    const report = store.updateUsage('basic', key.id, [{ op: 'replace', path: '/remaining', value: '2' }]);
+    expect(report.startDate).toBe('2024-05-01');
+    expect(report.endDate).toBe('2024-05-15');
+    expect(report.items).toHaveLength(15);
+    expect(report.items.at(-1)).toEqual([3, 2]);
+    expect(report.items[0]).toEqual([0, 10]); // days before the grant keep their remaining
+
+    expect(gate.admit(key.id, BASIC)).toEqual({ ok: true });
+    expect(gate.admit(key.id, BASIC)).toEqual({ ok: true });
+    expect(gate.admit(key.id, BASIC)).toEqual({ ok: false, reason: 'quota' });
+    const day = utc('2024-05-15T00:00:00Z');
+    expect(store.usageSeries(BASIC, key.id, day, day)).toEqual([[5, 0]]);
+  });
+
+  it('carries the quota over to a rotated key (remaining = limit − used by the old key)', async () => {
+    const { clock, store, gate, key: oldKey } = await setup();
+    store.addUsagePlanKey('basic', oldKey.id);
+    for (let i = 0; i < 7; i++) expect(gate.admit(oldKey.id, BASIC).ok).toBe(true);
+    clock.ms += 3 * 86_400_000; // rotate three days later, same month
+
+    const newKey = store.createApiKey({ name: 'alice-2', enabled: true });
+    store.deleteApiKey(oldKey.id); // leave the stage free for the new key
+    store.addUsagePlanKey('basic', newKey.id);
+    const report = store.updateUsage('basic', newKey.id, [{ op: 'replace', path: '/remaining', value: String(10 - 7) }]);
+    expect(report.items.at(-1)).toEqual([0, 3]);
+    expect(admitAll(gate, newKey.id, BASIC)).toBe(3);
+
+    // A temporary grant: the next period starts afresh with the plan's limit.
+    clock.ms = utc('2024-06-01T00:00:00Z');
+    expect(admitAll(gate, newKey.id, BASIC)).toBe(10);
+  });
+
+  it('can grant more than the limit, replaces an earlier grant and keeps the history per day', async () => {
+    const { clock, store, gate, key } = await setup();
+    store.addUsagePlanKey('basic', key.id);
+    for (let i = 0; i < 4; i++) gate.admit(key.id, BASIC);
+    store.updateUsage('basic', key.id, [{ op: 'replace', path: '/remaining', value: '15' }]);
+    expect(admitAll(gate, key.id, BASIC, 5)).toBe(5); // 10 left
+    clock.ms += 86_400_000; // 2024-05-16
+    const report = store.updateUsage('basic', key.id, [
+      { op: 'replace', path: '/remaining', value: '100' },
+      { op: 'replace', path: '/remaining', value: '1' }, // the last one wins
+    ]);
+    expect(report.items.slice(-2)).toEqual([
+      [9, 10], // 2024-05-15: 15 granted after 4 requests, then 5 more
+      [0, 1], // 2024-05-16
+    ]);
+    expect(admitAll(gate, key.id, BASIC)).toBe(1);
+  });
+
+  it('applies per plan: the grant of one plan does not change another', async () => {
+    const { store, gate, key } = await setup();
+    store.addUsagePlanKey('basic', key.id);
+    store.updateUsage('basic', key.id, [{ op: 'replace', path: '/remaining', value: '1' }]);
+    store.removeUsagePlanKey('basic', key.id);
+    store.addUsagePlanKey('free', key.id); // 5 per MONTH, throttle burst 3
+    expect(admitAll(gate, key.id, FREE)).toBe(3);
+  });
+
+  it('answers NotFoundException and BadRequestException like AWS, all or nothing', async () => {
+    const { store, gate, key } = await setup();
+    const stranger = store.createApiKey({ name: 'stranger' });
+    store.addUsagePlanKey('basic', key.id);
+    store.addUsagePlanKey('other', stranger.id);
+    const ok = { op: 'replace', path: '/remaining', value: '1' };
+    expectApiGatewayError(() => store.updateUsage('nope', key.id, [ok]), 'NotFoundException', 404);
+    expectApiGatewayError(() => store.updateUsage('basic', 'nokey12345', [ok]), 'NotFoundException', 404);
+    expectApiGatewayError(() => store.updateUsage('basic', stranger.id, [ok]), 'NotFoundException', 404);
+    const bad = [
+      { op: 'add', path: '/remaining', value: '1' },
+      { op: 'remove', path: '/remaining' },
+      { op: 'replace', path: '/quota/limit', value: '1' },
+      { op: 'replace', path: '/remaining' },
+      { op: 'replace', path: '/remaining', value: '' },
+      { op: 'replace', path: '/remaining', value: '-1' },
+      { op: 'replace', path: '/remaining', value: '1.5' },
+      { op: 'replace', path: '/remaining', value: 'ten' },
+      { op: 'replace', path: '/remaining', value: '99999999999999999999' },
+      { op: 'replace', path: '/remaining', value: 3 as unknown as string },
+    ];
+    for (const operation of bad) expectApiGatewayError(() => store.updateUsage('basic', key.id, [ok, operation]), 'BadRequestException', 400);
+    expect(admitAll(gate, key.id, BASIC)).toBe(10); // nothing was applied
+
+    // A plan without a quota has no remaining quota to set; with no operations the usage is only reported.
+    const unlimited = plan('unlimited', { apiStages: [{ apiId: 'api2', stage: 'prod' }] });
+    const second = await setup([unlimited]);
+    second.store.addUsagePlanKey('unlimited', second.key.id);
+    expectApiGatewayError(() => second.store.updateUsage('unlimited', second.key.id, [ok]), 'BadRequestException');
+    expect(second.store.updateUsage('unlimited', second.key.id, [])).toEqual({ startDate: '2024-05-15', endDate: '2024-05-15', items: [[0, 0]] });
+  });
+
+  it('keeps grants across a restart and drops them with the key', async () => {
+    const dir = await tempDir();
+    let ms = utc('2024-05-15T12:00:00Z');
+    const now = (): Date => new Date(ms);
+    const first = await createApiGatewayControlPlane({ dir, usagePlans: PLANS, now });
+    const key = first.store.createApiKey({ enabled: true });
+    const other = first.store.createApiKey({ enabled: true });
+    first.store.addUsagePlanKey('basic', key.id);
+    first.store.addUsagePlanKey('basic', other.id);
+    expect(first.gate.admit(key.id, BASIC).ok).toBe(true);
+    first.store.updateUsage('basic', key.id, [{ op: 'replace', path: '/remaining', value: '2' }]);
+    first.store.updateUsage('basic', other.id, [{ op: 'replace', path: '/remaining', value: '0' }]);
+    first.store.deleteApiKey(other.id);
+    await first.close();
+    const saved = JSON.parse(await readFile(join(dir, 'apigateway', 'usage.json'), 'utf8')) as { quotaOffsets: Record<string, unknown> };
+    expect(saved.quotaOffsets).toEqual({ [key.id]: { basic: { 'MONTH:2024-05-01': { '2024-05-15': 10 - 2 - 1 } } } });
+
+    ms += 60_000;
+    const second = await createApiGatewayControlPlane({ dir, usagePlans: PLANS, now });
+    const day = utc('2024-05-15T00:00:00Z');
+    expect(second.store.usageSeries(BASIC, key.id, day, day)).toEqual([[1, 2]]);
+    expect(admitAll(second.gate, key.id, BASIC)).toBe(2);
+    await second.close();
+  });
+});
+
 describe('store', () => {
   it('resolves only enabled keys in a plan attached to the api stage', async () => {
     const { store, gate, key } = await setup();

@@ -1,0 +1,313 @@
+import type { AccountStore } from '#shared/accounts';
+import { computeStatement, currentPeriod, type LedgerEntry, type Statement } from '#shared/billing';
+import { ConflictError, HttpError } from '#shared/errors';
+import { logger } from '#shared/logger';
+import type { Page, PageRequest } from '#shared/pagination';
+import { dayKey, findPlan, quotaPeriodStart, requireActive, type ActiveAccount, type Plan, type PlanAccount, type QuotaPeriod } from '#shared/plans';
+
+/**
+ * The caller's own API key (read, rotate), usage and billing. Typed input in, a view or a typed error out; the SDK
+ * sits behind the small interfaces below. Key values pass through here but are never logged.
+ */
+
+export interface ApiKeyDetails {
+  id: string;
+  value?: string;
+  name?: string;
+  enabled: boolean;
+  createdDate?: string;
+}
+
+/** One day of a key's usage in a usage plan: requests admitted, and quota left at the end of the day. */
+export interface DailyUsage {
+  used: number;
+  remaining?: number;
+}
+
+export interface KeyService {
+  /** The key with its value; undefined if there is none. */
+  getKey(id: string): Promise<ApiKeyDetails | undefined>;
+  /** A new enabled key; answers its id only. */
+  createKey(name: string, tags: Record<string, string>): Promise<string>;
+  attachKey(usagePlanId: string, keyId: string): Promise<void>;
+  /** One entry per day from `from` to `to` (`YYYY-MM-DD`, inclusive); days without data are zeros. */
+  usage(usagePlanId: string, keyId: string, from: string, to: string): Promise<DailyUsage[]>;
+  /** Sets the quota left in the current period (UpdateUsage, `replace /remaining`). */
+  setRemaining(usagePlanId: string, keyId: string, remaining: number): Promise<void>;
+  /** The next three are safe to repeat: a key or membership that is gone already counts as done. */
+  disableKey(id: string): Promise<void>;
+  detachKey(usagePlanId: string, keyId: string): Promise<void>;
+  deleteKey(id: string): Promise<void>;
+}
+
+export interface UserDirectory {
+  /** Writes `custom:apiid`, the key id the user's next tokens carry. */
+  setApiKeyId(userId: string, keyId: string): Promise<void>;
+}
+
+export interface AccountKeyWriter {
+  /**
+   * Points the account at `newKeyId` if it is still ACTIVE on `plan` with `oldKeyId` and no plan change pending;
+   * false if any of that no longer holds.
+   */
+  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, now: Date): Promise<boolean>;
+}
+
+export interface Ledger {
+  /** Entries newest first, one page. */
+  page(userId: string, page: PageRequest): Promise<Page<LedgerEntry>>;
+  /** Every PLAN_STARTED / PLAN_CHANGED entry of the user. */
+  planEntries(userId: string): Promise<LedgerEntry[]>;
+}
+
+export interface AccountDeps {
+  accounts: AccountStore;
+  keys: KeyService;
+  users: UserDirectory;
+  accountKeys: AccountKeyWriter;
+  ledger: Ledger;
+  usagePlanIdFor: (plan: string) => Promise<string>;
+  catalog: readonly Plan[];
+  now: () => Date;
+}
+
+export class ServiceUnavailableError extends HttpError {
+  constructor(message: string) {
+    super(503, 'ServiceUnavailable', message);
+  }
+}
+
+const TRANSIENT = new Set([
+  'TooManyRequestsException',
+  'LimitExceededException',
+  'ServiceUnavailableException',
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'InternalErrorException',
+]);
+
+export const errorName = (error: unknown): string => (error instanceof Error ? error.name : typeof error);
+
+async function activeAccount(deps: Pick<AccountDeps, 'accounts'>, userId: string): Promise<ActiveAccount> {
+  return requireActive((await deps.accounts.get(userId)) as PlanAccount | undefined);
+}
+
+function planOf(deps: Pick<AccountDeps, 'catalog'>, account: ActiveAccount): Plan {
+  const plan = findPlan(deps.catalog, account.plan);
+  if (!plan) throw new Error(`Plan ${account.plan} of the account is not in PLAN_CATALOG`);
+  return plan;
+}
+
+// ---------------------------------------------------------------------------------------------------- GET /me/api-key
+
+export async function getApiKey(deps: AccountDeps, userId: string): Promise<ApiKeyDetails> {
+  const account = await activeAccount(deps, userId);
+  const key = await deps.keys.getKey(account.apiKeyId);
+  if (!key) throw new ConflictError('The API key of the account no longer exists');
+  return key;
+}
+
+// ---------------------------------------------------------------------------------------------------- rotation
+
+/** What a rotation committed. Kept by the idempotency layer, so it carries no key value. */
+export interface Rotation {
+  id: string;
+  previousKeyId: string;
+  plan: string;
+  usagePlanId: string;
+  quotaCarriedOver: number;
+}
+
+export interface RotationResponse {
+  id: string;
+  value: string;
+  previousKeyId: string;
+  quotaCarriedOver: number;
+}
+
+/**
+ * Quota used in the current period by `keyId`: the plan's limit minus what API Gateway says is left (which counts an
+ * earlier carry-over too), or the sum of the days when it reports nothing left to compare.
+ */
+async function quotaUsed(deps: AccountDeps, usagePlanId: string, keyId: string, plan: Plan, now: Date): Promise<number> {
+  const days = await deps.keys.usage(usagePlanId, keyId, quotaPeriodStart(plan.quotaPeriod, now), dayKey(now));
+  const summed = days.reduce((sum, day) => sum + day.used, 0);
+  const last = days[days.length - 1]?.remaining;
+  const used = last === undefined ? summed : Math.max(summed, plan.quotaLimit - last);
+  return Math.min(Math.max(used, 0), plan.quotaLimit);
+}
+
+/** Why the account refused the new key: the caller should hear the reason, not a bare conflict. */
+async function swapConflict(deps: AccountDeps, userId: string, oldKeyId: string): Promise<ConflictError> {
+  const account = (await deps.accounts.get(userId)) as PlanAccount | undefined;
+  if (account?.pendingPlanChange !== undefined) {
+    return new ConflictError('A plan change is in progress', { executionId: account.pendingPlanChange });
+  }
+  if (account?.apiKeyId !== oldKeyId) return new ConflictError('The API key was changed by another request');
+  return new ConflictError('The account changed while the key was being rotated; try again');
+}
+
+/** A rotation failure as the client hears it: typed errors as they are, throttling as a 503, the rest as a 500. */
+function failure(error: unknown): unknown {
+  if (error instanceof HttpError) return error;
+  if (TRANSIENT.has(errorName(error))) return new ServiceUnavailableError('The key could not be rotated right now; try again');
+  return error;
+}
+
+/** Undoes a rotation that did not commit: custom:apiid back to the account's key, the new key deleted. */
+async function compensate(deps: AccountDeps, userId: string, oldKeyId: string, newKeyId: string, userUpdated: boolean) {
+  if (userUpdated) {
+    try {
+      const account = await deps.accounts.get(userId);
+      await deps.users.setApiKeyId(userId, account?.apiKeyId ?? oldKeyId);
+    } catch (error: unknown) {
+      logger.error('Compensation: could not restore custom:apiid', { keyId: newKeyId, errorName: errorName(error) });
+    }
+  }
+  try {
+    await deps.keys.deleteKey(newKeyId);
+  } catch (error: unknown) {
+    logger.error('Compensation: could not delete the new API key', { keyId: newKeyId, errorName: errorName(error) });
+  }
+}
+
+/**
+ * Replaces the caller's key with a new one in the same plan, carrying over the quota used this period. Everything up
+ * to the account update is undone on failure (the new key is deleted, the account untouched); the old key's cleanup
+ * comes after, in `finishRotation`, and is repeated by a retry.
+ */
+export async function rotateApiKey(deps: AccountDeps, userId: string): Promise<Rotation> {
+  const account = await activeAccount(deps, userId);
+  if (account.pendingPlanChange !== undefined) {
+    throw new ConflictError('A plan change is in progress; rotate the key once it has finished', {
+      executionId: account.pendingPlanChange,
+    });
+  }
+  const plan = planOf(deps, account);
+  const usagePlanId = await deps.usagePlanIdFor(plan.name);
+  const oldKeyId = account.apiKeyId;
+  const now = deps.now();
+
+  let newKeyId: string;
+  try {
+    newKeyId = await deps.keys.createKey(userId, { 'tollgate:userId': userId, 'tollgate:rotatedFrom': oldKeyId });
+  } catch (error: unknown) {
+    throw failure(error);
+  }
+  let userUpdated = false;
+  let quotaCarriedOver = 0;
+  try {
+    await deps.keys.attachKey(usagePlanId, newKeyId);
+    quotaCarriedOver = await quotaUsed(deps, usagePlanId, oldKeyId, plan, now);
+    if (quotaCarriedOver > 0) {
+      await deps.keys.setRemaining(usagePlanId, newKeyId, plan.quotaLimit - quotaCarriedOver);
+    }
+    userUpdated = true;
+    await deps.users.setApiKeyId(userId, newKeyId);
+    if (!(await deps.accountKeys.swapKey(userId, oldKeyId, newKeyId, plan.name, now))) {
+      throw await swapConflict(deps, userId, oldKeyId);
+    }
+  } catch (error: unknown) {
+    logger.warn('Key rotation failed before commit; compensating', { keyId: newKeyId, errorName: errorName(error) });
+    await compensate(deps, userId, oldKeyId, newKeyId, userUpdated);
+    throw failure(error);
+  }
+  logger.info('API key rotated', { keyId: newKeyId, previousKeyId: oldKeyId, quotaCarriedOver });
+  return { id: newKeyId, previousKeyId: oldKeyId, plan: plan.name, usagePlanId, quotaCarriedOver };
+}
+
+/**
+ * After the commit (first time or replayed): retire the old key, then read the new key's value for the answer.
+ * Cleanup failures are logged, never answered: the rotation has happened, and a retry repeats the cleanup.
+ */
+export async function finishRotation(deps: AccountDeps, rotation: Rotation): Promise<RotationResponse> {
+  const steps: [string, () => Promise<void>][] = [
+    ['disable', () => deps.keys.disableKey(rotation.previousKeyId)],
+    ['detach', () => deps.keys.detachKey(rotation.usagePlanId, rotation.previousKeyId)],
+    ['delete', () => deps.keys.deleteKey(rotation.previousKeyId)],
+  ];
+  for (const [step, run] of steps) {
+    try {
+      await run();
+    } catch (error: unknown) {
+      logger.warn('Old API key cleanup step failed; a retry of the request repeats it', {
+        step,
+        keyId: rotation.previousKeyId,
+        errorName: errorName(error),
+      });
+    }
+  }
+  const key = await deps.keys.getKey(rotation.id);
+  if (!key?.value) throw new ConflictError('The rotated key no longer exists: it was replaced by a later rotation');
+  return { id: rotation.id, value: key.value, previousKeyId: rotation.previousKeyId, quotaCarriedOver: rotation.quotaCarriedOver };
+}
+
+// ---------------------------------------------------------------------------------------------------- usage
+
+export interface UsageView {
+  keyId: string;
+  plan: string;
+  from: string;
+  to: string;
+  days: { date: string; used: number }[];
+  quota: { limit: number; period: QuotaPeriod; periodStart: string; used: number; remaining: number };
+}
+
+const DAY_MS = 86_400_000;
+
+function daysBetween(from: string, to: string): string[] {
+  const start = Date.parse(`${from}T00:00:00Z`);
+  const end = Date.parse(`${to}T00:00:00Z`);
+  const days: string[] = [];
+  for (let at = start; at <= end; at += DAY_MS) days.push(dayKey(at));
+  return days;
+}
+
+export async function getUsage(deps: AccountDeps, userId: string, from: string, to: string): Promise<UsageView> {
+  const account = await activeAccount(deps, userId);
+  const plan = planOf(deps, account);
+  const usagePlanId = await deps.usagePlanIdFor(plan.name);
+  const now = deps.now();
+  const periodStart = quotaPeriodStart(plan.quotaPeriod, now);
+  try {
+    const [series, period] = await Promise.all([
+      deps.keys.usage(usagePlanId, account.apiKeyId, from, to),
+      deps.keys.usage(usagePlanId, account.apiKeyId, periodStart, dayKey(now)),
+    ]);
+    const used = Math.min(
+      plan.quotaLimit,
+      Math.max(
+        period.reduce((sum, day) => sum + day.used, 0),
+        plan.quotaLimit - (period[period.length - 1]?.remaining ?? plan.quotaLimit),
+      ),
+    );
+    return {
+      keyId: account.apiKeyId,
+      plan: plan.name,
+      from,
+      to,
+      days: daysBetween(from, to).map((date, i) => ({ date, used: series[i]?.used ?? 0 })),
+      quota: { limit: plan.quotaLimit, period: plan.quotaPeriod, periodStart, used, remaining: plan.quotaLimit - used },
+    };
+  } catch (error: unknown) {
+    // The key is between usage plans (a plan change is moving it): usage is back in a moment.
+    if (errorName(error) === 'NotFoundException') throw new ServiceUnavailableError('Usage is not available right now; try again shortly');
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- billing
+
+export interface BillingView {
+  ledger: LedgerEntry[];
+  cursor?: Page<LedgerEntry>['cursor'];
+  statement: Statement;
+}
+
+/** One page of the ledger (newest first) and the statement so far of the current month. */
+export async function getBilling(deps: AccountDeps, userId: string, page: PageRequest): Promise<BillingView> {
+  const [ledger, planEntries] = await Promise.all([deps.ledger.page(userId, page), deps.ledger.planEntries(userId)]);
+  const statement = computeStatement(planEntries, currentPeriod(deps.now()), deps.catalog);
+  return { ledger: ledger.items, ...(ledger.cursor ? { cursor: ledger.cursor } : {}), statement };
+}

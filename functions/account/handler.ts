@@ -1,0 +1,366 @@
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyConfig,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import {
+  APIGatewayClient,
+  CreateApiKeyCommand,
+  CreateUsagePlanKeyCommand,
+  DeleteApiKeyCommand,
+  DeleteUsagePlanKeyCommand,
+  GetApiKeyCommand,
+  GetUsageCommand,
+  GetUsagePlansCommand,
+  UpdateApiKeyCommand,
+  UpdateUsageCommand,
+} from '@aws-sdk/client-api-gateway';
+import { AdminUpdateUserAttributesCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
+import type { LedgerEntry } from '#shared/billing';
+import { assertOwnKey, callerFrom, userFrom, type Caller } from '#shared/caller';
+import { documentClient, dynamodb } from '#shared/clients';
+import { requireEnv } from '#shared/env';
+import { BadRequestError, ConflictError } from '#shared/errors';
+import { createApiHandler, json, parseParams, type Routes } from '#shared/http';
+import { encodeNextToken, listQuerySchema, pageRequest, type Cursor, type Page, type PageRequest } from '#shared/pagination';
+import { planCatalog, readOnce, usagePlanLookup } from '#shared/plans';
+import { idempotencyKeyOf } from '../plan/request.ts';
+import {
+  finishRotation,
+  getApiKey,
+  getBilling,
+  getUsage,
+  rotateApiKey,
+  type AccountDeps,
+  type AccountKeyWriter,
+  type ApiKeyDetails,
+  type DailyUsage,
+  type KeyService,
+  type Ledger,
+  type Rotation,
+  type UserDirectory,
+} from './domain.ts';
+
+/**
+ * `GET /me/api-key`, `POST /me/api-key/rotate`, `GET /me/usage`, `GET /me/billing`: the caller's own key, usage and
+ * billing. Responses carrying a key value are `Cache-Control: no-store`, and no value is ever logged.
+ */
+
+// ---------------------------------------------------------------------------------------------------- adapters
+
+const isNotFound = (error: unknown): boolean => error instanceof Error && error.name === 'NotFoundException';
+
+async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (error: unknown) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+/** API keys, usage plan keys and usage through the API Gateway control plane. */
+export class ApiGatewayKeyService implements KeyService {
+  constructor(private readonly client: APIGatewayClient) {}
+
+  async getKey(id: string): Promise<ApiKeyDetails | undefined> {
+    try {
+      const key = await this.client.send(new GetApiKeyCommand({ apiKey: id, includeValue: true }));
+      return {
+        id: key.id ?? id,
+        ...(key.value !== undefined ? { value: key.value } : {}),
+        ...(key.name !== undefined ? { name: key.name } : {}),
+        enabled: key.enabled ?? false,
+        ...(key.createdDate ? { createdDate: key.createdDate.toISOString() } : {}),
+      };
+    } catch (error: unknown) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async createKey(name: string, tags: Record<string, string>): Promise<string> {
+    // The response carries the value: only the id leaves this method.
+    const { id } = await this.client.send(
+      new CreateApiKeyCommand({ name, description: 'Tollgate API key', enabled: true, tags }),
+    );
+    if (!id) throw new Error('CreateApiKey answered without an id');
+    return id;
+  }
+
+  async attachKey(usagePlanId: string, keyId: string): Promise<void> {
+    await this.client.send(new CreateUsagePlanKeyCommand({ usagePlanId, keyId, keyType: 'API_KEY' }));
+  }
+
+  async usage(usagePlanId: string, keyId: string, from: string, to: string): Promise<DailyUsage[]> {
+    const { items } = await this.client.send(new GetUsageCommand({ usagePlanId, keyId, startDate: from, endDate: to }));
+    return (items?.[keyId] ?? []).map(([used, remaining]) => ({
+      used: used ?? 0,
+      ...(remaining !== undefined ? { remaining } : {}),
+    }));
+  }
+
+  async setRemaining(usagePlanId: string, keyId: string, remaining: number): Promise<void> {
+    await this.client.send(
+      new UpdateUsageCommand({
+        usagePlanId,
+        keyId,
+        patchOperations: [{ op: 'replace', path: '/remaining', value: String(remaining) }],
+      }),
+    );
+  }
+
+  disableKey(id: string): Promise<void> {
+    return ignoreNotFound(
+      this.client.send(
+        new UpdateApiKeyCommand({ apiKey: id, patchOperations: [{ op: 'replace', path: '/enabled', value: 'false' }] }),
+      ),
+    );
+  }
+
+  detachKey(usagePlanId: string, keyId: string): Promise<void> {
+    return ignoreNotFound(this.client.send(new DeleteUsagePlanKeyCommand({ usagePlanId, keyId })));
+  }
+
+  deleteKey(id: string): Promise<void> {
+    return ignoreNotFound(this.client.send(new DeleteApiKeyCommand({ apiKey: id })));
+  }
+}
+
+export class CognitoUserDirectory implements UserDirectory {
+  constructor(
+    private readonly userPoolId: string,
+    private readonly client: CognitoIdentityProviderClient,
+  ) {}
+
+  async setApiKeyId(userId: string, keyId: string): Promise<void> {
+    await this.client.send(
+      new AdminUpdateUserAttributesCommand({
+        UserPoolId: this.userPoolId,
+        Username: userId,
+        UserAttributes: [{ Name: 'custom:apiid', Value: keyId }],
+      }),
+    );
+  }
+}
+
+export class DynamoAccountKeyWriter implements AccountKeyWriter {
+  constructor(
+    private readonly tableName: string,
+    private readonly client: DynamoDBDocumentClient = documentClient,
+  ) {}
+
+  async swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, now: Date): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { userId },
+          UpdateExpression: 'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one',
+          // The plan too: a plan change that finished meanwhile moved the account, not this new key.
+          ConditionExpression:
+            'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange)',
+          ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
+          ExpressionAttributeValues: {
+            ':new': newKeyId,
+            ':old': oldKeyId,
+            ':active': 'ACTIVE',
+            ':plan': plan,
+            ':now': now.toISOString(),
+            ':zero': 0,
+            ':one': 1,
+          },
+        }),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+}
+
+const LEDGER_TYPES = ['PLAN_STARTED', 'PLAN_CHANGED'];
+
+function ledgerEntry(item: Record<string, unknown>): LedgerEntry {
+  const { userId: _userId, ...entry } = item;
+  return entry as LedgerEntry;
+}
+
+/** The Billing table: `userId` + `entryId` (`<ISO time>#<TYPE>#…`, so the sort key is time order). */
+export class DynamoLedger implements Ledger {
+  constructor(
+    private readonly tableName: string,
+    private readonly client: DynamoDBDocumentClient = documentClient,
+  ) {}
+
+  async page(userId: string, page: PageRequest): Promise<Page<LedgerEntry>> {
+    const { Items, LastEvaluatedKey } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'userId = :userId',
+        ExpressionAttributeValues: { ':userId': userId },
+        ScanIndexForward: false,
+        Limit: page.limit,
+        ...(page.cursor ? { ExclusiveStartKey: { userId: page.cursor.userId, entryId: page.cursor.sk } } : {}),
+      }),
+    );
+    const cursor: Cursor | undefined = LastEvaluatedKey
+      ? { userId: String(LastEvaluatedKey.userId), sk: String(LastEvaluatedKey.entryId) }
+      : undefined;
+    return { items: (Items ?? []).map(ledgerEntry), ...(cursor ? { cursor } : {}) };
+  }
+
+  async planEntries(userId: string): Promise<LedgerEntry[]> {
+    const entries: LedgerEntry[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const { Items, LastEvaluatedKey } = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'userId = :userId',
+          FilterExpression: '#type IN (:started, :changed)',
+          ExpressionAttributeNames: { '#type': 'type' },
+          ExpressionAttributeValues: { ':userId': userId, ':started': LEDGER_TYPES[0], ':changed': LEDGER_TYPES[1] },
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      entries.push(...(Items ?? []).map(ledgerEntry));
+      startKey = LastEvaluatedKey;
+    } while (startKey);
+    return entries;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- routes
+
+const DAY_MS = 86_400_000;
+export const MAX_USAGE_DAYS = 92;
+
+const isoDate = z.iso.date({ error: 'Must be a date, YYYY-MM-DD' });
+export const usageQuery = z.strictObject({ from: isoDate, to: isoDate });
+
+/** `?from=&to=`: both dates, from ≤ to, at most 92 days (API Gateway keeps usage per day). */
+export function parseUsageQuery(values: Record<string, string | undefined> | null | undefined): { from: string; to: string } {
+  const { from, to } = parseParams(values, usageQuery, 'query');
+  const days = (Date.parse(to) - Date.parse(from)) / DAY_MS + 1;
+  const invalid = (message: string) =>
+    new BadRequestError(`Invalid query: to: ${message}`, { issues: [{ field: 'to', message }] });
+  if (days < 1) throw invalid('Must not be before from');
+  if (days > MAX_USAGE_DAYS) throw invalid(`Must be at most ${MAX_USAGE_DAYS} days after from (both included)`);
+  return { from, to };
+}
+
+export interface RotationRequest {
+  userId: string;
+  /** Idempotency-Key, or the API request id without one. */
+  requestKey: string;
+}
+
+export interface AccountRouteDeps extends AccountDeps {
+  /** The idempotent rotation: the same request (user + key) commits once, and answers the same afterwards. */
+  rotate: (request: RotationRequest) => Promise<Rotation>;
+}
+
+const NO_STORE = { 'Cache-Control': 'no-store' };
+
+export function accountRoutes(deps: AccountRouteDeps): Routes {
+  /** Authenticated caller using their own API key; the account is read at most once for the check and the route. */
+  const authorize = async (event: APIGatewayProxyEvent): Promise<{ caller: Caller; request: AccountDeps }> => {
+    const caller = callerFrom(event);
+    const accounts: AccountStore = readOnce(deps.accounts);
+    await assertOwnKey(caller, accounts);
+    return { caller, request: { ...deps, accounts } };
+  };
+
+  return {
+    // Token only, no API key: a customer whose rotate response was lost (old key already deleted) must still be able
+    // to fetch the key they now have. It only ever answers the caller's own key.
+    'GET /me/api-key': async ({ event }) => {
+      const user = userFrom(event);
+      const key = await getApiKey({ ...deps, accounts: readOnce(deps.accounts) }, user.userId);
+      return json(200, key, NO_STORE);
+    },
+
+    'POST /me/api-key/rotate': async ({ event, requestId }) => {
+      const { caller } = await authorize(event);
+      const requestKey = idempotencyKeyOf(event) ?? requestId;
+      let rotation: Rotation;
+      try {
+        rotation = await deps.rotate({ userId: caller.userId, requestKey });
+      } catch (error: unknown) {
+        if (error instanceof IdempotencyAlreadyInProgressError) {
+          throw new ConflictError('This rotation is already in progress; retry in a moment');
+        }
+        throw error;
+      }
+      return json(200, await finishRotation(deps, rotation), NO_STORE);
+    },
+
+    'GET /me/usage': async ({ event }) => {
+      const { caller, request } = await authorize(event);
+      const { from, to } = parseUsageQuery(event.queryStringParameters);
+      return json(200, await getUsage(request, caller.userId, from, to), NO_STORE);
+    },
+
+    'GET /me/billing': async ({ event }) => {
+      const { caller, request } = await authorize(event);
+      const query = parseParams(event.queryStringParameters, listQuerySchema, 'query');
+      const billing = await getBilling(request, caller.userId, pageRequest(query, caller.userId, ''));
+      const nextToken = encodeNextToken(billing.cursor);
+      return json(
+        200,
+        { ledger: billing.ledger, ...(nextToken ? { nextToken } : {}), statement: billing.statement },
+        NO_STORE,
+      );
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------- wiring
+
+const apiGateway = new APIGatewayClient({ maxAttempts: 3 });
+const cognito = new CognitoIdentityProviderClient({ maxAttempts: 3 });
+const accounts = new DynamoAccountStore(requireEnv('ACCOUNTS_TABLE'));
+const usagePlanIdFor = usagePlanLookup(requireEnv('USAGE_PLAN_NAME_PREFIX'), (position) =>
+  apiGateway.send(new GetUsagePlansCommand({ limit: 500, ...(position ? { position } : {}) })),
+);
+
+const deps: AccountDeps = {
+  accounts,
+  keys: new ApiGatewayKeyService(apiGateway),
+  users: new CognitoUserDirectory(requireEnv('USER_POOL_ID'), cognito),
+  accountKeys: new DynamoAccountKeyWriter(requireEnv('ACCOUNTS_TABLE')),
+  ledger: new DynamoLedger(requireEnv('BILLING_TABLE')),
+  usagePlanIdFor,
+  catalog: planCatalog(),
+  now: () => new Date(),
+};
+
+const idempotencyConfig = new IdempotencyConfig({
+  eventKeyJmesPath: '[userId, requestKey]',
+  expiresAfterSeconds: 24 * 60 * 60,
+  throwOnNoIdempotencyKey: true,
+});
+
+export const rotateOnce = makeIdempotent(
+  (request: RotationRequest): Promise<Rotation> => rotateApiKey(deps, request.userId),
+  {
+    persistenceStore: new DynamoDBPersistenceLayer({ tableName: requireEnv('IDEMPOTENCY_TABLE'), awsSdkV3Client: dynamodb }),
+    config: idempotencyConfig,
+  },
+);
+
+export const routes = accountRoutes({ ...deps, rotate: rotateOnce });
+
+const apiHandler = createApiHandler(routes);
+
+/** The Lambda context tells the idempotency layer when an in-progress record of a timed-out invocation expires. */
+export async function handler(event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> {
+  idempotencyConfig.registerLambdaContext(context);
+  return apiHandler(event, context);
+}

@@ -1,0 +1,210 @@
+import { HttpError } from '#shared/errors';
+import { logger } from '#shared/logger';
+
+/**
+ * Cognito's errors as the REST auth endpoints answer them: one place, per operation. Nothing here reveals whether an
+ * email is registered (the pool has PreventUserExistenceErrors; an unknown user gets the same answer as a wrong
+ * password or code), and nothing a caller sent in confidence (password, code, token) or the client secret reaches a
+ * response or a log line.
+ */
+export type AuthOperation =
+  | 'signUp'
+  | 'confirm'
+  | 'signIn'
+  /** RespondToAuthChallenge NEW_PASSWORD_REQUIRED: an invited user's first sign-in. */
+  | 'newPassword'
+  | 'refresh'
+  | 'signOut'
+  | 'forgotPassword'
+  | 'resetPassword';
+
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+const issues = (field: string, message: string): { issues: FieldIssue[] } => ({ issues: [{ field, message }] });
+
+/** The answers themselves, so tests and handlers name them instead of repeating strings. */
+export const authErrors = {
+  badCredentials: () => new HttpError(401, 'NotAuthorized', 'Incorrect email or password'),
+  invalidRefreshToken: () =>
+    new HttpError(
+      401,
+      'NotAuthorized',
+      'The refresh token is invalid, expired or revoked, or was not issued to this username',
+    ),
+  invalidSignOutToken: () => new HttpError(401, 'NotAuthorized', 'The refresh token is invalid, expired or already revoked'),
+  codeMismatch: () => new HttpError(400, 'CodeMismatch', 'Invalid verification code', issues('code', 'Is not the code that was sent')),
+  expiredCode: () =>
+    new HttpError(400, 'ExpiredCode', 'The verification code has expired: request a new one', issues('code', 'Has expired')),
+  usernameExists: () =>
+    new HttpError(409, 'UsernameExists', 'An account with this email already exists', issues('email', 'Is already registered')),
+  userNotConfirmed: () =>
+    new HttpError(403, 'UserNotConfirmed', 'The email address is not confirmed yet: confirm it with the emailed code (POST /auth/confirm)'),
+  passwordResetRequired: () =>
+    new HttpError(403, 'PasswordResetRequired', 'A password reset is required: POST /auth/forgot-password, then /auth/reset-password'),
+  signUpDisabled: () =>
+    new HttpError(403, 'SignUpDisabled', 'Self sign-up is disabled for this service: ask an administrator for an invitation'),
+  newPasswordRequired: () =>
+    new HttpError(
+      403,
+      'NewPasswordRequired',
+      'A new password is required (first sign-in with a temporary password): sign in again with "newPassword"',
+      issues('newPassword', 'Is required for this sign-in'),
+    ),
+  unsupportedChallenge: (challenge: string) =>
+    new HttpError(403, 'ChallengeNotSupported', 'This sign-in needs a step these endpoints do not support', { challenge }),
+  tooManyRequests: () => new HttpError(429, 'TooManyRequests', 'Too many attempts: wait a little and try again'),
+  unavailable: () => new HttpError(503, 'ServiceUnavailable', 'Authentication is temporarily unavailable: try again shortly'),
+  internal: () => new HttpError(500, 'InternalError', 'Internal server error'),
+};
+
+const THROTTLING = new Set(['LimitExceededException', 'TooManyRequestsException', 'TooManyFailedAttemptsException']);
+/** Cognito could not run a trigger: a transient backend failure as far as the caller is concerned. */
+const TRIGGER_FAILURES = new Set(['UserLambdaValidationException', 'UnexpectedLambdaException', 'InvalidLambdaResponseException']);
+/** The SDK's names for a request that never got an answer (timeouts, refused or reset connections). */
+const NETWORK = new Set([
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'AbortError',
+  'NetworkingError',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+export interface CognitoFailure {
+  name: string;
+  message: string;
+  /** HTTP status Cognito answered with, when it answered. */
+  httpStatus?: number;
+  server: boolean;
+}
+
+export function describeFailure(error: unknown): CognitoFailure {
+  if (!(error instanceof Error)) return { name: 'UnknownError', message: String(error), server: false };
+  const meta = error as Error & { $fault?: string; $metadata?: { httpStatusCode?: number }; code?: unknown };
+  // Node's socket errors are plain Errors with a code (ECONNREFUSED…); the SDK's own carry a name.
+  const name = error.name === 'Error' && typeof meta.code === 'string' ? meta.code : error.name;
+  const httpStatus = meta.$metadata?.httpStatusCode;
+  return {
+    name,
+    message: error.message,
+    ...(httpStatus !== undefined ? { httpStatus } : {}),
+    server: meta.$fault === 'server' || (httpStatus !== undefined && httpStatus >= 500),
+  };
+}
+
+/**
+ * Cognito's message with every confidential value the request carried blanked out, and anything shaped like a token
+ * (JWT / JWE) or a SECRET_HASH (base64 of 32 bytes).
+ */
+export function redact(text: string, confidential: readonly string[]): string {
+  let out = text;
+  for (const value of confidential) {
+    if (value.length >= 4) out = out.split(value).join('[redacted]');
+  }
+  return out
+    .replace(/[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}(\.[A-Za-z0-9_-]*){1,3}/g, '[token]')
+    .replace(/[A-Za-z0-9+/]{43}=/g, '[hash]');
+}
+
+/** Which request field an InvalidParameterException is about, from Cognito's message. */
+function parameterField(operation: AuthOperation, message: string): string {
+  if (/password/i.test(message)) return operation === 'newPassword' ? 'newPassword' : 'password';
+  if (/code/i.test(message)) return 'code';
+  if (/refresh|token/i.test(message)) return 'refreshToken';
+  if (/user ?name|email|alias/i.test(message)) return operation === 'refresh' ? 'username' : 'email';
+  return 'body';
+}
+
+const POLICY_PREFIX = /^Password did not conform with policy:\s*/i;
+
+function invalidPassword(operation: AuthOperation, message: string, confidential: readonly string[]): HttpError {
+  const field = operation === 'newPassword' ? 'newPassword' : 'password';
+  // Cognito's policy text ("Password must have uppercase characters") helps the user; anything else stays generic.
+  const rule = POLICY_PREFIX.test(message) && redact(message, confidential) === message ? message.replace(POLICY_PREFIX, '') : '';
+  const why = rule !== '' ? rule.replace(/\.$/, '') : 'Does not meet the password policy';
+  return new HttpError(400, 'InvalidPassword', `Invalid ${field}: ${why}`, issues(field, why));
+}
+
+function clientError(operation: AuthOperation, failure: CognitoFailure, confidential: readonly string[]): HttpError {
+  switch (failure.name) {
+    case 'UsernameExistsException':
+    case 'AliasExistsException':
+      return authErrors.usernameExists();
+    case 'UserNotFoundException':
+    case 'NotAuthorizedException':
+      switch (operation) {
+        case 'signIn':
+        case 'newPassword':
+          return authErrors.badCredentials();
+        case 'refresh':
+          return authErrors.invalidRefreshToken();
+        case 'signOut':
+          return authErrors.invalidSignOutToken();
+        // Unknown user, already confirmed, or not resettable: all look like a wrong code (no existence oracle).
+        case 'confirm':
+        case 'resetPassword':
+          return authErrors.codeMismatch();
+        case 'signUp':
+          // SignUp on a pool with AllowAdminCreateUserOnly: "SignUp is not permitted for this user pool".
+          return failure.name === 'NotAuthorizedException' ? authErrors.signUpDisabled() : authErrors.internal();
+        case 'forgotPassword':
+          return authErrors.badCredentials(); // never shown: forgot-password answers 202 for every client error
+      }
+      return authErrors.internal();
+    case 'InvalidPasswordException':
+      // Cognito checks the policy on new passwords only; on sign-in this is a wrong password (cognito-local's answer).
+      return operation === 'signIn' ? authErrors.badCredentials() : invalidPassword(operation, failure.message, confidential);
+    case 'CodeMismatchException':
+      return authErrors.codeMismatch();
+    case 'ExpiredCodeException':
+      return authErrors.expiredCode();
+    case 'UserNotConfirmedException':
+      return authErrors.userNotConfirmed();
+    case 'PasswordResetRequiredException':
+      return authErrors.passwordResetRequired();
+    case 'UnsupportedTokenTypeException':
+      return authErrors.invalidSignOutToken();
+    case 'InvalidParameterException': {
+      const field = parameterField(operation, failure.message);
+      return new HttpError(400, 'InvalidParameter', `Invalid ${field}`, issues(field, 'Was refused by the identity provider'));
+    }
+    default:
+      return authErrors.internal();
+  }
+}
+
+/**
+ * Maps anything a Cognito call threw to the HttpError the caller sees, and logs it (name, status and Cognito's
+ * message with `confidential` values blanked): a warning for the caller's mistakes, an error for ours and Cognito's.
+ */
+export function cognitoError(operation: AuthOperation, error: unknown, confidential: readonly string[]): HttpError {
+  const failure = describeFailure(error);
+  let mapped: HttpError;
+  if (NETWORK.has(failure.name) || failure.server || TRIGGER_FAILURES.has(failure.name)) mapped = authErrors.unavailable();
+  else if (THROTTLING.has(failure.name)) mapped = authErrors.tooManyRequests();
+  else mapped = clientError(operation, failure, confidential);
+
+  const entry = {
+    operation,
+    error: failure.name,
+    ...(failure.httpStatus !== undefined ? { cognitoStatus: failure.httpStatus } : {}),
+    reason: redact(failure.message, confidential),
+    statusCode: mapped.statusCode,
+  };
+  if (mapped.statusCode >= 500) logger.error('Cognito request failed', entry);
+  else logger.warn('Cognito refused the request', entry);
+  return mapped;
+}
+
+/** Errors forgot-password still reports: ours or Cognito's (5xx) and the service-wide rate limit, none per user. */
+export function reportableOnForgotPassword(mapped: HttpError, error: unknown): boolean {
+  return mapped.statusCode >= 500 || describeFailure(error).name === 'TooManyRequestsException';
+}

@@ -1,0 +1,138 @@
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
+import { assertOwnKey, callerFrom, type Caller } from '#shared/caller';
+import { requireEnv } from '#shared/env';
+import { createApiHandler, json, parseBody, parseParams, type Routes } from '#shared/http';
+import { planCatalog, readOnce, type Plan } from '#shared/plans';
+import {
+  EXECUTION_NAME,
+  getPlanChange,
+  requestPlanChange,
+  type PlanChangeExecution,
+  type PlanChangeInput,
+  type PlanChangeStatus,
+  type PlanChangeWorkflow,
+} from './domain.ts';
+import { idempotencyKeyOf, locationOf } from './request.ts';
+
+/** `POST /me/plan` (start a plan change) and `GET /me/plan-changes/{executionId}` (how it went). */
+
+/** `{plan}`: one of the catalogue's plan names. */
+export function planChangeBody(catalog: readonly Plan[]) {
+  const names = catalog.map((plan) => plan.name);
+  return z.strictObject({
+    plan: z.string().check(z.refine((name) => names.includes(name), `Must be one of ${names.join(', ')}`)),
+  });
+}
+
+export const executionParams = z.strictObject({
+  executionId: z.string().check(z.regex(EXECUTION_NAME, 'Must be plan- followed by 40 lower-case hex digits')),
+});
+
+const isAwsError = (error: unknown, name: string): boolean => error instanceof Error && error.name === name;
+
+const STATUSES: Record<string, PlanChangeStatus> = {
+  RUNNING: 'RUNNING',
+  SUCCEEDED: 'SUCCEEDED',
+  FAILED: 'FAILED',
+  TIMED_OUT: 'TIMED_OUT',
+  ABORTED: 'ABORTED',
+  // A failed execution that may still be redriven: failed, as far as the client is concerned.
+  PENDING_REDRIVE: 'FAILED',
+};
+
+/** The plan-change state machine through the Step Functions API. */
+export class SfnPlanChangeWorkflow implements PlanChangeWorkflow {
+  constructor(
+    private readonly stateMachineArn: string,
+    private readonly client: SFNClient,
+  ) {}
+
+  /** `arn:…:stateMachine:<machine>` → `arn:…:execution:<machine>:<name>`. */
+  executionArn(name: string): string {
+    return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+  }
+
+  async start(name: string, input: PlanChangeInput): Promise<boolean> {
+    try {
+      await this.client.send(
+        new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (isAwsError(error, 'ExecutionAlreadyExists')) return false;
+      throw error;
+    }
+  }
+
+  async describe(name: string): Promise<PlanChangeExecution | undefined> {
+    try {
+      const execution = await this.client.send(new DescribeExecutionCommand({ executionArn: this.executionArn(name) }));
+      return {
+        name,
+        status: STATUSES[execution.status ?? ''] ?? 'FAILED',
+        startedAt: (execution.startDate ?? new Date(0)).toISOString(),
+        ...(execution.stopDate ? { stoppedAt: execution.stopDate.toISOString() } : {}),
+        ...(execution.input !== undefined ? { input: execution.input } : {}),
+        ...(execution.output !== undefined ? { output: execution.output } : {}),
+        ...(execution.error !== undefined ? { error: execution.error } : {}),
+        ...(execution.cause !== undefined ? { cause: execution.cause } : {}),
+      };
+    } catch (error: unknown) {
+      if (isAwsError(error, 'ExecutionDoesNotExist')) return undefined;
+      throw error;
+    }
+  }
+}
+
+export interface PlanRouteDeps {
+  accounts: AccountStore;
+  workflow: PlanChangeWorkflow;
+  catalog: readonly Plan[];
+}
+
+export function planRoutes(deps: PlanRouteDeps): Routes {
+  const bodySchema = planChangeBody(deps.catalog);
+
+  /** Authenticated caller using their own API key; the account is read once for the check and the route. */
+  const authorize = async (event: APIGatewayProxyEvent): Promise<{ caller: Caller; accounts: AccountStore }> => {
+    const caller = callerFrom(event);
+    const accounts = readOnce(deps.accounts);
+    await assertOwnKey(caller, accounts);
+    return { caller, accounts };
+  };
+
+  return {
+    'POST /me/plan': async ({ event, requestId }) => {
+      const { caller, accounts } = await authorize(event);
+      const { plan } = parseBody(event, bodySchema);
+      const key = idempotencyKeyOf(event) ?? requestId;
+      const accepted = await requestPlanChange({ accounts, workflow: deps.workflow }, caller.userId, plan, key);
+      const self = `/me/plan-changes/${accepted.executionId}`;
+      return json(
+        202,
+        { ...accepted, links: { self } },
+        { Location: locationOf(event, self), 'Cache-Control': 'no-store' },
+      );
+    },
+
+    'GET /me/plan-changes/{executionId}': async ({ event }) => {
+      const { caller, accounts } = await authorize(event);
+      const { executionId } = parseParams(event.pathParameters, executionParams, 'path');
+      const view = await getPlanChange({ accounts, workflow: deps.workflow }, caller.userId, executionId);
+      return json(200, view, { 'Cache-Control': 'no-store' });
+    },
+  };
+}
+
+const sfn = new SFNClient({ maxAttempts: 3 });
+
+export const routes = planRoutes({
+  accounts: new DynamoAccountStore(requireEnv('ACCOUNTS_TABLE')),
+  workflow: new SfnPlanChangeWorkflow(requireEnv('PLAN_CHANGE_STATE_MACHINE_ARN'), sfn),
+  catalog: planCatalog(),
+});
+
+export const handler = createApiHandler(routes);

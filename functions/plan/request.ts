@@ -1,0 +1,39 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { BadRequestError } from '#shared/errors';
+
+/**
+ * Request details the self-service routes share (PlanFunction and AccountFunction): the optional Idempotency-Key
+ * header and stage-aware Location values. Pure: no environment, no clients.
+ */
+
+export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A request header by name, whatever its case (API Gateway passes them as the client sent them). */
+export function headerValue(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted && value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/** The client's Idempotency-Key (optional), validated: 1-128 characters of `A-Z a-z 0-9 . _ : -`. */
+export function idempotencyKeyOf(event: APIGatewayProxyEvent): string | undefined {
+  const value = headerValue(event, IDEMPOTENCY_HEADER);
+  if (value === undefined) return undefined;
+  if (!IDEMPOTENCY_KEY.test(value)) {
+    const message = 'Must be 1 to 128 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"';
+    throw new BadRequestError(`Invalid header: ${IDEMPOTENCY_HEADER}: ${message}`, {
+      issues: [{ field: IDEMPOTENCY_HEADER, message }],
+    });
+  }
+  return value;
+}
+
+/** `Location` for a resource path, under the stage prefix the request came in on (`/v1/me/plan` → `/v1…`). */
+export function locationOf(event: APIGatewayProxyEvent, resourcePath: string): string {
+  const fullPath = event.requestContext?.path ?? '';
+  const prefix = event.path && fullPath.endsWith(event.path) ? fullPath.slice(0, fullPath.length - event.path.length) : '';
+  return `${prefix}${resourcePath}`;
+}

@@ -1,0 +1,248 @@
+import { APIGatewayClient, GetUsageCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
+import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
+import {
+  InvalidPeriodError,
+  computeStatement,
+  periodBounds,
+  previousPeriod,
+  statementEntryId,
+  type LedgerEntry,
+  type PeriodBounds,
+  type Statement,
+} from '#shared/billing';
+import { documentClient } from '#shared/clients';
+import { requireEnv } from '#shared/env';
+import { withLambda } from '#shared/lambda';
+import { logger } from '#shared/logger';
+import { planCatalog, usagePlanLookup, type Plan } from '#shared/plans';
+
+/**
+ * The billing-close workflow's task function (lambda:invoke), two actions:
+ *   {action: "resolve-period", period?, input?: {period?}, asOf}  → the period to close: the given one (top level,
+ *        or in `input`, the workflow's own input), else the month before asOf
+ *   {action: "close", userId, period}  → writes the user's STATEMENT entry for the period, once
+ * Errors are thrown by name for the workflow's Retry/Catch: InvalidPeriod, InvalidEvent.
+ */
+
+/** A malformed event: a bug in the workflow definition, not something to retry. */
+export class InvalidEventError extends Error {
+  override readonly name = 'InvalidEvent';
+}
+
+const period = z.string().check(z.regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'Must be YYYY-MM'));
+
+const resolvePeriodEvent = z.object({
+  action: z.literal('resolve-period'),
+  period: z.optional(period),
+  /** The workflow's own input, passed whole by billing-close (`"input.$": "$"`): `{}` or `{"period": "YYYY-MM"}`. */
+  input: z.optional(z.object({ period: z.optional(period) })),
+  asOf: z.iso.datetime({ offset: true, error: 'Must be an ISO 8601 date-time' }),
+});
+
+const closeEvent = z.object({
+  action: z.literal('close'),
+  userId: z.string().check(z.minLength(1), z.maxLength(128)),
+  period,
+});
+
+export const statementEvent = z.discriminatedUnion('action', [resolvePeriodEvent, closeEvent]);
+export type StatementEvent = z.output<typeof statementEvent>;
+
+export type ResolvedPeriod = Omit<PeriodBounds, 'days'>;
+
+/** Carries the userId and period back: the workflow's per-account ResultSelector reads `$.Payload.userId`. */
+export type CloseResult = { userId: string; period: string } & (
+  | { written: true; totalCents: number }
+  | { written: false; reason: 'NOT_FOUND' | 'EXISTS' }
+);
+
+export interface StatementEntry extends Statement {
+  userId: string;
+  entryId: string;
+  type: 'STATEMENT';
+  requests: number;
+  createdAt: string;
+}
+
+export interface BillingStore {
+  planEntries(userId: string): Promise<LedgerEntry[]>;
+  /** Writes the entry unless one with its id exists: false then. */
+  putIfAbsent(entry: StatementEntry): Promise<boolean>;
+}
+
+export interface UsageReader {
+  /** Requests of `keyId` in `usagePlanId` over the days (`YYYY-MM-DD`, inclusive); 0 when the key is gone. */
+  requests(usagePlanId: string, keyId: string, from: string, to: string): Promise<number>;
+}
+
+export interface StatementDeps {
+  accounts: AccountStore;
+  billing: BillingStore;
+  usage: UsageReader;
+  usagePlanIdFor: (plan: string) => Promise<string>;
+  catalog: readonly Plan[];
+  now: () => Date;
+}
+
+function describeIssues(error: z.core.$ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join('.') : 'event'}: ${issue.message}`)
+    .join('; ');
+}
+
+export function parseStatementEvent(event: unknown): StatementEvent {
+  const result = statementEvent.safeParse(event);
+  if (result.success) return result.data;
+  const message = describeIssues(result.error);
+  // A bad period or date is the workflow's InvalidPeriod; anything else is a malformed event.
+  const aboutPeriod = result.error.issues.every((issue) => issue.path.includes('period') || issue.path[0] === 'asOf');
+  throw aboutPeriod ? new InvalidPeriodError(message) : new InvalidEventError(message);
+}
+
+export function resolvePeriod(event: {
+  period?: string | undefined;
+  input?: { period?: string | undefined } | undefined;
+  asOf: string;
+}): ResolvedPeriod {
+  const chosen = event.period ?? event.input?.period ?? previousPeriod(new Date(event.asOf));
+  const { period: name, periodStart, periodEnd } = periodBounds(chosen);
+  return { period: name, periodStart, periodEnd };
+}
+
+const DAY_MS = 86_400_000;
+const dayOf = (iso: string): string => iso.slice(0, 10);
+
+/**
+ * The user's statement for `period`, written once: a rerun of the close (or a retry after a timeout) finds the entry
+ * and writes nothing new. Requests are those of the account's current key in the plans the statement bills.
+ */
+export async function closePeriod(deps: StatementDeps, userId: string, period: string): Promise<CloseResult> {
+  const bounds = periodBounds(period);
+  const account = await deps.accounts.get(userId);
+  if (!account) return { userId, period, written: false, reason: 'NOT_FOUND' };
+
+  const statement = computeStatement(await deps.billing.planEntries(userId), period, deps.catalog);
+  let requests = 0;
+  if (account.apiKeyId) {
+    const lastDay = dayOf(new Date(Date.parse(bounds.periodEnd) - DAY_MS).toISOString());
+    for (const plan of new Set(statement.lines.map((line) => line.plan))) {
+      const usagePlanId = await deps.usagePlanIdFor(plan);
+      requests += await deps.usage.requests(usagePlanId, account.apiKeyId, dayOf(bounds.periodStart), lastDay);
+    }
+  }
+
+  const entry: StatementEntry = {
+    userId,
+    entryId: statementEntryId(bounds),
+    type: 'STATEMENT',
+    ...statement,
+    requests,
+    createdAt: deps.now().toISOString(),
+  };
+  if (!(await deps.billing.putIfAbsent(entry))) {
+    logger.info('Statement exists already', { period, entryId: entry.entryId });
+    return { userId, period, written: false, reason: 'EXISTS' };
+  }
+  logger.info('Statement written', { period, entryId: entry.entryId, totalCents: statement.totalCents, requests });
+  return { userId, period, written: true, totalCents: statement.totalCents };
+}
+
+export async function handleStatementEvent(
+  deps: StatementDeps,
+  event: unknown,
+): Promise<ResolvedPeriod | CloseResult> {
+  const parsed = parseStatementEvent(event);
+  switch (parsed.action) {
+    case 'resolve-period':
+      return resolvePeriod(parsed);
+    case 'close':
+      return closePeriod(deps, parsed.userId, parsed.period);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- adapters
+
+export class DynamoBillingStore implements BillingStore {
+  constructor(
+    private readonly tableName: string,
+    private readonly client: DynamoDBDocumentClient = documentClient,
+  ) {}
+
+  async planEntries(userId: string): Promise<LedgerEntry[]> {
+    const entries: LedgerEntry[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const { Items, LastEvaluatedKey } = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'userId = :userId',
+          FilterExpression: '#type IN (:started, :changed)',
+          ExpressionAttributeNames: { '#type': 'type' },
+          ExpressionAttributeValues: { ':userId': userId, ':started': 'PLAN_STARTED', ':changed': 'PLAN_CHANGED' },
+          ConsistentRead: true,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      entries.push(...((Items ?? []) as LedgerEntry[]));
+      startKey = LastEvaluatedKey;
+    } while (startKey);
+    return entries;
+  }
+
+  async putIfAbsent(entry: StatementEntry): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({ TableName: this.tableName, Item: entry, ConditionExpression: 'attribute_not_exists(entryId)' }),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+}
+
+export class ApiGatewayUsageReader implements UsageReader {
+  constructor(private readonly client: APIGatewayClient) {}
+
+  async requests(usagePlanId: string, keyId: string, from: string, to: string): Promise<number> {
+    try {
+      const { items } = await this.client.send(new GetUsageCommand({ usagePlanId, keyId, startDate: from, endDate: to }));
+      return (items?.[keyId] ?? []).reduce((sum, [used]) => sum + (used ?? 0), 0);
+    } catch (error: unknown) {
+      // The key was deleted (rotated) or is no longer in this plan: no usage to report for it.
+      if (error instanceof Error && error.name === 'NotFoundException') {
+        logger.warn('No usage for the key in this plan', { usagePlanId, keyId });
+        return 0;
+      }
+      throw error;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- wiring
+
+const apiGateway = new APIGatewayClient({ maxAttempts: 3 });
+const usagePlanIdFor = usagePlanLookup(requireEnv('USAGE_PLAN_NAME_PREFIX'), (position) =>
+  apiGateway.send(new GetUsagePlansCommand({ limit: 500, ...(position ? { position } : {}) })),
+);
+
+export const deps: StatementDeps = {
+  accounts: new DynamoAccountStore(requireEnv('ACCOUNTS_TABLE')),
+  billing: new DynamoBillingStore(requireEnv('BILLING_TABLE')),
+  usage: new ApiGatewayUsageReader(apiGateway),
+  usagePlanIdFor,
+  catalog: planCatalog(),
+  now: () => new Date(),
+};
+
+export const handler = withLambda(
+  (event: unknown, _context: Context) => handleStatementEvent(deps, event),
+  (event) => {
+    const userId = (event as { userId?: unknown } | null)?.userId;
+    return typeof userId === 'string' ? userId : undefined;
+  },
+);

@@ -1,0 +1,215 @@
+/**
+ * The Tollgate REST API as the portal uses it. Protected calls carry the ID token (`Authorization`) and, once known,
+ * the customer's key (`x-api-key`); a 401 refreshes the tokens once and retries.
+ */
+import { NetworkError } from './cognito.ts';
+import type { PortalConfig } from './config.ts';
+import type { SessionStore } from './session.ts';
+
+export interface Plan {
+  name: string;
+  monthlyPrice: number;
+  currency: string;
+  rateLimit: number;
+  burstLimit: number;
+  quotaLimit: number;
+  quotaPeriod: string;
+}
+
+export type AccountStatus = 'ONBOARDING' | 'ACTIVE' | 'FAILED';
+
+export interface Me {
+  email?: string;
+  plan?: string;
+  status: AccountStatus;
+  apiKeyId?: string;
+  createdAt?: string;
+  updatedAt?: string;
+  failureReason?: string;
+}
+
+export interface ApiKey {
+  id: string;
+  value: string;
+  name?: string;
+  enabled?: boolean;
+  createdDate?: string;
+}
+
+export interface RotatedKey {
+  id: string;
+  value: string;
+  previousKeyId: string;
+}
+
+export interface Usage {
+  days: { date: string; used: number }[];
+  quota: { limit: number; period: string; used: number; remaining: number; periodStart?: string };
+}
+
+export interface LedgerEntry {
+  entryId?: string;
+  type: string;
+  plan?: string;
+  fromPlan?: string;
+  toPlan?: string;
+  monthlyPrice?: number;
+  toPrice?: number;
+  currency?: string;
+  effectiveAt?: string;
+  period?: string;
+  totalCents?: number;
+  [field: string]: unknown;
+}
+
+export interface StatementLine {
+  plan?: string;
+  from?: string;
+  to?: string;
+  days?: number;
+  monthlyPrice?: number;
+  amountCents: number;
+  description?: string;
+}
+
+export interface Billing {
+  ledger: LedgerEntry[];
+  statement: { period?: string; periodStart?: string; periodEnd?: string; lines: StatementLine[]; totalCents: number; currency: string };
+}
+
+export type PlanChangeStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface PlanChange {
+  executionId?: string;
+  status: PlanChangeStatus;
+  requestedPlan?: string;
+  outcome?: { fromPlan?: string; toPlan?: string; effectiveAt?: string };
+  error?: { code?: string; message?: string } | string;
+}
+
+/** A 4xx/5xx from the API: `message` is the API's own sentence ({message} in the body), when it sent one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code?: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface RawResponse {
+  status: number;
+  statusText: string;
+  ms: number;
+  contentType: string;
+  body: string;
+}
+
+interface RequestOptions {
+  body?: unknown;
+  idempotencyKey?: string;
+  /** Send the ID token (default true). */
+  auth?: boolean;
+}
+
+export class ApiClient {
+  constructor(
+    private readonly config: PortalConfig,
+    private readonly session: SessionStore,
+  ) {}
+
+  get baseUrl(): string {
+    return this.config.apiUrl;
+  }
+
+  /** Headers for a protected call: the current ID token, and the key when the portal has it. */
+  async authHeaders(): Promise<Record<string, string>> {
+    const headers: Record<string, string> = { Authorization: await this.session.idToken() };
+    const key = this.session.current()?.apiKey?.value;
+    if (key) headers['x-api-key'] = key;
+    return headers;
+  }
+
+  /** One HTTP exchange, timed; never throws for an HTTP status (the "Try it" page shows whatever came back). */
+  async raw(method: string, path: string, headers: Record<string, string>, body?: string): Promise<RawResponse> {
+    const started = performance.now();
+    let response: Response;
+    try {
+      response = await fetch(`${this.config.apiUrl}${path}`, {
+        method,
+        headers: { ...headers, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body } : {}),
+        cache: 'no-store',
+      });
+    } catch {
+      throw new NetworkError('api');
+    }
+    const text = await response.text();
+    return {
+      status: response.status,
+      statusText: response.statusText,
+      ms: Math.round(performance.now() - started),
+      contentType: response.headers.get('content-type') ?? '',
+      body: text,
+    };
+  }
+
+  private async request<T>(method: string, path: string, opts: RequestOptions = {}, retried = false): Promise<T> {
+    const headers: Record<string, string> = opts.auth === false ? {} : await this.authHeaders();
+    if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
+    const response = await this.raw(method, path, headers, opts.body === undefined ? undefined : JSON.stringify(opts.body));
+    if (response.status === 401 && opts.auth !== false && !retried) {
+      await this.session.refresh();
+      return this.request<T>(method, path, opts, true);
+    }
+    let parsed: unknown;
+    try {
+      parsed = response.body ? JSON.parse(response.body) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (response.status >= 400) {
+      const body = (parsed ?? {}) as { message?: unknown; Message?: unknown; code?: unknown; details?: unknown };
+      const message = typeof body.message === 'string' ? body.message : typeof body.Message === 'string' ? body.Message : '';
+      const details = typeof body.details === 'object' && body.details !== null ? (body.details as Record<string, unknown>) : undefined;
+      throw new ApiError(response.status, message, typeof body.code === 'string' ? body.code : undefined, details);
+    }
+    return parsed as T;
+  }
+
+  plans(): Promise<{ plans: Plan[] }> {
+    return this.request('GET', '/plans', { auth: false });
+  }
+
+  me(): Promise<Me> {
+    return this.request('GET', '/me');
+  }
+
+  /** Token only (no x-api-key needed): answers 409 with `details.status` (NONE, ONBOARDING, FAILED) until onboarding is done. */
+  apiKey(): Promise<ApiKey> {
+    return this.request('GET', '/me/api-key');
+  }
+
+  rotateKey(idempotencyKey: string): Promise<RotatedKey> {
+    return this.request('POST', '/me/api-key/rotate', { idempotencyKey });
+  }
+
+  usage(from: string, to: string): Promise<Usage> {
+    return this.request('GET', `/me/usage?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+  }
+
+  billing(): Promise<Billing> {
+    return this.request('GET', '/me/billing');
+  }
+
+  changePlan(plan: string, idempotencyKey: string): Promise<{ executionId: string; status: PlanChangeStatus }> {
+    return this.request('POST', '/me/plan', { body: { plan }, idempotencyKey });
+  }
+
+  planChange(executionId: string): Promise<PlanChange> {
+    return this.request('GET', `/me/plan-changes/${encodeURIComponent(executionId)}`);
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * "Try it": one call to the protected API with the customer's ID token and key, showing the status, the latency and
+ * the body, and the same call as a copy-paste `curl` line.
+ */
+import type { RawResponse } from '../api.ts';
+import { page, type ViewContext } from '../app.ts';
+import { busy, copyText, field, h, mount, notice } from '../dom.ts';
+import { shellQuote } from '../format.ts';
+import { describeError } from '../messages.ts';
+
+interface Endpoint {
+  method: 'GET' | 'POST';
+  path: string;
+  label: string;
+  body?: string;
+}
+
+const ENDPOINTS: Endpoint[] = [
+  { method: 'GET', path: '/links', label: 'GET /links — your saved links' },
+  { method: 'POST', path: '/links', label: 'POST /links — save a link', body: JSON.stringify({ url: 'https://example.com/docs', title: 'Example docs' }, null, 2) },
+  { method: 'GET', path: '/tags', label: 'GET /tags — your tags' },
+  { method: 'POST', path: '/tags', label: 'POST /tags — create a tag', body: JSON.stringify({ name: 'reading' }, null, 2) },
+  { method: 'GET', path: '/me', label: 'GET /me — your account' },
+];
+
+const STATUS_WORDS: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  204: 'No content',
+  400: 'The request was not accepted',
+  401: 'Not signed in, or the token has expired',
+  403: 'Refused: missing or wrong API key',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Too large',
+  429: 'Too many requests: rate limit or quota reached',
+  500: 'Server error',
+  502: 'Bad gateway',
+  503: 'Unavailable',
+};
+
+function prettyBody(response: RawResponse): string {
+  if (!response.body) return '(empty body)';
+  if (response.contentType.includes('json')) {
+    try {
+      return JSON.stringify(JSON.parse(response.body), null, 2);
+    } catch {
+      return response.body;
+    }
+  }
+  return response.body;
+}
+
+/** The call as a curl line; with `placeholders`, the token and key are the shell variables $TOKEN and $API_KEY. */
+export function curlLine(method: string, url: string, token: string, key: string | undefined, body: string | undefined, placeholders = false): string {
+  const header = (text: string): string => (placeholders ? `"${text}"` : shellQuote(text));
+  const parts = [`curl -i -X ${method} ${shellQuote(url)}`, `-H ${header(`Authorization: ${token}`)}`];
+  if (key !== undefined) parts.push(`-H ${header(`x-api-key: ${key}`)}`);
+  if (body !== undefined) parts.push(`-H 'Content-Type: application/json'`, `-d ${shellQuote(JSON.stringify(JSON.parse(body)))}`);
+  return parts.join(' \\\n  ');
+}
+
+export function tryView({ app }: ViewContext): Node {
+  const status = notice();
+  const select = h('select', { name: 'endpoint' }, ENDPOINTS.map((e, i) => h('option', { value: String(i) }, e.label)));
+  const bodyInput = h('textarea', { name: 'body', rows: 5, spellcheck: 'false', class: 'mono' });
+  const bodyField = field('Request body (JSON)', bodyInput);
+  const result = h('div', { class: 'try-result', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Send a request to see the answer here.'));
+  const curl = h('pre', { class: 'curl', 'data-testid': 'curl' });
+  const copyCurl = h('button', { type: 'button' }, 'Copy curl');
+  const key = app.session.current()?.apiKey;
+
+  const endpoint = (): Endpoint => ENDPOINTS[Number(select.value)] ?? ENDPOINTS[0]!;
+  const bodyText = (): string | undefined => (endpoint().method === 'POST' ? bodyInput.value : undefined);
+  const url = (): string => `${app.api.baseUrl}${endpoint().path}`;
+  const validBody = (): boolean => {
+    const body = bodyText();
+    if (body === undefined) return true;
+    try {
+      JSON.parse(body);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const showCurl = (): void => {
+    // What is shown names the secrets; the Copy button puts the real values in.
+    curl.textContent = validBody() ? curlLine(endpoint().method, url(), '$TOKEN', key ? '$API_KEY' : undefined, bodyText(), true) : 'Fix the JSON body to see the curl line.';
+  };
+  const onEndpoint = (): void => {
+    const e = endpoint();
+    bodyField.hidden = e.method !== 'POST';
+    bodyInput.value = e.body ?? '';
+    showCurl();
+  };
+  select.addEventListener('change', onEndpoint);
+  bodyInput.addEventListener('input', showCurl);
+
+  copyCurl.addEventListener('click', () => {
+    void (async () => {
+      if (!validBody()) return status.show('The request body is not valid JSON.', 'error');
+      const token = await app.session.idToken();
+      const ok = await copyText(curlLine(endpoint().method, url(), token, key?.value, bodyText()));
+      status.show(ok ? 'Copied, with your token and key filled in. Do not share it.' : 'Copy did not work here.', ok ? 'success' : 'error');
+    })().catch((error: unknown) => status.show(describeError(error), 'error'));
+  });
+
+  const form = h(
+    'form',
+    { class: 'card form', 'aria-label': 'Try a request' },
+    field('Endpoint', select),
+    bodyField,
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Send request')),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    status.clear();
+    if (!validBody()) {
+      status.show('The request body is not valid JSON.', 'error');
+      return;
+    }
+    void busy(form, 'Sending…', async () => {
+      const headers = await app.api.authHeaders();
+      const response = await app.api.raw(endpoint().method, endpoint().path, headers, bodyText());
+      const ok = response.status < 400;
+      mount(
+        result,
+        h(
+          'div',
+          { class: 'response-meta' },
+          h('span', { class: `status-pill ${ok ? 'ok' : 'bad'}`, 'data-testid': 'try-status' }, String(response.status)),
+          h('span', null, STATUS_WORDS[response.status] ?? response.statusText),
+          h('span', { class: 'muted', 'data-testid': 'try-latency' }, `${response.ms} ms`),
+        ),
+        h('pre', { class: 'response-body', tabindex: '0', 'aria-label': 'Response body' }, prettyBody(response)),
+      );
+    }).catch((error: unknown) => status.show(describeError(error), 'error'));
+  });
+
+  onEndpoint();
+  return page(
+    'Try it',
+    key ? 'Call the API as yourself: your ID token goes in Authorization, your key in x-api-key.' : 'Your key is not loaded yet: open the dashboard first, then come back.',
+    status.el,
+    form,
+    h('section', { class: 'card', 'aria-labelledby': 'response-heading' }, h('h2', { id: 'response-heading' }, 'Response'), result),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'curl-heading' },
+      h('div', { class: 'card-head' }, h('h2', { id: 'curl-heading' }, 'The same call with curl'), copyCurl),
+      curl,
+      h('p', { class: 'hint' }, 'Set TOKEN to your ID token and API_KEY to your key, or use Copy curl to get the line with both filled in.'),
+    ),
+  );
+}
