@@ -22,6 +22,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import * as z from 'zod/mini';
 import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
 import type { LedgerEntry } from '#shared/billing';
+import { ledgerEntry, readPlanEntries } from '#shared/ledger';
 import { assertOwnKey, callerFrom, userFrom, type Caller } from '#shared/caller';
 import { documentClient, dynamodb } from '#shared/clients';
 import { requireEnv } from '#shared/env';
@@ -184,13 +185,6 @@ export class DynamoAccountKeyWriter implements AccountKeyWriter {
   }
 }
 
-const LEDGER_TYPES = ['PLAN_STARTED', 'PLAN_CHANGED'];
-
-function ledgerEntry(item: Record<string, unknown>): LedgerEntry {
-  const { userId: _userId, ...entry } = item;
-  return entry as LedgerEntry;
-}
-
 /** The Billing table: `userId` + `entryId` (`<ISO time>#<TYPE>#…`, so the sort key is time order). */
 export class DynamoLedger implements Ledger {
   constructor(
@@ -216,23 +210,7 @@ export class DynamoLedger implements Ledger {
   }
 
   async planEntries(userId: string): Promise<LedgerEntry[]> {
-    const entries: LedgerEntry[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const { Items, LastEvaluatedKey } = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'userId = :userId',
-          FilterExpression: '#type IN (:started, :changed)',
-          ExpressionAttributeNames: { '#type': 'type' },
-          ExpressionAttributeValues: { ':userId': userId, ':started': LEDGER_TYPES[0], ':changed': LEDGER_TYPES[1] },
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      entries.push(...(Items ?? []).map(ledgerEntry));
-      startKey = LastEvaluatedKey;
-    } while (startKey);
-    return entries;
+    return readPlanEntries(this.client, this.tableName, userId);
   }
 }
 

@@ -1,5 +1,5 @@
 import { APIGatewayClient, GetUsageCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
-import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
@@ -14,6 +14,7 @@ import {
   type Statement,
 } from '#shared/billing';
 import { documentClient } from '#shared/clients';
+import { readPlanEntries } from '#shared/ledger';
 import { requireEnv } from '#shared/env';
 import { withLambda } from '#shared/lambda';
 import { logger } from '#shared/logger';
@@ -172,24 +173,7 @@ export class DynamoBillingStore implements BillingStore {
   ) {}
 
   async planEntries(userId: string): Promise<LedgerEntry[]> {
-    const entries: LedgerEntry[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const { Items, LastEvaluatedKey } = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'userId = :userId',
-          FilterExpression: '#type IN (:started, :changed)',
-          ExpressionAttributeNames: { '#type': 'type' },
-          ExpressionAttributeValues: { ':userId': userId, ':started': 'PLAN_STARTED', ':changed': 'PLAN_CHANGED' },
-          ConsistentRead: true,
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      entries.push(...((Items ?? []) as LedgerEntry[]));
-      startKey = LastEvaluatedKey;
-    } while (startKey);
-    return entries;
+    return readPlanEntries(this.client, this.tableName, userId);
   }
 
   async putIfAbsent(entry: StatementEntry): Promise<boolean> {
