@@ -2,6 +2,11 @@
  * The offline Lambda service: runs the template's functions (their esbuild bundles) in worker threads, each with the
  * function's own environment, and answers Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`), so
  * cognito-local's triggers, the Step Functions bridge, the gateway, the AWS CLI and SDK all invoke the same way.
+ *
+ * Each function has a pool of execution environments (worker threads, `worker.cjs`), at most `maxConcurrency`; an
+ * invocation takes an idle one, starts a new one (a cold start) or waits its turn. An environment that times out,
+ * exits (process.exit), crashes (an uncaught exception or unhandled rejection) or failed its init is thrown away, and
+ * the next invocation gets a fresh one — as in Lambda.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -28,22 +33,57 @@ export interface InvokeStats {
   initMs: number[];
 }
 
-interface Environment {
-  worker: Worker;
-  ready: Promise<void>;
-  busy: boolean;
-  dead: boolean;
-}
+type LambdaError = NonNullable<InvokeResult['error']>;
+type Outcome = { payload: unknown } | { error: LambdaError };
 
-interface Pending {
+/** How long an environment's init may take before the invocation's own timeout starts (Lambda's init phase limit). */
+const INIT_TIMEOUT_MS = 10_000;
+/** Output kept from between invocations (a timer logging after the response) for the next invocation's logs. */
+const MAX_BACKLOG_CHARS = 256 * 1024;
+
+/** One invocation, from the moment it is asked for until it is answered. */
+interface Call {
+  requestId: string;
+  event: unknown;
+  logs: string[];
+  /** Handed to the worker (counted in stats.invocations). */
+  started: boolean;
+  done: boolean;
+  timer?: NodeJS.Timeout;
   resolve: (result: InvokeResult) => void;
 }
 
+/** One execution environment: a worker thread running worker.cjs with the function's bundle. */
+interface Environment {
+  instanceId: string;
+  worker: Worker;
+  /** The bundle has loaded (or failed to: initError). */
+  initialized: boolean;
+  initError?: LambdaError;
+  /** Has (or is about to get) an invocation. */
+  busy: boolean;
+  /** Timed out, exited, crashed or closed: never used again. */
+  dead: boolean;
+  current?: Call;
+  /** Output written while no invocation was running, and its length. */
+  backlog: string[];
+  backlogChars: number;
+  /** The worker's 'error' event (e.g. ERR_WORKER_OUT_OF_MEMORY), which comes just before its exit. */
+  workerError?: Error & { code?: string };
+}
+
+type WorkerMessage =
+  | { type: 'log'; text: string }
+  | { type: 'ready'; initMs: number; initError?: LambdaError }
+  | { type: 'result'; requestId: string; payloadJson?: string; error?: LambdaError }
+  | { type: 'fatal'; requestId?: string; error: LambdaError };
+
 class FunctionPool {
   readonly envs: Environment[] = [];
-  private readonly waiting: (() => void)[] = [];
-  private readonly pending = new Map<string, Pending>();
+  /** Invocations waiting for an environment, first come first served. */
+  private readonly queue: Call[] = [];
   private nextInstance = 0;
+  private closed = false;
 
   constructor(
     readonly fn: FunctionModel,
@@ -52,6 +92,48 @@ class FunctionPool {
     private readonly max: number,
     private readonly stats: InvokeStats,
   ) {}
+
+  invoke(event: unknown): Promise<InvokeResult> {
+    return new Promise<InvokeResult>((resolve) => {
+      const call: Call = { requestId: randomUUID(), event: undefined, logs: [], started: false, done: false, resolve };
+      // The function sees what Lambda would hand it: the event as JSON (no undefined, no class instances).
+      try {
+        call.event = event === undefined ? {} : JSON.parse(JSON.stringify(event));
+      } catch (error) {
+        call.done = true;
+        resolve({
+          requestId: call.requestId,
+          logs: '',
+          error: { errorType: 'InvalidRequestContentException', errorMessage: `Could not serialize the event to JSON: ${(error as Error).message}` },
+        });
+        return;
+      }
+      if (this.closed) {
+        this.answerClosed(call);
+        return;
+      }
+      const idle = this.envs.find((e) => !e.busy && !e.dead);
+      if (idle) this.assign(idle, call);
+      else if (this.envs.length < this.max) this.assign(this.spawn(), call);
+      else this.queue.push(call);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const call of this.queue.splice(0)) this.answerClosed(call);
+    const envs = this.envs.splice(0);
+    await Promise.all(
+      envs.map(async (env) => {
+        env.dead = true;
+        env.busy = false;
+        const call = env.current;
+        env.current = undefined;
+        if (call) this.answerClosed(call);
+        await env.worker.terminate().catch(() => undefined);
+      }),
+    );
+  }
 
   private spawn(): Environment {
     const instanceId = `${this.fn.logicalId}-${++this.nextInstance}`;
@@ -72,95 +154,163 @@ class FunctionPool {
       resourceLimits: { maxOldGenerationSizeMb: Math.max(64, this.fn.memoryMb) },
     });
     worker.unref();
-    const environment: Environment = { worker, busy: true, dead: false, ready: Promise.resolve() };
-    environment.ready = new Promise<void>((resolve) => {
-      worker.once('message', (message: { type: string; initMs: number }) => {
-        this.stats.coldStarts++;
-        this.stats.initMs.push(message.initMs);
-        resolve();
-      });
-      worker.once('exit', () => resolve());
+    const env: Environment = { instanceId, worker, initialized: false, busy: true, dead: false, backlog: [], backlogChars: 0 };
+    worker.on('message', (message: WorkerMessage) => this.onMessage(env, message));
+    worker.on('error', (error: Error) => {
+      env.workerError = error;
     });
-    worker.on('message', (message: { type: string; requestId: string; payloadJson?: string; error?: InvokeResult['error']; logs: string }) => {
-      if (message.type !== 'result') return;
-      const pending = this.pending.get(message.requestId);
-      if (!pending) return;
-      this.pending.delete(message.requestId);
-      pending.resolve({
-        requestId: message.requestId,
-        logs: message.logs,
-        ...(message.error ? { error: message.error } : { payload: message.payloadJson === undefined ? null : JSON.parse(message.payloadJson) }),
-      });
-    });
-    worker.on('error', () => undefined);
-    worker.on('exit', () => {
-      environment.dead = true;
-      const index = this.envs.indexOf(environment);
-      if (index >= 0) this.envs.splice(index, 1);
-      this.release();
-    });
-    this.envs.push(environment);
-    return environment;
+    worker.on('exit', (code: number) => this.onExit(env, code));
+    this.envs.push(env);
+    return env;
   }
 
-  private async acquire(): Promise<Environment> {
-    for (;;) {
-      const idle = this.envs.find((e) => !e.busy && !e.dead);
-      if (idle) {
-        idle.busy = true;
-        return idle;
+  private onMessage(env: Environment, message: WorkerMessage): void {
+    if (env.dead) return;
+    switch (message.type) {
+      case 'log': {
+        if (env.current) env.current.logs.push(message.text);
+        else {
+          env.backlog.push(message.text);
+          env.backlogChars += message.text.length;
+          while (env.backlogChars > MAX_BACKLOG_CHARS && env.backlog.length > 1) env.backlogChars -= (env.backlog.shift() as string).length;
+        }
+        return;
       }
-      if (this.envs.length < this.max) return this.spawn();
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      case 'ready': {
+        env.initialized = true;
+        if (message.initError) env.initError = message.initError;
+        this.stats.coldStarts++;
+        this.stats.initMs.push(message.initMs);
+        if (env.current && !env.current.started) this.start(env, env.current);
+        return;
+      }
+      case 'result': {
+        const call = env.current;
+        if (!call || call.requestId !== message.requestId) return;
+        this.finish(env, call, message.error ? { error: message.error } : { payload: message.payloadJson === undefined ? null : JSON.parse(message.payloadJson) }, false);
+        return;
+      }
+      case 'fatal': {
+        const call = env.current;
+        if (call && (!call.started || call.requestId === message.requestId)) {
+          // The invocation it crashed in (or the init it was waiting for) gets the error, like Lambda reports it.
+          this.finish(env, call, { error: message.error }, true);
+        } else if (call) {
+          // Crashed from a leftover timer before it began this invocation: run it in a fresh environment instead.
+          this.requeue(env, call);
+        } else {
+          this.retire(env);
+        }
+        return;
+      }
     }
   }
 
-  private release(): void {
-    this.waiting.shift()?.();
+  private onExit(env: Environment, code: number): void {
+    const call = env.current;
+    if (call) this.finish(env, call, { error: exitError(call.requestId, code, env.workerError) }, true);
+    else this.retire(env);
   }
 
-  async invoke(event: unknown): Promise<InvokeResult> {
-    const requestId = randomUUID();
-    const environment = await this.acquire();
-    await environment.ready;
+  /** Give an environment an invocation: run it now, or as soon as the environment has loaded the bundle. */
+  private assign(env: Environment, call: Call): void {
+    env.busy = true;
+    env.current = call;
+    if (env.backlog.length) {
+      call.logs.push(...env.backlog.splice(0));
+      env.backlogChars = 0;
+    }
+    if (env.initialized) this.start(env, call);
+    else this.arm(env, call, INIT_TIMEOUT_MS + this.fn.timeoutSeconds * 1000);
+  }
+
+  private start(env: Environment, call: Call): void {
+    call.started = true;
     this.stats.invocations++;
+    if (env.initError) {
+      // Like Lambda, a failed init is not kept: the next invocation initialises a fresh environment.
+      this.finish(env, call, { error: env.initError }, true);
+      return;
+    }
     const timeoutMs = this.fn.timeoutSeconds * 1000;
-    const deadline = Date.now() + timeoutMs;
-    const result = await new Promise<InvokeResult>((resolve) => {
-      const timer = setTimeout(() => {
-        // Like Lambda: the sandbox is torn down; the next invocation gets a fresh (cold) one.
-        this.pending.delete(requestId);
-        environment.dead = true;
-        void environment.worker.terminate();
-        resolve({
-          requestId,
-          logs: '',
-          error: { errorType: 'Sandbox.Timedout', errorMessage: `Task timed out after ${this.fn.timeoutSeconds.toFixed(2)} seconds` },
-        });
-      }, timeoutMs);
-      timer.unref();
-      this.pending.set(requestId, {
-        resolve: (r) => {
-          clearTimeout(timer);
-          resolve(r);
-        },
-      });
-      if (environment.dead) {
-        this.pending.delete(requestId);
-        clearTimeout(timer);
-        resolve({ requestId, logs: '', error: { errorType: 'Runtime.ExitError', errorMessage: 'The execution environment exited' } });
-        return;
-      }
-      environment.worker.postMessage({ type: 'invoke', requestId, event, deadline });
-    });
-    environment.busy = false;
-    this.release();
-    return result;
+    this.arm(env, call, timeoutMs);
+    env.worker.postMessage({ type: 'invoke', requestId: call.requestId, event: call.event, deadline: Date.now() + timeoutMs });
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.envs.map((e) => e.worker.terminate()));
+  private arm(env: Environment, call: Call, ms: number): void {
+    clearTimeout(call.timer);
+    call.timer = setTimeout(() => {
+      // Like Lambda: the sandbox is torn down; the next invocation gets a fresh (cold) one.
+      const error = {
+        errorType: 'Sandbox.Timedout',
+        errorMessage: `RequestId: ${call.requestId} Error: Task timed out after ${this.fn.timeoutSeconds.toFixed(2)} seconds`,
+      };
+      this.finish(env, call, { error }, true);
+    }, ms);
+    call.timer.unref();
   }
+
+  /** Answer an invocation; then the environment takes the next waiting one, or is thrown away (kill). */
+  private finish(env: Environment, call: Call, outcome: Outcome, kill: boolean): void {
+    if (call.done) return;
+    call.done = true;
+    clearTimeout(call.timer);
+    if (env.current === call) env.current = undefined;
+    call.resolve({ requestId: call.requestId, logs: call.logs.join(''), ...outcome });
+    if (kill || env.dead) {
+      this.retire(env);
+      return;
+    }
+    const next = this.queue.shift();
+    if (next) this.assign(env, next);
+    else env.busy = false;
+  }
+
+  /** Put an invocation the environment never began back at the head of the queue, and replace the environment. */
+  private requeue(env: Environment, call: Call): void {
+    clearTimeout(call.timer);
+    if (env.current === call) env.current = undefined;
+    if (call.started) this.stats.invocations--;
+    call.started = false;
+    this.queue.unshift(call);
+    this.retire(env);
+  }
+
+  /** Throw an environment away (idempotent) and start replacements for invocations that are waiting. */
+  private retire(env: Environment): void {
+    if (!env.dead) {
+      env.dead = true;
+      env.busy = false;
+      void env.worker.terminate().catch(() => undefined);
+    }
+    const index = this.envs.indexOf(env);
+    if (index >= 0) this.envs.splice(index, 1);
+    while (!this.closed && this.queue.length > 0 && this.envs.length < this.max) {
+      this.assign(this.spawn(), this.queue.shift() as Call);
+    }
+  }
+
+  private answerClosed(call: Call): void {
+    if (call.done) return;
+    call.done = true;
+    clearTimeout(call.timer);
+    call.resolve({
+      requestId: call.requestId,
+      logs: call.logs.join(''),
+      error: { errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${call.requestId} Error: The Lambda service was closed` },
+    });
+  }
+}
+
+/** What Lambda answers when the runtime process goes away in the middle of an invocation. */
+function exitError(requestId: string, code: number, workerError?: Error & { code?: string }): LambdaError {
+  if (workerError?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    return { errorType: 'Runtime.OutOfMemory', errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: signal: killed` };
+  }
+  return {
+    errorType: 'Runtime.ExitError',
+    errorMessage: code === 0 ? `RequestId: ${requestId} Error: Runtime exited without providing a reason` : `RequestId: ${requestId} Error: Runtime exited with error: exit status ${code}`,
+  };
 }
 
 export interface LambdaRuntime extends LambdaInvoker {
@@ -190,15 +340,17 @@ export function createLambdaRuntime(opts: LambdaRuntimeOptions): LambdaRuntime {
       AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
       ...fn.environment,
     };
-    const pool = new FunctionPool(fn, file, env, opts.maxConcurrency ?? 4, stats);
+    const pool = new FunctionPool(fn, file, env, Math.max(1, opts.maxConcurrency ?? 4), stats);
     pools.set(fn.logicalId, pool);
     byName.set(fn.logicalId, pool);
     byName.set(fn.name, pool);
     byName.set(fn.arn, pool);
+    // The partial ARN form ("123456789012:function:name") the API accepts too.
+    byName.set(fn.arn.split(':').slice(4).join(':'), pool);
   }
 
   const find = (name: string): FunctionPool | undefined => {
-    const decoded = decodeURIComponent(name);
+    const decoded = safeDecode(name);
     // Qualified names/ARNs ("name:$LATEST") resolve to the function.
     return byName.get(decoded) ?? byName.get(decoded.replace(/:(\$LATEST|\d+)$/, ''));
   };
@@ -212,8 +364,15 @@ export function createLambdaRuntime(opts: LambdaRuntimeOptions): LambdaRuntime {
     return result;
   };
 
+  // For "Function not found" messages, which AWS words with the full ARN.
+  const arnPrefix = opts.functions[0]?.arn.replace(/[^:]*$/, '');
+  const notFoundMessage = (name: string): string => {
+    const decoded = safeDecode(name);
+    return `Function not found: ${decoded.startsWith('arn:') || !arnPrefix ? decoded : `${arnPrefix}${decoded.replace(/^\d{12}:function:/, '')}`}`;
+  };
+
   const listener: Listener = (req, res) => {
-    void handleInvokeApi(req, res, find, invoke);
+    void handleInvokeApi(req, res, (name) => find(name) !== undefined, notFoundMessage, invoke);
   };
 
   return {
@@ -227,12 +386,33 @@ export function createLambdaRuntime(opts: LambdaRuntimeOptions): LambdaRuntime {
   };
 }
 
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
 /* ------------------------------------------------------------------ Invoke API (REST-JSON, as the SDK and CLI speak it) */
 
+/** Lambda's request payload quotas: 6 MB for synchronous invocations, 1 MB for asynchronous ones (Invoke API reference). */
 const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
+const MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024;
+/** Beyond this a request body is not even drained: the connection is dropped. */
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+/** X-Amz-Log-Result carries the last 4 KB of the log. */
+const MAX_LOG_RESULT_BYTES = 4 * 1024;
+
+/**
+ * Errors as Lambda sends them (restJson1): the code in `x-amzn-ErrorType`, the body `{"Type": "User"|"Service", …}`
+ * with the message under the member name Lambda's model gives that error — `Message` for ResourceNotFoundException and
+ * ServiceException, `message` for the others here (see the shapes in @aws-sdk/client-lambda).
+ */
+const CAPITALISED_MESSAGE = new Set(['ResourceNotFoundException', 'ServiceException']);
 
 function sendError(res: ServerResponse, status: number, type: string, message: string): void {
-  const body = JSON.stringify({ Type: status >= 500 ? 'Service' : 'User', message });
+  const body = JSON.stringify({ Type: status >= 500 ? 'Service' : 'User', [CAPITALISED_MESSAGE.has(type) ? 'Message' : 'message']: message });
   res.writeHead(status, {
     'Content-Type': 'application/json',
     'x-amzn-ErrorType': type,
@@ -242,21 +422,29 @@ function sendError(res: ServerResponse, status: number, type: string, message: s
   res.end(body);
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+/**
+ * The whole body, or `tooLarge` when it is over `limit` bytes. An oversized body is still read (and dropped) to its
+ * end so the client, which is still sending it, gets the error response instead of a reset connection.
+ */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'tooLarge'> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_PAYLOAD_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
+    if (size > MAX_DRAIN_BYTES) {
+      req.destroy();
+      return 'tooLarge';
+    }
+    if (size <= limit) chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks);
+  return size > limit ? 'tooLarge' : Buffer.concat(chunks);
 }
 
 async function handleInvokeApi(
   req: IncomingMessage,
   res: ServerResponse,
-  find: (name: string) => FunctionPool | undefined,
+  exists: (name: string) => boolean,
+  notFoundMessage: (name: string) => string,
   invoke: (name: string, event: unknown) => Promise<InvokeResult>,
 ): Promise<void> {
   try {
@@ -267,25 +455,30 @@ async function handleInvokeApi(
       return;
     }
     const name = match[1] as string;
-    if (!find(name)) {
-      sendError(res, 404, 'ResourceNotFoundException', `Function not found: ${decodeURIComponent(name)}`);
+    if (!exists(name)) {
+      sendError(res, 404, 'ResourceNotFoundException', notFoundMessage(name));
       return;
     }
-    const body = await readBody(req);
-    if (body === undefined) {
-      sendError(res, 413, 'RequestTooLargeException', `Request must be smaller than ${MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation`);
+    const invocationType = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
+    if (invocationType !== 'RequestResponse' && invocationType !== 'Event' && invocationType !== 'DryRun') {
+      sendError(res, 400, 'InvalidParameterValueException', `Unsupported invocation type: ${invocationType}. Valid values are RequestResponse, Event and DryRun.`);
+      return;
+    }
+    const limit = invocationType === 'Event' ? MAX_ASYNC_PAYLOAD_BYTES : MAX_PAYLOAD_BYTES;
+    const body = await readBody(req, limit);
+    if (body === 'tooLarge') {
+      sendError(res, 413, 'RequestTooLargeException', `Request must be smaller than ${limit} bytes for the InvokeFunction operation`);
       return;
     }
     let event: unknown = {};
     if (body.length > 0) {
       try {
         event = JSON.parse(body.toString('utf8'));
-      } catch {
-        sendError(res, 400, 'InvalidRequestContentException', 'Could not parse request body into json: the payload is not valid JSON');
+      } catch (error) {
+        sendError(res, 400, 'InvalidRequestContentException', `Could not parse request body into json: Could not parse payload into json: ${(error as Error).message}`);
         return;
       }
     }
-    const invocationType = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
     if (invocationType === 'DryRun') {
       res.writeHead(204, { 'x-amzn-RequestId': randomUUID() });
       res.end();
@@ -293,12 +486,8 @@ async function handleInvokeApi(
     }
     if (invocationType === 'Event') {
       void invoke(name, event).catch(() => undefined);
-      res.writeHead(202, { 'x-amzn-RequestId': randomUUID() });
+      res.writeHead(202, { 'x-amzn-RequestId': randomUUID(), 'Content-Length': 0 });
       res.end();
-      return;
-    }
-    if (invocationType !== 'RequestResponse') {
-      sendError(res, 400, 'InvalidParameterValueException', `Unsupported invocation type: ${invocationType}`);
       return;
     }
     const result = await invoke(name, event);
@@ -308,7 +497,8 @@ async function handleInvokeApi(
       'X-Amz-Executed-Version': '$LATEST',
     };
     if (String(req.headers['x-amz-log-type'] ?? '') === 'Tail') {
-      headers['X-Amz-Log-Result'] = Buffer.from(result.logs.slice(-4096)).toString('base64');
+      const log = Buffer.from(result.logs, 'utf8');
+      headers['X-Amz-Log-Result'] = log.subarray(Math.max(0, log.length - MAX_LOG_RESULT_BYTES)).toString('base64');
     }
     let payload: string;
     if (result.error) {

@@ -3,52 +3,126 @@
  * One Lambda "execution environment": a worker thread with the function's own environment variables, loading the
  * function's bundle once (the cold start) and handling one invocation at a time, like a Lambda sandbox.
  * Plain CommonJS so it needs no TypeScript loader.
+ *
+ * Messages to the parent (index.ts owns the protocol):
+ *   { type: 'log', text }                                      what the function wrote, as it writes it
+ *   { type: 'ready', initMs, initError? }                      once, when the bundle is loaded (or failed to)
+ *   { type: 'result', requestId, payloadJson?, error? }        one per invocation
+ *   { type: 'fatal', requestId?, error }                       uncaught exception / unhandled rejection: the parent
+ *                                                              answers the invocation with it and replaces us
+ * Error shapes follow the Node.js runtime interface client (aws-lambda-nodejs-runtime-interface-client, Errors.js).
  */
+const util = require('node:util');
+const { pathToFileURL } = require('node:url');
 const { parentPort, workerData } = require('node:worker_threads');
 
-let captured = [];
+/** Lambda's limit for a synchronous response (the figure its error message names). */
+const MAX_RESPONSE_BYTES = 6291556;
+
+let currentRequestId;
+let crashed = false;
+
+// Everything the function writes goes to the parent as it is written, so nothing is lost when the environment dies
+// mid-invocation (timeout, process.exit, an uncaught exception) and concurrent environments never mix their output.
 for (const stream of [process.stdout, process.stderr]) {
   stream.write = (chunk, encoding, callback) => {
-    captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    if (text) parentPort.postMessage({ type: 'log', text });
     if (typeof encoding === 'function') encoding();
     else if (typeof callback === 'function') callback();
     return true;
   };
 }
 
-let handler;
-let initError;
-const initStarted = process.hrtime.bigint();
-try {
-  const mod = require(workerData.file);
-  handler = mod[workerData.handlerExport];
-  if (typeof handler !== 'function') {
-    initError = { errorType: 'Runtime.HandlerNotFound', errorMessage: `${workerData.handlerFile}.${workerData.handlerExport} is undefined or not exported` };
-  }
-} catch (error) {
-  initError = { errorType: 'Runtime.ImportModuleError', errorMessage: String(error && error.message ? error.message : error) };
+function isErrorLike(value) {
+  return (
+    util.types.isNativeError(value) ||
+    (value && typeof value.name === 'string' && typeof value.message === 'string' && typeof value.stack === 'string')
+  );
 }
-const initMs = Number(process.hrtime.bigint() - initStarted) / 1e6;
-const initLogs = captured.join('');
-captured = [];
 
-function serializeError(error) {
-  if (error instanceof Error) {
+/** Errors.toRapidResponse: what Lambda puts in the invocation's error payload. */
+function toRapidResponse(error) {
+  try {
+    if (isErrorLike(error)) {
+      return { errorType: String(error.name), errorMessage: String(error.message), trace: String(error.stack).split('\n') };
+    }
+    return { errorType: typeof error, errorMessage: error.toString(), trace: [] };
+  } catch {
     return {
-      errorType: error.name || 'Error',
-      errorMessage: error.message,
-      trace: String(error.stack || '').split('\n'),
+      errorType: 'handled',
+      errorMessage: 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
     };
   }
-  return { errorType: 'Error', errorMessage: typeof error === 'string' ? error : JSON.stringify(error) };
 }
 
-parentPort.postMessage({ type: 'ready', initMs, initLogs, initError });
+/** UserFunction.load's classification of a failed module load. */
+function toInitError(error) {
+  const code = error && error.code;
+  if (error instanceof SyntaxError) {
+    return { ...toRapidResponse(error), errorType: 'Runtime.UserCodeSyntaxError', errorMessage: String(error) };
+  }
+  if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') {
+    return { ...toRapidResponse(error), errorType: 'Runtime.ImportModuleError', errorMessage: String(error) };
+  }
+  return toRapidResponse(error);
+}
 
-parentPort.on('message', async (message) => {
-  if (message.type !== 'invoke') return;
-  captured = [];
+function fatal(label, error) {
+  if (crashed) return;
+  crashed = true;
+  process.stderr.write(`${label}\t${JSON.stringify(error)}\n`);
+  parentPort.postMessage({ type: 'fatal', requestId: currentRequestId, error });
+}
+
+process.on('uncaughtException', (error) => fatal('Uncaught Exception', toRapidResponse(error)));
+process.on('unhandledRejection', (reason) => {
+  const trace = isErrorLike(reason) ? String(reason.stack).split('\n') : [];
+  fatal('Unhandled Promise Rejection', { errorType: 'Runtime.UnhandledPromiseRejection', errorMessage: String(reason), trace });
+});
+
+let handler;
+let initError;
+
+async function init() {
+  const started = process.hrtime.bigint();
+  const fullHandler = `${workerData.handlerFile}.${workerData.handlerExport}`;
+  try {
+    const mod = workerData.file.endsWith('.mjs') ? await import(pathToFileURL(workerData.file).href) : require(workerData.file);
+    const resolved = String(workerData.handlerExport)
+      .split('.')
+      .reduce((value, key) => (value === undefined || value === null ? undefined : value[key]), mod);
+    if (resolved === undefined || resolved === null) {
+      initError = { errorType: 'Runtime.HandlerNotFound', errorMessage: `${fullHandler} is undefined or not exported` };
+    } else if (typeof resolved !== 'function') {
+      initError = { errorType: 'Runtime.HandlerNotFound', errorMessage: `${fullHandler} is not a function` };
+    } else {
+      handler = resolved;
+    }
+  } catch (error) {
+    initError = toInitError(error);
+  }
+  const initMs = Number(process.hrtime.bigint() - started) / 1e6;
+  parentPort.postMessage({ type: 'ready', initMs, ...(initError ? { initError } : {}) });
+}
+
+function runHandler(event, context) {
+  return new Promise((resolve, reject) => {
+    const callback = (err, value) => (err !== undefined && err !== null ? reject(err) : resolve(value));
+    // The legacy context methods end the invocation like the callback does.
+    context.done = callback;
+    context.succeed = (value) => resolve(value);
+    context.fail = (err) => reject(err);
+    const returned = handler(event, context, callback);
+    if (returned && typeof returned.then === 'function') returned.then(resolve, reject);
+    // A synchronous handler without a callback parameter answers with what it returned.
+    else if (handler.length < 3) resolve(returned);
+  });
+}
+
+async function invoke(message) {
   const { requestId, event, deadline } = message;
+  if (initError) return { error: initError };
   const context = {
     callbackWaitsForEmptyEventLoop: true,
     functionName: workerData.functionName,
@@ -59,34 +133,46 @@ parentPort.on('message', async (message) => {
     logGroupName: `/aws/lambda/${workerData.functionName}`,
     logStreamName: `local/${workerData.instanceId}`,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
   };
-  const started = process.hrtime.bigint();
-  let reply;
-  if (initError) {
-    reply = { error: initError };
-  } else {
+  let payload;
+  let error;
+  try {
+    payload = await runHandler(event, context);
+  } catch (thrown) {
+    error = toRapidResponse(thrown);
+  }
+  let payloadJson;
+  if (!error) {
     try {
-      const payload = await new Promise((resolve, reject) => {
-        // Support callback-style handlers as well as async ones.
-        const maybe = handler(event, context, (err, value) => (err ? reject(err) : resolve(value)));
-        if (maybe && typeof maybe.then === 'function') maybe.then(resolve, reject);
-        else if (handler.length < 3) resolve(maybe);
-      });
-      reply = { payload: payload === undefined ? null : payload };
-    } catch (error) {
-      reply = { error: serializeError(error) };
+      payloadJson = JSON.stringify(payload === undefined ? null : payload);
+      if (payloadJson === undefined) payloadJson = 'null'; // a function or a symbol
+      const bytes = Buffer.byteLength(payloadJson);
+      if (bytes > MAX_RESPONSE_BYTES) {
+        payloadJson = undefined;
+        error = {
+          errorType: 'Function.ResponseSizeTooLarge',
+          errorMessage: `Response payload size (${bytes} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+        };
+      }
+    } catch (thrown) {
+      payloadJson = undefined;
+      error = { errorType: 'Runtime.MarshalError', errorMessage: `Unable to marshal response: ${thrown && thrown.message ? thrown.message : String(thrown)}` };
     }
   }
-  const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-  let payloadJson;
-  try {
-    payloadJson = reply.payload === undefined ? undefined : JSON.stringify(reply.payload);
-  } catch (error) {
-    reply = { error: { errorType: 'Runtime.MarshalError', errorMessage: 'Unable to marshal response: ' + error.message } };
-  }
-  parentPort.postMessage({ type: 'result', requestId, payloadJson, error: reply.error, logs: captured.join(''), durationMs });
-  captured = [];
+  return { payloadJson, error };
+}
+
+parentPort.on('message', (message) => {
+  if (!message || message.type !== 'invoke' || crashed) return;
+  currentRequestId = message.requestId;
+  invoke(message).then(
+    ({ payloadJson, error }) => {
+      if (crashed) return;
+      parentPort.postMessage({ type: 'result', requestId: message.requestId, payloadJson, error });
+      currentRequestId = undefined;
+    },
+    (thrown) => fatal('Runtime Error', toRapidResponse(thrown)),
+  );
 });
+
+void init();
