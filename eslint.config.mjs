@@ -24,7 +24,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['local/**/*.ts', 'local/**/*.cjs', 'scripts/**/*.ts', 'bench/**/*.ts', 'tests/**/*.js', 'tests/support/**/*.ts'],
+    files: ['local/**/*.ts', 'local/**/*.cjs', 'scripts/**/*.ts', 'scripts/**/*.cjs', 'bench/**/*.ts', 'tests/**/*.js', 'tests/support/**/*.ts'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-require-imports': 'off' },
   },
 );

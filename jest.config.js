@@ -16,7 +16,7 @@ module.exports = {
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
+      testMatch: ['<rootDir>/tests/integration/**/*.test.ts', '<rootDir>/tests/resilience/**/*.test.ts', '<rootDir>/tests/abuse/**/*.test.ts'],
       slowTestThreshold: 30,
     },
     {

@@ -8,7 +8,7 @@ import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createApiGatewayControlPlane } from './apigateway/index.ts';
+import { createApiGatewayControlPlane, type FaultHook } from './apigateway/index.ts';
 import { buildFunctions } from './build.ts';
 import { startCognito, type LocalCognito } from './cognito.ts';
 import { createPortalListener, DEFAULT_PORTAL_PORT, ensurePortalBuilt, readOutboxFile, type PortalConfig } from '../portal/server/index.ts';
@@ -17,7 +17,7 @@ import { createLambdaRuntime, type LambdaRuntime } from './lambda/index.ts';
 import { buildStackModel, type CognitoIds, type StackModel } from './model.ts';
 import { DEFAULT_PORTS, endpointEnvironment, type ServiceName } from './endpoints.ts';
 import { freePort } from './ports.ts';
-import { createStepFunctionsService } from './stepfunctions/index.ts';
+import { createStepFunctionsService, type TaskFaultHook } from './stepfunctions/index.ts';
 import { loadTemplate, type JsonObject } from './template.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type Endpoints, type Listener } from './types.ts';
 
@@ -45,6 +45,23 @@ export interface LocalStackOptions {
    * outbox (/outbox.json). Port: DEFAULT_PORTAL_PORT (5173), `{ port }` (0 = free), or free when `ports` is 0.
    */
   portal?: boolean | { port?: number };
+  /**
+   * Test only: fault injection. `apigateway` is asked before each control-plane operation (a `FaultInjector` of
+   * local/apigateway), `stepFunctions` before each Task call (a `TaskFaultInjector` of local/stepfunctions).
+   */
+  faults?: LocalStackFaults;
+}
+
+export interface LocalStackFaults {
+  apigateway?: FaultHook;
+  stepFunctions?: TaskFaultHook;
+}
+
+export interface LocalStackMetrics {
+  /** Requests the DynamoDB server received, by operation (`GetItem`, `PutItem`, `Query`, …), since start or reset(). */
+  dynamodb: Record<string, number>;
+  /** Zeroes the counters (the same objects stay in place). */
+  reset(): void;
 }
 
 export interface LocalStack {
@@ -63,6 +80,10 @@ export interface LocalStack {
   stepFunctions: Awaited<ReturnType<typeof createStepFunctionsService>>;
   /** The developer portal, when `portal` was asked for: its URL and the config.json it serves. */
   portal?: { url: string; config: PortalConfig };
+  /** The fault hooks given in the options (none: `{}`). */
+  faults: LocalStackFaults;
+  /** Request counters (bench, cost model): DynamoDB requests by operation, from X-Amz-Target. */
+  metrics: LocalStackMetrics;
   close(): Promise<void>;
 }
 
@@ -216,6 +237,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     mkdirSync(join(dir, 'dynamodb'), { recursive: true });
     const dynamo = await listen(dynalite({ path: join(dir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }), ports.dynamodb, host);
     closers.push(() => closeServer(dynamo));
+    const metrics: LocalStackMetrics = {
+      dynamodb: {},
+      reset: () => {
+        for (const operation of Object.keys(metrics.dynamodb)) delete metrics.dynamodb[operation];
+      },
+    };
+    dynamo.on('request', (req) => {
+      const target = req.headers['x-amz-target'];
+      const operation = (typeof target === 'string' ? target.slice(target.lastIndexOf('.') + 1) : '') || 'unknown';
+      metrics.dynamodb[operation] = (metrics.dynamodb[operation] ?? 0) + 1;
+    });
 
     // Cognito (triggers call the Lambda service, which starts below: triggers only fire on requests)
     const cognito = await startCognito({
@@ -255,6 +287,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       usagePlans: model.usagePlans,
       log: (line) => log(`[apigateway] ${line}`),
       ...(opts.createApiKeyRateLimit !== undefined ? { createApiKeyRateLimit: opts.createApiKeyRateLimit } : {}),
+      ...(opts.faults?.apigateway ? { faults: opts.faults.apigateway } : {}),
     });
     closers.push(() => controlPlane.close());
     const controlServer = await listen(controlPlane.listener, ports.apigateway, host);
@@ -272,6 +305,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       // Interrupted executions re-run once every service they call is listening (below).
       resume: 'manual',
       ...(opts.retryIntervalScale !== undefined ? { retryIntervalScale: opts.retryIntervalScale } : {}),
+      ...(opts.faults?.stepFunctions ? { faults: opts.faults.stepFunctions } : {}),
     });
     closers.push(() => stepFunctions.close());
     const sfnServer = await listen(stepFunctions.listener, ports.stepfunctions, host);
@@ -344,6 +378,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       controlPlane,
       stepFunctions,
       ...(portal ? { portal } : {}),
+      faults: { ...opts.faults },
+      metrics,
       close,
     };
   } catch (error) {

@@ -29,6 +29,7 @@ import type { NormalizedSchema } from '@smithy/core/schema';
 import type { Endpoints } from '../types.ts';
 import { commandSchemas, fromSdkOutput, sfnServicePrefix, toSdkInput } from './casing.ts';
 import { SfnApiError, StatesRuntimeError, TaskError } from './errors.ts';
+import { faultResource, injectedCause, type TaskCall, type TaskFaultHook } from './faults.ts';
 import type { TaskDescriptor } from './history.ts';
 import type { ExecutionDescription, StartExecutionResult } from './types.ts';
 
@@ -257,6 +258,8 @@ export interface BridgeOptions {
     startExecution(req: { stateMachineArn: string; name?: string; input?: string }): Promise<StartExecutionResult>;
     waitForExecution(arn: string, timeoutMs?: number): Promise<ExecutionDescription>;
   };
+  /** Test only: asked before each Task call that names its state (see ./faults.ts). */
+  faults?: TaskFaultHook;
 }
 
 const decoder = new TextDecoder();
@@ -324,9 +327,17 @@ export class TaskBridge {
     }
   }
 
-  /** Runs the resource; resolves to the task result or rejects with TaskError / StatesRuntimeError. */
-  async invoke(resourceArn: string, params: unknown, signal?: AbortSignal): Promise<unknown> {
+  /**
+   * Runs the resource; resolves to the task result or rejects with TaskError / StatesRuntimeError. With `call`
+   * (the state making it) and a `faults` hook, the hook is asked first and may fail or hold the call.
+   */
+  async invoke(resourceArn: string, params: unknown, signal?: AbortSignal, call?: Omit<TaskCall, 'resource'>): Promise<unknown> {
     this.preflight(resourceArn);
+    if (call && this.options.faults) {
+      const fault = await this.options.faults.next({ ...call, resource: faultResource(resourceArn) });
+      if (signal?.aborted) throw new StatesRuntimeError('execution aborted');
+      if (fault) throw new TaskError(fault.error, fault.cause ?? injectedCause(fault.error));
+    }
     const p = parseResource(resourceArn);
     switch (p.kind) {
       case 'aws-sdk':

@@ -165,3 +165,31 @@ export function simplePath(path: string, data: Json): Json | undefined {
   }
   return cur;
 }
+
+const START_TIME_PATH = '$$.Execution.StartTime';
+
+/** A copy with `$$.Execution.StartTime` in payload templates pinned to `startTime` (stable across re-runs). */
+export function pinStartTime(definition: JsonObject, startTime: string): JsonObject {
+  const copy = structuredClone(definition);
+  const pin = (template: Json): Json => {
+    if (Array.isArray(template)) return template.map(pin);
+    if (!isObject(template)) return template;
+    const out: JsonObject = {};
+    for (const [key, value] of Object.entries(template)) {
+      if (key.endsWith('.$') && typeof value === 'string') {
+        if (value === START_TIME_PATH) out[key.slice(0, -2)] = startTime;
+        else if (value.startsWith('States.') && value.includes(START_TIME_PATH)) out[key] = value.split(START_TIME_PATH).join(intrinsicLiteral(startTime));
+        else out[key] = value;
+        continue;
+      }
+      out[key] = pin(value);
+    }
+    return out;
+  };
+  walkStates(copy, ({ state }) => {
+    for (const field of ['Parameters', 'ResultSelector', 'ItemSelector'] as const) {
+      if (state[field] !== undefined) state[field] = pin(state[field]);
+    }
+  });
+  return copy;
+}

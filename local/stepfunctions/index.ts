@@ -22,8 +22,10 @@
  * Context object: `$$.Execution.Id/Name/Input/StartTime/RoleArn/RedriveCount`, `$$.StateMachine.Id/Name`,
  * `$$.State.Name` (substituted per state, see ./definition.ts), `$$.State.EnteredTime` (the time it is read,
  * i.e. when the state's input is processed), `$$.State.RetryCount` (always 0), `$$.Map.Item.*` (by the library).
- * The library sets `$$.Execution.StartTime` itself when the run begins (a few ms after startDate; for a re-run,
- * the re-run's start).
+ * `$$.Execution.StartTime` is pinned to the execution's startDate in every payload template (see pinStartTime in
+ * ./definition.ts): the library would set it when each run begins, and a re-run after a restart must see the same
+ * StartTime as the first attempt — as in AWS, where it never changes — or ids derived from it (billing entries)
+ * would differ between attempts.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -32,13 +34,15 @@ import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctio
 import type { Endpoints, Listener, StateMachineSpec } from '../types.ts';
 import { createListener, decodeToken, encodeToken, optString, pageSize, reqString, type Operation } from './api.ts';
 import { describeTask, TaskBridge } from './bridge.ts';
-import { collectTaskStates, prepareDefinition, type JsonObject, type TaskStateInfo } from './definition.ts';
+import { collectTaskStates, pinStartTime, prepareDefinition, type JsonObject, type TaskStateInfo } from './definition.ts';
 import { apiErrors, SfnApiError, StatesRuntimeError, TaskError } from './errors.ts';
+import type { TaskFaultHook } from './faults.ts';
 import { HistoryRecorder, renderEvent, type LibraryEvent, type TaskDescriptor } from './history.ts';
 import { ExecutionStore } from './store.ts';
 import type { ExecutionDescription, ExecutionRecord, ExecutionStatus, StartExecutionResult } from './types.ts';
 
 export type { ExecutionDescription, ExecutionRecord, ExecutionStatus, StartExecutionResult } from './types.ts';
+export { TaskFaultInjector, type TaskCall, type TaskFault, type TaskFaultHook, type TaskHold } from './faults.ts';
 
 export interface StepFunctionsServiceOptions {
   /** State is persisted under `<dir>/stepfunctions/`. */
@@ -56,6 +60,8 @@ export interface StepFunctionsServiceOptions {
    * when `resumeInterrupted()` is called (`'manual'`, e.g. once the other local services are listening).
    */
   resume?: 'auto' | 'manual';
+  /** Test only: asked before every Task call; may fail it with a given error or hold it (see ./faults.ts). */
+  faults?: TaskFaultHook;
 }
 
 export interface StepFunctionsService {
@@ -109,6 +115,7 @@ interface Machine {
   roleArn: string;
   creationDate: number;
   runner: StateMachine;
+  runtimeDefinition: JsonObject;
   tasks: Map<string, TaskStateInfo>;
   descriptors: Map<string, TaskDescriptor>;
 }
@@ -173,6 +180,7 @@ export async function createStepFunctionsService(opts: StepFunctionsServiceOptio
       startExecution: (req) => startExecution(req),
       waitForExecution: (arn, timeoutMs) => waitForExecution(arn, timeoutMs),
     },
+    ...(opts.faults ? { faults: opts.faults } : {}),
   });
 
   // ---- state machines ----
@@ -213,6 +221,7 @@ export async function createStepFunctionsService(opts: StepFunctionsServiceOptio
       runner: new StateMachine(runtimeDefinition as unknown as StateMachineDefinition, {
         validationOptions: { noValidate: true },
       }),
+      runtimeDefinition,
       tasks,
       descriptors,
     });
@@ -294,7 +303,8 @@ export async function createStepFunctionsService(opts: StepFunctionsServiceOptio
       });
       aborted.catch(() => {});
       try {
-        const result = await Promise.race([bridge.invoke(info.resource, input, signal), aborted]);
+        const call = { stateName: info.name, stateMachine: machine.name, executionArn: run.record.executionArn };
+        const result = await Promise.race([bridge.invoke(info.resource, input, signal, call), aborted]);
         if (!stale()) run.recorder.taskSucceeded(task, result);
         return result;
       } catch (err) {
@@ -338,7 +348,10 @@ export async function createStepFunctionsService(opts: StepFunctionsServiceOptio
     };
     let execution: ReturnType<StateMachine['run']>;
     try {
-      execution = machine.runner.run(JSON.parse(rec.input), {
+      const runner = new StateMachine(pinStartTime(machine.runtimeDefinition, new Date(rec.startDate).toISOString()) as unknown as StateMachineDefinition, {
+        validationOptions: { noValidate: true },
+      });
+      execution = runner.run(JSON.parse(rec.input), {
         overrides: { taskResourceLocalHandlers: handlers as never },
         context,
         noThrowOnAbort: true,

@@ -1,0 +1,286 @@
+/**
+ * Onboarding under faults, on one in-process offline stack: duplicate trigger deliveries, a throttled and a broken
+ * CreateApiKey (API Gateway control plane's FaultInjector), and each later step failing for good (Step Functions
+ * Task faults) — always one key at most, never a key left behind or in a plan, and an account that says FAILED and
+ * why; then the documented re-drives (a new execution for the same user, or the next sign-in) finish the job.
+ */
+import { SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FaultInjector } from '../../local/apigateway/index.ts';
+import { TaskFaultInjector } from '../../local/stepfunctions/index.ts';
+import { PASSWORD, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
+import {
+  accountOf,
+  apiIdOf,
+  attempts,
+  executionArnOf,
+  historyOf,
+  keysNamed,
+  ledgerOf,
+  onboardingExecutionsOf,
+  plansHolding,
+  stateInput,
+  statesEntered,
+  tableName,
+  usagePlansOfKey,
+} from './helpers.ts';
+
+const apigatewayFaults = new FaultInjector();
+const taskFaults = new TaskFaultInjector();
+let t: TestStack;
+
+beforeAll(async () => {
+  // No CreateApiKey rate limit: every 429 here is an injected one, so retries can be counted exactly.
+  t = await startTestStack({ createApiKeyRateLimit: Infinity, faults: { apigateway: apigatewayFaults, stepFunctions: taskFaults } });
+}, 60_000);
+
+afterEach(() => {
+  apigatewayFaults.clear();
+  taskFaults.clear();
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+/** The onboarding input PostConfirmation sends, read back from the execution. */
+async function inputOf(userId: string): Promise<string> {
+  return (await waitForExecution(t, onboardingArn(t, userId))).input as string;
+}
+
+async function expectOnboarded(userId: string, email: string, executionName: string): Promise<string> {
+  const execution = await waitForExecution(t, executionArnOf(t, 'OnboardingStateMachine', executionName));
+  expect({ status: execution.status, error: execution.error, cause: execution.cause }).toEqual({ status: 'SUCCEEDED', error: undefined, cause: undefined });
+  const apiKeyId = (JSON.parse(execution.output ?? '{}') as { apiKeyId: string }).apiKeyId;
+  expect(await keysNamed(t, userId)).toEqual([apiKeyId]);
+  expect(await usagePlansOfKey(t, apiKeyId)).toEqual(['tollgate-free']);
+  expect(await apiIdOf(t, email)).toBe(apiKeyId);
+  const account = await accountOf(t, userId);
+  expect(account).toMatchObject({ status: { S: 'ACTIVE' }, plan: { S: 'free' }, apiKeyId: { S: apiKeyId } });
+  expect(account?.failureReason).toBeUndefined();
+  const ledger = await ledgerOf(t, userId);
+  expect(ledger.map((e) => [e.type?.S, e.executionId?.S])).toEqual([['PLAN_STARTED', execution.executionArn]]);
+  return apiKeyId;
+}
+
+/** What a compensated onboarding leaves: no key (and so none in a plan), no custom:apiid, no billing, FAILED with the reason. */
+async function expectCompensated(userId: string, email: string, error: string, keyId?: string): Promise<void> {
+  expect(await keysNamed(t, userId)).toEqual([]);
+  if (keyId) expect(await plansHolding(t, keyId)).toEqual([]);
+  expect(await apiIdOf(t, email)).toBeUndefined();
+  expect(await ledgerOf(t, userId)).toEqual([]);
+  const account = await accountOf(t, userId);
+  expect(account?.status?.S).toBe('FAILED');
+  expect(account?.failureReason?.S).toMatch(new RegExp(`^${error.replace(/\./g, '\\.')}: .*injected fault`));
+  expect(account?.apiKeyId).toBeUndefined();
+}
+
+describe('duplicate trigger deliveries', () => {
+  it('three concurrent PostConfirmation deliveries start one execution: one key, one account, one billing entry', async () => {
+    const email = uniqueEmail('triple');
+    // Signed up, not confirmed: the three deliveries below are the only PostConfirmation invocations.
+    const signUp = await t.clients.cognito.send(
+      new SignUpCommand({ ClientId: t.stack.userPoolClientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] }),
+    );
+    const userId = signUp.UserSub as string;
+    const event = JSON.parse(readFileSync(join(__dirname, '../../events/post-confirmation-sign-up.json'), 'utf8')) as {
+      userPoolId: string;
+      userName: string;
+      callerContext: { clientId: string };
+      request: { userAttributes: Record<string, string> };
+    };
+    event.userPoolId = t.stack.userPoolId;
+    event.userName = userId;
+    event.callerContext.clientId = t.stack.userPoolClientId;
+    event.request.userAttributes.sub = userId;
+    event.request.userAttributes.email = email;
+    event.request.userAttributes['cognito:email_alias'] = email;
+
+    const results = await Promise.all([1, 2, 3].map(() => t.stack.lambda.invoke('PostConfirmationFunction', event)));
+
+    expect(results.map((r) => r.error)).toEqual([undefined, undefined, undefined]);
+    await expectOnboarded(userId, email, `onboard-${userId}`);
+    expect(await onboardingExecutionsOf(t, userId)).toEqual([{ name: `onboard-${userId}`, status: 'SUCCEEDED' }]);
+    const accounts = await t.clients.dynamodb.send(
+      new ScanCommand({ TableName: tableName(t, 'AccountsTable'), FilterExpression: 'email = :e', ExpressionAttributeValues: { ':e': { S: email } } }),
+    );
+    expect(accounts.Items?.map((a) => a.userId?.S)).toEqual([userId]);
+    const events = await historyOf(t, onboardingArn(t, userId));
+    expect(statesEntered(events).filter((s) => s === 'CreateApiKey')).toHaveLength(1);
+  }, 30_000);
+});
+
+describe('CreateApiKey throttled', () => {
+  it('is retried with backoff and succeeds with one key', async () => {
+    apigatewayFaults.inject('CreateApiKey', 'TooManyRequestsException', 3);
+    const email = uniqueEmail('throttled');
+    const userId = await signUpAndConfirm(t, email);
+
+    await expectOnboarded(userId, email, `onboard-${userId}`);
+    const events = await historyOf(t, onboardingArn(t, userId));
+    const createAttempts = attempts(events).filter((a) => a.state === 'CreateApiKey');
+    expect(createAttempts.map((a) => [a.outcome, a.error])).toEqual([
+      ['failed', 'ApiGateway.TooManyRequestsException'],
+      ['failed', 'ApiGateway.TooManyRequestsException'],
+      ['failed', 'ApiGateway.TooManyRequestsException'],
+      ['succeeded', undefined],
+    ]);
+    expect(createAttempts[0]?.cause).toMatch(/\(Service: ApiGateway, Status Code: 429, Request ID: /);
+    // Retries are re-scheduled within the one state: entered once, scheduled four times.
+    expect(statesEntered(events).filter((s) => s === 'CreateApiKey')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'TaskScheduled' && e.taskScheduledEventDetails?.resource === 'createApiKey')).toHaveLength(4);
+  }, 30_000);
+});
+
+describe('CreateApiKey failing for good', () => {
+  it.each([
+    { why: 'a non-retryable error', errorName: 'BadRequestException', times: 1 },
+    { why: 'throttling beyond MaxAttempts (1 + 6 retries)', errorName: 'TooManyRequestsException', times: 7 },
+  ])('$why: no key, account FAILED with the reason; a new execution for the same user then onboards', async ({ errorName, times }) => {
+    apigatewayFaults.inject('CreateApiKey', errorName, times);
+    const email = uniqueEmail('nokey');
+    const userId = await signUpAndConfirm(t, email);
+
+    const failed = await waitForExecution(t, onboardingArn(t, userId));
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toBe(`ApiGateway.${errorName}`);
+    const events = await historyOf(t, onboardingArn(t, userId));
+    expect(attempts(events).filter((a) => a.state === 'CreateApiKey').map((a) => a.error)).toEqual(Array(times).fill(`ApiGateway.${errorName}`));
+    // Nothing was created, so nothing is undone: straight to RecordFailure.
+    expect(statesEntered(events).slice(-3)).toEqual(['CreateApiKey', 'RecordFailure', 'OnboardingFailed']);
+    await expectCompensated(userId, email, `ApiGateway.${errorName}`);
+
+    // The fault has cleared (all `times` were used). Re-drive: a new execution, same input, a new name.
+    const redrive = await t.clients.sfn.send(
+      new StartExecutionCommand({ stateMachineArn: failed.stateMachineArn, name: `onboard-${userId}-redrive-1`, input: await inputOf(userId) }),
+    );
+    expect(redrive.executionArn).toBe(executionArnOf(t, 'OnboardingStateMachine', `onboard-${userId}-redrive-1`));
+    await expectOnboarded(userId, email, `onboard-${userId}-redrive-1`);
+    expect(await onboardingExecutionsOf(t, userId)).toEqual([
+      { name: `onboard-${userId}`, status: 'FAILED' },
+      { name: `onboard-${userId}-redrive-1`, status: 'SUCCEEDED' },
+    ]);
+  }, 30_000);
+
+  it('is re-driven by the next sign-in (PostAuthentication) under onboard-<sub>-<hash of the failure time>', async () => {
+    apigatewayFaults.inject('CreateApiKey', 'BadRequestException', 1);
+    const email = uniqueEmail('signin-redrive');
+    const userId = await signUpAndConfirm(t, email);
+    expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('FAILED');
+    const failedAt = (await accountOf(t, userId))?.updatedAt?.S as string;
+    await expectCompensated(userId, email, 'ApiGateway.BadRequestException');
+
+    await signIn(t, email);
+
+    const redriveName = `onboard-${userId}-${createHash('sha256').update(failedAt).digest('hex').slice(0, 12)}`;
+    const apiKeyId = await expectOnboarded(userId, email, redriveName);
+    expect(await onboardingExecutionsOf(t, userId)).toEqual(
+      [
+        { name: `onboard-${userId}`, status: 'FAILED' },
+        { name: redriveName, status: 'SUCCEEDED' },
+      ].sort((a, b) => (a.name < b.name ? -1 : 1)),
+    );
+
+    // ACTIVE now: a later sign-in starts nothing, and the new token carries the key id.
+    const { idToken } = await signIn(t, email);
+    expect(JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString('utf8'))['custom:apiid']).toBe(apiKeyId);
+    expect(await onboardingExecutionsOf(t, userId)).toHaveLength(2);
+  }, 30_000);
+});
+
+describe('a later onboarding step failing for good', () => {
+  const cases: {
+    state: string;
+    inject: () => void;
+    error: string;
+    times: number;
+    /** Steps that had succeeded when it failed (what compensation must undo). */
+    done: string[];
+    undo: string[];
+  }[] = [
+    {
+      state: 'AttachToFreePlan',
+      inject: () => apigatewayFaults.inject('CreateUsagePlanKey', 'BadRequestException', 1),
+      error: 'ApiGateway.BadRequestException',
+      times: 1,
+      done: ['CreateApiKey'],
+      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
+    },
+    {
+      state: 'SetApiIdAttribute',
+      inject: () => taskFaults.inject('cognitoidentityprovider:adminUpdateUserAttributes', 'CognitoIdentityProvider.UserNotFoundException', 1),
+      error: 'CognitoIdentityProvider.UserNotFoundException',
+      times: 1,
+      done: ['CreateApiKey', 'AttachToFreePlan'],
+      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
+    },
+    {
+      state: 'RecordPlanStarted',
+      inject: () => taskFaults.inject('dynamodb:putItem', 'DynamoDB.ResourceNotFoundException', 1),
+      error: 'DynamoDB.ResourceNotFoundException',
+      times: 1,
+      done: ['CreateApiKey', 'AttachToFreePlan', 'SetApiIdAttribute'],
+      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
+    },
+    {
+      // Retryable, but more often than MaxAttempts allows; the billing entry is written by then and must go too.
+      state: 'MarkActive',
+      inject: () => taskFaults.inject('MarkActive', 'DynamoDB.ProvisionedThroughputExceededException', 7),
+      error: 'DynamoDB.ProvisionedThroughputExceededException',
+      times: 7,
+      done: ['CreateApiKey', 'AttachToFreePlan', 'SetApiIdAttribute', 'RecordPlanStarted'],
+      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'ClearApiIdAttribute', 'BillingRecorded', 'RemovePlanStarted', 'RecordFailure'],
+    },
+  ];
+
+  it.each(cases)('$state ($error ×$times): no key, in no plan, no custom:apiid, no billing, account FAILED with the reason', async (c) => {
+    c.inject();
+    const email = uniqueEmail(`fail-${c.state.toLowerCase()}`);
+    const userId = await signUpAndConfirm(t, email);
+
+    const execution = await waitForExecution(t, onboardingArn(t, userId));
+    expect({ status: execution.status, error: execution.error }).toEqual({ status: 'FAILED', error: c.error });
+    const events = await historyOf(t, onboardingArn(t, userId));
+    const tries = attempts(events);
+    expect(tries.filter((a) => a.state === c.state).map((a) => a.error)).toEqual(Array(c.times).fill(c.error));
+    for (const step of c.done) expect(tries.filter((a) => a.state === step).map((a) => a.outcome)).toEqual(['succeeded']);
+    const failedAt = statesEntered(events).lastIndexOf(c.state);
+    expect(statesEntered(events).slice(failedAt + 1)).toEqual([...c.undo, 'OnboardingFailed']);
+
+    // Every undo step succeeded (a failed one would be recorded under $.compensation).
+    const compensated = stateInput(events, 'RecordFailure') as { apiKey?: { Id: string }; compensation?: unknown; error?: { Error: string } };
+    expect(compensated.error?.Error).toBe(c.error);
+    const keyId = compensated.apiKey?.Id as string;
+    expect(keyId).toMatch(/^[a-z0-9]{10}$/);
+    if (c.state === 'AttachToFreePlan') {
+      // The key never got into the plan, so detaching it finds nothing: tolerated ("already undone").
+      expect(compensated.compensation).toEqual({ detachKey: expect.objectContaining({ Error: 'ApiGateway.NotFoundException' }) });
+    } else {
+      expect(compensated.compensation).toBeUndefined();
+    }
+    await expectCompensated(userId, email, c.error, keyId);
+  }, 30_000);
+
+  it('SetApiIdAttribute with a transient Cognito error (InternalErrorException ×2) is retried and onboards', async () => {
+    const injectedBefore = taskFaults.injected.length;
+    taskFaults.inject('SetApiIdAttribute', 'CognitoIdentityProvider.InternalErrorException', 2);
+    const email = uniqueEmail('cognito-blip');
+    const userId = await signUpAndConfirm(t, email);
+
+    await expectOnboarded(userId, email, `onboard-${userId}`);
+    const tries = attempts(await historyOf(t, onboardingArn(t, userId))).filter((a) => a.state === 'SetApiIdAttribute');
+    expect(tries.map((a) => a.error ?? a.outcome)).toEqual([
+      'CognitoIdentityProvider.InternalErrorException',
+      'CognitoIdentityProvider.InternalErrorException',
+      'succeeded',
+    ]);
+    expect(taskFaults.injected.slice(injectedBefore).map((i) => [i.call.stateName, i.call.resource, i.fault?.error])).toEqual([
+      ['SetApiIdAttribute', 'cognitoidentityprovider:adminUpdateUserAttributes', 'CognitoIdentityProvider.InternalErrorException'],
+      ['SetApiIdAttribute', 'cognitoidentityprovider:adminUpdateUserAttributes', 'CognitoIdentityProvider.InternalErrorException'],
+    ]);
+  }, 30_000);
+});
