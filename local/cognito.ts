@@ -1,7 +1,9 @@
 /**
  * cognito-local, assembled in-process (its own CLI only reads ./.cognito): state under <dir>/cognito, triggers sent
  * to the offline Lambda service, tokens issued by the URL the gateway verifies against, and messages (confirmation
- * and reset codes) delivered to an outbox that tests, the demo and the portal read instead of server logs.
+ * and reset codes) delivered to an outbox that tests, the demo and the portal read instead of server logs. Two small
+ * patches bring it closer to Cognito: a sign-in no longer overwrites attributes written meanwhile
+ * (patchStaleRefreshTokenWrite), and app clients may only write their WriteAttributes (enforceClientWriteAttributes).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -56,6 +58,84 @@ export function patchStaleRefreshTokenWrite(UserPoolServiceImpl: any): void {
     const fresh = (await this.getUserByUsername(ctx, user.Username)) ?? user;
     const refreshTokens = Array.isArray(fresh.RefreshTokens) ? fresh.RefreshTokens : [];
     await this.saveUser(ctx, { ...fresh, RefreshTokens: [...refreshTokens, refreshToken] });
+  };
+}
+
+/** The app client fields the write check needs (cognito-local's stored AppClient). */
+interface AppClientRecord {
+  ClientId: string;
+  UserPoolId: string;
+  WriteAttributes?: string[];
+}
+
+export interface WriteAttributesDeps {
+  getAppClient(ctx: unknown, clientId: string): Promise<AppClientRecord | null | undefined>;
+  /** cognito-local's NotAuthorizedError: its server answers 400 `{"__type":"NotAuthorizedException","message":…}`. */
+  NotAuthorizedError: new (message?: string) => Error;
+  /** The access token's claims if cognito-local signed it (RS256, its key) and it has not expired; throws otherwise. */
+  verifyToken(token: string): Record<string, unknown>;
+}
+
+type Target = (ctx: unknown, req: any) => Promise<unknown>;
+export type CognitoRouter = (target: string) => Target;
+
+export const UNAUTHORIZED_ATTRIBUTE = 'A client attempted to write unauthorized attribute';
+
+/**
+ * cognito-local ignores an app client's WriteAttributes: any client may write any attribute, so a customer could point
+ * `custom:apiid` at someone else's API key — with UpdateUserAttributes and their own access token, or in SignUp's
+ * UserAttributes. Cognito refuses both: NotAuthorizedException "A client attempted to write unauthorized attribute"
+ * (400) when an attribute is not in the client's WriteAttributes (checked only when the client sets WriteAttributes;
+ * without it, the client may write the pool's attributes). This wraps those two targets of cognito-local's router:
+ *
+ * - SignUp: the client is the request's ClientId (an unknown one is left to cognito-local's own answer).
+ * - UpdateUserAttributes: the client is the access token's `client_id`. cognito-local only *decodes* that token, so a
+ *   forged one could name any client and any user; it is verified first — signed by cognito-local's key, not expired,
+ *   `token_use` access, issued by the client's pool — or refused with NotAuthorizedException "Invalid Access Token",
+ *   as Cognito does.
+ *
+ * The request is refused whole: nothing is written, not even the attributes the client may write. Tested end to end
+ * in tests/abuse/auth-matrix.test.ts.
+ */
+export function enforceClientWriteAttributes(router: CognitoRouter, deps: WriteAttributesDeps): CognitoRouter {
+  const checkWritable = (client: AppClientRecord, attributes: unknown): void => {
+    const allowed = client.WriteAttributes;
+    if (!Array.isArray(allowed) || allowed.length === 0 || !Array.isArray(attributes)) return;
+    for (const attribute of attributes as { Name?: unknown }[]) {
+      if (!allowed.includes(String(attribute?.Name))) throw new deps.NotAuthorizedError(UNAUTHORIZED_ATTRIBUTE);
+    }
+  };
+
+  const guards: Record<string, (ctx: unknown, req: any) => Promise<void>> = {
+    SignUp: async (ctx, req) => {
+      if (typeof req?.ClientId !== 'string') return;
+      const client = await deps.getAppClient(ctx, req.ClientId);
+      if (client) checkWritable(client, req.UserAttributes);
+    },
+    UpdateUserAttributes: async (ctx, req) => {
+      const invalid = () => new deps.NotAuthorizedError('Invalid Access Token');
+      let claims: Record<string, unknown>;
+      try {
+        claims = deps.verifyToken(String(req?.AccessToken ?? ''));
+      } catch (error) {
+        if ((error as { name?: string } | null)?.name === 'TokenExpiredError') throw new deps.NotAuthorizedError('Access Token has expired');
+        throw invalid();
+      }
+      if (claims.token_use !== 'access' || typeof claims.client_id !== 'string') throw invalid();
+      const client = await deps.getAppClient(ctx, claims.client_id);
+      if (!client || claims.iss === undefined || !String(claims.iss).endsWith(`/${client.UserPoolId}`)) throw invalid();
+      checkWritable(client, req.UserAttributes);
+    },
+  };
+
+  return (target) => {
+    const route = router(target);
+    const guard = guards[target];
+    if (guard === undefined) return route;
+    return async (ctx, req) => {
+      await guard(ctx, req);
+      return route(ctx, req);
+    };
   };
 }
 
@@ -132,7 +212,14 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
     tokenGenerator: new JwtTokenGenerator(clock, triggers, config.TokenConfig),
     triggers,
   };
-  const server = createServer(Router(allServices), logger, config.ServerConfig, allServices);
+  const jwt = cognitoRequire('jsonwebtoken');
+  const publicKey = (cognitoRequire('./lib/keys/cognitoLocal.public.json') as { pem: string }).pem;
+  const router = enforceClientWriteAttributes(Router(allServices), {
+    getAppClient: (c, clientId) => cognitoClient.getAppClient(c, clientId),
+    NotAuthorizedError: lib('errors').NotAuthorizedError,
+    verifyToken: (token) => jwt.verify(token, publicKey, { algorithms: ['RS256'] }) as Record<string, unknown>,
+  });
+  const server = createServer(router, logger, config.ServerConfig, allServices);
   const httpServer: Server = await server.start();
 
   return {

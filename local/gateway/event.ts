@@ -72,6 +72,15 @@ export interface EventHeaders {
   multiValueHeaders: Record<string, string[]>;
 }
 
+/**
+ * Sets an own, enumerable property, also for `__proto__`: header and query names are the caller's, and a plain
+ * assignment of `__proto__` would replace the object's prototype (or, for a string, be dropped) instead of adding a
+ * field — the header would vanish from the event. Found by tests/abuse/fuzz.test.ts.
+ */
+function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** Header names keep the caller's casing (Authorization and User-Agent are capitalised, as CloudFront does). */
 export function eventHeaders(req: IncomingMessage, sourceIp: string, traceId: string): EventHeaders {
   const headers: Record<string, string> = {};
@@ -88,22 +97,22 @@ export function eventHeaders(req: IncomingMessage, sourceIp: string, traceId: st
     const known = names.get(lower);
     if (known === undefined) {
       names.set(lower, name);
-      headers[name] = value;
-      multiValueHeaders[name] = [value];
+      setOwn(headers, name, value);
+      setOwn(multiValueHeaders, name, [value]);
     } else {
-      headers[known] = value; // the last value wins in `headers`
+      setOwn(headers, known, value); // the last value wins in `headers`
       (multiValueHeaders[known] as string[]).push(value);
     }
   }
   const set = (name: string, value: string): void => {
     const known = names.get(name.toLowerCase());
     if (known !== undefined) {
-      headers[known] = value;
-      multiValueHeaders[known] = [value];
+      setOwn(headers, known, value);
+      setOwn(multiValueHeaders, known, [value]);
     } else {
       names.set(name.toLowerCase(), name);
-      headers[name] = value;
-      multiValueHeaders[name] = [value];
+      setOwn(headers, name, value);
+      setOwn(multiValueHeaders, name, [value]);
     }
   };
   const forwarded = names.get('x-forwarded-for');
@@ -114,27 +123,32 @@ export function eventHeaders(req: IncomingMessage, sourceIp: string, traceId: st
   return { headers, multiValueHeaders };
 }
 
-/** Query string → single (last value wins) and multi-value maps, both null when there is none; `+` is a space. */
+/**
+ * Query string → single (last value wins) and multi-value maps, both null when there is none; `+` is a space.
+ * Collected in a Map: a parameter named `__proto__`, `constructor` or `hasOwnProperty` is a parameter like any other
+ * (reading `multi[name]` on a plain object found Object.prototype's members and failed the request with a 500).
+ */
 export function eventQuery(rawQuery: string): {
   queryStringParameters: Record<string, string> | null;
   multiValueQueryStringParameters: Record<string, string[]> | null;
 } {
   if (rawQuery === '') return { queryStringParameters: null, multiValueQueryStringParameters: null };
-  const single: Record<string, string> = {};
-  const multi: Record<string, string[]> = {};
-  let any = false;
+  const params = new Map<string, string[]>();
   // URLSearchParams never throws: a malformed %-escape stays as written.
   for (const [name, value] of new URLSearchParams(rawQuery)) {
     if (name === '') continue;
-    any = true;
-    single[name] = value;
-    const list = multi[name];
-    if (list === undefined) multi[name] = [value];
+    const list = params.get(name);
+    if (list === undefined) params.set(name, [value]);
     else list.push(value);
   }
-  return any
-    ? { queryStringParameters: single, multiValueQueryStringParameters: multi }
-    : { queryStringParameters: null, multiValueQueryStringParameters: null };
+  if (params.size === 0) return { queryStringParameters: null, multiValueQueryStringParameters: null };
+  const single: Record<string, string> = {};
+  const multi: Record<string, string[]> = {};
+  for (const [name, values] of params) {
+    setOwn(single, name, values[values.length - 1] as string);
+    setOwn(multi, name, values);
+  }
+  return { queryStringParameters: single, multiValueQueryStringParameters: multi };
 }
 
 const BINARY_TYPES = /^(application\/(octet-stream|zip|gzip|x-gzip|pdf|x-tar|protobuf|x-protobuf)|image\/|audio\/|video\/|font\/)/i;
