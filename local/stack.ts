@@ -191,20 +191,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => undefined);
 
-  const ports = {} as Record<ServiceName, number>;
-  for (const name of Object.keys(DEFAULT_PORTS) as ServiceName[]) {
-    const wanted = opts.ports === 0 ? 0 : (opts.ports?.[name] ?? DEFAULT_PORTS[name]);
-    ports[name] = wanted === 0 ? await freePort(host) : wanted;
-  }
-  const url = (name: ServiceName) => `http://${host}:${ports[name]}`;
-  const endpoints: Endpoints = {
-    gateway: url('gateway'),
-    lambda: url('lambda'),
-    apigateway: url('apigateway'),
-    stepfunctions: url('stepfunctions'),
-    cognito: url('cognito'),
-    dynamodb: url('dynamodb'),
-  };
+  const wantedPort = (name: ServiceName): number => (opts.ports === 0 ? 0 : (opts.ports?.[name] ?? DEFAULT_PORTS[name]));
 
   // The portal's build (only when stale) runs while the services start; awaited before the portal is served.
   const portalBuild = opts.portal ? ensurePortalBuilt({ log }).then(() => undefined, (error: unknown) => error) : undefined;
@@ -233,10 +220,43 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const stateFile = join(dir, 'stack.json');
     const state: StackState = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as StackState) : { cognito: { pools: {}, clients: {} } };
 
+    // Our services' sockets are bound first and held, so a free port (0) cannot be taken by anyone else while the
+    // stack builds; their handlers are attached once each service is ready (until then they answer 503).
+    const ports = {} as Record<ServiceName, number>;
+    const handlers = new Map<ServiceName, Listener>();
+    for (const name of ['gateway', 'lambda', 'apigateway', 'stepfunctions'] as const) {
+      const server = await listen(
+        createServer((req, res) => {
+          const handler = handlers.get(name);
+          if (handler) return handler(req, res);
+          res.writeHead(503, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ message: `${name} is starting` }));
+        }),
+        wantedPort(name),
+        host,
+      );
+      closers.push(() => closeServer(server));
+      ports[name] = (server.address() as { port: number }).port;
+    }
+    const attach = (name: ServiceName, listener: Listener) => handlers.set(name, listener);
+
     // DynamoDB
     mkdirSync(join(dir, 'dynamodb'), { recursive: true });
-    const dynamo = await listen(dynalite({ path: join(dir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }), ports.dynamodb, host);
+    const dynamo = await listen(dynalite({ path: join(dir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }), wantedPort('dynamodb'), host);
     closers.push(() => closeServer(dynamo));
+    ports.dynamodb = (dynamo.address() as { port: number }).port;
+    // cognito-local binds its own server and must know its port first (its tokens' issuer): chosen right before it starts.
+    ports.cognito = wantedPort('cognito') === 0 ? await freePort(host) : wantedPort('cognito');
+
+    const url = (name: ServiceName) => `http://${host}:${ports[name]}`;
+    const endpoints: Endpoints = {
+      gateway: url('gateway'),
+      lambda: url('lambda'),
+      apigateway: url('apigateway'),
+      stepfunctions: url('stepfunctions'),
+      cognito: url('cognito'),
+      dynamodb: url('dynamodb'),
+    };
     const metrics: LocalStackMetrics = {
       dynamodb: {},
       reset: () => {
@@ -278,8 +298,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       },
     });
     closers.push(() => lambda.close());
-    const lambdaServer = await listen(lambda.listener, ports.lambda, host);
-    closers.push(() => closeServer(lambdaServer));
+    attach('lambda', lambda.listener);
 
     // API Gateway control plane
     const controlPlane = await createApiGatewayControlPlane({
@@ -290,8 +309,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       ...(opts.faults?.apigateway ? { faults: opts.faults.apigateway } : {}),
     });
     closers.push(() => controlPlane.close());
-    const controlServer = await listen(controlPlane.listener, ports.apigateway, host);
-    closers.push(() => closeServer(controlServer));
+    attach('apigateway', controlPlane.listener);
 
     // Step Functions
     const stepFunctions = await createStepFunctionsService({
@@ -308,8 +326,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       ...(opts.faults?.stepFunctions ? { faults: opts.faults.stepFunctions } : {}),
     });
     closers.push(() => stepFunctions.close());
-    const sfnServer = await listen(stepFunctions.listener, ports.stepfunctions, host);
-    closers.push(() => closeServer(sfnServer));
+    attach('stepfunctions', stepFunctions.listener);
 
     // API Gateway data plane
     const api = model.apis[0]!;
@@ -328,8 +345,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       verifier: createCognitoVerifier({ issuer, jwksUrl: `${issuer}/.well-known/jwks.json`, audiences }),
       log: (line) => log(`[gateway] ${line}`),
     });
-    const gatewayServer = await listen(gateway.listener, ports.gateway, host);
-    closers.push(() => closeServer(gatewayServer));
+    attach('gateway', gateway.listener);
 
     // An execution that was RUNNING when the last stack stopped re-runs from the start (the workflows are repeat-safe).
     await stepFunctions.resumeInterrupted();

@@ -139,7 +139,7 @@ describe('CreateApiKey throttled', () => {
 describe('CreateApiKey failing for good', () => {
   it.each([
     { why: 'a non-retryable error', errorName: 'BadRequestException', times: 1 },
-    { why: 'throttling beyond MaxAttempts (1 + 6 retries)', errorName: 'TooManyRequestsException', times: 7 },
+    { why: 'throttling beyond the MaxAttempts of CreateApiKey (1 + 10 retries)', errorName: 'TooManyRequestsException', times: 11 },
   ])('$why: no key, account FAILED with the reason; a new execution for the same user then onboards', async ({ errorName, times }) => {
     apigatewayFaults.inject('CreateApiKey', errorName, times);
     const email = uniqueEmail('nokey');

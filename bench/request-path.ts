@@ -1,0 +1,271 @@
+/**
+ * Section 1 — the request path. Authenticated `GET /links` through the offline gateway (Cognito token verify, API key,
+ * usage-plan throttle and quota, Lambda proxy integration, the handler's DynamoDB query) at 1, 16 and 64 connections,
+ * beside, in the same run:
+ *   (a) the same handler behind a second gateway (createGateway on a free port, the same Lambda service and routes)
+ *       whose routes have no authorizer and no API key; its invoker puts the same authorizer claims and
+ *       identity.apiKeyId into each event, so the handler does exactly the same work (including its own-key check);
+ *   (b) a bare node:http server answering a fixed JSON body — the floor of HTTP on this machine.
+ * autocannon runs in a child process (bench/load.ts) so it does not share the stack's event loop.
+ */
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type autocannon from 'autocannon';
+import { createCognitoVerifier, createGateway } from '../local/gateway/index.ts';
+import { stringClaims } from '../local/gateway/event.ts';
+import type { LambdaInvoker } from '../local/types.ts';
+import type { TestStack } from '../tests/support/stack.ts';
+import type { BenchUser } from './setup.ts';
+import { fmt, fmtTarget, heading, median, table, verdict } from './util.ts';
+
+export const CONNECTIONS = [1, 16, 64] as const;
+/** Per path and connection count: ROUNDS runs of DURATION_S (each after a WARMUP_S warm-up), interleaved across paths. */
+const ROUNDS = 3;
+const DURATION_S = 2;
+const WARMUP_S = 1;
+const SEEDED_LINKS = 5;
+const TARGET_RATIO = 0.8;
+const TARGET_P99_MS = 25;
+const TARGET_P99_CONNECTIONS = 16;
+
+export type PathName = 'auth' | 'noauth' | 'bare';
+
+export interface LoadFigures {
+  path: PathName;
+  connections: number;
+  /** 2xx responses per second over all rounds. */
+  rps: number;
+  rpsPerRound: number[];
+  /** Mean of the rounds' p50; the worst round's p99 (ms; autocannon records whole milliseconds). */
+  p50: number;
+  p99: number;
+  mean: number;
+  requests2xx: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+export interface RequestPathResult {
+  rounds: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  seededLinks: number;
+  runs: LoadFigures[];
+  ratios: { connections: number; authOverNoAuth: number; noAuthOverBare: number }[];
+  /** Median time of one LinksFunction invocation (Lambda service round trip) on the no-auth gateway at 1 connection. */
+  linksInvokeMedianMs: number;
+  targets: { name: string; value: number; limit: string; verdict: 'PASS' | 'MISS' }[];
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+function runLoad(root: string, options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'load.ts'), JSON.stringify(options)], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`autocannon child exited with ${code}`));
+      try {
+        resolve(JSON.parse(out) as autocannon.Result);
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+}
+
+export async function runRequestPath(t: TestStack, user: BenchUser, root: string, say: (line: string) => void): Promise<RequestPathResult> {
+  const { stack } = t;
+  const api = stack.model.apis[0];
+  if (!api) throw new Error('the template has no REST API');
+  const headers = { Authorization: user.idToken, 'x-api-key': user.keyValue };
+
+  // Links to list, so the handler's query returns items.
+  for (let i = 0; i < SEEDED_LINKS; i++) {
+    const res = await fetch(`${stack.apiUrl}/links`, {
+      method: 'POST',
+      headers: { ...headers, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ url: `https://example.com/bench/${i}`, title: `bench ${i}` }),
+    });
+    if (res.status !== 201) throw new Error(`seeding POST /links answered ${res.status}: ${await res.text()}`);
+  }
+
+  // The claims the authorizer hands the handler: the same verification as the stack's gateway, done once.
+  const issuer = `${stack.endpoints.cognito}/${stack.userPoolId}`;
+  const verifier = createCognitoVerifier({ issuer, jwksUrl: `${issuer}/.well-known/jwks.json`, audiences: [stack.userPoolClientId] });
+  const claims = stringClaims(await verifier.verify(user.idToken));
+
+  // (a) The same routes and Lambda service without authorizer or key; the invoker supplies what they would have.
+  const invokeMs: number[] = [];
+  let recordInvokes = false;
+  const injecting: LambdaInvoker = {
+    has: (name) => stack.lambda.has(name),
+    invoke: async (name, event) => {
+      const e = event as APIGatewayProxyEvent;
+      (e.requestContext as { authorizer?: unknown }).authorizer = { claims };
+      e.requestContext.identity.apiKey = user.keyValue;
+      e.requestContext.identity.apiKeyId = user.keyId;
+      const started = performance.now();
+      const result = await stack.lambda.invoke(name, e);
+      if (recordInvokes) invokeMs.push(performance.now() - started);
+      return result;
+    },
+  };
+  const noAuth = createGateway({
+    apiId: api.id,
+    stage: api.stage,
+    routes: api.routes.map((r) => ({ ...r, authorizer: 'none' as const, apiKeyRequired: false })),
+    ...(api.cors ? { cors: api.cors } : {}),
+    gatewayResponseHeaders: api.gatewayResponseHeaders,
+    methodThrottles: api.methodThrottles,
+    invoker: injecting,
+    gate: stack.controlPlane.gate,
+    verifier: { verify: () => Promise.reject(new Error('this gateway has no authorizer')) },
+    log: () => undefined,
+  });
+  const noAuthServer = createServer(noAuth.listener);
+  const noAuthUrl = `http://127.0.0.1:${await listen(noAuthServer)}/${api.stage}/links`;
+
+  // (b) The floor: node:http and nothing else.
+  const body = JSON.stringify({ hello: 'world' });
+  const bareServer = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  const bareUrl = `http://127.0.0.1:${await listen(bareServer)}/`;
+
+  const targets: Record<PathName, { url: string; headers?: Record<string, string> }> = {
+    auth: { url: `${stack.apiUrl}/links`, headers },
+    noauth: { url: noAuthUrl },
+    bare: { url: bareUrl },
+  };
+
+  try {
+    // Both gateways answer 200 with the same body before anything is measured.
+    const [a, b] = await Promise.all([fetch(targets.auth.url, { headers }), fetch(noAuthUrl)]);
+    const [aBody, bBody] = await Promise.all([a.text(), b.text()]);
+    if (a.status !== 200 || b.status !== 200 || aBody !== bBody) {
+      throw new Error(`GET /links: auth path ${a.status}, no-auth path ${b.status}${aBody !== bBody ? ' (different bodies)' : ''}`);
+    }
+
+    const runs: LoadFigures[] = [];
+    const raw = new Map<string, autocannon.Result[]>();
+    for (const connections of CONNECTIONS) {
+      // Interleaved (auth, a, b, auth, a, b): background load on the machine falls on every path alike.
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const path of ['auth', 'noauth', 'bare'] as const) {
+          recordInvokes = path === 'noauth' && connections === 1;
+          const result = await runLoad(root, {
+            url: targets[path].url,
+            connections,
+            duration: DURATION_S,
+            warmup: { connections, duration: WARMUP_S },
+            ...(targets[path].headers ? { headers: targets[path].headers } : {}),
+          });
+          recordInvokes = false;
+          const key = `${path}/${connections}`;
+          raw.set(key, [...(raw.get(key) ?? []), result]);
+        }
+      }
+      for (const path of ['auth', 'noauth', 'bare'] as const) {
+        const rounds = raw.get(`${path}/${connections}`) ?? [];
+        const ok = rounds.reduce((n, x) => n + x['2xx'], 0);
+        const seconds = rounds.reduce((n, x) => n + x.duration, 0);
+        const figures: LoadFigures = {
+          path,
+          connections,
+          rps: ok / seconds,
+          rpsPerRound: rounds.map((x) => x['2xx'] / x.duration),
+          p50: rounds.reduce((n, x) => n + x.latency.p50, 0) / rounds.length,
+          p99: Math.max(...rounds.map((x) => x.latency.p99)),
+          mean: rounds.reduce((n, x) => n + x.latency.mean * x['2xx'], 0) / Math.max(1, ok),
+          requests2xx: ok,
+          non2xx: rounds.reduce((n, x) => n + x.non2xx, 0),
+          errors: rounds.reduce((n, x) => n + x.errors, 0),
+          timeouts: rounds.reduce((n, x) => n + x.timeouts, 0),
+        };
+        runs.push(figures);
+        say(`  ${path.padEnd(6)} c=${String(connections).padStart(2)}: ${fmt(figures.rps, 0)} req/s (rounds ${figures.rpsPerRound.map((x) => fmt(x, 0)).join(', ')}), p50 ${fmt(figures.p50)} ms, p99 ${fmt(figures.p99)} ms${figures.non2xx || figures.errors ? `, ${figures.non2xx} non-2xx, ${figures.errors} errors` : ''}`);
+      }
+    }
+
+    const find = (path: PathName, c: number) => runs.find((r) => r.path === path && r.connections === c) as LoadFigures;
+    const ratios = CONNECTIONS.map((c) => ({
+      connections: c,
+      authOverNoAuth: find('auth', c).rps / find('noauth', c).rps,
+      noAuthOverBare: find('noauth', c).rps / find('bare', c).rps,
+    }));
+    const targetsOut: RequestPathResult['targets'] = ratios.map((r) => ({
+      name: `auth+key+quota throughput ratio at ${r.connections} connection${r.connections === 1 ? '' : 's'}`,
+      value: r.authOverNoAuth,
+      limit: `>= ${TARGET_RATIO}`,
+      verdict: verdict(r.authOverNoAuth >= TARGET_RATIO),
+    }));
+    const p99 = find('auth', TARGET_P99_CONNECTIONS).p99;
+    targetsOut.push({ name: `auth path p99 at ${TARGET_P99_CONNECTIONS} connections (ms)`, value: p99, limit: `<= ${TARGET_P99_MS}`, verdict: verdict(p99 <= TARGET_P99_MS) });
+    return { rounds: ROUNDS, durationSeconds: DURATION_S, warmupSeconds: WARMUP_S, seededLinks: SEEDED_LINKS, runs, ratios, linksInvokeMedianMs: median(invokeMs), targets: targetsOut };
+  } finally {
+    await Promise.all([close(noAuthServer), close(bareServer)]);
+  }
+}
+
+const authAt = (r: RequestPathResult, connections: number) => r.runs.find((x) => x.path === 'auth' && x.connections === connections)?.rps ?? Number.NaN;
+
+export function printRequestPath(r: RequestPathResult): string {
+  const label: Record<PathName, string> = {
+    auth: 'auth path: token + key + throttle/quota + handler',
+    noauth: '(a) no-auth gateway, same handler',
+    bare: '(b) bare node:http hello',
+  };
+  const lines = [
+    heading('1. Request path: GET /links'),
+    `autocannon in a child process: per path and connection count ${r.rounds} runs of ${r.durationSeconds} s, each after a ${r.warmupSeconds} s warm-up,`,
+    `interleaved across the three paths; req/s over all runs, p50 the runs' mean, p99 the worst run's (autocannon records`,
+    `whole milliseconds). ${r.seededLinks} links listed per request.`,
+    'Path (a) is a second gateway (createGateway, same routes, same Lambda service) with authorizer NONE and no API key;',
+    'its invoker puts the auth path\'s verified claims and identity.apiKey/apiKeyId into each event, so the handler does the',
+    'same work. The difference (auth vs a) is the gateway\'s token check (cached per token for 60 s, as the verifier does),',
+    'key lookup and usage-plan throttle/quota. Path (b) is node:http answering a fixed body: the floor of HTTP here.',
+    '',
+    table(
+      ['path', 'conns', 'req/s', 'req/s per run', 'p50 ms', 'p99 ms', 'non-2xx', 'errors'],
+      r.runs.map((x) => [label[x.path], x.connections, fmt(x.rps, 0), x.rpsPerRound.map((v) => fmt(v, 0)).join(' / '), fmt(x.p50), fmt(x.p99), x.non2xx, x.errors + x.timeouts]),
+    ),
+    '',
+    'Ratios (throughput): auth / no-auth is what auth + key + quota cost (1.0 = free); no-auth / bare is what the gateway,',
+    'the Lambda hop and the handler with its DynamoDB query cost against bare HTTP.',
+    table(
+      ['connections', 'auth / no-auth', 'no-auth / bare'],
+      r.ratios.map((x) => [x.connections, fmt(x.authOverNoAuth, 3), fmt(x.noAuthOverBare, 3)]),
+    ),
+    '',
+    `LinksFunction invocation (Lambda service round trip) at 1 connection: median ${fmt(r.linksInvokeMedianMs, 2)} ms.`,
+    `With one request in flight per connection, mean latency = connections / throughput: the p99 target at ${TARGET_P99_CONNECTIONS} connections`,
+    `needs well over ${fmt(TARGET_P99_CONNECTIONS / (TARGET_P99_MS / 1000), 0)} req/s; the auth path served ${fmt(authAt(r, TARGET_P99_CONNECTIONS), 0)} (mean latency >= ${fmt((TARGET_P99_CONNECTIONS / authAt(r, TARGET_P99_CONNECTIONS)) * 1000, 1)} ms), queueing on the`,
+    `Lambda service's execution environments (4 per function by default).`,
+    '',
+    table(['target', 'value', 'limit', 'result'], r.targets.map((x) => [x.name, fmtTarget(x.value), x.limit, x.verdict])),
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,138 @@
+/**
+ * `npm run bench`: figures, not assertions. Four sections on in-process offline stacks (free ports, temp dirs):
+ *   1. request path — authenticated GET /links vs the same handler without auth vs bare node:http;
+ *   2. onboarding — 200 sign-ups at 20 concurrent, with AWS's CreateApiKey limit and without;
+ *   3. cold start — bundle size and init per function;
+ *   4. cost model — transitions, DynamoDB units, Lambda, API Gateway, Cognito per action, priced.
+ * Prints each section's tables and PASS/MISS per target (a MISS never fails the process), then writes
+ * bench/results/latest.json (git-ignored) and bench/results/<YYYY-MM-DD>.json. See bench/README.md.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { printColdStart, runColdStart, type ColdStartResult } from './cold-start.ts';
+import { printCost, runCost, type CostResult } from './cost.ts';
+import { printOnboarding, runOnboarding, type OnboardingRun } from './onboarding.ts';
+import { printRequestPath, runRequestPath, type RequestPathResult } from './request-path.ts';
+import { onboardUser, startBenchStack, waitForIdle } from './setup.ts';
+import { fmt, fmtTarget, heading, table } from './util.ts';
+
+const root = resolve(__dirname, '..');
+const HIGH = '1000000';
+
+/** Retry waits as in AWS for run (i): see printOnboarding for why scaling them down does not help there. */
+const AWS_LIMIT_RETRY_SCALE = 1;
+
+interface Results {
+  date: string;
+  startedAt: string;
+  machine: { node: string; platform: string; cpus: number; cpuModel: string; memoryGB: number; loadAverageAtStart: number[]; loadAverageAtEnd?: number[] };
+  wallSeconds?: number;
+  requestPath?: RequestPathResult;
+  onboarding?: OnboardingRun[];
+  coldStart?: ColdStartResult;
+  cost?: CostResult;
+  errors: { section: string; message: string }[];
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const now = new Date();
+  const say = (line: string) => console.log(line);
+  const results: Results = {
+    date: now.toISOString().slice(0, 10),
+    startedAt: now.toISOString(),
+    machine: {
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGB: Math.round(totalmem() / 2 ** 30),
+      loadAverageAtStart: loadavg().map((x) => Number(x.toFixed(2))),
+    },
+    errors: [],
+  };
+  const m = results.machine;
+  say(`Tollgate bench — ${results.startedAt}, Node ${process.version}, ${m.cpus} CPU (${m.cpuModel}), ${m.memoryGB} GB, load average ${m.loadAverageAtStart.join(' ')}`);
+  if ((m.loadAverageAtStart[0] ?? 0) > m.cpus / 2) {
+    say(`Note: the machine is already busy (1-min load ${m.loadAverageAtStart[0]} on ${m.cpus} CPUs): timings will be slower and noisier than on an idle machine.`);
+  }
+
+  const section = async <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => {
+    const t0 = performance.now();
+    try {
+      const value = await run();
+      say(`  (${name}: ${fmt((performance.now() - t0) / 1000, 1)} s)`);
+      return value;
+    } catch (error) {
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      results.errors.push({ section: name, message });
+      say(`\n${name} FAILED: ${message}`);
+      return undefined;
+    }
+  };
+
+  // The bench stack (sections 1, 3, 4): free plan limits raised so throttling and quota never cut a run.
+  say('\nStarting the bench stack…');
+  const t = await startBenchStack({
+    createApiKeyRateLimit: Infinity,
+    parameterOverrides: { FreeRateLimit: HIGH, FreeBurstLimit: HIGH, FreeQuotaLimit: HIGH },
+  });
+  try {
+    const user = await onboardUser(t, 'bench');
+
+    say('\n[1/4] request path');
+    results.requestPath = await section('1. request path', () => runRequestPath(t, user, root, say));
+    if (results.requestPath) say(printRequestPath(results.requestPath));
+
+    say('\n[2/4] onboarding');
+    const common = { signUps: 200, concurrency: 20, correctnessTargets: true };
+    results.onboarding = await section('2. onboarding', async () => [
+      await runOnboarding({ ...common, label: '(i) with AWS\'s CreateApiKey limit', createApiKeyRateLimit: 5, retryIntervalScale: AWS_LIMIT_RETRY_SCALE, latencyTarget: false }, say),
+      await runOnboarding({ ...common, label: '(ii) CreateApiKey limit off: the pipeline\'s own latency', createApiKeyRateLimit: Infinity, retryIntervalScale: 1, latencyTarget: true }, say),
+      await runOnboarding(
+        { label: '(iii) unloaded baseline, limit off', signUps: 20, concurrency: 1, createApiKeyRateLimit: Infinity, retryIntervalScale: 1, latencyTarget: false, correctnessTargets: false },
+        say,
+      ),
+    ]);
+    if (results.onboarding) say(printOnboarding(results.onboarding));
+
+    // Section 4 before 3 in time: the cold-start probes start stray executions (the fixtures' made-up users) that
+    // would run during the cost model's counting windows. Printed in order.
+    say('\n[3/4] cost model (measured before the cold-start probes, printed after them as section 4)');
+    const throttled = results.onboarding?.[0]?.transitionsPerExecution.withRetries;
+    results.cost = await section('4. cost model', () => runCost(t, user, results.requestPath?.linksInvokeMedianMs ?? Number.NaN, throttled));
+
+    say('\n[4/4] cold start');
+    results.coldStart = await section('3. cold start', () => runColdStart(t, root, say));
+    if (results.coldStart) say(printColdStart(results.coldStart));
+    if (results.cost) say(printCost(results.cost));
+    await waitForIdle(t, 10_000);
+  } finally {
+    await t.close();
+  }
+
+  results.wallSeconds = (performance.now() - started) / 1000;
+  results.machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
+  const targets = [
+    ...(results.requestPath?.targets.map((x) => ['1', x.name, fmtTarget(x.value), x.limit, x.verdict]) ?? []),
+    ...(results.onboarding?.flatMap((r) => r.targets.map((x) => ['2', `${r.label.split(':')[0]} ${x.name}`, fmt(x.value, 0), x.limit, x.verdict])) ?? []),
+    ...(results.coldStart?.targets.map((x) => ['3', x.name, fmt(x.value, 1), x.limit, x.verdict]) ?? []),
+  ];
+  say(heading('Targets'));
+  say(table(['§', 'target', 'value', 'limit', 'result'], targets));
+  if (results.errors.length) say(`\n${results.errors.length} section(s) failed: ${results.errors.map((e) => e.section).join(', ')}`);
+
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const json = `${JSON.stringify(results, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value), 2)}\n`;
+  writeFileSync(join(dir, 'latest.json'), json);
+  writeFileSync(join(dir, `${results.date}.json`), json);
+  say(`\nWrote bench/results/latest.json and bench/results/${results.date}.json. Total wall time ${fmt(results.wallSeconds, 1)} s; load average at the end ${results.machine.loadAverageAtEnd.join(' ')}.`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack : error);
+  process.exit(1);
+});
