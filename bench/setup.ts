@@ -4,9 +4,11 @@
  * reads the onboarding and cost sections share.
  */
 import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
-import { GetExecutionHistoryCommand, ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import type { LocalStackOptions } from '../local/stack.ts';
 import { claimsOf, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../tests/support/stack.ts';
+
+export { executionHistory } from '../tests/support/stack.ts';
 import { sleep } from './util.ts';
 
 /** A stack for the bench: logs discarded (nothing per request), the given options on top. */
@@ -63,16 +65,6 @@ export async function waitForIdle(t: TestStack, timeoutMs = 30_000): Promise<num
   }
 }
 
-export async function executionHistory(t: TestStack, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await t.clients.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
-}
 
 export interface TransitionCount {
   /** *StateEntered events: the states the execution went through. */

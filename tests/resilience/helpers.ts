@@ -5,8 +5,11 @@
 import { GetApiKeysCommand, GetUsagePlanKeysCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
 import { AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { GetItemCommand, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetExecutionHistoryCommand, ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
-import type { TestStack } from '../support/stack.ts';
+import { ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { executionHistory, type TestStack } from '../support/stack.ts';
+
+/** Every history event of an execution, oldest first. */
+export const historyOf = executionHistory;
 
 export type Item = Record<string, AttributeValue>;
 
@@ -16,18 +19,6 @@ export const machineArn = (t: TestStack, logicalId: string): string => t.stack.m
 
 export const executionArnOf = (t: TestStack, logicalId: string, name: string): string =>
   `${machineArn(t, logicalId).replace(':stateMachine:', ':execution:')}:${name}`;
-
-/** Every history event of an execution, oldest first. */
-export async function historyOf(t: TestStack, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await t.clients.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
-}
 
 export interface Attempt {
   state: string;

@@ -44,6 +44,7 @@ import {
   loadEvent,
   requestsTo,
   withQuery,
+  ACTIVE_ACCOUNT,
 } from './helpers.ts';
 
 const BILLING_TABLE = 'tollgate-test-billing';
@@ -71,17 +72,7 @@ const NEW_KEY_ID = 'n3wk3y0001';
 const NEW_KEY_VALUE = 'NEW-KEY-VALUE-0123456789abcdefghijklmn';
 const USAGE_PLANS = { free: 'up-free', basic: 'up-basic', pro: 'up-pro' };
 
-const account: PlanAccount = {
-  userId: SUB,
-  email: 'ada@example.com',
-  apiKeyId: API_KEY_ID,
-  plan: 'free',
-  status: 'ACTIVE',
-  createdAt: '2025-11-01T10:00:00.000Z',
-  updatedAt: '2025-11-01T10:00:05.000Z',
-  activatedAt: '2025-11-01T10:00:05.000Z',
-  version: 3,
-};
+const account: PlanAccount = ACTIVE_ACCOUNT;
 
 function givenAccount(item: PlanAccount | undefined): void {
   ddb.on(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } }).resolves(item ? { Item: item } : {});

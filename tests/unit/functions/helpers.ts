@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { PlanAccount } from '#shared/plans';
 
 /** The example user of every fixture in events/. */
 export const SUB = '0f9c6c1e-7c2a-4a39-9d0b-1f6f2f6b0a11';
@@ -11,6 +12,19 @@ export const API_KEY_ID = 'a1b2c3d4e5';
 /** The placeholder key value the fixtures carry in `x-api-key` and `identity.apiKey`: must never reach a log. */
 export const API_KEY_VALUE = 'EXAMPLE-KEY-VALUE';
 export const OTHER_SUB = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+
+/** The example user's ACTIVE account on the free plan, as the onboarding workflow leaves it. */
+export const ACTIVE_ACCOUNT: PlanAccount = {
+  userId: SUB,
+  email: EMAIL,
+  apiKeyId: API_KEY_ID,
+  plan: 'free',
+  status: 'ACTIVE',
+  createdAt: '2025-11-01T10:00:00.000Z',
+  updatedAt: '2025-11-01T10:00:05.000Z',
+  activatedAt: '2025-11-01T10:00:05.000Z',
+  version: 3,
+};
 
 export type DocumentClientMock = AwsClientStub<DynamoDBDocumentClient>;
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;

@@ -15,7 +15,6 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { PlanAccount } from '#shared/plans';
 import { logger } from '#shared/logger';
 import {
-  API_KEY_ID,
   API_KEY_VALUE,
   OTHER_SUB,
   SUB,
@@ -26,6 +25,7 @@ import {
   expectGenericServerError,
   loadEvent,
   withBody,
+  ACTIVE_ACCOUNT,
 } from './helpers.ts';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-plan-change';
@@ -48,17 +48,7 @@ const EXECUTION = nameFor(SUB, IDEMPOTENCY_KEY);
 const EXECUTION_ARN = `arn:aws:states:us-east-1:123456789012:execution:tollgate-plan-change:${EXECUTION}`;
 const INPUT = `{"userId":"${SUB}","plan":"pro","requestId":"${IDEMPOTENCY_KEY}"}`;
 
-const account: PlanAccount = {
-  userId: SUB,
-  email: 'ada@example.com',
-  apiKeyId: API_KEY_ID,
-  plan: 'free',
-  status: 'ACTIVE',
-  createdAt: '2025-11-01T10:00:00.000Z',
-  updatedAt: '2025-11-01T10:00:05.000Z',
-  activatedAt: '2025-11-01T10:00:05.000Z',
-  version: 3,
-};
+const account: PlanAccount = ACTIVE_ACCOUNT;
 
 function givenAccount(item: PlanAccount | undefined): void {
   ddb.on(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } }).resolves(item ? { Item: item } : {});
