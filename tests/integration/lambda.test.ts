@@ -5,7 +5,6 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 
 import {
   GetFunctionCommand,
@@ -18,28 +17,13 @@ import {
 
 import { createLambdaRuntime, type LambdaRuntime } from '../../local/lambda/index.ts';
 import type { FunctionModel } from '../../local/model.ts';
+import { ARN_PREFIX, HANDLERS, fixtureFunction } from '../fixtures/lambda/model.ts';
 
 jest.setTimeout(30_000);
 
-const HANDLERS = path.join(__dirname, '..', 'fixtures', 'lambda', 'handlers.js');
-const ARN_PREFIX = 'arn:aws:lambda:us-east-1:000000000000:function:';
 
-function fn(logicalId: string, handlerExport: string, overrides: Partial<FunctionModel> = {}): FunctionModel {
-  const name = `wire-${logicalId}`;
-  return {
-    logicalId,
-    name,
-    arn: `${ARN_PREFIX}${name}`,
-    handlerFile: 'handlers',
-    handlerExport,
-    build: { entryPoints: [], minify: false, target: 'es2022', sourcemap: false, external: ['@aws-sdk/*'], format: 'cjs' },
-    environment: {},
-    timeoutSeconds: 3,
-    memoryMb: 128,
-    runtime: 'nodejs22.x',
-    ...overrides,
-  };
-}
+const fn = (logicalId: string, handlerExport: string, overrides: Partial<FunctionModel> = {}): FunctionModel =>
+  fixtureFunction('wire', logicalId, handlerExport, overrides);
 
 const FUNCTIONS = [fn('Echo', 'echo'), fn('Fail', 'fail'), fn('Logs', 'logs'), fn('BigLog', 'bigLog'), fn('Exit', 'exit')];
 

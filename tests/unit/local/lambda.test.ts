@@ -11,30 +11,15 @@ import { build } from 'esbuild';
 
 import { createLambdaRuntime, type LambdaRuntime, type LambdaRuntimeOptions } from '../../../local/lambda/index.ts';
 import type { FunctionModel } from '../../../local/model.ts';
+import { ARN_PREFIX as ACCOUNT_ARN, HANDLERS, fixtureFunction } from '../../fixtures/lambda/model.ts';
 import type { InvokeResult } from '../../../local/types.ts';
 
 jest.setTimeout(20_000);
 
 const FIXTURES = path.join(__dirname, '..', '..', 'fixtures', 'lambda');
-const HANDLERS = path.join(FIXTURES, 'handlers.js');
-const ACCOUNT_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:';
 
-function fn(logicalId: string, handlerExport: string, overrides: Partial<FunctionModel> = {}): FunctionModel {
-  const name = `test-${logicalId}`;
-  return {
-    logicalId,
-    name,
-    arn: `${ACCOUNT_ARN}${name}`,
-    handlerFile: 'handlers',
-    handlerExport,
-    build: { entryPoints: [], minify: false, target: 'es2022', sourcemap: false, external: ['@aws-sdk/*'], format: 'cjs' },
-    environment: {},
-    timeoutSeconds: 3,
-    memoryMb: 128,
-    runtime: 'nodejs22.x',
-    ...overrides,
-  };
-}
+const fn = (logicalId: string, handlerExport: string, overrides: Partial<FunctionModel> = {}): FunctionModel =>
+  fixtureFunction('test', logicalId, handlerExport, overrides);
 
 const runtimes: LambdaRuntime[] = [];
 
