@@ -132,7 +132,14 @@ describe('CreateApiKey throttled', () => {
     expect(createAttempts[0]?.cause).toMatch(/\(Service: ApiGateway, Status Code: 429, Request ID: /);
     // Retries are re-scheduled within the one state: entered once, scheduled four times.
     expect(statesEntered(events).filter((s) => s === 'CreateApiKey')).toHaveLength(1);
-    expect(events.filter((e) => e.type === 'TaskScheduled' && e.taskScheduledEventDetails?.resource === 'createApiKey')).toHaveLength(4);
+    const scheduled = events.filter((e) => e.type === 'TaskScheduled' && e.taskScheduledEventDetails?.resourceType === 'lambda');
+    expect(scheduled.map((e) => JSON.parse(e.taskScheduledEventDetails?.parameters ?? '{}').Payload.action)).toEqual([
+      'find-or-create',
+      'find-or-create',
+      'find-or-create',
+      'find-or-create',
+      'attach',
+    ]);
   }, 30_000);
 });
 
