@@ -6,10 +6,15 @@ import * as apigateway from '@aws-sdk/client-api-gateway';
 import * as cognito from '@aws-sdk/client-cognito-identity-provider';
 import * as dynamodb from '@aws-sdk/client-dynamodb';
 
+import * as lambda from '@aws-sdk/client-lambda';
 import {
   awsSdkTaskError,
   describeTask,
+  DYNAMODB_OPTIMIZED,
+  errorNamesFor,
   isModeledError,
+  LAMBDA_OPTIMIZED,
+  modeledErrors,
   optimizedTaskError,
   parseResource,
   SDK_SERVICES,
@@ -238,6 +243,35 @@ describe('error names', () => {
     );
     const validation = new dynamodb.DynamoDBServiceException({ name: 'ValidationException', $fault: 'client', message: 'bad', $metadata: meta(400) });
     expect(optimizedTaskError(validation, spec).name).toBe('DynamoDB.AmazonDynamoDBException');
+  });
+
+  it('emits for every modeled error a name in errorNamesFor, and never DynamoDB.RequestLimitExceeded', () => {
+    type Ctor = new (o: { message: string; $metadata: object }) => Error;
+    const raise = (module: Record<string, unknown>, name: string) => new (module[name] as Ctor)({ message: 'm', $metadata: meta(400) });
+    const ddbNames = errorNamesFor('arn:aws:states:::dynamodb:putItem');
+    for (const e of modeledErrors(DYNAMODB_OPTIMIZED.module, DYNAMODB_OPTIMIZED.baseException)) {
+      expect(ddbNames).toContain(optimizedTaskError(raise(dynamodb, e), DYNAMODB_OPTIMIZED).name);
+    }
+    expect(optimizedTaskError(new dynamodb.RequestLimitExceeded({ message: 'm', $metadata: meta(400) }), DYNAMODB_OPTIMIZED).name).toBe(
+      'DynamoDB.RequestLimitExceededException',
+    );
+    expect(ddbNames.has('DynamoDB.RequestLimitExceeded')).toBe(false);
+
+    const invokeNames = errorNamesFor('arn:aws:states:::lambda:invoke');
+    for (const e of modeledErrors(LAMBDA_OPTIMIZED.module, LAMBDA_OPTIMIZED.baseException)) {
+      expect(invokeNames).toContain(optimizedTaskError(raise(lambda, e), LAMBDA_OPTIMIZED).name);
+    }
+    for (const n of ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException']) {
+      expect(invokeNames).toContain(n);
+    }
+
+    for (const [service, svc] of Object.entries(SDK_SERVICES)) {
+      const names = errorNamesFor(`arn:aws:states:::aws-sdk:${service}:anyAction`);
+      for (const e of modeledErrors(svc.module, svc.baseException)) expect(names).toContain(awsSdkTaskError(raise(svc.module, e), svc).name);
+      expect(names).toContain(`${svc.prefix}.${svc.prefix}Exception`);
+    }
+    expect(errorNamesFor('arn:aws:states:::aws-sdk:dynamodb:scan')).toContain('DynamoDb.RequestLimitExceededException');
+    expect(errorNamesFor('arn:aws:states:::aws-sdk:apigateway:getApiKeys')).not.toContain('DynamoDB.ThrottlingException');
   });
 
   it('adds SdkHttpMetadata / SdkResponseMetadata like optimized integrations', () => {
