@@ -16,7 +16,8 @@ import { ApiKeyTaskError, INVALID_EVENT, apiGatewayTaskError } from './errors.ts
  * result in the execution history (`TaskSucceeded.output`) for 90 days whatever ResultSelector or ResultPath say, so a
  * direct call would put the key in front of anyone allowed `states:GetExecutionHistory`. Here the answer is reduced
  * to ids before it leaves the function; nothing here logs a response. GetApiKeys is called with includeValues=false
- * (its default: https://docs.aws.amazon.com/apigateway/latest/api/API_GetApiKeys.html).
+ * spelled out (the API reference, https://docs.aws.amazon.com/apigateway/latest/api/API_GetApiKeys.html, names the flag
+ * but states no default; without it AWS answers without values, and the call does not rely on that).
  *
  * Errors: API Gateway's as `ApiGateway.<Error>Exception` (see ./errors.ts), so Retry/Catch read as for the direct
  * integration; a malformed event is `ApiKey.InvalidEvent`. The SDK does not retry (maxAttempts 1): the workflow's
