@@ -436,7 +436,15 @@ export class TaskBridge {
     if (call && this.options.faults) {
       const fault = await this.options.faults.next({ ...call, resource: faultResource(resourceArn) });
       if (signal?.aborted) throw new StatesRuntimeError('execution aborted');
-      if (fault) throw new TaskError(fault.error, fault.cause ?? injectedCause(fault.error));
+      if (fault) {
+        // A fault AWS could never raise here would test a path that cannot happen (a function's own error types are
+        // the function's business, so only service integrations are checked).
+        const kind = parseResource(resourceArn).kind;
+        if ((kind === 'aws-sdk' || kind === 'dynamodb') && !errorNamesFor(resourceArn).has(fault.error)) {
+          throw new StatesRuntimeError(`The injected fault '${fault.error}' is not an error Step Functions emits for ${resourceArn}`);
+        }
+        throw new TaskError(fault.error, fault.cause ?? injectedCause(fault.error));
+      }
     }
     const p = parseResource(resourceArn);
     switch (p.kind) {

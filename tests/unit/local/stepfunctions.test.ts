@@ -19,7 +19,9 @@ import {
   parseResource,
   SDK_SERVICES,
   sdkMetadata,
+  TaskBridge,
 } from '../../../local/stepfunctions/bridge.ts';
+import { TaskFaultInjector } from '../../../local/stepfunctions/faults.ts';
 import { commandSchemas, fromSdkOutput, sfnMemberName, sfnServicePrefix, toSdkInput } from '../../../local/stepfunctions/casing.ts';
 import { StatesRuntimeError, TaskError } from '../../../local/stepfunctions/errors.ts';
 
@@ -272,6 +274,31 @@ describe('error names', () => {
     }
     expect(errorNamesFor('arn:aws:states:::aws-sdk:dynamodb:scan')).toContain('DynamoDb.RequestLimitExceededException');
     expect(errorNamesFor('arn:aws:states:::aws-sdk:apigateway:getApiKeys')).not.toContain('DynamoDB.ThrottlingException');
+  });
+
+  it('refuses to inject into a service task a fault Step Functions never emits for it', async () => {
+    const faults = new TaskFaultInjector()
+      .inject('MarkActive', 'DynamoDB.RequestLimitExceeded')
+      .inject('MarkActive', 'DynamoDB.RequestLimitExceededException');
+    const bridge = new TaskBridge({
+      endpoints: { dynamodb: 'http://127.0.0.1:9' },
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      stepFunctions: { startExecution: () => Promise.reject(new Error('unused')), waitForExecution: () => Promise.reject(new Error('unused')) },
+      faults,
+    });
+    const call = { stateName: 'MarkActive', stateMachine: 'm', executionArn: 'arn:aws:states:us-east-1:0:execution:m:x' };
+    try {
+      await expect(bridge.invoke('arn:aws:states:::dynamodb:updateItem', {}, undefined, call)).rejects.toMatchObject({
+        name: 'States.Runtime',
+        message: expect.stringContaining("'DynamoDB.RequestLimitExceeded' is not an error Step Functions emits"),
+      });
+      await expect(bridge.invoke('arn:aws:states:::dynamodb:updateItem', {}, undefined, call)).rejects.toMatchObject({
+        name: 'DynamoDB.RequestLimitExceededException',
+      });
+    } finally {
+      bridge.destroy();
+    }
   });
 
   it('adds SdkHttpMetadata / SdkResponseMetadata like optimized integrations', () => {
