@@ -28,7 +28,7 @@ import type { NormalizedSchema } from '@smithy/core/schema';
 
 import type { Endpoints } from '../types.ts';
 import { commandSchemas, fromSdkOutput, sfnServicePrefix, toSdkInput } from './casing.ts';
-import { SfnApiError, StatesRuntimeError, TaskError } from './errors.ts';
+import { apiErrors, SfnApiError, StatesRuntimeError, TaskError } from './errors.ts';
 import { faultResource, injectedCause, type TaskCall, type TaskFaultHook } from './faults.ts';
 import type { TaskDescriptor } from './history.ts';
 import type { ExecutionDescription, StartExecutionResult } from './types.ts';
@@ -197,20 +197,120 @@ export function optimizedTaskError(
   return new TaskError(name, cause);
 }
 
-const DYNAMODB_OPTIMIZED = {
+/** Naming of the optimized DynamoDB integration (`arn:aws:states:::dynamodb:*`). */
+export const DYNAMODB_OPTIMIZED = {
   prefix: 'DynamoDB',
   genericException: 'AmazonDynamoDBException',
   serviceName: 'AmazonDynamoDBv2',
   module: dynamodb as unknown as SdkModule,
   baseException: 'DynamoDBServiceException',
 };
-const LAMBDA_OPTIMIZED = {
+/** Naming of the optimized Lambda integration (`arn:aws:states:::lambda:invoke`). */
+export const LAMBDA_OPTIMIZED = {
   prefix: 'Lambda',
   genericException: 'AWSLambdaException',
   serviceName: 'AWSLambda',
   module: lambda as unknown as SdkModule,
   baseException: 'LambdaServiceException',
 };
+
+// ---------- the names a Task can fail with ----------
+
+/** The error classes an SDK module declares (its service model's modeled exceptions), by name. */
+export function modeledErrors(module: SdkModule, baseException: string): string[] {
+  const base = module[baseException] as (new () => unknown) | undefined;
+  if (typeof base !== 'function') throw new Error(`no ${baseException} in the SDK module`);
+  return Object.entries(module)
+    .filter(([, v]) => typeof v === 'function' && (v as { prototype?: unknown }).prototype instanceof base)
+    .map(([name]) => name)
+    .sort();
+}
+
+/**
+ * Step Functions' own error names (Amazon States Language, "Error names"): States.ALL and States.TaskFailed match
+ * others; the rest are raised by Step Functions itself. `States.Runtime` is left out: it can be neither retried nor
+ * caught. https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
+ */
+export const STATES_ERRORS = [
+  'States.ALL',
+  'States.TaskFailed',
+  'States.Timeout',
+  'States.HeartbeatTimeout',
+  'States.Permissions',
+  'States.ResultPathMatchFailure',
+  'States.ParameterPathFailure',
+  'States.QueryEvaluationError',
+  'States.BranchFailed',
+  'States.NoChoiceMatched',
+  'States.IntrinsicFailure',
+  'States.ExceedToleratedFailureThreshold',
+  'States.ItemReaderFailed',
+  'States.ResultWriterFailed',
+];
+
+/**
+ * `errorType`s of the Lambda runtime itself (a timeout, a crash, a handler that cannot load), which Step Functions
+ * reports like the function's own (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-exceptions.html).
+ */
+export const LAMBDA_RUNTIME_ERRORS = [
+  'Sandbox.Timedout',
+  'Runtime.ExitError',
+  'Runtime.OutOfMemory',
+  'Runtime.HandlerNotFound',
+  'Runtime.ImportModuleError',
+  'Runtime.UserCodeSyntaxError',
+  'Runtime.UnhandledPromiseRejection',
+  'Runtime.MarshalError',
+];
+
+/**
+ * Every error name a Task with this Resource can end with, offline as in AWS: exactly the names the bridge's
+ * {@link awsSdkTaskError} / {@link optimizedTaskError} / function-error rules produce, built from the same SDK
+ * service models, plus {@link STATES_ERRORS}. `functionErrors` are the `errorType`s the invoked function declares it
+ * throws (a Lambda function's error reaches Step Functions under its own errorType). Throws for a Resource the
+ * bridge cannot run.
+ *
+ * - `aws-sdk:<service>:<action>`: `<Prefix>.<Error>Exception` for each modeled error, `<Prefix>.<Prefix>Exception`,
+ *   `<Prefix>.SdkClientException` (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html)
+ * - `dynamodb:*`: `DynamoDB.<Error>Exception` for each modeled error (so `DynamoDB.RequestLimitExceededException`,
+ *   never `DynamoDB.RequestLimitExceeded`), `DynamoDB.AmazonDynamoDBException`, `DynamoDB.SdkClientException`
+ * - `lambda:invoke`, a function ARN: `Lambda.<Error>` for each modeled Lambda API error (`Lambda.ServiceException`,
+ *   `Lambda.TooManyRequestsException`, ...), `Lambda.AWSLambdaException`, `Lambda.SdkClientException`,
+ *   `Lambda.Unknown`, the runtime's {@link LAMBDA_RUNTIME_ERRORS}, and `functionErrors`
+ *   (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html)
+ * - `states:startExecution`: `StepFunctions.<Code>Exception` for the Step Functions API's errors
+ */
+export function errorNamesFor(resourceArn: string, functionErrors: readonly string[] = []): Set<string> {
+  const names = new Set(STATES_ERRORS);
+  const family = (spec: { prefix: string; module: SdkModule; baseException: string }, generic: string) => {
+    for (const e of modeledErrors(spec.module, spec.baseException)) names.add(`${spec.prefix}.${withExceptionSuffix(e)}`);
+    names.add(`${spec.prefix}.${generic}`);
+    names.add(`${spec.prefix}.SdkClientException`);
+  };
+  const p = parseResource(resourceArn);
+  switch (p.kind) {
+    case 'aws-sdk': {
+      const svc = SDK_SERVICES[p.service];
+      if (!svc) throw new Error(`aws-sdk service '${p.service}' is not bridged offline`);
+      family(svc, `${svc.prefix}Exception`);
+      break;
+    }
+    case 'dynamodb':
+      family(DYNAMODB_OPTIMIZED, DYNAMODB_OPTIMIZED.genericException);
+      break;
+    case 'lambda':
+    case 'lambda-function':
+      family(LAMBDA_OPTIMIZED, LAMBDA_OPTIMIZED.genericException);
+      for (const e of ['Lambda.Unknown', ...LAMBDA_RUNTIME_ERRORS, ...functionErrors]) names.add(e);
+      break;
+    case 'states':
+      for (const code of Object.values(apiErrors).map((make) => make('x').code)) names.add(`StepFunctions.${withExceptionSuffix(code)}`);
+      break;
+    default:
+      throw new Error(`the resource '${resourceArn}' is not supported by the offline Step Functions`);
+  }
+  return names;
+}
 
 // ---------- HTTP metadata of optimized integrations ----------
 
@@ -336,7 +436,15 @@ export class TaskBridge {
     if (call && this.options.faults) {
       const fault = await this.options.faults.next({ ...call, resource: faultResource(resourceArn) });
       if (signal?.aborted) throw new StatesRuntimeError('execution aborted');
-      if (fault) throw new TaskError(fault.error, fault.cause ?? injectedCause(fault.error));
+      if (fault) {
+        // A fault AWS could never raise here would test a path that cannot happen (a function's own error types are
+        // the function's business, so only service integrations are checked).
+        const kind = parseResource(resourceArn).kind;
+        if ((kind === 'aws-sdk' || kind === 'dynamodb') && !errorNamesFor(resourceArn).has(fault.error)) {
+          throw new StatesRuntimeError(`The injected fault '${fault.error}' is not an error Step Functions emits for ${resourceArn}`);
+        }
+        throw new TaskError(fault.error, fault.cause ?? injectedCause(fault.error));
+      }
     }
     const p = parseResource(resourceArn);
     switch (p.kind) {

@@ -25,6 +25,8 @@ export interface Attempt {
   outcome: 'succeeded' | 'failed';
   error?: string;
   cause?: string;
+  /** The raw task result (TaskSucceeded.output), parsed. */
+  output?: unknown;
 }
 
 /** Each Task attempt, attributed to the state last entered (the workflows here have no Parallel or Map states). */
@@ -33,7 +35,7 @@ export function attempts(events: HistoryEvent[]): Attempt[] {
   let state = '';
   for (const e of events) {
     if (e.type?.endsWith('StateEntered')) state = e.stateEnteredEventDetails?.name ?? '';
-    if (e.type === 'TaskSucceeded') out.push({ state, outcome: 'succeeded' });
+    if (e.type === 'TaskSucceeded') out.push({ state, outcome: 'succeeded', output: JSON.parse(e.taskSucceededEventDetails?.output ?? 'null') });
     if (e.type === 'TaskFailed') {
       out.push({ state, outcome: 'failed', error: e.taskFailedEventDetails?.error, cause: e.taskFailedEventDetails?.cause });
     }

@@ -6,7 +6,7 @@
  */
 import { SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import {
   historyOf,
   keysNamed,
   ledgerOf,
+  machineArn,
   onboardingExecutionsOf,
   plansHolding,
   stateInput,
@@ -114,6 +115,93 @@ describe('duplicate trigger deliveries', () => {
   }, 30_000);
 });
 
+describe('onboarding started by hand', () => {
+  /** Signed up, not confirmed: no trigger starts anything; `start` starts an onboarding execution by hand. */
+  async function signedUpUser(prefix: string) {
+    const email = uniqueEmail(prefix);
+    const signUp = await t.clients.cognito.send(
+      new SignUpCommand({ ClientId: t.stack.userPoolClientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] }),
+    );
+    const userId = signUp.UserSub as string;
+    const start = (name: string) =>
+      t.clients.sfn.send(
+        new StartExecutionCommand({ stateMachineArn: machineArn(t, 'OnboardingStateMachine'), name, input: JSON.stringify({ userId, email, username: userId }) }),
+      );
+    return { email, userId, start };
+  }
+
+  it('three concurrent StartExecution calls under different names: one key, one PLAN_STARTED entry, ACTIVE once', async () => {
+    const { userId, start } = await signedUpUser('by-hand');
+
+    const started = await Promise.all(['a', 'b', 'c'].map((n) => start(`onboard-${userId}-hand-${n}`)));
+    const done = await Promise.all(started.map((s) => waitForExecution(t, s.executionArn as string)));
+
+    expect(done.map((d) => d.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    const keys = await keysNamed(t, userId);
+    expect(keys).toHaveLength(1);
+    const ledger = await ledgerOf(t, userId);
+    expect(ledger.map((e) => e.type?.S)).toEqual(['PLAN_STARTED']);
+    const account = await accountOf(t, userId);
+    // version counts the account's commits: MarkActive ran once.
+    expect(account).toMatchObject({ status: { S: 'ACTIVE' }, apiKeyId: { S: keys[0] }, plan: { S: 'free' }, version: { N: '1' } });
+    expect(await usagePlansOfKey(t, keys[0]!)).toEqual(['tollgate-free']);
+    expect(await apiIdOf(t, userId)).toBe(keys[0]);
+
+    // Exactly one execution onboarded (made or found the key, wrote the entry, activated); the entry names it.
+    const histories = await Promise.all(started.map((s) => historyOf(t, s.executionArn as string)));
+    const activated = histories.map((h) => attempts(h).filter((a) => a.state === 'MarkActive' && a.outcome === 'succeeded').length);
+    expect(activated.sort()).toEqual([0, 0, 1]);
+    const winner = started[histories.findIndex((h) => attempts(h).some((a) => a.state === 'MarkActive' && a.outcome === 'succeeded'))]!;
+    expect(ledger[0]?.executionId?.S).toBe(winner.executionArn);
+    for (const h of histories) {
+      if (attempts(h).some((a) => a.state === 'MarkActive')) continue;
+      // The others stopped before touching the key: no CreateApiKey, no billing.
+      expect(statesEntered(h).filter((s) => s === 'CreateApiKey' || s === 'RecordPlanStarted')).toEqual([]);
+    }
+  }, 30_000);
+
+  it('an execution started while another holds the claim ends at OnboardingInProgress and touches nothing', async () => {
+    const hold = taskFaults.hold('CreateApiKey');
+    const { userId, start } = await signedUpUser('in-progress');
+    const first = await start(`onboard-${userId}`);
+    await hold.reached;
+
+    const second = await start(`onboard-${userId}-by-hand`);
+    const secondDone = await waitForExecution(t, second.executionArn as string);
+    expect(secondDone.status).toBe('SUCCEEDED');
+    expect(JSON.parse(secondDone.output ?? '{}')).toEqual({ userId, status: 'ONBOARDING', onboardingExecution: first.executionArn });
+    const secondStates = statesEntered(await historyOf(t, second.executionArn as string));
+    expect(secondStates).toEqual(['MarkOnboarding', 'LoadAccount', 'ClaimRefused', 'DescribeClaimHolder', 'ClaimHolderRunning', 'OnboardingInProgress']);
+
+    hold.release();
+    expect((await waitForExecution(t, first.executionArn as string)).status).toBe('SUCCEEDED');
+    expect(await keysNamed(t, userId)).toHaveLength(1);
+    expect((await ledgerOf(t, userId)).map((e) => e.executionId?.S)).toEqual([first.executionArn]);
+  }, 30_000);
+
+  it('a claim left by a stopped execution is released, and the next execution onboards once', async () => {
+    const hold = taskFaults.hold('SetApiIdAttribute');
+    const { userId, email, start } = await signedUpUser('stopped');
+    const first = await start(`onboard-${userId}`);
+    await hold.reached;
+    // An operator stops it mid-way (no Catch runs on StopExecution): the account stays ONBOARDING, claimed.
+    await t.clients.sfn.send(new StopExecutionCommand({ executionArn: first.executionArn }));
+    hold.release();
+    expect((await waitForExecution(t, first.executionArn as string)).status).toBe('ABORTED');
+    expect(await accountOf(t, userId)).toMatchObject({ status: { S: 'ONBOARDING' }, onboardingExecution: { S: first.executionArn } });
+    const [orphanKey] = await keysNamed(t, userId);
+
+    const second = await start(`onboard-${userId}-after-stop`);
+    const done = await waitForExecution(t, second.executionArn as string);
+
+    expect(done.status).toBe('SUCCEEDED');
+    const states = statesEntered(await historyOf(t, second.executionArn as string));
+    expect(states.slice(0, 7)).toEqual(['MarkOnboarding', 'LoadAccount', 'ClaimRefused', 'DescribeClaimHolder', 'ClaimHolderRunning', 'ReleaseStaleClaim', 'MarkOnboarding']);
+    // The stopped run's key is found and reused, not duplicated.
+    expect(await expectOnboarded(userId, email, `onboard-${userId}-after-stop`)).toBe(orphanKey);
+  }, 30_000);
+});
+
 describe('CreateApiKey throttled', () => {
   it('is retried with backoff and succeeds with one key', async () => {
     apigatewayFaults.inject('CreateApiKey', 'TooManyRequestsException', 3);
@@ -132,7 +220,14 @@ describe('CreateApiKey throttled', () => {
     expect(createAttempts[0]?.cause).toMatch(/\(Service: ApiGateway, Status Code: 429, Request ID: /);
     // Retries are re-scheduled within the one state: entered once, scheduled four times.
     expect(statesEntered(events).filter((s) => s === 'CreateApiKey')).toHaveLength(1);
-    expect(events.filter((e) => e.type === 'TaskScheduled' && e.taskScheduledEventDetails?.resource === 'createApiKey')).toHaveLength(4);
+    const scheduled = events.filter((e) => e.type === 'TaskScheduled' && e.taskScheduledEventDetails?.resourceType === 'lambda');
+    expect(scheduled.map((e) => JSON.parse(e.taskScheduledEventDetails?.parameters ?? '{}').Payload.action)).toEqual([
+      'find-or-create',
+      'find-or-create',
+      'find-or-create',
+      'find-or-create',
+      'attach',
+    ]);
   }, 30_000);
 });
 

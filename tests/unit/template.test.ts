@@ -149,9 +149,10 @@ describe('onboarding state machine', () => {
     }
   });
 
-  it('never carries the key value in its state data', () => {
-    const create = (machine.definition.States as Record<string, { ResultSelector?: object }>).CreateApiKey!;
-    expect(create.ResultSelector).toEqual({ 'Id.$': '$.Id' });
+  it('finds or creates the key through ApiKeyFunction and keeps only its id', () => {
+    const create = (machine.definition.States as Record<string, { Resource?: string; ResultSelector?: object }>).CreateApiKey!;
+    expect(create.Resource).toBe('arn:aws:states:::lambda:invoke');
+    expect(create.ResultSelector).toEqual({ 'Id.$': '$.Payload.Id' });
   });
 });
 
@@ -182,6 +183,31 @@ describe.each(['OnboardingStateMachine', 'PlanChangeStateMachine', 'BillingClose
       if (resource === 'arn:aws:states:::lambda:invoke') {
         const policies = props(logicalId).Policies as Record<string, unknown>[];
         expect(policies.some((p) => 'LambdaInvokePolicy' in p)).toBe(true);
+      }
+    }
+  });
+
+  // Step Functions keeps every task's raw result in the execution history, whatever ResultSelector says: an API Gateway
+  // call whose answer holds a key value (CreateApiKey, CreateUsagePlanKey, GetUsagePlanKey(s), UpdateApiKey,
+  // GetApiKey(s) with values) must go through ApiKeyFunction instead.
+  it('makes no direct API Gateway call whose answer holds a key value', () => {
+    const tasks: { Resource: string; Parameters?: Record<string, unknown> }[] = [];
+    const walk = (value: unknown): void => {
+      if (Array.isArray(value)) value.forEach(walk);
+      else if (value && typeof value === 'object') {
+        const v = value as Record<string, unknown>;
+        if (v.Type === 'Task' && typeof v.Resource === 'string') tasks.push(v as (typeof tasks)[number]);
+        Object.values(v).forEach(walk);
+      }
+    };
+    walk(machine.definition);
+    for (const task of tasks) {
+      const action = /aws-sdk:apigateway:(\w+)$/.exec(task.Resource)?.[1];
+      if (action === undefined) continue;
+      if (action === 'getApiKey' || action === 'getApiKeys') {
+        expect({ action, includeValue: task.Parameters?.IncludeValue ?? task.Parameters?.IncludeValues ?? false }).toEqual({ action, includeValue: false });
+      } else {
+        expect(['deleteApiKey', 'deleteUsagePlanKey', 'getUsage', 'getUsagePlan', 'getUsagePlans']).toContain(action);
       }
     }
   });

@@ -6,15 +6,22 @@ import * as apigateway from '@aws-sdk/client-api-gateway';
 import * as cognito from '@aws-sdk/client-cognito-identity-provider';
 import * as dynamodb from '@aws-sdk/client-dynamodb';
 
+import * as lambda from '@aws-sdk/client-lambda';
 import {
   awsSdkTaskError,
   describeTask,
+  DYNAMODB_OPTIMIZED,
+  errorNamesFor,
   isModeledError,
+  LAMBDA_OPTIMIZED,
+  modeledErrors,
   optimizedTaskError,
   parseResource,
   SDK_SERVICES,
   sdkMetadata,
+  TaskBridge,
 } from '../../../local/stepfunctions/bridge.ts';
+import { TaskFaultInjector } from '../../../local/stepfunctions/faults.ts';
 import { commandSchemas, fromSdkOutput, sfnMemberName, sfnServicePrefix, toSdkInput } from '../../../local/stepfunctions/casing.ts';
 import { StatesRuntimeError, TaskError } from '../../../local/stepfunctions/errors.ts';
 
@@ -238,6 +245,60 @@ describe('error names', () => {
     );
     const validation = new dynamodb.DynamoDBServiceException({ name: 'ValidationException', $fault: 'client', message: 'bad', $metadata: meta(400) });
     expect(optimizedTaskError(validation, spec).name).toBe('DynamoDB.AmazonDynamoDBException');
+  });
+
+  it('emits for every modeled error a name in errorNamesFor, and never DynamoDB.RequestLimitExceeded', () => {
+    type Ctor = new (o: { message: string; $metadata: object }) => Error;
+    const raise = (module: Record<string, unknown>, name: string) => new (module[name] as Ctor)({ message: 'm', $metadata: meta(400) });
+    const ddbNames = errorNamesFor('arn:aws:states:::dynamodb:putItem');
+    for (const e of modeledErrors(DYNAMODB_OPTIMIZED.module, DYNAMODB_OPTIMIZED.baseException)) {
+      expect(ddbNames).toContain(optimizedTaskError(raise(dynamodb, e), DYNAMODB_OPTIMIZED).name);
+    }
+    expect(optimizedTaskError(new dynamodb.RequestLimitExceeded({ message: 'm', $metadata: meta(400) }), DYNAMODB_OPTIMIZED).name).toBe(
+      'DynamoDB.RequestLimitExceededException',
+    );
+    expect(ddbNames.has('DynamoDB.RequestLimitExceeded')).toBe(false);
+
+    const invokeNames = errorNamesFor('arn:aws:states:::lambda:invoke');
+    for (const e of modeledErrors(LAMBDA_OPTIMIZED.module, LAMBDA_OPTIMIZED.baseException)) {
+      expect(invokeNames).toContain(optimizedTaskError(raise(lambda, e), LAMBDA_OPTIMIZED).name);
+    }
+    for (const n of ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException']) {
+      expect(invokeNames).toContain(n);
+    }
+
+    for (const [service, svc] of Object.entries(SDK_SERVICES)) {
+      const names = errorNamesFor(`arn:aws:states:::aws-sdk:${service}:anyAction`);
+      for (const e of modeledErrors(svc.module, svc.baseException)) expect(names).toContain(awsSdkTaskError(raise(svc.module, e), svc).name);
+      expect(names).toContain(`${svc.prefix}.${svc.prefix}Exception`);
+    }
+    expect(errorNamesFor('arn:aws:states:::aws-sdk:dynamodb:scan')).toContain('DynamoDb.RequestLimitExceededException');
+    expect(errorNamesFor('arn:aws:states:::aws-sdk:apigateway:getApiKeys')).not.toContain('DynamoDB.ThrottlingException');
+  });
+
+  it('refuses to inject into a service task a fault Step Functions never emits for it', async () => {
+    const faults = new TaskFaultInjector()
+      .inject('MarkActive', 'DynamoDB.RequestLimitExceeded')
+      .inject('MarkActive', 'DynamoDB.RequestLimitExceededException');
+    const bridge = new TaskBridge({
+      endpoints: { dynamodb: 'http://127.0.0.1:9' },
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      stepFunctions: { startExecution: () => Promise.reject(new Error('unused')), waitForExecution: () => Promise.reject(new Error('unused')) },
+      faults,
+    });
+    const call = { stateName: 'MarkActive', stateMachine: 'm', executionArn: 'arn:aws:states:us-east-1:0:execution:m:x' };
+    try {
+      await expect(bridge.invoke('arn:aws:states:::dynamodb:updateItem', {}, undefined, call)).rejects.toMatchObject({
+        name: 'States.Runtime',
+        message: expect.stringContaining("'DynamoDB.RequestLimitExceeded' is not an error Step Functions emits"),
+      });
+      await expect(bridge.invoke('arn:aws:states:::dynamodb:updateItem', {}, undefined, call)).rejects.toMatchObject({
+        name: 'DynamoDB.RequestLimitExceededException',
+      });
+    } finally {
+      bridge.destroy();
+    }
   });
 
   it('adds SdkHttpMetadata / SdkResponseMetadata like optimized integrations', () => {
