@@ -4,7 +4,6 @@
  * (`maxHistoryEvents`), so these tests reach it with a few dozen events.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,6 +11,7 @@ import { createStepFunctionsService, type StepFunctionsService } from '../../../
 import { HistoryRecorder, MAX_HISTORY_EVENTS, historyLimitCause } from '../../../local/stepfunctions/history.ts';
 import type { ExecutionRecord } from '../../../local/stepfunctions/types.ts';
 import type { StateMachineSpec } from '../../../local/types.ts';
+import { listenerHistory } from '../../support/listener-history.ts';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
@@ -135,7 +135,7 @@ describe('an execution at the quota', () => {
       const { executionArn } = await sfn.startExecution({ stateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:loop`, input: '{"n":1000}' });
       const result = await sfn.waitForExecution(executionArn, 20_000);
       expect({ status: result.status, error: result.error }).toEqual({ status: 'FAILED', error: 'States.Runtime' });
-      const history = await historyOf(sfn, executionArn);
+      const history = await listenerHistory(sfn.listener, executionArn);
       expect(history).toHaveLength(50);
       expect(history.at(-1)).toMatchObject({ id: 50, type: 'ExecutionFailed' });
       expect(history.filter((e) => e.type === 'ExecutionFailed')).toHaveLength(1);
@@ -154,32 +154,3 @@ describe('an execution at the quota', () => {
     }
   });
 });
-
-/** The execution's history through the service's own GetExecutionHistory operation (all pages). */
-async function historyOf(sfn: StepFunctionsService, executionArn: string): Promise<{ id: number; type: string }[]> {
-  const events: { id: number; type: string }[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = (await invoke(sfn, 'GetExecutionHistory', { executionArn, maxResults: 1000, ...(nextToken ? { nextToken } : {}) })) as { events: { id: number; type: string }[]; nextToken?: string };
-    events.push(...page.events);
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
-}
-
-/** One AWS JSON 1.0 call to the service's listener, in-process. */
-async function invoke(sfn: StepFunctionsService, operation: string, body: unknown): Promise<unknown> {
-  const server = http.createServer(sfn.listener);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  try {
-    const { port } = server.address() as { port: number };
-    const response = await fetch(`http://127.0.0.1:${port}/`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AWSStepFunctions.${operation}` },
-      body: JSON.stringify(body),
-    });
-    return await response.json();
-  } finally {
-    server.close();
-  }
-}
