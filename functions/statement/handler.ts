@@ -5,6 +5,7 @@ import * as z from 'zod/mini';
 import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
 import {
   InvalidPeriodError,
+  assertPeriodEnded,
   computeStatement,
   periodBounds,
   previousPeriod,
@@ -22,6 +23,7 @@ import { planCatalog, usagePlanLookup, type Plan } from '#shared/plans';
 import {
   closePage,
   closePageEvent,
+  periodSchema,
   startClose,
   startCloseEvent,
   type AccountKey,
@@ -38,7 +40,8 @@ import {
  *   {action: "resolve-period", period?, input?: {period?}, asOf}  → the period to close: the given one (top level,
  *        or in `input`, the workflow's own input), else the month before asOf
  *   {action: "close", userId, period}  → writes one user's STATEMENT entry for the period, once
- * Errors are thrown by name for the workflow's Retry/Catch: InvalidPeriod, InvalidEvent.
+ * Errors are thrown by name for the workflow's Retry/Catch: InvalidPeriod, InvalidEvent, and Billing.PeriodNotEnded
+ * for a period that has not ended yet (UTC) — by the execution's start for the workflow's actions, now for `close`.
  */
 
 /** A malformed event: a bug in the workflow definition, not something to retry. */
@@ -46,20 +49,18 @@ export class InvalidEventError extends Error {
   override readonly name = 'InvalidEvent';
 }
 
-const period = z.string().check(z.regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'Must be YYYY-MM'));
-
 const resolvePeriodEvent = z.object({
   action: z.literal('resolve-period'),
-  period: z.optional(period),
+  period: z.optional(periodSchema),
   /** The workflow's own input, passed whole by billing-close (`"input.$": "$"`): `{}` or `{"period": "YYYY-MM"}`. */
-  input: z.optional(z.object({ period: z.optional(period) })),
+  input: z.optional(z.object({ period: z.optional(periodSchema) })),
   asOf: z.iso.datetime({ offset: true, error: 'Must be an ISO 8601 date-time' }),
 });
 
 const closeEvent = z.object({
   action: z.literal('close'),
   userId: z.string().check(z.minLength(1), z.maxLength(128)),
-  period,
+  period: periodSchema,
 });
 
 export const statementEvent = z.discriminatedUnion('action', [resolvePeriodEvent, closeEvent, startCloseEvent, closePageEvent]);
@@ -133,6 +134,7 @@ export function resolvePeriod(event: {
 }): ResolvedPeriod {
   const chosen = event.period ?? event.input?.period ?? previousPeriod(new Date(event.asOf));
   const { period: name, periodStart, periodEnd } = periodBounds(chosen);
+  assertPeriodEnded({ period: name, periodEnd }, new Date(event.asOf));
   return { period: name, periodStart, periodEnd };
 }
 
@@ -145,6 +147,7 @@ const dayOf = (iso: string): string => iso.slice(0, 10);
  */
 export async function closePeriod(deps: StatementDeps, userId: string, period: string): Promise<CloseResult> {
   const bounds = periodBounds(period);
+  assertPeriodEnded(bounds, deps.now());
   const account = await deps.accounts.get(userId);
   if (!account) return { userId, period, written: false, reason: 'NOT_FOUND' };
   const written = await writeStatement(deps, account, bounds);

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { periodBounds, previousPeriod, type PeriodBounds } from '#shared/billing';
+import { assertPeriodEnded, periodBounds, previousPeriod, type PeriodBounds } from '#shared/billing';
 
 /**
  * Billing close, one page at a time. The billing-close workflow keeps a {@link CloseState} as its whole state data:
@@ -91,7 +91,7 @@ export function isBilledFor(account: ScannedAccount, bounds: Pick<PeriodBounds, 
 
 // ---------------------------------------------------------------------------------------------------- start-close
 
-const periodSchema = z.string().check(z.regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'Must be YYYY-MM'));
+export const periodSchema = z.string().check(z.regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'Must be YYYY-MM'));
 const count = z.int().check(z.minimum(0));
 
 const progressSchema = z.object({
@@ -144,11 +144,13 @@ const emptyProgress = (): CloseProgress => ({ pages: 0, accounts: 0, billed: 0, 
 /**
  * The state a billing-close execution starts from. A first run closes `input.period`, or the month before `asOf`
  * (the execution's start: the scheduled run closes the month that just ended); a continuation resumes the state it
- * was given, with its own page count reset. Throws InvalidPeriodError (from periodBounds) for a malformed period.
+ * was given, with its own page count reset. Throws InvalidPeriodError (from periodBounds) for a malformed period,
+ * PeriodNotEndedError when the period has not ended at `asOf`.
  */
 export function startClose(input: StartInput, asOf: string): CloseState {
   if ('close' in input) {
     const { period, periodStart, periodEnd } = periodBounds(input.close.period);
+    assertPeriodEnded({ period, periodEnd }, new Date(asOf));
     const { startKey, ...rest } = input.close;
     return {
       ...rest,
@@ -162,6 +164,7 @@ export function startClose(input: StartInput, asOf: string): CloseState {
     };
   }
   const { period, periodStart, periodEnd } = periodBounds(input.period ?? previousPeriod(new Date(asOf)));
+  assertPeriodEnded({ period, periodEnd }, new Date(asOf));
   return {
     period,
     periodStart,

@@ -100,3 +100,24 @@ describe('billing close under the history quota', () => {
     expect(run.executions).toEqual([expect.objectContaining({ status: 'FAILED', events: MAX_HISTORY_EVENTS })]);
   }, 120_000);
 });
+
+describe('a period that has not ended', () => {
+  const now = new Date();
+  const current = now.toISOString().slice(0, 7);
+  const future = new Date(Date.UTC(now.getUTCFullYear() + 1, 2, 1)).toISOString().slice(0, 7);
+  const nextMonthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString();
+
+  it.each([
+    ['the current month', current, nextMonthStart],
+    ['a future month', future, new Date(Date.UTC(now.getUTCFullYear() + 1, 3, 1)).toISOString()],
+  ])('is refused: closing %s fails with Billing.PeriodNotEnded and a clear cause, and writes nothing', async (_label, period, closableFrom) => {
+    const userId = `${randomUUID().slice(0, 8)}-not-ended`;
+    await seedAccounts(t, [{ userId, status: 'ACTIVE', plan: 'pro', monthlyPrice: 99, startedAt: '2020-01-01T00:00:00.000Z' }]);
+
+    const run = await runClose(t, `close-${period}-${randomUUID().slice(0, 8)}`, { period });
+
+    expect({ status: run.status, error: run.error }).toEqual({ status: 'FAILED', error: 'Billing.PeriodNotEnded' });
+    expect(run.cause).toMatch(new RegExp(`^Period ${period} has not ended: it can be closed from ${closableFrom.replace(/[.]/g, '\\.')} \\(UTC\\); it is `));
+    expect(await statements(userId)).toEqual([]);
+  });
+});

@@ -72,6 +72,29 @@ describe('startClose', () => {
   });
 });
 
+describe('startClose refuses a period that has not ended', () => {
+  it.each([
+    ['the current month', { period: '2025-12' }],
+    ['a future month', { period: '2027-03' }],
+  ])('%s', (_label, input) => {
+    expect(() => startClose(input, '2025-12-20T10:00:00Z')).toThrow(expect.objectContaining({ name: 'Billing.PeriodNotEnded' }) as Error);
+  });
+
+  it('and so does a continuation (its period is checked again)', () => {
+    const state: CloseState = {
+      period: '2025-12',
+      periodStart: '2025-12-01T00:00:00.000Z',
+      periodEnd: '2026-01-01T00:00:00.000Z',
+      pageSize: 100,
+      pagesPerExecution: 500,
+      executionPages: 500,
+      progress: { pages: 500, accounts: 1, billed: 1, written: 1, existing: 0, executions: 1 },
+      next: 'CONTINUE',
+    };
+    expect(() => startClose({ close: state }, '2025-12-20T10:00:00Z')).toThrow(expect.objectContaining({ name: 'Billing.PeriodNotEnded' }) as Error);
+  });
+});
+
 describe('closePage', () => {
   const state = (over: Partial<CloseState> = {}): CloseState => ({
     ...NOVEMBER,

@@ -340,3 +340,22 @@ describe('close-page', () => {
     expect(ddb).not.toHaveReceivedCommand(PutCommand);
   });
 });
+
+describe('a period that has not ended', () => {
+  const notEnded = { name: 'Billing.PeriodNotEnded', message: expect.stringMatching(/^Period \d{4}-\d\d has not ended: it can be closed from /) };
+
+  it.each([
+    ['resolve-period, the current month', { action: 'resolve-period', period: '2025-12', asOf: '2025-12-31T23:59:59Z' }],
+    ['resolve-period, a future month', { action: 'resolve-period', input: { period: '2027-03' }, asOf: '2025-12-01T00:15:00Z' }],
+    ['start-close, the current month', { action: 'start-close', input: { period: '2025-12' }, asOf: '2025-12-01T00:15:00Z' }],
+    ['start-close, a future month', { action: 'start-close', input: { period: '2027-03' }, asOf: '2025-12-01T00:15:00Z' }],
+    ['close (by hand), a future month', { action: 'close', userId: SUB, period: '2999-01' }],
+  ])('is refused by name with a clear message: %s', async (_label, event) => {
+    await expect(errorOf(invoke(event))).resolves.toMatchObject(notEnded);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('is not what the scheduled run closes: {} at 00:15 on the 1st closes the month that just ended', async () => {
+    await expect(invoke({ action: 'start-close', input: {}, asOf: '2026-03-01T00:15:00Z' })).resolves.toMatchObject({ period: '2026-02', periodEnd: '2026-03-01T00:00:00.000Z' });
+  });
+});
