@@ -115,15 +115,21 @@ const stateSchema = z.object({
   next: z.enum(['PAGE', 'CONTINUE', 'DONE']),
 });
 
-/** The billing-close execution input: a first run, or a continuation carrying the state of the one before. */
-const startInput = z.union([
-  z.object({ close: stateSchema }),
-  z.object({
-    period: z.optional(periodSchema),
-    pageSize: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_PAGE_SIZE))),
-    pagesPerExecution: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_PAGES_PER_EXECUTION))),
-  }),
-]);
+/**
+ * The billing-close execution input: a first run (`period`, `pageSize`, `pagesPerExecution`, each optional), or a
+ * continuation carrying the state of the one before (`close`, and the id of the execution that started it). Strict:
+ * a misspelt field must not silently close the default period.
+ */
+const startInput = z.strictObject({
+  period: z.optional(periodSchema),
+  pageSize: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_PAGE_SIZE))),
+  pagesPerExecution: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_PAGES_PER_EXECUTION))),
+  close: z.optional(stateSchema),
+  AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: z.optional(z.string()),
+}, {
+  // zod/mini carries no message texts: name the unknown fields.
+  error: (issue) => (issue.code === 'unrecognized_keys' ? `Unknown field(s): ${issue.keys.join(', ')}` : undefined),
+});
 
 export type StartInput = z.output<typeof startInput>;
 
@@ -148,7 +154,7 @@ const emptyProgress = (): CloseProgress => ({ pages: 0, accounts: 0, billed: 0, 
  * PeriodNotEndedError when the period has not ended at `asOf`.
  */
 export function startClose(input: StartInput, asOf: string): CloseState {
-  if ('close' in input) {
+  if (input.close) {
     const { period, periodStart, periodEnd } = periodBounds(input.close.period);
     assertPeriodEnded({ period, periodEnd }, new Date(asOf));
     const { startKey, ...rest } = input.close;

@@ -5,6 +5,7 @@
 import { BatchWriteItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { createHash } from 'node:crypto';
+import type { CloseProgress } from '../../functions/statement/page.ts';
 import { executionHistory, waitForExecution, type TestStack } from './stack.ts';
 
 export interface SeedAccount {
@@ -74,15 +75,6 @@ export async function seedAccounts(t: TestStack, accounts: readonly SeedAccount[
       items = result.UnprocessedItems ?? {};
     }
   }
-}
-
-export interface CloseProgress {
-  pages: number;
-  accounts: number;
-  billed: number;
-  written: number;
-  existing: number;
-  executions: number;
 }
 
 export interface CloseRun {

@@ -275,6 +275,7 @@ describe('start-close', () => {
     expect((await errorOf(invoke({ action: 'start-close', input: { period: '2025-13' }, asOf: '2025-12-01T00:15:00Z' }))).name).toBe('InvalidPeriod');
     expect((await errorOf(invoke({ action: 'start-close', input: { pageSize: 0 }, asOf: '2025-12-01T00:15:00Z' }))).name).toBe('InvalidEvent');
     expect((await errorOf(invoke({ action: 'start-close', input: { pagesPerExecution: 901 }, asOf: '2025-12-01T00:15:00Z' }))).name).toBe('InvalidEvent');
+    expect(await errorOf(invoke({ action: 'start-close', input: { perod: '2025-10' }, asOf: '2025-12-01T00:15:00Z' }))).toMatchObject({ name: 'InvalidEvent', message: 'input: Unknown field(s): perod' });
   });
 });
 
