@@ -265,6 +265,19 @@ describe('close', () => {
 });
 
 describe('start-close', () => {
+  it('starts the scheduled close (the fixture: input {} at 00:15 on 1 December) on November', async () => {
+    await expect(invoke(loadEvent('statement-start-close'))).resolves.toEqual({
+      period: '2025-11',
+      periodStart: '2025-11-01T00:00:00.000Z',
+      periodEnd: '2025-12-01T00:00:00.000Z',
+      pageSize: 100,
+      pagesPerExecution: 500,
+      executionPages: 0,
+      progress: { pages: 0, accounts: 0, billed: 0, written: 0, existing: 0, executions: 1 },
+      next: 'PAGE',
+    });
+  });
+
   it('starts from the workflow input, or fails by name on a bad one', async () => {
     await expect(invoke({ action: 'start-close', input: {}, asOf: '2025-12-01T00:15:00Z' })).resolves.toMatchObject({
       period: '2025-11',
