@@ -3,7 +3,8 @@
  *   1. request path — authenticated GET /links vs the same handler without auth vs bare node:http;
  *   2. onboarding — 200 sign-ups at 20 concurrent, with AWS's CreateApiKey limit and without;
  *   3. cold start — bundle size and init per function;
- *   4. cost model — transitions, DynamoDB units, Lambda, API Gateway, Cognito per action, priced.
+ *   4. cost model — transitions, DynamoDB units, Lambda, API Gateway, Cognito per action, priced;
+ *   5. billing close — 10,000 seeded accounts closed under the 25,000-event history quota, and a rerun.
  * Prints each section's tables and PASS/MISS per target (a MISS never fails the process), then writes
  * bench/results/latest.json (git-ignored) and bench/results/<YYYY-MM-DD>.json. See bench/README.md.
  */
@@ -11,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { printBillingClose, runBillingClose, type BillingCloseResult } from './billing-close.ts';
 import { printColdStart, runColdStart, type ColdStartResult } from './cold-start.ts';
 import { printCost, runCost, type CostResult } from './cost.ts';
 import { printOnboarding, runOnboarding, type OnboardingRun } from './onboarding.ts';
@@ -33,6 +35,7 @@ interface Results {
   onboarding?: OnboardingRun[];
   coldStart?: ColdStartResult;
   cost?: CostResult;
+  billingClose?: BillingCloseResult;
   errors: { section: string; message: string }[];
 }
 
@@ -113,12 +116,18 @@ async function main(): Promise<void> {
     await t.close();
   }
 
+  // Its own stack: 10,000 seeded accounts would change what the other sections measure.
+  say('\n[5/5] billing close');
+  results.billingClose = await section('5. billing close', () => runBillingClose(say));
+  if (results.billingClose) say(printBillingClose(results.billingClose));
+
   results.wallSeconds = (performance.now() - started) / 1000;
   results.machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
   const targets = [
     ...(results.requestPath?.targets.map((x) => ['1', x.name, fmtTarget(x.value), x.limit, x.verdict]) ?? []),
     ...(results.onboarding?.flatMap((r) => r.targets.map((x) => ['2', `${r.label.split(':')[0]} ${x.name}`, fmt(x.value, 0), x.limit, x.verdict])) ?? []),
     ...(results.coldStart?.targets.map((x) => ['3', x.name, fmt(x.value, 1), x.limit, x.verdict]) ?? []),
+    ...(results.billingClose?.targets.map((x) => ['5', x.name, fmt(x.value, 0), x.limit, x.verdict]) ?? []),
   ];
   say(heading('Targets'));
   say(table(['§', 'target', 'value', 'limit', 'result'], targets));

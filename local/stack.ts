@@ -38,6 +38,8 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** Scale Step Functions Retry waits (tests use a small factor). */
   retryIntervalScale?: number;
+  /** Step Functions' history quota per execution (default 25,000, as in AWS); tests lower it. */
+  maxHistoryEvents?: number;
   /** CreateApiKey requests per second before 429 (AWS: 5). Infinity disables. */
   createApiKeyRateLimit?: number;
   /**
@@ -323,6 +325,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       // Interrupted executions re-run once every service they call is listening (below).
       resume: 'manual',
       ...(opts.retryIntervalScale !== undefined ? { retryIntervalScale: opts.retryIntervalScale } : {}),
+      ...(opts.maxHistoryEvents !== undefined ? { maxHistoryEvents: opts.maxHistoryEvents } : {}),
       ...(opts.faults?.stepFunctions ? { faults: opts.faults.stepFunctions } : {}),
     });
     closers.push(() => stepFunctions.close());

@@ -52,6 +52,15 @@ export class InvalidPeriodError extends Error {
   override readonly name = 'InvalidPeriod';
 }
 
+/**
+ * Thrown for a period that has not ended yet (the current month, or a later one): its statements would bill days that
+ * have not happened, and a plan change later in the month would contradict them. The billing-close workflow fails
+ * with this name.
+ */
+export class PeriodNotEndedError extends Error {
+  override readonly name = 'Billing.PeriodNotEnded';
+}
+
 export interface PeriodBounds {
   period: string;
   /** First instant of the month, ISO. */
@@ -100,6 +109,18 @@ export function periodBounds(period: string): PeriodBounds {
     periodEnd: new Date(end).toISOString(),
     days: Math.round((end - start) / DAY_MS),
   };
+}
+
+/**
+ * Refuses to close a period before it ends: `now` must be at or after the period's end (the first instant of the next
+ * month, UTC). Throws PeriodNotEndedError naming the first instant it can be closed, InvalidPeriodError for a bad date.
+ */
+export function assertPeriodEnded(bounds: Pick<PeriodBounds, 'period' | 'periodEnd'>, now: Date): void {
+  if (validDate(now).getTime() < Date.parse(bounds.periodEnd)) {
+    throw new PeriodNotEndedError(
+      `Period ${bounds.period} has not ended: it can be closed from ${bounds.periodEnd} (UTC); it is ${now.toISOString()}`,
+    );
+  }
 }
 
 /** One plan taking effect at one instant, from a PLAN_STARTED or PLAN_CHANGED entry. */

@@ -43,8 +43,25 @@ export interface TaskDescriptor {
   arn: string;
 }
 
+/** Events that close an execution: they may take the history's last slot. */
+const EXECUTION_CLOSING = new Set(['ExecutionSucceeded', 'ExecutionFailed', 'ExecutionAborted', 'ExecutionTimedOut']);
+
 const json = (v: unknown): string => JSON.stringify(v === undefined ? null : v);
 const notTruncated = { truncated: false };
+
+/**
+ * Step Functions' hard quota on one Standard execution's history. "When an execution reaches 24,999 events, it waits
+ * for the next event to happen. If the event number 25,000 is ExecutionSucceeded, the execution finishes
+ * successfully. If [it] isn't ExecutionSucceeded, the ExecutionFailed event is logged and the state machine execution
+ * fails" — with error `States.Runtime`, cause "The execution reached the maximum number of history events (25000)."
+ * Sources: https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html (Maximum execution history size),
+ * https://docs.aws.amazon.com/step-functions/latest/dg/bp-history-limit.html; the error and cause as AWS reports them
+ * in public reports (e.g. github.com/loads/ardere/issues/86).
+ */
+export const MAX_HISTORY_EVENTS = 25_000;
+
+/** The cause AWS gives for an execution failed at the history limit. */
+export const historyLimitCause = (limit: number): string => `The execution reached the maximum number of history events (${limit}).`;
 
 export interface HistoryOptions {
   region: string;
@@ -53,6 +70,13 @@ export interface HistoryOptions {
   definition: JsonObject;
   /** Called after every change to the record. */
   onChange: () => void;
+  /** The history quota (default {@link MAX_HISTORY_EVENTS}); tests lower it. */
+  maxEvents?: number;
+  /**
+   * Called once, synchronously, right after the recorder wrote the `ExecutionFailed` event that ends an execution at
+   * the quota (the recorder is frozen by then): the service closes the execution as FAILED and stops its run.
+   */
+  onLimitReached?: (failure: { error: string; cause: string }) => void;
 }
 
 export class HistoryRecorder {
@@ -87,8 +111,26 @@ export class HistoryRecorder {
     return new Promise((resolve) => setImmediate(resolve));
   }
 
+  /**
+   * Appends one event. At the quota (see {@link MAX_HISTORY_EVENTS}) the last slot is kept for the execution's end:
+   * any event but `ExecutionSucceeded` (or an execution-ending failure, abort or time-out) is replaced by
+   * `ExecutionFailed` (`States.Runtime`), after which the recorder is frozen and `onLimitReached` is called.
+   */
   add(type: string, details?: Record<string, unknown>, timestamp = Date.now()): HistoryEventRecord | undefined {
     if (this.frozen) return undefined;
+    const events = this.record.events;
+    const limit = this.options.maxEvents ?? MAX_HISTORY_EVENTS;
+    if (events.length >= limit - 1 && !EXECUTION_CLOSING.has(type)) {
+      const failure = { error: 'States.Runtime', cause: historyLimitCause(limit) };
+      const event = this.append('ExecutionFailed', failure, timestamp);
+      this.frozen = true;
+      this.options.onLimitReached?.(failure);
+      return event;
+    }
+    return this.append(type, details, timestamp);
+  }
+
+  private append(type: string, details: Record<string, unknown> | undefined, timestamp: number): HistoryEventRecord {
     const events = this.record.events;
     const last = events[events.length - 1];
     const id = (last?.id ?? 0) + 1;

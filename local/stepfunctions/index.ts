@@ -10,6 +10,8 @@
  *   it has closed → ExecutionAlreadyExists, until 90 days after it closed. The input must be JSON
  *   (InvalidExecutionInput) of at most 256 KiB (ValidationException). Execution ARN:
  *   `arn:aws:states:<region>:<account>:execution:<machineName>:<name>`.
+ * - History quota: 25,000 events per execution (`maxHistoryEvents`); the last slot is kept for ExecutionSucceeded,
+ *   anything else there fails the execution with States.Runtime, as in AWS (see MAX_HISTORY_EVENTS in ./history.ts).
  * - EXPRESS machines are run the same way (their executions can be described, unlike in AWS).
  *
  * Restarts: every execution, with its history, is persisted as it changes. An execution that was RUNNING when the
@@ -37,7 +39,7 @@ import { describeTask, TaskBridge } from './bridge.ts';
 import { collectTaskStates, pinStartTime, prepareDefinition, type JsonObject, type TaskStateInfo } from './definition.ts';
 import { apiErrors, SfnApiError, StatesRuntimeError, TaskError } from './errors.ts';
 import type { TaskFaultHook } from './faults.ts';
-import { HistoryRecorder, renderEvent, type LibraryEvent, type TaskDescriptor } from './history.ts';
+import { HistoryRecorder, MAX_HISTORY_EVENTS, renderEvent, type LibraryEvent, type TaskDescriptor } from './history.ts';
 import { ExecutionStore } from './store.ts';
 import type { ExecutionDescription, ExecutionRecord, ExecutionStatus, StartExecutionResult } from './types.ts';
 
@@ -62,6 +64,12 @@ export interface StepFunctionsServiceOptions {
   resume?: 'auto' | 'manual';
   /** Test only: asked before every Task call; may fail it with a given error or hold it (see ./faults.ts). */
   faults?: TaskFaultHook;
+  /**
+   * The history quota per execution (default 25,000, AWS's hard quota; see MAX_HISTORY_EVENTS in ./history.ts):
+   * an execution whose next event would be number `maxHistoryEvents` and is not its end fails with States.Runtime.
+   * Tests lower it to reach the quota quickly.
+   */
+  maxHistoryEvents?: number;
 }
 
 export interface StepFunctionsService {
@@ -160,6 +168,8 @@ export async function createStepFunctionsService(opts: StepFunctionsServiceOptio
   const log = opts.log ?? (() => {});
   const scale = opts.retryIntervalScale ?? 1;
   if (!(scale >= 0) || !Number.isFinite(scale)) throw new Error('retryIntervalScale must be a finite number >= 0');
+  const maxEvents = opts.maxHistoryEvents ?? MAX_HISTORY_EVENTS;
+  if (!Number.isInteger(maxEvents) || maxEvents < 2) throw new Error('maxHistoryEvents must be an integer >= 2');
   const store = new ExecutionStore(opts.dir, log);
   await store.init();
 
@@ -254,6 +264,15 @@ export async function createStepFunctionsService(opts: StepFunctionsServiceOptio
         roleArn: machine?.roleArn ?? `arn:aws:iam::${opts.accountId}:role/service-role/offline`,
         definition: (machine?.spec.definition ?? {}) as JsonObject,
         onChange: () => void save(rec),
+        // Express workflows have no history quota ("Maximum execution history size: Unlimited", express-limits.html).
+        maxEvents: machine?.spec.type === 'EXPRESS' ? Number.POSITIVE_INFINITY : maxEvents,
+        onLimitReached: (failure) => {
+          // The ExecutionFailed event is written; close the execution and stop what it still runs.
+          const run = runs.get(rec.executionArn);
+          finish(rec, 'FAILED', failure);
+          run?.controller.abort();
+          run?.abortExecution();
+        },
       });
       recorders.set(rec.executionArn, r);
     }

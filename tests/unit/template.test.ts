@@ -180,6 +180,11 @@ describe.each(['OnboardingStateMachine', 'PlanChangeStateMachine', 'BillingClose
       if (dynamo) expect(statements).toContain(`dynamodb:${upper(dynamo[1]!)}`);
       const apigw = /aws-sdk:apigateway:(\w+)$/.exec(resource);
       if (apigw) expect(statements.some((a) => a.startsWith('apigateway:'))).toBe(true);
+      if (resource.startsWith('arn:aws:states:::states:startExecution')) expect(statements).toContain('states:StartExecution');
+      // .sync waits through an EventBridge managed rule and DescribeExecution (AWS's policy for synchronous nesting).
+      if (/:startExecution\.sync/.test(resource)) {
+        expect(statements).toEqual(expect.arrayContaining(['states:DescribeExecution', 'states:StopExecution', 'events:PutTargets', 'events:PutRule', 'events:DescribeRule']));
+      }
       if (resource === 'arn:aws:states:::lambda:invoke') {
         const policies = props(logicalId).Policies as Record<string, unknown>[];
         expect(policies.some((p) => 'LambdaInvokePolicy' in p)).toBe(true);

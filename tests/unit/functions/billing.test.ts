@@ -1,6 +1,7 @@
 import { PLAN_CATALOG } from './env.ts';
 import {
   InvalidPeriodError,
+  assertPeriodEnded,
   computeStatement,
   currentPeriod,
   periodBounds,
@@ -97,6 +98,37 @@ describe('currentPeriod / previousPeriod', () => {
   it('reject an invalid date', () => {
     expect(() => currentPeriod(new Date('nope'))).toThrow(InvalidPeriodError);
     expect(() => previousPeriod(new Date(Number.NaN))).toThrow(InvalidPeriodError);
+  });
+});
+
+describe('assertPeriodEnded', () => {
+  const november = periodBounds('2025-11');
+
+  it('accepts a period from the first instant after it ends (UTC)', () => {
+    expect(() => assertPeriodEnded(november, new Date('2025-12-01T00:00:00.000Z'))).not.toThrow();
+    expect(() => assertPeriodEnded(november, new Date('2026-06-15T12:00:00.000Z'))).not.toThrow();
+  });
+
+  it.each([
+    ['its last millisecond', '2025-11-30T23:59:59.999Z'],
+    ['its first instant', '2025-11-01T00:00:00.000Z'],
+    ['a time before it (a future period)', '2025-06-15T00:00:00.000Z'],
+    ['23:30 UTC on the last day (already 1 December in UTC+2, not in UTC)', '2025-11-30T23:30:00.000Z'],
+  ])('refuses the period at %s with Billing.PeriodNotEnded, saying when it can be closed', (_label, now) => {
+    let error: unknown;
+    try {
+      assertPeriodEnded(november, new Date(now));
+    } catch (e: unknown) {
+      error = e;
+    }
+    expect(error).toMatchObject({
+      name: 'Billing.PeriodNotEnded',
+      message: `Period 2025-11 has not ended: it can be closed from 2025-12-01T00:00:00.000Z (UTC); it is ${now}`,
+    });
+  });
+
+  it('refuses an invalid date as InvalidPeriod', () => {
+    expect(() => assertPeriodEnded(november, new Date('nope'))).toThrow(InvalidPeriodError);
   });
 });
 

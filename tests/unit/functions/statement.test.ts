@@ -1,7 +1,7 @@
 import { ACCOUNTS_TABLE } from './env.ts';
 import { APIGatewayClient, GetUsageCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import type { PlanAccount } from '#shared/plans';
@@ -261,5 +261,115 @@ describe('close', () => {
     const error = await errorOf(invoke(loadEvent('statement-close')));
 
     expect(error.name).toBe('ProvisionedThroughputExceededException');
+  });
+});
+
+describe('start-close', () => {
+  it('starts the scheduled close (the fixture: input {} at 00:15 on 1 December) on November', async () => {
+    await expect(invoke(loadEvent('statement-start-close'))).resolves.toEqual({
+      period: '2025-11',
+      periodStart: '2025-11-01T00:00:00.000Z',
+      periodEnd: '2025-12-01T00:00:00.000Z',
+      pageSize: 100,
+      pagesPerExecution: 500,
+      executionPages: 0,
+      progress: { pages: 0, accounts: 0, billed: 0, written: 0, existing: 0, executions: 1 },
+      next: 'PAGE',
+    });
+  });
+
+  it('starts from the workflow input, or fails by name on a bad one', async () => {
+    await expect(invoke({ action: 'start-close', input: {}, asOf: '2025-12-01T00:15:00Z' })).resolves.toMatchObject({
+      period: '2025-11',
+      pageSize: 100,
+      pagesPerExecution: 500,
+      next: 'PAGE',
+    });
+    expect((await errorOf(invoke({ action: 'start-close', input: { period: '2025-13' }, asOf: '2025-12-01T00:15:00Z' }))).name).toBe('InvalidPeriod');
+    expect((await errorOf(invoke({ action: 'start-close', input: { pageSize: 0 }, asOf: '2025-12-01T00:15:00Z' }))).name).toBe('InvalidEvent');
+    expect((await errorOf(invoke({ action: 'start-close', input: { pagesPerExecution: 901 }, asOf: '2025-12-01T00:15:00Z' }))).name).toBe('InvalidEvent');
+    expect(await errorOf(invoke({ action: 'start-close', input: { perod: '2025-10' }, asOf: '2025-12-01T00:15:00Z' }))).toMatchObject({ name: 'InvalidEvent', message: 'input: Unknown field(s): perod' });
+  });
+});
+
+describe('close-page', () => {
+  const close = {
+    period: '2025-11',
+    periodStart: '2025-11-01T00:00:00.000Z',
+    periodEnd: '2025-12-01T00:00:00.000Z',
+    pageSize: 3,
+    pagesPerExecution: 500,
+    startKey: { userId: 'before' },
+    executionPages: 0,
+    progress: { pages: 0, accounts: 0, billed: 0, written: 0, existing: 0, executions: 1 },
+    next: 'PAGE',
+  };
+
+  it('scans one page, batch-reads the statements, writes only the missing ones conditionally', async () => {
+    ddb.on(ScanCommand).resolves({
+      Items: [
+        { userId: SUB, status: 'ACTIVE', apiKeyId: API_KEY_ID },
+        { userId: 'other', status: 'ACTIVE' },
+        { userId: 'gone', status: 'CLOSED', closedAt: '2025-11-20T00:00:00.000Z' },
+      ],
+      LastEvaluatedKey: { userId: 'other' },
+    });
+    ddb.on(BatchGetCommand).resolves({ Responses: { [BILLING_TABLE]: [{ userId: 'other' }] } });
+    givenLedger([planStarted]);
+    apigw.on(GetUsageCommand).resolves({ items: { [API_KEY_ID]: [[7, 0]] } });
+    ddb.on(PutCommand).resolves({});
+
+    const next = await invoke({ action: 'close-page', close });
+
+    expect(next).toEqual({
+      ...close,
+      startKey: { userId: 'other' },
+      executionPages: 1,
+      progress: { pages: 1, accounts: 3, billed: 2, written: 1, existing: 1, executions: 1 },
+      next: 'PAGE',
+    });
+    expect(ddb).toHaveReceivedCommandWith(ScanCommand, { TableName: ACCOUNTS_TABLE, Limit: 3, ConsistentRead: true, ExclusiveStartKey: { userId: 'before' } });
+    expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, {
+      RequestItems: { [BILLING_TABLE]: expect.objectContaining({ Keys: [{ userId: SUB, entryId: '2025-12-01T00:00:00.000Z#STATEMENT#2025-11' }, { userId: 'other', entryId: '2025-12-01T00:00:00.000Z#STATEMENT#2025-11' }], ConsistentRead: true }) },
+    });
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: BILLING_TABLE,
+      ConditionExpression: 'attribute_not_exists(entryId)',
+      Item: expect.objectContaining({ userId: SUB, type: 'STATEMENT', period: '2025-11', totalCents: 1900, requests: 7 }),
+    });
+  });
+
+  it('asks again for keys BatchGetItem left unprocessed', async () => {
+    ddb.on(ScanCommand).resolves({ Items: [{ userId: SUB, status: 'ACTIVE' }, { userId: 'other', status: 'ACTIVE' }] });
+    const key = (userId: string) => ({ userId, entryId: '2025-12-01T00:00:00.000Z#STATEMENT#2025-11' });
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({ Responses: { [BILLING_TABLE]: [{ userId: SUB }] }, UnprocessedKeys: { [BILLING_TABLE]: { Keys: [key('other')] } } })
+      .resolvesOnce({ Responses: { [BILLING_TABLE]: [{ userId: 'other' }] } });
+
+    await expect(invoke({ action: 'close-page', close })).resolves.toMatchObject({ next: 'DONE', progress: { written: 0, existing: 2 } });
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 2);
+    expect(ddb).toHaveReceivedNthCommandWith(3, BatchGetCommand, { RequestItems: { [BILLING_TABLE]: expect.objectContaining({ Keys: [key('other')] }) } });
+    expect(ddb).not.toHaveReceivedCommand(PutCommand);
+  });
+});
+
+describe('a period that has not ended', () => {
+  const notEnded = { name: 'Billing.PeriodNotEnded', message: expect.stringMatching(/^Period \d{4}-\d\d has not ended: it can be closed from /) };
+
+  it.each([
+    ['resolve-period, the current month', { action: 'resolve-period', period: '2025-12', asOf: '2025-12-31T23:59:59Z' }],
+    ['resolve-period, a future month', { action: 'resolve-period', input: { period: '2027-03' }, asOf: '2025-12-01T00:15:00Z' }],
+    ['start-close, the current month', { action: 'start-close', input: { period: '2025-12' }, asOf: '2025-12-01T00:15:00Z' }],
+    ['start-close, a future month', { action: 'start-close', input: { period: '2027-03' }, asOf: '2025-12-01T00:15:00Z' }],
+    ['close (by hand), a future month', { action: 'close', userId: SUB, period: '2999-01' }],
+  ])('is refused by name with a clear message: %s', async (_label, event) => {
+    await expect(errorOf(invoke(event))).resolves.toMatchObject(notEnded);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('is not what the scheduled run closes: {} at 00:15 on the 1st closes the month that just ended', async () => {
+    await expect(invoke({ action: 'start-close', input: {}, asOf: '2026-03-01T00:15:00Z' })).resolves.toMatchObject({ period: '2026-02', periodEnd: '2026-03-01T00:00:00.000Z' });
   });
 });
