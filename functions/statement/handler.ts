@@ -31,6 +31,7 @@ import {
   type CloseState,
   type ScannedAccount,
 } from './page.ts';
+import { InvalidEventError } from './errors.ts';
 
 /**
  * The billing-close workflow's task function (lambda:invoke). Actions:
@@ -44,10 +45,6 @@ import {
  * for a period that has not ended yet (UTC) — by the execution's start for the workflow's actions, now for `close`.
  */
 
-/** A malformed event: a bug in the workflow definition, not something to retry. */
-export class InvalidEventError extends Error {
-  override readonly name = 'InvalidEvent';
-}
 
 const resolvePeriodEvent = z.object({
   action: z.literal('resolve-period'),

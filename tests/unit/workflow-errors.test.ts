@@ -8,6 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { API_KEY_FUNCTION_ERRORS } from '../../functions/api-key/errors.ts';
+import { STATEMENT_FUNCTION_ERRORS } from '../../functions/statement/errors.ts';
 import { errorNamesFor } from '../../local/stepfunctions/bridge.ts';
 import { buildStackModel } from '../../local/model.ts';
 import { loadTemplate } from '../../local/template.ts';
@@ -24,6 +25,7 @@ const model = buildStackModel(template, {
 /** The error types each task function declares it throws (besides the Lambda runtime's own). */
 const FUNCTION_ERRORS: Record<string, readonly string[]> = {
   ApiKeyFunction: API_KEY_FUNCTION_ERRORS,
+  StatementFunction: STATEMENT_FUNCTION_ERRORS,
 };
 
 interface TaskState {
