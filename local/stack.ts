@@ -40,6 +40,8 @@ export interface LocalStackOptions {
   retryIntervalScale?: number;
   /** Step Functions' history quota per execution (default 25,000, as in AWS); tests lower it. */
   maxHistoryEvents?: number;
+  /** Milliseconds clock of the gateway's stage throttles (MethodSettings); tests move it by hand. Default Date.now. */
+  gatewayClock?: () => number;
   /** CreateApiKey requests per second before 429 (AWS: 5). Infinity disables. */
   createApiKeyRateLimit?: number;
   /**
@@ -343,6 +345,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       ...(api.cors ? { cors: api.cors } : {}),
       gatewayResponseHeaders: api.gatewayResponseHeaders,
       methodThrottles: api.methodThrottles,
+      ...(opts.gatewayClock ? { clock: opts.gatewayClock } : {}),
       invoker: lambda,
       gate: controlPlane.gate,
       verifier: createCognitoVerifier({ issuer, jwksUrl: `${issuer}/.well-known/jwks.json`, audiences }),

@@ -319,9 +319,14 @@ describe('REST auth endpoints', () => {
 
 describe('the stage throttle on /auth/* and an InviteOnly pool', () => {
   let t: TestStack;
+  // The throttle's clock moves only when the test says so: the answers do not depend on how busy the machine is.
+  let nowMs = Date.parse('2026-01-01T00:00:00Z');
 
   beforeAll(async () => {
-    t = await startTestStack({ parameterOverrides: { AuthRateLimit: '1', AuthBurstLimit: '2', InviteOnly: 'true' } });
+    t = await startTestStack({
+      parameterOverrides: { AuthRateLimit: '1', AuthBurstLimit: '2', InviteOnly: 'true' },
+      gatewayClock: () => nowMs,
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -343,7 +348,7 @@ describe('the stage throttle on /auth/* and an InviteOnly pool', () => {
     expect((await post('/auth/forgot-password', { email: uniqueEmail('other-route') })).status).toBe(202);
     for (let i = 0; i < 5; i++) expect((await fetch(`${t.stack.apiUrl}/health`)).status).toBe(200);
 
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    nowMs += 1_000; // one second at 1 request/s: exactly one token back
     expect((await post('/auth/sign-in', {})).status).toBe(400);
     expect((await post('/auth/sign-in', {})).status).toBe(429);
   }, 30_000);
