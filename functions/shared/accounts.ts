@@ -1,7 +1,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from './clients.ts';
 
-export type AccountStatus = 'ONBOARDING' | 'ACTIVE' | 'FAILED';
+export type AccountStatus = 'ONBOARDING' | 'ACTIVE' | 'FAILED' | 'CLOSING' | 'CLOSED';
 
 /** One customer, keyed by Cognito `sub`. Written by the onboarding and plan-change workflows. */
 export interface Account {

@@ -5,7 +5,9 @@ import * as z from 'zod/mini';
 import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
 import {
   InvalidPeriodError,
+  closedEntryId,
   computeStatement,
+  currentPeriod,
   periodBounds,
   previousPeriod,
   statementEntryId,
@@ -25,6 +27,9 @@ import { planCatalog, usagePlanLookup, type Plan } from '#shared/plans';
  *   {action: "resolve-period", period?, input?: {period?}, asOf}  → the period to close: the given one (top level,
  *        or in `input`, the workflow's own input), else the month before asOf
  *   {action: "close", userId, period}  → writes the user's STATEMENT entry for the period, once
+ *   {action: "final", userId, closedAt}  → the offboarding workflow's final statement: records ACCOUNT_CLOSED at
+ *        closedAt (once), then writes the statement of the month before closedAt if it is missing (a close not yet
+ *        run; skipped when nothing is billed in it) and the closing month's, prorated to the closing (by day)
  * Errors are thrown by name for the workflow's Retry/Catch: InvalidPeriod, InvalidEvent.
  */
 
@@ -49,7 +54,13 @@ const closeEvent = z.object({
   period,
 });
 
-export const statementEvent = z.discriminatedUnion('action', [resolvePeriodEvent, closeEvent]);
+const finalEvent = z.object({
+  action: z.literal('final'),
+  userId: z.string().check(z.minLength(1), z.maxLength(128)),
+  closedAt: z.iso.datetime({ offset: true, error: 'Must be an ISO 8601 date-time' }),
+});
+
+export const statementEvent = z.discriminatedUnion('action', [resolvePeriodEvent, closeEvent, finalEvent]);
 export type StatementEvent = z.output<typeof statementEvent>;
 
 export type ResolvedPeriod = Omit<PeriodBounds, 'days'>;
@@ -57,7 +68,7 @@ export type ResolvedPeriod = Omit<PeriodBounds, 'days'>;
 /** Carries the userId and period back: the workflow's per-account ResultSelector reads `$.Payload.userId`. */
 export type CloseResult = { userId: string; period: string } & (
   | { written: true; totalCents: number }
-  | { written: false; reason: 'NOT_FOUND' | 'EXISTS' }
+  | { written: false; reason: 'NOT_FOUND' | 'EXISTS' | 'EMPTY' }
 );
 
 export interface StatementEntry extends Statement {
@@ -68,10 +79,19 @@ export interface StatementEntry extends Statement {
   createdAt: string;
 }
 
+/** The ledger's record of an account's closing: no plan is charged from `effectiveAt` on. */
+export interface ClosedEntry {
+  userId: string;
+  entryId: string;
+  type: 'ACCOUNT_CLOSED';
+  effectiveAt: string;
+  createdAt: string;
+}
+
 export interface BillingStore {
   planEntries(userId: string): Promise<LedgerEntry[]>;
   /** Writes the entry unless one with its id exists: false then. */
-  putIfAbsent(entry: StatementEntry): Promise<boolean>;
+  putIfAbsent(entry: StatementEntry | ClosedEntry): Promise<boolean>;
 }
 
 export interface UsageReader {
@@ -120,12 +140,18 @@ const dayOf = (iso: string): string => iso.slice(0, 10);
  * The user's statement for `period`, written once: a rerun of the close (or a retry after a timeout) finds the entry
  * and writes nothing new. Requests are those of the account's current key in the plans the statement bills.
  */
-export async function closePeriod(deps: StatementDeps, userId: string, period: string): Promise<CloseResult> {
+export async function closePeriod(
+  deps: StatementDeps,
+  userId: string,
+  period: string,
+  options: { skipEmpty?: boolean } = {},
+): Promise<CloseResult> {
   const bounds = periodBounds(period);
   const account = await deps.accounts.get(userId);
   if (!account) return { userId, period, written: false, reason: 'NOT_FOUND' };
 
   const statement = computeStatement(await deps.billing.planEntries(userId), period, deps.catalog);
+  if (options.skipEmpty && statement.lines.length === 0) return { userId, period, written: false, reason: 'EMPTY' };
   let requests = 0;
   if (account.apiKeyId) {
     const lastDay = dayOf(new Date(Date.parse(bounds.periodEnd) - DAY_MS).toISOString());
@@ -151,16 +177,47 @@ export async function closePeriod(deps: StatementDeps, userId: string, period: s
   return { userId, period, written: true, totalCents: statement.totalCents };
 }
 
+export interface FinalResult {
+  userId: string;
+  closedAt: string;
+  statements: CloseResult[];
+}
+
+/**
+ * An account's last statements, once: ACCOUNT_CLOSED at `closedAt` (conditional put), then the previous month's
+ * statement if none was written (a close that had not run yet: closes skip accounts no longer ACTIVE) and the closing
+ * month's, both through closePeriod (same ids as a period close: a rerun writes nothing). Called while the key still
+ * exists, so the statement's request count can read its usage.
+ */
+export async function finalStatements(deps: StatementDeps, userId: string, closedAt: string): Promise<FinalResult> {
+  const at = new Date(closedAt);
+  const closed: ClosedEntry = {
+    userId,
+    entryId: closedEntryId(at.toISOString()),
+    type: 'ACCOUNT_CLOSED',
+    effectiveAt: at.toISOString(),
+    createdAt: deps.now().toISOString(),
+  };
+  if (!(await deps.billing.putIfAbsent(closed))) logger.info('Closing recorded already', { entryId: closed.entryId });
+  const statements = [
+    await closePeriod(deps, userId, previousPeriod(at), { skipEmpty: true }),
+    await closePeriod(deps, userId, currentPeriod(at)),
+  ];
+  return { userId, closedAt: closed.effectiveAt, statements };
+}
+
 export async function handleStatementEvent(
   deps: StatementDeps,
   event: unknown,
-): Promise<ResolvedPeriod | CloseResult> {
+): Promise<ResolvedPeriod | CloseResult | FinalResult> {
   const parsed = parseStatementEvent(event);
   switch (parsed.action) {
     case 'resolve-period':
       return resolvePeriod(parsed);
     case 'close':
       return closePeriod(deps, parsed.userId, parsed.period);
+    case 'final':
+      return finalStatements(deps, parsed.userId, parsed.closedAt);
   }
 }
 
@@ -176,7 +233,7 @@ export class DynamoBillingStore implements BillingStore {
     return readPlanEntries(this.client, this.tableName, userId);
   }
 
-  async putIfAbsent(entry: StatementEntry): Promise<boolean> {
+  async putIfAbsent(entry: StatementEntry | ClosedEntry): Promise<boolean> {
     try {
       await this.client.send(
         new PutCommand({ TableName: this.tableName, Item: entry, ConditionExpression: 'attribute_not_exists(entryId)' }),

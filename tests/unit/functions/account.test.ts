@@ -794,7 +794,7 @@ describe('GET /me/billing', () => {
     prorationBasis: 'DAILY',
     executionId: 'arn:aws:states:us-east-1:123456789012:execution:tollgate-plan-change:plan-0123456789abcdef0123456789abcdef01234567',
   };
-  const PLAN_ENTRIES = { FilterExpression: '#type IN (:started, :changed)' };
+  const PLAN_ENTRIES = { FilterExpression: '#type IN (:started, :changed, :closed)' };
   const LEDGER_PAGE = { TableName: BILLING_TABLE, ScanIndexForward: false };
 
   it("answers the ledger newest first and the current month's statement so far", async () => {
