@@ -19,6 +19,8 @@ export interface AccountView {
   createdAt?: string;
   updatedAt?: string;
   failureReason?: string;
+  /** Present while the user is disabled in the pool: the key is suspended. */
+  keySuspendedAt?: string;
 }
 
 export function accountView(account: Account): AccountView {
@@ -30,6 +32,7 @@ export function accountView(account: Account): AccountView {
     createdAt: account.createdAt,
     updatedAt: account.updatedAt,
     ...(account.status === 'FAILED' && account.failureReason ? { failureReason: account.failureReason } : {}),
+    ...(account.keySuspendedAt ? { keySuspendedAt: account.keySuspendedAt } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
+import { APIGatewayClient, NotFoundException, UpdateApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { AdminGetUserCommand, CognitoIdentityProviderClient, UserNotFoundException } from '@aws-sdk/client-cognito-identity-provider';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { Account } from '#shared/accounts';
 import { documentClient } from '#shared/clients';
@@ -19,6 +20,11 @@ import { startOffboarding } from '#shared/offboarding';
  *
  * - UserNotFoundException → start the offboarding workflow `offboard-<sub>` (exactly once: a second start answers
  *   ExecutionAlreadyExists, which is success here).
+ * - `Enabled: false` on an ACTIVE account → suspend: the API key is disabled (UpdateApiKey `/enabled` `false`; API
+ *   Gateway then refuses it with 403) and the account records `keySuspendedAt`. The authorizer never looks at the
+ *   user's state, so without this a disabled user's unexpired ID token and key keep working.
+ * - `Enabled: true` on an account with `keySuspendedAt` → restore: the key is enabled again and the mark removed.
+ *   Key first, mark second, so a run that fails between them is finished by the next one.
  *
  * Input: any (the schedule sends `{}`). Output: counts of what it saw and did. Errors: a failure to scan the table is
  * thrown (the next run retries); a failure on one account is logged and counted, and the run goes on.
@@ -31,11 +37,17 @@ export interface ReconcileDeps {
   user(userId: string): Promise<{ enabled: boolean } | undefined>;
   /** Starts offboarding; false when an execution of that name exists already. */
   offboard(userId: string): Promise<boolean>;
+  /** Enables or disables the API key; a key that no longer exists is left alone. */
+  setKeyEnabled(apiKeyId: string, enabled: boolean): Promise<void>;
+  /** Records (`suspended`) or clears the suspension, if the account still is ACTIVE with this key. */
+  markSuspended(userId: string, apiKeyId: string, suspended: boolean): Promise<void>;
 }
 
 export interface ReconcileReport {
   checked: number;
   offboarded: number;
+  suspended: number;
+  restored: number;
   failed: number;
 }
 
@@ -48,11 +60,21 @@ async function reconcileOne(deps: ReconcileDeps, account: Account, report: Recon
     const started = await deps.offboard(account.userId);
     if (started) report.offboarded += 1;
     logger.info(started ? 'User deleted: offboarding started' : 'User deleted: offboarding already started', { userId: account.userId });
+    return;
+  }
+  if (account.status !== 'ACTIVE' || !account.apiKeyId) return;
+  const suspended = account.keySuspendedAt !== undefined;
+  if (user.enabled === suspended) {
+    await deps.setKeyEnabled(account.apiKeyId, user.enabled);
+    await deps.markSuspended(account.userId, account.apiKeyId, !user.enabled);
+    if (user.enabled) report.restored += 1;
+    else report.suspended += 1;
+    logger.info(user.enabled ? 'User enabled: API key restored' : 'User disabled: API key suspended', { userId: account.userId });
   }
 }
 
 export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { checked: 0, offboarded: 0, failed: 0 };
+  const report: ReconcileReport = { checked: 0, offboarded: 0, suspended: 0, restored: 0, failed: 0 };
   for await (const page of deps.accounts()) {
     for (let i = 0; i < page.length; i += CONCURRENCY) {
       await Promise.all(
@@ -79,6 +101,7 @@ const userPoolId = requireEnv('USER_POOL_ID');
 const stateMachineArn = requireEnv('OFFBOARDING_STATE_MACHINE_ARN');
 const cognito = new CognitoIdentityProviderClient({ maxAttempts: 5, retryMode: 'adaptive' });
 const sfn = new SFNClient({ maxAttempts: 3 });
+const apiGateway = new APIGatewayClient({ maxAttempts: 5, retryMode: 'adaptive' });
 
 export const deps: ReconcileDeps = {
   async *accounts() {
@@ -107,6 +130,33 @@ export const deps: ReconcileDeps = {
     }
   },
   offboard: (userId) => startOffboarding(sfn, stateMachineArn, userId, 'USER_DELETED'),
+  async setKeyEnabled(apiKeyId, enabled) {
+    try {
+      await apiGateway.send(
+        new UpdateApiKeyCommand({ apiKey: apiKeyId, patchOperations: [{ op: 'replace', path: '/enabled', value: String(enabled) }] }),
+      );
+    } catch (error: unknown) {
+      if (error instanceof NotFoundException) return; // rotated or offboarded meanwhile
+      throw error;
+    }
+  },
+  async markSuspended(userId, apiKeyId, suspended) {
+    try {
+      await documentClient.send(
+        new UpdateCommand({
+          TableName: accountsTable,
+          Key: { userId },
+          UpdateExpression: suspended ? 'SET keySuspendedAt = :now, updatedAt = :now' : 'REMOVE keySuspendedAt SET updatedAt = :now',
+          ConditionExpression: '#status = :active AND apiKeyId = :key',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':active': 'ACTIVE', ':key': apiKeyId, ':now': new Date().toISOString() },
+        }),
+      );
+    } catch (error: unknown) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return; // changed meanwhile: next run
+      throw error;
+    }
+  },
 };
 
 export const handler = withLambda((_event: unknown, _context: Context) => reconcile(deps));

@@ -14,6 +14,8 @@ export interface Account {
   updatedAt?: string;
   version?: number;
   failureReason?: string;
+  /** Set while the Cognito user is disabled: the API key is disabled too (the account reconciler). */
+  keySuspendedAt?: string;
 }
 
 export interface AccountStore {

@@ -1,10 +1,17 @@
 /**
  * The account lifecycle on the offline stack: a user deleted by an administrator is offboarded by the reconciler
  * (invoked here as the schedule would, no sleeping) — key refused and deleted, account CLOSED, final statement
- * prorated to the closing, later closes skip it; a user deletes their own account with DELETE /me.
+ * prorated to the closing, later closes skip it; a user deletes their own account with DELETE /me; a disabled user
+ * can neither sign in nor refresh, and the reconciler suspends their key until they are enabled again.
  */
 import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
-import { AdminDeleteUserCommand, AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider';
+import {
+  AdminDeleteUserCommand,
+  AdminDisableUserCommand,
+  AdminEnableUserCommand,
+  AdminGetUserCommand,
+  InitiateAuthCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -25,7 +32,7 @@ function daysInMonth(at: Date): number {
   return Math.round((Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1) - Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1)) / DAY_MS);
 }
 
-describe('account lifecycle: deletion', () => {
+describe('account lifecycle: deletion and disabling', () => {
   let t: TestStack;
   let lambda: LambdaClient;
   let ddb: DynamoDBDocumentClient;
@@ -107,13 +114,13 @@ describe('account lifecycle: deletion', () => {
     return { status: response.status, body: text ? (JSON.parse(text) as Item) : {} };
   }
 
-  async function reconcile(): Promise<{ checked: number; offboarded: number; failed: number }> {
+  async function reconcile(): Promise<{ checked: number; offboarded: number; suspended: number; restored: number; failed: number }> {
     const fn = t.stack.model.functions.find((f) => f.logicalId === 'ReconcileAccountsFunction');
     if (!fn) throw new Error('no ReconcileAccountsFunction');
     const out = await lambda.send(new InvokeCommand({ FunctionName: fn.name, Payload: Buffer.from('{}') }));
     const payload = JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8')) as Item;
     if (out.FunctionError) throw new Error(`reconciler failed: ${JSON.stringify(payload)}`);
-    return payload as { checked: number; offboarded: number; failed: number };
+    return payload as { checked: number; offboarded: number; suspended: number; restored: number; failed: number };
   }
 
   async function closePeriod(period: string): Promise<void> {
@@ -204,5 +211,36 @@ describe('account lifecycle: deletion', () => {
     expect(key.status).toBeLessThan(500);
     // Asking again changes nothing and answers the same.
     expect((await call('DELETE', '/me', self.idToken, undefined, { confirm: self.email })).status).toBe(202);
+  });
+
+  it('a disabled user cannot sign in or refresh; the reconciler suspends their key (403) and restores it when enabled (200)', async () => {
+    const user = await customer('disabled');
+    const session = await signIn(t, user.email);
+    expect((await call('GET', '/links', user.idToken, user.key)).status).toBe(200);
+
+    await t.clients.cognito.send(new AdminDisableUserCommand({ UserPoolId: t.stack.userPoolId, Username: user.email }));
+
+    const disabled = { name: 'NotAuthorizedException', message: 'User is disabled.' };
+    await expect(signIn(t, user.email)).rejects.toMatchObject(disabled);
+    await expect(
+      t.clients.cognito.send(
+        new InitiateAuthCommand({ ClientId: t.stack.userPoolClientId, AuthFlow: 'REFRESH_TOKEN_AUTH', AuthParameters: { REFRESH_TOKEN: session.refreshToken } }),
+      ),
+    ).rejects.toMatchObject(disabled);
+    // The authorizer does not look at the user's state (in AWS neither): until the reconciler runs, the key works.
+    expect((await call('GET', '/links', user.idToken, user.key)).status).toBe(200);
+
+    expect(await reconcile()).toMatchObject({ suspended: 1, failed: 0 });
+    expect((await call('GET', '/links', user.idToken, user.key)).status).toBe(403);
+    expect((await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: user.keyId }))).enabled).toBe(false);
+    expect(await getAccount(user.userId)).toMatchObject({ status: 'ACTIVE', apiKeyId: user.keyId, keySuspendedAt: expect.any(String) });
+    expect(await call('GET', '/me', user.idToken)).toMatchObject({ status: 200, body: { keySuspendedAt: expect.any(String) } });
+    expect(await reconcile()).toMatchObject({ suspended: 0, restored: 0 });
+
+    await t.clients.cognito.send(new AdminEnableUserCommand({ UserPoolId: t.stack.userPoolId, Username: user.email }));
+    expect(await reconcile()).toMatchObject({ restored: 1, failed: 0 });
+    expect((await call('GET', '/links', user.idToken, user.key)).status).toBe(200);
+    expect((await getAccount(user.userId)).keySuspendedAt).toBeUndefined();
+    await expect(signIn(t, user.email)).resolves.toMatchObject({ idToken: expect.any(String) });
   });
 });

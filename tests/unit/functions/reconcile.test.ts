@@ -12,6 +12,8 @@ const account = (userId: string): Account => ({ userId, status: 'ACTIVE', apiKey
 /** Fake pool and workflow: `users` maps sub → enabled; absent = deleted. */
 function fakes(pages: Account[][], users: Record<string, boolean | Error>, alreadyStarted: string[] = []) {
   const started: string[] = [];
+  /** What was done, in order: `key <id> on|off`, `mark <sub> on|off`. */
+  const actions: string[] = [];
   const deps: ReconcileDeps = {
     async *accounts() {
       for (const page of pages) yield page;
@@ -26,28 +28,54 @@ function fakes(pages: Account[][], users: Record<string, boolean | Error>, alrea
       started.push(userId);
       return true;
     },
+    async setKeyEnabled(apiKeyId, enabled) {
+      actions.push(`key ${apiKeyId} ${enabled ? 'on' : 'off'}`);
+    },
+    async markSuspended(userId, _apiKeyId, suspended) {
+      actions.push(`mark ${userId} ${suspended ? 'on' : 'off'}`);
+    },
   };
-  return { deps, started };
+  return { deps, started, actions };
 }
 
 describe('reconcile', () => {
   it('starts offboarding for every account whose user is gone, on every page, and only those', async () => {
     const { deps, started } = fakes([[account('a'), account('b')], [account('c')]], { a: true, c: true });
 
-    await expect(reconcile(deps)).resolves.toEqual({ checked: 3, offboarded: 1, failed: 0 });
+    await expect(reconcile(deps)).resolves.toEqual({ checked: 3, offboarded: 1, suspended: 0, restored: 0, failed: 0 });
     expect(started).toEqual(['b']);
   });
 
   it('counts an offboarding started before (ExecutionAlreadyExists) as nothing new', async () => {
     const { deps } = fakes([[account('a')]], {}, ['a']);
 
-    await expect(reconcile(deps)).resolves.toEqual({ checked: 1, offboarded: 0, failed: 0 });
+    await expect(reconcile(deps)).resolves.toEqual({ checked: 1, offboarded: 0, suspended: 0, restored: 0, failed: 0 });
   });
 
   it('goes on past an account it cannot check, and counts it', async () => {
     const { deps, started } = fakes([[account('a'), account('b')]], { a: Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' }) });
 
-    await expect(reconcile(deps)).resolves.toEqual({ checked: 2, offboarded: 1, failed: 1 });
+    await expect(reconcile(deps)).resolves.toEqual({ checked: 2, offboarded: 1, suspended: 0, restored: 0, failed: 1 });
     expect(started).toEqual(['b']);
+  });
+
+  it('suspends the key of a disabled user (key off, then the mark) and restores it once enabled (key on, then unmark)', async () => {
+    const suspendedAccount: Account = { ...account('b'), keySuspendedAt: '2026-11-30T10:00:00.000Z' };
+    const { deps, actions } = fakes([[account('a'), suspendedAccount, account('c')]], { a: false, b: true, c: true });
+
+    await expect(reconcile(deps)).resolves.toEqual({ checked: 3, offboarded: 0, suspended: 1, restored: 1, failed: 0 });
+    expect(actions.filter((a) => a.includes(' a') || a.includes('key-a'))).toEqual(['key key-a off', 'mark a on']);
+    expect(actions.filter((a) => a.includes(' b') || a.includes('key-b'))).toEqual(['key key-b on', 'mark b off']);
+    expect(actions.some((a) => a.includes('c'))).toBe(false);
+  });
+
+  it('leaves alone what is in step, and accounts that are not ACTIVE or have no key', async () => {
+    const { deps, actions } = fakes(
+      [[{ ...account('a'), keySuspendedAt: '2026-11-30T10:00:00.000Z' }, { ...account('b'), status: 'ONBOARDING', apiKeyId: undefined }, { ...account('c'), status: 'FAILED' }]],
+      { a: false, b: false, c: false },
+    );
+
+    await expect(reconcile(deps)).resolves.toMatchObject({ suspended: 0, restored: 0 });
+    expect(actions).toEqual([]);
   });
 });
