@@ -3,8 +3,8 @@
  * to the offline Lambda service, tokens issued by the URL the gateway verifies against, and messages (confirmation
  * and reset codes) delivered to an outbox that tests, the demo and the portal read instead of server logs. Small
  * patches bring it closer to Cognito: a sign-in no longer overwrites attributes written meanwhile
- * (patchStaleRefreshTokenWrite), app clients may only write their WriteAttributes (enforceClientWriteAttributes), and
- * sessions end as in Cognito — GlobalSignOut / AdminUserGlobalSignOut revoke earlier tokens, a disabled user can
+ * (patchStaleRefreshTokenWrite), app clients may only write their WriteAttributes (enforceClientWriteAttributes), a
+ * missing user is UserNotFoundException (answerUnknownUsersAsCognito), and sessions end as in Cognito — GlobalSignOut / AdminUserGlobalSignOut revoke earlier tokens, a disabled user can
  * neither sign in nor refresh (enforceSessionRevocation).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
@@ -136,6 +136,28 @@ export function enforceClientWriteAttributes(router: CognitoRouter, deps: WriteA
     if (guard === undefined) return route;
     return async (ctx, req) => {
       await guard(ctx, req);
+      return route(ctx, req);
+    };
+  };
+}
+
+/**
+ * cognito-local answers AdminUpdateUserAttributes and AdminDeleteUserAttributes for a user that does not exist with
+ * NotAuthorizedException; Cognito answers UserNotFoundException "User does not exist."
+ * (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_AdminUpdateUserAttributes.html,
+ * Errors). Callers that handle a deleted user (key rotation, workflows) depend on the right name.
+ */
+export function answerUnknownUsersAsCognito(
+  router: CognitoRouter,
+  deps: Pick<SessionDeps, 'getUserPool' | 'UserNotFoundError'>,
+): CognitoRouter {
+  const targets = new Set(['AdminUpdateUserAttributes', 'AdminDeleteUserAttributes']);
+  return (target) => {
+    const route = router(target);
+    if (!targets.has(target)) return route;
+    return async (ctx, req) => {
+      const pool = await deps.getUserPool(ctx, String(req?.UserPoolId ?? '')).catch(() => undefined);
+      if (pool && !(await pool.getUserByUsername(ctx, String(req?.Username ?? '')))) throw new deps.UserNotFoundError('User does not exist.');
       return route(ctx, req);
     };
   };
@@ -378,13 +400,14 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
     NotAuthorizedError: errors.NotAuthorizedError,
     verifyToken,
   });
-  const router = enforceSessionRevocation(writeChecked, {
+  const sessionDeps: SessionDeps = {
     getUserPool: async (c, userPoolId) => cognitoClient.getUserPool(c, userPoolId),
     getUserPoolForClientId: async (c, clientId) => cognitoClient.getUserPoolForClientId(c, clientId),
     NotAuthorizedError: errors.NotAuthorizedError,
     UserNotFoundError: errors.UserNotFoundError,
     verifyToken,
-  });
+  };
+  const router = answerUnknownUsersAsCognito(enforceSessionRevocation(writeChecked, sessionDeps), sessionDeps);
   const server = createServer(router, logger, config.ServerConfig, allServices);
   const httpServer: Server = await server.start();
 

@@ -4,7 +4,7 @@
  * prorated to the closing, later closes skip it; a user deletes their own account with DELETE /me; a disabled user
  * can neither sign in nor refresh, and the reconciler suspends their key until they are enabled again.
  */
-import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
+import { CreateUsagePlanKeyCommand, DeleteUsagePlanKeyCommand, GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import {
   AdminDeleteUserCommand,
   AdminDisableUserCommand,
@@ -17,6 +17,8 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
 import { signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, onboardingArn, type TestStack } from '../support/stack.ts';
+
+jest.setTimeout(30_000);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- ledger items are inspected field by field
 type Item = Record<string, any>;
@@ -81,8 +83,13 @@ describe('account lifecycle: deletion and disabling', () => {
     return Items ?? [];
   }
 
-  /** The customer has been on pro ($99) since the first instant of last month: their onboarding entry is replaced. */
-  async function proSinceLastMonth(userId: string, now: Date): Promise<void> {
+  /**
+   * The customer has been on pro ($99) since the first instant of last month: their onboarding entry is replaced, the
+   * account says pro and the key is in the pro usage plan.
+   */
+  async function proSinceLastMonth(userId: string, keyId: string, now: Date): Promise<void> {
+    await t.clients.apigateway.send(new DeleteUsagePlanKeyCommand({ usagePlanId: t.stack.outputs.FreeUsagePlanId, keyId }));
+    await t.clients.apigateway.send(new CreateUsagePlanKeyCommand({ usagePlanId: t.stack.outputs.ProUsagePlanId, keyId, keyType: 'API_KEY' }));
     for (const entry of await ledger(userId)) {
       await ddb.send(new DeleteCommand({ TableName: table('BillingTable'), Key: { userId, entryId: entry.entryId } }));
     }
@@ -133,12 +140,16 @@ describe('account lifecycle: deletion and disabling', () => {
   it('an administrator deletes a pro customer: the reconciler offboards them — key 403 and deleted, CLOSED, final statement to the cent, later closes skip them', async () => {
     const gone = await customer('deleted');
     const control = await customer('control');
-    await proSinceLastMonth(gone.userId, new Date());
+    await proSinceLastMonth(gone.userId, gone.keyId, new Date());
     expect((await call('GET', '/links', gone.idToken, gone.key)).status).toBe(200);
 
     await t.clients.cognito.send(new AdminDeleteUserCommand({ UserPoolId: t.stack.userPoolId, Username: gone.email }));
-    // Until the reconciler runs (every 5 minutes in AWS) the key still works: that window is the stated time.
+    // Until the reconciler runs (every 5 minutes in AWS) the key still works: that window is the stated time. A
+    // rotation in it is refused with a 4xx (Cognito no longer knows the user), and leaves no new key behind.
     expect((await call('GET', '/links', gone.idToken, gone.key)).status).toBe(200);
+    const rotation = await call('POST', '/me/api-key/rotate', gone.idToken, gone.key);
+    expect(rotation).toMatchObject({ status: 403, body: { code: 'Forbidden' } });
+    expect(await getAccount(gone.userId)).toMatchObject({ apiKeyId: gone.keyId });
 
     const report = await reconcile();
     expect(report).toMatchObject({ offboarded: 1, failed: 0 });

@@ -14,6 +14,8 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { PASSWORD, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
 
+jest.setTimeout(30_000);
+
 const NEW_PASSWORD = 'Battery-Staple-77';
 
 describe('sessions end on password reset and global sign-out', () => {

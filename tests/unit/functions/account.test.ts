@@ -511,6 +511,18 @@ describe('POST /me/api-key/rotate', () => {
     expect(records.size).toBe(0);
   });
 
+  it('answers 403 (not 500) when the user was deleted in the pool meanwhile, after deleting the new key', async () => {
+    givenRotationSucceeds();
+    cognito.on(AdminUpdateUserAttributesCommand).rejects(awsError('UserNotFoundException', 'User does not exist.'));
+
+    const result = await handler(loadEvent('api-key-rotate'), context);
+
+    expect(result.statusCode).toBe(403);
+    expect(bodyOf(result)).toMatchObject({ code: 'Forbidden', message: 'This user has been deleted; the account is being closed' });
+    expect(apigw).toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: NEW_KEY_ID });
+    expect(apigw).not.toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: API_KEY_ID });
+  });
+
   it('answers 503 when API Gateway throttles, after deleting the new key', async () => {
     givenRotationSucceeds();
     apigw.on(CreateUsagePlanKeyCommand).rejects(awsError('TooManyRequestsException', 'Too Many Requests'));
