@@ -83,6 +83,23 @@ export type CognitoRouter = (target: string) => Target;
 
 export const UNAUTHORIZED_ATTRIBUTE = 'A client attempted to write unauthorized attribute';
 
+type Guard = (ctx: unknown, req: any) => Promise<void>;
+
+/** The one way our patches wrap cognito-local's router: a guard runs before a target; a handler replaces one. */
+function withGuards(router: CognitoRouter, guards: Record<string, Guard>, handlers: Record<string, Target> = {}): CognitoRouter {
+  return (target) => {
+    const own = handlers[target];
+    if (own !== undefined) return own;
+    const route = router(target);
+    const guard = guards[target];
+    if (guard === undefined) return route;
+    return async (ctx, req) => {
+      await guard(ctx, req);
+      return route(ctx, req);
+    };
+  };
+}
+
 /**
  * cognito-local ignores an app client's WriteAttributes: any client may write any attribute, so a customer could point
  * `custom:apiid` at someone else's API key — with UpdateUserAttributes and their own access token, or in SignUp's
@@ -108,7 +125,7 @@ export function enforceClientWriteAttributes(router: CognitoRouter, deps: WriteA
     }
   };
 
-  const guards: Record<string, (ctx: unknown, req: any) => Promise<void>> = {
+  const guards: Record<string, Guard> = {
     SignUp: async (ctx, req) => {
       if (typeof req?.ClientId !== 'string') return;
       const client = await deps.getAppClient(ctx, req.ClientId);
@@ -130,15 +147,7 @@ export function enforceClientWriteAttributes(router: CognitoRouter, deps: WriteA
     },
   };
 
-  return (target) => {
-    const route = router(target);
-    const guard = guards[target];
-    if (guard === undefined) return route;
-    return async (ctx, req) => {
-      await guard(ctx, req);
-      return route(ctx, req);
-    };
-  };
+  return withGuards(router, guards);
 }
 
 /**
@@ -151,16 +160,11 @@ export function answerUnknownUsersAsCognito(
   router: CognitoRouter,
   deps: Pick<SessionDeps, 'getUserPool' | 'UserNotFoundError'>,
 ): CognitoRouter {
-  const targets = new Set(['AdminUpdateUserAttributes', 'AdminDeleteUserAttributes']);
-  return (target) => {
-    const route = router(target);
-    if (!targets.has(target)) return route;
-    return async (ctx, req) => {
-      const pool = await deps.getUserPool(ctx, String(req?.UserPoolId ?? '')).catch(() => undefined);
-      if (pool && !(await pool.getUserByUsername(ctx, String(req?.Username ?? '')))) throw new deps.UserNotFoundError('User does not exist.');
-      return route(ctx, req);
-    };
+  const userExists: Guard = async (ctx, req) => {
+    const pool = await deps.getUserPool(ctx, String(req?.UserPoolId ?? '')).catch(() => undefined);
+    if (pool && !(await pool.getUserByUsername(ctx, String(req?.Username ?? '')))) throw new deps.UserNotFoundError('User does not exist.');
   };
+  return withGuards(router, { AdminUpdateUserAttributes: userExists, AdminDeleteUserAttributes: userExists });
 }
 
 /** A cognito-local user record, with the fields the session checks read and write. */
@@ -271,7 +275,7 @@ export function enforceSessionRevocation(router: CognitoRouter, deps: SessionDep
     if (user?.Enabled === false && user.Password === params?.PASSWORD) throw new deps.NotAuthorizedError(USER_DISABLED);
   };
 
-  const guards: Record<string, (ctx: unknown, req: any) => Promise<void>> = {
+  const guards: Record<string, Guard> = {
     InitiateAuth: async (ctx, req) => {
       if (typeof req?.ClientId !== 'string') return;
       const pool = await deps.getUserPoolForClientId(ctx, req.ClientId).catch(() => undefined);
@@ -305,17 +309,7 @@ export function enforceSessionRevocation(router: CognitoRouter, deps: SessionDep
     },
   };
 
-  return (target) => {
-    const own = handlers[target];
-    if (own !== undefined) return own;
-    const route = router(target);
-    const guard = guards[target];
-    if (guard === undefined) return route;
-    return async (ctx, req) => {
-      await guard(ctx, req);
-      return route(ctx, req);
-    };
-  };
+  return withGuards(router, guards, handlers);
 }
 
 export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCognito> {
