@@ -3,6 +3,7 @@ import { AdminGetUserCommand, CognitoIdentityProviderClient, UserNotFoundExcepti
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
+import { createHash } from 'node:crypto';
 import type { Account } from '#shared/accounts';
 import { documentClient } from '#shared/clients';
 import { requireEnv } from '#shared/env';
@@ -19,7 +20,12 @@ import { startOffboarding } from '#shared/offboarding';
  * https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_AdminGetUser.html):
  *
  * - UserNotFoundException → start the offboarding workflow `offboard-<sub>` (exactly once: a second start answers
- *   ExecutionAlreadyExists, which is success here).
+ *   ExecutionAlreadyExists, which is success here). An account that is still not CLOSED REDRIVE_AFTER_MS after its
+ *   last change (an offboarding that failed and left it CLOSING, or an onboarding that finished after it) is offboarded
+ *   again as `offboard-<sub>-<12 hex of sha256(updatedAt)>`: every run that sees the same state computes the same name,
+ *   so each state gets one more attempt. The same for an account CLOSING whose user still exists (a self-service
+ *   deletion that failed before deleting the user). (A start with the name and input of a RUNNING execution returns that
+ *   execution: it counts as started, but nothing new runs.)
  * - `Enabled: false` on an ACTIVE account → suspend: the API key is disabled (UpdateApiKey `/enabled` `false`; API
  *   Gateway then refuses it with 403) and the account records `keySuspendedAt`. The authorizer never looks at the
  *   user's state, so without this a disabled user's unexpired ID token and key keep working.
@@ -35,8 +41,10 @@ export interface ReconcileDeps {
   accounts(): AsyncIterable<Account[]>;
   /** The user's state in the pool: undefined when the user does not exist. */
   user(userId: string): Promise<{ enabled: boolean } | undefined>;
-  /** Starts offboarding; false when an execution of that name exists already. */
-  offboard(userId: string): Promise<boolean>;
+  /** Starts offboarding (`redrive`: the re-drive's name suffix); false when an execution of that name exists already. */
+  offboard(userId: string, redrive?: string): Promise<boolean>;
+  /** Epoch milliseconds. */
+  now(): number;
   /** Enables or disables the API key; a key that no longer exists is left alone. */
   setKeyEnabled(apiKeyId: string, enabled: boolean): Promise<void>;
   /** Records (`suspended`) or clears the suspension, if the account still is ACTIVE with this key. */
@@ -46,6 +54,7 @@ export interface ReconcileDeps {
 export interface ReconcileReport {
   checked: number;
   offboarded: number;
+  redriven: number;
   suspended: number;
   restored: number;
   failed: number;
@@ -54,12 +63,37 @@ export interface ReconcileReport {
 /** Accounts checked at once: AdminGetUser is limited to 120 requests/s per account (UserRead) by default. */
 export const CONCURRENCY = 8;
 
+/** Longer than any offboarding takes (seconds; its retry budget is a few minutes): an account still open is stuck. */
+export const REDRIVE_AFTER_MS = 15 * 60 * 1000;
+
+export function redriveSuffix(updatedAt: string | undefined): string {
+  return createHash('sha256').update(updatedAt ?? '').digest('hex').slice(0, 12);
+}
+
+/** Starts the re-drive of an account whose offboarding has not closed it REDRIVE_AFTER_MS after its last change. */
+async function redriveIfStuck(deps: ReconcileDeps, account: Account, report: ReconcileReport): Promise<void> {
+  const changedAt = Date.parse(account.updatedAt ?? '');
+  const stuck = Number.isNaN(changedAt) || deps.now() - changedAt > REDRIVE_AFTER_MS;
+  if (stuck && (await deps.offboard(account.userId, redriveSuffix(account.updatedAt)))) {
+    report.redriven += 1;
+    logger.warn('Account still open: offboarding re-driven', { userId: account.userId, status: account.status });
+  }
+}
+
 async function reconcileOne(deps: ReconcileDeps, account: Account, report: ReconcileReport): Promise<void> {
   const user = await deps.user(account.userId);
   if (user === undefined) {
-    const started = await deps.offboard(account.userId);
-    if (started) report.offboarded += 1;
-    logger.info(started ? 'User deleted: offboarding started' : 'User deleted: offboarding already started', { userId: account.userId });
+    if (await deps.offboard(account.userId)) {
+      report.offboarded += 1;
+      logger.info('User deleted: offboarding started', { userId: account.userId });
+      return;
+    }
+    await redriveIfStuck(deps, account, report);
+    return;
+  }
+  // A self-service deletion that failed before deleting the user: the account says CLOSING.
+  if (account.status === 'CLOSING') {
+    await redriveIfStuck(deps, account, report);
     return;
   }
   if (account.status !== 'ACTIVE' || !account.apiKeyId) return;
@@ -74,7 +108,7 @@ async function reconcileOne(deps: ReconcileDeps, account: Account, report: Recon
 }
 
 export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { checked: 0, offboarded: 0, suspended: 0, restored: 0, failed: 0 };
+  const report: ReconcileReport = { checked: 0, offboarded: 0, redriven: 0, suspended: 0, restored: 0, failed: 0 };
   for await (const page of deps.accounts()) {
     for (let i = 0; i < page.length; i += CONCURRENCY) {
       await Promise.all(
@@ -129,7 +163,8 @@ export const deps: ReconcileDeps = {
       throw error;
     }
   },
-  offboard: (userId) => startOffboarding(sfn, stateMachineArn, userId, 'USER_DELETED'),
+  offboard: (userId, redrive) => startOffboarding(sfn, stateMachineArn, userId, 'USER_DELETED', redrive),
+  now: () => Date.now(),
   async setKeyEnabled(apiKeyId, enabled) {
     try {
       await apiGateway.send(

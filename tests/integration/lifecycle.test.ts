@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { createHash } from 'node:crypto';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
 import { signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, onboardingArn, type TestStack } from '../support/stack.ts';
@@ -121,13 +122,13 @@ describe('account lifecycle: deletion and disabling', () => {
     return { status: response.status, body: text ? (JSON.parse(text) as Item) : {} };
   }
 
-  async function reconcile(): Promise<{ checked: number; offboarded: number; suspended: number; restored: number; failed: number }> {
+  async function reconcile(): Promise<{ checked: number; offboarded: number; redriven: number; suspended: number; restored: number; failed: number }> {
     const fn = t.stack.model.functions.find((f) => f.logicalId === 'ReconcileAccountsFunction');
     if (!fn) throw new Error('no ReconcileAccountsFunction');
     const out = await lambda.send(new InvokeCommand({ FunctionName: fn.name, Payload: Buffer.from('{}') }));
     const payload = JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8')) as Item;
     if (out.FunctionError) throw new Error(`reconciler failed: ${JSON.stringify(payload)}`);
-    return payload as { checked: number; offboarded: number; suspended: number; restored: number; failed: number };
+    return payload as { checked: number; offboarded: number; redriven: number; suspended: number; restored: number; failed: number };
   }
 
   async function closePeriod(period: string): Promise<void> {
@@ -253,5 +254,26 @@ describe('account lifecycle: deletion and disabling', () => {
     expect((await call('GET', '/links', user.idToken, user.key)).status).toBe(200);
     expect((await getAccount(user.userId)).keySuspendedAt).toBeUndefined();
     await expect(signIn(t, user.email)).resolves.toMatchObject({ idToken: expect.any(String) });
+  });
+
+  it('re-drives an offboarding that failed: an account still open 15 minutes after its last change is closed by a later pass', async () => {
+    const stuck = await customer('stuck');
+    await t.clients.cognito.send(new AdminDeleteUserCommand({ UserPoolId: t.stack.userPoolId, Username: stuck.email }));
+    // An offboarding that failed for good (started without its reason: it stops before changing anything).
+    const { executionArn } = await t.clients.sfn.send(
+      new StartExecutionCommand({ stateMachineArn: machineArn('OffboardingStateMachine'), name: `offboard-${stuck.userId}`, input: JSON.stringify({ userId: stuck.userId }) }),
+    );
+    expect((await waitForExecution(t, executionArn as string)).status).toBe('FAILED');
+    expect(await reconcile()).toMatchObject({ offboarded: 0, redriven: 0, failed: 0 }); // changed just now: not stuck yet
+
+    const updatedAt = new Date(Date.now() - 20 * 60_000).toISOString();
+    await ddb.send(new UpdateCommand({ TableName: table('AccountsTable'), Key: { userId: stuck.userId }, UpdateExpression: 'SET updatedAt = :u', ExpressionAttributeValues: { ':u': updatedAt } }));
+    expect(await reconcile()).toMatchObject({ offboarded: 0, redriven: 1, failed: 0 });
+
+    const redrive = `${offboardingExecution(stuck.userId)}-${createHash('sha256').update(updatedAt).digest('hex').slice(0, 12)}`;
+    expect((await waitForExecution(t, redrive)).status).toBe('SUCCEEDED');
+    expect(await getAccount(stuck.userId)).toMatchObject({ status: 'CLOSED' });
+    expect((await call('GET', '/links', stuck.idToken, stuck.key)).status).toBe(403);
+    expect(await reconcile()).toMatchObject({ offboarded: 0, redriven: 0, failed: 0 });
   });
 });
