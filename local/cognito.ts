@@ -1,9 +1,11 @@
 /**
  * cognito-local, assembled in-process (its own CLI only reads ./.cognito): state under <dir>/cognito, triggers sent
  * to the offline Lambda service, tokens issued by the URL the gateway verifies against, and messages (confirmation
- * and reset codes) delivered to an outbox that tests, the demo and the portal read instead of server logs. Two small
+ * and reset codes) delivered to an outbox that tests, the demo and the portal read instead of server logs. Small
  * patches bring it closer to Cognito: a sign-in no longer overwrites attributes written meanwhile
- * (patchStaleRefreshTokenWrite), and app clients may only write their WriteAttributes (enforceClientWriteAttributes).
+ * (patchStaleRefreshTokenWrite), app clients may only write their WriteAttributes (enforceClientWriteAttributes), a
+ * missing user is UserNotFoundException (answerUnknownUsersAsCognito), and sessions end as in Cognito — GlobalSignOut / AdminUserGlobalSignOut revoke earlier tokens, a disabled user can
+ * neither sign in nor refresh (enforceSessionRevocation).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -81,6 +83,23 @@ export type CognitoRouter = (target: string) => Target;
 
 export const UNAUTHORIZED_ATTRIBUTE = 'A client attempted to write unauthorized attribute';
 
+type Guard = (ctx: unknown, req: any) => Promise<void>;
+
+/** The one way our patches wrap cognito-local's router: a guard runs before a target; a handler replaces one. */
+function withGuards(router: CognitoRouter, guards: Record<string, Guard>, handlers: Record<string, Target> = {}): CognitoRouter {
+  return (target) => {
+    const own = handlers[target];
+    if (own !== undefined) return own;
+    const route = router(target);
+    const guard = guards[target];
+    if (guard === undefined) return route;
+    return async (ctx, req) => {
+      await guard(ctx, req);
+      return route(ctx, req);
+    };
+  };
+}
+
 /**
  * cognito-local ignores an app client's WriteAttributes: any client may write any attribute, so a customer could point
  * `custom:apiid` at someone else's API key — with UpdateUserAttributes and their own access token, or in SignUp's
@@ -106,7 +125,7 @@ export function enforceClientWriteAttributes(router: CognitoRouter, deps: WriteA
     }
   };
 
-  const guards: Record<string, (ctx: unknown, req: any) => Promise<void>> = {
+  const guards: Record<string, Guard> = {
     SignUp: async (ctx, req) => {
       if (typeof req?.ClientId !== 'string') return;
       const client = await deps.getAppClient(ctx, req.ClientId);
@@ -128,15 +147,169 @@ export function enforceClientWriteAttributes(router: CognitoRouter, deps: WriteA
     },
   };
 
-  return (target) => {
-    const route = router(target);
-    const guard = guards[target];
-    if (guard === undefined) return route;
-    return async (ctx, req) => {
-      await guard(ctx, req);
-      return route(ctx, req);
-    };
+  return withGuards(router, guards);
+}
+
+/**
+ * cognito-local answers AdminUpdateUserAttributes and AdminDeleteUserAttributes for a user that does not exist with
+ * NotAuthorizedException; Cognito answers UserNotFoundException "User does not exist."
+ * (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_AdminUpdateUserAttributes.html,
+ * Errors). Callers that handle a deleted user (key rotation, workflows) depend on the right name.
+ */
+export function answerUnknownUsersAsCognito(
+  router: CognitoRouter,
+  deps: Pick<SessionDeps, 'getUserPool' | 'UserNotFoundError'>,
+): CognitoRouter {
+  const userExists: Guard = async (ctx, req) => {
+    const pool = await deps.getUserPool(ctx, String(req?.UserPoolId ?? '')).catch(() => undefined);
+    if (pool && !(await pool.getUserByUsername(ctx, String(req?.Username ?? '')))) throw new deps.UserNotFoundError('User does not exist.');
   };
+  return withGuards(router, { AdminUpdateUserAttributes: userExists, AdminDeleteUserAttributes: userExists });
+}
+
+/** A cognito-local user record, with the fields the session checks read and write. */
+interface UserRecord {
+  Username: string;
+  Enabled?: boolean;
+  Password?: string;
+  RefreshTokens?: string[];
+  /** Ours: refresh tokens ended by a global sign-out, so a later refresh can say "revoked" as Cognito does. */
+  TollgateRevokedRefreshTokens?: string[];
+  /** Ours: epoch seconds of the last global sign-out; access tokens issued before it are revoked. */
+  TollgateGlobalSignOutAt?: number;
+}
+
+interface UserPoolRecord {
+  options: { Id: string };
+  getUserByUsername(ctx: unknown, username: string): Promise<UserRecord | null | undefined>;
+  listUsers(ctx: unknown): Promise<UserRecord[]>;
+  saveUser(ctx: unknown, user: UserRecord): Promise<void>;
+}
+
+export interface SessionDeps {
+  getUserPool(ctx: unknown, userPoolId: string): Promise<UserPoolRecord>;
+  getUserPoolForClientId(ctx: unknown, clientId: string): Promise<UserPoolRecord>;
+  NotAuthorizedError: new (message?: string) => Error;
+  UserNotFoundError: new (message?: string) => Error;
+  /** The access token's claims if cognito-local signed it and it has not expired; throws otherwise. */
+  verifyToken(token: string): Record<string, unknown>;
+  /** Epoch milliseconds (injectable for tests). */
+  now?: () => number;
+}
+
+/** Cognito's messages, from its API reference and observed answers (NotAuthorizedException, HTTP 400). */
+export const USER_DISABLED = 'User is disabled.';
+export const REFRESH_TOKEN_REVOKED = 'Refresh Token has been revoked';
+export const ACCESS_TOKEN_REVOKED = 'Access Token has been revoked';
+
+/** Targets that act on the caller's own access token (Cognito refuses a revoked one, or a disabled user's). */
+const ACCESS_TOKEN_TARGETS = ['GetUser', 'ChangePassword', 'UpdateUserAttributes', 'DeleteUser', 'DeleteUserAttributes', 'VerifyUserAttribute', 'GetUserAttributeVerificationCode'];
+
+/**
+ * cognito-local answers "Unsupported" to GlobalSignOut and AdminUserGlobalSignOut, and lets a disabled user sign in
+ * and refresh. Cognito (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_GlobalSignOut.html,
+ * API_AdminUserGlobalSignOut.html, API_AdminDisableUser.html):
+ *
+ * - GlobalSignOut (the user's access token) / AdminUserGlobalSignOut (UserPoolId, Username) invalidate every refresh
+ *   and access token issued to the user before the call; ID tokens stay valid until they expire (API Gateway's
+ *   authorizer checks only signature and expiry, in AWS as here). A refresh with such a token answers
+ *   NotAuthorizedException "Refresh Token has been revoked"; an access token, "Access Token has been revoked".
+ * - After AdminDisableUser, InitiateAuth / AdminInitiateAuth (password or refresh token) answer NotAuthorizedException
+ *   "User is disabled." (the password is checked first, so a wrong one still reads as a wrong password).
+ *
+ * Refresh tokens are exact (cognito-local keeps a list per user: sign-out moves them to a revoked list). Access tokens
+ * carry `iat` in whole seconds: one issued in the same second as the sign-out is kept (ours; Cognito tracks each token).
+ * Tested end to end in tests/integration/lifecycle.test.ts.
+ */
+export function enforceSessionRevocation(router: CognitoRouter, deps: SessionDeps): CognitoRouter {
+  const now = deps.now ?? Date.now;
+  const invalidAccessToken = () => new deps.NotAuthorizedError('Invalid Access Token');
+
+  const signOutEverywhere = async (ctx: unknown, pool: UserPoolRecord, user: UserRecord): Promise<void> => {
+    const fresh = (await pool.getUserByUsername(ctx, user.Username)) ?? user;
+    await pool.saveUser(ctx, {
+      ...fresh,
+      RefreshTokens: [],
+      TollgateRevokedRefreshTokens: [...(fresh.TollgateRevokedRefreshTokens ?? []), ...(fresh.RefreshTokens ?? [])],
+      TollgateGlobalSignOutAt: Math.floor(now() / 1000),
+    });
+  };
+
+  /** The user an access token names, if the token is genuine, unexpired, not revoked and the user enabled. */
+  const accessTokenUser = async (ctx: unknown, token: unknown): Promise<{ pool: UserPoolRecord; user: UserRecord }> => {
+    let claims: Record<string, unknown>;
+    try {
+      claims = deps.verifyToken(String(token ?? ''));
+    } catch (error) {
+      if ((error as { name?: string } | null)?.name === 'TokenExpiredError') throw new deps.NotAuthorizedError('Access Token has expired');
+      throw invalidAccessToken();
+    }
+    if (claims.token_use !== 'access' || typeof claims.client_id !== 'string' || typeof claims.username !== 'string') throw invalidAccessToken();
+    const pool = await deps.getUserPoolForClientId(ctx, claims.client_id).catch(() => undefined);
+    const user = await pool?.getUserByUsername(ctx, claims.username);
+    if (!pool || !user) throw invalidAccessToken();
+    if (user.Enabled === false) throw new deps.NotAuthorizedError(USER_DISABLED);
+    const signedOutAt = user.TollgateGlobalSignOutAt;
+    if (typeof signedOutAt === 'number' && typeof claims.iat === 'number' && claims.iat < signedOutAt) {
+      throw new deps.NotAuthorizedError(ACCESS_TOKEN_REVOKED);
+    }
+    return { pool, user };
+  };
+
+  /** Password and refresh flows: a disabled user is refused, a revoked refresh token named as such. */
+  const checkAuth = async (ctx: unknown, pool: UserPoolRecord, flow: unknown, params: Record<string, unknown> | undefined): Promise<void> => {
+    if (flow === 'REFRESH_TOKEN_AUTH' || flow === 'REFRESH_TOKEN') {
+      const token = params?.REFRESH_TOKEN;
+      if (typeof token !== 'string') return;
+      const users = await pool.listUsers(ctx);
+      const owner = users.find((u) => u.RefreshTokens?.includes(token));
+      if (owner?.Enabled === false) throw new deps.NotAuthorizedError(USER_DISABLED);
+      if (!owner && users.some((u) => u.TollgateRevokedRefreshTokens?.includes(token))) {
+        throw new deps.NotAuthorizedError(REFRESH_TOKEN_REVOKED);
+      }
+      return;
+    }
+    const username = params?.USERNAME;
+    if (typeof username !== 'string') return;
+    const user = await pool.getUserByUsername(ctx, username);
+    if (user?.Enabled === false && user.Password === params?.PASSWORD) throw new deps.NotAuthorizedError(USER_DISABLED);
+  };
+
+  const guards: Record<string, Guard> = {
+    InitiateAuth: async (ctx, req) => {
+      if (typeof req?.ClientId !== 'string') return;
+      const pool = await deps.getUserPoolForClientId(ctx, req.ClientId).catch(() => undefined);
+      if (pool) await checkAuth(ctx, pool, req.AuthFlow, req.AuthParameters);
+    },
+    AdminInitiateAuth: async (ctx, req) => {
+      if (typeof req?.UserPoolId !== 'string') return;
+      const pool = await deps.getUserPool(ctx, req.UserPoolId).catch(() => undefined);
+      if (pool) await checkAuth(ctx, pool, req.AuthFlow, req.AuthParameters);
+    },
+  };
+  for (const target of ACCESS_TOKEN_TARGETS) {
+    guards[target] = async (ctx, req) => {
+      await accessTokenUser(ctx, req?.AccessToken);
+    };
+  }
+
+  /** Targets cognito-local lacks: answered here, in Cognito's shapes (an empty object on success). */
+  const handlers: Record<string, Target> = {
+    GlobalSignOut: async (ctx, req) => {
+      const { pool, user } = await accessTokenUser(ctx, req?.AccessToken);
+      await signOutEverywhere(ctx, pool, user);
+      return {};
+    },
+    AdminUserGlobalSignOut: async (ctx, req) => {
+      const pool = await deps.getUserPool(ctx, String(req?.UserPoolId ?? ''));
+      const user = await pool.getUserByUsername(ctx, String(req?.Username ?? ''));
+      if (!user) throw new deps.UserNotFoundError('User does not exist.');
+      await signOutEverywhere(ctx, pool, user);
+      return {};
+    },
+  };
+
+  return withGuards(router, guards, handlers);
 }
 
 export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCognito> {
@@ -214,11 +387,21 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
   };
   const jwt = cognitoRequire('jsonwebtoken');
   const publicKey = (cognitoRequire('./lib/keys/cognitoLocal.public.json') as { pem: string }).pem;
-  const router = enforceClientWriteAttributes(Router(allServices), {
+  const errors = lib('errors');
+  const verifyToken = (token: string) => jwt.verify(token, publicKey, { algorithms: ['RS256'] }) as Record<string, unknown>;
+  const writeChecked = enforceClientWriteAttributes(Router(allServices), {
     getAppClient: (c, clientId) => cognitoClient.getAppClient(c, clientId),
-    NotAuthorizedError: lib('errors').NotAuthorizedError,
-    verifyToken: (token) => jwt.verify(token, publicKey, { algorithms: ['RS256'] }) as Record<string, unknown>,
+    NotAuthorizedError: errors.NotAuthorizedError,
+    verifyToken,
   });
+  const sessionDeps: SessionDeps = {
+    getUserPool: async (c, userPoolId) => cognitoClient.getUserPool(c, userPoolId),
+    getUserPoolForClientId: async (c, clientId) => cognitoClient.getUserPoolForClientId(c, clientId),
+    NotAuthorizedError: errors.NotAuthorizedError,
+    UserNotFoundError: errors.UserNotFoundError,
+    verifyToken,
+  };
+  const router = answerUnknownUsersAsCognito(enforceSessionRevocation(writeChecked, sessionDeps), sessionDeps);
   const server = createServer(router, logger, config.ServerConfig, allServices);
   const httpServer: Server = await server.start();
 

@@ -1,6 +1,6 @@
 import type { AccountStore } from '#shared/accounts';
 import { computeStatement, currentPeriod, type LedgerEntry, type Statement } from '#shared/billing';
-import { ConflictError, HttpError } from '#shared/errors';
+import { ConflictError, ForbiddenError, HttpError } from '#shared/errors';
 import { logger } from '#shared/logger';
 import type { Page, PageRequest } from '#shared/pagination';
 import { dayKey, findPlan, quotaPeriodStart, requireActive, type ActiveAccount, type Plan, type PlanAccount, type QuotaPeriod } from '#shared/plans';
@@ -151,6 +151,8 @@ async function swapConflict(deps: AccountDeps, userId: string, oldKeyId: string)
 /** A rotation failure as the client hears it: typed errors as they are, throttling as a 503, the rest as a 500. */
 function failure(error: unknown): unknown {
   if (error instanceof HttpError) return error;
+  // Deleted in the pool (AdminDeleteUser) while the ID token lives on: the account is being closed (issue 16).
+  if (errorName(error) === 'UserNotFoundException') return new ForbiddenError('This user has been deleted; the account is being closed');
   if (TRANSIENT.has(errorName(error))) return new ServiceUnavailableError('The key could not be rotated right now; try again');
   return error;
 }

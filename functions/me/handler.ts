@@ -1,11 +1,15 @@
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import * as z from 'zod/mini';
 import { DynamoAccountStore, type Account, type AccountStore } from '#shared/accounts';
 import { userFrom } from '#shared/caller';
 import { requireEnv } from '#shared/env';
-import { NotFoundError } from '#shared/errors';
-import { createApiHandler, json, type Routes } from '#shared/http';
+import { BadRequestError, NotFoundError } from '#shared/errors';
+import { createApiHandler, json, parseBody, type Routes } from '#shared/http';
+import { logger } from '#shared/logger';
+import { offboardingExecutionName, startOffboarding } from '#shared/offboarding';
 
-/** `GET /me`: the caller's own account. */
+/** `GET /me`: the caller's own account. `DELETE /me`: close it (the offboarding workflow). */
 
 export interface AccountView {
   email?: string;
@@ -15,6 +19,8 @@ export interface AccountView {
   createdAt?: string;
   updatedAt?: string;
   failureReason?: string;
+  /** Present while the user is disabled in the pool: the key is suspended. */
+  keySuspendedAt?: string;
 }
 
 export function accountView(account: Account): AccountView {
@@ -26,6 +32,7 @@ export function accountView(account: Account): AccountView {
     createdAt: account.createdAt,
     updatedAt: account.updatedAt,
     ...(account.status === 'FAILED' && account.failureReason ? { failureReason: account.failureReason } : {}),
+    ...(account.keySuspendedAt ? { keySuspendedAt: account.keySuspendedAt } : {}),
   };
 }
 
@@ -41,12 +48,58 @@ export async function getMe(event: APIGatewayProxyEvent, accounts: AccountStore)
   return accountView(account);
 }
 
-export function meRoutes(deps: { accounts: AccountStore }): Routes {
+/** `DELETE /me` body: the account's own email, typed again, so a stray request cannot close an account. */
+export const deleteMeBody = z.strictObject({ confirm: z.string().check(z.minLength(1), z.maxLength(320)) });
+
+export interface Deletion {
+  status: 'CLOSING';
+  executionName: string;
+  message: string;
+}
+
+export interface MeDeps {
+  accounts: AccountStore;
+  /** Starts `offboard-<sub>` with reason SELF_SERVICE; false when it exists already. */
+  offboard(userId: string): Promise<boolean>;
+}
+
+/**
+ * Deletes the caller's account: the offboarding workflow disables the key at once, writes the final statement, deletes
+ * the key and the Cognito user, and marks the account CLOSED. 202 (the execution is started and saved); asking again
+ * answers the same. Errors: 400 when `confirm` is not the account's email (case-insensitive), 401 without a token.
+ */
+export async function deleteMe(event: APIGatewayProxyEvent, deps: MeDeps): Promise<Deletion> {
+  const user = userFrom(event);
+  const { confirm } = parseBody(event, deleteMeBody);
+  const email = user.email ?? (await deps.accounts.get(user.userId))?.email;
+  if (!email || confirm.trim().toLowerCase() !== email.toLowerCase()) {
+    throw new BadRequestError('Invalid body: confirm: must be the email of the account being deleted', {
+      issues: [{ field: 'confirm', message: 'Must be the email of the account being deleted' }],
+    });
+  }
+  const started = await deps.offboard(user.userId);
+  const executionName = offboardingExecutionName(user.userId);
+  logger.info(started ? 'Account deletion started' : 'Account deletion already started', { executionName });
   return {
-    'GET /me': async ({ event }) => json(200, await getMe(event, deps.accounts), { 'Cache-Control': 'no-store' }),
+    status: 'CLOSING',
+    executionName,
+    message: 'Your account is being deleted: the API key stops working now, and a final statement is written',
   };
 }
 
-export const routes = meRoutes({ accounts: new DynamoAccountStore(requireEnv('ACCOUNTS_TABLE')) });
+export function meRoutes(deps: MeDeps): Routes {
+  return {
+    'GET /me': async ({ event }) => json(200, await getMe(event, deps.accounts), { 'Cache-Control': 'no-store' }),
+    'DELETE /me': async ({ event }) => json(202, await deleteMe(event, deps)),
+  };
+}
+
+const sfn = new SFNClient({ maxAttempts: 3 });
+const offboardingArn = requireEnv('OFFBOARDING_STATE_MACHINE_ARN');
+
+export const routes = meRoutes({
+  accounts: new DynamoAccountStore(requireEnv('ACCOUNTS_TABLE')),
+  offboard: (userId) => startOffboarding(sfn, offboardingArn, userId, 'SELF_SERVICE'),
+});
 
 export const handler = createApiHandler(routes);

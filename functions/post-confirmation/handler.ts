@@ -1,5 +1,6 @@
 import { IdempotencyAlreadyInProgressError, IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { AdminUserGlobalSignOutCommand, CognitoIdentityProviderClient, UserNotFoundException } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Context, PostConfirmationTriggerEvent } from 'aws-lambda';
@@ -13,6 +14,10 @@ import { logger } from '#shared/logger';
  */
 const stateMachineArn = requireEnv('ONBOARDING_STATE_MACHINE_ARN');
 const sfn = new SFNClient({
+  maxAttempts: 2,
+  requestHandler: { connectionTimeout: 500, requestTimeout: 1_000 },
+});
+const cognito = new CognitoIdentityProviderClient({
   maxAttempts: 2,
   requestHandler: { connectionTimeout: 500, requestTimeout: 1_000 },
 });
@@ -71,13 +76,37 @@ export function onboardingInputFrom(event: PostConfirmationTriggerEvent): Onboar
   return { userId, email, username: event.userName };
 }
 
+/**
+ * A password reset ends every earlier session: AdminUserGlobalSignOut revokes the user's refresh and access tokens
+ * issued before it (ID tokens run out on their own, at most IdTokenValidity later). PostConfirmation fires with
+ * `PostConfirmation_ConfirmForgotPassword` after ConfirmForgotPassword has saved the new password
+ * (https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-post-confirmation.html). A user deleted
+ * meanwhile has no sessions left: UserNotFoundException is success. Any other error is thrown, so Cognito reports it
+ * and retries the trigger (sign-out is idempotent).
+ */
+export async function endEarlierSessions(userPoolId: string, username: string): Promise<void> {
+  try {
+    await cognito.send(new AdminUserGlobalSignOutCommand({ UserPoolId: userPoolId, Username: username }));
+    logger.info('Password reset: every earlier session signed out');
+  } catch (error: unknown) {
+    if (error instanceof UserNotFoundException) return;
+    throw error;
+  }
+}
+
 export async function handlePostConfirmation(
   event: PostConfirmationTriggerEvent,
   context: Context,
 ): Promise<PostConfirmationTriggerEvent> {
-  // Also fires on ConfirmForgotPassword: that user is onboarded already.
-  if (event.triggerSource !== 'PostConfirmation_ConfirmSignUp') {
-    logger.info('Not a sign-up confirmation; nothing to do', { triggerSource: event.triggerSource });
+  if (event.triggerSource === 'PostConfirmation_ConfirmForgotPassword') {
+    // That user is onboarded already; the reset must not leave a stolen session alive.
+    await endEarlierSessions(event.userPoolId, event.userName);
+    return event;
+  }
+  // The type knows only these two sources; anything else (a future one) starts nothing.
+  const source: string = event.triggerSource;
+  if (source !== 'PostConfirmation_ConfirmSignUp') {
+    logger.info('Not a sign-up confirmation; nothing to do', { triggerSource: source });
     return event;
   }
   const input = onboardingInputFrom(event);

@@ -1,7 +1,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from './clients.ts';
 
-export type AccountStatus = 'ONBOARDING' | 'ACTIVE' | 'FAILED';
+export type AccountStatus = 'ONBOARDING' | 'ACTIVE' | 'FAILED' | 'CLOSING' | 'CLOSED';
 
 /** One customer, keyed by Cognito `sub`. Written by the onboarding and plan-change workflows. */
 export interface Account {
@@ -14,6 +14,8 @@ export interface Account {
   updatedAt?: string;
   version?: number;
   failureReason?: string;
+  /** Set while the Cognito user is disabled: the API key is disabled too (the account reconciler). */
+  keySuspendedAt?: string;
 }
 
 export interface AccountStore {

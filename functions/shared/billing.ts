@@ -6,13 +6,14 @@ import type { Plan } from './plans.ts';
  * A period is a UTC calendar month, `YYYY-MM`, from its first instant (inclusive) to the first instant of the next
  * month (exclusive). Proration is by day: each UTC day of the period is charged to the plan in effect at the END of
  * that day, so a plan change counts from its own day, several changes in one day charge only the last, and the days
- * before the account's first plan are not charged.
+ * before the account's first plan are not charged. An ACCOUNT_CLOSED entry ends charging: the day of closing and
+ * every day after it are not charged (the account is closed at their end).
  */
 
 export const CURRENCY = 'USD';
 const DAY_MS = 86_400_000;
 
-export type LedgerEntryType = 'PLAN_STARTED' | 'PLAN_CHANGED' | 'STATEMENT';
+export type LedgerEntryType = 'PLAN_STARTED' | 'PLAN_CHANGED' | 'STATEMENT' | 'ACCOUNT_CLOSED';
 
 /** A Billing table item as read back (only the fields the statement needs are typed). */
 export interface LedgerEntry {
@@ -123,10 +124,10 @@ export function assertPeriodEnded(bounds: Pick<PeriodBounds, 'period' | 'periodE
   }
 }
 
-/** One plan taking effect at one instant, from a PLAN_STARTED or PLAN_CHANGED entry. */
+/** One plan taking effect at one instant, from a PLAN_STARTED or PLAN_CHANGED entry; `plan` undefined: closed. */
 interface PlanEvent {
   at: number;
-  plan: string;
+  plan?: string;
   monthlyPrice: number;
   order: string;
 }
@@ -142,6 +143,12 @@ function isPrice(value: unknown): value is number {
 function planEvents(entries: readonly LedgerEntry[], catalog: readonly Plan[]): PlanEvent[] {
   const events: PlanEvent[] = [];
   for (const entry of entries) {
+    if (entry.type === 'ACCOUNT_CLOSED') {
+      // Nothing is charged from the closing on: the day of closing ends with no plan in effect.
+      const at = typeof entry.effectiveAt === 'string' ? Date.parse(entry.effectiveAt) : Number.NaN;
+      if (!Number.isNaN(at)) events.push({ at, monthlyPrice: 0, order: `2${entry.entryId}` });
+      continue;
+    }
     if (entry.type !== 'PLAN_STARTED' && entry.type !== 'PLAN_CHANGED') continue;
     const plan = entry.type === 'PLAN_CHANGED' ? (entry.toPlan ?? entry.plan) : entry.plan;
     const at = typeof entry.effectiveAt === 'string' ? Date.parse(entry.effectiveAt) : Number.NaN;
@@ -187,7 +194,10 @@ export function computeStatement(entries: readonly LedgerEntry[], period: string
     const dayEnd = dayStart + DAY_MS;
     // The plan in effect at the end of the day: the last one that took effect before midnight.
     while (next < events.length && events[next]!.at < dayEnd) current = events[next++];
-    if (!current) continue;
+    if (current?.plan === undefined) {
+      close();
+      continue;
+    }
     if (open && open.plan === current.plan && open.monthlyPrice === current.monthlyPrice) {
       open.days += 1;
     } else {
@@ -205,6 +215,14 @@ export function computeStatement(entries: readonly LedgerEntry[], period: string
     totalCents: lines.reduce((sum, line) => sum + line.amountCents, 0),
     currency: CURRENCY,
   };
+}
+
+/**
+ * Sort key of the ACCOUNT_CLOSED entry the offboarding workflow writes, once per account (`closedAt` is the account's
+ * `closingAt`, fixed by the first attempt).
+ */
+export function closedEntryId(closedAt: string): string {
+  return `${closedAt}#ACCOUNT_CLOSED`;
 }
 
 /** Sort key of a period's statement in the Billing table: after every entry of the period. */

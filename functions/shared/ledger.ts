@@ -8,8 +8,8 @@ export function ledgerEntry(item: Record<string, unknown>): LedgerEntry {
 }
 
 /**
- * Every PLAN_STARTED / PLAN_CHANGED entry of one user, all pages, in entry (time) order, read consistently: a
- * statement computed right after a plan change must include it.
+ * Every PLAN_STARTED / PLAN_CHANGED / ACCOUNT_CLOSED entry of one user, all pages, in entry (time) order, read
+ * consistently: a statement computed right after a plan change (or the closing) must include it.
  */
 export async function readPlanEntries(client: DynamoDBDocumentClient, tableName: string, userId: string): Promise<LedgerEntry[]> {
   const entries: LedgerEntry[] = [];
@@ -19,9 +19,9 @@ export async function readPlanEntries(client: DynamoDBDocumentClient, tableName:
       new QueryCommand({
         TableName: tableName,
         KeyConditionExpression: 'userId = :userId',
-        FilterExpression: '#type IN (:started, :changed)',
+        FilterExpression: '#type IN (:started, :changed, :closed)',
         ExpressionAttributeNames: { '#type': 'type' },
-        ExpressionAttributeValues: { ':userId': userId, ':started': 'PLAN_STARTED', ':changed': 'PLAN_CHANGED' },
+        ExpressionAttributeValues: { ':userId': userId, ':started': 'PLAN_STARTED', ':changed': 'PLAN_CHANGED', ':closed': 'ACCOUNT_CLOSED' },
         ConsistentRead: true,
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),

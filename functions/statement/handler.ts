@@ -6,7 +6,9 @@ import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
 import {
   InvalidPeriodError,
   assertPeriodEnded,
+  closedEntryId,
   computeStatement,
+  currentPeriod,
   periodBounds,
   previousPeriod,
   statementEntryId,
@@ -41,8 +43,12 @@ import { InvalidEventError } from './errors.ts';
  *   {action: "resolve-period", period?, input?: {period?}, asOf}  → the period to close: the given one (top level,
  *        or in `input`, the workflow's own input), else the month before asOf
  *   {action: "close", userId, period}  → writes one user's STATEMENT entry for the period, once
+ *   {action: "final", userId, closedAt}  → the offboarding workflow's final statement: records ACCOUNT_CLOSED at
+ *        closedAt (once), then writes the statement of the month before closedAt if it is missing (a close not yet
+ *        run; skipped when nothing is billed in it) and the closing month's, prorated to the closing (by day)
  * Errors are thrown by name for the workflow's Retry/Catch: InvalidPeriod, InvalidEvent, and Billing.PeriodNotEnded
  * for a period that has not ended yet (UTC) — by the execution's start for the workflow's actions, now for `close`.
+ * For `final` the closing month has ended for that account: it ends at closedAt.
  */
 
 
@@ -60,7 +66,13 @@ const closeEvent = z.object({
   period: periodSchema,
 });
 
-export const statementEvent = z.discriminatedUnion('action', [resolvePeriodEvent, closeEvent, startCloseEvent, closePageEvent]);
+const finalEvent = z.object({
+  action: z.literal('final'),
+  userId: z.string().check(z.minLength(1), z.maxLength(128)),
+  closedAt: z.iso.datetime({ offset: true, error: 'Must be an ISO 8601 date-time' }),
+});
+
+export const statementEvent = z.discriminatedUnion('action', [resolvePeriodEvent, closeEvent, finalEvent, startCloseEvent, closePageEvent]);
 export type StatementEvent = z.output<typeof statementEvent>;
 
 export type ResolvedPeriod = Omit<PeriodBounds, 'days'>;
@@ -68,7 +80,7 @@ export type ResolvedPeriod = Omit<PeriodBounds, 'days'>;
 /** Carries the userId and period back: the workflow's per-account ResultSelector reads `$.Payload.userId`. */
 export type CloseResult = { userId: string; period: string } & (
   | { written: true; totalCents: number }
-  | { written: false; reason: 'NOT_FOUND' | 'EXISTS' }
+  | { written: false; reason: 'NOT_FOUND' | 'EXISTS' | 'EMPTY' }
 );
 
 export interface StatementEntry extends Statement {
@@ -79,10 +91,19 @@ export interface StatementEntry extends Statement {
   createdAt: string;
 }
 
+/** The ledger's record of an account's closing: no plan is charged from `effectiveAt` on. */
+export interface ClosedEntry {
+  userId: string;
+  entryId: string;
+  type: 'ACCOUNT_CLOSED';
+  effectiveAt: string;
+  createdAt: string;
+}
+
 export interface BillingStore {
   planEntries(userId: string): Promise<LedgerEntry[]>;
   /** Writes the entry unless one with its id exists: false then. */
-  putIfAbsent(entry: StatementEntry): Promise<boolean>;
+  putIfAbsent(entry: StatementEntry | ClosedEntry): Promise<boolean>;
   /** The users among `userIds` who have the entry `entryId` (batch reads). */
   existing(userIds: string[], entryId: string): Promise<Set<string>>;
 }
@@ -142,27 +163,45 @@ const dayOf = (iso: string): string => iso.slice(0, 10);
  * The user's statement for `period`, written once: a rerun of the close (or a retry after a timeout) finds the entry
  * and writes nothing new. Requests are those of the account's current key in the plans the statement bills.
  */
-export async function closePeriod(deps: StatementDeps, userId: string, period: string): Promise<CloseResult> {
+export async function closePeriod(
+  deps: StatementDeps,
+  userId: string,
+  period: string,
+  options: StatementOptions = {},
+): Promise<CloseResult> {
   const bounds = periodBounds(period);
-  assertPeriodEnded(bounds, deps.now());
+  // The closing month of a closed account has ended for it: its billing stops at the closing (ACCOUNT_CLOSED).
+  if (!options.final) assertPeriodEnded(bounds, deps.now());
   const account = await deps.accounts.get(userId);
   if (!account) return { userId, period, written: false, reason: 'NOT_FOUND' };
-  const written = await writeStatement(deps, account, bounds);
-  return written === undefined ? { userId, period, written: false, reason: 'EXISTS' } : { userId, period, written: true, totalCents: written };
+  const outcome = await writeStatement(deps, account, bounds, options);
+  return { userId, period, ...outcome };
 }
+
+export interface StatementOptions {
+  /** Write nothing when the period bills no plan (reason EMPTY). */
+  skipEmpty?: boolean;
+  /** The account's final statement for its closing month (offboarding): written before the month ends. */
+  final?: boolean;
+}
+
+export type WriteOutcome = { written: true; totalCents: number } | { written: false; reason: 'EXISTS' | 'EMPTY' };
 
 /**
  * Computes the account's statement for the period from its ledger and usage and writes it unless it exists
- * (conditional put). Resolves with the total in cents when written, undefined when it existed.
+ * (conditional put): written with the total in cents, or not written because it existed (or billed nothing, with
+ * `skipEmpty`).
  */
 export async function writeStatement(
   deps: StatementDeps,
   account: Pick<ScannedAccount, 'userId' | 'apiKeyId'>,
   bounds: PeriodBounds,
-): Promise<number | undefined> {
+  options: Pick<StatementOptions, 'skipEmpty'> = {},
+): Promise<WriteOutcome> {
   const { userId } = account;
   const { period } = bounds;
   const statement = computeStatement(await deps.billing.planEntries(userId), period, deps.catalog);
+  if (options.skipEmpty && statement.lines.length === 0) return { written: false, reason: 'EMPTY' };
   let requests = 0;
   if (account.apiKeyId) {
     const lastDay = dayOf(new Date(Date.parse(bounds.periodEnd) - DAY_MS).toISOString());
@@ -182,10 +221,10 @@ export async function writeStatement(
   };
   if (!(await deps.billing.putIfAbsent(entry))) {
     logger.info('Statement exists already', { userId, period, entryId: entry.entryId });
-    return undefined;
+    return { written: false, reason: 'EXISTS' };
   }
   logger.info('Statement written', { userId, period, entryId: entry.entryId, totalCents: statement.totalCents, requests });
-  return statement.totalCents;
+  return { written: true, totalCents: statement.totalCents };
 }
 
 /** One page of the close (see ./page.ts), with this module's stores. */
@@ -194,7 +233,7 @@ export function closeAccountsPage(deps: StatementDeps, state: CloseState): Promi
     {
       scanAccounts: (limit, startKey) => deps.scanner.scan(limit, startKey),
       existingStatements: (userIds, entryId) => deps.billing.existing(userIds, entryId),
-      writeStatement: async (account, bounds) => (await writeStatement(deps, account, bounds)) !== undefined,
+      writeStatement: async (account, bounds) => (await writeStatement(deps, account, bounds)).written,
       concurrency: deps.pageConcurrency,
     },
     state,
@@ -202,16 +241,47 @@ export function closeAccountsPage(deps: StatementDeps, state: CloseState): Promi
   );
 }
 
+export interface FinalResult {
+  userId: string;
+  closedAt: string;
+  statements: CloseResult[];
+}
+
+/**
+ * An account's last statements, once: ACCOUNT_CLOSED at `closedAt` (conditional put), then the previous month's
+ * statement if none was written (a close that had not run yet: closes skip accounts no longer ACTIVE) and the closing
+ * month's, both through closePeriod (same ids as a period close: a rerun writes nothing). Called while the key still
+ * exists, so the statement's request count can read its usage.
+ */
+export async function finalStatements(deps: StatementDeps, userId: string, closedAt: string): Promise<FinalResult> {
+  const at = new Date(closedAt);
+  const closed: ClosedEntry = {
+    userId,
+    entryId: closedEntryId(at.toISOString()),
+    type: 'ACCOUNT_CLOSED',
+    effectiveAt: at.toISOString(),
+    createdAt: deps.now().toISOString(),
+  };
+  if (!(await deps.billing.putIfAbsent(closed))) logger.info('Closing recorded already', { entryId: closed.entryId });
+  const statements = [
+    await closePeriod(deps, userId, previousPeriod(at), { skipEmpty: true }),
+    await closePeriod(deps, userId, currentPeriod(at), { final: true }),
+  ];
+  return { userId, closedAt: closed.effectiveAt, statements };
+}
+
 export async function handleStatementEvent(
   deps: StatementDeps,
   event: unknown,
-): Promise<ResolvedPeriod | CloseResult | CloseState> {
+): Promise<ResolvedPeriod | CloseResult | CloseState | FinalResult> {
   const parsed = parseStatementEvent(event);
   switch (parsed.action) {
     case 'resolve-period':
       return resolvePeriod(parsed);
     case 'close':
       return closePeriod(deps, parsed.userId, parsed.period);
+    case 'final':
+      return finalStatements(deps, parsed.userId, parsed.closedAt);
     case 'start-close':
       return startClose(parsed.input, parsed.asOf);
     case 'close-page':
@@ -234,7 +304,7 @@ export class DynamoBillingStore implements BillingStore {
     return readPlanEntries(this.client, this.tableName, userId);
   }
 
-  async putIfAbsent(entry: StatementEntry): Promise<boolean> {
+  async putIfAbsent(entry: StatementEntry | ClosedEntry): Promise<boolean> {
     try {
       await this.client.send(
         new PutCommand({ TableName: this.tableName, Item: entry, ConditionExpression: 'attribute_not_exists(entryId)' }),

@@ -16,7 +16,7 @@ export interface Plan {
   quotaPeriod: string;
 }
 
-export type AccountStatus = 'ONBOARDING' | 'ACTIVE' | 'FAILED';
+export type AccountStatus = 'ONBOARDING' | 'ACTIVE' | 'FAILED' | 'CLOSING' | 'CLOSED';
 
 export interface Me {
   email?: string;
@@ -26,6 +26,8 @@ export interface Me {
   createdAt?: string;
   updatedAt?: string;
   failureReason?: string;
+  /** Present while the user is disabled: the key is suspended. */
+  keySuspendedAt?: string;
 }
 
 export interface ApiKey {
@@ -207,6 +209,11 @@ export class ApiClient {
 
   changePlan(plan: string, idempotencyKey: string): Promise<{ executionId: string; status: PlanChangeStatus }> {
     return this.request('POST', '/me/plan', { body: { plan }, idempotencyKey });
+  }
+
+  /** Token only. `confirm` is the account's email; 202 once the deletion has started. */
+  deleteAccount(confirm: string): Promise<{ status: 'CLOSING'; executionName: string; message: string }> {
+    return this.request('DELETE', '/me', { body: { confirm } });
   }
 
   planChange(executionId: string): Promise<PlanChange> {

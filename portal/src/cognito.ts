@@ -125,6 +125,16 @@ export class CognitoClient {
     });
   }
 
+  /** Changes the signed-in user's password (their access token). Cognito fires no trigger: sessions live on. */
+  async changePassword(accessToken: string, previousPassword: string, proposedPassword: string): Promise<void> {
+    await this.call('ChangePassword', { AccessToken: accessToken, PreviousPassword: previousPassword, ProposedPassword: proposedPassword });
+  }
+
+  /** Ends every session of the user: refresh and access tokens issued before stop working (ID tokens run out). */
+  async globalSignOut(accessToken: string): Promise<void> {
+    await this.call('GlobalSignOut', { AccessToken: accessToken });
+  }
+
   /** Revokes the refresh token (and the tokens issued from it). */
   async revoke(refreshToken: string): Promise<void> {
     await this.call('RevokeToken', { ClientId: this.config.userPoolClientId, Token: refreshToken });

@@ -7,6 +7,7 @@ import { loadConfig, type PortalConfig } from './config.ts';
 import { h, mount } from './dom.ts';
 import { describeError } from './messages.ts';
 import { SessionExpiredError, SessionStore } from './session.ts';
+import { accountView } from './views/account.ts';
 import { confirmView, forgotView, resetView, signInView, signUpView } from './views/auth.ts';
 import { dashboardView } from './views/dashboard.ts';
 import { outboxView } from './views/outbox.ts';
@@ -29,6 +30,7 @@ const ROUTES: Record<string, Route> = {
   '/dashboard': { title: 'Dashboard', view: dashboardView, access: 'user' },
   '/plans': { title: 'Plans', view: plansView, access: 'any' },
   '/try': { title: 'Try it', view: tryView, access: 'user' },
+  '/account': { title: 'Account', view: accountView, access: 'user' },
   '/outbox': { title: 'Outbox', view: outboxView, access: 'any' },
 };
 
@@ -51,7 +53,7 @@ function renderNav(app: App, path: string): void {
     h(
       'ul',
       null,
-      signedIn ? [h('li', null, link('/dashboard', 'Dashboard')), h('li', null, link('/plans', 'Plans')), h('li', null, link('/try', 'Try it'))] : [h('li', null, link('/plans', 'Plans')), h('li', null, link('/signin', 'Sign in')), h('li', null, link('/signup', 'Sign up'))],
+      signedIn ? [h('li', null, link('/dashboard', 'Dashboard')), h('li', null, link('/plans', 'Plans')), h('li', null, link('/try', 'Try it')), h('li', null, link('/account', 'Account'))] : [h('li', null, link('/plans', 'Plans')), h('li', null, link('/signin', 'Sign in')), h('li', null, link('/signup', 'Sign up'))],
       app.config.outboxUrl ? h('li', null, link('/outbox', 'Outbox')) : null,
       signedIn ? h('li', null, signOut) : null,
     ),

@@ -8,7 +8,7 @@ import { ConfigError } from './config.ts';
 import { SessionExpiredError } from './session.ts';
 
 /** What the user was doing: the same Cognito error reads differently in each. */
-export type Action = 'signIn' | 'signUp' | 'confirm' | 'resend' | 'forgot' | 'reset' | 'api';
+export type Action = 'signIn' | 'signUp' | 'confirm' | 'resend' | 'forgot' | 'reset' | 'changePassword' | 'api';
 
 /** Mirrors the template's PasswordPolicy (MinimumLength 10, upper, lower, numbers). */
 export const PASSWORD_RULES = 'At least 10 characters, with upper-case and lower-case letters and a number.';
@@ -19,7 +19,12 @@ const COGNITO: Record<string, string | Partial<Record<Action | 'default', string
   CodeMismatchException: 'That code is not right. Check the most recent message and type the code again.',
   ExpiredCodeException: 'That code has expired. Ask for a new one and use the most recent message.',
   // cognito-local answers a wrong password at sign-in with InvalidPasswordException (AWS: NotAuthorizedException).
-  InvalidPasswordException: { signIn: 'Incorrect email or password.', default: `That password is not strong enough. ${PASSWORD_RULES}` },
+  InvalidPasswordException: {
+    signIn: 'Incorrect email or password.',
+    // cognito-local also answers a wrong current password this way.
+    changePassword: `The current password is not right, or the new one is not strong enough. ${PASSWORD_RULES}`,
+    default: `That password is not strong enough. ${PASSWORD_RULES}`,
+  },
   UserNotConfirmedException: 'Your email address is not confirmed yet. Enter the code we sent you to finish signing up.',
   PasswordResetRequiredException: 'You need to choose a new password before you can sign in. Use "Forgot your password?".',
   LimitExceededException: 'Too many attempts in a short time. Wait a few minutes, then try again.',
@@ -36,6 +41,7 @@ const COGNITO: Record<string, string | Partial<Record<Action | 'default', string
     confirm: 'This account is already confirmed. Sign in with your email and password.',
     resend: 'This account is already confirmed. Sign in with your email and password.',
     reset: 'The password could not be reset. Ask for a new code and try again.',
+    changePassword: 'The current password is not right.',
     api: 'Your session has ended. Please sign in again.',
     default: 'That is not allowed. Sign in again and retry.',
   },

@@ -93,6 +93,13 @@ export class SessionStore {
     return this.refreshing;
   }
 
+  /** A current access token (for the user's own Cognito calls), refreshed first if it expires within a minute. */
+  async accessToken(): Promise<string> {
+    const session = this.require();
+    if (session.tokens.expiresAt - Date.now() > REFRESH_MARGIN_MS) return session.tokens.accessToken;
+    return (await this.refresh()).tokens.accessToken;
+  }
+
   /** A current ID token, refreshed first if it expires within a minute. */
   async idToken(): Promise<string> {
     const session = this.require();

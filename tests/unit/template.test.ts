@@ -55,7 +55,7 @@ describe('Cognito', () => {
 describe('REST API', () => {
   const api = model.apis[0]!;
   const publicPaths = ['GET /health', 'GET /plans', ...['sign-up', 'confirm', 'sign-in', 'refresh', 'sign-out', 'forgot-password', 'reset-password'].map((p) => `POST /auth/${p}`)];
-  const tokenOnlyPaths = ['GET /me/api-key', 'GET /me'];
+  const tokenOnlyPaths = ['GET /me/api-key', 'GET /me', 'DELETE /me'];
 
   it('puts the Cognito authorizer and an API key on every route but the public ones', () => {
     expect(api.routes.length).toBeGreaterThan(publicPaths.length);
@@ -75,7 +75,7 @@ describe('REST API', () => {
     const routes = api.routes.map((r) => `${r.method} ${r.path}`).sort();
     expect(routes).toEqual(
       [
-        'GET /health', 'GET /plans', 'GET /me',
+        'GET /health', 'GET /plans', 'GET /me', 'DELETE /me',
         'POST /links', 'GET /links', 'GET /links/{id}', 'DELETE /links/{id}',
         'POST /tags', 'GET /tags', 'GET /tags/{id}', 'DELETE /tags/{id}', 'POST /taglinks', 'GET /tags/{id}/links',
         'POST /me/plan', 'GET /me/plan-changes/{executionId}',

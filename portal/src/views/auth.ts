@@ -4,11 +4,11 @@ import { CognitoError } from '../cognito.ts';
 import { busy, field, h, notice, type Notice } from '../dom.ts';
 import { describeError, PASSWORD_RULES, type Action } from '../messages.ts';
 
-function emailInput(value = ''): HTMLInputElement {
+export function emailInput(value = ''): HTMLInputElement {
   return h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true, spellcheck: 'false', value });
 }
 
-function passwordInput(autocomplete: 'current-password' | 'new-password'): HTMLInputElement {
+export function passwordInput(autocomplete: 'current-password' | 'new-password'): HTMLInputElement {
   return h('input', { type: 'password', name: 'password', autocomplete, required: true, ...(autocomplete === 'new-password' ? { minlength: 10 } : {}) });
 }
 
@@ -36,7 +36,7 @@ function outboxHint(app: App, email: string): HTMLElement | null {
 }
 
 /** Submits a form through `task`, showing a readable error on failure. */
-function onSubmit(form: HTMLFormElement, status: Notice, label: string, action: Action, task: () => Promise<void>): void {
+export function onSubmit(form: HTMLFormElement, status: Notice, label: string, action: Action, task: () => Promise<void>): void {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     if (!form.reportValidity()) return;

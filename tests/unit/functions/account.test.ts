@@ -511,6 +511,18 @@ describe('POST /me/api-key/rotate', () => {
     expect(records.size).toBe(0);
   });
 
+  it('answers 403 (not 500) when the user was deleted in the pool meanwhile, after deleting the new key', async () => {
+    givenRotationSucceeds();
+    cognito.on(AdminUpdateUserAttributesCommand).rejects(awsError('UserNotFoundException', 'User does not exist.'));
+
+    const result = await handler(loadEvent('api-key-rotate'), context);
+
+    expect(result.statusCode).toBe(403);
+    expect(bodyOf(result)).toMatchObject({ code: 'Forbidden', message: 'This user has been deleted; the account is being closed' });
+    expect(apigw).toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: NEW_KEY_ID });
+    expect(apigw).not.toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: API_KEY_ID });
+  });
+
   it('answers 503 when API Gateway throttles, after deleting the new key', async () => {
     givenRotationSucceeds();
     apigw.on(CreateUsagePlanKeyCommand).rejects(awsError('TooManyRequestsException', 'Too Many Requests'));
@@ -794,7 +806,7 @@ describe('GET /me/billing', () => {
     prorationBasis: 'DAILY',
     executionId: 'arn:aws:states:us-east-1:123456789012:execution:tollgate-plan-change:plan-0123456789abcdef0123456789abcdef01234567',
   };
-  const PLAN_ENTRIES = { FilterExpression: '#type IN (:started, :changed)' };
+  const PLAN_ENTRIES = { FilterExpression: '#type IN (:started, :changed, :closed)' };
   const LEDGER_PAGE = { TableName: BILLING_TABLE, ScanIndexForward: false };
 
   it("answers the ledger newest first and the current month's statement so far", async () => {

@@ -180,6 +180,17 @@ describe('computeStatement', () => {
     expect(statement.totalCents).toBe(1330); // 1900 * 21 / 30
   });
 
+  it('stops charging at ACCOUNT_CLOSED: the days before the closing day only, and nothing in later months', () => {
+    const closed: LedgerEntry = { entryId: '2025-11-20T15:30:00.000Z#ACCOUNT_CLOSED', type: 'ACCOUNT_CLOSED', effectiveAt: '2025-11-20T15:30:00.000Z' };
+    const entries = [started('2025-10-02T09:00:00.000Z', 'pro'), changed('2025-11-10T12:00:00.000Z', 'pro', 'basic'), closed];
+
+    expect(computeStatement(entries, '2025-11', catalog).lines).toEqual([
+      { plan: 'pro', from: '2025-11-01T00:00:00.000Z', to: '2025-11-10T00:00:00.000Z', days: 9, monthlyPrice: 99, amountCents: 2970 },
+      { plan: 'basic', from: '2025-11-10T00:00:00.000Z', to: '2025-11-20T00:00:00.000Z', days: 10, monthlyPrice: 19, amountCents: 633 },
+    ]);
+    expect(computeStatement(entries, '2025-12', catalog)).toMatchObject({ lines: [], totalCents: 0 });
+  });
+
   it('splits a mid-month upgrade: the new plan from the day of the change', () => {
     const entries = [started('2025-10-02T09:00:00.000Z', 'basic'), changed('2025-11-16T12:00:00.000Z', 'basic', 'pro')];
 

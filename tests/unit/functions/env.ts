@@ -15,6 +15,7 @@ export const PLAN_CATALOG = [
 process.env.ACCOUNTS_TABLE = ACCOUNTS_TABLE;
 process.env.RESOURCES_TABLE = RESOURCES_TABLE;
 process.env.PLAN_CATALOG = JSON.stringify(PLAN_CATALOG);
+process.env.OFFBOARDING_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-offboarding';
 process.env.AWS_REGION = 'us-east-1';
 process.env.AWS_ACCESS_KEY_ID = 'test';
 process.env.AWS_SECRET_ACCESS_KEY = 'test';

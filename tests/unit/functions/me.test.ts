@@ -1,4 +1,5 @@
 import { ACCOUNTS_TABLE } from './env.ts';
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -132,5 +133,59 @@ describe('GET /me', () => {
     const result = await handler(event, context);
 
     expectGenericServerError(result, event.requestContext.requestId, 'arn:aws:dynamodb');
+  });
+});
+
+describe('DELETE /me', () => {
+  const sfn = mockClient(SFNClient);
+
+  beforeEach(() => {
+    sfn.reset();
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
+  });
+
+  it('starts offboard-<sub> (reason SELF_SERVICE) when confirm is the account email, any case, and answers 202', async () => {
+    const event = loadEvent('me-delete');
+    event.body = JSON.stringify({ confirm: EMAIL.toUpperCase() });
+
+    const result = await handler(event, context);
+
+    expect(result.statusCode).toBe(202);
+    expect(bodyOf(result)).toMatchObject({ status: 'CLOSING', executionName: `offboard-${SUB}` });
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
+      stateMachineArn: process.env.OFFBOARDING_STATE_MACHINE_ARN,
+      name: `offboard-${SUB}`,
+      input: JSON.stringify({ userId: SUB, reason: 'SELF_SERVICE' }),
+    });
+  });
+
+  it('answers 202 again when the deletion was started already (ExecutionAlreadyExists)', async () => {
+    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+
+    const result = await handler(loadEvent('me-delete'), context);
+
+    expect(result.statusCode).toBe(202);
+  });
+
+  it.each([
+    ['another email', JSON.stringify({ confirm: 'someone@example.com' }), 'confirm'],
+    ['no body', null, 'body'],
+    ['an unknown field', JSON.stringify({ confirm: EMAIL, force: true }), 'force'],
+  ])('answers 400 naming the problem for %s, and starts nothing', async (_label, body, field) => {
+    const event = loadEvent('me-delete');
+    event.body = body;
+
+    const result = await handler(event, context);
+
+    expect(result.statusCode).toBe(400);
+    expect(JSON.stringify(bodyOf(result))).toContain(field);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
+  it('answers a generic 500 when Step Functions fails', async () => {
+    sfn.on(StartExecutionCommand).rejects(new Error('boom arn:aws:states:secret'));
+    const event = loadEvent('me-delete');
+
+    expectGenericServerError(await handler(event, context), event.requestContext.requestId, 'arn:aws:states:secret');
   });
 });

@@ -1,3 +1,4 @@
+import { AdminUserGlobalSignOutCommand, CognitoIdentityProviderClient, UserNotFoundException } from '@aws-sdk/client-cognito-identity-provider';
 import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Context, PostConfirmationTriggerEvent } from 'aws-lambda';
@@ -15,6 +16,7 @@ const mod = require('../../../functions/post-confirmation/handler.ts') as typeof
 
 const sfn = mockClient(SFNClient);
 const ddb = mockClient(DynamoDBClient);
+const cognito = mockClient(CognitoIdentityProviderClient);
 
 const fixture = (name: string): PostConfirmationTriggerEvent =>
   JSON.parse(readFileSync(join(__dirname, '../../../events', name), 'utf8')) as PostConfirmationTriggerEvent;
@@ -50,6 +52,8 @@ function signUpEvent(): PostConfirmationTriggerEvent {
 beforeEach(() => {
   sfn.reset();
   ddb.reset();
+  cognito.reset();
+  cognito.on(AdminUserGlobalSignOutCommand).resolves({});
   // The idempotency layer's records: no record yet, writes succeed.
   ddb.on(PutItemCommand).resolves({});
   ddb.on(UpdateItemCommand).resolves({});
@@ -84,6 +88,26 @@ describe('post-confirmation trigger', () => {
     expect(result).toBe(event);
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
     expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('signs the user out everywhere after a password reset (AdminUserGlobalSignOut on the event\'s pool and user)', async () => {
+    const event = fixture('post-confirmation-forgot-password.json');
+
+    await expect(mod.handler(event, context())).resolves.toBe(event);
+
+    const calls = cognito.commandCalls(AdminUserGlobalSignOutCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.args[0].input).toEqual({ UserPoolId: 'us-east-1_EXAMPLE01', Username: '0f9c6c1e-7c2a-4a39-9d0b-1f6f2f6b0a11' });
+  });
+
+  it('treats a user deleted meanwhile as signed out, and fails the trigger on any other sign-out error', async () => {
+    const event = fixture('post-confirmation-forgot-password.json');
+    cognito.on(AdminUserGlobalSignOutCommand).rejects(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }));
+    await expect(mod.handler(event, context())).resolves.toBe(event);
+
+    cognito.reset();
+    cognito.on(AdminUserGlobalSignOutCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' }));
+    await expect(mod.handler(event, context())).rejects.toThrow('Rate exceeded');
   });
 
   it('treats ExecutionAlreadyExists as success', async () => {

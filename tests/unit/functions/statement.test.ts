@@ -197,8 +197,8 @@ describe('close', () => {
     expect(ddb).toHaveReceivedNthCommandWith(2, QueryCommand, {
       TableName: BILLING_TABLE,
       KeyConditionExpression: 'userId = :userId',
-      FilterExpression: '#type IN (:started, :changed)',
-      ExpressionAttributeValues: { ':userId': SUB, ':started': 'PLAN_STARTED', ':changed': 'PLAN_CHANGED' },
+      FilterExpression: '#type IN (:started, :changed, :closed)',
+      ExpressionAttributeValues: { ':userId': SUB, ':started': 'PLAN_STARTED', ':changed': 'PLAN_CHANGED', ':closed': 'ACCOUNT_CLOSED' },
     });
   });
 
@@ -371,5 +371,50 @@ describe('a period that has not ended', () => {
 
   it('is not what the scheduled run closes: {} at 00:15 on the 1st closes the month that just ended', async () => {
     await expect(invoke({ action: 'start-close', input: {}, asOf: '2026-03-01T00:15:00Z' })).resolves.toMatchObject({ period: '2026-02', periodEnd: '2026-03-01T00:00:00.000Z' });
+  });
+});
+
+describe('final (offboarding)', () => {
+  const closedAt = '2025-11-20T15:30:00.000Z';
+  const closed = { userId: SUB, entryId: `${closedAt}#ACCOUNT_CLOSED`, type: 'ACCOUNT_CLOSED', effectiveAt: closedAt };
+
+  it('records ACCOUNT_CLOSED once, then the missing October statement and November prorated to the closing day', async () => {
+    givenAccount(account);
+    givenLedger([planStarted, closed]);
+    apigw.on(GetUsageCommand).resolves({ items: { [API_KEY_ID]: [[7, 993]] } });
+    ddb.on(PutCommand).resolves({});
+
+    const result = await invoke({ action: 'final', userId: SUB, closedAt });
+
+    expect(result).toEqual({
+      userId: SUB,
+      closedAt,
+      statements: [
+        { userId: SUB, period: '2025-10', written: true, totalCents: 1839 }, // 1900 * 30 / 31 (from Oct 2)
+        { userId: SUB, period: '2025-11', written: true, totalCents: 1203 }, // 1900 * 19 / 30 (Nov 1–19)
+      ],
+    });
+    const puts = ddb.commandCalls(PutCommand).map((call) => call.args[0].input);
+    expect(puts[0]).toMatchObject({
+      Item: { userId: SUB, entryId: `${closedAt}#ACCOUNT_CLOSED`, type: 'ACCOUNT_CLOSED', effectiveAt: closedAt },
+      ConditionExpression: 'attribute_not_exists(entryId)',
+    });
+    expect(puts[2]).toMatchObject({ Item: { entryId: '2025-12-01T00:00:00.000Z#STATEMENT#2025-11', requests: 7, lines: [expect.objectContaining({ days: 19 })] } });
+  });
+
+  it('writes no statement for a previous month with nothing billed in it', async () => {
+    givenAccount(account);
+    givenLedger([{ ...planStarted, entryId: '2025-11-03T00:00:00.000Z#PLAN_STARTED#x', effectiveAt: '2025-11-03T00:00:00.000Z' }, closed]);
+    apigw.on(GetUsageCommand).resolves({ items: {} });
+    ddb.on(PutCommand).resolves({});
+
+    const result = (await invoke({ action: 'final', userId: SUB, closedAt })) as { statements: unknown[] };
+
+    expect(result.statements[0]).toEqual({ userId: SUB, period: '2025-10', written: false, reason: 'EMPTY' });
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
+  });
+
+  it('refuses a malformed closedAt as InvalidEvent (a workflow bug, not retried)', async () => {
+    expect((await errorOf(invoke({ action: 'final', userId: SUB, closedAt: 'yesterday' }))).name).toBe('InvalidEvent');
   });
 });

@@ -1,0 +1,94 @@
+/**
+ * The account page: who is signed in and the account's status; change password (then every other session ends);
+ * sign out everywhere; delete the account (DELETE /me, confirmed by typing the email).
+ */
+import { page, type ViewContext } from '../app.ts';
+import { field, h, notice } from '../dom.ts';
+import { PASSWORD_RULES } from '../messages.ts';
+import { emailInput, onSubmit, passwordInput } from './auth.ts';
+
+export async function accountView({ app }: ViewContext): Promise<Node> {
+  const session = app.session.require();
+  const me = await app.api.me().catch(() => undefined);
+
+  // Change password. Cognito fires no trigger on ChangePassword, so the portal ends the other sessions itself
+  // (GlobalSignOut, which ends this one too) and signs in again with the new password.
+  const passwordStatus = notice();
+  const current = passwordInput('current-password');
+  current.name = 'current-password';
+  const proposed = passwordInput('new-password');
+  proposed.name = 'new-password';
+  const passwordForm = h(
+    'form',
+    { class: 'card form', 'aria-label': 'Change password' },
+    h('h2', null, 'Change password'),
+    passwordStatus.el,
+    field('Current password', current),
+    field('New password', proposed, PASSWORD_RULES),
+    h('p', { class: 'hint' }, 'Every other device and app signed in to this account is signed out.'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Change password')),
+  );
+  onSubmit(passwordForm, passwordStatus, 'Changing…', 'changePassword', async () => {
+    const accessToken = await app.session.accessToken();
+    await app.cognito.changePassword(accessToken, current.value, proposed.value);
+    await app.cognito.globalSignOut(accessToken);
+    const tokens = await app.cognito.signIn(session.email, proposed.value);
+    app.session.save({ ...app.session.require(), tokens });
+    passwordForm.reset();
+    passwordStatus.show('Your password is changed. Every other session is signed out.', 'success');
+  });
+
+  // Sign out everywhere.
+  const everywhereStatus = notice();
+  const everywhere = h(
+    'form',
+    { class: 'card form', 'aria-label': 'Sign out everywhere' },
+    h('h2', null, 'Sign out everywhere'),
+    everywhereStatus.el,
+    h('p', null, 'Ends every session of this account, on every device, including this one.'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Sign out everywhere')),
+  );
+  onSubmit(everywhere, everywhereStatus, 'Signing out…', 'api', async () => {
+    await app.cognito.globalSignOut(await app.session.accessToken());
+    app.session.clear();
+    app.flash = { text: 'You are signed out on every device.', kind: 'info' };
+    app.navigate('/signin');
+  });
+
+  // Delete the account.
+  const deleteStatus = notice();
+  const confirm = emailInput();
+  confirm.name = 'confirm';
+  confirm.autocomplete = 'off';
+  const deleteForm = h(
+    'form',
+    { class: 'card form danger-zone', 'aria-label': 'Delete account' },
+    h('h2', null, 'Delete account'),
+    deleteStatus.el,
+    h('p', null, 'Your API key stops working at once and is deleted, and you get a final statement for this month, prorated to today. This cannot be undone.'),
+    field('Type your email to confirm', confirm, session.email),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'danger' }, 'Delete my account')),
+  );
+  onSubmit(deleteForm, deleteStatus, 'Deleting…', 'api', async () => {
+    await app.api.deleteAccount(confirm.value.trim());
+    app.session.clear();
+    app.flash = { text: 'Your account is being deleted: its API key no longer works. Thank you for using Tollgate.', kind: 'info' };
+    app.navigate('/signin');
+  });
+
+  return page(
+    'Account',
+    null,
+    h(
+      'dl',
+      { class: 'card facts' },
+      h('dt', null, 'Email'),
+      h('dd', { 'data-testid': 'account-email' }, session.email),
+      h('dt', null, 'Status'),
+      h('dd', { 'data-testid': 'account-status' }, me ? (me.keySuspendedAt ? `${me.status} (API key suspended)` : me.status) : '—'),
+    ),
+    passwordForm,
+    everywhere,
+    deleteForm,
+  );
+}

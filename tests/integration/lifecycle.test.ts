@@ -1,0 +1,293 @@
+/**
+ * The account lifecycle on the offline stack: a user deleted by an administrator is offboarded by the reconciler
+ * (invoked here as the schedule would, no sleeping) — key refused and deleted, account CLOSED, final statement
+ * prorated to the closing, later closes skip it; a user deletes their own account with DELETE /me; a disabled user
+ * can neither sign in nor refresh, and the reconciler suspends their key until they are enabled again.
+ */
+import { CreateUsagePlanKeyCommand, DeleteUsagePlanKeyCommand, GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
+import {
+  AdminDeleteUserCommand,
+  AdminDisableUserCommand,
+  AdminEnableUserCommand,
+  AdminGetUserCommand,
+  InitiateAuthCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { createHash } from 'node:crypto';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
+import { signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, onboardingArn, type TestStack } from '../support/stack.ts';
+
+jest.setTimeout(30_000);
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- ledger items are inspected field by field
+type Item = Record<string, any>;
+
+const DAY_MS = 86_400_000;
+
+/** `YYYY-MM` of the month `offset` months from the one holding `at` (UTC). */
+function monthOf(at: Date, offset = 0): string {
+  return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + offset, 1)).toISOString().slice(0, 7);
+}
+
+function daysInMonth(at: Date): number {
+  return Math.round((Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1) - Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1)) / DAY_MS);
+}
+
+describe('account lifecycle: deletion and disabling', () => {
+  let t: TestStack;
+  let lambda: LambdaClient;
+  let ddb: DynamoDBDocumentClient;
+
+  beforeAll(async () => {
+    t = await startTestStack();
+    lambda = new LambdaClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: t.stack.endpoints.lambda });
+    ddb = DynamoDBDocumentClient.from(t.clients.dynamodb);
+  }, 60_000);
+
+  afterAll(async () => {
+    lambda?.destroy();
+    await t?.close();
+  });
+
+  const table = (logicalId: string): string => t.stack.outputs[`${logicalId}Name`] as string;
+  const machineArn = (logicalId: string): string => {
+    const machine = t.stack.model.stateMachines.find((m) => m.logicalId === logicalId);
+    if (!machine) throw new Error(`no ${logicalId}`);
+    return machine.arn;
+  };
+  const offboardingExecution = (userId: string): string =>
+    `${machineArn('OffboardingStateMachine').replace(':stateMachine:', ':execution:')}:offboard-${userId}`;
+
+  /** A confirmed, onboarded customer: sub, ID token, key id and value. */
+  async function customer(prefix: string): Promise<{ email: string; userId: string; idToken: string; keyId: string; key: string }> {
+    const email = uniqueEmail(prefix);
+    const userId = await signUpAndConfirm(t, email);
+    expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('SUCCEEDED');
+    const account = await getAccount(userId);
+    const keyId = account.apiKeyId as string;
+    const key = (await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: keyId, includeValue: true }))).value as string;
+    return { email, userId, idToken: (await signIn(t, email)).idToken, keyId, key };
+  }
+
+  async function getAccount(userId: string): Promise<Item> {
+    const { Item: item } = await ddb.send(new GetCommand({ TableName: table('AccountsTable'), Key: { userId }, ConsistentRead: true }));
+    if (!item) throw new Error(`no account ${userId}`);
+    return item;
+  }
+
+  async function ledger(userId: string): Promise<Item[]> {
+    const { Items } = await ddb.send(
+      new QueryCommand({ TableName: table('BillingTable'), KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId }, ConsistentRead: true }),
+    );
+    return Items ?? [];
+  }
+
+  /**
+   * The customer has been on pro ($99) since the first instant of last month: their onboarding entry is replaced, the
+   * account says pro and the key is in the pro usage plan.
+   */
+  async function proSinceLastMonth(userId: string, keyId: string, now: Date): Promise<void> {
+    await t.clients.apigateway.send(new DeleteUsagePlanKeyCommand({ usagePlanId: t.stack.outputs.FreeUsagePlanId, keyId }));
+    await t.clients.apigateway.send(new CreateUsagePlanKeyCommand({ usagePlanId: t.stack.outputs.ProUsagePlanId, keyId, keyType: 'API_KEY' }));
+    for (const entry of await ledger(userId)) {
+      await ddb.send(new DeleteCommand({ TableName: table('BillingTable'), Key: { userId, entryId: entry.entryId } }));
+    }
+    const since = `${monthOf(now, -1)}-01T00:00:00.000Z`;
+    await ddb.send(
+      new PutCommand({
+        TableName: table('BillingTable'),
+        Item: { userId, entryId: `${since}#PLAN_STARTED#test`, type: 'PLAN_STARTED', plan: 'pro', monthlyPrice: 99, currency: 'USD', effectiveAt: since },
+      }),
+    );
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table('AccountsTable'),
+        Key: { userId },
+        UpdateExpression: 'SET #plan = :pro',
+        ExpressionAttributeNames: { '#plan': 'plan' },
+        ExpressionAttributeValues: { ':pro': 'pro' },
+      }),
+    );
+  }
+
+  async function call(method: string, path: string, idToken: string, key?: string, body?: unknown): Promise<{ status: number; body: Item }> {
+    const response = await fetch(`${t.stack.apiUrl}${path}`, {
+      method,
+      headers: { Authorization: idToken, ...(key ? { 'x-api-key': key } : {}), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? (JSON.parse(text) as Item) : {} };
+  }
+
+  async function reconcile(): Promise<{ checked: number; offboarded: number; redriven: number; suspended: number; restored: number; failed: number }> {
+    const fn = t.stack.model.functions.find((f) => f.logicalId === 'ReconcileAccountsFunction');
+    if (!fn) throw new Error('no ReconcileAccountsFunction');
+    const out = await lambda.send(new InvokeCommand({ FunctionName: fn.name, Payload: Buffer.from('{}') }));
+    const payload = JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8')) as Item;
+    if (out.FunctionError) throw new Error(`reconciler failed: ${JSON.stringify(payload)}`);
+    return payload as { checked: number; offboarded: number; redriven: number; suspended: number; restored: number; failed: number };
+  }
+
+  async function closePeriod(period: string): Promise<void> {
+    const { executionArn } = await t.clients.sfn.send(
+      new StartExecutionCommand({ stateMachineArn: machineArn('BillingCloseStateMachine'), name: `close-${period}-${Date.now()}`, input: JSON.stringify({ period }) }),
+    );
+    expect((await waitForExecution(t, executionArn as string)).status).toBe('SUCCEEDED');
+  }
+
+  it('an administrator deletes a pro customer: the reconciler offboards them — key 403 and deleted, CLOSED, final statement to the cent, later closes skip them', async () => {
+    const gone = await customer('deleted');
+    const control = await customer('control');
+    await proSinceLastMonth(gone.userId, gone.keyId, new Date());
+    expect((await call('GET', '/links', gone.idToken, gone.key)).status).toBe(200);
+
+    await t.clients.cognito.send(new AdminDeleteUserCommand({ UserPoolId: t.stack.userPoolId, Username: gone.email }));
+    // Until the reconciler runs (every 5 minutes in AWS) the key still works: that window is the stated time. A
+    // rotation in it is refused with a 4xx (Cognito no longer knows the user), and leaves no new key behind.
+    expect((await call('GET', '/links', gone.idToken, gone.key)).status).toBe(200);
+    const rotation = await call('POST', '/me/api-key/rotate', gone.idToken, gone.key);
+    expect(rotation).toMatchObject({ status: 403, body: { code: 'Forbidden' } });
+    expect(await getAccount(gone.userId)).toMatchObject({ apiKeyId: gone.keyId });
+
+    const report = await reconcile();
+    expect(report).toMatchObject({ offboarded: 1, failed: 0 });
+    expect(report.checked).toBeGreaterThanOrEqual(2);
+    const execution = await waitForExecution(t, offboardingExecution(gone.userId));
+    expect(execution.status).toBe('SUCCEEDED');
+
+    // The key: refused by the gateway, deleted in API Gateway.
+    expect((await call('GET', '/links', gone.idToken, gone.key)).status).toBe(403);
+    await expect(t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: gone.keyId }))).rejects.toMatchObject({ name: 'NotFoundException' });
+    // Rotation with the old token and key: a 4xx from the gateway, never a 500.
+    expect((await call('POST', '/me/api-key/rotate', gone.idToken, gone.key)).status).toBe(403);
+
+    // The account: CLOSED at the moment the workflow started, no key.
+    const account = await getAccount(gone.userId);
+    expect(account).toMatchObject({ status: 'CLOSED', closeReason: 'USER_DELETED' });
+    expect(account.apiKeyId).toBeUndefined();
+    expect(account.closedAt).toBe((execution.startDate as Date).toISOString());
+
+    // The ledger: ACCOUNT_CLOSED, last month in full, this month prorated by day up to the closing day.
+    const closedAt = new Date(account.closedAt as string);
+    const entries = await ledger(gone.userId);
+    expect(entries.filter((e) => e.type === 'ACCOUNT_CLOSED')).toEqual([
+      expect.objectContaining({ entryId: `${account.closedAt as string}#ACCOUNT_CLOSED`, effectiveAt: account.closedAt }),
+    ]);
+    const statements = Object.fromEntries(entries.filter((e) => e.type === 'STATEMENT').map((e) => [e.period as string, e]));
+    expect(Object.keys(statements).sort()).toEqual([monthOf(closedAt, -1), monthOf(closedAt)]);
+    expect(statements[monthOf(closedAt, -1)]).toMatchObject({ totalCents: 9900 });
+    // Days 1 … (closing day − 1) of a month of N days at 9,900 cents a month: e.g. closed on the 30th of a 30-day month, 9,570.
+    const chargedDays = closedAt.getUTCDate() - 1;
+    const expectedCents = Math.round((9900 * chargedDays) / daysInMonth(closedAt));
+    expect(statements[monthOf(closedAt)]).toMatchObject({ totalCents: expectedCents });
+    if (chargedDays > 0) expect(statements[monthOf(closedAt)]!.lines).toEqual([expect.objectContaining({ plan: 'pro', days: chargedDays, amountCents: expectedCents })]);
+
+    // A later close (two months back: nothing billed yet for either customer) writes the ACTIVE customer's statement
+    // and nothing for the closed one.
+    const before = (await ledger(gone.userId)).length;
+    const period = monthOf(closedAt, -2);
+    await closePeriod(period);
+    expect((await ledger(control.userId)).filter((e) => e.type === 'STATEMENT' && e.period === period)).toHaveLength(1);
+    expect(await ledger(gone.userId)).toHaveLength(before);
+
+    // The next reconciliation leaves a CLOSED account alone.
+    expect(await reconcile()).toMatchObject({ offboarded: 0, failed: 0 });
+  });
+
+  it('a customer deletes their own account (DELETE /me with their email): key 403, user gone, account CLOSED', async () => {
+    const self = await customer('self');
+
+    const refused = await call('DELETE', '/me', self.idToken, undefined, { confirm: 'someone-else@example.com' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toContain('confirm');
+    expect((await call('GET', '/links', self.idToken, self.key)).status).toBe(200);
+
+    const accepted = await call('DELETE', '/me', self.idToken, undefined, { confirm: self.email });
+    expect(accepted).toMatchObject({ status: 202, body: { status: 'CLOSING', executionName: `offboard-${self.userId}` } });
+    expect((await waitForExecution(t, offboardingExecution(self.userId))).status).toBe('SUCCEEDED');
+
+    expect((await call('GET', '/links', self.idToken, self.key)).status).toBe(403);
+    await expect(t.clients.cognito.send(new AdminGetUserCommand({ UserPoolId: t.stack.userPoolId, Username: self.email }))).rejects.toMatchObject({
+      name: 'UserNotFoundException',
+    });
+    expect(await getAccount(self.userId)).toMatchObject({ status: 'CLOSED', closeReason: 'SELF_SERVICE' });
+    expect((await ledger(self.userId)).filter((e) => e.type === 'STATEMENT')).toEqual([expect.objectContaining({ period: monthOf(new Date()), totalCents: 0 })]);
+    // The token-only routes still answer (the ID token lives on until it expires), with 2xx/4xx, never 5xx.
+    const me = await call('GET', '/me', self.idToken);
+    expect(me).toMatchObject({ status: 200, body: { status: 'CLOSED' } });
+    const key = await call('GET', '/me/api-key', self.idToken);
+    expect(key.status).toBeGreaterThanOrEqual(400);
+    expect(key.status).toBeLessThan(500);
+    // Asking again changes nothing and answers the same.
+    expect((await call('DELETE', '/me', self.idToken, undefined, { confirm: self.email })).status).toBe(202);
+
+    // A late onboarding (started by hand, under any name) leaves the closed account closed and creates no key.
+    const late = await t.clients.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: machineArn('OnboardingStateMachine'),
+        name: `onboard-${self.userId}-late`,
+        input: JSON.stringify({ userId: self.userId, email: self.email, username: self.userId }),
+      }),
+    );
+    expect(await waitForExecution(t, late.executionArn as string)).toMatchObject({ status: 'SUCCEEDED' });
+    const afterLate = await getAccount(self.userId);
+    expect(afterLate).toMatchObject({ status: 'CLOSED' });
+    expect(afterLate.apiKeyId).toBeUndefined();
+    expect(afterLate.onboardingExecution).toBeUndefined();
+  });
+
+  it('a disabled user cannot sign in or refresh; the reconciler suspends their key (403) and restores it when enabled (200)', async () => {
+    const user = await customer('disabled');
+    const session = await signIn(t, user.email);
+    expect((await call('GET', '/links', user.idToken, user.key)).status).toBe(200);
+
+    await t.clients.cognito.send(new AdminDisableUserCommand({ UserPoolId: t.stack.userPoolId, Username: user.email }));
+
+    const disabled = { name: 'NotAuthorizedException', message: 'User is disabled.' };
+    await expect(signIn(t, user.email)).rejects.toMatchObject(disabled);
+    await expect(
+      t.clients.cognito.send(
+        new InitiateAuthCommand({ ClientId: t.stack.userPoolClientId, AuthFlow: 'REFRESH_TOKEN_AUTH', AuthParameters: { REFRESH_TOKEN: session.refreshToken } }),
+      ),
+    ).rejects.toMatchObject(disabled);
+    // The authorizer does not look at the user's state (in AWS neither): until the reconciler runs, the key works.
+    expect((await call('GET', '/links', user.idToken, user.key)).status).toBe(200);
+
+    expect(await reconcile()).toMatchObject({ suspended: 1, failed: 0 });
+    expect((await call('GET', '/links', user.idToken, user.key)).status).toBe(403);
+    expect((await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: user.keyId }))).enabled).toBe(false);
+    expect(await getAccount(user.userId)).toMatchObject({ status: 'ACTIVE', apiKeyId: user.keyId, keySuspendedAt: expect.any(String) });
+    expect(await call('GET', '/me', user.idToken)).toMatchObject({ status: 200, body: { keySuspendedAt: expect.any(String) } });
+    expect(await reconcile()).toMatchObject({ suspended: 0, restored: 0 });
+
+    await t.clients.cognito.send(new AdminEnableUserCommand({ UserPoolId: t.stack.userPoolId, Username: user.email }));
+    expect(await reconcile()).toMatchObject({ restored: 1, failed: 0 });
+    expect((await call('GET', '/links', user.idToken, user.key)).status).toBe(200);
+    expect((await getAccount(user.userId)).keySuspendedAt).toBeUndefined();
+    await expect(signIn(t, user.email)).resolves.toMatchObject({ idToken: expect.any(String) });
+  });
+
+  it('re-drives an offboarding that failed: an account still open 15 minutes after its last change is closed by a later pass', async () => {
+    const stuck = await customer('stuck');
+    await t.clients.cognito.send(new AdminDeleteUserCommand({ UserPoolId: t.stack.userPoolId, Username: stuck.email }));
+    // An offboarding that failed for good (started without its reason: it stops before changing anything).
+    const { executionArn } = await t.clients.sfn.send(
+      new StartExecutionCommand({ stateMachineArn: machineArn('OffboardingStateMachine'), name: `offboard-${stuck.userId}`, input: JSON.stringify({ userId: stuck.userId }) }),
+    );
+    expect((await waitForExecution(t, executionArn as string)).status).toBe('FAILED');
+    expect(await reconcile()).toMatchObject({ offboarded: 0, redriven: 0, failed: 0 }); // changed just now: not stuck yet
+
+    const updatedAt = new Date(Date.now() - 20 * 60_000).toISOString();
+    await ddb.send(new UpdateCommand({ TableName: table('AccountsTable'), Key: { userId: stuck.userId }, UpdateExpression: 'SET updatedAt = :u', ExpressionAttributeValues: { ':u': updatedAt } }));
+    expect(await reconcile()).toMatchObject({ offboarded: 0, redriven: 1, failed: 0 });
+
+    const redrive = `${offboardingExecution(stuck.userId)}-${createHash('sha256').update(updatedAt).digest('hex').slice(0, 12)}`;
+    expect((await waitForExecution(t, redrive)).status).toBe('SUCCEEDED');
+    expect(await getAccount(stuck.userId)).toMatchObject({ status: 'CLOSED' });
+    expect((await call('GET', '/links', stuck.idToken, stuck.key)).status).toBe(403);
+    expect(await reconcile()).toMatchObject({ offboarded: 0, redriven: 0, failed: 0 });
+  });
+});
