@@ -101,11 +101,28 @@ export interface StackModel {
   userPools: UserPoolModel[];
   userPoolClients: UserPoolClientModel[];
   stateMachines: StateMachineSpec[];
+  schedules: ScheduleModel[];
   outputs: Record<string, string>;
   /** Resources the template declares that have no offline counterpart and need none (log groups, permissions). */
   ignored: { logicalId: string; type: string }[];
   /** Function events that are not simulated offline (e.g. schedules), named so people know. */
   notSimulated: string[];
+}
+
+/**
+ * An EventBridge Scheduler schedule SAM makes from a `ScheduleV2` event (AWS::Scheduler::Schedule, logical id
+ * `<Resource><EventId>`). Not run offline; kept so the names and expressions can be checked against the translator.
+ * Without `Name`, SAM names the schedule after its logical id (SAM docs, "ScheduleV2": Name), so two stacks in one
+ * account and Region would collide.
+ */
+export interface ScheduleModel {
+  logicalId: string;
+  /** The state machine or function it starts. */
+  target: string;
+  name: string;
+  scheduleExpression: string;
+  scheduleExpressionTimezone?: string;
+  state: string;
 }
 
 export interface CognitoIds {
@@ -246,6 +263,7 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
     userPools: [],
     userPoolClients: [],
     stateMachines: [],
+    schedules: [],
     outputs: {},
     ignored: [],
     notSimulated: [],
@@ -299,6 +317,7 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
         for (const [eventId, event] of Object.entries((props.Events ?? {}) as Record<string, { Type: string; Properties?: JsonObject }>)) {
           if (NOT_SIMULATED_EVENTS.has(event.Type)) {
             model.notSimulated.push(`${logicalId}.${eventId} (${event.Type})`);
+            if (event.Type === 'ScheduleV2') model.schedules.push(scheduleOf(logicalId, eventId, event.Properties ?? {}, r));
             continue;
           }
           if (event.Type !== 'Api') throw new TemplateError(`function ${logicalId}: event ${eventId} of type ${event.Type} is not supported offline`);
@@ -369,9 +388,10 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
       }
       case 'AWS::Serverless::StateMachine': {
         const name = stateMachineName(logicalId);
-        for (const [eventId, event] of Object.entries((props.Events ?? {}) as Record<string, { Type: string }>)) {
+        for (const [eventId, event] of Object.entries((props.Events ?? {}) as Record<string, { Type: string; Properties?: JsonObject }>)) {
           if (!NOT_SIMULATED_EVENTS.has(event.Type)) throw new TemplateError(`state machine ${logicalId}: event ${eventId} of type ${event.Type} is not supported offline`);
           model.notSimulated.push(`${logicalId}.${eventId} (${event.Type}: start it by hand offline)`);
+          if (event.Type === 'ScheduleV2') model.schedules.push(scheduleOf(logicalId, eventId, event.Properties ?? {}, r));
         }
         model.stateMachines.push({
           logicalId,
@@ -447,6 +467,21 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
     model.outputs[name] = String(r(output.Value));
   }
   return model;
+}
+
+/** A ScheduleV2 event as SAM translates it (AWS::Scheduler::Schedule `<Resource><EventId>`, named after it by default). */
+function scheduleOf(target: string, eventId: string, properties: JsonObject, r: <T>(value: unknown) => T): ScheduleModel {
+  const p = r<Record<string, unknown>>(properties);
+  const logicalId = `${target}${eventId}`;
+  if (p.ScheduleExpression === undefined) throw new TemplateError(`${logicalId}: a ScheduleV2 event needs ScheduleExpression`);
+  return {
+    logicalId,
+    target,
+    name: String(p.Name ?? logicalId),
+    scheduleExpression: String(p.ScheduleExpression),
+    ...(p.ScheduleExpressionTimezone !== undefined ? { scheduleExpressionTimezone: String(p.ScheduleExpressionTimezone) } : {}),
+    state: String(p.State ?? 'ENABLED'),
+  };
 }
 
 function findFunctionByArn(

@@ -1,0 +1,63 @@
+/**
+ * What a real deployment needs from template.yaml beyond the wiring (issue 10, "Deploy"). Through the loader the
+ * offline stack uses.
+ */
+import { join } from 'node:path';
+import { buildStackModel } from '../../local/model.ts';
+import {
+  evaluateConditions,
+  loadTemplate,
+  pseudoParameters,
+  resolveParameters,
+  resolveValue,
+  type ResolveContext,
+  type Template,
+} from '../../local/template.ts';
+
+const root = join(__dirname, '../..');
+const templatePath = join(root, 'template.yaml');
+const template: Template = loadTemplate(templatePath);
+const base = { templatePath, stackName: 'tg', region: 'us-east-1', accountId: '123456789012' };
+
+/** Resolves values as CloudFormation would for a stack of this name; refs and attributes become readable placeholders. */
+function resolverFor(stackName: string, overrides: Record<string, string> = {}): (value: unknown) => unknown {
+  const parameters = { ...resolveParameters(template, overrides), ...pseudoParameters({ region: 'us-east-1', accountId: '123456789012', stackName }) };
+  const ctx: ResolveContext = { parameters, conditions: {}, ref: (id) => `ref:${id}`, getAtt: (id, att) => `${id}.${att}` };
+  ctx.conditions = evaluateConditions(template, ctx);
+  return (value) => resolveValue(value, ctx);
+}
+
+/** Every physical name the template sets: top-level `…Name` properties of resources, and the names of their events. */
+function physicalNames(resolve: (value: unknown) => unknown): Map<string, string> {
+  // Names scoped inside a resource of the stack (its API's stage) or naming another one (a permission's function).
+  const scoped = (type: string, key: string) => key === 'StageName' || (type === 'AWS::Lambda::Permission' && key === 'FunctionName');
+  const names = new Map<string, string>();
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    for (const [key, value] of Object.entries(resource.Properties ?? {})) {
+      if (key.endsWith('Name') && !scoped(resource.Type, key)) names.set(`${logicalId}.${key}`, String(resolve(value)));
+    }
+    const events = (resource.Properties?.Events ?? {}) as Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+    for (const [eventId, event] of Object.entries(events)) {
+      // SAM names a ScheduleV2 schedule after its logical id when Name is absent.
+      if (event.Type === 'ScheduleV2') names.set(`${logicalId}.${eventId}.Name`, String(resolve(event.Properties?.Name ?? `${logicalId}${eventId}`)));
+    }
+  }
+  return names;
+}
+
+describe('two stacks in one account and Region', () => {
+  it('give every named resource, schedules included, a different name', () => {
+    const dev = physicalNames(resolverFor('dev'));
+    const prod = physicalNames(resolverFor('prod'));
+    expect([...dev.keys()]).toEqual(expect.arrayContaining(['BillingCloseStateMachine.MonthlyClose.Name', 'UserPool.UserPoolName', 'Api.Name']));
+    const clashes = [...dev].filter(([where, name]) => prod.get(where) === name);
+    expect(clashes).toEqual([]);
+  });
+
+  it('the offline model names the monthly schedule after the stack, as SAM will', () => {
+    const model = buildStackModel(template, { ...base, stackName: 'prod' });
+    expect(model.schedules).toEqual([
+      expect.objectContaining({ logicalId: 'BillingCloseStateMachineMonthlyClose', target: 'BillingCloseStateMachine', name: 'prod-monthly-close', state: 'ENABLED' }),
+    ]);
+  });
+});
