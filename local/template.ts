@@ -14,7 +14,10 @@ export interface Template {
   Conditions?: Record<string, Json>;
   Mappings?: Record<string, Record<string, Record<string, Json>>>;
   Globals?: { Function?: JsonObject; Api?: JsonObject; StateMachine?: JsonObject };
-  Resources: Record<string, { Type: string; Condition?: string; Properties?: JsonObject; Metadata?: JsonObject; DependsOn?: Json }>;
+  Resources: Record<
+    string,
+    { Type: string; Condition?: string; Properties?: JsonObject; Metadata?: JsonObject; DependsOn?: Json; DeletionPolicy?: string; UpdateReplacePolicy?: string }
+  >;
   Outputs?: Record<string, { Value: Json; Description?: string; Condition?: string }>;
 }
 

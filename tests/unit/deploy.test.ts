@@ -1,6 +1,6 @@
 /**
- * What a real deployment needs from template.yaml beyond the wiring (issue 10, "Deploy"). Through the loader the
- * offline stack uses.
+ * What a real deployment needs from template.yaml beyond the wiring (issue 10, "Deploy"): names unique per stack,
+ * data that outlives the stack. Through the loader the offline stack uses.
  */
 import { join } from 'node:path';
 import { buildStackModel } from '../../local/model.ts';
@@ -59,5 +59,11 @@ describe('two stacks in one account and Region', () => {
     expect(model.schedules).toEqual([
       expect.objectContaining({ logicalId: 'BillingCloseStateMachineMonthlyClose', target: 'BillingCloseStateMachine', name: 'prod-monthly-close', state: 'ENABLED' }),
     ]);
+  });
+});
+
+describe('deleting or replacing the stack', () => {
+  it.each(['UserPool', 'AccountsTable', 'BillingTable', 'ResourcesTable'])('keeps %s and its data', (logicalId) => {
+    expect(template.Resources[logicalId]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
   });
 });
