@@ -1,6 +1,6 @@
 /**
  * What a real deployment needs from template.yaml beyond the wiring (issue 10, "Deploy"): names unique per stack,
- * data that outlives the stack. Through the loader the offline stack uses.
+ * data that outlives the stack, an email sender for production. Through the loader the offline stack uses.
  */
 import { join } from 'node:path';
 import { buildStackModel } from '../../local/model.ts';
@@ -65,5 +65,30 @@ describe('two stacks in one account and Region', () => {
 describe('deleting or replacing the stack', () => {
   it.each(['UserPool', 'AccountsTable', 'BillingTable', 'ResourcesTable'])('keeps %s and its data', (logicalId) => {
     expect(template.Resources[logicalId]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+});
+
+describe('Cognito email', () => {
+  const emailConfiguration = (overrides: Record<string, string>) =>
+    (buildStackModel(template, { ...base, parameterOverrides: overrides }).userPools[0]?.properties as Record<string, unknown>).EmailConfiguration;
+
+  it("keeps Cognito's default sender unless an SES identity is given", () => {
+    expect(emailConfiguration({})).toBeUndefined();
+    expect(emailConfiguration({ SesFromAddress: 'ignored@example.com' })).toBeUndefined();
+  });
+
+  it('sends through SES (DEVELOPER) with the identity, and From / Reply-To when given', () => {
+    const arn = 'arn:aws:ses:us-east-1:123456789012:identity/example.com';
+    expect(emailConfiguration({ SesSourceArn: arn })).toEqual({ EmailSendingAccount: 'DEVELOPER', SourceArn: arn });
+    expect(emailConfiguration({ SesSourceArn: arn, SesFromAddress: 'Tollgate <no-reply@example.com>', SesReplyToAddress: 'help@example.com' })).toEqual({
+      EmailSendingAccount: 'DEVELOPER',
+      SourceArn: arn,
+      From: 'Tollgate <no-reply@example.com>',
+      ReplyToEmailAddress: 'help@example.com',
+    });
+  });
+
+  it('refuses an SES identity that is not an ARN, as CloudFormation does (AllowedPattern)', () => {
+    expect(() => emailConfiguration({ SesSourceArn: 'no-reply@example.com' })).toThrow(/SesSourceArn=no-reply@example.com does not match its AllowedPattern/);
   });
 });
