@@ -50,13 +50,31 @@ export interface FunctionModel {
 export interface ApiModel {
   logicalId: string;
   id: string;
+  /** The Api's StageName: where the template's MethodSettings apply and usage plans bind (`!Ref Api.Stage`). */
   stage: string;
+  /**
+   * Every stage SAM creates for the Api, StageName first. Without OpenApiVersion SAM's translator also gives the
+   * deployment a second stage named `Stage` (same routes, authorizers and API key requirement, but no MethodSettings
+   * and no usage plan). Source: the translator (samtranslator/model/api/api_generator.py `_construct_deployment`:
+   * `if not self.remove_extra_stage: deployment.StageName = "Stage"`, `remove_extra_stage = open_api_version`) and
+   * the SAM docs (AWS::Serverless::Api, OpenApiVersion: "Setting this property to any valid value will also remove
+   * the stage Stage that SAM creates").
+   */
+  stages: ApiStageModel[];
   routes: RouteSpec[];
   cors?: CorsSpec;
   gatewayResponseHeaders: { DEFAULT_4XX?: Record<string, string>; DEFAULT_5XX?: Record<string, string> };
   /** Logical ids of the user pools behind its Cognito authorizers. */
   authorizerPools: string[];
   /** Stage-level MethodSettings throttles ("*" matches any path or method), shared by all callers. */
+  methodThrottles: MethodThrottle[];
+}
+
+export interface ApiStageModel {
+  name: string;
+  /** False for the `Stage` stage SAM adds through the deployment. */
+  declared: boolean;
+  /** This stage's MethodSettings throttles (none on SAM's implicit `Stage`). */
   methodThrottles: MethodThrottle[];
 }
 
@@ -152,6 +170,10 @@ const SUPPORTED = new Set([
 /** Declared for AWS only; offline there is nothing to create (logs go to the console, permissions always pass). */
 const IGNORED = new Set(['AWS::Logs::LogGroup', 'AWS::Lambda::Permission', 'AWS::IAM::ManagedPolicy']);
 const NOT_SIMULATED_EVENTS = new Set(['Schedule', 'ScheduleV2', 'CloudWatchEvent', 'EventBridgeRule']);
+/** The Api Globals the offline stack understands (others are refused rather than ignored). */
+const API_GLOBALS = new Set(['OpenApiVersion']);
+/** SAM's SwaggerEditor.get_openapi_versions_supported_regex(): what OpenApiVersion may be. */
+const OPEN_API_VERSION = /^[2-3](\.\d)(\.\d)?$/;
 const TRIGGERS = ['PreSignUp', 'PostConfirmation', 'PostAuthentication', 'PreTokenGeneration', 'CustomMessage', 'UserMigration'];
 
 /** A stable 10-character id, like API Gateway's. */
@@ -407,9 +429,17 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
     }
   }
 
+  const apiGlobals = template.Globals?.Api ?? {};
+  for (const key of Object.keys(apiGlobals)) {
+    if (!API_GLOBALS.has(key)) throw new TemplateError(`Globals.Api.${key} is not supported by the offline stack`);
+  }
   for (const [logicalId, resource] of Object.entries(resources)) {
     if (resource.Type !== 'AWS::Serverless::Api') continue;
     const props = resource.Properties ?? {};
+    const openApiVersion = r<unknown>(props.OpenApiVersion ?? apiGlobals.OpenApiVersion);
+    if (openApiVersion !== undefined && String(openApiVersion) !== '' && !OPEN_API_VERSION.test(String(openApiVersion))) {
+      throw new TemplateError(`API ${logicalId}: OpenApiVersion ${String(openApiVersion)} must be of the format '3.0.0' (or '2.0')`);
+    }
     const auth = (props.Auth ?? {}) as Record<string, unknown>;
     const authorizers = (auth.Authorizers ?? {}) as Record<string, { UserPoolArn?: unknown }>;
     const authorizerPools = Object.values(authorizers).map((a) => {
@@ -450,10 +480,17 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
     }
     const d4 = headersOf('DEFAULT_4XX');
     const d5 = headersOf('DEFAULT_5XX');
+    const stage = String(r(props.StageName));
+    const stages: ApiStageModel[] = [{ name: stage, declared: true, methodThrottles }];
+    // Any valid OpenApiVersion, 2.0 included, removes it (the translator tests truthiness only).
+    if (openApiVersion === undefined || String(openApiVersion) === '') {
+      if (stage !== 'Stage') stages.push({ name: 'Stage', declared: false, methodThrottles: [] });
+    }
     model.apis.push({
       logicalId,
       id: ref(logicalId),
-      stage: String(r(props.StageName)),
+      stage,
+      stages,
       routes: routesByApi.get(logicalId) ?? [],
       ...(corsSpec ? { cors: corsSpec } : {}),
       gatewayResponseHeaders: { ...(d4 ? { DEFAULT_4XX: d4 } : {}), ...(d5 ? { DEFAULT_5XX: d5 } : {}) },

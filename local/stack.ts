@@ -340,6 +340,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       ...(api.cors ? { cors: api.cors } : {}),
       gatewayResponseHeaders: api.gatewayResponseHeaders,
       methodThrottles: api.methodThrottles,
+      additionalStages: api.stages.filter((s) => s.name !== api.stage).map((s) => ({ name: s.name, methodThrottles: s.methodThrottles })),
       invoker: lambda,
       gate: controlPlane.gate,
       verifier: createCognitoVerifier({ issuer, jwksUrl: `${issuer}/.well-known/jwks.json`, audiences }),

@@ -92,3 +92,35 @@ describe('Cognito email', () => {
     expect(() => emailConfiguration({ SesSourceArn: 'no-reply@example.com' })).toThrow(/SesSourceArn=no-reply@example.com does not match its AllowedPattern/);
   });
 });
+
+describe('API stages', () => {
+  const withOpenApiVersion = (version: string | undefined): Template => {
+    const copy = JSON.parse(JSON.stringify(template)) as Template;
+    const props = copy.Resources.Api!.Properties!;
+    if (version === undefined) delete props.OpenApiVersion;
+    else props.OpenApiVersion = version;
+    return copy;
+  };
+  const stagesOf = (t: Template) => buildStackModel(t, base).apis[0]?.stages.map((s) => ({ name: s.name, declared: s.declared, throttles: s.methodThrottles.length }));
+
+  it('are the StageName stage alone: the template sets OpenApiVersion', () => {
+    expect(stagesOf(template)).toEqual([{ name: 'v1', declared: true, throttles: 7 }]);
+  });
+
+  it("are derived as SAM's translator does: any valid OpenApiVersion removes the extra `Stage`, none keeps it", () => {
+    expect(stagesOf(withOpenApiVersion(undefined))).toEqual([
+      { name: 'v1', declared: true, throttles: 7 },
+      { name: 'Stage', declared: false, throttles: 0 },
+    ]);
+    expect(stagesOf(withOpenApiVersion('2.0'))).toEqual([{ name: 'v1', declared: true, throttles: 7 }]);
+    expect(() => stagesOf(withOpenApiVersion('4'))).toThrow(/OpenApiVersion 4 must be of the format/);
+  });
+
+  it('honours Globals.Api.OpenApiVersion and refuses Api globals it does not understand', () => {
+    const viaGlobals = withOpenApiVersion(undefined);
+    viaGlobals.Globals = { ...viaGlobals.Globals, Api: { OpenApiVersion: '3.0.1' } };
+    expect(stagesOf(viaGlobals)).toEqual([{ name: 'v1', declared: true, throttles: 7 }]);
+    viaGlobals.Globals.Api = { TracingEnabled: true };
+    expect(() => stagesOf(viaGlobals)).toThrow(/Globals.Api.TracingEnabled is not supported/);
+  });
+});
