@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildFunction } from '../local/build.ts';
-import { endpointEnvironment } from '../local/endpoints.ts';
+import { endpointEnvironment, functionEnvironment } from '../local/endpoints.ts';
 import { loadStackModel, type FunctionModel } from '../local/model.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../local/types.ts';
 import type { TestStack } from '../tests/support/stack.ts';
@@ -157,16 +157,18 @@ export async function runColdStart(t: TestStack, root: string, say: (line: strin
       const fixture = FIXTURES[fn.logicalId];
       const eventFile = fixture ? join(root, 'events', fixture) : join(out, `${fn.logicalId}.event.json`);
       if (!fixture) writeFileSync(eventFile, '{}');
-      const env: Record<string, string> = {
-        ...endpointEnvironment(t.stack.endpoints),
-        NODE_PATH: runtimeModules,
-        AWS_LAMBDA_FUNCTION_NAME: fn.name,
-        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-        AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
-        AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
-        ...fn.environment,
-      };
+      const env: Record<string, string> = functionEnvironment(
+        {
+          ...endpointEnvironment(t.stack.endpoints),
+          NODE_PATH: runtimeModules,
+          AWS_LAMBDA_FUNCTION_NAME: fn.name,
+          AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+          AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+          AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+          AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
+        },
+        fn.environment,
+      );
       const results: ProbeResult[] = [];
       for (let i = 0; i < RUNS; i++) results.push(await probe(built.file, fn, eventFile, env));
       const withoutMaps: ProbeResult[] = [];

@@ -92,6 +92,9 @@ ${Object.entries(env)
   .join('\n')}
   export TOLLGATE_API_URL=${stack.apiUrl} TOLLGATE_USER_POOL_ID=${stack.userPoolId} TOLLGATE_CLIENT_ID=${stack.userPoolClientId}
 
+For \`sam local invoke\` (Docker) against these services (README "sam local invoke"):
+  sam build && sam local invoke PublicFunction -e events/plans.json --region us-east-1 --env-vars ${stack.samEnvVarsFile}
+
 Ready in ${((Date.now() - started) / 1000).toFixed(1)} s — Ctrl-C to stop.`);
 
   let stopping = false;

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { functionEnvironment } from '../endpoints.ts';
 import type { FunctionModel } from '../model.ts';
 import type { InvokeResult, LambdaInvoker, Listener } from '../types.ts';
 
@@ -329,17 +330,19 @@ export function createLambdaRuntime(opts: LambdaRuntimeOptions): LambdaRuntime {
   for (const fn of opts.functions) {
     const file = opts.bundles.get(fn.logicalId);
     if (!file) throw new Error(`no bundle for function ${fn.logicalId}`);
-    const env = {
-      ...opts.baseEnvironment,
-      // Like Lambda's NODE_PATH=/var/runtime/node_modules: the runtime provides the AWS SDK the bundles leave external.
-      NODE_PATH: runtimeModules,
-      AWS_LAMBDA_FUNCTION_NAME: fn.name,
-      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
-      AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
-      ...fn.environment,
-    };
+    const env = functionEnvironment(
+      {
+        ...opts.baseEnvironment,
+        // Like Lambda's NODE_PATH=/var/runtime/node_modules: the runtime provides the AWS SDK the bundles leave external.
+        NODE_PATH: runtimeModules,
+        AWS_LAMBDA_FUNCTION_NAME: fn.name,
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+        AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+        AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
+      },
+      fn.environment,
+    );
     const pool = new FunctionPool(fn, file, env, Math.max(1, opts.maxConcurrency ?? 4), stats);
     pools.set(fn.logicalId, pool);
     byName.set(fn.logicalId, pool);
