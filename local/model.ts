@@ -125,6 +125,11 @@ export interface StackModel {
   ignored: { logicalId: string; type: string }[];
   /** Function events that are not simulated offline (e.g. schedules), named so people know. */
   notSimulated: string[];
+  /**
+   * How this model resolved the template: parameters, conditions, and Ref / GetAtt of the stack's physical ids. For
+   * resolving other documents about the same stack (the fidelity test resolves the SAM translator's output with it).
+   */
+  context: ResolveContext;
 }
 
 /**
@@ -289,6 +294,7 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
     outputs: {},
     ignored: [],
     notSimulated: [],
+    context: ctx,
   };
 
   const resources = activeResources(template, ctx.conditions);
