@@ -5,7 +5,7 @@
  * that use them skip with a warning naming what is missing — except in CI (`CI` set: a clone with ../shared beside
  * it, python3 and cfn-lint installed), where a missing tool fails the run instead of skipping silently.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -51,4 +51,19 @@ export function runAwsTool(tool: 'sam-translate' | 'sam-build-check', args: stri
   const run = spawnSync(join(toolsDir, tool), args, { cwd: projectRoot, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
   if (run.error) throw run.error;
   return { status: run.status, stdout: run.stdout, stderr: run.stderr, seconds: (Date.now() - started) / 1000 };
+}
+
+/** runAwsTool without blocking the event loop, so several can run at once. */
+export function runAwsToolAsync(tool: 'sam-translate' | 'sam-build-check', args: string[], timeoutMs: number): Promise<ToolRun> {
+  requireAwsTools();
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(toolsDir, tool), args, { cwd: projectRoot, timeout: timeoutMs });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr, seconds: (Date.now() - started) / 1000 }));
+  });
 }

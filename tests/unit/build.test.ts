@@ -71,4 +71,13 @@ describe('the functions CodeUri', () => {
     }
     expect(lock.packages['']?.dependencies).toEqual(manifest.dependencies);
   });
+
+  it("locks every transitive package exactly as the project's lock does (node scripts/functions-lock.cjs)", () => {
+    const projectLock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; integrity?: string }> };
+    const drift = Object.entries(lock.packages)
+      .filter(([path]) => path !== '')
+      .filter(([path, entry]) => projectLock.packages[path]?.version !== entry.version || projectLock.packages[path]?.integrity !== (entry as { integrity?: string }).integrity)
+      .map(([path]) => path);
+    expect(drift).toEqual([]);
+  });
 });
