@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildFunction } from '../local/build.ts';
 import { endpointEnvironment, functionEnvironment } from '../local/endpoints.ts';
+import { lambdaRuntimeVariables } from '../local/lambda/index.ts';
 import { loadStackModel, type FunctionModel } from '../local/model.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../local/types.ts';
 import type { TestStack } from '../tests/support/stack.ts';
@@ -170,11 +171,7 @@ export async function runColdStart(t: TestStack, root: string, say: (line: strin
         {
           ...endpointEnvironment(t.stack.endpoints),
           NODE_PATH: runtimeModules,
-          AWS_LAMBDA_FUNCTION_NAME: fn.name,
-          AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-          AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-          AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
-          AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
+          ...lambdaRuntimeVariables(fn),
         },
         fn.environment,
       );

@@ -323,6 +323,17 @@ export interface LambdaRuntime extends LambdaInvoker {
 /** The node_modules folder that plays the part of the Lambda runtime's own (it holds @aws-sdk/*). */
 const runtimeModules = dirname(dirname(dirname(require.resolve('@aws-sdk/client-dynamodb/package.json'))));
 
+/** The variables Lambda's runtime sets for a function (those the handlers and Powertools read). */
+export function lambdaRuntimeVariables(fn: FunctionModel): Record<string, string> {
+  return {
+    AWS_LAMBDA_FUNCTION_NAME: fn.name,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+    AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
+  };
+}
+
 export function createLambdaRuntime(opts: LambdaRuntimeOptions): LambdaRuntime {
   const stats: InvokeStats = { coldStarts: 0, invocations: 0, initMs: [] };
   const pools = new Map<string, FunctionPool>();
@@ -335,11 +346,7 @@ export function createLambdaRuntime(opts: LambdaRuntimeOptions): LambdaRuntime {
         ...opts.baseEnvironment,
         // Like Lambda's NODE_PATH=/var/runtime/node_modules: the runtime provides the AWS SDK the bundles leave external.
         NODE_PATH: runtimeModules,
-        AWS_LAMBDA_FUNCTION_NAME: fn.name,
-        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-        AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
-        AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
+        ...lambdaRuntimeVariables(fn),
       },
       fn.environment,
     );
