@@ -60,7 +60,7 @@ describe('the template without OpenApiVersion (the defect, as SAM would deploy i
     ]);
     const email = uniqueEmail('stage');
     const userId = await signUpAndConfirm(t, email);
-    expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('SUCCEEDED');
+    expect((await waitForExecution(t, onboardingArn(t, userId), 60_000)).status).toBe('SUCCEEDED');
     const { idToken } = await signIn(t, email);
     const apiKeyId = String(claimsOf(idToken)['custom:apiid']);
     const key = (await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: apiKeyId, includeValue: true }))).value as string;
@@ -81,5 +81,5 @@ describe('the template without OpenApiVersion (the defect, as SAM would deploy i
       );
     expect(await signInBurst('v1')).toContain(429);
     expect(await signInBurst('Stage')).not.toContain(429);
-  });
+  }, 90_000);
 });
