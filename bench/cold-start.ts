@@ -15,7 +15,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildFunction } from '../local/build.ts';
-import { endpointEnvironment } from '../local/endpoints.ts';
+import { endpointEnvironment, functionEnvironment } from '../local/endpoints.ts';
+import { lambdaRuntimeVariables } from '../local/lambda/index.ts';
 import { loadStackModel, type FunctionModel } from '../local/model.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../local/types.ts';
 import type { TestStack } from '../tests/support/stack.ts';
@@ -24,6 +25,11 @@ import { fmt, heading, median, table, verdict } from './util.ts';
 const RUNS = 10;
 /** Extra runs without NODE_OPTIONS=--enable-source-maps, to show what loading the source maps costs at init. */
 const RUNS_WITHOUT_SOURCE_MAPS = 5;
+/**
+ * Runs of the alternative the template does not take: the same bundle with `External: ['@aws-sdk/*']`, the SDK left to
+ * the Lambda runtime's own copy (here the project's node_modules on NODE_PATH). docs/architecture.md weighs the two.
+ */
+const RUNS_RUNTIME_SDK = 5;
 const TARGET_BUNDLE_KB = 250;
 const TARGET_INIT_MS = 100;
 
@@ -87,6 +93,9 @@ export interface ColdStartRow {
   requireMedianMs: number;
   /** The same, without --enable-source-maps (RUNS_WITHOUT_SOURCE_MAPS runs). */
   requireNoSourceMapsMedianMs: number;
+  /** The alternative: bundle size and median require with the AWS SDK left external (RUNS_RUNTIME_SDK runs). */
+  runtimeSdkBundleKB: number;
+  runtimeSdkRequireMedianMs: number;
   firstInvokeMedianMs: number;
   outcome: string;
   bundleVerdict: 'PASS' | 'MISS';
@@ -96,6 +105,7 @@ export interface ColdStartRow {
 export interface ColdStartResult {
   runsPerFunction: number;
   runsWithoutSourceMaps: number;
+  runsRuntimeSdk: number;
   node: string;
   rows: ColdStartRow[];
   targets: { name: string; value: number; limit: string; verdict: 'PASS' | 'MISS' }[];
@@ -157,22 +167,23 @@ export async function runColdStart(t: TestStack, root: string, say: (line: strin
       const fixture = FIXTURES[fn.logicalId];
       const eventFile = fixture ? join(root, 'events', fixture) : join(out, `${fn.logicalId}.event.json`);
       if (!fixture) writeFileSync(eventFile, '{}');
-      const env: Record<string, string> = {
-        ...endpointEnvironment(t.stack.endpoints),
-        NODE_PATH: runtimeModules,
-        AWS_LAMBDA_FUNCTION_NAME: fn.name,
-        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-        AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
-        AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
-        ...fn.environment,
-      };
+      const env: Record<string, string> = functionEnvironment(
+        {
+          ...endpointEnvironment(t.stack.endpoints),
+          NODE_PATH: runtimeModules,
+          ...lambdaRuntimeVariables(fn),
+        },
+        fn.environment,
+      );
       const results: ProbeResult[] = [];
       for (let i = 0; i < RUNS; i++) results.push(await probe(built.file, fn, eventFile, env));
       const withoutMaps: ProbeResult[] = [];
       const { NODE_OPTIONS: nodeOptions, ...rest } = env;
       const noMapsEnv = { ...rest, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions.replace('--enable-source-maps', '').trim() } : {}) };
       for (let i = 0; i < RUNS_WITHOUT_SOURCE_MAPS; i++) withoutMaps.push(await probe(built.file, fn, eventFile, noMapsEnv));
+      const runtimeSdk = await buildFunction({ ...fn, build: { ...fn.build, external: ['@aws-sdk/*'] } }, root, join(out, 'runtime-sdk'));
+      const withRuntimeSdk: ProbeResult[] = [];
+      for (let i = 0; i < RUNS_RUNTIME_SDK; i++) withRuntimeSdk.push(await probe(runtimeSdk.file, fn, eventFile, env));
       const bundleKB = built.bytes / 1024;
       const requireMedianMs = median(results.map((r) => r.requireMs));
       const outcomes = [...new Set(results.map((r) => r.outcome))];
@@ -185,6 +196,8 @@ export async function runColdStart(t: TestStack, root: string, say: (line: strin
         bootstrapMedianMs: median(results.map((r) => r.bootstrapMs)),
         requireMedianMs,
         requireNoSourceMapsMedianMs: median(withoutMaps.map((r) => r.requireMs)),
+        runtimeSdkBundleKB: runtimeSdk.bytes / 1024,
+        runtimeSdkRequireMedianMs: median(withRuntimeSdk.map((r) => r.requireMs)),
         firstInvokeMedianMs: median(results.map((r) => r.invokeMs)),
         outcome: outcomes.join(' | '),
         bundleVerdict: verdict(bundleKB <= TARGET_BUNDLE_KB),
@@ -201,6 +214,7 @@ export async function runColdStart(t: TestStack, root: string, say: (line: strin
   return {
     runsPerFunction: RUNS,
     runsWithoutSourceMaps: RUNS_WITHOUT_SOURCE_MAPS,
+    runsRuntimeSdk: RUNS_RUNTIME_SDK,
     node: process.version,
     rows,
     targets: [
@@ -219,9 +233,11 @@ export function printColdStart(r: ColdStartResult): string {
     `${r.runsPerFunction} runs, medians. "require" is what Lambda bills as init for this code (Lambda adds its runtime's`,
     'own start, which "node bootstrap" stands in for); "first invoke" is the first call, SDK connections included.',
     `"require, no maps" is ${r.runsWithoutSourceMaps} more runs without --enable-source-maps: the difference is what loading the maps costs.`,
+    `"runtime SDK" is the alternative the template does not take (docs/architecture.md): the same bundle with`,
+    `External @aws-sdk/*, the SDK loaded from the runtime's copy (the project's node_modules here); ${r.runsRuntimeSdk} runs.`,
     '',
     table(
-      ['function', 'bundle KB', 'map KB', 'node bootstrap ms', 'require ms', 'require, no maps', 'first invoke ms', 'fixture → outcome', 'size', 'init'],
+      ['function', 'bundle KB', 'map KB', 'node bootstrap ms', 'require ms', 'require, no maps', 'runtime SDK: KB', 'runtime SDK: require ms', 'first invoke ms', 'fixture → outcome', 'size', 'init'],
       r.rows.map((x) => [
         x.function,
         fmt(x.bundleKB),
@@ -229,6 +245,8 @@ export function printColdStart(r: ColdStartResult): string {
         fmt(x.bootstrapMedianMs),
         fmt(x.requireMedianMs),
         fmt(x.requireNoSourceMapsMedianMs),
+        fmt(x.runtimeSdkBundleKB),
+        fmt(x.runtimeSdkRequireMedianMs),
         fmt(x.firstInvokeMedianMs),
         `${x.fixture} → ${x.outcome}`,
         x.bundleVerdict,

@@ -50,13 +50,31 @@ export interface FunctionModel {
 export interface ApiModel {
   logicalId: string;
   id: string;
+  /** The Api's StageName: where the template's MethodSettings apply and usage plans bind (`!Ref Api.Stage`). */
   stage: string;
+  /**
+   * Every stage SAM creates for the Api, StageName first. Without OpenApiVersion SAM's translator also gives the
+   * deployment a second stage named `Stage` (same routes, authorizers and API key requirement, but no MethodSettings
+   * and no usage plan). Source: the translator (samtranslator/model/api/api_generator.py `_construct_deployment`:
+   * `if not self.remove_extra_stage: deployment.StageName = "Stage"`, `remove_extra_stage = open_api_version`) and
+   * the SAM docs (AWS::Serverless::Api, OpenApiVersion: "Setting this property to any valid value will also remove
+   * the stage Stage that SAM creates").
+   */
+  stages: ApiStageModel[];
   routes: RouteSpec[];
   cors?: CorsSpec;
   gatewayResponseHeaders: { DEFAULT_4XX?: Record<string, string>; DEFAULT_5XX?: Record<string, string> };
   /** Logical ids of the user pools behind its Cognito authorizers. */
   authorizerPools: string[];
   /** Stage-level MethodSettings throttles ("*" matches any path or method), shared by all callers. */
+  methodThrottles: MethodThrottle[];
+}
+
+export interface ApiStageModel {
+  name: string;
+  /** False for the `Stage` stage SAM adds through the deployment. */
+  declared: boolean;
+  /** This stage's MethodSettings throttles (none on SAM's implicit `Stage`). */
   methodThrottles: MethodThrottle[];
 }
 
@@ -101,11 +119,33 @@ export interface StackModel {
   userPools: UserPoolModel[];
   userPoolClients: UserPoolClientModel[];
   stateMachines: StateMachineSpec[];
+  schedules: ScheduleModel[];
   outputs: Record<string, string>;
   /** Resources the template declares that have no offline counterpart and need none (log groups, permissions). */
   ignored: { logicalId: string; type: string }[];
   /** Function events that are not simulated offline (e.g. schedules), named so people know. */
   notSimulated: string[];
+  /**
+   * How this model resolved the template: parameters, conditions, and Ref / GetAtt of the stack's physical ids. For
+   * resolving other documents about the same stack (the fidelity test resolves the SAM translator's output with it).
+   */
+  context: ResolveContext;
+}
+
+/**
+ * An EventBridge Scheduler schedule SAM makes from a `ScheduleV2` event (AWS::Scheduler::Schedule, logical id
+ * `<Resource><EventId>`). Not run offline; kept so the names and expressions can be checked against the translator.
+ * Without `Name`, SAM names the schedule after its logical id (SAM docs, "ScheduleV2": Name), so two stacks in one
+ * account and Region would collide.
+ */
+export interface ScheduleModel {
+  logicalId: string;
+  /** The state machine or function it starts. */
+  target: string;
+  name: string;
+  scheduleExpression: string;
+  scheduleExpressionTimezone?: string;
+  state: string;
 }
 
 export interface CognitoIds {
@@ -135,6 +175,10 @@ const SUPPORTED = new Set([
 /** Declared for AWS only; offline there is nothing to create (logs go to the console, permissions always pass). */
 const IGNORED = new Set(['AWS::Logs::LogGroup', 'AWS::Lambda::Permission', 'AWS::IAM::ManagedPolicy']);
 const NOT_SIMULATED_EVENTS = new Set(['Schedule', 'ScheduleV2', 'CloudWatchEvent', 'EventBridgeRule']);
+/** The Api Globals the offline stack understands (others are refused rather than ignored). */
+const API_GLOBALS = new Set(['OpenApiVersion']);
+/** SAM's SwaggerEditor.get_openapi_versions_supported_regex(): what OpenApiVersion may be. */
+const OPEN_API_VERSION = /^[2-3](\.\d)(\.\d)?$/;
 const TRIGGERS = ['PreSignUp', 'PostConfirmation', 'PostAuthentication', 'PreTokenGeneration', 'CustomMessage', 'UserMigration'];
 
 /** A stable 10-character id, like API Gateway's. */
@@ -246,9 +290,11 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
     userPools: [],
     userPoolClients: [],
     stateMachines: [],
+    schedules: [],
     outputs: {},
     ignored: [],
     notSimulated: [],
+    context: ctx,
   };
 
   const resources = activeResources(template, ctx.conditions);
@@ -299,6 +345,7 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
         for (const [eventId, event] of Object.entries((props.Events ?? {}) as Record<string, { Type: string; Properties?: JsonObject }>)) {
           if (NOT_SIMULATED_EVENTS.has(event.Type)) {
             model.notSimulated.push(`${logicalId}.${eventId} (${event.Type})`);
+            if (event.Type === 'ScheduleV2') model.schedules.push(scheduleOf(logicalId, eventId, event.Properties ?? {}, r));
             continue;
           }
           if (event.Type !== 'Api') throw new TemplateError(`function ${logicalId}: event ${eventId} of type ${event.Type} is not supported offline`);
@@ -369,9 +416,10 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
       }
       case 'AWS::Serverless::StateMachine': {
         const name = stateMachineName(logicalId);
-        for (const [eventId, event] of Object.entries((props.Events ?? {}) as Record<string, { Type: string }>)) {
+        for (const [eventId, event] of Object.entries((props.Events ?? {}) as Record<string, { Type: string; Properties?: JsonObject }>)) {
           if (!NOT_SIMULATED_EVENTS.has(event.Type)) throw new TemplateError(`state machine ${logicalId}: event ${eventId} of type ${event.Type} is not supported offline`);
           model.notSimulated.push(`${logicalId}.${eventId} (${event.Type}: start it by hand offline)`);
+          if (event.Type === 'ScheduleV2') model.schedules.push(scheduleOf(logicalId, eventId, event.Properties ?? {}, r));
         }
         model.stateMachines.push({
           logicalId,
@@ -387,9 +435,17 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
     }
   }
 
+  const apiGlobals = template.Globals?.Api ?? {};
+  for (const key of Object.keys(apiGlobals)) {
+    if (!API_GLOBALS.has(key)) throw new TemplateError(`Globals.Api.${key} is not supported by the offline stack`);
+  }
   for (const [logicalId, resource] of Object.entries(resources)) {
     if (resource.Type !== 'AWS::Serverless::Api') continue;
     const props = resource.Properties ?? {};
+    const openApiVersion = r<unknown>(props.OpenApiVersion ?? apiGlobals.OpenApiVersion);
+    if (openApiVersion !== undefined && String(openApiVersion) !== '' && !OPEN_API_VERSION.test(String(openApiVersion))) {
+      throw new TemplateError(`API ${logicalId}: OpenApiVersion ${String(openApiVersion)} must be of the format '3.0.0' (or '2.0')`);
+    }
     const auth = (props.Auth ?? {}) as Record<string, unknown>;
     const authorizers = (auth.Authorizers ?? {}) as Record<string, { UserPoolArn?: unknown }>;
     const authorizerPools = Object.values(authorizers).map((a) => {
@@ -430,10 +486,17 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
     }
     const d4 = headersOf('DEFAULT_4XX');
     const d5 = headersOf('DEFAULT_5XX');
+    const stage = String(r(props.StageName));
+    const stages: ApiStageModel[] = [{ name: stage, declared: true, methodThrottles }];
+    // Any valid OpenApiVersion, 2.0 included, removes it (the translator tests truthiness only).
+    if (openApiVersion === undefined || String(openApiVersion) === '') {
+      if (stage !== 'Stage') stages.push({ name: 'Stage', declared: false, methodThrottles: [] });
+    }
     model.apis.push({
       logicalId,
       id: ref(logicalId),
-      stage: String(r(props.StageName)),
+      stage,
+      stages,
       routes: routesByApi.get(logicalId) ?? [],
       ...(corsSpec ? { cors: corsSpec } : {}),
       gatewayResponseHeaders: { ...(d4 ? { DEFAULT_4XX: d4 } : {}), ...(d5 ? { DEFAULT_5XX: d5 } : {}) },
@@ -447,6 +510,21 @@ export function buildStackModel(template: Template, opts: ModelOptions): StackMo
     model.outputs[name] = String(r(output.Value));
   }
   return model;
+}
+
+/** A ScheduleV2 event as SAM translates it (AWS::Scheduler::Schedule `<Resource><EventId>`, named after it by default). */
+function scheduleOf(target: string, eventId: string, properties: JsonObject, r: <T>(value: unknown) => T): ScheduleModel {
+  const p = r<Record<string, unknown>>(properties);
+  const logicalId = `${target}${eventId}`;
+  if (p.ScheduleExpression === undefined) throw new TemplateError(`${logicalId}: a ScheduleV2 event needs ScheduleExpression`);
+  return {
+    logicalId,
+    target,
+    name: String(p.Name ?? logicalId),
+    scheduleExpression: String(p.ScheduleExpression),
+    ...(p.ScheduleExpressionTimezone !== undefined ? { scheduleExpressionTimezone: String(p.ScheduleExpressionTimezone) } : {}),
+    state: String(p.State ?? 'ENABLED'),
+  };
 }
 
 function findFunctionByArn(

@@ -15,7 +15,7 @@ import { createPortalListener, DEFAULT_PORTAL_PORT, ensurePortalBuilt, readOutbo
 import { createCognitoVerifier, createGateway } from './gateway/index.ts';
 import { createLambdaRuntime, type LambdaRuntime } from './lambda/index.ts';
 import { buildStackModel, type CognitoIds, type StackModel } from './model.ts';
-import { DEFAULT_PORTS, endpointEnvironment, type ServiceName } from './endpoints.ts';
+import { DEFAULT_PORTS, endpointEnvironment, samEnvVars, type ServiceName } from './endpoints.ts';
 import { freePort } from './ports.ts';
 import { createStepFunctionsService, type TaskFaultHook } from './stepfunctions/index.ts';
 import { loadTemplate, type JsonObject } from './template.ts';
@@ -75,6 +75,8 @@ export interface LocalStack {
   model: StackModel;
   /** Variables for an SDK/CLI client: AWS_ENDPOINT_URL_<SERVICE>, region, dummy credentials. */
   clientEnvironment: Record<string, string>;
+  /** SAM CLI `--env-vars` file written at start (`<dir>/sam-env-vars.json`): see samEnvVars in local/endpoints.ts. */
+  samEnvVarsFile: string;
   apiUrl: string;
   userPoolId: string;
   userPoolClientId: string;
@@ -303,6 +305,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     });
     closers.push(() => lambda.close());
     attach('lambda', lambda.listener);
+    // For `sam local invoke <Function> -e events/… --env-vars <dir>/sam-env-vars.json`: the same environment, with
+    // the endpoints as a container reaches them.
+    const samEnvVarsFile = join(dir, 'sam-env-vars.json');
+    writeFileSync(samEnvVarsFile, `${JSON.stringify(samEnvVars(model.functions, endpoints), null, 2)}\n`);
 
     // API Gateway control plane
     const controlPlane = await createApiGatewayControlPlane({
@@ -346,6 +352,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       gatewayResponseHeaders: api.gatewayResponseHeaders,
       methodThrottles: api.methodThrottles,
       ...(opts.gatewayClock ? { clock: opts.gatewayClock } : {}),
+      additionalStages: api.stages.filter((s) => s.name !== api.stage).map((s) => ({ name: s.name, methodThrottles: s.methodThrottles })),
       invoker: lambda,
       gate: controlPlane.gate,
       verifier: createCognitoVerifier({ issuer, jwksUrl: `${issuer}/.well-known/jwks.json`, audiences }),
@@ -392,6 +399,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       outputs,
       model,
       clientEnvironment: endpointEnvironment(endpoints),
+      samEnvVarsFile,
       apiUrl,
       userPoolId: poolId,
       userPoolClientId: firstClient ? (cognitoIds.clients[firstClient.logicalId]?.id as string) : '',

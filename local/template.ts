@@ -10,11 +10,14 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 export type JsonObject = { [key: string]: Json };
 
 export interface Template {
-  Parameters?: Record<string, { Type: string; Default?: Json; AllowedValues?: Json[] }>;
+  Parameters?: Record<string, { Type: string; Default?: Json; AllowedValues?: Json[]; AllowedPattern?: string }>;
   Conditions?: Record<string, Json>;
   Mappings?: Record<string, Record<string, Record<string, Json>>>;
   Globals?: { Function?: JsonObject; Api?: JsonObject; StateMachine?: JsonObject };
-  Resources: Record<string, { Type: string; Condition?: string; Properties?: JsonObject; Metadata?: JsonObject; DependsOn?: Json }>;
+  Resources: Record<
+    string,
+    { Type: string; Condition?: string; Properties?: JsonObject; Metadata?: JsonObject; DependsOn?: Json; DeletionPolicy?: string; UpdateReplacePolicy?: string }
+  >;
   Outputs?: Record<string, { Value: Json; Description?: string; Condition?: string }>;
 }
 
@@ -226,7 +229,10 @@ export function resolveValue(value: unknown, ctx: ResolveContext): unknown {
   return out;
 }
 
-/** Parameter values: defaults, then overrides (validated against AllowedValues and the type). */
+/**
+ * Parameter values: defaults, then overrides (validated against the type, AllowedValues and AllowedPattern, which
+ * CloudFormation matches against the whole value: "Parameters" in the CloudFormation User Guide).
+ */
 export function resolveParameters(template: Template, overrides: Record<string, string> = {}): Record<string, string> {
   const declared = template.Parameters ?? {};
   for (const name of Object.keys(overrides)) {
@@ -239,6 +245,9 @@ export function resolveParameters(template: Template, overrides: Record<string, 
     if (spec.Type === 'Number' && !Number.isFinite(Number(raw))) throw new TemplateError(`parameter ${name} must be a number, got ${raw}`);
     if (spec.AllowedValues && !spec.AllowedValues.map(String).includes(raw)) {
       throw new TemplateError(`parameter ${name}=${raw} is not one of ${spec.AllowedValues.join(', ')}`);
+    }
+    if (spec.AllowedPattern !== undefined && !new RegExp(`^(?:${spec.AllowedPattern})$`).test(raw)) {
+      throw new TemplateError(`parameter ${name}=${raw} does not match its AllowedPattern ${spec.AllowedPattern}`);
     }
     values[name] = raw;
   }

@@ -69,6 +69,9 @@ async function main(): Promise<void> {
   });
   const e = stack.endpoints;
   const env = stack.clientEnvironment;
+  const outputs = Object.entries(stack.outputs).filter(([k]) => k.endsWith('StateMachineArn') || k.endsWith('TableName') || k.endsWith('UsagePlanId'));
+  // At least the column of the lines above, and always a gap after the longest output name.
+  const labelWidth = Math.max(27, ...outputs.map(([k]) => k.length + 2));
   console.log(`
 Tollgate offline — state in ${dir}
 ${stack.portal ? `\n  Developer portal           ${stack.portal.url}   (sign up there; codes arrive in its Outbox)\n` : ''}
@@ -81,16 +84,16 @@ ${stack.portal ? `\n  Developer portal           ${stack.portal.url}   (sign up 
 
   User pool id               ${stack.userPoolId}
   App client id              ${stack.userPoolClientId}
-${Object.entries(stack.outputs)
-  .filter(([k]) => k.endsWith('StateMachineArn') || k.endsWith('TableName') || k.endsWith('UsagePlanId'))
-  .map(([k, v]) => `  ${k.padEnd(27)}${v}`)
-  .join('\n')}
+${outputs.map(([k, v]) => `  ${k.padEnd(labelWidth)}${v}`).join('\n')}
 ${stack.model.notSimulated.length ? `\n  Not simulated offline: ${stack.model.notSimulated.join(', ')}\n` : ''}
 For the AWS CLI / SDK in another shell:
 ${Object.entries(env)
   .map(([k, v]) => `  export ${k}=${v}`)
   .join('\n')}
   export TOLLGATE_API_URL=${stack.apiUrl} TOLLGATE_USER_POOL_ID=${stack.userPoolId} TOLLGATE_CLIENT_ID=${stack.userPoolClientId}
+
+For \`sam local invoke\` (Docker) against these services (README "sam local invoke"):
+  sam build && sam local invoke PublicFunction -e events/plans.json --region us-east-1 --env-vars ${stack.samEnvVarsFile}
 
 Ready in ${((Date.now() - started) / 1000).toFixed(1)} s — Ctrl-C to stop.`);
 

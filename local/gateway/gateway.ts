@@ -1,5 +1,6 @@
 /**
- * The offline API Gateway data plane for one REST API stage: http://127.0.0.1:<port>/<stage>/<resource>.
+ * The offline API Gateway data plane for one REST API deployment: http://127.0.0.1:<port>/<stage>/<resource>, for its
+ * stage and any additional stages of the same deployment (SAM's implicit `Stage`).
  *
  * Per request, in API Gateway's order: stage and resource routing (403 Missing Authentication Token), CORS
  * preflight (SAM's MOCK OPTIONS method, no auth), request size (413), the stage's method throttle (429, one bucket
@@ -45,6 +46,12 @@ export interface GatewayOptions {
   integrationTimeoutMs?: number;
   /** The stage's MethodSettings throttles (path as in the template or "*", method or "*"), shared by all callers. */
   methodThrottles?: readonly MethodThrottleSpec[];
+  /**
+   * More stages serving the same deployment, e.g. the `Stage` SAM adds without OpenApiVersion: the same routes,
+   * authorizer and API key requirement, but only their own method throttles (none by default), and API keys resolve
+   * per stage, so a key whose usage plan covers `stage` alone is refused there (403), as in AWS.
+   */
+  additionalStages?: readonly { name: string; methodThrottles?: readonly MethodThrottleSpec[] }[];
   /** Milliseconds clock for the method throttle (tests). Default Date.now. */
   clock?: () => number;
 }
@@ -130,8 +137,12 @@ function sourceIpOf(req: IncomingMessage): string {
 
 export function createGateway(opts: GatewayOptions): { listener: Listener } {
   const router = new Router(opts.routes);
-  const stageThrottle = new StageThrottle(opts.methodThrottles ?? [], opts.clock ?? Date.now);
-  const stagePrefix = `/${opts.stage}`;
+  // Stage name → its own method throttle buckets (AWS keeps MethodSettings per stage).
+  const stages = new Map<string, { name: string; throttle: StageThrottle }>();
+  for (const stage of [{ name: opts.stage, methodThrottles: opts.methodThrottles }, ...(opts.additionalStages ?? [])]) {
+    if (stages.has(stage.name)) throw new Error(`Duplicate stage ${stage.name}`);
+    stages.set(stage.name, { name: stage.name, throttle: new StageThrottle(stage.methodThrottles ?? [], opts.clock ?? Date.now) });
+  }
   const maxBodyBytes = opts.maxBodyBytes ?? TEN_MB;
   const integrationTimeoutMs = opts.integrationTimeoutMs ?? 29_000;
   const log = opts.log ?? ((line: string) => console.log(line));
@@ -206,8 +217,10 @@ export function createGateway(opts: GatewayOptions): { listener: Listener } {
       return;
     }
 
-    if (rawPath !== stagePrefix && !rawPath.startsWith(`${stagePrefix}/`)) return fail(res, ctx, 'MISSING_AUTHENTICATION_TOKEN');
-    const path = rawPath.length > stagePrefix.length ? rawPath.slice(stagePrefix.length) : '/';
+    const stageEnd = rawPath.indexOf('/', 1);
+    const stage = stages.get(stageEnd === -1 ? rawPath.slice(1) : rawPath.slice(1, stageEnd));
+    if (stage === undefined) return fail(res, ctx, 'MISSING_AUTHENTICATION_TOKEN');
+    const path = stageEnd === -1 || stageEnd === rawPath.length - 1 ? '/' : rawPath.slice(stageEnd);
     const match = router.match(path);
     if (match === undefined) return fail(res, ctx, 'MISSING_AUTHENTICATION_TOKEN');
     const { resource } = match;
@@ -220,7 +233,7 @@ export function createGateway(opts: GatewayOptions): { listener: Listener } {
     if (route === undefined) return fail(res, ctx, 'MISSING_AUTHENTICATION_TOKEN');
 
     // 0. The stage's method throttle: before the authorizer and the key, one bucket per route for every caller.
-    if (!stageThrottle.admit(resource.path, route.method)) {
+    if (!stage.throttle.admit(resource.path, route.method)) {
       ctx.note = `stage throttle on ${route.method} ${resource.path}`;
       return fail(res, ctx, 'THROTTLED');
     }
@@ -251,7 +264,7 @@ export function createGateway(opts: GatewayOptions): { listener: Listener } {
       const values = headerValues(req, 'x-api-key');
       const value = values[values.length - 1] ?? '';
       if (value === '') return fail(res, ctx, 'INVALID_API_KEY');
-      const resolved = opts.gate.resolve(value, opts.apiId, opts.stage);
+      const resolved = opts.gate.resolve(value, opts.apiId, stage.name);
       if (resolved === undefined || !resolved.key.enabled) return fail(res, ctx, 'INVALID_API_KEY');
       const admission = opts.gate.admit(resolved.key.id, resolved.plan);
       if (!admission.ok) return fail(res, ctx, admission.reason === 'quota' ? 'QUOTA_EXCEEDED' : 'THROTTLED');
@@ -283,7 +296,7 @@ export function createGateway(opts: GatewayOptions): { listener: Listener } {
         path: rawPath,
         accountId: LOCAL_ACCOUNT_ID,
         protocol: `HTTP/${req.httpVersion}`,
-        stage: opts.stage,
+        stage: stage.name,
         domainPrefix: host.split('.')[0] ?? '',
         requestTimeEpoch: nowMs,
         requestId: ctx.requestId,

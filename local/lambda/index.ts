@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { functionEnvironment } from '../endpoints.ts';
 import type { FunctionModel } from '../model.ts';
 import type { InvokeResult, LambdaInvoker, Listener } from '../types.ts';
 
@@ -322,6 +323,17 @@ export interface LambdaRuntime extends LambdaInvoker {
 /** The node_modules folder that plays the part of the Lambda runtime's own (it holds @aws-sdk/*). */
 const runtimeModules = dirname(dirname(dirname(require.resolve('@aws-sdk/client-dynamodb/package.json'))));
 
+/** The variables Lambda's runtime sets for a function (those the handlers and Powertools read). */
+export function lambdaRuntimeVariables(fn: FunctionModel): Record<string, string> {
+  return {
+    AWS_LAMBDA_FUNCTION_NAME: fn.name,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+    AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
+  };
+}
+
 export function createLambdaRuntime(opts: LambdaRuntimeOptions): LambdaRuntime {
   const stats: InvokeStats = { coldStarts: 0, invocations: 0, initMs: [] };
   const pools = new Map<string, FunctionPool>();
@@ -329,17 +341,15 @@ export function createLambdaRuntime(opts: LambdaRuntimeOptions): LambdaRuntime {
   for (const fn of opts.functions) {
     const file = opts.bundles.get(fn.logicalId);
     if (!file) throw new Error(`no bundle for function ${fn.logicalId}`);
-    const env = {
-      ...opts.baseEnvironment,
-      // Like Lambda's NODE_PATH=/var/runtime/node_modules: the runtime provides the AWS SDK the bundles leave external.
-      NODE_PATH: runtimeModules,
-      AWS_LAMBDA_FUNCTION_NAME: fn.name,
-      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
-      AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
-      ...fn.environment,
-    };
+    const env = functionEnvironment(
+      {
+        ...opts.baseEnvironment,
+        // Like Lambda's NODE_PATH=/var/runtime/node_modules: the runtime provides the AWS SDK the bundles leave external.
+        NODE_PATH: runtimeModules,
+        ...lambdaRuntimeVariables(fn),
+      },
+      fn.environment,
+    );
     const pool = new FunctionPool(fn, file, env, Math.max(1, opts.maxConcurrency ?? 4), stats);
     pools.set(fn.logicalId, pool);
     byName.set(fn.logicalId, pool);
