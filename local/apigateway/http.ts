@@ -112,6 +112,18 @@ export function createControlPlaneListener(opts: ListenerOptions): Listener {
           result = toApiGatewayError(err);
           if (result.status >= 500) log(`${operation} failed: ${(err as Error).stack ?? String(err)}`);
         }
+        // Acknowledged means saved: a write is answered 2xx only once it is on disk (a crash right after loses nothing).
+        if (method !== 'GET' && !(result instanceof ApiGatewayError)) {
+          const answer = result;
+          store.commit().then(
+            () => finish(answer),
+            (err: unknown) => {
+              log(`${operation} could not be saved: ${(err as Error).message}`);
+              finish(new ApiGatewayError('InternalFailure', 'The change could not be saved; it may or may not have been applied', { status: 500 }));
+            },
+          );
+          return;
+        }
         finish(result);
       })
       .catch((err: unknown) => finish(toApiGatewayError(err)));

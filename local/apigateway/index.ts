@@ -29,7 +29,7 @@ export interface ApiGatewayControlPlaneOptions {
   createApiKeyRateLimit?: number;
   /** Fault injection: asked before each operation; an error name makes that call fail with that AWS error. */
   faults?: FaultHook;
-  /** Debounce for state writes in ms (default 100); close() writes at once. */
+  /** Debounce for the data plane's usage counts in ms (default 100); control-plane writes are saved before their 2xx. */
   persistDelayMs?: number;
   /** API keys per account (AWS: 10,000, fixed); beyond it CreateApiKey answers LimitExceededException. */
   maxApiKeys?: number;
