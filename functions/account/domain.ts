@@ -47,10 +47,18 @@ export interface UserDirectory {
 
 export interface AccountKeyWriter {
   /**
-   * Points the account at `newKeyId` if it is still ACTIVE on `plan` with `oldKeyId` and no plan change pending;
-   * false if any of that no longer holds.
+   * Takes the account's rotation lock for `lockId` if the account is ACTIVE, still holds `fromKeyId`, has no plan
+   * change pending, and no other rotation holds an unexpired lock (the same `lockId` may take it again: a retry).
+   * False if any of that does not hold. The lock expires at `until`, so a crashed rotation cannot block the account.
    */
-  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, now: Date): Promise<boolean>;
+  lockRotation(userId: string, fromKeyId: string, lockId: string, now: Date, until: Date): Promise<boolean>;
+  /**
+   * Points the account at `newKeyId` and releases the rotation lock, if the account is still ACTIVE on `plan` with
+   * `oldKeyId`, no plan change pending, and the lock is still `lockId`; false if any of that no longer holds.
+   */
+  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date): Promise<boolean>;
+  /** Releases the rotation lock if `lockId` still holds it (a rotation that did not commit). */
+  releaseRotation(userId: string, lockId: string): Promise<void>;
 }
 
 export interface Ledger {
@@ -138,15 +146,22 @@ async function quotaUsed(deps: AccountDeps, usagePlanId: string, keyId: string, 
   return Math.min(Math.max(used, 0), plan.quotaLimit);
 }
 
-/** Why the account refused the new key: the caller should hear the reason, not a bare conflict. */
-async function swapConflict(deps: AccountDeps, userId: string, oldKeyId: string): Promise<ConflictError> {
+/** Why the account refused the rotation: the caller should hear the reason, not a bare conflict. */
+async function rotationConflict(deps: AccountDeps, userId: string, oldKeyId: string): Promise<ConflictError> {
   const account = (await deps.accounts.get(userId)) as PlanAccount | undefined;
   if (account?.pendingPlanChange !== undefined) {
     return new ConflictError('A plan change is in progress', { executionId: account.pendingPlanChange });
   }
-  if (account?.apiKeyId !== oldKeyId) return new ConflictError('The API key was changed by another request');
-  return new ConflictError('The account changed while the key was being rotated; try again');
+  if (account?.apiKeyId !== oldKeyId) return new ConflictError(KEY_CHANGED);
+  if (account.status !== 'ACTIVE') return new ConflictError(`The account is not active (status ${account.status})`, { status: account.status });
+  return new ConflictError(ROTATION_IN_PROGRESS);
 }
+
+export const KEY_CHANGED = 'The API key was changed by another request';
+export const ROTATION_IN_PROGRESS = 'Another rotation of this API key is in progress; try again in a moment';
+
+/** How long a rotation holds the account's lock: longer than the function's timeout (template: 10 s). */
+export const ROTATION_LOCK_MS = 30_000;
 
 /** A rotation failure as the client hears it: typed errors as they are, throttling as a 503, the rest as a 500. */
 function failure(error: unknown): unknown {
@@ -172,27 +187,50 @@ async function compensate(deps: AccountDeps, userId: string, oldKeyId: string, n
   }
 }
 
+/** One rotation: who, the key the request came with (the key being rotated), and its idempotency key. */
+export interface RotationInput {
+  userId: string;
+  /** The API key the request was made with: only that key is rotated, so a request racing another rotation loses. */
+  fromKeyId: string;
+  /** Idempotency-Key (or the API request id): also the rotation lock's owner, so a retry may take the lock again. */
+  requestKey: string;
+}
+
 /**
- * Replaces the caller's key with a new one in the same plan, carrying over the quota used this period. Everything up
- * to the account update is undone on failure (the new key is deleted, the account untouched); the old key's cleanup
- * comes after, in `finishRotation`, and is repeated by a retry.
+ * Replaces the caller's key with a new one in the same plan, carrying over the quota used this period. Concurrent
+ * rotations of one account are serialised by a conditional write on the account (the rotation lock): exactly one
+ * wins, the others answer 409 before creating anything. Everything up to the account update is undone on failure
+ * (the new key is deleted, the lock released, the account untouched); the old key's cleanup comes after, in
+ * `finishRotation`, and is repeated by a retry.
  */
-export async function rotateApiKey(deps: AccountDeps, userId: string): Promise<Rotation> {
+export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Promise<Rotation> {
+  const { userId, fromKeyId, requestKey } = input;
   const account = await activeAccount(deps, userId);
   if (account.pendingPlanChange !== undefined) {
     throw new ConflictError('A plan change is in progress; rotate the key once it has finished', {
       executionId: account.pendingPlanChange,
     });
   }
+  // The request's key was rotated away already (by a rotation that won the race): never rotate the winner's key.
+  if (account.apiKeyId !== fromKeyId) throw new ConflictError(KEY_CHANGED);
   const plan = planOf(deps, account);
   const usagePlanId = await deps.usagePlanIdFor(plan.name);
   const oldKeyId = account.apiKeyId;
   const now = deps.now();
 
+  try {
+    if (!(await deps.accountKeys.lockRotation(userId, oldKeyId, requestKey, now, new Date(now.getTime() + ROTATION_LOCK_MS)))) {
+      throw await rotationConflict(deps, userId, oldKeyId);
+    }
+  } catch (error: unknown) {
+    throw failure(error);
+  }
+
   let newKeyId: string;
   try {
     newKeyId = await deps.keys.createKey(userId, { 'tollgate:userId': userId, 'tollgate:rotatedFrom': oldKeyId });
   } catch (error: unknown) {
+    await releaseLock(deps, userId, requestKey);
     throw failure(error);
   }
   let userUpdated = false;
@@ -205,16 +243,26 @@ export async function rotateApiKey(deps: AccountDeps, userId: string): Promise<R
     }
     userUpdated = true;
     await deps.users.setApiKeyId(userId, newKeyId);
-    if (!(await deps.accountKeys.swapKey(userId, oldKeyId, newKeyId, plan.name, now))) {
-      throw await swapConflict(deps, userId, oldKeyId);
+    if (!(await deps.accountKeys.swapKey(userId, oldKeyId, newKeyId, plan.name, requestKey, now))) {
+      throw await rotationConflict(deps, userId, oldKeyId);
     }
   } catch (error: unknown) {
     logger.warn('Key rotation failed before commit; compensating', { keyId: newKeyId, errorName: errorName(error) });
     await compensate(deps, userId, oldKeyId, newKeyId, userUpdated);
+    await releaseLock(deps, userId, requestKey);
     throw failure(error);
   }
   logger.info('API key rotated', { keyId: newKeyId, previousKeyId: oldKeyId, quotaCarriedOver });
   return { id: newKeyId, previousKeyId: oldKeyId, plan: plan.name, usagePlanId, quotaCarriedOver };
+}
+
+/** Best effort: a lock left behind expires after ROTATION_LOCK_MS. */
+async function releaseLock(deps: AccountDeps, userId: string, lockId: string): Promise<void> {
+  try {
+    await deps.accountKeys.releaseRotation(userId, lockId);
+  } catch (error: unknown) {
+    logger.warn('Could not release the rotation lock; it expires by itself', { errorName: errorName(error) });
+  }
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   UpdateUsageCommand,
 } from '@aws-sdk/client-api-gateway';
 import { AdminUpdateUserAttributesCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
@@ -44,6 +44,7 @@ import {
   type KeyService,
   type Ledger,
   type Rotation,
+  type RotationInput,
   type UserDirectory,
 } from './domain.ts';
 
@@ -149,37 +150,71 @@ export class CognitoUserDirectory implements UserDirectory {
   }
 }
 
+const isConditionFailed = (error: unknown): boolean => error instanceof Error && error.name === 'ConditionalCheckFailedException';
+
+/** The rotation lock and the key swap: conditional single-item updates of the account (no transactions needed). */
 export class DynamoAccountKeyWriter implements AccountKeyWriter {
   constructor(
     private readonly tableName: string,
     private readonly client: DynamoDBDocumentClient = documentClient,
   ) {}
 
-  async swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, now: Date): Promise<boolean> {
+  async lockRotation(userId: string, fromKeyId: string, lockId: string, now: Date, until: Date): Promise<boolean> {
+    return this.conditional({
+      UpdateExpression: 'SET rotationLock = :lock, rotationLockExpiresAt = :until',
+      ConditionExpression:
+        'apiKeyId = :from AND #status = :active AND attribute_not_exists(pendingPlanChange) AND ' +
+        '(attribute_not_exists(rotationLock) OR rotationLock = :lock OR rotationLockExpiresAt < :now)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':lock': lockId,
+        ':until': until.toISOString(),
+        ':from': fromKeyId,
+        ':active': 'ACTIVE',
+        ':now': now.toISOString(),
+      },
+    }, userId);
+  }
+
+  async swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date): Promise<boolean> {
+    return this.conditional({
+      UpdateExpression:
+        'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one REMOVE rotationLock, rotationLockExpiresAt',
+      // The plan too: a plan change that finished meanwhile moved the account, not this new key.
+      ConditionExpression:
+        'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
+      ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
+      ExpressionAttributeValues: {
+        ':new': newKeyId,
+        ':old': oldKeyId,
+        ':active': 'ACTIVE',
+        ':plan': plan,
+        ':lock': lockId,
+        ':now': now.toISOString(),
+        ':zero': 0,
+        ':one': 1,
+      },
+    }, userId);
+  }
+
+  async releaseRotation(userId: string, lockId: string): Promise<void> {
+    await this.conditional({
+      UpdateExpression: 'REMOVE rotationLock, rotationLockExpiresAt',
+      ConditionExpression: 'rotationLock = :lock',
+      ExpressionAttributeValues: { ':lock': lockId },
+    }, userId);
+  }
+
+  /** One conditional UpdateItem on the account; false when the condition does not hold. */
+  private async conditional(
+    update: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
+    userId: string,
+  ): Promise<boolean> {
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { userId },
-          UpdateExpression: 'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one',
-          // The plan too: a plan change that finished meanwhile moved the account, not this new key.
-          ConditionExpression:
-            'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange)',
-          ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
-          ExpressionAttributeValues: {
-            ':new': newKeyId,
-            ':old': oldKeyId,
-            ':active': 'ACTIVE',
-            ':plan': plan,
-            ':now': now.toISOString(),
-            ':zero': 0,
-            ':one': 1,
-          },
-        }),
-      );
+      await this.client.send(new UpdateCommand({ TableName: this.tableName, Key: { userId }, ...update }));
       return true;
     } catch (error: unknown) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailed(error)) return false;
       throw error;
     }
   }
@@ -233,11 +268,8 @@ export function parseUsageQuery(values: Record<string, string | undefined> | nul
   return { from, to };
 }
 
-export interface RotationRequest {
-  userId: string;
-  /** Idempotency-Key, or the API request id without one. */
-  requestKey: string;
-}
+/** Idempotency-Key, or the API request id without one, in `requestKey`; the key being rotated in `fromKeyId`. */
+export type RotationRequest = RotationInput;
 
 export interface AccountRouteDeps extends AccountDeps {
   /** The idempotent rotation: the same request (user + key) commits once, and answers the same afterwards. */
@@ -269,7 +301,7 @@ export function accountRoutes(deps: AccountRouteDeps): Routes {
       const requestKey = idempotencyKeyOf(event) ?? requestId;
       let rotation: Rotation;
       try {
-        rotation = await deps.rotate({ userId: caller.userId, requestKey });
+        rotation = await deps.rotate({ userId: caller.userId, fromKeyId: caller.apiKeyId, requestKey });
       } catch (error: unknown) {
         if (error instanceof IdempotencyAlreadyInProgressError) {
           throw new ConflictError('This rotation is already in progress; retry in a moment');
@@ -326,7 +358,7 @@ const idempotencyConfig = new IdempotencyConfig({
 });
 
 export const rotateOnce = makeIdempotent(
-  (request: RotationRequest): Promise<Rotation> => rotateApiKey(deps, request.userId),
+  (request: RotationRequest): Promise<Rotation> => rotateApiKey(deps, request),
   {
     persistenceStore: new DynamoDBPersistenceLayer({ tableName: requireEnv('IDEMPOTENCY_TABLE'), awsSdkV3Client: dynamodb }),
     config: idempotencyConfig,

@@ -339,16 +339,30 @@ describe('POST /me/api-key/rotate', () => {
       Username: SUB,
       UserAttributes: [{ Name: 'custom:apiid', Value: NEW_KEY_ID }],
     });
+    // The rotation lock first, conditional on the key the request came with…
+    expect(ddb).toHaveReceivedNthCommandWith(2, UpdateCommand, {
+      TableName: ACCOUNTS_TABLE,
+      Key: { userId: SUB },
+      UpdateExpression: 'SET rotationLock = :lock, rotationLockExpiresAt = :until',
+      ExpressionAttributeValues: expect.objectContaining({
+        ':lock': 'rotate-2025-11-23-001',
+        ':from': API_KEY_ID,
+        ':until': new Date(NOW.getTime() + 30_000).toISOString(),
+      }),
+    });
+    // …then the swap, conditional on holding it, which releases it.
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: ACCOUNTS_TABLE,
       Key: { userId: SUB },
-      UpdateExpression: 'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one',
+      UpdateExpression:
+        'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one REMOVE rotationLock, rotationLockExpiresAt',
       ConditionExpression:
-        'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange)',
+        'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
       ExpressionAttributeValues: expect.objectContaining({
         ':new': NEW_KEY_ID,
         ':old': API_KEY_ID,
         ':plan': 'free',
+        ':lock': 'rotate-2025-11-23-001',
         ':now': NOW.toISOString(),
       }),
     });
@@ -373,6 +387,7 @@ describe('POST /me/api-key/rotate', () => {
       .map((call) => call.name)
       .filter((name) => name !== 'GetCommand' && name !== 'GetUsagePlansCommand');
     expect(order).toEqual([
+      'UpdateCommand',
       'CreateApiKeyCommand',
       'CreateUsagePlanKeyCommand',
       'GetUsageCommand',
@@ -416,7 +431,7 @@ describe('POST /me/api-key/rotate', () => {
     expect(second.statusCode).toBe(200);
     expect(bodyOf(second)).toEqual(bodyOf(first));
     expect(apigw).toHaveReceivedCommandTimes(CreateApiKeyCommand, 1);
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2); // lock and swap, once
     expect(cognito).toHaveReceivedCommandTimes(AdminUpdateUserAttributesCommand, 1);
     // The old key's cleanup is repeated (it is safe to), so a retry finishes a cleanup that failed.
     expect(apigw).toHaveReceivedCommandTimes(DeleteApiKeyCommand, 2);
@@ -455,6 +470,34 @@ describe('POST /me/api-key/rotate', () => {
     expect(second.statusCode).toBe(409);
     expect(bodyOf(second).message).toBe('This rotation is already in progress; retry in a moment');
     expect(apigw).toHaveReceivedCommandTimes(CreateApiKeyCommand, 1);
+  });
+
+  it('answers 409 before creating anything when another rotation holds the lock', async () => {
+    givenRotationSucceeds();
+    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+
+    const result = await handler(loadEvent('api-key-rotate'), context);
+
+    expect(result.statusCode).toBe(409);
+    expect(bodyOf(result).message).toBe('Another rotation of this API key is in progress; try again in a moment');
+    expect(apigw).not.toHaveReceivedCommand(CreateApiKeyCommand);
+    expect(cognito).not.toHaveReceivedCommand(AdminUpdateUserAttributesCommand);
+  });
+
+  it('answers 409 when the key the request came with was rotated already, never rotating the new key', async () => {
+    givenRotationSucceeds();
+    givenAccount({ ...account, apiKeyId: 'w1nn3rk3y' });
+    const event = loadEvent('api-key-rotate');
+    // The token still names the old key (custom:apiid), as a request racing the winning rotation does.
+    event.requestContext.authorizer!.claims['custom:apiid'] = API_KEY_ID;
+
+    const result = await handler(event, context);
+
+    expect(result.statusCode).toBe(409);
+    expect(bodyOf(result).message).toBe('The API key was changed by another request');
+    expect(JSON.stringify(bodyOf(result))).not.toContain('w1nn3rk3y');
+    expect(apigw).not.toHaveReceivedCommand(CreateApiKeyCommand);
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
   });
 
   it('answers 400 naming the Idempotency-Key header when it is invalid, creating nothing', async () => {
@@ -505,7 +548,9 @@ describe('POST /me/api-key/rotate', () => {
     expect(apigw).toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: NEW_KEY_ID });
     expect(apigw).not.toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: API_KEY_ID });
     expect(apigw).not.toHaveReceivedCommand(UpdateApiKeyCommand);
-    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+    // The account keeps its key; the rotation lock is taken and released.
+    expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: expect.stringContaining('apiKeyId') });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: 'REMOVE rotationLock, rotationLockExpiresAt' });
     expect(cognito).not.toHaveReceivedCommand(AdminUpdateUserAttributesCommand);
     // The failed attempt leaves no idempotency record: a retry rotates for real.
     expect(records.size).toBe(0);
@@ -524,7 +569,10 @@ describe('POST /me/api-key/rotate', () => {
 
   it('deletes the new key and restores custom:apiid when the account update finds a plan change started', async () => {
     givenRotationSucceeds();
-    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({}) // the rotation lock
+      .rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
     ddb
       .on(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } })
       .resolvesOnce({ Item: account })
@@ -544,7 +592,10 @@ describe('POST /me/api-key/rotate', () => {
 
   it('answers 409 when another rotation replaced the key meanwhile, pointing custom:apiid at that key', async () => {
     givenRotationSucceeds();
-    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({}) // the rotation lock
+      .rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
     ddb
       .on(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } })
       .resolvesOnce({ Item: account })
@@ -568,7 +619,7 @@ describe('POST /me/api-key/rotate', () => {
 
     expect(result.statusCode).toBe(503);
     expect(apigw).toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: NEW_KEY_ID });
-    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+    expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: expect.stringContaining('apiKeyId') });
   });
 
   it('compensates when carrying the quota over fails', async () => {
@@ -606,7 +657,7 @@ describe('POST /me/api-key/rotate', () => {
       now: () => NOW,
     };
     const routesHandler = createApiHandler(
-      mod.accountRoutes({ ...deps, rotate: (request) => rotateApiKey(deps, request.userId) }),
+      mod.accountRoutes({ ...deps, rotate: (request) => rotateApiKey(deps, request) }),
     );
 
     const result = await routesHandler(loadEvent('api-key-rotate'), context);
