@@ -3,7 +3,8 @@
  *   1. request path — authenticated GET /links vs the same handler without auth vs bare node:http;
  *   2. onboarding — 200 sign-ups at 20 concurrent, with AWS's CreateApiKey limit and without;
  *   3. cold start — bundle size and init per function;
- *   4. cost model — transitions, DynamoDB units, Lambda, API Gateway, Cognito per action, priced.
+ *   4. cost model — transitions, DynamoDB units, Lambda, API Gateway, Cognito per action, priced;
+ *   5. dashboard loads — 50/s for 10 s against API Gateway's management API limit (ON): management calls/s, 5xx.
  * Prints each section's tables and PASS/MISS per target (a MISS never fails the process), then writes
  * bench/results/latest.json (git-ignored) and bench/results/<YYYY-MM-DD>.json. See bench/README.md.
  */
@@ -13,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { printColdStart, runColdStart, type ColdStartResult } from './cold-start.ts';
 import { printCost, runCost, type CostResult } from './cost.ts';
+import { printDashboard, runDashboard, type DashboardResult } from './dashboard.ts';
 import { printOnboarding, runOnboarding, type OnboardingRun } from './onboarding.ts';
 import { printRequestPath, runRequestPath, type RequestPathResult } from './request-path.ts';
 import { onboardUser, startBenchStack, waitForIdle } from './setup.ts';
@@ -33,6 +35,7 @@ interface Results {
   onboarding?: OnboardingRun[];
   coldStart?: ColdStartResult;
   cost?: CostResult;
+  dashboard?: DashboardResult;
   errors: { section: string; message: string }[];
 }
 
@@ -77,19 +80,20 @@ async function main(): Promise<void> {
   say('\nStarting the bench stack…');
   const t = await startBenchStack({
     createApiKeyRateLimit: Infinity,
+    managementApiLimits: 'off',
     parameterOverrides: { FreeRateLimit: HIGH, FreeBurstLimit: HIGH, FreeQuotaLimit: HIGH },
   });
   try {
     const user = await onboardUser(t, 'bench');
 
-    say('\n[1/4] request path');
+    say('\n[1/5] request path');
     results.requestPath = await section('1. request path', () => runRequestPath(t, user, root, say));
     if (results.requestPath) say(printRequestPath(results.requestPath));
 
-    say('\n[2/4] onboarding');
+    say('\n[2/5] onboarding');
     const common = { signUps: 200, concurrency: 20, correctnessTargets: true };
     results.onboarding = await section('2. onboarding', async () => [
-      await runOnboarding({ ...common, label: '(i) with AWS\'s CreateApiKey limit', createApiKeyRateLimit: 5, retryIntervalScale: AWS_LIMIT_RETRY_SCALE, latencyTarget: false }, say),
+      await runOnboarding({ ...common, label: '(i) with AWS\'s management API limits', createApiKeyRateLimit: 5, retryIntervalScale: AWS_LIMIT_RETRY_SCALE, latencyTarget: false }, say),
       await runOnboarding({ ...common, label: '(ii) CreateApiKey limit off: the pipeline\'s own latency', createApiKeyRateLimit: Infinity, retryIntervalScale: 1, latencyTarget: true }, say),
       await runOnboarding(
         { label: '(iii) unloaded baseline, limit off', signUps: 20, concurrency: 1, createApiKeyRateLimit: Infinity, retryIntervalScale: 1, latencyTarget: false, correctnessTargets: false },
@@ -100,11 +104,11 @@ async function main(): Promise<void> {
 
     // Section 4 before 3 in time: the cold-start probes start stray executions (the fixtures' made-up users) that
     // would run during the cost model's counting windows. Printed in order.
-    say('\n[3/4] cost model (measured before the cold-start probes, printed after them as section 4)');
+    say('\n[3/5] cost model (measured before the cold-start probes, printed after them as section 4)');
     const throttled = results.onboarding?.[0]?.transitionsPerExecution.withRetries;
     results.cost = await section('4. cost model', () => runCost(t, user, results.requestPath?.linksInvokeMedianMs ?? Number.NaN, throttled));
 
-    say('\n[4/4] cold start');
+    say('\n[4/5] cold start');
     results.coldStart = await section('3. cold start', () => runColdStart(t, root, say));
     if (results.coldStart) say(printColdStart(results.coldStart));
     if (results.cost) say(printCost(results.cost));
@@ -113,12 +117,18 @@ async function main(): Promise<void> {
     await t.close();
   }
 
+  // Its own stack: AWS's management API limits ON (the bench stack above lifts CreateApiKey's).
+  say('\n[5/5] dashboard loads under the management API limit');
+  results.dashboard = await section('5. dashboard loads', () => runDashboard(say));
+  if (results.dashboard) say(printDashboard(results.dashboard));
+
   results.wallSeconds = (performance.now() - started) / 1000;
   results.machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
   const targets = [
     ...(results.requestPath?.targets.map((x) => ['1', x.name, fmtTarget(x.value), x.limit, x.verdict]) ?? []),
     ...(results.onboarding?.flatMap((r) => r.targets.map((x) => ['2', `${r.label.split(':')[0]} ${x.name}`, fmt(x.value, 0), x.limit, x.verdict])) ?? []),
     ...(results.coldStart?.targets.map((x) => ['3', x.name, fmt(x.value, 1), x.limit, x.verdict]) ?? []),
+    ...(results.dashboard?.runs.map((r) => ['5', `${r.label.split(' ')[0]} 5xx responses`, String(r.target5xx.value), r.target5xx.limit, r.target5xx.verdict]) ?? []),
   ];
   say(heading('Targets'));
   say(table(['§', 'target', 'value', 'limit', 'result'], targets));

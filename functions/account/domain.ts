@@ -1,6 +1,6 @@
 import type { AccountStore } from '#shared/accounts';
 import { computeStatement, currentPeriod, type LedgerEntry, type Statement } from '#shared/billing';
-import { ConflictError, HttpError } from '#shared/errors';
+import { ConflictError, HttpError, ServiceUnavailableError, retryAfterOf } from '#shared/errors';
 import { logger } from '#shared/logger';
 import type { Page, PageRequest } from '#shared/pagination';
 import { dayKey, findPlan, quotaPeriodStart, requireActive, type ActiveAccount, type Plan, type PlanAccount, type QuotaPeriod } from '#shared/plans';
@@ -30,8 +30,10 @@ export interface KeyService {
   /** A new enabled key; answers its id only. */
   createKey(name: string, tags: Record<string, string>): Promise<string>;
   attachKey(usagePlanId: string, keyId: string): Promise<void>;
-  /** One entry per day from `from` to `to` (`YYYY-MM-DD`, inclusive); days without data are zeros. */
+  /** One entry per day from `from` to `to` (`YYYY-MM-DD`, inclusive); days without data are zeros. Uncached. */
   usage(usagePlanId: string, keyId: string, from: string, to: string): Promise<DailyUsage[]>;
+  /** Every key of the plan, one entry per day from `from` to `to`: GetUsage without a key id, every page. */
+  planUsage(usagePlanId: string, from: string, to: string): Promise<Map<string, DailyUsage[]>>;
   /** Sets the quota left in the current period (UpdateUsage, `replace /remaining`). */
   setRemaining(usagePlanId: string, keyId: string, remaining: number): Promise<void>;
   /** The next three are safe to repeat: a key or membership that is gone already counts as done. */
@@ -75,15 +77,16 @@ export interface AccountDeps {
   accountKeys: AccountKeyWriter;
   ledger: Ledger;
   usagePlanIdFor: (plan: string) => Promise<string>;
+  /**
+   * Usage as customer reads see it: from a cache with a stated freshness (caches.ts: PlanUsageCache, 60 s), so a
+   * dashboard load does not spend the management API's 10 requests/s. Rotation reads `keys.usage` instead (exact).
+   */
+  readUsage: (usagePlanId: string, keyId: string, from: string, to: string) => Promise<DailyUsage[]>;
   catalog: readonly Plan[];
   now: () => Date;
 }
 
-export class ServiceUnavailableError extends HttpError {
-  constructor(message: string) {
-    super(503, 'ServiceUnavailable', message);
-  }
-}
+export { ServiceUnavailableError };
 
 const TRANSIENT = new Set([
   'TooManyRequestsException',
@@ -109,11 +112,24 @@ function planOf(deps: Pick<AccountDeps, 'catalog'>, account: ActiveAccount): Pla
 
 // ---------------------------------------------------------------------------------------------------- GET /me/api-key
 
-export async function getApiKey(deps: AccountDeps, userId: string): Promise<ApiKeyDetails> {
+/** The caller's key: its id (from the account record) and, only when revealed, its value. */
+export interface ApiKeyView {
+  id: string;
+  plan: string;
+  value?: string;
+}
+
+/**
+ * The caller's current key. By default metadata only, from the account record (DynamoDB): no management API call, no
+ * secret on the wire. With `reveal`, the value too: from the environment's key value cache (caches.ts, 15 min), else
+ * one GetApiKey (includeValue). A dashboard reveals only when the key id differs from the one it holds.
+ */
+export async function getApiKey(deps: AccountDeps, userId: string, reveal = false): Promise<ApiKeyView> {
   const account = await activeAccount(deps, userId);
+  if (!reveal) return { id: account.apiKeyId, plan: account.plan };
   const key = await deps.keys.getKey(account.apiKeyId);
-  if (!key) throw new ConflictError('The API key of the account no longer exists');
-  return key;
+  if (!key?.value) throw new ConflictError('The API key of the account no longer exists');
+  return { id: account.apiKeyId, plan: account.plan, value: key.value };
 }
 
 // ---------------------------------------------------------------------------------------------------- rotation
@@ -166,7 +182,7 @@ export const ROTATION_LOCK_MS = 30_000;
 /** A rotation failure as the client hears it: typed errors as they are, throttling as a 503, the rest as a 500. */
 function failure(error: unknown): unknown {
   if (error instanceof HttpError) return error;
-  if (TRANSIENT.has(errorName(error))) return new ServiceUnavailableError('The key could not be rotated right now; try again');
+  if (TRANSIENT.has(errorName(error))) return new ServiceUnavailableError('The key could not be rotated right now; try again', retryAfterOf(error));
   return error;
 }
 
@@ -320,8 +336,8 @@ export async function getUsage(deps: AccountDeps, userId: string, from: string, 
   const periodStart = quotaPeriodStart(plan.quotaPeriod, now);
   try {
     const [series, period] = await Promise.all([
-      deps.keys.usage(usagePlanId, account.apiKeyId, from, to),
-      deps.keys.usage(usagePlanId, account.apiKeyId, periodStart, dayKey(now)),
+      deps.readUsage(usagePlanId, account.apiKeyId, from, to),
+      deps.readUsage(usagePlanId, account.apiKeyId, periodStart, dayKey(now)),
     ]);
     const used = Math.min(
       plan.quotaLimit,

@@ -31,6 +31,7 @@ import { createApiHandler, json, parseParams, type Routes } from '#shared/http';
 import { encodeNextToken, listQuerySchema, pageRequest, type Cursor, type Page, type PageRequest } from '#shared/pagination';
 import { planCatalog, readOnce, usagePlanLookup } from '#shared/plans';
 import { idempotencyKeyOf } from '../plan/request.ts';
+import { KeyValueCache, PlanUsageCache } from './caches.ts';
 import {
   finishRotation,
   getApiKey,
@@ -65,13 +66,29 @@ async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
   }
 }
 
-/** API keys, usage plan keys and usage through the API Gateway control plane. */
+/** GetUsage's `[used, remaining]` for one day. */
+const dailyUsage = ([used, remaining]: number[]): DailyUsage => ({
+  used: used ?? 0,
+  ...(remaining !== undefined ? { remaining } : {}),
+});
+
+/**
+ * API keys, usage plan keys and usage through the API Gateway control plane. Key values go into `values` (memory of
+ * this execution environment only): the value CreateApiKey answers with, and any GetApiKey, so a reveal right after a
+ * rotation costs no management API call.
+ */
 export class ApiGatewayKeyService implements KeyService {
-  constructor(private readonly client: APIGatewayClient) {}
+  constructor(
+    private readonly client: APIGatewayClient,
+    private readonly values: KeyValueCache = new KeyValueCache(),
+  ) {}
 
   async getKey(id: string): Promise<ApiKeyDetails | undefined> {
+    const cached = this.values.get(id);
+    if (cached !== undefined) return { id, value: cached, enabled: true };
     try {
       const key = await this.client.send(new GetApiKeyCommand({ apiKey: id, includeValue: true }));
+      if (key.value !== undefined && key.enabled) this.values.set(id, key.value);
       return {
         id: key.id ?? id,
         ...(key.value !== undefined ? { value: key.value } : {}),
@@ -87,10 +104,11 @@ export class ApiGatewayKeyService implements KeyService {
 
   async createKey(name: string, tags: Record<string, string>): Promise<string> {
     // The response carries the value: only the id leaves this method.
-    const { id } = await this.client.send(
+    const { id, value } = await this.client.send(
       new CreateApiKeyCommand({ name, description: 'Tollgate API key', enabled: true, tags }),
     );
     if (!id) throw new Error('CreateApiKey answered without an id');
+    if (value !== undefined) this.values.set(id, value);
     return id;
   }
 
@@ -100,10 +118,20 @@ export class ApiGatewayKeyService implements KeyService {
 
   async usage(usagePlanId: string, keyId: string, from: string, to: string): Promise<DailyUsage[]> {
     const { items } = await this.client.send(new GetUsageCommand({ usagePlanId, keyId, startDate: from, endDate: to }));
-    return (items?.[keyId] ?? []).map(([used, remaining]) => ({
-      used: used ?? 0,
-      ...(remaining !== undefined ? { remaining } : {}),
-    }));
+    return (items?.[keyId] ?? []).map(dailyUsage);
+  }
+
+  async planUsage(usagePlanId: string, from: string, to: string): Promise<Map<string, DailyUsage[]>> {
+    const byKey = new Map<string, DailyUsage[]>();
+    let position: string | undefined;
+    do {
+      const page = await this.client.send(
+        new GetUsageCommand({ usagePlanId, startDate: from, endDate: to, limit: 500, ...(position ? { position } : {}) }),
+      );
+      for (const [keyId, days] of Object.entries(page.items ?? {})) byKey.set(keyId, days.map(dailyUsage));
+      position = page.position;
+    } while (position);
+    return byKey;
   }
 
   async setRemaining(usagePlanId: string, keyId: string, remaining: number): Promise<void> {
@@ -117,6 +145,7 @@ export class ApiGatewayKeyService implements KeyService {
   }
 
   disableKey(id: string): Promise<void> {
+    this.values.delete(id);
     return ignoreNotFound(
       this.client.send(
         new UpdateApiKeyCommand({ apiKey: id, patchOperations: [{ op: 'replace', path: '/enabled', value: 'false' }] }),
@@ -129,6 +158,7 @@ export class ApiGatewayKeyService implements KeyService {
   }
 
   deleteKey(id: string): Promise<void> {
+    this.values.delete(id);
     return ignoreNotFound(this.client.send(new DeleteApiKeyCommand({ apiKey: id })));
   }
 }
@@ -268,6 +298,8 @@ export function parseUsageQuery(values: Record<string, string | undefined> | nul
   return { from, to };
 }
 
+export const revealQuery = z.strictObject({ reveal: z.optional(z.enum(['true', 'false'])) });
+
 /** Idempotency-Key, or the API request id without one, in `requestKey`; the key being rotated in `fromKeyId`. */
 export type RotationRequest = RotationInput;
 
@@ -290,9 +322,11 @@ export function accountRoutes(deps: AccountRouteDeps): Routes {
   return {
     // Token only, no API key: a customer whose rotate response was lost (old key already deleted) must still be able
     // to fetch the key they now have. It only ever answers the caller's own key.
+    // `?reveal=true` adds the value; without it, metadata from the account record only (no management API call).
     'GET /me/api-key': async ({ event }) => {
       const user = userFrom(event);
-      const key = await getApiKey({ ...deps, accounts: readOnce(deps.accounts) }, user.userId);
+      const { reveal } = parseParams(event.queryStringParameters, revealQuery, 'query');
+      const key = await getApiKey({ ...deps, accounts: readOnce(deps.accounts) }, user.userId, reveal === 'true');
       return json(200, key, NO_STORE);
     },
 
@@ -340,9 +374,18 @@ const usagePlanIdFor = usagePlanLookup(requireEnv('USAGE_PLAN_NAME_PREFIX'), (po
   apiGateway.send(new GetUsagePlansCommand({ limit: 500, ...(position ? { position } : {}) })),
 );
 
+/** This environment's key values (15 min) and usage snapshots (60 s): see caches.ts. */
+export const keyValues = new KeyValueCache();
+const keys = new ApiGatewayKeyService(apiGateway, keyValues);
+export const usageCache = new PlanUsageCache(
+  (usagePlanId, from, to) => keys.planUsage(usagePlanId, from, to),
+  (usagePlanId, keyId, from, to) => keys.usage(usagePlanId, keyId, from, to),
+);
+
 const deps: AccountDeps = {
   accounts,
-  keys: new ApiGatewayKeyService(apiGateway),
+  keys,
+  readUsage: (usagePlanId, keyId, from, to) => usageCache.usage(usagePlanId, keyId, from, to),
   users: new CognitoUserDirectory(requireEnv('USER_POOL_ID'), cognito),
   accountKeys: new DynamoAccountKeyWriter(requireEnv('ACCOUNTS_TABLE')),
   ledger: new DynamoLedger(requireEnv('BILLING_TABLE')),

@@ -2,16 +2,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiKeyRecord, Listener, UsagePlanSpec } from '../types.ts';
 import { ApiGatewayError, ERROR_STATUS, MESSAGES, badRequest, notFound } from './errors.ts';
 import type { FaultHook } from './faults.ts';
-import { RateLimiter } from './gate.ts';
 import { newRequestId } from './ids.ts';
+import { ManagementApiLimiter, type ManagementApiLimits } from './limits.ts';
 import { DAY_MS, parseDayKey } from './periods.ts';
 import type { ApiGatewayStore, PatchOperation } from './store.ts';
 
 export interface ListenerOptions {
   store: ApiGatewayStore;
   log?: (line: string) => void;
-  /** CreateApiKey requests per second before TooManyRequestsException (AWS: 5/s per account). Infinity disables. */
-  createApiKeyRateLimit?: number;
+  /** The management API's limits (AWS_MANAGEMENT_API_LIMITS by default: 10/s burst 40 for all, CreateApiKey and DeleteApiKey 5/s). */
+  limits?: ManagementApiLimits;
+  /** Clock of the limits' token buckets, in ms (default: performance.now). */
+  clock?: () => number;
   faults?: FaultHook;
   /** Largest request body accepted, in bytes (default 1 MiB). */
   maxBodyBytes?: number;
@@ -48,7 +50,7 @@ const PLANS_FROM_TEMPLATE =
 export function createControlPlaneListener(opts: ListenerOptions): Listener {
   const { store } = opts;
   const log = opts.log ?? (() => undefined);
-  const createLimiter = new RateLimiter(opts.createApiKeyRateLimit ?? 5);
+  const limiter = new ManagementApiLimiter(opts.limits, opts.clock);
   const maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
   const routes = buildRoutes(store);
 
@@ -103,8 +105,9 @@ export function createControlPlaneListener(opts: ListenerOptions): Listener {
         try {
           const fault = opts.faults?.next(route.operation);
           if (fault) throw injected(fault);
-          if (route.operation === 'CreateApiKey' && !createLimiter.tryTake()) {
-            throw new ApiGatewayError('TooManyRequestsException', 'Too Many Requests', { retryAfterSeconds: 1 });
+          const admission = limiter.admit(route.operation);
+          if (!admission.ok) {
+            throw new ApiGatewayError('TooManyRequestsException', 'Too Many Requests', { retryAfterSeconds: admission.retryAfterSeconds });
           }
           const body = route.hasBody ? parseJsonObject(raw) : {};
           result = route.run({ params, query: url.searchParams, body });
