@@ -34,6 +34,8 @@ export interface ApiGatewayControlPlaneOptions {
   managementApiLimits?: ManagementApiLimits | 'off';
   /** CreateApiKey's own rate (and burst) per second, on top of `managementApiLimits`. `Infinity` lifts only that one. */
   createApiKeyRateLimit?: number;
+  /** Clock of the management API limits' token buckets, in ms (default: performance.now; tests freeze it). */
+  limitsClock?: () => number;
   /** Fault injection: asked before each operation; an error name makes that call fail with that AWS error. */
   faults?: FaultHook;
   /** Debounce for the data plane's usage counts in ms (default 100); control-plane writes are saved before their 2xx. */
@@ -64,6 +66,7 @@ export async function createApiGatewayControlPlane(opts: ApiGatewayControlPlaneO
     store,
     log: opts.log,
     limits: managementApiLimits(opts.managementApiLimits, opts.createApiKeyRateLimit),
+    ...(opts.limitsClock ? { clock: opts.limitsClock } : {}),
     faults: opts.faults,
   });
   let closing: Promise<void> | undefined;
