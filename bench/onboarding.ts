@@ -156,7 +156,12 @@ async function redrive(t: TestStack, failed: SignUpRecord[]): Promise<{ attempte
 }
 
 export async function runOnboarding(config: RunConfig, say: (line: string) => void): Promise<OnboardingRun> {
-  const t = await startBenchStack({ createApiKeyRateLimit: config.createApiKeyRateLimit, retryIntervalScale: config.retryIntervalScale });
+  // A finite CreateApiKey limit runs with all of AWS's management API limits (10/s burst 40 too); Infinity lifts them all.
+  const t = await startBenchStack({
+    createApiKeyRateLimit: config.createApiKeyRateLimit,
+    ...(Number.isFinite(config.createApiKeyRateLimit) ? {} : { managementApiLimits: 'off' as const }),
+    retryIntervalScale: config.retryIntervalScale,
+  });
   try {
     const started = performance.now();
     let done = 0;

@@ -5,6 +5,7 @@
  *   3. cold start — bundle size and init per function;
  *   4. cost model — transitions, DynamoDB units, Lambda, API Gateway, Cognito per action, priced;
  *   5. billing close — 10,000 seeded accounts closed under the 25,000-event history quota, and a rerun.
+ *   6. dashboard loads — 50/s for 10 s against API Gateway's management API limit (ON): management calls/s, 5xx.
  * Prints each section's tables and PASS/MISS per target (a MISS never fails the process), then writes
  * bench/results/latest.json (git-ignored) and bench/results/<YYYY-MM-DD>.json. See bench/README.md.
  */
@@ -15,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { printBillingClose, runBillingClose, type BillingCloseResult } from './billing-close.ts';
 import { printColdStart, runColdStart, type ColdStartResult } from './cold-start.ts';
 import { printCost, runCost, type CostResult } from './cost.ts';
+import { printDashboard, runDashboard, type DashboardResult } from './dashboard.ts';
 import { printOnboarding, runOnboarding, type OnboardingRun } from './onboarding.ts';
 import { printRequestPath, runRequestPath, type RequestPathResult } from './request-path.ts';
 import { onboardUser, startBenchStack, waitForIdle } from './setup.ts';
@@ -36,6 +38,7 @@ interface Results {
   coldStart?: ColdStartResult;
   cost?: CostResult;
   billingClose?: BillingCloseResult;
+  dashboard?: DashboardResult;
   errors: { section: string; message: string }[];
 }
 
@@ -80,19 +83,20 @@ async function main(): Promise<void> {
   say('\nStarting the bench stack…');
   const t = await startBenchStack({
     createApiKeyRateLimit: Infinity,
+    managementApiLimits: 'off',
     parameterOverrides: { FreeRateLimit: HIGH, FreeBurstLimit: HIGH, FreeQuotaLimit: HIGH },
   });
   try {
     const user = await onboardUser(t, 'bench');
 
-    say('\n[1/4] request path');
+    say('\n[1/6] request path');
     results.requestPath = await section('1. request path', () => runRequestPath(t, user, root, say));
     if (results.requestPath) say(printRequestPath(results.requestPath));
 
-    say('\n[2/4] onboarding');
+    say('\n[2/6] onboarding');
     const common = { signUps: 200, concurrency: 20, correctnessTargets: true };
     results.onboarding = await section('2. onboarding', async () => [
-      await runOnboarding({ ...common, label: '(i) with AWS\'s CreateApiKey limit', createApiKeyRateLimit: 5, retryIntervalScale: AWS_LIMIT_RETRY_SCALE, latencyTarget: false }, say),
+      await runOnboarding({ ...common, label: '(i) with AWS\'s management API limits', createApiKeyRateLimit: 5, retryIntervalScale: AWS_LIMIT_RETRY_SCALE, latencyTarget: false }, say),
       await runOnboarding({ ...common, label: '(ii) CreateApiKey limit off: the pipeline\'s own latency', createApiKeyRateLimit: Infinity, retryIntervalScale: 1, latencyTarget: true }, say),
       await runOnboarding(
         { label: '(iii) unloaded baseline, limit off', signUps: 20, concurrency: 1, createApiKeyRateLimit: Infinity, retryIntervalScale: 1, latencyTarget: false, correctnessTargets: false },
@@ -103,11 +107,11 @@ async function main(): Promise<void> {
 
     // Section 4 before 3 in time: the cold-start probes start stray executions (the fixtures' made-up users) that
     // would run during the cost model's counting windows. Printed in order.
-    say('\n[3/4] cost model (measured before the cold-start probes, printed after them as section 4)');
+    say('\n[3/6] cost model (measured before the cold-start probes, printed after them as section 4)');
     const throttled = results.onboarding?.[0]?.transitionsPerExecution.withRetries;
     results.cost = await section('4. cost model', () => runCost(t, user, results.requestPath?.linksInvokeMedianMs ?? Number.NaN, throttled));
 
-    say('\n[4/4] cold start');
+    say('\n[4/6] cold start');
     results.coldStart = await section('3. cold start', () => runColdStart(t, root, say));
     if (results.coldStart) say(printColdStart(results.coldStart));
     if (results.cost) say(printCost(results.cost));
@@ -117,9 +121,14 @@ async function main(): Promise<void> {
   }
 
   // Its own stack: 10,000 seeded accounts would change what the other sections measure.
-  say('\n[5/5] billing close');
+  say('\n[5/6] billing close');
   results.billingClose = await section('5. billing close', () => runBillingClose(say));
   if (results.billingClose) say(printBillingClose(results.billingClose));
+
+  // Its own stack: AWS's management API limits ON (the bench stack above lifts CreateApiKey's).
+  say('\n[6/6] dashboard loads under the management API limit');
+  results.dashboard = await section('6. dashboard loads', () => runDashboard(say));
+  if (results.dashboard) say(printDashboard(results.dashboard));
 
   results.wallSeconds = (performance.now() - started) / 1000;
   results.machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
@@ -128,6 +137,7 @@ async function main(): Promise<void> {
     ...(results.onboarding?.flatMap((r) => r.targets.map((x) => ['2', `${r.label.split(':')[0]} ${x.name}`, fmt(x.value, 0), x.limit, x.verdict])) ?? []),
     ...(results.coldStart?.targets.map((x) => ['3', x.name, fmt(x.value, 1), x.limit, x.verdict]) ?? []),
     ...(results.billingClose?.targets.map((x) => ['5', x.name, fmt(x.value, 0), x.limit, x.verdict]) ?? []),
+    ...(results.dashboard?.runs.map((r) => ['6', `${r.label.split(' ')[0]} 5xx responses`, String(r.target5xx.value), r.target5xx.limit, r.target5xx.verdict]) ?? []),
   ];
   say(heading('Targets'));
   say(table(['§', 'target', 'value', 'limit', 'result'], targets));

@@ -3,10 +3,9 @@
  * free ports in a fresh temp dir, a user signed up, confirmed, onboarded and signed in, and the execution history
  * reads the onboarding and cost sections share.
  */
-import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import type { LocalStackOptions } from '../local/stack.ts';
-import { claimsOf, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../tests/support/stack.ts';
+import { onboardCustomer, startTestStack, type Customer, type TestStack } from '../tests/support/stack.ts';
 
 export { executionHistory } from '../tests/support/stack.ts';
 import { sleep } from './util.ts';
@@ -16,26 +15,9 @@ export function startBenchStack(opts: Partial<LocalStackOptions> = {}): Promise<
   return startTestStack({ log: () => undefined, ...opts });
 }
 
-export interface BenchUser {
-  email: string;
-  userId: string;
-  idToken: string;
-  keyId: string;
-  keyValue: string;
-}
-
-/** Sign up, confirm, wait for onboarding to finish, sign in (the ID token then carries custom:apiid), read the key. */
-export async function onboardUser(t: TestStack, prefix: string): Promise<BenchUser> {
-  const email = uniqueEmail(prefix);
-  const userId = await signUpAndConfirm(t, email);
-  const execution = await waitForExecution(t, onboardingArn(t, userId), 30_000);
-  if (execution.status !== 'SUCCEEDED') throw new Error(`onboarding of ${email} ended ${execution.status}: ${execution.error ?? ''} ${execution.cause ?? ''}`);
-  const { idToken } = await signIn(t, email);
-  const keyId = claimsOf(idToken)['custom:apiid'];
-  if (typeof keyId !== 'string' || keyId === '') throw new Error(`the ID token of ${email} carries no custom:apiid`);
-  const key = await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: keyId, includeValue: true }));
-  return { email, userId, idToken, keyId, keyValue: key.value as string };
-}
+/** A customer signed up, confirmed, onboarded and signed in, with their key (the integration tests' own helper). */
+export type BenchUser = Customer;
+export const onboardUser = onboardCustomer;
 
 export function stateMachineArn(t: TestStack, logicalId: string): string {
   const machine = t.stack.model.stateMachines.find((m) => m.logicalId === logicalId);

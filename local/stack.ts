@@ -8,7 +8,7 @@ import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createApiGatewayControlPlane, type FaultHook } from './apigateway/index.ts';
+import { createApiGatewayControlPlane, type FaultHook, type ManagementApiLimits } from './apigateway/index.ts';
 import { buildFunctions } from './build.ts';
 import { startCognito, type LocalCognito } from './cognito.ts';
 import { createPortalListener, DEFAULT_PORTAL_PORT, ensurePortalBuilt, readOutboxFile, type PortalConfig } from '../portal/server/index.ts';
@@ -42,8 +42,13 @@ export interface LocalStackOptions {
   maxHistoryEvents?: number;
   /** Milliseconds clock of the gateway's stage throttles (MethodSettings); tests move it by hand. Default Date.now. */
   gatewayClock?: () => number;
-  /** CreateApiKey requests per second before 429 (AWS: 5). Infinity disables. */
+  /** CreateApiKey requests per second before 429 (AWS: 5). Infinity lifts this one limit only. */
   createApiKeyRateLimit?: number;
+  /**
+   * The API Gateway management API's limits (local/apigateway/limits.ts): AWS's by default (10 requests/s, burst 40,
+   * for every control-plane call together; CreateApiKey and DeleteApiKey 5/s); `'off'` lifts them all.
+   */
+  managementApiLimits?: ManagementApiLimits | 'off';
   /**
    * Also serve the developer portal (portal/dist, built first if missing or stale) with its /config.json and the
    * outbox (/outbox.json). Port: DEFAULT_PORTAL_PORT (5173), `{ port }` (0 = free), or free when `ports` is 0.
@@ -316,6 +321,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       usagePlans: model.usagePlans,
       log: (line) => log(`[apigateway] ${line}`),
       ...(opts.createApiKeyRateLimit !== undefined ? { createApiKeyRateLimit: opts.createApiKeyRateLimit } : {}),
+      ...(opts.managementApiLimits !== undefined ? { managementApiLimits: opts.managementApiLimits } : {}),
       ...(opts.faults?.apigateway ? { faults: opts.faults.apigateway } : {}),
     });
     closers.push(() => controlPlane.close());

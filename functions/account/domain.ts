@@ -1,6 +1,6 @@
 import type { AccountStore } from '#shared/accounts';
 import { computeStatement, currentPeriod, type LedgerEntry, type Statement } from '#shared/billing';
-import { ConflictError, ForbiddenError, HttpError } from '#shared/errors';
+import { ConflictError, ForbiddenError, HttpError, ServiceUnavailableError, retryAfterOf } from '#shared/errors';
 import { logger } from '#shared/logger';
 import type { Page, PageRequest } from '#shared/pagination';
 import { dayKey, findPlan, quotaPeriodStart, requireActive, type ActiveAccount, type Plan, type PlanAccount, type QuotaPeriod } from '#shared/plans';
@@ -30,8 +30,10 @@ export interface KeyService {
   /** A new enabled key; answers its id only. */
   createKey(name: string, tags: Record<string, string>): Promise<string>;
   attachKey(usagePlanId: string, keyId: string): Promise<void>;
-  /** One entry per day from `from` to `to` (`YYYY-MM-DD`, inclusive); days without data are zeros. */
+  /** One entry per day from `from` to `to` (`YYYY-MM-DD`, inclusive); days without data are zeros. Uncached. */
   usage(usagePlanId: string, keyId: string, from: string, to: string): Promise<DailyUsage[]>;
+  /** Every key of the plan, one entry per day from `from` to `to`: GetUsage without a key id, every page. */
+  planUsage(usagePlanId: string, from: string, to: string): Promise<Map<string, DailyUsage[]>>;
   /** Sets the quota left in the current period (UpdateUsage, `replace /remaining`). */
   setRemaining(usagePlanId: string, keyId: string, remaining: number): Promise<void>;
   /** The next three are safe to repeat: a key or membership that is gone already counts as done. */
@@ -47,10 +49,18 @@ export interface UserDirectory {
 
 export interface AccountKeyWriter {
   /**
-   * Points the account at `newKeyId` if it is still ACTIVE on `plan` with `oldKeyId` and no plan change pending;
-   * false if any of that no longer holds.
+   * Takes the account's rotation lock for `lockId` if the account is ACTIVE, still holds `fromKeyId`, has no plan
+   * change pending, and no other rotation holds an unexpired lock (the same `lockId` may take it again: a retry).
+   * False if any of that does not hold. The lock expires at `until`, so a crashed rotation cannot block the account.
    */
-  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, now: Date): Promise<boolean>;
+  lockRotation(userId: string, fromKeyId: string, lockId: string, now: Date, until: Date): Promise<boolean>;
+  /**
+   * Points the account at `newKeyId` and releases the rotation lock, if the account is still ACTIVE on `plan` with
+   * `oldKeyId`, no plan change pending, and the lock is still `lockId`; false if any of that no longer holds.
+   */
+  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date): Promise<boolean>;
+  /** Releases the rotation lock if `lockId` still holds it (a rotation that did not commit). */
+  releaseRotation(userId: string, lockId: string): Promise<void>;
 }
 
 export interface Ledger {
@@ -67,15 +77,16 @@ export interface AccountDeps {
   accountKeys: AccountKeyWriter;
   ledger: Ledger;
   usagePlanIdFor: (plan: string) => Promise<string>;
+  /**
+   * Usage as customer reads see it: from a cache with a stated freshness (caches.ts: PlanUsageCache, 60 s), so a
+   * dashboard load does not spend the management API's 10 requests/s. Rotation reads `keys.usage` instead (exact).
+   */
+  readUsage: (usagePlanId: string, keyId: string, from: string, to: string) => Promise<DailyUsage[]>;
   catalog: readonly Plan[];
   now: () => Date;
 }
 
-export class ServiceUnavailableError extends HttpError {
-  constructor(message: string) {
-    super(503, 'ServiceUnavailable', message);
-  }
-}
+export { ServiceUnavailableError };
 
 const TRANSIENT = new Set([
   'TooManyRequestsException',
@@ -101,11 +112,24 @@ function planOf(deps: Pick<AccountDeps, 'catalog'>, account: ActiveAccount): Pla
 
 // ---------------------------------------------------------------------------------------------------- GET /me/api-key
 
-export async function getApiKey(deps: AccountDeps, userId: string): Promise<ApiKeyDetails> {
+/** The caller's key: its id (from the account record) and, only when revealed, its value. */
+export interface ApiKeyView {
+  id: string;
+  plan: string;
+  value?: string;
+}
+
+/**
+ * The caller's current key. By default metadata only, from the account record (DynamoDB): no management API call, no
+ * secret on the wire. With `reveal`, the value too: from the environment's key value cache (caches.ts, 15 min), else
+ * one GetApiKey (includeValue). A dashboard reveals only when the key id differs from the one it holds.
+ */
+export async function getApiKey(deps: AccountDeps, userId: string, reveal = false): Promise<ApiKeyView> {
   const account = await activeAccount(deps, userId);
+  if (!reveal) return { id: account.apiKeyId, plan: account.plan };
   const key = await deps.keys.getKey(account.apiKeyId);
-  if (!key) throw new ConflictError('The API key of the account no longer exists');
-  return key;
+  if (!key?.value) throw new ConflictError('The API key of the account no longer exists');
+  return { id: account.apiKeyId, plan: account.plan, value: key.value };
 }
 
 // ---------------------------------------------------------------------------------------------------- rotation
@@ -138,22 +162,29 @@ async function quotaUsed(deps: AccountDeps, usagePlanId: string, keyId: string, 
   return Math.min(Math.max(used, 0), plan.quotaLimit);
 }
 
-/** Why the account refused the new key: the caller should hear the reason, not a bare conflict. */
-async function swapConflict(deps: AccountDeps, userId: string, oldKeyId: string): Promise<ConflictError> {
+/** Why the account refused the rotation: the caller should hear the reason, not a bare conflict. */
+async function rotationConflict(deps: AccountDeps, userId: string, oldKeyId: string): Promise<ConflictError> {
   const account = (await deps.accounts.get(userId)) as PlanAccount | undefined;
   if (account?.pendingPlanChange !== undefined) {
     return new ConflictError('A plan change is in progress', { executionId: account.pendingPlanChange });
   }
-  if (account?.apiKeyId !== oldKeyId) return new ConflictError('The API key was changed by another request');
-  return new ConflictError('The account changed while the key was being rotated; try again');
+  if (account?.apiKeyId !== oldKeyId) return new ConflictError(KEY_CHANGED);
+  if (account.status !== 'ACTIVE') return new ConflictError(`The account is not active (status ${account.status})`, { status: account.status });
+  return new ConflictError(ROTATION_IN_PROGRESS);
 }
+
+export const KEY_CHANGED = 'The API key was changed by another request';
+export const ROTATION_IN_PROGRESS = 'Another rotation of this API key is in progress; try again in a moment';
+
+/** How long a rotation holds the account's lock: longer than the function's timeout (template: 10 s). */
+export const ROTATION_LOCK_MS = 30_000;
 
 /** A rotation failure as the client hears it: typed errors as they are, throttling as a 503, the rest as a 500. */
 function failure(error: unknown): unknown {
   if (error instanceof HttpError) return error;
   // Deleted in the pool (AdminDeleteUser) while the ID token lives on: the account is being closed (issue 16).
   if (errorName(error) === 'UserNotFoundException') return new ForbiddenError('This user has been deleted; the account is being closed');
-  if (TRANSIENT.has(errorName(error))) return new ServiceUnavailableError('The key could not be rotated right now; try again');
+  if (TRANSIENT.has(errorName(error))) return new ServiceUnavailableError('The key could not be rotated right now; try again', retryAfterOf(error));
   return error;
 }
 
@@ -174,27 +205,50 @@ async function compensate(deps: AccountDeps, userId: string, oldKeyId: string, n
   }
 }
 
+/** One rotation: who, the key the request came with (the key being rotated), and its idempotency key. */
+export interface RotationInput {
+  userId: string;
+  /** The API key the request was made with: only that key is rotated, so a request racing another rotation loses. */
+  fromKeyId: string;
+  /** Idempotency-Key (or the API request id): also the rotation lock's owner, so a retry may take the lock again. */
+  requestKey: string;
+}
+
 /**
- * Replaces the caller's key with a new one in the same plan, carrying over the quota used this period. Everything up
- * to the account update is undone on failure (the new key is deleted, the account untouched); the old key's cleanup
- * comes after, in `finishRotation`, and is repeated by a retry.
+ * Replaces the caller's key with a new one in the same plan, carrying over the quota used this period. Concurrent
+ * rotations of one account are serialised by a conditional write on the account (the rotation lock): exactly one
+ * wins, the others answer 409 before creating anything. Everything up to the account update is undone on failure
+ * (the new key is deleted, the lock released, the account untouched); the old key's cleanup comes after, in
+ * `finishRotation`, and is repeated by a retry.
  */
-export async function rotateApiKey(deps: AccountDeps, userId: string): Promise<Rotation> {
+export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Promise<Rotation> {
+  const { userId, fromKeyId, requestKey } = input;
   const account = await activeAccount(deps, userId);
   if (account.pendingPlanChange !== undefined) {
     throw new ConflictError('A plan change is in progress; rotate the key once it has finished', {
       executionId: account.pendingPlanChange,
     });
   }
+  // The request's key was rotated away already (by a rotation that won the race): never rotate the winner's key.
+  if (account.apiKeyId !== fromKeyId) throw new ConflictError(KEY_CHANGED);
   const plan = planOf(deps, account);
   const usagePlanId = await deps.usagePlanIdFor(plan.name);
   const oldKeyId = account.apiKeyId;
   const now = deps.now();
 
+  try {
+    if (!(await deps.accountKeys.lockRotation(userId, oldKeyId, requestKey, now, new Date(now.getTime() + ROTATION_LOCK_MS)))) {
+      throw await rotationConflict(deps, userId, oldKeyId);
+    }
+  } catch (error: unknown) {
+    throw failure(error);
+  }
+
   let newKeyId: string;
   try {
     newKeyId = await deps.keys.createKey(userId, { 'tollgate:userId': userId, 'tollgate:rotatedFrom': oldKeyId });
   } catch (error: unknown) {
+    await releaseLock(deps, userId, requestKey);
     throw failure(error);
   }
   let userUpdated = false;
@@ -207,16 +261,26 @@ export async function rotateApiKey(deps: AccountDeps, userId: string): Promise<R
     }
     userUpdated = true;
     await deps.users.setApiKeyId(userId, newKeyId);
-    if (!(await deps.accountKeys.swapKey(userId, oldKeyId, newKeyId, plan.name, now))) {
-      throw await swapConflict(deps, userId, oldKeyId);
+    if (!(await deps.accountKeys.swapKey(userId, oldKeyId, newKeyId, plan.name, requestKey, now))) {
+      throw await rotationConflict(deps, userId, oldKeyId);
     }
   } catch (error: unknown) {
     logger.warn('Key rotation failed before commit; compensating', { keyId: newKeyId, errorName: errorName(error) });
     await compensate(deps, userId, oldKeyId, newKeyId, userUpdated);
+    await releaseLock(deps, userId, requestKey);
     throw failure(error);
   }
   logger.info('API key rotated', { keyId: newKeyId, previousKeyId: oldKeyId, quotaCarriedOver });
   return { id: newKeyId, previousKeyId: oldKeyId, plan: plan.name, usagePlanId, quotaCarriedOver };
+}
+
+/** Best effort: a lock left behind expires after ROTATION_LOCK_MS. */
+async function releaseLock(deps: AccountDeps, userId: string, lockId: string): Promise<void> {
+  try {
+    await deps.accountKeys.releaseRotation(userId, lockId);
+  } catch (error: unknown) {
+    logger.warn('Could not release the rotation lock; it expires by itself', { errorName: errorName(error) });
+  }
 }
 
 /**
@@ -274,8 +338,8 @@ export async function getUsage(deps: AccountDeps, userId: string, from: string, 
   const periodStart = quotaPeriodStart(plan.quotaPeriod, now);
   try {
     const [series, period] = await Promise.all([
-      deps.keys.usage(usagePlanId, account.apiKeyId, from, to),
-      deps.keys.usage(usagePlanId, account.apiKeyId, periodStart, dayKey(now)),
+      deps.readUsage(usagePlanId, account.apiKeyId, from, to),
+      deps.readUsage(usagePlanId, account.apiKeyId, periodStart, dayKey(now)),
     ]);
     const used = Math.min(
       plan.quotaLimit,

@@ -17,7 +17,7 @@ import {
   UpdateUsageCommand,
 } from '@aws-sdk/client-api-gateway';
 import { AdminUpdateUserAttributesCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
@@ -31,6 +31,7 @@ import { createApiHandler, json, parseParams, type Routes } from '#shared/http';
 import { encodeNextToken, listQuerySchema, pageRequest, type Cursor, type Page, type PageRequest } from '#shared/pagination';
 import { planCatalog, readOnce, usagePlanLookup } from '#shared/plans';
 import { idempotencyKeyOf } from '../plan/request.ts';
+import { KeyValueCache, PlanUsageCache } from './caches.ts';
 import {
   finishRotation,
   getApiKey,
@@ -44,6 +45,7 @@ import {
   type KeyService,
   type Ledger,
   type Rotation,
+  type RotationInput,
   type UserDirectory,
 } from './domain.ts';
 
@@ -64,13 +66,29 @@ async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
   }
 }
 
-/** API keys, usage plan keys and usage through the API Gateway control plane. */
+/** GetUsage's `[used, remaining]` for one day. */
+const dailyUsage = ([used, remaining]: number[]): DailyUsage => ({
+  used: used ?? 0,
+  ...(remaining !== undefined ? { remaining } : {}),
+});
+
+/**
+ * API keys, usage plan keys and usage through the API Gateway control plane. Key values go into `values` (memory of
+ * this execution environment only): the value CreateApiKey answers with, and any GetApiKey, so a reveal right after a
+ * rotation costs no management API call.
+ */
 export class ApiGatewayKeyService implements KeyService {
-  constructor(private readonly client: APIGatewayClient) {}
+  constructor(
+    private readonly client: APIGatewayClient,
+    private readonly values: KeyValueCache = new KeyValueCache(),
+  ) {}
 
   async getKey(id: string): Promise<ApiKeyDetails | undefined> {
+    const cached = this.values.get(id);
+    if (cached !== undefined) return { id, value: cached, enabled: true };
     try {
       const key = await this.client.send(new GetApiKeyCommand({ apiKey: id, includeValue: true }));
+      if (key.value !== undefined && key.enabled) this.values.set(id, key.value);
       return {
         id: key.id ?? id,
         ...(key.value !== undefined ? { value: key.value } : {}),
@@ -86,10 +104,11 @@ export class ApiGatewayKeyService implements KeyService {
 
   async createKey(name: string, tags: Record<string, string>): Promise<string> {
     // The response carries the value: only the id leaves this method.
-    const { id } = await this.client.send(
+    const { id, value } = await this.client.send(
       new CreateApiKeyCommand({ name, description: 'Tollgate API key', enabled: true, tags }),
     );
     if (!id) throw new Error('CreateApiKey answered without an id');
+    if (value !== undefined) this.values.set(id, value);
     return id;
   }
 
@@ -99,10 +118,20 @@ export class ApiGatewayKeyService implements KeyService {
 
   async usage(usagePlanId: string, keyId: string, from: string, to: string): Promise<DailyUsage[]> {
     const { items } = await this.client.send(new GetUsageCommand({ usagePlanId, keyId, startDate: from, endDate: to }));
-    return (items?.[keyId] ?? []).map(([used, remaining]) => ({
-      used: used ?? 0,
-      ...(remaining !== undefined ? { remaining } : {}),
-    }));
+    return (items?.[keyId] ?? []).map(dailyUsage);
+  }
+
+  async planUsage(usagePlanId: string, from: string, to: string): Promise<Map<string, DailyUsage[]>> {
+    const byKey = new Map<string, DailyUsage[]>();
+    let position: string | undefined;
+    do {
+      const page = await this.client.send(
+        new GetUsageCommand({ usagePlanId, startDate: from, endDate: to, limit: 500, ...(position ? { position } : {}) }),
+      );
+      for (const [keyId, days] of Object.entries(page.items ?? {})) byKey.set(keyId, days.map(dailyUsage));
+      position = page.position;
+    } while (position);
+    return byKey;
   }
 
   async setRemaining(usagePlanId: string, keyId: string, remaining: number): Promise<void> {
@@ -116,6 +145,7 @@ export class ApiGatewayKeyService implements KeyService {
   }
 
   disableKey(id: string): Promise<void> {
+    this.values.delete(id);
     return ignoreNotFound(
       this.client.send(
         new UpdateApiKeyCommand({ apiKey: id, patchOperations: [{ op: 'replace', path: '/enabled', value: 'false' }] }),
@@ -128,6 +158,7 @@ export class ApiGatewayKeyService implements KeyService {
   }
 
   deleteKey(id: string): Promise<void> {
+    this.values.delete(id);
     return ignoreNotFound(this.client.send(new DeleteApiKeyCommand({ apiKey: id })));
   }
 }
@@ -149,37 +180,71 @@ export class CognitoUserDirectory implements UserDirectory {
   }
 }
 
+const isConditionFailed = (error: unknown): boolean => error instanceof Error && error.name === 'ConditionalCheckFailedException';
+
+/** The rotation lock and the key swap: conditional single-item updates of the account (no transactions needed). */
 export class DynamoAccountKeyWriter implements AccountKeyWriter {
   constructor(
     private readonly tableName: string,
     private readonly client: DynamoDBDocumentClient = documentClient,
   ) {}
 
-  async swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, now: Date): Promise<boolean> {
+  async lockRotation(userId: string, fromKeyId: string, lockId: string, now: Date, until: Date): Promise<boolean> {
+    return this.conditional({
+      UpdateExpression: 'SET rotationLock = :lock, rotationLockExpiresAt = :until',
+      ConditionExpression:
+        'apiKeyId = :from AND #status = :active AND attribute_not_exists(pendingPlanChange) AND ' +
+        '(attribute_not_exists(rotationLock) OR rotationLock = :lock OR rotationLockExpiresAt < :now)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':lock': lockId,
+        ':until': until.toISOString(),
+        ':from': fromKeyId,
+        ':active': 'ACTIVE',
+        ':now': now.toISOString(),
+      },
+    }, userId);
+  }
+
+  async swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date): Promise<boolean> {
+    return this.conditional({
+      UpdateExpression:
+        'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one REMOVE rotationLock, rotationLockExpiresAt',
+      // The plan too: a plan change that finished meanwhile moved the account, not this new key.
+      ConditionExpression:
+        'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
+      ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
+      ExpressionAttributeValues: {
+        ':new': newKeyId,
+        ':old': oldKeyId,
+        ':active': 'ACTIVE',
+        ':plan': plan,
+        ':lock': lockId,
+        ':now': now.toISOString(),
+        ':zero': 0,
+        ':one': 1,
+      },
+    }, userId);
+  }
+
+  async releaseRotation(userId: string, lockId: string): Promise<void> {
+    await this.conditional({
+      UpdateExpression: 'REMOVE rotationLock, rotationLockExpiresAt',
+      ConditionExpression: 'rotationLock = :lock',
+      ExpressionAttributeValues: { ':lock': lockId },
+    }, userId);
+  }
+
+  /** One conditional UpdateItem on the account; false when the condition does not hold. */
+  private async conditional(
+    update: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
+    userId: string,
+  ): Promise<boolean> {
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { userId },
-          UpdateExpression: 'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one',
-          // The plan too: a plan change that finished meanwhile moved the account, not this new key.
-          ConditionExpression:
-            'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange)',
-          ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
-          ExpressionAttributeValues: {
-            ':new': newKeyId,
-            ':old': oldKeyId,
-            ':active': 'ACTIVE',
-            ':plan': plan,
-            ':now': now.toISOString(),
-            ':zero': 0,
-            ':one': 1,
-          },
-        }),
-      );
+      await this.client.send(new UpdateCommand({ TableName: this.tableName, Key: { userId }, ...update }));
       return true;
     } catch (error: unknown) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailed(error)) return false;
       throw error;
     }
   }
@@ -233,11 +298,10 @@ export function parseUsageQuery(values: Record<string, string | undefined> | nul
   return { from, to };
 }
 
-export interface RotationRequest {
-  userId: string;
-  /** Idempotency-Key, or the API request id without one. */
-  requestKey: string;
-}
+export const revealQuery = z.strictObject({ reveal: z.optional(z.enum(['true', 'false'])) });
+
+/** Idempotency-Key, or the API request id without one, in `requestKey`; the key being rotated in `fromKeyId`. */
+export type RotationRequest = RotationInput;
 
 export interface AccountRouteDeps extends AccountDeps {
   /** The idempotent rotation: the same request (user + key) commits once, and answers the same afterwards. */
@@ -258,9 +322,11 @@ export function accountRoutes(deps: AccountRouteDeps): Routes {
   return {
     // Token only, no API key: a customer whose rotate response was lost (old key already deleted) must still be able
     // to fetch the key they now have. It only ever answers the caller's own key.
+    // `?reveal=true` adds the value; without it, metadata from the account record only (no management API call).
     'GET /me/api-key': async ({ event }) => {
       const user = userFrom(event);
-      const key = await getApiKey({ ...deps, accounts: readOnce(deps.accounts) }, user.userId);
+      const { reveal } = parseParams(event.queryStringParameters, revealQuery, 'query');
+      const key = await getApiKey({ ...deps, accounts: readOnce(deps.accounts) }, user.userId, reveal === 'true');
       return json(200, key, NO_STORE);
     },
 
@@ -269,7 +335,7 @@ export function accountRoutes(deps: AccountRouteDeps): Routes {
       const requestKey = idempotencyKeyOf(event) ?? requestId;
       let rotation: Rotation;
       try {
-        rotation = await deps.rotate({ userId: caller.userId, requestKey });
+        rotation = await deps.rotate({ userId: caller.userId, fromKeyId: caller.apiKeyId, requestKey });
       } catch (error: unknown) {
         if (error instanceof IdempotencyAlreadyInProgressError) {
           throw new ConflictError('This rotation is already in progress; retry in a moment');
@@ -308,9 +374,18 @@ const usagePlanIdFor = usagePlanLookup(requireEnv('USAGE_PLAN_NAME_PREFIX'), (po
   apiGateway.send(new GetUsagePlansCommand({ limit: 500, ...(position ? { position } : {}) })),
 );
 
+/** This environment's key values (15 min) and usage snapshots (60 s): see caches.ts. */
+export const keyValues = new KeyValueCache();
+const keys = new ApiGatewayKeyService(apiGateway, keyValues);
+export const usageCache = new PlanUsageCache(
+  (usagePlanId, from, to) => keys.planUsage(usagePlanId, from, to),
+  (usagePlanId, keyId, from, to) => keys.usage(usagePlanId, keyId, from, to),
+);
+
 const deps: AccountDeps = {
   accounts,
-  keys: new ApiGatewayKeyService(apiGateway),
+  keys,
+  readUsage: (usagePlanId, keyId, from, to) => usageCache.usage(usagePlanId, keyId, from, to),
   users: new CognitoUserDirectory(requireEnv('USER_POOL_ID'), cognito),
   accountKeys: new DynamoAccountKeyWriter(requireEnv('ACCOUNTS_TABLE')),
   ledger: new DynamoLedger(requireEnv('BILLING_TABLE')),
@@ -326,7 +401,7 @@ const idempotencyConfig = new IdempotencyConfig({
 });
 
 export const rotateOnce = makeIdempotent(
-  (request: RotationRequest): Promise<Rotation> => rotateApiKey(deps, request.userId),
+  (request: RotationRequest): Promise<Rotation> => rotateApiKey(deps, request),
   {
     persistenceStore: new DynamoDBPersistenceLayer({ tableName: requireEnv('IDEMPOTENCY_TABLE'), awsSdkV3Client: dynamodb }),
     config: idempotencyConfig,

@@ -49,3 +49,42 @@ export class TooManyRequestsError extends HttpError {
     super(429, 'TooManyRequests', message);
   }
 }
+
+/** Retry-After for a 503 that names none: one second. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 1;
+
+/** 503: a dependency is throttling or briefly unavailable. Answered with `Retry-After: <seconds>`. */
+export class ServiceUnavailableError extends HttpError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number = DEFAULT_RETRY_AFTER_SECONDS,
+  ) {
+    super(503, 'ServiceUnavailable', message);
+  }
+}
+
+/**
+ * AWS errors that mean "too many requests right now" or "briefly unavailable", whichever service threw them (API
+ * Gateway's management API: TooManyRequestsException, 429; DynamoDB: ProvisionedThroughputExceededException,
+ * ThrottlingException, RequestLimitExceeded; Cognito: TooManyRequestsException). Such an error reaches a client as a
+ * 503 with Retry-After, never as a 500.
+ */
+const THROTTLING = new Set([
+  'TooManyRequestsException',
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'ServiceUnavailableException',
+  'ServiceUnavailable',
+]);
+
+export function isThrottling(error: unknown): boolean {
+  return error instanceof Error && THROTTLING.has(error.name);
+}
+
+/** Seconds the AWS error's `Retry-After` asked for (API Gateway binds it to `retryAfterSeconds`), else the default. */
+export function retryAfterOf(error: unknown): number {
+  const raw = (error as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  const seconds = typeof raw === 'string' || typeof raw === 'number' ? Number(raw) : Number.NaN;
+  return Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : DEFAULT_RETRY_AFTER_SECONDS;
+}

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
-import { BadRequestError, HttpError, NotFoundError } from './errors.ts';
+import { BadRequestError, HttpError, NotFoundError, ServiceUnavailableError, isThrottling, retryAfterOf } from './errors.ts';
 import { withLambda } from './lambda.ts';
 import { logger } from './logger.ts';
 
@@ -95,8 +95,23 @@ export function parseParams<S extends z.ZodMiniType>(
   return result.data;
 }
 
-/** Maps any thrown value to a response: typed errors to their status, everything else to a bare 500. */
+/**
+ * Maps any thrown value to a response: typed errors to their status; an AWS throttling error (API Gateway's
+ * management API limit, DynamoDB, Cognito) to 503 with `Retry-After` and a message saying to retry; everything else
+ * to a bare 500.
+ */
 export function errorResponse(error: unknown, requestId: string): APIGatewayProxyResult {
+  if (!(error instanceof HttpError) && isThrottling(error)) {
+    logger.warn('A dependency is throttling; answering 503', { errorName: (error as Error).name });
+    error = new ServiceUnavailableError('The service is busy right now; try again in a moment', retryAfterOf(error));
+  }
+  if (error instanceof ServiceUnavailableError) {
+    return json(
+      503,
+      { message: error.message, code: error.code, retryAfterSeconds: error.retryAfterSeconds, requestId },
+      { 'Retry-After': String(error.retryAfterSeconds) },
+    );
+  }
   if (error instanceof HttpError) {
     if (error.statusCode >= 500) logger.error('Request failed', { error });
     return json(error.statusCode, {

@@ -1,11 +1,8 @@
 import type { Admission, ApiKeyRecord, KeyGate, QuotaPeriod, UsagePlanSpec } from '../types.ts';
 import { periodOf } from './periods.ts';
 import type { ApiGatewayStore } from './store.ts';
+import { newBucket, takeToken, tokensAt, type Bucket } from '../token-bucket.ts';
 
-interface Bucket {
-  tokens: number;
-  last: number;
-}
 
 interface QuotaWindow {
   kind: QuotaPeriod;
@@ -68,25 +65,14 @@ export class ApiKeyGate implements KeyGate {
   tokens(keyId: string, plan: UsagePlanSpec, now: Date = this.now()): number | undefined {
     const bucket = this.buckets.get(keyId);
     if (!bucket || !plan.throttle) return undefined;
-    const elapsed = Math.max(0, now.getTime() - bucket.last);
-    return Math.min(plan.throttle.burstLimit, bucket.tokens + (elapsed / 1000) * plan.throttle.rateLimit);
+    return tokensAt(bucket, { rate: plan.throttle.rateLimit, burst: plan.throttle.burstLimit }, now.getTime());
   }
 
   private takeToken(keyId: string, rate: number, burst: number, ms: number): boolean {
+    const limit = { rate, burst };
     let bucket = this.buckets.get(keyId);
-    if (!bucket) {
-      bucket = { tokens: burst, last: ms };
-      this.buckets.set(keyId, bucket);
-    } else if (ms > bucket.last) {
-      // A clock that goes backwards refills nothing; the plan's current burst caps the bucket (plan changes).
-      bucket.tokens = Math.min(burst, bucket.tokens + ((ms - bucket.last) / 1000) * rate);
-      bucket.last = ms;
-    } else {
-      bucket.tokens = Math.min(burst, bucket.tokens);
-    }
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
+    if (!bucket) this.buckets.set(keyId, (bucket = newBucket(limit, ms)));
+    return takeToken(bucket, limit, ms);
   }
 
   /** The quota period holding `ms` and the requests counted in it; cached per key, recomputed (≤ 31 lookups) on a new period. */
@@ -97,34 +83,5 @@ export class ApiKeyGate implements KeyGate {
     const window = { kind, id: period.id, start: period.start, end: period.end, used: this.store.usedInPeriod(keyId, period) };
     this.windows.set(keyId, window);
     return window;
-  }
-}
-
-/** A plain token bucket on a monotonic clock: AWS's account-level control-plane rate limits (e.g. CreateApiKey 5/s). */
-export class RateLimiter {
-  private tokens: number;
-  private last: number;
-  private readonly capacity: number;
-
-  constructor(
-    private readonly ratePerSecond: number,
-    private readonly clock: () => number = () => performance.now(),
-  ) {
-    this.capacity = Number.isFinite(ratePerSecond) ? Math.max(1, ratePerSecond) : Infinity;
-    this.tokens = this.capacity;
-    this.last = clock();
-  }
-
-  /** True if a request may proceed now (and takes a token). */
-  tryTake(): boolean {
-    if (!Number.isFinite(this.ratePerSecond)) return true;
-    const t = this.clock();
-    if (t > this.last) {
-      this.tokens = Math.min(this.capacity, this.tokens + ((t - this.last) / 1000) * this.ratePerSecond);
-      this.last = t;
-    }
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
   }
 }

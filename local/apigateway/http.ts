@@ -2,16 +2,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiKeyRecord, Listener, UsagePlanSpec } from '../types.ts';
 import { ApiGatewayError, ERROR_STATUS, MESSAGES, badRequest, notFound } from './errors.ts';
 import type { FaultHook } from './faults.ts';
-import { RateLimiter } from './gate.ts';
 import { newRequestId } from './ids.ts';
+import { ManagementApiLimiter, type ManagementApiLimits } from './limits.ts';
 import { DAY_MS, parseDayKey } from './periods.ts';
 import type { ApiGatewayStore, PatchOperation } from './store.ts';
 
 export interface ListenerOptions {
   store: ApiGatewayStore;
   log?: (line: string) => void;
-  /** CreateApiKey requests per second before TooManyRequestsException (AWS: 5/s per account). Infinity disables. */
-  createApiKeyRateLimit?: number;
+  /** The management API's limits (AWS_MANAGEMENT_API_LIMITS by default: 10/s burst 40 for all, CreateApiKey and DeleteApiKey 5/s). */
+  limits?: ManagementApiLimits;
+  /** Clock of the limits' token buckets, in ms (default: performance.now). */
+  clock?: () => number;
   faults?: FaultHook;
   /** Largest request body accepted, in bytes (default 1 MiB). */
   maxBodyBytes?: number;
@@ -48,7 +50,7 @@ const PLANS_FROM_TEMPLATE =
 export function createControlPlaneListener(opts: ListenerOptions): Listener {
   const { store } = opts;
   const log = opts.log ?? (() => undefined);
-  const createLimiter = new RateLimiter(opts.createApiKeyRateLimit ?? 5);
+  const limiter = new ManagementApiLimiter(opts.limits, opts.clock);
   const maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
   const routes = buildRoutes(store);
 
@@ -103,14 +105,27 @@ export function createControlPlaneListener(opts: ListenerOptions): Listener {
         try {
           const fault = opts.faults?.next(route.operation);
           if (fault) throw injected(fault);
-          if (route.operation === 'CreateApiKey' && !createLimiter.tryTake()) {
-            throw new ApiGatewayError('TooManyRequestsException', 'Too Many Requests', { retryAfterSeconds: 1 });
+          const admission = limiter.admit(route.operation);
+          if (!admission.ok) {
+            throw new ApiGatewayError('TooManyRequestsException', 'Too Many Requests', { retryAfterSeconds: admission.retryAfterSeconds });
           }
           const body = route.hasBody ? parseJsonObject(raw) : {};
           result = route.run({ params, query: url.searchParams, body });
         } catch (err) {
           result = toApiGatewayError(err);
           if (result.status >= 500) log(`${operation} failed: ${(err as Error).stack ?? String(err)}`);
+        }
+        // Acknowledged means saved: a write is answered 2xx only once it is on disk (a crash right after loses nothing).
+        if (method !== 'GET' && !(result instanceof ApiGatewayError)) {
+          const answer = result;
+          store.commit().then(
+            () => finish(answer),
+            (err: unknown) => {
+              log(`${operation} could not be saved: ${(err as Error).message}`);
+              finish(new ApiGatewayError('InternalFailure', 'The change could not be saved; it may or may not have been applied', { status: 500 }));
+            },
+          );
+          return;
         }
         finish(result);
       })

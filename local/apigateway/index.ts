@@ -7,11 +7,13 @@ import type { KeyGate, Listener, UsagePlanSpec } from '../types.ts';
 import type { FaultHook } from './faults.ts';
 import { ApiKeyGate } from './gate.ts';
 import { createControlPlaneListener } from './http.ts';
+import { managementApiLimits, type ManagementApiLimits } from './limits.ts';
 import { ApiGatewayStore } from './store.ts';
 
 export { ApiGatewayError, ERROR_STATUS } from './errors.ts';
 export { FaultInjector, type FaultHook } from './faults.ts';
-export { ApiKeyGate, RateLimiter } from './gate.ts';
+export { ApiKeyGate } from './gate.ts';
+export { AWS_MANAGEMENT_API_LIMITS, ManagementApiLimiter, NO_MANAGEMENT_API_LIMITS, managementApiLimits, type ManagementApiLimits } from './limits.ts';
 export { createControlPlaneListener, type ListenerOptions } from './http.ts';
 export { periodOf, dayKey, parseDayKey, type Period } from './periods.ts';
 export { ApiGatewayStore, type ApiGatewayStoreOptions, type CreateApiKeyInput, type DailyUsage, type KeyUsageReport, type PatchOperation } from './store.ts';
@@ -25,11 +27,18 @@ export interface ApiGatewayControlPlaneOptions {
   log?: (line: string) => void;
   /** Clock for createdDate/lastUpdatedDate, quota periods, token buckets and usage days. */
   now?: () => Date;
-  /** CreateApiKey requests per second before TooManyRequestsException (AWS: 5/s per account). `Infinity` disables. */
+  /**
+   * The management API's limits: AWS's by default (10 requests/s with a burst of 40 for all operations together;
+   * CreateApiKey and DeleteApiKey 5/s), `'off'` for none. Over a limit: TooManyRequestsException, 429, Retry-After.
+   */
+  managementApiLimits?: ManagementApiLimits | 'off';
+  /** CreateApiKey's own rate (and burst) per second, on top of `managementApiLimits`. `Infinity` lifts only that one. */
   createApiKeyRateLimit?: number;
+  /** Clock of the management API limits' token buckets, in ms (default: performance.now; tests freeze it). */
+  limitsClock?: () => number;
   /** Fault injection: asked before each operation; an error name makes that call fail with that AWS error. */
   faults?: FaultHook;
-  /** Debounce for state writes in ms (default 100); close() writes at once. */
+  /** Debounce for the data plane's usage counts in ms (default 100); control-plane writes are saved before their 2xx. */
   persistDelayMs?: number;
   /** API keys per account (AWS: 10,000, fixed); beyond it CreateApiKey answers LimitExceededException. */
   maxApiKeys?: number;
@@ -56,7 +65,8 @@ export async function createApiGatewayControlPlane(opts: ApiGatewayControlPlaneO
   const listener = createControlPlaneListener({
     store,
     log: opts.log,
-    createApiKeyRateLimit: opts.createApiKeyRateLimit,
+    limits: managementApiLimits(opts.managementApiLimits, opts.createApiKeyRateLimit),
+    ...(opts.limitsClock ? { clock: opts.limitsClock } : {}),
     faults: opts.faults,
   });
   let closing: Promise<void> | undefined;

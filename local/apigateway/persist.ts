@@ -1,8 +1,12 @@
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 let tmpCounter = 0;
 
-/** Writes `data` to `path` atomically: a temporary file in the same directory, fsync, then rename over. */
+/**
+ * Writes `data` to `path` atomically and durably: a temporary file in the same directory, fsync, rename over, then
+ * fsync of the directory (so the rename itself survives a power cut, not only a process crash).
+ */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
   const tmp = `${path}.${process.pid}.${++tmpCounter}.tmp`;
   try {
@@ -17,6 +21,12 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => undefined);
     throw err;
+  }
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }
 
@@ -41,13 +51,19 @@ export async function ensureDir(dir: string): Promise<void> {
 }
 
 /**
- * A JSON file rewritten at most once per `delayMs` after `markDirty()`; writes never overlap, and `flush()` writes
- * any pending change now. `snapshot` is called at write time, so bursts of changes cost one write.
+ * A JSON state file, written whole and atomically (writeFileAtomic). Two ways to write:
+ * - `markDirty()`: debounced, at most once per `delayMs` (the data plane's per-request usage counters);
+ * - `save()`: durable now: resolves once every change made before the call is on disk (fsync'd and renamed), so a
+ *   control-plane write can be acknowledged only after it is saved. Callers that arrive while a write is in flight
+ *   share the next write (group commit): a burst of N writes costs about two file writes, not N.
+ * `snapshot` is called when a write starts. Writes never overlap. A failed write leaves the file dirty and rejects the
+ * `save()`s waiting on it.
  */
-export class DebouncedJsonFile {
+export class JsonStateFile {
   private timer: NodeJS.Timeout | undefined;
   private dirty = false;
   private writing: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
 
   constructor(
     private readonly path: string,
@@ -61,17 +77,29 @@ export class DebouncedJsonFile {
     if (this.timer || this.writing) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.writeNow().catch(this.onError);
+      this.save().catch(this.onError);
     }, this.delayMs);
     this.timer.unref();
   }
 
+  /** Resolves when the changes made so far are durable. Rejects if the write fails. */
+  save(): Promise<void> {
+    this.cancelTimer();
+    if (!this.dirty) return this.writing ?? Promise.resolve(); // an in-flight write already took the latest snapshot
+    if (!this.writing) return this.start();
+    // The in-flight write may have taken its snapshot before these changes: they go in the next one.
+    this.next ??= this.writing
+      .catch(() => undefined)
+      .then(() => {
+        this.next = undefined;
+        return this.dirty ? this.start() : undefined;
+      });
+    return this.next;
+  }
+
   /** Writes pending changes now (and waits for a write in progress). Rejects if the write fails. */
   async flush(): Promise<void> {
-    this.cancelTimer();
-    if (this.writing) await this.writing.catch(() => undefined);
-    this.cancelTimer();
-    if (this.dirty) await this.writeNow();
+    await this.save();
   }
 
   private cancelTimer(): void {
@@ -81,21 +109,21 @@ export class DebouncedJsonFile {
     }
   }
 
-  private async writeNow(): Promise<void> {
-    if (this.writing) return this.writing;
+  private start(): Promise<void> {
     this.dirty = false;
-    let failed = false;
     const data = JSON.stringify(this.snapshot());
-    this.writing = writeFileAtomic(this.path, data)
+    let failed = false;
+    const writing = writeFileAtomic(this.path, data)
       .catch((err: unknown) => {
         failed = true;
-        this.dirty = true; // written again with the next change or flush(), not in a retry loop
+        this.dirty = true; // written again with the next change or save(), not in a retry loop
         throw err;
       })
       .finally(() => {
-        this.writing = undefined;
-        if (this.dirty && !failed) this.markDirty(); // changes made while writing
+        if (this.writing === writing) this.writing = undefined;
+        if (this.dirty && !failed && !this.next) this.markDirty(); // changes made while writing
       });
-    return this.writing;
+    this.writing = writing;
+    return writing;
   }
 }

@@ -3,7 +3,7 @@ import type { ApiKeyRecord, UsagePlanSpec } from '../types.ts';
 import { ApiGatewayError, MESSAGES, badRequest, conflict, notFound } from './errors.ts';
 import { newApiKeyId, newApiKeyValue } from './ids.ts';
 import { DAY_MS, dayKey, dayStart, parseDayKey, periodOf, type Period } from './periods.ts';
-import { DebouncedJsonFile, ensureDir, readJsonFile } from './persist.ts';
+import { JsonStateFile, ensureDir, readJsonFile } from './persist.ts';
 
 export interface ApiGatewayStoreOptions {
   /** State directory; files live under `<dir>/apigateway/`. */
@@ -12,7 +12,7 @@ export interface ApiGatewayStoreOptions {
   usagePlans: UsagePlanSpec[];
   now?: () => Date;
   log?: (line: string) => void;
-  /** Debounce for state writes, in ms (default 100). `close()`/`flush()` write at once. */
+  /** Debounce for state writes, in ms (default 100). `commit()`/`flush()`/`close()` write at once. */
   persistDelayMs?: number;
   /** AWS's fixed limit: 10,000 API keys per account and Region. */
   maxApiKeys?: number;
@@ -99,8 +99,8 @@ export class ApiGatewayStore {
   private readonly quotaOffsets = new Map<string, Map<string, OffsetSteps>>();
   private readonly deleteListeners: ((keyId: string) => void)[] = [];
 
-  private readonly keysFile: DebouncedJsonFile;
-  private readonly usageFile: DebouncedJsonFile;
+  private readonly keysFile: JsonStateFile;
+  private readonly usageFile: JsonStateFile;
   private lastDay = { start: Number.NaN, key: '' };
   private nextSeq = 0;
 
@@ -116,8 +116,8 @@ export class ApiGatewayStore {
     }
     const delay = opts.persistDelayMs ?? 100;
     const onError = (err: unknown): void => this.log(`could not save state: ${(err as Error).message}`);
-    this.keysFile = new DebouncedJsonFile(join(this.stateDir, 'keys.json'), () => this.keysSnapshot(), delay, onError);
-    this.usageFile = new DebouncedJsonFile(join(this.stateDir, 'usage.json'), () => this.usageSnapshot(), delay, onError);
+    this.keysFile = new JsonStateFile(join(this.stateDir, 'keys.json'), () => this.keysSnapshot(), delay, onError);
+    this.usageFile = new JsonStateFile(join(this.stateDir, 'usage.json'), () => this.usageSnapshot(), delay, onError);
   }
 
   /** Opens (creating if needed) the state under `<dir>/apigateway/`. */
@@ -448,6 +448,15 @@ export class ApiGatewayStore {
   /** Writes pending changes now. */
   async flush(): Promise<void> {
     await Promise.all([this.keysFile.flush(), this.usageFile.flush()]);
+  }
+
+  /**
+   * Resolves once every change made so far to keys, memberships, tags and UpdateUsage offsets is on disk: the control
+   * plane awaits it before answering a write 2xx. Per-request usage counts (recordRequest) ride along when pending but
+   * are otherwise written debounced: the data plane's counting is best-effort in AWS too.
+   */
+  async commit(): Promise<void> {
+    await Promise.all([this.keysFile.save(), this.usageFile.save()]);
   }
 
   // ------------------------------------------------------------------ internals

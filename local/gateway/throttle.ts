@@ -1,3 +1,5 @@
+import { newBucket, takeToken, tokensAt, type Bucket } from '../token-bucket.ts';
+
 /**
  * Stage-level method throttling (the stage's MethodSettings ThrottlingRateLimit / ThrottlingBurstLimit): one token
  * bucket per route and method, shared by every caller, keyed or not. A bucket starts full (burstLimit tokens) and
@@ -18,10 +20,6 @@ export interface MethodThrottleSpec {
   burstLimit: number;
 }
 
-interface Bucket {
-  tokens: number;
-  last: number;
-}
 
 export class StageThrottle {
   private readonly settings: MethodThrottleSpec[];
@@ -49,20 +47,11 @@ export class StageThrottle {
   admit(resourcePath: string, method: string, nowMs: number = this.now()): boolean {
     const setting = this.settingFor(resourcePath, method);
     if (setting === undefined) return true;
-    const { rateLimit, burstLimit } = setting;
-    if (!(burstLimit > 0)) return false;
+    const limit = { rate: setting.rateLimit, burst: setting.burstLimit };
     const key = `${method.toUpperCase()} ${resourcePath}`;
     let bucket = this.buckets.get(key);
-    if (bucket === undefined) {
-      bucket = { tokens: burstLimit, last: nowMs };
-      this.buckets.set(key, bucket);
-    } else if (nowMs > bucket.last) {
-      bucket.tokens = Math.min(burstLimit, bucket.tokens + ((nowMs - bucket.last) / 1000) * Math.max(0, rateLimit));
-      bucket.last = nowMs;
-    }
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
+    if (bucket === undefined) this.buckets.set(key, (bucket = newBucket(limit, nowMs)));
+    return takeToken(bucket, limit, nowMs);
   }
 
   /** Tokens left in a route's bucket at `nowMs` (tests and diagnostics); undefined before its first request. */
@@ -70,8 +59,6 @@ export class StageThrottle {
     const setting = this.settingFor(resourcePath, method);
     const bucket = this.buckets.get(`${method.toUpperCase()} ${resourcePath}`);
     if (setting === undefined || bucket === undefined) return undefined;
-    const elapsed = nowMs - bucket.last;
-    if (!(elapsed > 0)) return bucket.tokens;
-    return Math.min(setting.burstLimit, bucket.tokens + (elapsed / 1000) * Math.max(0, setting.rateLimit));
+    return tokensAt(bucket, { rate: setting.rateLimit, burst: setting.burstLimit }, nowMs);
   }
 }

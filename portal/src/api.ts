@@ -30,12 +30,16 @@ export interface Me {
   keySuspendedAt?: string;
 }
 
+/** The account's key; `value` only when revealed (`GET /me/api-key?reveal=true`). */
+export interface ApiKeyInfo {
+  id: string;
+  plan?: string;
+  value?: string;
+}
+
 export interface ApiKey {
   id: string;
   value: string;
-  name?: string;
-  enabled?: boolean;
-  createdDate?: string;
 }
 
 export interface RotatedKey {
@@ -190,9 +194,16 @@ export class ApiClient {
     return this.request('GET', '/me');
   }
 
-  /** Token only (no x-api-key needed): answers 409 with `details.status` (NONE, ONBOARDING, FAILED) until onboarding is done. */
-  apiKey(): Promise<ApiKey> {
+  /**
+   * Token only (no x-api-key needed): answers 409 with `details.status` (NONE, ONBOARDING, FAILED) until onboarding is
+   * done. The key id only (cheap: the account record), or with `reveal` its value too.
+   */
+  apiKey(): Promise<ApiKeyInfo> {
     return this.request('GET', '/me/api-key');
+  }
+
+  revealApiKey(): Promise<ApiKey> {
+    return this.request('GET', '/me/api-key?reveal=true');
   }
 
   rotateKey(idempotencyKey: string): Promise<RotatedKey> {

@@ -476,7 +476,7 @@ describe('fuzzing every route', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     // The fuzzer may have rotated the key (POST /me/api-key/rotate); GET /me/api-key (token only) names the current one.
-    const current = await fetch(`${t.stack.apiUrl}/me/api-key`, { headers: { Authorization: user.idToken } });
+    const current = await fetch(`${t.stack.apiUrl}/me/api-key?reveal=true`, { headers: { Authorization: user.idToken } });
     expect(current.status).toBe(200);
     const { value } = (await current.json()) as { value: string };
     const links = await fetch(`${t.stack.apiUrl}/links`, { headers: { Authorization: user.idToken, 'x-api-key': value } });

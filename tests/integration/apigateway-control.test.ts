@@ -28,7 +28,7 @@ import {
   paginateGetApiKeys,
   type PatchOperation,
 } from '@aws-sdk/client-api-gateway';
-import { FaultInjector, createApiGatewayControlPlane, type ApiGatewayControlPlane } from '../../local/apigateway/index.ts';
+import { AWS_MANAGEMENT_API_LIMITS, FaultInjector, createApiGatewayControlPlane, type ApiGatewayControlPlane, type ManagementApiLimits } from '../../local/apigateway/index.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type UsagePlanSpec } from '../../local/types.ts';
 
 const API = { apiId: 'restapi01', stage: 'prod' };
@@ -64,7 +64,15 @@ interface Running {
 const started: Running[] = [];
 const createdDirs = new Set<string>();
 
-async function start(options: { createApiKeyRateLimit?: number; faults?: FaultInjector; dir?: string } = {}): Promise<Running> {
+async function start(
+  options: {
+    createApiKeyRateLimit?: number;
+    managementApiLimits?: ManagementApiLimits | 'off';
+    limitsClock?: () => number;
+    faults?: FaultInjector;
+    dir?: string;
+  } = {},
+): Promise<Running> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'tollgate-apigw-it-')));
   createdDirs.add(dir);
   const lines: string[] = [];
@@ -72,7 +80,10 @@ async function start(options: { createApiKeyRateLimit?: number; faults?: FaultIn
     dir,
     usagePlans: PLANS,
     log: (line) => lines.push(line),
+    // Most cases here make many calls on purpose; the throttling cases turn AWS's limits on.
+    managementApiLimits: options.managementApiLimits ?? (options.createApiKeyRateLimit === undefined ? 'off' : undefined),
     createApiKeyRateLimit: options.createApiKeyRateLimit ?? Infinity,
+    ...(options.limitsClock ? { limitsClock: options.limitsClock } : {}),
     faults: options.faults,
   });
   const server = createServer(cp.listener);
@@ -384,6 +395,42 @@ describe('throttling and faults', () => {
       expect((r.reason as Error).name).toBe('TooManyRequestsException');
       expect((r.reason as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode).toBe(429);
     }
+    await stop(limited);
+  });
+
+  it("answers 429 TooManyRequestsException with Retry-After beyond AWS's account limit (burst 40, every operation)", async () => {
+    // A frozen clock: no token comes back during the burst, however slow the machine.
+    const limited = await start({ managementApiLimits: AWS_MANAGEMENT_API_LIMITS, limitsClock: () => 0 });
+    const statuses = await Promise.all(
+      Array.from({ length: 50 }, () => fetch(`${limited.endpoint}/usageplans`).then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), type: r.headers.get('x-amzn-errortype'), body: await r.text() }))),
+    );
+    const refused = statuses.filter((s) => s.status === 429);
+    expect(statuses.filter((s) => s.status === 200)).toHaveLength(40);
+    expect(refused).toHaveLength(10);
+    for (const r of refused) {
+      expect(r).toMatchObject({ retryAfter: '1', type: 'TooManyRequestsException' });
+      expect(JSON.parse(r.body)).toEqual({ message: 'Too Many Requests' });
+    }
+    // The SDK reads it as AWS's error, with retryAfterSeconds from the header.
+    const error = await errorOf(limited.client.send(new GetUsagePlansCommand({})));
+    expect(error).toMatchObject({ name: 'TooManyRequestsException', retryAfterSeconds: '1' });
+    await stop(limited);
+  });
+
+  it('answers 429 beyond 5 DeleteApiKey requests per second', async () => {
+    let clock = 0;
+    const limited = await start({
+      managementApiLimits: { account: { rate: Infinity, burst: Infinity }, operations: AWS_MANAGEMENT_API_LIMITS.operations },
+      limitsClock: () => clock,
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      if (i === 5) clock += 1000; // CreateApiKey's own 5/s
+      ids.push((await limited.client.send(new CreateApiKeyCommand({ name: `del-${i}` }))).id!);
+    }
+    const results = await Promise.allSettled(ids.map((apiKey) => limited.client.send(new DeleteApiKeyCommand({ apiKey }))));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.name)).toEqual(Array(3).fill('TooManyRequestsException'));
     await stop(limited);
   });
 

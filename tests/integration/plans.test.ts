@@ -162,8 +162,10 @@ describe('plan changes', () => {
 describe('self-service', () => {
   it('shows the caller its own key and rotation invalidates the old one', async () => {
     const c = await customer('rotate');
-    const shown = (await (await call(c, 'GET', '/me/api-key')).json()) as { id: string; value: string };
+    const shown = (await (await call(c, 'GET', '/me/api-key?reveal=true')).json()) as { id: string; value: string };
     expect(shown).toMatchObject({ id: c.apiKeyId, value: c.key });
+    // Without reveal: the id only, from the account record.
+    expect(await (await call(c, 'GET', '/me/api-key')).json()).toEqual({ id: c.apiKeyId, plan: 'free' });
     // With the ID token alone (no key): the way back after a rotation whose answer was lost.
     const tokenOnly = await fetch(`${t.stack.apiUrl}/me/api-key`, { headers: { Authorization: c.token } });
     expect(tokenOnly.status).toBe(200);

@@ -2,7 +2,7 @@
  * Integration-test helpers: an in-process offline stack on free ports in a fresh temp directory, and the steps a
  * customer takes (sign up, confirm with the code from the outbox, sign in).
  */
-import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { APIGatewayClient, GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import {
   CognitoIdentityProviderClient,
   ConfirmSignUpCommand,
@@ -122,4 +122,25 @@ export function claimsOf(token: string): Record<string, unknown> {
   const payload = token.split('.')[1];
   if (!payload) throw new Error('not a JWT');
   return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+export interface Customer {
+  email: string;
+  userId: string;
+  idToken: string;
+  keyId: string;
+  keyValue: string;
+}
+
+/** Sign up, confirm, wait for onboarding to finish, sign in (the ID token then carries custom:apiid), read the key. */
+export async function onboardCustomer(t: TestStack, prefix: string): Promise<Customer> {
+  const email = uniqueEmail(prefix);
+  const userId = await signUpAndConfirm(t, email);
+  const execution = await waitForExecution(t, onboardingArn(t, userId), 30_000);
+  if (execution.status !== 'SUCCEEDED') throw new Error(`onboarding of ${email} ended ${execution.status}: ${execution.error ?? ''} ${execution.cause ?? ''}`);
+  const { idToken } = await signIn(t, email);
+  const keyId = claimsOf(idToken)['custom:apiid'];
+  if (typeof keyId !== 'string' || keyId === '') throw new Error(`the ID token of ${email} carries no custom:apiid`);
+  const key = await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: keyId, includeValue: true }));
+  return { email, userId, idToken, keyId, keyValue: key.value as string };
 }

@@ -56,11 +56,18 @@ async function waitForOnboarding(app: App, signal: AbortSignal, progress: (text:
   return { state: 'left' };
 }
 
-/** The account's key, always asked afresh (GET /me/api-key): a rotation elsewhere must not leave a stale one here. */
+/**
+ * The account's key id, always asked afresh (GET /me/api-key, from the account record): a rotation elsewhere must not
+ * leave a stale key here. The value is revealed (GET /me/api-key?reveal=true) only when this session does not hold
+ * the value of that very key, so a dashboard load normally costs no API Gateway management call.
+ */
 async function currentKey(app: App): Promise<ApiKey> {
-  const key = await app.api.apiKey();
+  const { id } = await app.api.apiKey();
+  const held = app.session.current()?.apiKey;
+  if (held?.id === id) return held;
+  const key = await app.api.revealApiKey();
   app.session.setApiKey({ id: key.id, value: key.value });
-  return key;
+  return { id: key.id, value: key.value };
 }
 
 function settingUp(text: string): HTMLElement {

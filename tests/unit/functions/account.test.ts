@@ -188,6 +188,9 @@ beforeEach(() => {
   cognito.reset();
   records.clear();
   fakeIdempotencyTable();
+  // Each case starts with cold caches, as a new execution environment does.
+  mod.keyValues.clear();
+  mod.usageCache.clear();
 });
 
 describeCallerChecks(handler, ddb, { accounts: ACCOUNTS_TABLE, resources: BILLING_TABLE }, [
@@ -223,7 +226,7 @@ describe('GET /me/api-key', () => {
   it("reads only the caller's own account, whatever key the request carries", async () => {
     givenAccount(account);
     apigw.on(GetApiKeyCommand).resolves({ id: API_KEY_ID, value: API_KEY_VALUE, enabled: true });
-    const event = loadEvent('api-key-get');
+    const event = withQuery(loadEvent('api-key-get'), { reveal: 'true' });
     event.requestContext.identity.apiKeyId = 'someone-elses-key';
 
     await handler(event, context);
@@ -231,7 +234,38 @@ describe('GET /me/api-key', () => {
     expect(apigw).toHaveReceivedCommandWith(GetApiKeyCommand, { apiKey: API_KEY_ID });
   });
 
-  it("answers the caller's own key with its value, not to be cached", async () => {
+  it('answers metadata only by default, from the account record: no management API call, no value', async () => {
+    givenAccount(account);
+
+    const result = await handler(loadEvent('api-key-get'), context);
+
+    expect(result.statusCode).toBe(200);
+    expect(bodyOf(result)).toEqual({ id: API_KEY_ID, plan: 'free' });
+    expect(apigw.calls()).toHaveLength(0);
+  });
+
+  it('answers 400 naming reveal when it is not true or false', async () => {
+    givenAccount(account);
+
+    const result = await handler(withQuery(loadEvent('api-key-get'), { reveal: 'yes' }), context);
+
+    expect(result.statusCode).toBe(400);
+    expect(bodyOf(result).details.issues).toEqual([expect.objectContaining({ field: 'reveal' })]);
+  });
+
+  it('reveals from the environment cache: one GetApiKey for many reveals', async () => {
+    givenAccount(account);
+    apigw.on(GetApiKeyCommand).resolves({ id: API_KEY_ID, value: API_KEY_VALUE, enabled: true });
+
+    for (let i = 0; i < 5; i++) {
+      const result = await handler(withQuery(loadEvent('api-key-get'), { reveal: 'true' }), context);
+      expect(bodyOf(result)).toEqual({ id: API_KEY_ID, plan: 'free', value: API_KEY_VALUE });
+    }
+
+    expect(apigw).toHaveReceivedCommandTimes(GetApiKeyCommand, 1);
+  });
+
+  it("reveals the caller's own key with its value, not to be cached", async () => {
     givenAccount(account);
     apigw.on(GetApiKeyCommand).resolves({
       id: API_KEY_ID,
@@ -242,16 +276,10 @@ describe('GET /me/api-key', () => {
       tags: { 'tollgate:userId': SUB },
     });
 
-    const result = await handler(loadEvent('api-key-get'), context);
+    const result = await handler(withQuery(loadEvent('api-key-get'), { reveal: 'true' }), context);
 
     expect(result.statusCode).toBe(200);
-    expect(bodyOf(result)).toEqual({
-      id: API_KEY_ID,
-      value: API_KEY_VALUE,
-      name: SUB,
-      enabled: true,
-      createdDate: '2025-11-01T10:00:03.000Z',
-    });
+    expect(bodyOf(result)).toEqual({ id: API_KEY_ID, plan: 'free', value: API_KEY_VALUE });
     expect(result.headers).toMatchObject({ 'Cache-Control': 'no-store' });
     expect(apigw).toHaveReceivedCommandWith(GetApiKeyCommand, { apiKey: API_KEY_ID, includeValue: true });
   });
@@ -260,7 +288,7 @@ describe('GET /me/api-key', () => {
     givenAccount({ ...account, apiKeyId: 'k-from-account' });
     apigw.on(GetApiKeyCommand).resolves({ id: 'k-from-account', value: 'V'.repeat(40), enabled: true });
 
-    await handler(loadEvent('api-key-get'), context);
+    await handler(withQuery(loadEvent('api-key-get'), { reveal: 'true' }), context);
 
     expect(apigw).toHaveReceivedCommandWith(GetApiKeyCommand, { apiKey: 'k-from-account' });
   });
@@ -278,7 +306,7 @@ describe('GET /me/api-key', () => {
     givenAccount(account);
     apigw.on(GetApiKeyCommand).rejects(awsError('NotFoundException', 'Invalid API Key identifier specified'));
 
-    const result = await handler(loadEvent('api-key-get'), context);
+    const result = await handler(withQuery(loadEvent('api-key-get'), { reveal: 'true' }), context);
 
     expect(result.statusCode).toBe(409);
     expect(bodyOf(result).message).toBe('The API key of the account no longer exists');
@@ -289,7 +317,7 @@ describe('GET /me/api-key', () => {
     apigw.on(GetApiKeyCommand).resolves({ id: API_KEY_ID, value: NEW_KEY_VALUE, enabled: true });
     logger.setLogLevel('DEBUG');
 
-    const output = await captureOutput(() => handler(loadEvent('api-key-get'), context));
+    const output = await captureOutput(() => handler(withQuery(loadEvent('api-key-get'), { reveal: 'true' }), context));
     logger.setLogLevel('SILENT');
 
     expect(output).toContain('Request handled');
@@ -339,16 +367,30 @@ describe('POST /me/api-key/rotate', () => {
       Username: SUB,
       UserAttributes: [{ Name: 'custom:apiid', Value: NEW_KEY_ID }],
     });
+    // The rotation lock first, conditional on the key the request came with…
+    expect(ddb).toHaveReceivedNthCommandWith(2, UpdateCommand, {
+      TableName: ACCOUNTS_TABLE,
+      Key: { userId: SUB },
+      UpdateExpression: 'SET rotationLock = :lock, rotationLockExpiresAt = :until',
+      ExpressionAttributeValues: expect.objectContaining({
+        ':lock': 'rotate-2025-11-23-001',
+        ':from': API_KEY_ID,
+        ':until': new Date(NOW.getTime() + 30_000).toISOString(),
+      }),
+    });
+    // …then the swap, conditional on holding it, which releases it.
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: ACCOUNTS_TABLE,
       Key: { userId: SUB },
-      UpdateExpression: 'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one',
+      UpdateExpression:
+        'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one REMOVE rotationLock, rotationLockExpiresAt',
       ConditionExpression:
-        'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange)',
+        'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
       ExpressionAttributeValues: expect.objectContaining({
         ':new': NEW_KEY_ID,
         ':old': API_KEY_ID,
         ':plan': 'free',
+        ':lock': 'rotate-2025-11-23-001',
         ':now': NOW.toISOString(),
       }),
     });
@@ -373,6 +415,7 @@ describe('POST /me/api-key/rotate', () => {
       .map((call) => call.name)
       .filter((name) => name !== 'GetCommand' && name !== 'GetUsagePlansCommand');
     expect(order).toEqual([
+      'UpdateCommand',
       'CreateApiKeyCommand',
       'CreateUsagePlanKeyCommand',
       'GetUsageCommand',
@@ -382,8 +425,9 @@ describe('POST /me/api-key/rotate', () => {
       'UpdateApiKeyCommand',
       'DeleteUsagePlanKeyCommand',
       'DeleteApiKeyCommand',
-      'GetApiKeyCommand',
     ]);
+    // The answer's value is the one CreateApiKey returned, kept in memory: no GetApiKey.
+    expect(apigw).not.toHaveReceivedCommand(GetApiKeyCommand);
   });
 
   it('carries nothing over when the old key made no requests this period', async () => {
@@ -416,7 +460,7 @@ describe('POST /me/api-key/rotate', () => {
     expect(second.statusCode).toBe(200);
     expect(bodyOf(second)).toEqual(bodyOf(first));
     expect(apigw).toHaveReceivedCommandTimes(CreateApiKeyCommand, 1);
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2); // lock and swap, once
     expect(cognito).toHaveReceivedCommandTimes(AdminUpdateUserAttributesCommand, 1);
     // The old key's cleanup is repeated (it is safe to), so a retry finishes a cleanup that failed.
     expect(apigw).toHaveReceivedCommandTimes(DeleteApiKeyCommand, 2);
@@ -455,6 +499,34 @@ describe('POST /me/api-key/rotate', () => {
     expect(second.statusCode).toBe(409);
     expect(bodyOf(second).message).toBe('This rotation is already in progress; retry in a moment');
     expect(apigw).toHaveReceivedCommandTimes(CreateApiKeyCommand, 1);
+  });
+
+  it('answers 409 before creating anything when another rotation holds the lock', async () => {
+    givenRotationSucceeds();
+    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+
+    const result = await handler(loadEvent('api-key-rotate'), context);
+
+    expect(result.statusCode).toBe(409);
+    expect(bodyOf(result).message).toBe('Another rotation of this API key is in progress; try again in a moment');
+    expect(apigw).not.toHaveReceivedCommand(CreateApiKeyCommand);
+    expect(cognito).not.toHaveReceivedCommand(AdminUpdateUserAttributesCommand);
+  });
+
+  it('answers 409 when the key the request came with was rotated already, never rotating the new key', async () => {
+    givenRotationSucceeds();
+    givenAccount({ ...account, apiKeyId: 'w1nn3rk3y' });
+    const event = loadEvent('api-key-rotate');
+    // The token still names the old key (custom:apiid), as a request racing the winning rotation does.
+    event.requestContext.authorizer!.claims['custom:apiid'] = API_KEY_ID;
+
+    const result = await handler(event, context);
+
+    expect(result.statusCode).toBe(409);
+    expect(bodyOf(result).message).toBe('The API key was changed by another request');
+    expect(JSON.stringify(bodyOf(result))).not.toContain('w1nn3rk3y');
+    expect(apigw).not.toHaveReceivedCommand(CreateApiKeyCommand);
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
   });
 
   it('answers 400 naming the Idempotency-Key header when it is invalid, creating nothing', async () => {
@@ -505,7 +577,9 @@ describe('POST /me/api-key/rotate', () => {
     expect(apigw).toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: NEW_KEY_ID });
     expect(apigw).not.toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: API_KEY_ID });
     expect(apigw).not.toHaveReceivedCommand(UpdateApiKeyCommand);
-    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+    // The account keeps its key; the rotation lock is taken and released.
+    expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: expect.stringContaining('apiKeyId') });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: 'REMOVE rotationLock, rotationLockExpiresAt' });
     expect(cognito).not.toHaveReceivedCommand(AdminUpdateUserAttributesCommand);
     // The failed attempt leaves no idempotency record: a retry rotates for real.
     expect(records.size).toBe(0);
@@ -536,7 +610,10 @@ describe('POST /me/api-key/rotate', () => {
 
   it('deletes the new key and restores custom:apiid when the account update finds a plan change started', async () => {
     givenRotationSucceeds();
-    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({}) // the rotation lock
+      .rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
     ddb
       .on(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } })
       .resolvesOnce({ Item: account })
@@ -556,7 +633,10 @@ describe('POST /me/api-key/rotate', () => {
 
   it('answers 409 when another rotation replaced the key meanwhile, pointing custom:apiid at that key', async () => {
     givenRotationSucceeds();
-    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({}) // the rotation lock
+      .rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
     ddb
       .on(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } })
       .resolvesOnce({ Item: account })
@@ -580,7 +660,7 @@ describe('POST /me/api-key/rotate', () => {
 
     expect(result.statusCode).toBe(503);
     expect(apigw).toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: NEW_KEY_ID });
-    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+    expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: expect.stringContaining('apiKeyId') });
   });
 
   it('compensates when carrying the quota over fails', async () => {
@@ -614,11 +694,12 @@ describe('POST /me/api-key/rotate', () => {
       accountKeys: new mod.DynamoAccountKeyWriter(ACCOUNTS_TABLE),
       ledger: new mod.DynamoLedger(BILLING_TABLE),
       usagePlanIdFor: () => Promise.reject(new UsagePlanNotFoundError('free')),
+      readUsage: () => Promise.reject(new Error('not read')),
       catalog: planCatalog(),
       now: () => NOW,
     };
     const routesHandler = createApiHandler(
-      mod.accountRoutes({ ...deps, rotate: (request) => rotateApiKey(deps, request.userId) }),
+      mod.accountRoutes({ ...deps, rotate: (request) => rotateApiKey(deps, request) }),
     );
 
     const result = await routesHandler(loadEvent('api-key-rotate'), context);
@@ -675,15 +756,23 @@ describe('POST /me/api-key/rotate', () => {
 });
 
 describe('GET /me/usage', () => {
-  it("answers the key's daily usage and the quota of the current period", async () => {
+  /** A 92-day plan-wide series (2025-08-24 … 2025-11-23) with `days` (date → [used, remaining]) set. */
+  function planSeries(days: Record<string, [number, number]>): [number, number][] {
+    return Array.from({ length: 92 }, (_, i) => {
+      const date = new Date(Date.parse('2025-08-24T00:00:00Z') + i * 86_400_000).toISOString().slice(0, 10);
+      return days[date] ?? [0, 0];
+    });
+  }
+
+  it("answers the key's daily usage and the quota of the current period from one plan-wide read", async () => {
     givenAccount({ ...account, plan: 'basic' });
     givenUsagePlans();
-    apigw
-      .on(GetUsageCommand, { startDate: '2025-10-30', endDate: '2025-11-02' })
-      .resolves({ items: { [API_KEY_ID]: [[4, 99996], [0, 99996], [7, 99993], [1, 99999]] } });
-    apigw
-      .on(GetUsageCommand, { startDate: '2025-11-01', endDate: '2025-11-23' })
-      .resolves({ items: { [API_KEY_ID]: [[7, 99993], [1, 99992], [30, 99962]] } });
+    apigw.on(GetUsageCommand, { usagePlanId: USAGE_PLANS.basic, startDate: '2025-08-24', endDate: '2025-11-23' }).resolves({
+      items: {
+        [API_KEY_ID]: planSeries({ '2025-10-30': [4, 99996], '2025-11-01': [7, 99993], '2025-11-02': [1, 99992], '2025-11-23': [30, 99962] }),
+        'someone-else': planSeries({ '2025-11-23': [500, 99500] }),
+      },
+    });
     const event = withQuery(loadEvent('usage-get'), { from: '2025-10-30', to: '2025-11-02' });
 
     const result = await handler(event, context);
@@ -702,7 +791,38 @@ describe('GET /me/usage', () => {
       ],
       quota: { limit: 100000, period: 'MONTH', periodStart: '2025-11-01', used: 38, remaining: 99962 },
     });
-    expect(apigw).toHaveReceivedCommandWith(GetUsageCommand, { usagePlanId: USAGE_PLANS.basic, keyId: API_KEY_ID });
+    expect(apigw).toHaveReceivedCommandTimes(GetUsageCommand, 1);
+    expect(apigw).not.toHaveReceivedCommandWith(GetUsageCommand, { keyId: API_KEY_ID });
+  });
+
+  it('reads usage from API Gateway at most once a minute per plan, however many requests', async () => {
+    givenAccount(account);
+    givenUsagePlans();
+    apigw.on(GetUsageCommand).resolves({ items: { [API_KEY_ID]: planSeries({ '2025-11-23': [3, 997] }) } });
+
+    const statuses = await Promise.all(Array.from({ length: 10 }, () => handler(loadEvent('usage-get'), context).then((r) => r.statusCode)));
+    expect(statuses).toEqual(Array(10).fill(200));
+    expect(apigw).toHaveReceivedCommandTimes(GetUsageCommand, 1);
+
+    jest.setSystemTime(new Date(NOW.getTime() + 59_000));
+    await handler(loadEvent('usage-get'), context);
+    expect(apigw).toHaveReceivedCommandTimes(GetUsageCommand, 1);
+    jest.setSystemTime(new Date(NOW.getTime() + 60_000));
+    await handler(loadEvent('usage-get'), context);
+    expect(apigw).toHaveReceivedCommandTimes(GetUsageCommand, 2);
+    jest.setSystemTime(NOW);
+  });
+
+  it('answers 503 with Retry-After, never 500, when the management API throttles a cold read', async () => {
+    givenAccount(account);
+    givenUsagePlans();
+    apigw.on(GetUsageCommand).rejects(Object.assign(awsError('TooManyRequestsException', 'Too Many Requests'), { retryAfterSeconds: '2' }));
+
+    const result = await handler(loadEvent('usage-get'), context);
+
+    expect(result.statusCode).toBe(503);
+    expect(result.headers).toMatchObject({ 'Retry-After': '2' });
+    expect(bodyOf(result)).toMatchObject({ code: 'ServiceUnavailable', retryAfterSeconds: 2, message: expect.stringMatching(/try again/) });
   });
 
   it('fills days without data with zeros (a key with no usage has no series)', async () => {

@@ -1,12 +1,16 @@
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { newBucket, secondsUntilToken, takeToken } from '../../../local/token-bucket.ts';
 import {
   ApiGatewayError,
   ApiGatewayStore,
   ApiKeyGate,
   FaultInjector,
-  RateLimiter,
+  AWS_MANAGEMENT_API_LIMITS,
+  ManagementApiLimiter,
+  NO_MANAGEMENT_API_LIMITS,
+  managementApiLimits,
   createApiGatewayControlPlane,
   parseDayKey,
   periodOf,
@@ -498,13 +502,35 @@ describe('helpers', () => {
     expect(faults.next('GetApiKey')).toBeUndefined();
   });
 
-  it('RateLimiter allows `rate` per second', () => {
+  it('a token bucket allows `burst` at once, then `rate` per second; Infinity admits all', () => {
+    const limit = { rate: 5, burst: 5 };
+    const bucket = newBucket(limit, 0);
+    expect(Array.from({ length: 6 }, () => takeToken(bucket, limit, 0))).toEqual([true, true, true, true, true, false]);
+    expect([takeToken(bucket, limit, 200), takeToken(bucket, limit, 200)]).toEqual([true, false]);
+    expect(secondsUntilToken(bucket, limit, 200)).toBe(1);
+    expect(takeToken(bucket, limit, 100)).toBe(false); // a clock going backwards refills nothing
+    const unlimited = { rate: Infinity, burst: Infinity };
+    const open = newBucket(unlimited, 0);
+    expect(Array.from({ length: 100 }, () => takeToken(open, unlimited, 0)).every(Boolean)).toBe(true);
+  });
+
+  it("ManagementApiLimiter: AWS's 10/s burst 40 for all operations, CreateApiKey and DeleteApiKey 5/s on top", () => {
     let t = 0;
-    const limiter = new RateLimiter(5, () => t);
-    expect(Array.from({ length: 6 }, () => limiter.tryTake())).toEqual([true, true, true, true, true, false]);
-    t = 200;
-    expect([limiter.tryTake(), limiter.tryTake()]).toEqual([true, false]);
-    const unlimited = new RateLimiter(Infinity, () => 0);
-    expect(Array.from({ length: 100 }, () => unlimited.tryTake()).every(Boolean)).toBe(true);
+    const limiter = new ManagementApiLimiter(AWS_MANAGEMENT_API_LIMITS, () => t);
+    const creates = Array.from({ length: 6 }, () => limiter.admit('CreateApiKey'));
+    expect(creates.map((a) => a.ok)).toEqual([true, true, true, true, true, false]);
+    expect(creates[5]).toEqual({ ok: false, limit: 'operation', retryAfterSeconds: 1 });
+    // The refused CreateApiKey took nothing from the account bucket: 35 of 40 are left.
+    const reads = Array.from({ length: 36 }, () => limiter.admit('GetApiKey').ok);
+    expect(reads.filter(Boolean)).toHaveLength(35);
+    expect(limiter.admit('GetUsage')).toEqual({ ok: false, limit: 'account', retryAfterSeconds: 1 });
+    expect(limiter.admit('DeleteApiKey').ok).toBe(false); // its own bucket is full, the account's is empty
+    t = 1000; // 10 more tokens for the account
+    expect(Array.from({ length: 11 }, () => limiter.admit('GetUsagePlans').ok).filter(Boolean)).toHaveLength(10);
+    const off = new ManagementApiLimiter(NO_MANAGEMENT_API_LIMITS, () => 0);
+    expect(Array.from({ length: 500 }, () => off.admit('CreateApiKey').ok).every(Boolean)).toBe(true);
+    expect(managementApiLimits(undefined, Infinity).operations.CreateApiKey?.rate).toBe(Infinity);
+    expect(managementApiLimits(undefined, Infinity).account).toEqual({ rate: 10, burst: 40 });
+    expect(managementApiLimits('off')).toBe(NO_MANAGEMENT_API_LIMITS);
   });
 });
