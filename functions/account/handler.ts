@@ -20,10 +20,10 @@ import { AdminUpdateUserAttributesCommand, CognitoIdentityProviderClient } from 
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
+import { DynamoAccountStore } from '#shared/accounts';
 import type { LedgerEntry } from '#shared/billing';
 import { ledgerEntry, readPlanEntries } from '#shared/ledger';
-import { assertOwnKey, callerFrom, userFrom, type Caller } from '#shared/caller';
+import { userFrom } from '#shared/caller';
 import { documentClient, dynamodb } from '#shared/clients';
 import { requireEnv } from '#shared/env';
 import { BadRequestError, ConflictError } from '#shared/errors';
@@ -247,25 +247,26 @@ export interface AccountRouteDeps extends AccountDeps {
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
 export function accountRoutes(deps: AccountRouteDeps): Routes {
-  /** Authenticated caller using their own API key; the account is read at most once for the check and the route. */
-  const authorize = async (event: APIGatewayProxyEvent): Promise<{ caller: Caller; request: AccountDeps }> => {
-    const caller = callerFrom(event);
-    const accounts: AccountStore = readOnce(deps.accounts);
-    await assertOwnKey(caller, accounts);
-    return { caller, request: { ...deps, accounts } };
-  };
+  /**
+   * The signed-in user, from the ID token alone: account management needs no API key (the template's /me* routes are
+   * `ApiKeyRequired: false`), so it never spends the customer's quota. Any `x-api-key` sent along is ignored; the
+   * routes only ever act on the account of the token's `sub`. The account is read at most once per request.
+   */
+  const authorize = (event: APIGatewayProxyEvent): { caller: { userId: string }; request: AccountDeps } => ({
+    caller: userFrom(event),
+    request: { ...deps, accounts: readOnce(deps.accounts) },
+  });
 
   return {
-    // Token only, no API key: a customer whose rotate response was lost (old key already deleted) must still be able
-    // to fetch the key they now have. It only ever answers the caller's own key.
+    // A customer whose rotate response was lost (old key already deleted) can still fetch the key they now have.
+    // It only ever answers the caller's own key.
     'GET /me/api-key': async ({ event }) => {
-      const user = userFrom(event);
-      const key = await getApiKey({ ...deps, accounts: readOnce(deps.accounts) }, user.userId);
-      return json(200, key, NO_STORE);
+      const { caller, request } = authorize(event);
+      return json(200, await getApiKey(request, caller.userId), NO_STORE);
     },
 
     'POST /me/api-key/rotate': async ({ event, requestId }) => {
-      const { caller } = await authorize(event);
+      const { caller } = authorize(event);
       const requestKey = idempotencyKeyOf(event) ?? requestId;
       let rotation: Rotation;
       try {
@@ -280,13 +281,13 @@ export function accountRoutes(deps: AccountRouteDeps): Routes {
     },
 
     'GET /me/usage': async ({ event }) => {
-      const { caller, request } = await authorize(event);
+      const { caller, request } = authorize(event);
       const { from, to } = parseUsageQuery(event.queryStringParameters);
       return json(200, await getUsage(request, caller.userId, from, to), NO_STORE);
     },
 
     'GET /me/billing': async ({ event }) => {
-      const { caller, request } = await authorize(event);
+      const { caller, request } = authorize(event);
       const query = parseParams(event.queryStringParameters, listQuerySchema, 'query');
       const billing = await getBilling(request, caller.userId, pageRequest(query, caller.userId, ''));
       const nextToken = encodeNextToken(billing.cursor);

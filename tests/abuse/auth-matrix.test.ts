@@ -146,11 +146,14 @@ describe('auth matrix (default limits)', () => {
     expect(stolen.status).toBe(403);
     expect(stolen.body).toMatchObject({ message: 'The API key does not belong to the signed-in user', code: 'Forbidden' });
     expect(stolen.errorType).toBeNull();
-    // … on every protected function, not only /links.
+    // … on every data API function, not only /links.
     const stolenElsewhere = await Promise.all(
-      ['/tags', '/me/usage?from=2026-01-01&to=2026-01-02', '/me/billing'].map(async (path) => (await call(t, path, { token: a.idToken, key: b.key })).status),
+      ['/tags', '/tags/some-tag/links'].map(async (path) => (await call(t, path, { token: a.idToken, key: b.key })).status),
     );
-    expect(stolenElsewhere).toEqual([403, 403, 403]);
+    expect(stolenElsewhere).toEqual([403, 403]);
+    // Account management needs no key and ignores one sent along: Alice's token gets Alice's own account, never Bob's.
+    const usage = await call(t, '/me/usage?from=2026-01-01&to=2026-01-02', { token: a.idToken, key: b.key });
+    expect({ status: usage.status, keyId: usage.body.keyId }).toEqual({ status: 200, keyId: a.keyId });
 
     // A disabled key (UpdateApiKey enabled=false through the control plane) is refused by the gateway, then works again.
     const setEnabled = (enabled: boolean) =>

@@ -39,7 +39,7 @@ import {
   bodyOf,
   captureOutput,
   context,
-  describeCallerChecks,
+  describeTokenOnlyChecks,
   expectGenericServerError,
   loadEvent,
   requestsTo,
@@ -190,11 +190,7 @@ beforeEach(() => {
   fakeIdempotencyTable();
 });
 
-describeCallerChecks(handler, ddb, { accounts: ACCOUNTS_TABLE, resources: BILLING_TABLE }, [
-  'api-key-rotate',
-  'usage-get',
-  'billing-get',
-]);
+describeTokenOnlyChecks(handler, ddb, { accounts: ACCOUNTS_TABLE }, ['api-key-get', 'api-key-rotate', 'usage-get', 'billing-get']);
 
 describe('GET /me/api-key', () => {
   it('needs only the ID token (no API key): the way back after a rotation whose answer was lost', async () => {
