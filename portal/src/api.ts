@@ -1,6 +1,8 @@
 /**
- * The Tollgate REST API as the portal uses it. Protected calls carry the ID token (`Authorization`) and, once known,
- * the customer's key (`x-api-key`); a 401 refreshes the tokens once and retries.
+ * The Tollgate REST API as the portal uses it. The portal's own calls — account management, `/me*` — carry the ID token
+ * (`Authorization`) only: those routes need no API key, so they never count toward the customer's quota and usage
+ * shows only the customer's own API calls. Only "Try it" (a call to the data API) sends the key too
+ * (`authHeaders`). A 401 refreshes the tokens once and retries.
  */
 import { NetworkError } from './cognito.ts';
 import type { PortalConfig } from './config.ts';
@@ -111,7 +113,7 @@ export interface RawResponse {
 interface RequestOptions {
   body?: unknown;
   idempotencyKey?: string;
-  /** Send the ID token (default true). */
+  /** Send the ID token (default true). Never the API key: see the module comment. */
   auth?: boolean;
 }
 
@@ -125,7 +127,7 @@ export class ApiClient {
     return this.config.apiUrl;
   }
 
-  /** Headers for a protected call: the current ID token, and the key when the portal has it. */
+  /** Headers for a call to the data API ("Try it"): the current ID token, and the key when the portal has it. */
   async authHeaders(): Promise<Record<string, string>> {
     const headers: Record<string, string> = { Authorization: await this.session.idToken() };
     const key = this.session.current()?.apiKey?.value;
@@ -158,7 +160,7 @@ export class ApiClient {
   }
 
   private async request<T>(method: string, path: string, opts: RequestOptions = {}, retried = false): Promise<T> {
-    const headers: Record<string, string> = opts.auth === false ? {} : await this.authHeaders();
+    const headers: Record<string, string> = opts.auth === false ? {} : { Authorization: await this.session.idToken() };
     if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
     const response = await this.raw(method, path, headers, opts.body === undefined ? undefined : JSON.stringify(opts.body));
     if (response.status === 401 && opts.auth !== false && !retried) {
@@ -188,7 +190,7 @@ export class ApiClient {
     return this.request('GET', '/me');
   }
 
-  /** Token only (no x-api-key needed): answers 409 with `details.status` (NONE, ONBOARDING, FAILED) until onboarding is done. */
+  /** Answers 409 with `details.status` (NONE, ONBOARDING, FAILED) until onboarding is done. */
   apiKey(): Promise<ApiKey> {
     return this.request('GET', '/me/api-key');
   }
