@@ -17,31 +17,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { createHmac } from 'node:crypto';
 import { PASSWORD, signIn, startTestStack, uniqueEmail, type TestStack } from '../support/stack.ts';
-import { cognitoLocalKey, decodeSegment, mintToken, onboardedUser, type User } from './support.ts';
-
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  errorType: string | null;
-}
-
-async function call(
-  t: TestStack,
-  path: string,
-  opts: { token?: string; key?: string; method?: string; body?: unknown } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (opts.token !== undefined) headers.Authorization = opts.token;
-  if (opts.key !== undefined) headers['x-api-key'] = opts.key;
-  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(`${t.stack.apiUrl}${path}`, {
-    method: opts.method ?? 'GET',
-    headers,
-    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, errorType: response.headers.get('x-amzn-errortype') };
-}
+import { call, cognitoLocalKey, decodeSegment, mintToken, onboardedUser, type Answer, type User } from './support.ts';
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const unauthorized = { status: 401, body: { message: 'Unauthorized' }, errorType: 'UnauthorizedException' };

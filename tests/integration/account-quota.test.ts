@@ -7,33 +7,11 @@
  */
 import { GetUsageCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
 import { randomUUID } from 'node:crypto';
-import { onboardedUser, type User } from '../abuse/support.ts';
+import { call as callPath, onboardedUser, type Answer, type User } from '../abuse/support.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  errorType: string | null;
-}
-
-async function call(
-  t: TestStack,
-  method: string,
-  path: string,
-  opts: { token?: string; key?: string; body?: unknown; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = { ...opts.headers };
-  if (opts.token !== undefined) headers.Authorization = opts.token;
-  if (opts.key !== undefined) headers['x-api-key'] = opts.key;
-  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(`${t.stack.apiUrl}${path}`, {
-    method,
-    headers,
-    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, errorType: response.headers.get('x-amzn-errortype') };
-}
+const call = (t: TestStack, method: string, path: string, opts: Parameters<typeof callPath>[2] = {}): Promise<Answer> =>
+  callPath(t, path, { ...opts, method });
 
 const today = (): string => new Date().toISOString().slice(0, 10);
 
