@@ -110,6 +110,9 @@ export interface RawResponse {
   body: string;
 }
 
+/** Upper bounds of the waits (ms, half of each fixed, half random) before repeating a throttled call: 3 retries. */
+export const THROTTLE_RETRY_MS: readonly number[] = [500, 1_000, 2_000];
+
 interface RequestOptions {
   body?: unknown;
   idempotencyKey?: string;
@@ -159,10 +162,24 @@ export class ApiClient {
     };
   }
 
+  /**
+   * `raw`, repeated after a short wait while the answer is 429. The account routes' stage throttle is shared by every
+   * customer, so a 429 there is a moment's congestion, not this customer's limit; a throttled request reached no
+   * function, and the writes carry an Idempotency-Key, so repeating is safe.
+   */
+  private async rawRetryingThrottle(method: string, path: string, headers: Record<string, string>, body?: string): Promise<RawResponse> {
+    for (let attempt = 0; ; attempt++) {
+      const response = await this.raw(method, path, headers, body);
+      const wait = THROTTLE_RETRY_MS[attempt];
+      if (response.status !== 429 || wait === undefined) return response;
+      await new Promise((resolve) => setTimeout(resolve, wait / 2 + Math.random() * (wait / 2)));
+    }
+  }
+
   private async request<T>(method: string, path: string, opts: RequestOptions = {}, retried = false): Promise<T> {
     const headers: Record<string, string> = opts.auth === false ? {} : { Authorization: await this.session.idToken() };
     if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
-    const response = await this.raw(method, path, headers, opts.body === undefined ? undefined : JSON.stringify(opts.body));
+    const response = await this.rawRetryingThrottle(method, path, headers, opts.body === undefined ? undefined : JSON.stringify(opts.body));
     if (response.status === 401 && opts.auth !== false && !retried) {
       await this.session.refresh();
       return this.request<T>(method, path, opts, true);
