@@ -338,8 +338,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     step(
       5,
       'Call the protected API',
-      'Every request carries both the ID token (Authorization header, checked by the Cognito authorizer) and the',
+      'Data API requests carry both the ID token (Authorization header, checked by the Cognito authorizer) and the',
       'API key (x-api-key, checked against the usage plan); the function then checks the key is the caller\'s own.',
+      'Account management (/me…) takes the ID token alone: it never counts toward the quota.',
     );
     const link = { url: 'https://docs.aws.amazon.com/step-functions/', title: 'Step Functions docs' };
     const calls: [string, string, number, unknown?][] = [
@@ -348,7 +349,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       ['GET', '/me', 200],
     ];
     for (const [method, path, expected, body] of calls) {
-      const answer = await call(`${o.apiUrl}${path}`, { method, headers: asUser, body });
+      const headers = path.startsWith('/me') ? { Authorization: idToken } : asUser;
+      const answer = await call(`${o.apiUrl}${path}`, { method, headers, body });
       const line = `${method} ${path}${body ? ` ${brief(body, 90)}` : ''} → ${answer.status}`;
       if (answer.status !== expected) throw new DemoError(`${line} ${brief(answer.body)} (expected ${expected})`);
       ok(line);

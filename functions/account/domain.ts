@@ -205,11 +205,14 @@ async function compensate(deps: AccountDeps, userId: string, oldKeyId: string, n
   }
 }
 
-/** One rotation: who, the key the request came with (the key being rotated), and its idempotency key. */
+/** One rotation: who, the key the client means to rotate, and its idempotency key. */
 export interface RotationInput {
   userId: string;
-  /** The API key the request was made with: only that key is rotated, so a request racing another rotation loses. */
-  fromKeyId: string;
+  /**
+   * The key the client means to rotate, if it named one (the route is token-only, so the request carries no key):
+   * only that key is rotated, so a request racing another rotation loses. Without it, the account's current key.
+   */
+  fromKeyId?: string;
   /** Idempotency-Key (or the API request id): also the rotation lock's owner, so a retry may take the lock again. */
   requestKey: string;
 }
@@ -230,7 +233,7 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
     });
   }
   // The request's key was rotated away already (by a rotation that won the race): never rotate the winner's key.
-  if (account.apiKeyId !== fromKeyId) throw new ConflictError(KEY_CHANGED);
+  if (fromKeyId !== undefined && account.apiKeyId !== fromKeyId) throw new ConflictError(KEY_CHANGED);
   const plan = planOf(deps, account);
   const usagePlanId = await deps.usagePlanIdFor(plan.name);
   const oldKeyId = account.apiKeyId;

@@ -20,14 +20,14 @@ import { AdminUpdateUserAttributesCommand, CognitoIdentityProviderClient } from 
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
+import { DynamoAccountStore } from '#shared/accounts';
 import type { LedgerEntry } from '#shared/billing';
 import { ledgerEntry, readPlanEntries } from '#shared/ledger';
-import { assertOwnKey, callerFrom, userFrom, type Caller } from '#shared/caller';
+import { userFrom } from '#shared/caller';
 import { documentClient, dynamodb } from '#shared/clients';
 import { requireEnv } from '#shared/env';
 import { BadRequestError, ConflictError } from '#shared/errors';
-import { createApiHandler, json, parseParams, type Routes } from '#shared/http';
+import { createApiHandler, json, parseBody, parseParams, type Routes } from '#shared/http';
 import { encodeNextToken, listQuerySchema, pageRequest, type Cursor, type Page, type PageRequest } from '#shared/pagination';
 import { planCatalog, readOnce, usagePlanLookup } from '#shared/plans';
 import { idempotencyKeyOf } from '../plan/request.ts';
@@ -300,6 +300,9 @@ export function parseUsageQuery(values: Record<string, string | undefined> | nul
 
 export const revealQuery = z.strictObject({ reveal: z.optional(z.enum(['true', 'false'])) });
 
+/** POST /me/api-key/rotate's optional body: the id of the key the client means to rotate (API Gateway key ids). */
+export const rotateBody = z.strictObject({ keyId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9]{1,64}$/, 'Must be an API key id'))) });
+
 /** Idempotency-Key, or the API request id without one, in `requestKey`; the key being rotated in `fromKeyId`. */
 export type RotationRequest = RotationInput;
 
@@ -311,31 +314,35 @@ export interface AccountRouteDeps extends AccountDeps {
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
 export function accountRoutes(deps: AccountRouteDeps): Routes {
-  /** Authenticated caller using their own API key; the account is read at most once for the check and the route. */
-  const authorize = async (event: APIGatewayProxyEvent): Promise<{ caller: Caller; request: AccountDeps }> => {
-    const caller = callerFrom(event);
-    const accounts: AccountStore = readOnce(deps.accounts);
-    await assertOwnKey(caller, accounts);
-    return { caller, request: { ...deps, accounts } };
-  };
+  /**
+   * The signed-in user, from the ID token alone: account management needs no API key (the template's /me* routes are
+   * `ApiKeyRequired: false`), so it never spends the customer's quota. Any `x-api-key` sent along is ignored; the
+   * routes only ever act on the account of the token's `sub`. The account is read at most once per request.
+   */
+  const authorize = (event: APIGatewayProxyEvent): { caller: { userId: string }; request: AccountDeps } => ({
+    caller: userFrom(event),
+    request: { ...deps, accounts: readOnce(deps.accounts) },
+  });
 
   return {
-    // Token only, no API key: a customer whose rotate response was lost (old key already deleted) must still be able
-    // to fetch the key they now have. It only ever answers the caller's own key.
-    // `?reveal=true` adds the value; without it, metadata from the account record only (no management API call).
+    // A customer whose rotate response was lost (old key already deleted) can still fetch the key they now have.
+    // It only ever answers the caller's own key. `?reveal=true` adds the value; without it, metadata from the account
+    // record only (no management API call).
     'GET /me/api-key': async ({ event }) => {
-      const user = userFrom(event);
+      const { caller, request } = authorize(event);
       const { reveal } = parseParams(event.queryStringParameters, revealQuery, 'query');
-      const key = await getApiKey({ ...deps, accounts: readOnce(deps.accounts) }, user.userId, reveal === 'true');
-      return json(200, key, NO_STORE);
+      return json(200, await getApiKey(request, caller.userId, reveal === 'true'), NO_STORE);
     },
 
     'POST /me/api-key/rotate': async ({ event, requestId }) => {
-      const { caller } = await authorize(event);
+      const { caller } = authorize(event);
       const requestKey = idempotencyKeyOf(event) ?? requestId;
+      // Token only, so no request key to go by: the client may name the key it means to rotate (`{"keyId": …}`, a
+      // precondition like If-Match). Requests racing one rotation then all lose with 409 once it has won.
+      const { keyId } = event.body ? parseBody(event, rotateBody) : {};
       let rotation: Rotation;
       try {
-        rotation = await deps.rotate({ userId: caller.userId, fromKeyId: caller.apiKeyId, requestKey });
+        rotation = await deps.rotate({ userId: caller.userId, ...(keyId ? { fromKeyId: keyId } : {}), requestKey });
       } catch (error: unknown) {
         if (error instanceof IdempotencyAlreadyInProgressError) {
           throw new ConflictError('This rotation is already in progress; retry in a moment');
@@ -346,13 +353,13 @@ export function accountRoutes(deps: AccountRouteDeps): Routes {
     },
 
     'GET /me/usage': async ({ event }) => {
-      const { caller, request } = await authorize(event);
+      const { caller, request } = authorize(event);
       const { from, to } = parseUsageQuery(event.queryStringParameters);
       return json(200, await getUsage(request, caller.userId, from, to), NO_STORE);
     },
 
     'GET /me/billing': async ({ event }) => {
-      const { caller, request } = await authorize(event);
+      const { caller, request } = authorize(event);
       const query = parseParams(event.queryStringParameters, listQuerySchema, 'query');
       const billing = await getBilling(request, caller.userId, pageRequest(query, caller.userId, ''));
       const nextToken = encodeNextToken(billing.cursor);

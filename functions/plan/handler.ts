@@ -2,7 +2,7 @@ import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
-import { assertOwnKey, callerFrom, type Caller } from '#shared/caller';
+import { userFrom } from '#shared/caller';
 import { requireEnv } from '#shared/env';
 import { createApiHandler, json, parseBody, parseParams, type Routes } from '#shared/http';
 import { planCatalog, readOnce, type Plan } from '#shared/plans';
@@ -96,17 +96,18 @@ export interface PlanRouteDeps {
 export function planRoutes(deps: PlanRouteDeps): Routes {
   const bodySchema = planChangeBody(deps.catalog);
 
-  /** Authenticated caller using their own API key; the account is read once for the check and the route. */
-  const authorize = async (event: APIGatewayProxyEvent): Promise<{ caller: Caller; accounts: AccountStore }> => {
-    const caller = callerFrom(event);
-    const accounts = readOnce(deps.accounts);
-    await assertOwnKey(caller, accounts);
-    return { caller, accounts };
-  };
+  /**
+   * The signed-in user, from the ID token alone: plan changes are account management (`ApiKeyRequired: false` in the
+   * template), so a customer who has used up the quota can still upgrade. The account is read at most once.
+   */
+  const authorize = (event: APIGatewayProxyEvent): { caller: { userId: string }; accounts: AccountStore } => ({
+    caller: userFrom(event),
+    accounts: readOnce(deps.accounts),
+  });
 
   return {
     'POST /me/plan': async ({ event, requestId }) => {
-      const { caller, accounts } = await authorize(event);
+      const { caller, accounts } = authorize(event);
       const { plan } = parseBody(event, bodySchema);
       const key = idempotencyKeyOf(event) ?? requestId;
       const accepted = await requestPlanChange({ accounts, workflow: deps.workflow }, caller.userId, plan, key);
@@ -119,7 +120,7 @@ export function planRoutes(deps: PlanRouteDeps): Routes {
     },
 
     'GET /me/plan-changes/{executionId}': async ({ event }) => {
-      const { caller, accounts } = await authorize(event);
+      const { caller, accounts } = authorize(event);
       const { executionId } = parseParams(event.pathParameters, executionParams, 'path');
       const view = await getPlanChange({ accounts, workflow: deps.workflow }, caller.userId, executionId);
       return json(200, view, { 'Cache-Control': 'no-store' });

@@ -17,7 +17,7 @@ function claim(claims: Record<string, unknown> | undefined, name: string): strin
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-/** The signed-in user from the authorizer's claims, for the few routes that need no API key. */
+/** The signed-in user from the authorizer's claims, for the routes that need no API key (account management, /me*). */
 export function userFrom(event: APIGatewayProxyEvent): { userId: string; email?: string } {
   const claims = event.requestContext?.authorizer?.claims as Record<string, unknown> | undefined;
   const userId = claim(claims, 'sub');

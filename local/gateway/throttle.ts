@@ -4,8 +4,11 @@ import { newBucket, takeToken, tokensAt, type Bucket } from '../token-bucket.ts'
  * Stage-level method throttling (the stage's MethodSettings ThrottlingRateLimit / ThrottlingBurstLimit): one token
  * bucket per route and method, shared by every caller, keyed or not. A bucket starts full (burstLimit tokens) and
  * refills at rateLimit tokens per second, never above burstLimit; each request takes one token, and a request that
- * finds none is answered 429 Too Many Requests by the gateway. This is what guards public routes (the /auth/*
- * endpoints), which have no API key and so no usage plan throttle.
+ * finds none is answered 429 Too Many Requests by the gateway. This is what guards the routes without an API key, and
+ * so without a usage plan throttle: the public /auth/* endpoints and account management (/me*, token only).
+ * AWS applies stage and method throttles to all clients of a method together; per-client limits come only from usage
+ * plans, per API key (AWS, "Throttle requests to your REST APIs for better throughput in API Gateway",
+ * docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html).
  *
  * A setting names a resource path as the template writes it ("/auth/sign-in", "/links/{id}") or "*", and a method or
  * "*". The most specific setting wins: path and method, then path with any method, then any path with the method,

@@ -1,6 +1,8 @@
 /**
- * The Tollgate REST API as the portal uses it. Protected calls carry the ID token (`Authorization`) and, once known,
- * the customer's key (`x-api-key`); a 401 refreshes the tokens once and retries.
+ * The Tollgate REST API as the portal uses it. The portal's own calls — account management, `/me*` — carry the ID token
+ * (`Authorization`) only: those routes need no API key, so they never count toward the customer's quota and usage
+ * shows only the customer's own API calls. Only "Try it" (a call to the data API) sends the key too
+ * (`authHeaders`). A 401 refreshes the tokens once and retries.
  */
 import { NetworkError } from './cognito.ts';
 import type { PortalConfig } from './config.ts';
@@ -114,10 +116,13 @@ export interface RawResponse {
   body: string;
 }
 
+/** Upper bounds of the waits (ms, half of each fixed, half random) before repeating a throttled call: 3 retries. */
+export const THROTTLE_RETRY_MS: readonly number[] = [500, 1_000, 2_000];
+
 interface RequestOptions {
   body?: unknown;
   idempotencyKey?: string;
-  /** Send the ID token (default true). */
+  /** Send the ID token (default true). Never the API key: see the module comment. */
   auth?: boolean;
 }
 
@@ -131,7 +136,7 @@ export class ApiClient {
     return this.config.apiUrl;
   }
 
-  /** Headers for a protected call: the current ID token, and the key when the portal has it. */
+  /** Headers for a call to the data API ("Try it"): the current ID token, and the key when the portal has it. */
   async authHeaders(): Promise<Record<string, string>> {
     const headers: Record<string, string> = { Authorization: await this.session.idToken() };
     const key = this.session.current()?.apiKey?.value;
@@ -163,10 +168,24 @@ export class ApiClient {
     };
   }
 
+  /**
+   * `raw`, repeated after a short wait while the answer is 429. The account routes' stage throttle is shared by every
+   * customer, so a 429 there is a moment's congestion, not this customer's limit; a throttled request reached no
+   * function, and the writes carry an Idempotency-Key, so repeating is safe.
+   */
+  private async rawRetryingThrottle(method: string, path: string, headers: Record<string, string>, body?: string): Promise<RawResponse> {
+    for (let attempt = 0; ; attempt++) {
+      const response = await this.raw(method, path, headers, body);
+      const wait = THROTTLE_RETRY_MS[attempt];
+      if (response.status !== 429 || wait === undefined) return response;
+      await new Promise((resolve) => setTimeout(resolve, wait / 2 + Math.random() * (wait / 2)));
+    }
+  }
+
   private async request<T>(method: string, path: string, opts: RequestOptions = {}, retried = false): Promise<T> {
-    const headers: Record<string, string> = opts.auth === false ? {} : await this.authHeaders();
+    const headers: Record<string, string> = opts.auth === false ? {} : { Authorization: await this.session.idToken() };
     if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
-    const response = await this.raw(method, path, headers, opts.body === undefined ? undefined : JSON.stringify(opts.body));
+    const response = await this.rawRetryingThrottle(method, path, headers, opts.body === undefined ? undefined : JSON.stringify(opts.body));
     if (response.status === 401 && opts.auth !== false && !retried) {
       await this.session.refresh();
       return this.request<T>(method, path, opts, true);
@@ -206,8 +225,9 @@ export class ApiClient {
     return this.request('GET', '/me/api-key?reveal=true');
   }
 
-  rotateKey(idempotencyKey: string): Promise<RotatedKey> {
-    return this.request('POST', '/me/api-key/rotate', { idempotencyKey });
+  /** Rotates the key `keyId` (the one the page shows): a rotation that lost a race to another one answers 409. */
+  rotateKey(idempotencyKey: string, keyId?: string): Promise<RotatedKey> {
+    return this.request('POST', '/me/api-key/rotate', { idempotencyKey, ...(keyId ? { body: { keyId } } : {}) });
   }
 
   usage(from: string, to: string): Promise<Usage> {

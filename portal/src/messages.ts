@@ -85,7 +85,8 @@ function apiMessage(error: ApiError): string {
     case 413:
       return 'The request is too large.';
     case 429:
-      return 'Too many requests: you have reached your plan’s rate limit or quota. Wait a moment, or upgrade your plan.';
+      // The portal's own calls are account management, never metered: a 429 here is the stage throttle, not the quota.
+      return 'Too many requests right now. Please wait a moment and try again.';
     default:
       return error.status >= 500 ? 'The service had a problem answering. Please try again in a moment.' : said || genericMessage();
   }

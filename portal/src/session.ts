@@ -7,7 +7,7 @@ import { claimsOf, CognitoError, type CognitoClient, type Tokens } from './cogni
 export interface Session {
   email: string;
   tokens: Tokens;
-  /** The API key value, once fetched (needed as x-api-key on every protected call). */
+  /** The API key value, once fetched (x-api-key on the data API calls of "Try it"; the portal's own calls need none). */
   apiKey?: { id: string; value: string };
 }
 

@@ -17,31 +17,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { createHmac } from 'node:crypto';
 import { PASSWORD, signIn, startTestStack, uniqueEmail, type TestStack } from '../support/stack.ts';
-import { cognitoLocalKey, decodeSegment, mintToken, onboardedUser, type User } from './support.ts';
-
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  errorType: string | null;
-}
-
-async function call(
-  t: TestStack,
-  path: string,
-  opts: { token?: string; key?: string; method?: string; body?: unknown } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (opts.token !== undefined) headers.Authorization = opts.token;
-  if (opts.key !== undefined) headers['x-api-key'] = opts.key;
-  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(`${t.stack.apiUrl}${path}`, {
-    method: opts.method ?? 'GET',
-    headers,
-    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, errorType: response.headers.get('x-amzn-errortype') };
-}
+import { call, cognitoLocalKey, decodeSegment, mintToken, onboardedUser, type Answer, type User } from './support.ts';
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const unauthorized = { status: 401, body: { message: 'Unauthorized' }, errorType: 'UnauthorizedException' };
@@ -146,11 +122,14 @@ describe('auth matrix (default limits)', () => {
     expect(stolen.status).toBe(403);
     expect(stolen.body).toMatchObject({ message: 'The API key does not belong to the signed-in user', code: 'Forbidden' });
     expect(stolen.errorType).toBeNull();
-    // … on every protected function, not only /links.
+    // … on every data API function, not only /links.
     const stolenElsewhere = await Promise.all(
-      ['/tags', '/me/usage?from=2026-01-01&to=2026-01-02', '/me/billing'].map(async (path) => (await call(t, path, { token: a.idToken, key: b.key })).status),
+      ['/tags', '/tags/some-tag/links'].map(async (path) => (await call(t, path, { token: a.idToken, key: b.key })).status),
     );
-    expect(stolenElsewhere).toEqual([403, 403, 403]);
+    expect(stolenElsewhere).toEqual([403, 403]);
+    // Account management needs no key and ignores one sent along: Alice's token gets Alice's own account, never Bob's.
+    const usage = await call(t, '/me/usage?from=2026-01-01&to=2026-01-02', { token: a.idToken, key: b.key });
+    expect({ status: usage.status, keyId: usage.body.keyId }).toEqual({ status: 200, keyId: a.keyId });
 
     // A disabled key (UpdateApiKey enabled=false through the control plane) is refused by the gateway, then works again.
     const setEnabled = (enabled: boolean) =>

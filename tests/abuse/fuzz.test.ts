@@ -47,6 +47,8 @@ beforeAll(async () => {
       ProQuotaLimit: high,
       AuthRateLimit: high,
       AuthBurstLimit: high,
+      AccountRateLimit: high,
+      AccountBurstLimit: high,
     },
   });
   [user, other] = await Promise.all([onboardedUser(t, 'fuzz'), onboardedUser(t, 'bystander')]);

@@ -115,6 +115,32 @@ export function answerProblems(req: RawRequest, res: RawResponse): string[] {
   return problems;
 }
 
+/** A gateway answer: status, parsed JSON body, and `x-amzn-ErrorType` (set on the gateway's own errors only). */
+export interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  errorType: string | null;
+}
+
+/** One call to the API with fetch: the ID token in Authorization and the key in x-api-key when given. */
+export async function call(
+  t: TestStack,
+  path: string,
+  opts: { token?: string; key?: string; method?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token !== undefined) headers.Authorization = opts.token;
+  if (opts.key !== undefined) headers['x-api-key'] = opts.key;
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(`${t.stack.apiUrl}${path}`, {
+    method: opts.method ?? 'GET',
+    headers,
+    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, errorType: response.headers.get('x-amzn-errortype') };
+}
+
 export interface User {
   email: string;
   userId: string;

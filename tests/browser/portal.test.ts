@@ -5,7 +5,7 @@
  * a wrong password reads as a sentence; a forgotten password is reset. Screenshots of each page go to test-artifacts/.
  */
 import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
-import type { Page } from 'playwright-core';
+import type { Page, Request } from 'playwright-core';
 import { PASSWORD, startTestStack, uniqueEmail, type TestStack } from '../support/stack.ts';
 import { describeBrowser, launchBrowser, screenshot, type Browser } from './support.ts';
 
@@ -60,6 +60,14 @@ describeBrowser('developer portal (Chromium)', () => {
   }
 
   it('signs a customer up, confirms from the outbox, shows the key, calls the API and upgrades to pro', async () => {
+    // Every call the page makes to the API: which of them carry the key (only "Try it" may: /me* is not metered).
+    const apiCalls: { path: string; withKey: boolean }[] = [];
+    const recordCall = (request: Request): void => {
+      if (request.url().startsWith(t.stack.apiUrl) && request.method() !== 'OPTIONS') {
+        apiCalls.push({ path: new URL(request.url()).pathname.slice(new URL(t.stack.apiUrl).pathname.length), withKey: 'x-api-key' in request.headers() });
+      }
+    };
+    page.on('request', recordCall);
     // Sign-in page first: an unknown visitor lands there.
     await page.goto(portalUrl);
     await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
@@ -93,6 +101,8 @@ describeBrowser('developer portal (Chromium)', () => {
     await page.getByRole('button', { name: 'Hide' }).click();
     await page.getByTestId('quota').waitFor();
     await page.getByTestId('statement-total').waitFor();
+    // The dashboard's own calls cost nothing: a new account shows none of its quota used.
+    expect(await page.getByTestId('quota').textContent()).toMatch(/^0 of 1,000 requests used this \w+ · 1,000 left$/);
     await screenshot(page, 'portal-05-dashboard');
 
     // Try it: GET /links with the customer's token and key answers 200, with the latency and a curl line.
@@ -130,6 +140,12 @@ describeBrowser('developer portal (Chromium)', () => {
     expect(limits).toContain(`${number(pro.quotaLimit)} requests a`);
     await page.getByTestId('statement-total').waitFor();
     await screenshot(page, 'portal-09-dashboard-pro');
+
+    page.off('request', recordCall);
+    const accountCalls = apiCalls.filter((c) => c.path === '/me' || c.path.startsWith('/me/'));
+    expect(accountCalls.map((c) => c.path)).toEqual(expect.arrayContaining(['/me', '/me/api-key', '/me/usage', '/me/billing', '/me/plan']));
+    expect(accountCalls.filter((c) => c.withKey)).toEqual([]);
+    expect(apiCalls.filter((c) => c.path === '/links')).toEqual([{ path: '/links', withKey: true }, { path: '/links', withKey: true }]);
   });
 
   it('rotates the key: the new one is shown and works, the old one is refused', async () => {

@@ -21,7 +21,9 @@ afterAll(async () => {
 function rotate(c: Customer, idempotencyKey: string): Promise<Response> {
   return fetch(`${t.stack.apiUrl}/me/api-key/rotate`, {
     method: 'POST',
-    headers: { Authorization: c.idToken, 'x-api-key': c.keyValue, 'Idempotency-Key': idempotencyKey },
+    headers: { Authorization: c.idToken, 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey },
+    // The key the client means to rotate: a request that loses the race to another rotation answers 409.
+    body: JSON.stringify({ keyId: c.keyId }),
   });
 }
 

@@ -55,9 +55,12 @@ describe('Cognito', () => {
 describe('REST API', () => {
   const api = model.apis[0]!;
   const publicPaths = ['GET /health', 'GET /plans', ...['sign-up', 'confirm', 'sign-in', 'refresh', 'sign-out', 'forgot-password', 'reset-password'].map((p) => `POST /auth/${p}`)];
-  const tokenOnlyPaths = ['GET /me/api-key', 'GET /me', 'DELETE /me'];
+  // Account management: the ID token alone, so it never spends the customer's quota (a stage throttle guards it).
+  const tokenOnlyPaths = [
+    'GET /me', 'GET /me/api-key', 'POST /me/api-key/rotate', 'GET /me/usage', 'GET /me/billing', 'POST /me/plan', 'GET /me/plan-changes/{executionId}', 'DELETE /me',
+  ];
 
-  it('puts the Cognito authorizer and an API key on every route but the public ones', () => {
+  it('puts the Cognito authorizer on every route but the public ones, and an API key on the data API (not on /me*)', () => {
     expect(api.routes.length).toBeGreaterThan(publicPaths.length);
     for (const route of api.routes) {
       const key = `${route.method} ${route.path}`;

@@ -152,7 +152,7 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
     go.addEventListener('click', () => {
       status.clear();
       void busy(confirmBox, 'Rotating…', async () => {
-        const rotated = await app.api.rotateKey(idempotencyKey);
+        const rotated = await app.api.rotateKey(idempotencyKey, key?.id);
         key = { id: rotated.id, value: rotated.value };
         app.session.setApiKey(key);
         // The new key id reaches the tokens' custom:apiid on refresh.

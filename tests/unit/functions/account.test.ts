@@ -39,7 +39,7 @@ import {
   bodyOf,
   captureOutput,
   context,
-  describeCallerChecks,
+  describeTokenOnlyChecks,
   expectGenericServerError,
   loadEvent,
   requestsTo,
@@ -193,11 +193,7 @@ beforeEach(() => {
   mod.usageCache.clear();
 });
 
-describeCallerChecks(handler, ddb, { accounts: ACCOUNTS_TABLE, resources: BILLING_TABLE }, [
-  'api-key-rotate',
-  'usage-get',
-  'billing-get',
-]);
+describeTokenOnlyChecks(handler, ddb, { accounts: ACCOUNTS_TABLE }, ['api-key-get', 'api-key-rotate', 'usage-get', 'billing-get']);
 
 describe('GET /me/api-key', () => {
   it('needs only the ID token (no API key): the way back after a rotation whose answer was lost', async () => {
@@ -517,8 +513,8 @@ describe('POST /me/api-key/rotate', () => {
     givenRotationSucceeds();
     givenAccount({ ...account, apiKeyId: 'w1nn3rk3y' });
     const event = loadEvent('api-key-rotate');
-    // The token still names the old key (custom:apiid), as a request racing the winning rotation does.
-    event.requestContext.authorizer!.claims['custom:apiid'] = API_KEY_ID;
+    // The request names the old key, as a request racing the winning rotation does.
+    event.body = JSON.stringify({ keyId: API_KEY_ID });
 
     const result = await handler(event, context);
 

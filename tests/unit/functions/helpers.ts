@@ -214,3 +214,42 @@ export function describeCallerChecks(
     });
   });
 }
+
+/**
+ * The caller checks of account management (the /me* routes, `ApiKeyRequired: false` in the template): 401 without
+ * claims or sub; no API key needed, and the answer is the same whatever key id the request carries (none, the
+ * caller's own, someone else's): the routes act on the token's `sub` alone, and read no other user's account.
+ */
+export function describeTokenOnlyChecks(
+  handler: ApiHandler,
+  ddb: DocumentClientMock,
+  tables: { accounts: string },
+  fixtures: readonly string[],
+): void {
+  describe.each(fixtures)('token-only caller checks (%s)', (fixture) => {
+    it('answers 401 when the authorizer passed no claims, or claims without sub', async () => {
+      const answers = [
+        await handler(withoutAuthorizer(loadEvent(fixture)), context),
+        await handler(withClaims(loadEvent(fixture), { sub: undefined }), context),
+      ];
+
+      expect(answers.map((r) => r.statusCode)).toEqual([401, 401]);
+      expect(ddb.calls()).toHaveLength(0);
+    });
+
+    it('needs no API key, and answers the same whatever key id the request carries', async () => {
+      ddb.on(GetCommand, { TableName: tables.accounts }).resolves({ Item: { ...ACTIVE_ACCOUNT } });
+      const answers: { keyId: string | null; statusCode: number; code: unknown }[] = [];
+      for (const keyId of [API_KEY_ID, null, 'someone-elses-key']) {
+        const result = await handler(withApiKeyId(loadEvent(fixture), keyId), context);
+        answers.push({ keyId, statusCode: result.statusCode, code: (bodyOf(result) as { code?: unknown }).code });
+      }
+
+      const own = answers[0]!;
+      expect([401, 403]).not.toContain(own.statusCode);
+      expect(answers).toEqual([own, { ...own, keyId: null }, { ...own, keyId: 'someone-elses-key' }]);
+      const accountKeys = requestsTo(ddb, tables.accounts).map((input) => (input as { Key?: { userId?: string } }).Key?.userId);
+      for (const userId of accountKeys) expect(userId).toBe(SUB);
+    });
+  });
+}

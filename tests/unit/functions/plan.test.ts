@@ -21,7 +21,7 @@ import {
   bodyOf,
   captureOutput,
   context,
-  describeCallerChecks,
+  describeTokenOnlyChecks,
   expectGenericServerError,
   loadEvent,
   withBody,
@@ -85,7 +85,7 @@ beforeEach(() => {
   sfn.reset();
 });
 
-describeCallerChecks(handler, ddb, { accounts: ACCOUNTS_TABLE }, ['plan-change-request', 'plan-change-status']);
+describeTokenOnlyChecks(handler, ddb, { accounts: ACCOUNTS_TABLE }, ['plan-change-request', 'plan-change-status']);
 
 describe('POST /me/plan', () => {
   it('starts the plan-change workflow once, named from the user and the Idempotency-Key, and answers 202', async () => {

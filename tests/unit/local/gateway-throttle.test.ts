@@ -86,15 +86,36 @@ describe('the template', () => {
       ...(overrides ? { parameterOverrides: overrides } : {}),
     });
 
-  it('throttles every /auth/* route with AuthRateLimit / AuthBurstLimit, and nothing else', () => {
-    const throttles = model({ AuthRateLimit: '1', AuthBurstLimit: '2' }).apis[0]?.methodThrottles ?? [];
+  it('throttles every /auth/* route with AuthRateLimit / AuthBurstLimit, every /me* route with AccountRateLimit / AccountBurstLimit, and nothing else', () => {
+    const throttles = model({ AuthRateLimit: '1', AuthBurstLimit: '2', AccountRateLimit: '3', AccountBurstLimit: '4' }).apis[0]?.methodThrottles ?? [];
     const authRoutes = ['sign-up', 'confirm', 'sign-in', 'refresh', 'sign-out', 'forgot-password', 'reset-password'];
+    const accountRoutes = [
+      ['GET', '/me'], ['GET', '/me/api-key'], ['POST', '/me/api-key/rotate'], ['GET', '/me/usage'], ['GET', '/me/billing'],
+      ['POST', '/me/plan'], ['GET', '/me/plan-changes/{executionId}'], ['DELETE', '/me'],
+    ] as const;
 
-    expect(throttles).toEqual(authRoutes.map((r) => ({ path: `/auth/${r}`, method: 'POST', rateLimit: 1, burstLimit: 2 })));
+    expect(throttles).toEqual([
+      ...authRoutes.map((r) => ({ path: `/auth/${r}`, method: 'POST', rateLimit: 1, burstLimit: 2 })),
+      ...accountRoutes.map(([method, path]) => ({ path, method, rateLimit: 3, burstLimit: 4 })),
+    ]);
     const throttle = new StageThrottle(throttles);
     expect(throttle.settingFor('/auth/sign-in', 'POST')).toBeDefined();
+    expect(throttle.settingFor('/me/plan-changes/{executionId}', 'GET')).toMatchObject({ rateLimit: 3, burstLimit: 4 });
     expect(throttle.settingFor('/links', 'GET')).toBeUndefined();
-    expect(model().apis[0]?.methodThrottles[0]).toMatchObject({ rateLimit: 10, burstLimit: 20 });
+    const defaults = model().apis[0]?.methodThrottles ?? [];
+    expect(defaults.find((t) => t.path === '/auth/sign-in')).toMatchObject({ rateLimit: 10, burstLimit: 20 });
+    expect(defaults.find((t) => t.path === '/me')).toMatchObject({ rateLimit: 100, burstLimit: 200 });
+  });
+
+  it('throttles every /me* route of the template at the stage, since none of them is metered by a usage plan', () => {
+    const api = model().apis[0];
+    const meRoutes = (api?.routes ?? []).filter((r) => r.path === '/me' || r.path.startsWith('/me/'));
+    expect(meRoutes.length).toBeGreaterThanOrEqual(7);
+    const throttle = new StageThrottle(api?.methodThrottles ?? []);
+    for (const route of meRoutes) {
+      expect({ route: `${route.method} ${route.path}`, apiKeyRequired: route.apiKeyRequired, throttled: throttle.settingFor(route.path, route.method) !== undefined })
+        .toEqual({ route: `${route.method} ${route.path}`, apiKeyRequired: false, throttled: true });
+    }
   });
 
   it('has a route for every throttled path', () => {
