@@ -49,6 +49,8 @@ export interface LocalStackOptions {
    * for every control-plane call together; CreateApiKey and DeleteApiKey 5/s); `'off'` lifts them all.
    */
   managementApiLimits?: ManagementApiLimits | 'off';
+  /** Milliseconds clock of the management API's limits; tests freeze or move it. Default Date.now. */
+  managementApiClock?: () => number;
   /**
    * Also serve the developer portal (portal/dist, built first if missing or stale) with its /config.json and the
    * outbox (/outbox.json). Port: DEFAULT_PORTAL_PORT (5173), `{ port }` (0 = free), or free when `ports` is 0.
@@ -322,6 +324,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       log: (line) => log(`[apigateway] ${line}`),
       ...(opts.createApiKeyRateLimit !== undefined ? { createApiKeyRateLimit: opts.createApiKeyRateLimit } : {}),
       ...(opts.managementApiLimits !== undefined ? { managementApiLimits: opts.managementApiLimits } : {}),
+      ...(opts.managementApiClock ? { limitsClock: opts.managementApiClock } : {}),
       ...(opts.faults?.apigateway ? { faults: opts.faults.apigateway } : {}),
     });
     closers.push(() => controlPlane.close());

@@ -12,6 +12,17 @@ import type { DailyUsage } from './domain.ts';
 export const KEY_VALUE_TTL_MS = 15 * 60_000;
 /** How stale GET /me/usage may be: one GetUsage per usage plan per environment per minute at most. */
 export const USAGE_TTL_MS = 60_000;
+
+/**
+ * The usage snapshot's freshness in milliseconds from the template's UsageFreshnessSeconds (the function's
+ * USAGE_FRESHNESS_SECONDS): USAGE_TTL_MS when unset; throws on a value that is not a number of seconds from 0 to 3600.
+ */
+export function usageFreshnessMs(seconds: string | undefined): number {
+  if (seconds === undefined || seconds === '') return USAGE_TTL_MS;
+  const value = Number(seconds);
+  if (!Number.isFinite(value) || value < 0 || value > 3600) throw new Error(`USAGE_FRESHNESS_SECONDS must be 0–3600, not '${seconds}'`);
+  return value * 1000;
+}
 /** Days of usage one plan-wide read covers, ending today (UTC): the longest range GET /me/usage accepts. */
 export const USAGE_WINDOW_DAYS = 92;
 

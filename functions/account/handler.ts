@@ -31,7 +31,7 @@ import { createApiHandler, json, parseBody, parseParams, type Routes } from '#sh
 import { encodeNextToken, listQuerySchema, pageRequest, type Cursor, type Page, type PageRequest } from '#shared/pagination';
 import { planCatalog, readOnce, usagePlanLookup } from '#shared/plans';
 import { idempotencyKeyOf } from '../plan/request.ts';
-import { KeyValueCache, PlanUsageCache } from './caches.ts';
+import { KeyValueCache, PlanUsageCache, usageFreshnessMs } from './caches.ts';
 import {
   finishRotation,
   getApiKey,
@@ -381,12 +381,13 @@ const usagePlanIdFor = usagePlanLookup(requireEnv('USAGE_PLAN_NAME_PREFIX'), (po
   apiGateway.send(new GetUsagePlansCommand({ limit: 500, ...(position ? { position } : {}) })),
 );
 
-/** This environment's key values (15 min) and usage snapshots (60 s): see caches.ts. */
+/** This environment's key values (15 min) and usage snapshots (USAGE_FRESHNESS_SECONDS, default 60 s): see caches.ts. */
 export const keyValues = new KeyValueCache();
 const keys = new ApiGatewayKeyService(apiGateway, keyValues);
 export const usageCache = new PlanUsageCache(
   (usagePlanId, from, to) => keys.planUsage(usagePlanId, from, to),
   (usagePlanId, keyId, from, to) => keys.usage(usagePlanId, keyId, from, to),
+  usageFreshnessMs(process.env.USAGE_FRESHNESS_SECONDS),
 );
 
 const deps: AccountDeps = {

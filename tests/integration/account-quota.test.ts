@@ -42,7 +42,7 @@ describe('account management on a used-up free quota', () => {
 
   beforeAll(async () => {
     // A quota of 5 a month; the account routes' stage throttle out of the way (it has its own test below).
-    t = await startTestStack({ parameterOverrides: { FreeQuotaLimit: '5', AccountRateLimit: '1000', AccountBurstLimit: '1000' } });
+    t = await startTestStack({ parameterOverrides: { FreeQuotaLimit: '5', AccountRateLimit: '1000', AccountBurstLimit: '1000', UsageFreshnessSeconds: '0' } });
   }, 60_000);
 
   afterAll(async () => {

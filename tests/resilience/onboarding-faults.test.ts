@@ -36,7 +36,7 @@ let t: TestStack;
 
 beforeAll(async () => {
   // No CreateApiKey rate limit: every 429 here is an injected one, so retries can be counted exactly.
-  t = await startTestStack({ createApiKeyRateLimit: Infinity, faults: { apigateway: apigatewayFaults, stepFunctions: taskFaults } });
+  t = await startTestStack({ createApiKeyRateLimit: Infinity, managementApiLimits: 'off', faults: { apigateway: apigatewayFaults, stepFunctions: taskFaults } });
 }, 60_000);
 
 afterEach(() => {

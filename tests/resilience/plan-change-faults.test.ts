@@ -16,7 +16,7 @@ const taskFaults = new TaskFaultInjector();
 let t: TestStack;
 
 beforeAll(async () => {
-  t = await startTestStack({ createApiKeyRateLimit: Infinity, faults: { apigateway: apigatewayFaults, stepFunctions: taskFaults } });
+  t = await startTestStack({ createApiKeyRateLimit: Infinity, managementApiLimits: 'off', faults: { apigateway: apigatewayFaults, stepFunctions: taskFaults } });
 }, 60_000);
 
 afterEach(() => {
