@@ -11,6 +11,8 @@ import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
+import type { StatementLine } from '#shared/billing';
+import { billingCloseArn, tableName } from '../support/billing-close.ts';
 import { onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
 
 jest.setTimeout(60_000);
@@ -18,14 +20,7 @@ jest.setTimeout(60_000);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- ledger items are inspected field by field
 type Item = Record<string, any>;
 
-interface Line {
-  plan: string;
-  from: string;
-  to: string;
-  seconds: number;
-  monthlyPrice: number;
-  amountCents: number;
-}
+type Line = StatementLine;
 
 const PRO_CENTS = 9900;
 
@@ -56,13 +51,12 @@ afterAll(async () => {
   await t?.close();
 });
 
-const table = (logicalId: string): string => t.stack.outputs[`${logicalId}Name`] as string;
-const machineArn = (logicalId: string): string => {
+/** The ARN of execution `name` of the template's state machine `logicalId`. */
+function executionArn(logicalId: string, name: string): string {
   const machine = t.stack.model.stateMachines.find((m) => m.logicalId === logicalId);
   if (!machine) throw new Error(`no ${logicalId}`);
-  return machine.arn;
-};
-const executionArn = (logicalId: string, name: string): string => `${machineArn(logicalId).replace(':stateMachine:', ':execution:')}:${name}`;
+  return `${machine.arn.replace(':stateMachine:', ':execution:')}:${name}`;
+}
 
 interface Customer {
   email: string;
@@ -75,7 +69,7 @@ async function customer(prefix: string): Promise<Customer> {
   const email = uniqueEmail(prefix);
   const userId = await signUpAndConfirm(t, email);
   expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('SUCCEEDED');
-  const { Item: account } = await ddb.send(new GetCommand({ TableName: table('AccountsTable'), Key: { userId }, ConsistentRead: true }));
+  const { Item: account } = await ddb.send(new GetCommand({ TableName: tableName(t, 'AccountsTable'), Key: { userId }, ConsistentRead: true }));
   const key = (await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: account?.apiKeyId as string, includeValue: true }))).value as string;
   return { email, userId, idToken: (await signIn(t, email)).idToken, key };
 }
@@ -100,7 +94,7 @@ async function changePlan(c: Customer, plan: string): Promise<void> {
 /** The user's ledger in key order (time order). */
 async function ledger(userId: string): Promise<Item[]> {
   const { Items } = await ddb.send(
-    new QueryCommand({ TableName: table('BillingTable'), KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId }, ConsistentRead: true }),
+    new QueryCommand({ TableName: tableName(t, 'BillingTable'), KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId }, ConsistentRead: true }),
   );
   return Items ?? [];
 }
@@ -152,7 +146,7 @@ describe('billing by the time a plan was held', () => {
     const last = month(new Date(), -1);
     // The customer's history moved into last month: free from before it, pro from 14:00 to 15:00 on the 10th, free again.
     for (const entry of await ledger(c.userId)) {
-      await ddb.send(new DeleteCommand({ TableName: table('BillingTable'), Key: { userId: c.userId, entryId: entry.entryId } }));
+      await ddb.send(new DeleteCommand({ TableName: tableName(t, 'BillingTable'), Key: { userId: c.userId, entryId: entry.entryId } }));
     }
     const day10 = `${last.period}-10`;
     const startedAt = new Date(Date.parse(last.start) - 5 * 86_400_000).toISOString();
@@ -177,11 +171,11 @@ describe('billing by the time a plan was held', () => {
       change(upAt, 'free', 'pro', 0, 99),
       change(downAt, 'pro', 'free', 99, 0),
     ]) {
-      await ddb.send(new PutCommand({ TableName: table('BillingTable'), Item: item }));
+      await ddb.send(new PutCommand({ TableName: tableName(t, 'BillingTable'), Item: item }));
     }
 
     const started = await t.clients.sfn.send(
-      new StartExecutionCommand({ stateMachineArn: machineArn('BillingCloseStateMachine'), name: `close-${last.period}-${randomUUID().slice(0, 8)}`, input: JSON.stringify({ period: last.period }) }),
+      new StartExecutionCommand({ stateMachineArn: billingCloseArn(t), name: `close-${last.period}-${randomUUID().slice(0, 8)}`, input: JSON.stringify({ period: last.period }) }),
     );
     const done = await waitForExecution(t, started.executionArn as string, 30_000);
     expect({ status: done.status, error: done.error, cause: done.cause }).toEqual({ status: 'SUCCEEDED', error: undefined, cause: undefined });
