@@ -4,14 +4,28 @@ import type { Plan } from './plans.ts';
  * Billing domain: periods and statements. Pure functions over ledger entries (the Billing table's items); no I/O.
  *
  * A period is a UTC calendar month, `YYYY-MM`, from its first instant (inclusive) to the first instant of the next
- * month (exclusive). Proration is by day: each UTC day of the period is charged to the plan in effect at the END of
- * that day, so a plan change counts from its own day, several changes in one day charge only the last, and the days
- * before the account's first plan are not charged. An ACCOUNT_CLOSED entry ends charging: the day of closing and
- * every day after it are not charged (the account is closed at their end).
+ * month (exclusive). Proration is by the second, as Stripe prorates ("Stripe calculates proration down to the second
+ * based on the starting timestamp of the billing period and the timestamp of the proration's triggering event",
+ * https://docs.stripe.com/billing/scripts/prorations): each plan is charged for the time it was held, from the instant
+ * its PLAN_STARTED / PLAN_CHANGED entry took effect (`effectiveAt`) to the instant the next one did, or an
+ * ACCOUNT_CLOSED entry closed the account, or the period ended. Every change is a line of its own, in order, even
+ * several on one day; nothing is charged before the account's first plan nor from its closing on.
+ *
+ * Seconds held: the difference of the two instants in whole Unix seconds (each instant truncated to its second, as
+ * Stripe's timestamps are), so a month's lines add up to exactly the month's seconds; a plan held for less than one
+ * whole second keeps its line (the history's order shows) at 0 seconds and 0 cents.
+ *
+ * Rounding: each line is computed in exact rational cents, priceCents × secondsHeld / secondsInMonth, and rounded once,
+ * half up, to whole cents (integer arithmetic, no floating point); the total is the sum of the lines. Why per line and
+ * not "round the total, then distribute": a line's amount then depends on that line only, so a line the customer
+ * saw during the month (GET /me/billing) keeps its amount at the month-end close whatever happens later, and every
+ * line shown is the exact price of its time to within half a cent. E.g. $99/month for one hour of a 30-day month:
+ * 9,900 × 3,600 / 2,592,000 = 13.75 → 14 cents; a whole month is exactly its price.
  */
 
 export const CURRENCY = 'USD';
 const DAY_MS = 86_400_000;
+const SECOND_MS = 1000;
 
 export type LedgerEntryType = 'PLAN_STARTED' | 'PLAN_CHANGED' | 'STATEMENT' | 'ACCOUNT_CLOSED';
 
@@ -29,11 +43,12 @@ export interface LedgerEntry {
 
 export interface StatementLine {
   plan: string;
-  /** First instant charged (a UTC midnight, ISO). */
+  /** First instant charged, ISO: the period's start, or the `effectiveAt` of the entry that started the plan. */
   from: string;
-  /** First instant no longer charged (a UTC midnight, ISO; exclusive). */
+  /** First instant no longer charged (exclusive), ISO: the next entry's `effectiveAt`, or the period's end. */
   to: string;
-  days: number;
+  /** Whole seconds held: Unix seconds of `to` minus Unix seconds of `from` (each truncated to its second). */
+  seconds: number;
   /** USD per month. */
   monthlyPrice: number;
   amountCents: number;
@@ -144,7 +159,7 @@ function planEvents(entries: readonly LedgerEntry[], catalog: readonly Plan[]): 
   const events: PlanEvent[] = [];
   for (const entry of entries) {
     if (entry.type === 'ACCOUNT_CLOSED') {
-      // Nothing is charged from the closing on: the day of closing ends with no plan in effect.
+      // Nothing is charged from the closing instant on.
       const at = typeof entry.effectiveAt === 'string' ? Date.parse(entry.effectiveAt) : Number.NaN;
       if (!Number.isNaN(at)) events.push({ at, monthlyPrice: 0, order: `2${entry.entryId}` });
       continue;
@@ -161,58 +176,68 @@ function planEvents(entries: readonly LedgerEntry[], catalog: readonly Plan[]): 
   return events.sort((a, b) => a.at - b.at || (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
 }
 
-/** Cents for `days` of a month of `daysInPeriod` days at `monthlyPrice` USD a month. */
-export function prorate(monthlyPrice: number, days: number, daysInPeriod: number): number {
-  return Math.round((Math.round(monthlyPrice * 100) * days) / daysInPeriod);
+/**
+ * Cents for `seconds` held of a period of `periodSeconds` at `monthlyPrice` USD a month: the exact rational
+ * round(monthlyPrice × 100) × seconds / periodSeconds, rounded once, half up (e.g. 9,900 × 3,600 / 2,592,000 = 13.75
+ * → 14). Integer arithmetic (BigInt), so no floating-point error decides a half cent. `seconds` and `periodSeconds`
+ * are whole numbers, `periodSeconds` > 0.
+ */
+export function prorate(monthlyPrice: number, seconds: number, periodSeconds: number): number {
+  const numerator = BigInt(Math.round(monthlyPrice * 100)) * BigInt(seconds);
+  const denominator = BigInt(periodSeconds);
+  return Number((2n * numerator + denominator) / (2n * denominator));
 }
 
-/** The statement of one period from a user's ledger (any order; entries after the period change nothing). */
+const unixSeconds = (ms: number): number => Math.floor(ms / SECOND_MS);
+
+/**
+ * The statement of one period from a user's ledger (any order; entries after the period change nothing): one line per
+ * interval a plan was held within the period, in time order (entries at the same instant: PLAN_STARTED, then
+ * PLAN_CHANGED, then ACCOUNT_CLOSED, each by entry id), each prorated by the second and rounded once (see the module
+ * docstring); consecutive intervals of the same plan at the same price are one line. Throws InvalidPeriodError for a
+ * malformed period.
+ */
 export function computeStatement(entries: readonly LedgerEntry[], period: string, catalog: readonly Plan[]): Statement {
   const bounds = periodBounds(period);
   const start = Date.parse(bounds.periodStart);
+  const end = Date.parse(bounds.periodEnd);
+  // Seconds in the month: days × 86,400 (Unix time has no leap seconds).
+  const periodSeconds = unixSeconds(end) - unixSeconds(start);
   const events = planEvents(entries, catalog);
 
   const lines: StatementLine[] = [];
-  let next = 0;
-  let current: PlanEvent | undefined;
-  let open: { plan: string; monthlyPrice: number; from: number; days: number } | undefined;
-  const close = (): void => {
+  let open: { plan: string; monthlyPrice: number; from: number } | undefined;
+  const closeAt = (to: number): void => {
     if (!open) return;
+    const seconds = unixSeconds(to) - unixSeconds(open.from);
     lines.push({
       plan: open.plan,
       from: new Date(open.from).toISOString(),
-      to: new Date(open.from + open.days * DAY_MS).toISOString(),
-      days: open.days,
+      to: new Date(to).toISOString(),
+      seconds,
       monthlyPrice: open.monthlyPrice,
-      amountCents: prorate(open.monthlyPrice, open.days, bounds.days),
+      amountCents: prorate(open.monthlyPrice, seconds, periodSeconds),
     });
     open = undefined;
   };
 
-  for (let day = 0; day < bounds.days; day += 1) {
-    const dayStart = start + day * DAY_MS;
-    const dayEnd = dayStart + DAY_MS;
-    // The plan in effect at the end of the day: the last one that took effect before midnight.
-    while (next < events.length && events[next]!.at < dayEnd) current = events[next++];
-    if (current?.plan === undefined) {
-      close();
-      continue;
-    }
-    if (open && open.plan === current.plan && open.monthlyPrice === current.monthlyPrice) {
-      open.days += 1;
-    } else {
-      close();
-      open = { plan: current.plan, monthlyPrice: current.monthlyPrice, from: dayStart, days: 1 };
-    }
+  for (const event of events) {
+    if (event.at >= end) break;
+    const at = Math.max(event.at, start);
+    if (open && event.plan === open.plan && event.monthlyPrice === open.monthlyPrice) continue;
+    closeAt(at);
+    if (event.plan !== undefined) open = { plan: event.plan, monthlyPrice: event.monthlyPrice, from: at };
   }
-  close();
+  closeAt(end);
 
+  // A plan replaced before the period began left a zero-length line at its start: not held in the period.
+  const held = lines.filter((line) => line.to !== bounds.periodStart);
   return {
     period: bounds.period,
     periodStart: bounds.periodStart,
     periodEnd: bounds.periodEnd,
-    lines,
-    totalCents: lines.reduce((sum, line) => sum + line.amountCents, 0),
+    lines: held,
+    totalCents: held.reduce((sum, line) => sum + line.amountCents, 0),
     currency: CURRENCY,
   };
 }

@@ -45,7 +45,7 @@ import { InvalidEventError } from './errors.ts';
  *   {action: "close", userId, period}  → writes one user's STATEMENT entry for the period, once
  *   {action: "final", userId, closedAt}  → the offboarding workflow's final statement: records ACCOUNT_CLOSED at
  *        closedAt (once), then writes the statement of the month before closedAt if it is missing (a close not yet
- *        run; skipped when nothing is billed in it) and the closing month's, prorated to the closing (by day)
+ *        run; skipped when nothing is billed in it) and the closing month's, prorated to the closing (by the second)
  * Errors are thrown by name for the workflow's Retry/Catch: InvalidPeriod, InvalidEvent, and Billing.PeriodNotEnded
  * for a period that has not ended yet (UTC) — by the execution's start for the workflow's actions, now for `close`.
  * For `final` the closing month has ended for that account: it ends at closedAt.

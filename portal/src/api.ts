@@ -74,7 +74,8 @@ export interface StatementLine {
   plan?: string;
   from?: string;
   to?: string;
-  days?: number;
+  /** Whole seconds held. */
+  seconds?: number;
   monthlyPrice?: number;
   amountCents: number;
   description?: string;

@@ -39,6 +39,53 @@ export function dateTime(iso: string | undefined): string {
   return d.toLocaleString('en-US', { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
 }
 
+/** "Nov 30, 2026, 16:29:16 UTC": a ledger entry's instant, in UTC like the statement. */
+export function utcDateTime(iso: string | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.toLocaleDateString('en-US', { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' })}, ${d.toISOString().slice(11, 19)} UTC`;
+}
+
+const DAY_S = 86_400;
+const shortDay = (ms: number): string => new Date(ms).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+/** "14:00", or "14:00:05" when the seconds are not zero (UTC). */
+const clock = (ms: number): string => new Date(ms).toISOString().slice(11, new Date(ms).getUTCSeconds() === 0 ? 16 : 19);
+
+/**
+ * When a statement line's plan was held, [from, to) in UTC: "Nov 1 – Nov 15" for whole days (midnight to midnight),
+ * with times where it starts or ends within a day: "Nov 16 10:00 – 12:00", "Nov 16 18:00 – Dec 1 00:00".
+ */
+export function heldRange(from: string, to: string): string {
+  const start = Date.parse(from);
+  const end = Date.parse(to);
+  if (Number.isNaN(start) || Number.isNaN(end)) return `${from} – ${to}`;
+  if (start % (DAY_S * 1000) === 0 && end % (DAY_S * 1000) === 0 && end > start) {
+    const last = end - DAY_S * 1000;
+    return shortDay(start) === shortDay(last) ? shortDay(start) : `${shortDay(start)} – ${shortDay(last)}`;
+  }
+  const sameDay = shortDay(start) === shortDay(end);
+  return `${shortDay(start)} ${clock(start)} – ${sameDay ? '' : `${shortDay(end)} `}${clock(end)}`;
+}
+
+/** A time held, in its largest unit and the next one: "15 days 12 h", "1 day", "2 h", "1 h 30 min", "45 s". */
+export function heldFor(seconds: number): string {
+  const days = Math.floor(seconds / DAY_S);
+  const units: [number, string][] = [
+    [days, days === 1 ? 'day' : 'days'],
+    [Math.floor((seconds % DAY_S) / 3600), 'h'],
+    [Math.floor((seconds % 3600) / 60), 'min'],
+    [seconds % 60, 's'],
+  ];
+  const first = units.findIndex(([value]) => value > 0);
+  if (first < 0) return '0 s';
+  return units
+    .slice(first, first + 2)
+    .filter(([value]) => value > 0)
+    .map(([value, unit]) => `${value} ${unit}`)
+    .join(' ');
+}
+
 /** `YYYY-MM-DD` (UTC) of a day `offset` days from today. */
 export function dayKey(offset = 0, now = new Date()): string {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + offset)).toISOString().slice(0, 10);

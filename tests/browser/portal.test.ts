@@ -139,6 +139,14 @@ describeBrowser('developer portal (Chromium)', () => {
     expect(limits).toContain(`${number(pro.rateLimit)} requests/s (bursts of ${number(pro.burstLimit)})`);
     expect(limits).toContain(`${number(pro.quotaLimit)} requests a`);
     await page.getByTestId('statement-total').waitFor();
+    // Billed by the time each plan was held: free from the sign-up to the upgrade (minutes, so shown with times),
+    // then pro to the end of the month (midnight UTC).
+    const lines = await page.getByTestId('statement-line').allTextContents();
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^Free .*\d\d:\d\d(:\d\d)? – (\w+ \d+ )?\d\d:\d\d(:\d\d)? \((\d+ (min|s) ?)+\)/);
+    expect(lines[1]).toMatch(/^Pro at \$99\/month.* – \w+ \d+ 00:00 \(/);
+    // The history gives each entry's time (UTC), so same-day changes read in order.
+    expect(await page.getByText(/^\w+ \d+, \d{4}, \d\d:\d\d:\d\d UTC$/).count()).toBe(2);
     await screenshot(page, 'portal-09-dashboard-pro');
 
     page.off('request', recordCall);

@@ -170,7 +170,7 @@ describe('account lifecycle: deletion and disabling', () => {
     expect(account.apiKeyId).toBeUndefined();
     expect(account.closedAt).toBe((execution.startDate as Date).toISOString());
 
-    // The ledger: ACCOUNT_CLOSED, last month in full, this month prorated by day up to the closing day.
+    // The ledger: ACCOUNT_CLOSED, last month in full, this month prorated by the second up to the closing instant.
     const closedAt = new Date(account.closedAt as string);
     const entries = await ledger(gone.userId);
     expect(entries.filter((e) => e.type === 'ACCOUNT_CLOSED')).toEqual([
@@ -179,11 +179,22 @@ describe('account lifecycle: deletion and disabling', () => {
     const statements = Object.fromEntries(entries.filter((e) => e.type === 'STATEMENT').map((e) => [e.period as string, e]));
     expect(Object.keys(statements).sort()).toEqual([monthOf(closedAt, -1), monthOf(closedAt)]);
     expect(statements[monthOf(closedAt, -1)]).toMatchObject({ totalCents: 9900 });
-    // Days 1 … (closing day − 1) of a month of N days at 9,900 cents a month: e.g. closed on the 30th of a 30-day month, 9,570.
-    const chargedDays = closedAt.getUTCDate() - 1;
-    const expectedCents = Math.round((9900 * chargedDays) / daysInMonth(closedAt));
+    // Whole seconds from the month's first instant to the closing instant, of a month of N × 86,400 seconds, at 9,900
+    // cents a month, rounded half up: e.g. closed at 12:00 on the 30th of a 30-day month, 9,900 × 29.5 / 30 = 9,735.
+    const monthStart = Date.UTC(closedAt.getUTCFullYear(), closedAt.getUTCMonth(), 1);
+    const chargedSeconds = Math.floor(closedAt.getTime() / 1000) - monthStart / 1000;
+    const expectedCents = Math.round((9900 * chargedSeconds) / (daysInMonth(closedAt) * 86_400));
     expect(statements[monthOf(closedAt)]).toMatchObject({ totalCents: expectedCents });
-    if (chargedDays > 0) expect(statements[monthOf(closedAt)]!.lines).toEqual([expect.objectContaining({ plan: 'pro', days: chargedDays, amountCents: expectedCents })]);
+    expect(statements[monthOf(closedAt)]!.lines).toEqual([
+      {
+        plan: 'pro',
+        from: new Date(monthStart).toISOString(),
+        to: closedAt.toISOString(),
+        seconds: chargedSeconds,
+        monthlyPrice: 99,
+        amountCents: expectedCents,
+      },
+    ]);
 
     // The next close (last month's: the current one cannot be closed before it ends) writes the ACTIVE customer's
     // statement and nothing for the closed one, whose final statements cover it. (Closes of later periods skip an

@@ -65,7 +65,7 @@ export async function accountView({ app }: ViewContext): Promise<Node> {
     { class: 'card form danger-zone', 'aria-label': 'Delete account' },
     h('h2', null, 'Delete account'),
     deleteStatus.el,
-    h('p', null, 'Your API key stops working at once and is deleted, and you get a final statement for this month, prorated to today. This cannot be undone.'),
+    h('p', null, 'Your API key stops working at once and is deleted, and you get a final statement for this month, prorated to the second you close it. This cannot be undone.'),
     field('Type your email to confirm', confirm, session.email),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'danger' }, 'Delete my account')),
   );

@@ -6,7 +6,7 @@ import { ApiError, type ApiKey, type Billing, type LedgerEntry, type Me } from '
 import { newIdempotencyKey, page, sleep, type App, type ViewContext } from '../app.ts';
 import { usageChart } from '../chart.ts';
 import { busy, copyText, h, mount, notice } from '../dom.ts';
-import { capitalize, cents, count, date, dayKey, limits, maskKey, money, period } from '../format.ts';
+import { capitalize, cents, count, dayKey, heldFor, heldRange, limits, maskKey, money, period, utcDateTime } from '../format.ts';
 import { describeError } from '../messages.ts';
 import { SessionExpiredError } from '../session.ts';
 
@@ -98,7 +98,7 @@ function planCard(app: App, me: Me): HTMLElement {
         plan
           ? [
               h('p', { class: 'plan-limits', 'data-testid': 'plan-limits' }, capitalize(limits(plan)), '.'),
-              h('p', { class: 'muted' }, plan.monthlyPrice === 0 ? 'Free.' : `${money(plan.monthlyPrice, plan.currency)} a month, billed by the day.`),
+              h('p', { class: 'muted' }, plan.monthlyPrice === 0 ? 'Free.' : `${money(plan.monthlyPrice, plan.currency)} a month, billed by the second for the time you hold it.`),
             ]
           : h('p', { class: 'muted' }, 'Limits are listed on the Plans page.'),
       );
@@ -224,20 +224,13 @@ function ledgerAmount(entry: LedgerEntry): string {
   return typeof price === 'number' ? `${money(price, currency)}/month` : '';
 }
 
-/** "Nov 23 – Nov 30" for [from, to) at UTC midnights. */
-function dayRange(from: string, to: string): string {
-  const last = new Date(Date.parse(to) - 86_400_000).toISOString();
-  const short = (iso: string) => new Date(iso).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
-  return from.slice(0, 10) === last.slice(0, 10) ? short(from) : `${short(from)} – ${short(last)}`;
-}
-
 function billingTables(billing: Billing): HTMLElement[] {
   const s = billing.statement;
   const statement = h(
     'table',
     { class: 'table' },
-    h('caption', null, `This month’s statement${s.period ? ` (${s.period})` : ''}: your plan’s days this month, prorated`),
-    h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Plan'), h('th', { scope: 'col' }, 'Days'), h('th', { scope: 'col', class: 'num' }, 'Amount'))),
+    h('caption', null, `This month’s statement${s.period ? ` (${s.period})` : ''}: each plan for the time you held it, prorated by the second`),
+    h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Plan'), h('th', { scope: 'col' }, 'Held (UTC)'), h('th', { scope: 'col', class: 'num' }, 'Amount'))),
     h(
       'tbody',
       null,
@@ -246,9 +239,9 @@ function billingTables(billing: Billing): HTMLElement[] {
         : s.lines.map((line) =>
             h(
               'tr',
-              null,
+              { 'data-testid': 'statement-line' },
               h('td', null, line.description ?? `${capitalize(line.plan)}${typeof line.monthlyPrice === 'number' ? ` at ${money(line.monthlyPrice, s.currency)}/month` : ''}`),
-              h('td', null, line.days !== undefined ? `${line.days}${line.from && line.to ? ` (${dayRange(line.from, line.to)})` : ''}` : ''),
+              h('td', null, [line.from && line.to ? heldRange(line.from, line.to) : '', line.seconds !== undefined ? ` (${heldFor(line.seconds)})` : ''].join('')),
               h('td', { class: 'num' }, cents(line.amountCents, s.currency)),
             ),
           ),
@@ -266,7 +259,7 @@ function billingTables(billing: Billing): HTMLElement[] {
       billing.ledger.length === 0
         ? h('tr', null, h('td', { colspan: '3', class: 'muted' }, 'No entries yet.'))
         : billing.ledger.map((entry) =>
-            h('tr', null, h('td', null, date(entry.effectiveAt ?? entry.entryId?.slice(0, 24))), h('td', null, ledgerText(entry)), h('td', { class: 'num' }, ledgerAmount(entry))),
+            h('tr', null, h('td', null, utcDateTime(entry.effectiveAt ?? entry.entryId?.slice(0, 24))), h('td', null, ledgerText(entry)), h('td', { class: 'num' }, ledgerAmount(entry))),
           ),
     ),
   );

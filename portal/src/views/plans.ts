@@ -80,9 +80,9 @@ export async function plansView({ app, signal }: ViewContext): Promise<Node> {
   const render = (): void => {
     lead.textContent = signedIn
       ? me?.plan
-        ? `You are on the ${capitalize(me.plan)} plan. Change it at any time: you pay by the day.`
-        : 'Change your plan at any time: you pay by the day.'
-      : 'Every plan comes with an API key in seconds. Prices are per month, billed by the day.';
+        ? `You are on the ${capitalize(me.plan)} plan. Change it at any time: you pay each plan by the second, for the time you hold it.`
+        : 'Change your plan at any time: you pay each plan by the second, for the time you hold it.'
+      : 'Every plan comes with an API key in seconds. Prices are per month, billed by the second.';
     const currentPrice = plans.find((p) => p.name === me?.plan)?.monthlyPrice;
     mount(
       grid,

@@ -919,7 +919,7 @@ describe('GET /me/billing', () => {
     monthlyPrice: 99,
     currency: 'USD',
     effectiveAt: '2025-11-16T12:00:00.000Z',
-    prorationBasis: 'DAILY',
+    prorationBasis: 'SECOND',
     executionId: 'arn:aws:states:us-east-1:123456789012:execution:tollgate-plan-change:plan-0123456789abcdef0123456789abcdef01234567',
   };
   const PLAN_ENTRIES = { FilterExpression: '#type IN (:started, :changed, :closed)' };
@@ -941,10 +941,12 @@ describe('GET /me/billing', () => {
         periodStart: '2025-11-01T00:00:00.000Z',
         periodEnd: '2025-12-01T00:00:00.000Z',
         lines: [
-          { plan: 'free', from: '2025-11-01T00:00:00.000Z', to: '2025-11-16T00:00:00.000Z', days: 15, monthlyPrice: 0, amountCents: 0 },
-          { plan: 'pro', from: '2025-11-16T00:00:00.000Z', to: '2025-12-01T00:00:00.000Z', days: 15, monthlyPrice: 99, amountCents: 4950 },
+          // Each plan from the instant it took effect: free from 10:00:01 on Nov 1, pro from 12:00 on Nov 16.
+          { plan: 'free', from: '2025-11-01T10:00:01.000Z', to: '2025-11-16T12:00:00.000Z', seconds: 15 * 86_400 + 2 * 3_600 - 1, monthlyPrice: 0, amountCents: 0 },
+          // 14.5 days of a 30-day month at 9,900 cents: 4,785 exactly.
+          { plan: 'pro', from: '2025-11-16T12:00:00.000Z', to: '2025-12-01T00:00:00.000Z', seconds: 14.5 * 86_400, monthlyPrice: 99, amountCents: 4785 },
         ],
-        totalCents: 4950,
+        totalCents: 4785,
         currency: 'USD',
       },
     });
@@ -1003,7 +1005,7 @@ describe('GET /me/billing', () => {
 
     const result = await handler(loadEvent('billing-get'), context);
 
-    expect(bodyOf(result).statement.totalCents).toBe(4950);
+    expect(bodyOf(result).statement.totalCents).toBe(4785); // 9,900 × 14.5 / 30
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
       ...PLAN_ENTRIES,
       ExclusiveStartKey: { userId: SUB, entryId: planStarted.entryId },

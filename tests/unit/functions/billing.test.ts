@@ -42,7 +42,7 @@ function changed(at: string, fromPlan: string, toPlan: string): LedgerEntry {
     monthlyPrice: PRICES[toPlan],
     currency: 'USD',
     effectiveAt: at,
-    prorationBasis: 'DAILY',
+    prorationBasis: 'SECOND',
     executionId: `arn:aws:states:us-east-1:123456789012:execution:tollgate-plan-change:plan-${seq}`,
   };
 }
@@ -132,14 +132,22 @@ describe('assertPeriodEnded', () => {
   });
 });
 
+/** Seconds in a 30-day month (November 2025) and in February 2024 (29 days). */
+const NOV = 30 * 86_400;
+const FEB_2024 = 29 * 86_400;
+const H = 3_600;
+const D = 86_400;
+
 describe('prorate', () => {
-  it('rounds to whole cents from the price in cents', () => {
-    expect(prorate(19, 15, 30)).toBe(950);
-    expect(prorate(99, 1, 30)).toBe(330);
-    expect(prorate(19.99, 30, 30)).toBe(1999);
-    expect(prorate(19, 14, 29)).toBe(917); // 917.24
-    expect(prorate(99, 15, 29)).toBe(5121); // 5120.69
-    expect(prorate(0, 30, 30)).toBe(0);
+  it('computes exact rational cents and rounds once, half up', () => {
+    expect(prorate(99, H, NOV)).toBe(14); // 9,900 × 3,600 / 2,592,000 = 13.75
+    expect(prorate(99, 2 * H, NOV)).toBe(28); // 27.5: a half rounds up
+    expect(prorate(99, 14 * D + 6 * H - 1, NOV)).toBe(4702); // 4,702.496…: below a half rounds down
+    expect(prorate(19, 15 * D, NOV)).toBe(950);
+    expect(prorate(19.99, NOV, NOV)).toBe(1999);
+    expect(prorate(19, 14 * D + 9 * H, FEB_2024)).toBe(942); // 941.81
+    expect(prorate(99, 1, NOV)).toBe(0); // 0.0038
+    expect(prorate(0, NOV, NOV)).toBe(0);
   });
 });
 
@@ -163,7 +171,7 @@ describe('computeStatement', () => {
         plan: 'basic',
         from: '2025-11-01T00:00:00.000Z',
         to: '2025-12-01T00:00:00.000Z',
-        days: 30,
+        seconds: NOV,
         monthlyPrice: 19,
         amountCents: 1900,
       },
@@ -171,36 +179,43 @@ describe('computeStatement', () => {
     expect(statement.totalCents).toBe(1900);
   });
 
-  it('charges from the day an account started mid-month, that day included, and nothing before', () => {
+  it('charges from the instant an account started mid-month, and nothing before', () => {
     const statement = computeStatement([started('2025-11-10T15:00:00.000Z', 'basic')], '2025-11', catalog);
 
     expect(statement.lines).toEqual([
-      expect.objectContaining({ plan: 'basic', from: '2025-11-10T00:00:00.000Z', to: '2025-12-01T00:00:00.000Z', days: 21 }),
+      expect.objectContaining({ plan: 'basic', from: '2025-11-10T15:00:00.000Z', to: '2025-12-01T00:00:00.000Z', seconds: 20 * D + 9 * H }),
     ]);
-    expect(statement.totalCents).toBe(1330); // 1900 * 21 / 30
+    expect(statement.totalCents).toBe(1290); // 1,900 × 1,760,400 / 2,592,000 = 1,290.42
   });
 
-  it('stops charging at ACCOUNT_CLOSED: the days before the closing day only, and nothing in later months', () => {
+  it('stops charging at the ACCOUNT_CLOSED instant, to the second, and nothing in later months', () => {
     const closed: LedgerEntry = { entryId: '2025-11-20T15:30:00.000Z#ACCOUNT_CLOSED', type: 'ACCOUNT_CLOSED', effectiveAt: '2025-11-20T15:30:00.000Z' };
     const entries = [started('2025-10-02T09:00:00.000Z', 'pro'), changed('2025-11-10T12:00:00.000Z', 'pro', 'basic'), closed];
 
-    expect(computeStatement(entries, '2025-11', catalog).lines).toEqual([
-      { plan: 'pro', from: '2025-11-01T00:00:00.000Z', to: '2025-11-10T00:00:00.000Z', days: 9, monthlyPrice: 99, amountCents: 2970 },
-      { plan: 'basic', from: '2025-11-10T00:00:00.000Z', to: '2025-11-20T00:00:00.000Z', days: 10, monthlyPrice: 19, amountCents: 633 },
+    const statement = computeStatement(entries, '2025-11', catalog);
+
+    expect(statement.lines).toEqual([
+      // 9,900 × 820,800 / 2,592,000 = 3,135 exactly
+      { plan: 'pro', from: '2025-11-01T00:00:00.000Z', to: '2025-11-10T12:00:00.000Z', seconds: 9 * D + 12 * H, monthlyPrice: 99, amountCents: 3135 },
+      // 1,900 × 876,600 / 2,592,000 = 642.57
+      { plan: 'basic', from: '2025-11-10T12:00:00.000Z', to: '2025-11-20T15:30:00.000Z', seconds: 10 * D + 3.5 * H, monthlyPrice: 19, amountCents: 643 },
     ]);
+    expect(statement.totalCents).toBe(3778);
     expect(computeStatement(entries, '2025-12', catalog)).toMatchObject({ lines: [], totalCents: 0 });
   });
 
-  it('splits a mid-month upgrade: the new plan from the day of the change', () => {
+  it('splits a mid-month upgrade at the instant of the change', () => {
     const entries = [started('2025-10-02T09:00:00.000Z', 'basic'), changed('2025-11-16T12:00:00.000Z', 'basic', 'pro')];
 
     const statement = computeStatement(entries, '2025-11', catalog);
 
     expect(statement.lines).toEqual([
-      { plan: 'basic', from: '2025-11-01T00:00:00.000Z', to: '2025-11-16T00:00:00.000Z', days: 15, monthlyPrice: 19, amountCents: 950 },
-      { plan: 'pro', from: '2025-11-16T00:00:00.000Z', to: '2025-12-01T00:00:00.000Z', days: 15, monthlyPrice: 99, amountCents: 4950 },
+      // 1,900 × 15.5 / 30 = 981.67
+      { plan: 'basic', from: '2025-11-01T00:00:00.000Z', to: '2025-11-16T12:00:00.000Z', seconds: 15 * D + 12 * H, monthlyPrice: 19, amountCents: 982 },
+      // 9,900 × 14.5 / 30 = 4,785 exactly
+      { plan: 'pro', from: '2025-11-16T12:00:00.000Z', to: '2025-12-01T00:00:00.000Z', seconds: 14 * D + 12 * H, monthlyPrice: 99, amountCents: 4785 },
     ]);
-    expect(statement.totalCents).toBe(5900);
+    expect(statement.totalCents).toBe(5767);
   });
 
   it('splits a downgrade the same way', () => {
@@ -208,14 +223,14 @@ describe('computeStatement', () => {
 
     const statement = computeStatement(entries, '2025-11', catalog);
 
-    expect(statement.lines.map(({ plan, days, amountCents }) => ({ plan, days, amountCents }))).toEqual([
-      { plan: 'pro', days: 20, amountCents: 6600 },
-      { plan: 'free', days: 10, amountCents: 0 },
+    expect(statement.lines.map(({ plan, seconds, amountCents }) => ({ plan, seconds, amountCents }))).toEqual([
+      { plan: 'pro', seconds: 20 * D + 1_800, amountCents: 6607 }, // 9,900 × 1,729,800 / 2,592,000 = 6,606.875
+      { plan: 'free', seconds: 9 * D + 23.5 * H, amountCents: 0 },
     ]);
-    expect(statement.totalCents).toBe(6600);
+    expect(statement.totalCents).toBe(6607);
   });
 
-  it('charges a day with several changes to the last plan of the day only', () => {
+  it('charges every plan of a day with several changes for its own time, a line each, in order', () => {
     const entries = [
       started('2025-10-02T09:00:00.000Z', 'basic'),
       changed('2025-11-16T10:00:00.000Z', 'basic', 'pro'),
@@ -225,14 +240,49 @@ describe('computeStatement', () => {
 
     const statement = computeStatement(entries, '2025-11', catalog);
 
-    expect(statement.lines.map(({ plan, days }) => ({ plan, days }))).toEqual([
-      { plan: 'basic', days: 15 },
-      { plan: 'pro', days: 15 },
+    expect(statement.lines.map(({ plan, from, to, seconds, amountCents }) => [plan, from, to, seconds, amountCents])).toEqual([
+      ['basic', '2025-11-01T00:00:00.000Z', '2025-11-16T10:00:00.000Z', 15 * D + 10 * H, 976], // 976.39
+      ['pro', '2025-11-16T10:00:00.000Z', '2025-11-16T12:00:00.000Z', 2 * H, 28], // 27.5
+      ['free', '2025-11-16T12:00:00.000Z', '2025-11-16T18:00:00.000Z', 6 * H, 0],
+      ['pro', '2025-11-16T18:00:00.000Z', '2025-12-01T00:00:00.000Z', 14 * D + 6 * H, 4703], // 4,702.5
     ]);
-    expect(statement.lines.find((line) => line.plan === 'free')).toBeUndefined();
+    expect(statement.totalCents).toBe(976 + 28 + 4703);
   });
 
-  it('keeps one line when a day goes away from a plan and back to it', () => {
+  it('charges free → pro → free within one hour pro’s price for exactly that hour: 13.75 → 14 cents', () => {
+    const entries = [
+      started('2025-10-02T09:00:00.000Z', 'free'),
+      changed('2025-11-12T14:00:00.000Z', 'free', 'pro'),
+      changed('2025-11-12T15:00:00.000Z', 'pro', 'free'),
+    ];
+
+    const statement = computeStatement(entries, '2025-11', catalog);
+
+    expect(statement.lines).toEqual([
+      expect.objectContaining({ plan: 'free', to: '2025-11-12T14:00:00.000Z', amountCents: 0 }),
+      { plan: 'pro', from: '2025-11-12T14:00:00.000Z', to: '2025-11-12T15:00:00.000Z', seconds: H, monthlyPrice: 99, amountCents: 14 },
+      expect.objectContaining({ plan: 'free', from: '2025-11-12T15:00:00.000Z', to: '2025-12-01T00:00:00.000Z', amountCents: 0 }),
+    ]);
+    expect(statement.totalCents).toBe(14);
+  });
+
+  it('keeps a line for a plan held less than a second, at 0 seconds and 0 cents, so the order shows', () => {
+    const entries = [
+      started('2025-10-02T09:00:00.000Z', 'basic'),
+      changed('2025-11-16T10:00:00.100Z', 'basic', 'pro'),
+      changed('2025-11-16T10:00:00.900Z', 'pro', 'basic'),
+    ];
+
+    const statement = computeStatement(entries, '2025-11', catalog);
+
+    expect(statement.lines.map(({ plan, from, to, seconds, amountCents }) => [plan, from, to, seconds, amountCents])).toEqual([
+      ['basic', '2025-11-01T00:00:00.000Z', '2025-11-16T10:00:00.100Z', 15 * D + 10 * H, 976],
+      ['pro', '2025-11-16T10:00:00.100Z', '2025-11-16T10:00:00.900Z', 0, 0],
+      ['basic', '2025-11-16T10:00:00.900Z', '2025-12-01T00:00:00.000Z', 14 * D + 14 * H, 924], // 923.61
+    ]);
+  });
+
+  it('counts whole Unix seconds, so the lines of a month add up to its seconds exactly', () => {
     const entries = [
       started('2025-10-02T09:00:00.000Z', 'basic'),
       changed('2025-11-16T10:00:00.000Z', 'basic', 'pro'),
@@ -241,7 +291,13 @@ describe('computeStatement', () => {
 
     const statement = computeStatement(entries, '2025-11', catalog);
 
-    expect(statement.lines).toEqual([expect.objectContaining({ plan: 'basic', days: 30, amountCents: 1900 })]);
+    expect(statement.lines.map(({ plan, seconds, amountCents }) => [plan, seconds, amountCents])).toEqual([
+      ['basic', 15 * D + 10 * H, 976],
+      ['pro', 13 * H + 59 * 60 + 59, 192], // 9,900 × 50,399 / 2,592,000 = 192.496
+      ['basic', 14 * D + 1, 887], // 1,900 × 1,209,601 / 2,592,000 = 886.67
+    ]);
+    expect(statement.lines.reduce((sum, line) => sum + line.seconds, 0)).toBe(NOV);
+    expect(statement.totalCents).toBe(976 + 192 + 887);
   });
 
   it('gives a line per contiguous interval, so a plan taken twice appears twice', () => {
@@ -254,27 +310,28 @@ describe('computeStatement', () => {
 
     const statement = computeStatement(entries, '2025-11', catalog);
 
-    expect(statement.lines.map(({ plan, days, amountCents }) => [plan, days, amountCents])).toEqual([
-      ['free', 4, 0],
-      ['basic', 6, 380],
-      ['free', 10, 0],
-      ['basic', 10, 633], // 633.33
+    expect(statement.lines.map(({ plan, seconds, amountCents }) => [plan, seconds, amountCents])).toEqual([
+      ['free', 4 * D + 8 * H, 0],
+      ['basic', 6 * D, 380],
+      ['free', 10 * D, 0],
+      ['basic', 9 * D + 16 * H, 612], // 1,900 × 835,200 / 2,592,000 = 612.22
     ]);
-    expect(statement.totalCents).toBe(1013);
+    expect(statement.totalCents).toBe(992);
   });
 
-  it('prorates a leap-year February over 29 days', () => {
+  it('prorates a leap-year February over its 29 days of seconds', () => {
     const entries = [started('2024-01-20T10:00:00.000Z', 'basic'), changed('2024-02-15T09:00:00.000Z', 'basic', 'pro')];
 
     const statement = computeStatement(entries, '2024-02', catalog);
 
     expect(statement.periodEnd).toBe('2024-03-01T00:00:00.000Z');
-    expect(statement.lines.map(({ plan, days, amountCents }) => [plan, days, amountCents])).toEqual([
-      ['basic', 14, 917],
-      ['pro', 15, 5121],
+    expect(statement.lines.map(({ plan, seconds, amountCents }) => [plan, seconds, amountCents])).toEqual([
+      ['basic', 14 * D + 9 * H, 942], // 1,900 × 1,242,000 / 2,505,600 = 941.81
+      ['pro', 14 * D + 15 * H, 4993], // 9,900 × 1,263,600 / 2,505,600 = 4,992.67
     ]);
     expect(statement.lines.at(-1)?.to).toBe('2024-03-01T00:00:00.000Z');
-    expect(statement.totalCents).toBe(6038);
+    expect(statement.totalCents).toBe(5935);
+    expect(FEB_2024).toBe(2_505_600);
   });
 
   it('ignores entries after the period, and counts a change in the last millisecond of it', () => {
@@ -287,11 +344,11 @@ describe('computeStatement', () => {
     );
     const lastMoment = computeStatement([...base, changed('2025-11-30T23:59:59.999Z', 'basic', 'pro')], '2025-11', catalog);
 
-    expect(after.lines).toEqual([expect.objectContaining({ plan: 'basic', days: 30 })]);
+    expect(after.lines).toEqual([expect.objectContaining({ plan: 'basic', seconds: NOV })]);
     expect(after.totalCents).toBe(1900);
-    expect(lastMoment.lines.map(({ plan, days }) => [plan, days])).toEqual([
-      ['basic', 29],
-      ['pro', 1],
+    expect(lastMoment.lines.map(({ plan, seconds, amountCents }) => [plan, seconds, amountCents])).toEqual([
+      ['basic', NOV - 1, 1900], // 1,899.9993
+      ['pro', 1, 0], // 0.0038
     ]);
   });
 
@@ -302,14 +359,18 @@ describe('computeStatement', () => {
     expect(statement.totalCents).toBe(0);
   });
 
-  it('applies a change at midnight from that day', () => {
+  it('applies a change at midnight from that instant, and a change at the period start leaves no line for the old plan', () => {
     const entries = [started('2025-10-02T09:00:00.000Z', 'basic'), changed('2025-11-16T00:00:00.000Z', 'basic', 'pro')];
+    const atStart = [started('2025-10-02T09:00:00.000Z', 'basic'), changed('2025-11-01T00:00:00.000Z', 'basic', 'pro')];
 
     const statement = computeStatement(entries, '2025-11', catalog);
 
-    expect(statement.lines.map(({ plan, days }) => [plan, days])).toEqual([
-      ['basic', 15],
-      ['pro', 15],
+    expect(statement.lines.map(({ plan, seconds, amountCents }) => [plan, seconds, amountCents])).toEqual([
+      ['basic', 15 * D, 950],
+      ['pro', 15 * D, 4950],
+    ]);
+    expect(computeStatement(atStart, '2025-11', catalog).lines).toEqual([
+      expect.objectContaining({ plan: 'pro', from: '2025-11-01T00:00:00.000Z', seconds: NOV, amountCents: 9900 }),
     ]);
   });
 
@@ -343,7 +404,7 @@ describe('computeStatement', () => {
 
     const statement = computeStatement(entries, '2025-11', catalog);
 
-    expect(statement.lines).toEqual([expect.objectContaining({ plan: 'basic', days: 30, amountCents: 1900 })]);
+    expect(statement.lines).toEqual([expect.objectContaining({ plan: 'basic', seconds: NOV, amountCents: 1900 })]);
   });
 
   it('rejects an invalid period', () => {

@@ -42,7 +42,7 @@ const planChanged = {
   monthlyPrice: 99,
   currency: 'USD',
   effectiveAt: '2025-11-16T12:00:00.000Z',
-  prorationBasis: 'DAILY',
+  prorationBasis: 'SECOND',
   executionId: 'arn:aws:states:us-east-1:123456789012:execution:tollgate-plan-change:plan-y',
 };
 
@@ -149,7 +149,7 @@ describe('close', () => {
 
     const result = await invoke(loadEvent('statement-close'));
 
-    expect(result).toEqual({ userId: SUB, period: '2025-11', written: true, totalCents: 5900 });
+    expect(result).toEqual({ userId: SUB, period: '2025-11', written: true, totalCents: 5767 });
     expect(ddb).toHaveReceivedCommandWith(PutCommand, {
       TableName: BILLING_TABLE,
       ConditionExpression: 'attribute_not_exists(entryId)',
@@ -161,11 +161,12 @@ describe('close', () => {
         periodStart: '2025-11-01T00:00:00.000Z',
         periodEnd: '2025-12-01T00:00:00.000Z',
         lines: [
-          { plan: 'basic', from: '2025-11-01T00:00:00.000Z', to: '2025-11-16T00:00:00.000Z', days: 15, monthlyPrice: 19, amountCents: 950 },
-          { plan: 'pro', from: '2025-11-16T00:00:00.000Z', to: '2025-12-01T00:00:00.000Z', days: 15, monthlyPrice: 99, amountCents: 4950 },
+          // Held to the second: 15.5 days of basic (1,900 × 15.5 / 30 = 981.67) and 14.5 of pro (9,900 × 14.5 / 30 = 4,785).
+          { plan: 'basic', from: '2025-11-01T00:00:00.000Z', to: '2025-11-16T12:00:00.000Z', seconds: 15.5 * 86_400, monthlyPrice: 19, amountCents: 982 },
+          { plan: 'pro', from: '2025-11-16T12:00:00.000Z', to: '2025-12-01T00:00:00.000Z', seconds: 14.5 * 86_400, monthlyPrice: 99, amountCents: 4785 },
         ],
         requests: 35,
-        totalCents: 5900,
+        totalCents: 5767,
         currency: 'USD',
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       },
@@ -192,7 +193,7 @@ describe('close', () => {
 
     const result = await invoke(loadEvent('statement-close'));
 
-    expect(result).toEqual({ userId: SUB, period: '2025-11', written: true, totalCents: 5900 });
+    expect(result).toEqual({ userId: SUB, period: '2025-11', written: true, totalCents: 5767 });
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
     expect(ddb).toHaveReceivedNthCommandWith(2, QueryCommand, {
       TableName: BILLING_TABLE,
@@ -378,7 +379,7 @@ describe('final (offboarding)', () => {
   const closedAt = '2025-11-20T15:30:00.000Z';
   const closed = { userId: SUB, entryId: `${closedAt}#ACCOUNT_CLOSED`, type: 'ACCOUNT_CLOSED', effectiveAt: closedAt };
 
-  it('records ACCOUNT_CLOSED once, then the missing October statement and November prorated to the closing day', async () => {
+  it('records ACCOUNT_CLOSED once, then the missing October statement and November prorated to the closing instant', async () => {
     givenAccount(account);
     givenLedger([planStarted, closed]);
     apigw.on(GetUsageCommand).resolves({ items: { [API_KEY_ID]: [[7, 993]] } });
@@ -390,8 +391,10 @@ describe('final (offboarding)', () => {
       userId: SUB,
       closedAt,
       statements: [
-        { userId: SUB, period: '2025-10', written: true, totalCents: 1839 }, // 1900 * 30 / 31 (from Oct 2)
-        { userId: SUB, period: '2025-11', written: true, totalCents: 1203 }, // 1900 * 19 / 30 (Nov 1–19)
+        // From Oct 2 09:00 (29 days 15 h of a 31-day month): 1,900 × 2,559,600 / 2,678,400 = 1,815.73
+        { userId: SUB, period: '2025-10', written: true, totalCents: 1816 },
+        // To Nov 20 15:30 (19 days 15.5 h of 30): 1,900 × 1,697,400 / 2,592,000 = 1,244.24
+        { userId: SUB, period: '2025-11', written: true, totalCents: 1244 },
       ],
     });
     const puts = ddb.commandCalls(PutCommand).map((call) => call.args[0].input);
@@ -399,7 +402,7 @@ describe('final (offboarding)', () => {
       Item: { userId: SUB, entryId: `${closedAt}#ACCOUNT_CLOSED`, type: 'ACCOUNT_CLOSED', effectiveAt: closedAt },
       ConditionExpression: 'attribute_not_exists(entryId)',
     });
-    expect(puts[2]).toMatchObject({ Item: { entryId: '2025-12-01T00:00:00.000Z#STATEMENT#2025-11', requests: 7, lines: [expect.objectContaining({ days: 19 })] } });
+    expect(puts[2]).toMatchObject({ Item: { entryId: '2025-12-01T00:00:00.000Z#STATEMENT#2025-11', requests: 7, lines: [expect.objectContaining({ to: closedAt, seconds: 19 * 86_400 + 15.5 * 3_600 })] } });
   });
 
   it('writes no statement for a previous month with nothing billed in it', async () => {

@@ -1,0 +1,28 @@
+import { heldFor, heldRange, utcDateTime } from '../../../portal/src/format.ts';
+
+describe('statement line formatting', () => {
+  it('shows whole days as a day range, and times where a line starts or ends within a day (UTC)', () => {
+    expect(heldRange('2025-11-01T00:00:00.000Z', '2025-11-16T00:00:00.000Z')).toBe('Nov 1 – Nov 15');
+    expect(heldRange('2025-11-16T00:00:00.000Z', '2025-11-17T00:00:00.000Z')).toBe('Nov 16');
+    expect(heldRange('2025-11-16T10:00:00.000Z', '2025-11-16T12:00:00.000Z')).toBe('Nov 16 10:00 – 12:00');
+    expect(heldRange('2025-11-16T10:00:00.100Z', '2025-11-16T10:00:05.900Z')).toBe('Nov 16 10:00 – 10:00:05');
+    expect(heldRange('2025-11-16T18:00:00.000Z', '2025-12-01T00:00:00.000Z')).toBe('Nov 16 18:00 – Dec 1 00:00');
+  });
+
+  it('says how long a plan was held in its two largest units', () => {
+    expect(heldFor(15 * 86_400 + 12 * 3_600)).toBe('15 days 12 h');
+    expect(heldFor(86_400)).toBe('1 day');
+    expect(heldFor(3_600)).toBe('1 h');
+    expect(heldFor(5_400)).toBe('1 h 30 min');
+    expect(heldFor(86_400 + 59)).toBe('1 day');
+    expect(heldFor(45)).toBe('45 s');
+    expect(heldFor(0)).toBe('0 s');
+  });
+});
+
+describe('ledger entry times', () => {
+  it('show the date and time in UTC, so same-day changes read in order', () => {
+    expect(utcDateTime('2025-11-16T10:00:00.100Z')).toBe('Nov 16, 2025, 10:00:00 UTC');
+    expect(utcDateTime('nope')).toBe('nope');
+  });
+});
