@@ -338,6 +338,8 @@ export function preventUserExistenceOnForgotPassword(router: CognitoRouter, deps
 /** A cognito-local user record, with the fields the session checks read and write. */
 interface UserRecord {
   Username: string;
+  Attributes?: { Name: string; Value?: string }[];
+  ConfirmationCode?: string;
   Enabled?: boolean;
   Password?: string;
   RefreshTokens?: string[];
@@ -348,7 +350,7 @@ interface UserRecord {
 }
 
 interface UserPoolRecord {
-  options: { Id: string };
+  options: { Id: string; AutoVerifiedAttributes?: string[] };
   getUserByUsername(ctx: unknown, username: string): Promise<UserRecord | null | undefined>;
   listUsers(ctx: unknown): Promise<UserRecord[]>;
   saveUser(ctx: unknown, user: UserRecord): Promise<void>;
@@ -480,6 +482,30 @@ export function enforceSessionRevocation(router: CognitoRouter, deps: SessionDep
   return withGuards(router, guards, handlers);
 }
 
+/**
+ * cognito-local confirms a sign-up without marking the address verified; Cognito's ConfirmSignUp with the code it sent
+ * to the user's email (AutoVerifiedAttributes: email) also verifies it, `email_verified: true`
+ * (https://docs.aws.amazon.com/cognito/latest/developerguide/signing-up-users-in-your-app.html, "Verifying contact
+ * information at sign-up"). That matters: the ID token's `email_verified`, password recovery to a verified_email,
+ * and a pending email change (UserAttributeUpdateSettings) keep the *verified* old address. The guard marks it before
+ * cognito-local's own ConfirmSignUp runs (so PostConfirmation sees it, as in Cognito), and only when the code is right
+ * (a wrong code is left to cognito-local's CodeMismatchException).
+ */
+export function verifyEmailOnConfirmSignUp(router: CognitoRouter, deps: Pick<SessionDeps, 'getUserPoolForClientId'>): CognitoRouter {
+  return withGuards(router, {
+    ConfirmSignUp: async (ctx, req) => {
+      const pool = await deps.getUserPoolForClientId(ctx, String(req?.ClientId ?? '')).catch(() => undefined);
+      if (!pool?.options.AutoVerifiedAttributes?.includes('email')) return;
+      const user = await pool.getUserByUsername(ctx, String(req?.Username ?? ''));
+      if (!user?.ConfirmationCode || user.ConfirmationCode !== req?.ConfirmationCode) return;
+      const attributes = user.Attributes ?? [];
+      if (!attributes.some((a) => a.Name === 'email' && a.Value)) return;
+      const others = attributes.filter((a) => a.Name !== 'email_verified');
+      await pool.saveUser(ctx, { ...user, Attributes: [...others, { Name: 'email_verified', Value: 'true' }] });
+    },
+  });
+}
+
 export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCognito> {
   const root = join(opts.dir, 'cognito');
   const dataDirectory = join(root, 'db');
@@ -578,7 +604,10 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
     verifyToken,
   };
   // Session checks run first (a revoked token is refused before its new password is judged), as in Cognito.
-  const policyChecked = preventUserExistenceOnForgotPassword(enforcePasswordPolicy(writeChecked, policyDeps), policyDeps);
+  const policyChecked = verifyEmailOnConfirmSignUp(
+    preventUserExistenceOnForgotPassword(enforcePasswordPolicy(writeChecked, policyDeps), policyDeps),
+    sessionDeps,
+  );
   const router = answerUnknownUsersAsCognito(enforceSessionRevocation(policyChecked, sessionDeps), sessionDeps);
   const server = createServer(router, logger, config.ServerConfig, allServices);
   const httpServer: Server = await server.start();
