@@ -7,7 +7,8 @@
  * missing user is UserNotFoundException (answerUnknownUsersAsCognito), and sessions end as in Cognito — GlobalSignOut / AdminUserGlobalSignOut revoke earlier tokens, a disabled user can
  * neither sign in nor refresh (enforceSessionRevocation). The pool's and client's settings from template.yaml hold too:
  * case-insensitive usernames (patchCaseInsensitiveUsernames), the password policy (enforcePasswordPolicy) and
- * PreventUserExistenceErrors on ForgotPassword (preventUserExistenceOnForgotPassword).
+ * PreventUserExistenceErrors on ForgotPassword (preventUserExistenceOnForgotPassword); and a confirmed sign-up's email
+ * is verified (verifyEmailOnConfirmSignUp) and no two users share one (enforceUniqueEmails).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -339,6 +340,8 @@ export function preventUserExistenceOnForgotPassword(router: CognitoRouter, deps
 interface UserRecord {
   Username: string;
   Attributes?: { Name: string; Value?: string }[];
+  /** cognito-local: attribute changes waiting for VerifyUserAttribute (UserAttributeUpdateSettings). */
+  UnverifiedAttributeChanges?: { Name: string; Value?: string }[];
   ConfirmationCode?: string;
   Enabled?: boolean;
   Password?: string;
@@ -506,6 +509,56 @@ export function verifyEmailOnConfirmSignUp(router: CognitoRouter, deps: Pick<Ses
   });
 }
 
+/** Cognito's answer when an email is already another user's sign-in address (AliasExistsException, 400). */
+export const ALIAS_EXISTS = 'An account with the given email already exists.';
+
+/**
+ * cognito-local lets a user take an email that is already another user's sign-in address (UpdateUserAttributes, then
+ * VerifyUserAttribute), after which two users answer to one address and sign-in picks either. Cognito keeps an email
+ * username unique and refuses with AliasExistsException "An account with the given email already exists."
+ * (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_UpdateUserAttributes.html and
+ * API_VerifyUserAttribute.html, Errors: "AliasExistsException … an account with this email or phone already exists").
+ * Checked, for pools whose UsernameAttributes include email (with the pool's case rule: patchCaseInsensitiveUsernames),
+ * on UpdateUserAttributes / AdminUpdateUserAttributes (the requested email) and on VerifyUserAttribute (the pending one,
+ * which someone may have taken meanwhile). A token that cannot be verified is left to the session guard.
+ */
+export function enforceUniqueEmails(router: CognitoRouter, deps: Pick<SessionDeps, 'getUserPool' | 'getUserPoolForClientId' | 'verifyToken'> & Pick<PoolPolicyDeps, 'cognitoError'>): CognitoRouter {
+  type Pool = Awaited<ReturnType<SessionDeps['getUserPool']>>;
+  const refuseIfTaken = async (ctx: unknown, pool: Pool | undefined, self: UserRecord | null | undefined, email: unknown): Promise<void> => {
+    if (!pool || !self || typeof email !== 'string' || email === '') return;
+    if (!(pool.options as { UsernameAttributes?: string[] }).UsernameAttributes?.includes('email')) return;
+    const owner = await pool.getUserByUsername(ctx, email);
+    if (owner && owner.Username !== self.Username) throw deps.cognitoError('AliasExistsException', ALIAS_EXISTS);
+  };
+  const requestedEmail = (req: any): unknown => (req?.UserAttributes as { Name?: string; Value?: string }[] | undefined)?.find((a) => a?.Name === 'email')?.Value;
+  const tokenUser = async (ctx: unknown, token: unknown): Promise<{ pool?: Pool; user?: UserRecord | null }> => {
+    try {
+      const claims = deps.verifyToken(String(token ?? ''));
+      if (typeof claims.client_id !== 'string' || typeof claims.username !== 'string') return {};
+      const pool = await deps.getUserPoolForClientId(ctx, claims.client_id);
+      return { pool, user: await pool.getUserByUsername(ctx, claims.username) };
+    } catch {
+      return {};
+    }
+  };
+  return withGuards(router, {
+    UpdateUserAttributes: async (ctx, req) => {
+      const { pool, user } = await tokenUser(ctx, req?.AccessToken);
+      await refuseIfTaken(ctx, pool, user, requestedEmail(req));
+    },
+    AdminUpdateUserAttributes: async (ctx, req) => {
+      const pool = await deps.getUserPool(ctx, String(req?.UserPoolId ?? '')).catch(() => undefined);
+      await refuseIfTaken(ctx, pool, await pool?.getUserByUsername(ctx, String(req?.Username ?? '')), requestedEmail(req));
+    },
+    VerifyUserAttribute: async (ctx, req) => {
+      if (req?.AttributeName !== 'email') return;
+      const { pool, user } = await tokenUser(ctx, req?.AccessToken);
+      const pending = user?.UnverifiedAttributeChanges?.find((a) => a.Name === 'email')?.Value;
+      await refuseIfTaken(ctx, pool, user, pending);
+    },
+  });
+}
+
 export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCognito> {
   const root = join(opts.dir, 'cognito');
   const dataDirectory = join(root, 'db');
@@ -604,9 +657,9 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
     verifyToken,
   };
   // Session checks run first (a revoked token is refused before its new password is judged), as in Cognito.
-  const policyChecked = verifyEmailOnConfirmSignUp(
-    preventUserExistenceOnForgotPassword(enforcePasswordPolicy(writeChecked, policyDeps), policyDeps),
-    sessionDeps,
+  const policyChecked = enforceUniqueEmails(
+    verifyEmailOnConfirmSignUp(preventUserExistenceOnForgotPassword(enforcePasswordPolicy(writeChecked, policyDeps), policyDeps), sessionDeps),
+    { ...sessionDeps, cognitoError: policyDeps.cognitoError },
   );
   const router = answerUnknownUsersAsCognito(enforceSessionRevocation(policyChecked, sessionDeps), sessionDeps);
   const server = createServer(router, logger, config.ServerConfig, allServices);

@@ -91,4 +91,29 @@ describe('email changes need the new address verified', () => {
     expect(await accountEmail(userId)).toBe(newEmail);
     expect(await reconcile()).toMatchObject({ emailsUpdated: 0 });
   }, 60_000);
+
+  it('refuses an address that is another user’s sign-in email, in any casing, when asked and when verified', async () => {
+    const taken = uniqueEmail('taken');
+    await signUpAndConfirm(t, taken);
+    const mover = uniqueEmail('mover');
+    await signUpAndConfirm(t, mover);
+    const { accessToken } = await signIn(t, mover);
+    const change = (email: string) =>
+      t.clients.cognito.send(new UpdateUserAttributesCommand({ AccessToken: accessToken, UserAttributes: [{ Name: 'email', Value: email }] })).then(
+        () => 'none',
+        (error: Error) => `${error.name}: ${error.message}`,
+      );
+
+    expect(await change(taken.toUpperCase())).toBe('AliasExistsException: An account with the given email already exists.');
+
+    // Free when asked, taken before the code is entered: the verification is refused, and nothing moves.
+    const contested = uniqueEmail('contested');
+    expect(await change(contested)).toBe('none');
+    const code = t.stack.cognito.latestCode(contested) as string;
+    await signUpAndConfirm(t, contested);
+    await expect(t.clients.cognito.send(new VerifyUserAttributeCommand({ AccessToken: accessToken, AttributeName: 'email', Code: code }))).rejects.toMatchObject({
+      name: 'AliasExistsException',
+    });
+    expect(claimsOf((await signIn(t, mover)).idToken).email).toBe(mover);
+  }, 60_000);
 });
