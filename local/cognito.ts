@@ -5,7 +5,10 @@
  * patches bring it closer to Cognito: a sign-in no longer overwrites attributes written meanwhile
  * (patchStaleRefreshTokenWrite), app clients may only write their WriteAttributes (enforceClientWriteAttributes), a
  * missing user is UserNotFoundException (answerUnknownUsersAsCognito), and sessions end as in Cognito — GlobalSignOut / AdminUserGlobalSignOut revoke earlier tokens, a disabled user can
- * neither sign in nor refresh (enforceSessionRevocation).
+ * neither sign in nor refresh (enforceSessionRevocation). The pool's and client's settings from template.yaml hold too:
+ * case-insensitive usernames (patchCaseInsensitiveUsernames), the password policy (enforcePasswordPolicy) and
+ * PreventUserExistenceErrors on ForgotPassword (preventUserExistenceOnForgotPassword); and a confirmed sign-up's email
+ * is verified (verifyEmailOnConfirmSignUp) and no two users share one (enforceUniqueEmails).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -167,9 +170,179 @@ export function answerUnknownUsersAsCognito(
   return withGuards(router, { AdminUpdateUserAttributes: userExists, AdminDeleteUserAttributes: userExists });
 }
 
+/**
+ * cognito-local compares usernames and aliases exactly, whatever the pool's `UsernameConfiguration.CaseSensitive`.
+ * Cognito, with `CaseSensitive: false` (the template's setting), treats `Mixed.Case@Example.COM` and
+ * `mixed.case@example.com` as one user: any casing signs in, and SignUp with another casing is UsernameExistsException
+ * (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_UsernameConfigurationType.html:
+ * "False – Amazon Cognito treats usernames as case-insensitive ... the user can sign in with any combination of
+ * uppercase and lowercase letters"; this holds for the username and for email/phone aliases). Every target finds users
+ * through UserPoolServiceImpl.getUserByUsername, so this patch (once per process) makes that lookup fall back to a
+ * case-insensitive match of username, `sub` and the pool's username attributes when the pool says so. Attribute values
+ * keep the casing the user typed, as in Cognito. Pools without the setting stay case-sensitive (CreateUserPool's default).
+ */
+export function patchCaseInsensitiveUsernames(UserPoolServiceImpl: any): void {
+  const proto = UserPoolServiceImpl.prototype;
+  if (proto.__tollgateCaseInsensitiveUsernames) return;
+  proto.__tollgateCaseInsensitiveUsernames = true;
+  const exactLookup = proto.getUserByUsername;
+  proto.getUserByUsername = async function getUserByUsername(ctx: unknown, username: string) {
+    const exact = await exactLookup.call(this, ctx, username);
+    const options = this.options as { UsernameConfiguration?: { CaseSensitive?: boolean }; UsernameAttributes?: string[] } | undefined;
+    if (exact || options?.UsernameConfiguration?.CaseSensitive !== false || typeof username !== 'string') return exact;
+    const wanted = username.toLowerCase();
+    const aliases = ['sub', ...(options.UsernameAttributes ?? [])];
+    const users = (await this.listUsers(ctx)) as { Username: string; Attributes?: { Name: string; Value?: string }[] }[];
+    const same = (value: unknown) => typeof value === 'string' && value.toLowerCase() === wanted;
+    return users.find((u) => same(u.Username) || (u.Attributes ?? []).some((a) => aliases.includes(a.Name) && same(a.Value))) ?? null;
+  };
+}
+
+/** A pool's password policy as CreateUserPool takes it (`Policies.PasswordPolicy`, from the template). */
+export interface PasswordPolicy {
+  MinimumLength?: number;
+  RequireUppercase?: boolean;
+  RequireLowercase?: boolean;
+  RequireNumbers?: boolean;
+  RequireSymbols?: boolean;
+}
+
+/** The special characters Cognito counts as symbols (user-pool-settings-policies.html, "Password requirements"). */
+const SYMBOLS = new Set('^$*.[]{}()?"!@#%&/\\,><\':;|_~`=+- ');
+
+/**
+ * The first rule of `policy` that `password` breaks, in Cognito's words ("Password not long enough", "Password must
+ * have uppercase characters", … lowercase / numeric / symbol), or undefined if it conforms. Cognito's default minimum
+ * length is 8 (API_PasswordPolicyType.html). Rules are checked in that order: length, upper, lower, numbers, symbols.
+ */
+export function passwordPolicyViolation(policy: PasswordPolicy | undefined, password: string): string | undefined {
+  const minimum = policy?.MinimumLength ?? 8;
+  const chars = [...password];
+  if (chars.length < minimum) return 'Password not long enough';
+  if (policy?.RequireUppercase && !chars.some((c) => c !== c.toLowerCase())) return 'Password must have uppercase characters';
+  if (policy?.RequireLowercase && !chars.some((c) => c !== c.toUpperCase())) return 'Password must have lowercase characters';
+  if (policy?.RequireNumbers && !chars.some((c) => c >= '0' && c <= '9')) return 'Password must have numeric characters';
+  if (policy?.RequireSymbols && !chars.some((c) => SYMBOLS.has(c))) return 'Password must have symbol characters';
+  return undefined;
+}
+
+/**
+ * Each operation's wording of InvalidPasswordException, as Cognito answers it (observed answers; the API reference
+ * names only the exception): SignUp "Password did not conform with policy: <rule>", AdminCreateUser "Password did not
+ * conform with password policy: <rule>", the others "Password does not conform to policy: <rule>".
+ */
+const POLICY_MESSAGE_PREFIX: Record<string, string> = {
+  SignUp: 'Password did not conform with policy: ',
+  AdminCreateUser: 'Password did not conform with password policy: ',
+};
+const DEFAULT_POLICY_MESSAGE_PREFIX = 'Password does not conform to policy: ';
+
+export interface PoolPolicyDeps {
+  getUserPool(ctx: unknown, userPoolId: string): Promise<{ options: { Policies?: { PasswordPolicy?: PasswordPolicy } } }>;
+  getUserPoolForClientId(ctx: unknown, clientId: string): Promise<{ options: { Policies?: { PasswordPolicy?: PasswordPolicy } } }>;
+  getAppClient(ctx: unknown, clientId: string): Promise<{ PreventUserExistenceErrors?: string } | null | undefined>;
+  /** cognito-local's CognitoError: its server answers 400 `{"__type": code, "message": message}`. */
+  cognitoError(code: string, message: string): Error;
+  /** The access token's claims if cognito-local signed it and it has not expired; throws otherwise. */
+  verifyToken(token: string): Record<string, unknown>;
+}
+
+/**
+ * cognito-local accepts any password; Cognito checks every new password against the pool's `Policies.PasswordPolicy`
+ * and answers InvalidPasswordException (400) naming the first broken rule
+ * (https://docs.aws.amazon.com/cognito/latest/developerguide/managing-users-passwords.html#user-pool-settings-policies).
+ * Guarded: SignUp and ConfirmForgotPassword (`Password`, pool of `ClientId`), ChangePassword (`ProposedPassword`, pool
+ * of the access token's client; an unverifiable token is left to the session guard), AdminSetUserPassword
+ * (`Password`), AdminCreateUser (`TemporaryPassword`, when given), and NEW_PASSWORD_REQUIRED answers
+ * (RespondToAuthChallenge / AdminRespondToAuthChallenge, `ChallengeResponses.NEW_PASSWORD`). Sign-in never checks
+ * the policy, as in Cognito. The policy is the pool's, created from template.yaml: nothing here is hard-coded.
+ */
+export function enforcePasswordPolicy(router: CognitoRouter, deps: PoolPolicyDeps): CognitoRouter {
+  type PoolOf = (ctx: unknown, req: any) => Promise<{ options: { Policies?: { PasswordPolicy?: PasswordPolicy } } } | undefined>;
+  const byClient: PoolOf = (ctx, req) => deps.getUserPoolForClientId(ctx, String(req?.ClientId ?? '')).catch(() => undefined);
+  const byPoolId: PoolOf = (ctx, req) => deps.getUserPool(ctx, String(req?.UserPoolId ?? '')).catch(() => undefined);
+  const byAccessToken: PoolOf = async (ctx, req) => {
+    let claims: Record<string, unknown>;
+    try {
+      claims = deps.verifyToken(String(req?.AccessToken ?? ''));
+    } catch {
+      return undefined;
+    }
+    return typeof claims.client_id === 'string' ? deps.getUserPoolForClientId(ctx, claims.client_id).catch(() => undefined) : undefined;
+  };
+  const newPassword = (req: any): unknown => (req?.ChallengeName === 'NEW_PASSWORD_REQUIRED' ? req?.ChallengeResponses?.NEW_PASSWORD : undefined);
+
+  const checked = (target: string, poolOf: PoolOf, passwordOf: (req: any) => unknown): Guard => async (ctx, req) => {
+    const password = passwordOf(req);
+    if (typeof password !== 'string') return;
+    const pool = await poolOf(ctx, req);
+    if (!pool) return;
+    const rule = passwordPolicyViolation(pool.options.Policies?.PasswordPolicy, password);
+    if (rule !== undefined) throw deps.cognitoError('InvalidPasswordException', `${POLICY_MESSAGE_PREFIX[target] ?? DEFAULT_POLICY_MESSAGE_PREFIX}${rule}`);
+  };
+
+  const fields: Record<string, [PoolOf, (req: any) => unknown]> = {
+    SignUp: [byClient, (req) => req?.Password],
+    ConfirmForgotPassword: [byClient, (req) => req?.Password],
+    ChangePassword: [byAccessToken, (req) => req?.ProposedPassword],
+    AdminSetUserPassword: [byPoolId, (req) => req?.Password],
+    AdminCreateUser: [byPoolId, (req) => req?.TemporaryPassword],
+    RespondToAuthChallenge: [byClient, newPassword],
+    AdminRespondToAuthChallenge: [byPoolId, newPassword],
+  };
+  const guards: Record<string, Guard> = {};
+  for (const [target, [poolOf, passwordOf]] of Object.entries(fields)) guards[target] = checked(target, poolOf, passwordOf);
+  return withGuards(router, guards);
+}
+
+/**
+ * Cognito's masked code destination: first character, `***@`, the domain's first character, `***` (`test@example.com`
+ * → `t***@e***`, as Cognito's SignUp / ForgotPassword answers show it).
+ */
+export function maskEmail(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at <= 0) return `${address.slice(0, 1)}***`;
+  return `${address.slice(0, 1)}***@${address.slice(at + 1, at + 2)}***`;
+}
+
+/**
+ * cognito-local answers ForgotPassword for an unknown user with UserNotFoundException, whatever the app client's
+ * `PreventUserExistenceErrors`. With ENABLED (the template's client), Cognito answers as if it had sent a code:
+ * "password recovery return[s] a response indicating a code was sent to a simulated destination"
+ * (https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pool-managing-errors.html; API_UserPoolClientType.html).
+ * So, for such a client: an unknown user gets `{CodeDeliveryDetails: {AttributeName: "email", DeliveryMedium:
+ * "EMAIL", Destination: <masked username>}}` and nothing is sent; a known user gets cognito-local's answer with the
+ * destination masked as Cognito masks it (cognito-local returns the address in clear), so the two look alike.
+ * LEGACY clients keep cognito-local's answers.
+ */
+export function preventUserExistenceOnForgotPassword(router: CognitoRouter, deps: PoolPolicyDeps): CognitoRouter {
+  const forgotPassword = router('ForgotPassword');
+  return withGuards(router, {}, {
+    ForgotPassword: async (ctx, req) => {
+      const client = await deps.getAppClient(ctx, String(req?.ClientId ?? '')).catch(() => undefined);
+      if (client?.PreventUserExistenceErrors !== 'ENABLED') return forgotPassword(ctx, req);
+      let answer: { CodeDeliveryDetails?: { Destination?: string } };
+      try {
+        answer = (await forgotPassword(ctx, req)) as typeof answer;
+      } catch (error) {
+        if ((error as { code?: string } | null)?.code !== 'UserNotFoundException') throw error;
+        const simulated = { AttributeName: 'email', DeliveryMedium: 'EMAIL', Destination: maskEmail(String(req?.Username ?? '')) };
+        return { CodeDeliveryDetails: simulated };
+      }
+      const details = answer?.CodeDeliveryDetails;
+      if (!details?.Destination) return answer;
+      return { ...answer, CodeDeliveryDetails: { ...details, Destination: maskEmail(details.Destination) } };
+    },
+  });
+}
+
 /** A cognito-local user record, with the fields the session checks read and write. */
 interface UserRecord {
   Username: string;
+  Attributes?: { Name: string; Value?: string }[];
+  /** cognito-local: attribute changes waiting for VerifyUserAttribute (UserAttributeUpdateSettings). */
+  UnverifiedAttributeChanges?: { Name: string; Value?: string }[];
+  ConfirmationCode?: string;
   Enabled?: boolean;
   Password?: string;
   RefreshTokens?: string[];
@@ -180,7 +353,7 @@ interface UserRecord {
 }
 
 interface UserPoolRecord {
-  options: { Id: string };
+  options: { Id: string; AutoVerifiedAttributes?: string[] };
   getUserByUsername(ctx: unknown, username: string): Promise<UserRecord | null | undefined>;
   listUsers(ctx: unknown): Promise<UserRecord[]>;
   saveUser(ctx: unknown, user: UserRecord): Promise<void>;
@@ -312,6 +485,80 @@ export function enforceSessionRevocation(router: CognitoRouter, deps: SessionDep
   return withGuards(router, guards, handlers);
 }
 
+/**
+ * cognito-local confirms a sign-up without marking the address verified; Cognito's ConfirmSignUp with the code it sent
+ * to the user's email (AutoVerifiedAttributes: email) also verifies it, `email_verified: true`
+ * (https://docs.aws.amazon.com/cognito/latest/developerguide/signing-up-users-in-your-app.html, "Verifying contact
+ * information at sign-up"). That matters: the ID token's `email_verified`, password recovery to a verified_email,
+ * and a pending email change (UserAttributeUpdateSettings) keep the *verified* old address. The guard marks it before
+ * cognito-local's own ConfirmSignUp runs (so PostConfirmation sees it, as in Cognito), and only when the code is right
+ * (a wrong code is left to cognito-local's CodeMismatchException).
+ */
+export function verifyEmailOnConfirmSignUp(router: CognitoRouter, deps: Pick<SessionDeps, 'getUserPoolForClientId'>): CognitoRouter {
+  return withGuards(router, {
+    ConfirmSignUp: async (ctx, req) => {
+      const pool = await deps.getUserPoolForClientId(ctx, String(req?.ClientId ?? '')).catch(() => undefined);
+      if (!pool?.options.AutoVerifiedAttributes?.includes('email')) return;
+      const user = await pool.getUserByUsername(ctx, String(req?.Username ?? ''));
+      if (!user?.ConfirmationCode || user.ConfirmationCode !== req?.ConfirmationCode) return;
+      const attributes = user.Attributes ?? [];
+      if (!attributes.some((a) => a.Name === 'email' && a.Value)) return;
+      const others = attributes.filter((a) => a.Name !== 'email_verified');
+      await pool.saveUser(ctx, { ...user, Attributes: [...others, { Name: 'email_verified', Value: 'true' }] });
+    },
+  });
+}
+
+/** Cognito's answer when an email is already another user's sign-in address (AliasExistsException, 400). */
+export const ALIAS_EXISTS = 'An account with the given email already exists.';
+
+/**
+ * cognito-local lets a user take an email that is already another user's sign-in address (UpdateUserAttributes, then
+ * VerifyUserAttribute), after which two users answer to one address and sign-in picks either. Cognito keeps an email
+ * username unique and refuses with AliasExistsException "An account with the given email already exists."
+ * (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_UpdateUserAttributes.html and
+ * API_VerifyUserAttribute.html, Errors: "AliasExistsException … an account with this email or phone already exists").
+ * Checked, for pools whose UsernameAttributes include email (with the pool's case rule: patchCaseInsensitiveUsernames),
+ * on UpdateUserAttributes / AdminUpdateUserAttributes (the requested email) and on VerifyUserAttribute (the pending one,
+ * which someone may have taken meanwhile). A token that cannot be verified is left to the session guard.
+ */
+export function enforceUniqueEmails(router: CognitoRouter, deps: Pick<SessionDeps, 'getUserPool' | 'getUserPoolForClientId' | 'verifyToken'> & Pick<PoolPolicyDeps, 'cognitoError'>): CognitoRouter {
+  type Pool = Awaited<ReturnType<SessionDeps['getUserPool']>>;
+  const refuseIfTaken = async (ctx: unknown, pool: Pool | undefined, self: UserRecord | null | undefined, email: unknown): Promise<void> => {
+    if (!pool || !self || typeof email !== 'string' || email === '') return;
+    if (!(pool.options as { UsernameAttributes?: string[] }).UsernameAttributes?.includes('email')) return;
+    const owner = await pool.getUserByUsername(ctx, email);
+    if (owner && owner.Username !== self.Username) throw deps.cognitoError('AliasExistsException', ALIAS_EXISTS);
+  };
+  const requestedEmail = (req: any): unknown => (req?.UserAttributes as { Name?: string; Value?: string }[] | undefined)?.find((a) => a?.Name === 'email')?.Value;
+  const tokenUser = async (ctx: unknown, token: unknown): Promise<{ pool?: Pool; user?: UserRecord | null }> => {
+    try {
+      const claims = deps.verifyToken(String(token ?? ''));
+      if (typeof claims.client_id !== 'string' || typeof claims.username !== 'string') return {};
+      const pool = await deps.getUserPoolForClientId(ctx, claims.client_id);
+      return { pool, user: await pool.getUserByUsername(ctx, claims.username) };
+    } catch {
+      return {};
+    }
+  };
+  return withGuards(router, {
+    UpdateUserAttributes: async (ctx, req) => {
+      const { pool, user } = await tokenUser(ctx, req?.AccessToken);
+      await refuseIfTaken(ctx, pool, user, requestedEmail(req));
+    },
+    AdminUpdateUserAttributes: async (ctx, req) => {
+      const pool = await deps.getUserPool(ctx, String(req?.UserPoolId ?? '')).catch(() => undefined);
+      await refuseIfTaken(ctx, pool, await pool?.getUserByUsername(ctx, String(req?.Username ?? '')), requestedEmail(req));
+    },
+    VerifyUserAttribute: async (ctx, req) => {
+      if (req?.AttributeName !== 'email') return;
+      const { pool, user } = await tokenUser(ctx, req?.AccessToken);
+      const pending = user?.UnverifiedAttributeChanges?.find((a) => a.Name === 'email')?.Value;
+      await refuseIfTaken(ctx, pool, user, pending);
+    },
+  });
+}
+
 export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCognito> {
   const root = join(opts.dir, 'cognito');
   const dataDirectory = join(root, 'db');
@@ -327,6 +574,7 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
   const { CognitoServiceFactoryImpl } = lib('services/cognitoService');
   const { UserPoolServiceFactoryImpl, UserPoolServiceImpl } = lib('services/userPoolService');
   patchStaleRefreshTokenWrite(UserPoolServiceImpl);
+  patchCaseInsensitiveUsernames(UserPoolServiceImpl);
   const { CryptoService } = lib('services/crypto');
   const { MessageDeliveryService } = lib('services/messageDelivery/messageDelivery');
   const { otp } = lib('services/otp');
@@ -401,7 +649,19 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
     UserNotFoundError: errors.UserNotFoundError,
     verifyToken,
   };
-  const router = answerUnknownUsersAsCognito(enforceSessionRevocation(writeChecked, sessionDeps), sessionDeps);
+  const policyDeps: PoolPolicyDeps = {
+    getUserPool: async (c, userPoolId) => cognitoClient.getUserPool(c, userPoolId),
+    getUserPoolForClientId: async (c, clientId) => cognitoClient.getUserPoolForClientId(c, clientId),
+    getAppClient: (c, clientId) => cognitoClient.getAppClient(c, clientId),
+    cognitoError: (code, message) => new errors.CognitoError(code, message),
+    verifyToken,
+  };
+  // Session checks run first (a revoked token is refused before its new password is judged), as in Cognito.
+  const policyChecked = enforceUniqueEmails(
+    verifyEmailOnConfirmSignUp(preventUserExistenceOnForgotPassword(enforcePasswordPolicy(writeChecked, policyDeps), policyDeps), sessionDeps),
+    { ...sessionDeps, cognitoError: policyDeps.cognitoError },
+  );
+  const router = answerUnknownUsersAsCognito(enforceSessionRevocation(policyChecked, sessionDeps), sessionDeps);
   const server = createServer(router, logger, config.ServerConfig, allServices);
   const httpServer: Server = await server.start();
 

@@ -123,7 +123,8 @@ function parameterField(operation: AuthOperation, message: string): string {
   return 'body';
 }
 
-const POLICY_PREFIX = /^Password did not conform with policy:\s*/i;
+/** Cognito's wordings of a policy refusal: SignUp "did not conform with policy:", reset and change "does not conform to policy:". */
+const POLICY_PREFIX = /^Password (?:did not conform with|does not conform to) (?:password )?policy:\s*/i;
 
 function invalidPassword(operation: AuthOperation, message: string, confidential: readonly string[]): HttpError {
   const field = operation === 'newPassword' ? 'newPassword' : 'password';

@@ -38,14 +38,28 @@ export function accountView(account: Account): AccountView {
 
 
 /**
+ * The caller's sign-in address as their ID token states it, when Cognito marks it verified (the REST authorizer
+ * renders claims as text: `email_verified` is `"true"`). The pool applies an email change only once the new address is
+ * verified (UserAttributeUpdateSettings), so a token issued after the verification carries the new address at once,
+ * while the account record follows at the reconciler's next pass (functions/reconcile).
+ */
+export function verifiedEmailOf(event: APIGatewayProxyEvent): string | undefined {
+  const claims = event.requestContext?.authorizer?.claims as Record<string, unknown> | undefined;
+  const email = claims?.email;
+  return claims?.email_verified === 'true' && typeof email === 'string' && email !== '' ? email : undefined;
+}
+
+/**
  * The caller's own account, with the ID token alone (no API key): during onboarding there is no key yet, and a FAILED
- * onboarding has none — that is exactly when a customer needs to see the status and the reason.
+ * onboarding has none — that is exactly when a customer needs to see the status and the reason. `email` is the
+ * token's verified address (see verifiedEmailOf), else the record's.
  */
 export async function getMe(event: APIGatewayProxyEvent, accounts: AccountStore): Promise<AccountView> {
   const user = userFrom(event);
   const account = await accounts.get(user.userId);
   if (!account) throw new NotFoundError('No account yet: onboarding has not recorded one for this user');
-  return accountView(account);
+  const email = verifiedEmailOf(event);
+  return { ...accountView(account), ...(email ? { email } : {}) };
 }
 
 /** `DELETE /me` body: the account's own email, typed again, so a stray request cannot close an account. */

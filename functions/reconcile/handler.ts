@@ -31,6 +31,12 @@ import { startOffboarding } from '#shared/offboarding';
  *   user's state, so without this a disabled user's unexpired ID token and key keep working.
  * - `Enabled: true` on an account with `keySuspendedAt` → restore: the key is enabled again and the mark removed.
  *   Key first, mark second, so a run that fails between them is finished by the next one.
+ * - The user's `email` differs from the account's (not CLOSING) → the account takes the pool's. The pool changes a
+ *   user's email only once the new address is verified (UserAttributeUpdateSettings AttributesRequireVerificationBeforeUpdate
+ *   [email]), and Cognito has no trigger for that verification (PostConfirmation fires for sign-up and password reset
+ *   only; CustomMessage_VerifyUserAttribute fires when the code is *sent*, before anything is verified:
+ *   https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-custom-message.html), so the record
+ *   follows within one pass; GET /me shows the new address at once from the caller's ID token.
  *
  * Input: any (the schedule sends `{}`). Output: counts of what it saw and did. Errors: a failure to scan the table is
  * thrown (the next run retries); a failure on one account is logged and counted, and the run goes on.
@@ -40,7 +46,7 @@ export interface ReconcileDeps {
   /** Pages of accounts that are not CLOSED. */
   accounts(): AsyncIterable<Account[]>;
   /** The user's state in the pool: undefined when the user does not exist. */
-  user(userId: string): Promise<{ enabled: boolean } | undefined>;
+  user(userId: string): Promise<{ enabled: boolean; email?: string } | undefined>;
   /** Starts offboarding (`redrive`: the re-drive's name suffix); false when an execution of that name exists already. */
   offboard(userId: string, redrive?: string): Promise<boolean>;
   /** Epoch milliseconds. */
@@ -49,6 +55,8 @@ export interface ReconcileDeps {
   setKeyEnabled(apiKeyId: string, enabled: boolean): Promise<void>;
   /** Records (`suspended`) or clears the suspension, if the account still is ACTIVE with this key. */
   markSuspended(userId: string, apiKeyId: string, suspended: boolean): Promise<void>;
+  /** Writes the pool's (verified) email to the account, unless it is closing or closed; false when it was not written. */
+  recordEmail(userId: string, email: string): Promise<boolean>;
 }
 
 export interface ReconcileReport {
@@ -57,6 +65,8 @@ export interface ReconcileReport {
   redriven: number;
   suspended: number;
   restored: number;
+  /** Accounts whose email now follows the pool's. */
+  emailsUpdated: number;
   failed: number;
 }
 
@@ -96,6 +106,10 @@ async function reconcileOne(deps: ReconcileDeps, account: Account, report: Recon
     await redriveIfStuck(deps, account, report);
     return;
   }
+  if (user.email !== undefined && user.email !== account.email && (await deps.recordEmail(account.userId, user.email))) {
+    report.emailsUpdated += 1;
+    logger.info('Email verified in the pool: account updated', { userId: account.userId });
+  }
   if (account.status !== 'ACTIVE' || !account.apiKeyId) return;
   const suspended = account.keySuspendedAt !== undefined;
   if (user.enabled === suspended) {
@@ -108,7 +122,7 @@ async function reconcileOne(deps: ReconcileDeps, account: Account, report: Recon
 }
 
 export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { checked: 0, offboarded: 0, redriven: 0, suspended: 0, restored: 0, failed: 0 };
+  const report: ReconcileReport = { checked: 0, offboarded: 0, redriven: 0, suspended: 0, restored: 0, emailsUpdated: 0, failed: 0 };
   for await (const page of deps.accounts()) {
     for (let i = 0; i < page.length; i += CONCURRENCY) {
       await Promise.all(
@@ -157,7 +171,8 @@ export const deps: ReconcileDeps = {
   async user(userId) {
     try {
       const user = await cognito.send(new AdminGetUserCommand({ UserPoolId: userPoolId, Username: userId }));
-      return { enabled: user.Enabled !== false };
+      const email = user.UserAttributes?.find((a) => a.Name === 'email')?.Value;
+      return { enabled: user.Enabled !== false, ...(email ? { email } : {}) };
     } catch (error: unknown) {
       if (error instanceof UserNotFoundException) return undefined;
       throw error;
@@ -189,6 +204,25 @@ export const deps: ReconcileDeps = {
       );
     } catch (error: unknown) {
       if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return; // changed meanwhile: next run
+      throw error;
+    }
+  },
+  async recordEmail(userId, email) {
+    try {
+      await documentClient.send(
+        new UpdateCommand({
+          TableName: accountsTable,
+          Key: { userId },
+          // updatedAt is left alone: it names re-drives (redriveSuffix) and marks plan and status changes.
+          UpdateExpression: 'SET email = :email, emailUpdatedAt = :now',
+          ConditionExpression: 'attribute_exists(userId) AND NOT #status IN (:closing, :closed)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':email': email, ':closing': 'CLOSING', ':closed': 'CLOSED', ':now': new Date().toISOString() },
+        }),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false; // closing meanwhile
       throw error;
     }
   },

@@ -130,6 +130,19 @@ export class CognitoClient {
     await this.call('ChangePassword', { AccessToken: accessToken, PreviousPassword: previousPassword, ProposedPassword: proposedPassword });
   }
 
+  /**
+   * Asks to change the user's email (UpdateUserAttributes). The pool requires the new address to be verified first
+   * (UserAttributeUpdateSettings): Cognito sends a code to it, and the old address stays in force until verifyEmail.
+   */
+  async changeEmail(accessToken: string, email: string): Promise<void> {
+    await this.call('UpdateUserAttributes', { AccessToken: accessToken, UserAttributes: [{ Name: 'email', Value: email }] });
+  }
+
+  /** Verifies the new email with the code sent to it (VerifyUserAttribute): from then on it is the sign-in address. */
+  async verifyEmail(accessToken: string, code: string): Promise<void> {
+    await this.call('VerifyUserAttribute', { AccessToken: accessToken, AttributeName: 'email', Code: code });
+  }
+
   /** Ends every session of the user: refresh and access tokens issued before stop working (ID tokens run out). */
   async globalSignOut(accessToken: string): Promise<void> {
     await this.call('GlobalSignOut', { AccessToken: accessToken });

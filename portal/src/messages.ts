@@ -8,7 +8,7 @@ import { ConfigError } from './config.ts';
 import { SessionExpiredError } from './session.ts';
 
 /** What the user was doing: the same Cognito error reads differently in each. */
-export type Action = 'signIn' | 'signUp' | 'confirm' | 'resend' | 'forgot' | 'reset' | 'changePassword' | 'api';
+export type Action = 'signIn' | 'signUp' | 'confirm' | 'resend' | 'forgot' | 'reset' | 'changePassword' | 'changeEmail' | 'api';
 
 /** Mirrors the template's PasswordPolicy (MinimumLength 10, upper, lower, numbers). */
 export const PASSWORD_RULES = 'At least 10 characters, with upper-case and lower-case letters and a number.';

@@ -13,6 +13,7 @@ import {
   InitiateAuthCommand,
   SignUpCommand,
   UpdateUserAttributesCommand,
+  VerifyUserAttributeCommand,
   type AttributeType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { createHmac } from 'node:crypto';
@@ -220,6 +221,9 @@ describe('auth matrix (default limits)', () => {
       const moved = uniqueEmail('moved');
       const result = await t.clients.cognito.send(new UpdateUserAttributesCommand({ AccessToken: user.accessToken, UserAttributes: [{ Name: 'email', Value: moved }] }));
       expect(result.$metadata.httpStatusCode).toBe(200);
+      // The pool applies a new email once it is verified (UserAttributeUpdateSettings; tests/integration/email-change.test.ts).
+      const code = t.stack.cognito.latestCode(moved) as string;
+      await t.clients.cognito.send(new VerifyUserAttributeCommand({ AccessToken: user.accessToken, AttributeName: 'email', Code: code }));
       expect(await apiidOf(moved)).toEqual({ apiid: user.keyId, email: moved });
     }, 30_000);
 

@@ -1,15 +1,62 @@
 /**
- * The account page: who is signed in and the account's status; change password (then every other session ends);
- * sign out everywhere; delete the account (DELETE /me, confirmed by typing the email).
+ * The account page: who is signed in and the account's status; change email (with the code sent to the new address);
+ * change password (then every other session ends); sign out everywhere; delete the account (DELETE /me, confirmed by
+ * typing the email).
  */
 import { page, type ViewContext } from '../app.ts';
-import { field, h, notice } from '../dom.ts';
+import { claimsOf } from '../cognito.ts';
+import { field, h, mount, notice } from '../dom.ts';
 import { PASSWORD_RULES } from '../messages.ts';
-import { emailInput, onSubmit, passwordInput } from './auth.ts';
+import { codeInput, emailInput, onSubmit, outboxHint, passwordInput } from './auth.ts';
 
 export async function accountView({ app }: ViewContext): Promise<Node> {
   const session = app.session.require();
   const me = await app.api.me().catch(() => undefined);
+
+  // Change email. The pool applies a new address only once the code sent to it is verified: until then the old one
+  // signs in. After verification, new tokens carry the new address (and GET /me shows it).
+  const emailShown = h('dd', { 'data-testid': 'account-email' }, session.email);
+  const emailStatus = notice();
+  const newEmail = emailInput();
+  newEmail.name = 'new-email';
+  newEmail.autocomplete = 'email';
+  const emailForm = h(
+    'form',
+    { class: 'card form', 'aria-label': 'Change email' },
+    h('h2', null, 'Change email'),
+    emailStatus.el,
+    field('New email', newEmail, 'We send a code to the new address. Your current one stays in use until you enter it.'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Send code')),
+  );
+  const code = codeInput();
+  const codeSentTo = h('div', null);
+  const codeForm = h(
+    'form',
+    { class: 'card form', 'aria-label': 'Verify new email', hidden: true },
+    h('h2', null, 'Verify new email'),
+    codeSentTo,
+    field('Code', code),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Verify and change')),
+  );
+  onSubmit(emailForm, emailStatus, 'Sending…', 'changeEmail', async () => {
+    const address = newEmail.value.trim();
+    await app.cognito.changeEmail(await app.session.accessToken(), address);
+    mount(codeSentTo, h('p', null, `Enter the code we sent to ${address}.`), outboxHint(app, address));
+    codeForm.hidden = false;
+    code.focus();
+  });
+  onSubmit(codeForm, emailStatus, 'Verifying…', 'changeEmail', async () => {
+    await app.cognito.verifyEmail(await app.session.accessToken(), code.value.trim());
+    const refreshed = await app.session.refresh();
+    const verified = claimsOf(refreshed.tokens.idToken).email;
+    const address = typeof verified === 'string' ? verified : newEmail.value.trim();
+    app.session.save({ ...refreshed, email: address });
+    emailShown.textContent = address;
+    codeForm.hidden = true;
+    emailForm.reset();
+    codeForm.reset();
+    emailStatus.show(`Your email is now ${address}. Sign in with it from now on.`, 'success');
+  });
 
   // Change password. Cognito fires no trigger on ChangePassword, so the portal ends the other sessions itself
   // (GlobalSignOut, which ends this one too) and signs in again with the new password.
@@ -83,10 +130,12 @@ export async function accountView({ app }: ViewContext): Promise<Node> {
       'dl',
       { class: 'card facts' },
       h('dt', null, 'Email'),
-      h('dd', { 'data-testid': 'account-email' }, session.email),
+      emailShown,
       h('dt', null, 'Status'),
       h('dd', { 'data-testid': 'account-status' }, me ? (me.keySuspendedAt ? `${me.status} (API key suspended)` : me.status) : '—'),
     ),
+    emailForm,
+    codeForm,
     passwordForm,
     everywhere,
     deleteForm,

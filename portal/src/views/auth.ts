@@ -12,7 +12,7 @@ export function passwordInput(autocomplete: 'current-password' | 'new-password')
   return h('input', { type: 'password', name: 'password', autocomplete, required: true, ...(autocomplete === 'new-password' ? { minlength: 10 } : {}) });
 }
 
-function codeInput(value = ''): HTMLInputElement {
+export function codeInput(value = ''): HTMLInputElement {
   return h('input', { type: 'text', name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', required: true, pattern: '[0-9A-Za-z]{4,10}', value });
 }
 
@@ -24,7 +24,7 @@ function takeFlash(app: App, into: Notice): void {
   }
 }
 
-function outboxHint(app: App, email: string): HTMLElement | null {
+export function outboxHint(app: App, email: string): HTMLElement | null {
   if (!app.config.outboxUrl) return null;
   return h(
     'p',

@@ -484,6 +484,17 @@ describe('POST /auth/reset-password', () => {
     });
   });
 
+  it('400 naming the rule in ConfirmForgotPassword\'s own wording ("does not conform to policy")', async () => {
+    cognito
+      .on(ConfirmForgotPasswordCommand)
+      .rejects(cognitoError('InvalidPasswordException', 'Password does not conform to policy: Password must have uppercase characters'));
+
+    expectError(await post('auth-reset-password'), 400, {
+      code: 'InvalidPassword',
+      details: { issues: [{ field: 'password', message: 'Password must have uppercase characters' }] },
+    });
+  });
+
   it('429 after too many failed attempts', async () => {
     cognito.on(ConfirmForgotPasswordCommand).rejects(cognitoError('TooManyFailedAttemptsException'));
 

@@ -89,6 +89,16 @@ describe('GET /me', () => {
     expect(ddb).toHaveReceivedCommandWith(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } });
   });
 
+  it('shows the ID token’s verified email (a verified change, before the reconciler updates the record), never an unverified one', async () => {
+    givenAccount(account);
+
+    const changed = await handler(withClaims(loadEvent('me-get'), { email: 'new-address@example.com', email_verified: 'true' }), context);
+    const unverified = await handler(withClaims(loadEvent('me-get'), { email: 'new-address@example.com', email_verified: 'false' }), context);
+
+    expect(bodyOf(changed)).toMatchObject({ email: 'new-address@example.com' });
+    expect(bodyOf(unverified)).toMatchObject({ email: EMAIL });
+  });
+
   it('includes failureReason for a FAILED account', async () => {
     givenAccount({ ...account, status: 'FAILED', failureReason: 'ApiGateway.LimitExceededException' });
 

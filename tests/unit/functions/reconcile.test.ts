@@ -10,7 +10,7 @@ type ReconcileDeps = import('../../../functions/reconcile/handler.ts').Reconcile
 const account = (userId: string): Account => ({ userId, status: 'ACTIVE', apiKeyId: `key-${userId}`, plan: 'free' });
 
 /** Fake pool and workflow: `users` maps sub → enabled; absent = deleted. */
-function fakes(pages: Account[][], users: Record<string, boolean | Error>, alreadyStarted: string[] = [], now = Date.parse('2026-11-30T12:00:00.000Z')) {
+function fakes(pages: Account[][], users: Record<string, boolean | Error | { enabled: boolean; email: string }>, alreadyStarted: string[] = [], now = Date.parse('2026-11-30T12:00:00.000Z')) {
   const started: string[] = [];
   /** What was done, in order: `key <id> on|off`, `mark <sub> on|off`. */
   const actions: string[] = [];
@@ -21,7 +21,8 @@ function fakes(pages: Account[][], users: Record<string, boolean | Error>, alrea
     async user(userId) {
       const state = users[userId];
       if (state instanceof Error) throw state;
-      return state === undefined ? undefined : { enabled: state };
+      if (state === undefined) return undefined;
+      return typeof state === 'boolean' ? { enabled: state } : state;
     },
     async offboard(userId, redrive) {
       const name = redrive === undefined ? userId : `${userId}-${redrive}`;
@@ -36,6 +37,10 @@ function fakes(pages: Account[][], users: Record<string, boolean | Error>, alrea
     async markSuspended(userId, _apiKeyId, suspended) {
       actions.push(`mark ${userId} ${suspended ? 'on' : 'off'}`);
     },
+    async recordEmail(userId, email) {
+      actions.push(`email ${userId} ${email}`);
+      return true;
+    },
   };
   return { deps, started, actions };
 }
@@ -44,20 +49,20 @@ describe('reconcile', () => {
   it('starts offboarding for every account whose user is gone, on every page, and only those', async () => {
     const { deps, started } = fakes([[account('a'), account('b')], [account('c')]], { a: true, c: true });
 
-    await expect(reconcile(deps)).resolves.toEqual({ checked: 3, offboarded: 1, redriven: 0, suspended: 0, restored: 0, failed: 0 });
+    await expect(reconcile(deps)).resolves.toEqual({ checked: 3, offboarded: 1, redriven: 0, suspended: 0, restored: 0, emailsUpdated: 0, failed: 0 });
     expect(started).toEqual(['b']);
   });
 
   it('counts an offboarding started before (ExecutionAlreadyExists) as nothing new while the account changed recently', async () => {
     const { deps } = fakes([[{ ...account('a'), updatedAt: '2026-11-30T11:50:00.000Z' }]], {}, ['a']);
 
-    await expect(reconcile(deps)).resolves.toEqual({ checked: 1, offboarded: 0, redriven: 0, suspended: 0, restored: 0, failed: 0 });
+    await expect(reconcile(deps)).resolves.toEqual({ checked: 1, offboarded: 0, redriven: 0, suspended: 0, restored: 0, emailsUpdated: 0, failed: 0 });
   });
 
   it('goes on past an account it cannot check, and counts it', async () => {
     const { deps, started } = fakes([[account('a'), account('b')]], { a: Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' }) });
 
-    await expect(reconcile(deps)).resolves.toEqual({ checked: 2, offboarded: 1, redriven: 0, suspended: 0, restored: 0, failed: 1 });
+    await expect(reconcile(deps)).resolves.toEqual({ checked: 2, offboarded: 1, redriven: 0, suspended: 0, restored: 0, emailsUpdated: 0, failed: 1 });
     expect(started).toEqual(['b']);
   });
 
@@ -65,7 +70,7 @@ describe('reconcile', () => {
     const suspendedAccount: Account = { ...account('b'), keySuspendedAt: '2026-11-30T10:00:00.000Z' };
     const { deps, actions } = fakes([[account('a'), suspendedAccount, account('c')]], { a: false, b: true, c: true });
 
-    await expect(reconcile(deps)).resolves.toEqual({ checked: 3, offboarded: 0, redriven: 0, suspended: 1, restored: 1, failed: 0 });
+    await expect(reconcile(deps)).resolves.toEqual({ checked: 3, offboarded: 0, redriven: 0, suspended: 1, restored: 1, emailsUpdated: 0, failed: 0 });
     expect(actions.filter((a) => a.includes(' a') || a.includes('key-a'))).toEqual(['key key-a off', 'mark a on']);
     expect(actions.filter((a) => a.includes(' b') || a.includes('key-b'))).toEqual(['key key-b on', 'mark b off']);
     expect(actions.some((a) => a.includes('c'))).toBe(false);
@@ -97,5 +102,17 @@ describe('reconcile', () => {
 
     await expect(reconcile(deps)).resolves.toMatchObject({ offboarded: 0, redriven: 1 });
     expect(started).toEqual([`a-${redriveSuffix('2026-11-30T11:00:00.000Z')}`]);
+  });
+
+  it('writes the pool’s email to an account that has another (a verified change), and leaves equal ones and closing accounts alone', async () => {
+    const closing: Account = { ...account('c'), status: 'CLOSING', updatedAt: '2026-11-30T11:59:00.000Z', email: 'old-c@example.com' };
+    const accounts = [{ ...account('a'), email: 'old@example.com' }, { ...account('b'), email: 'same@example.com' }, closing];
+    const { deps, actions } = fakes([accounts], {
+      a: { enabled: true, email: 'new@example.com' },
+      b: { enabled: true, email: 'same@example.com' },
+      c: { enabled: true, email: 'new-c@example.com' },
+    });
+    await expect(reconcile(deps)).resolves.toMatchObject({ checked: 3, emailsUpdated: 1, failed: 0 });
+    expect(actions).toEqual(['email a new@example.com']);
   });
 });

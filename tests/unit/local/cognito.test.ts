@@ -4,6 +4,8 @@ import {
   USER_DISABLED,
   answerUnknownUsersAsCognito,
   enforceSessionRevocation,
+  maskEmail,
+  passwordPolicyViolation,
   patchStaleRefreshTokenWrite,
   type CognitoRouter,
   type SessionDeps,
@@ -131,5 +133,25 @@ describe('cognito-local sessions (GlobalSignOut, disabled users)', () => {
     await expect(call('AdminUpdateUserAttributes', { UserPoolId: 'pool', Username: 'gone', UserAttributes: [] })).rejects.toThrow('User does not exist.');
     await call('AdminUpdateUserAttributes', { UserPoolId: 'pool', Username: 'u', UserAttributes: [] });
     expect(reached).toEqual(['AdminUpdateUserAttributes']);
+  });
+});
+
+describe('cognito-local pool policies (password policy, masked destinations)', () => {
+  const policy = { MinimumLength: 10, RequireUppercase: true, RequireLowercase: true, RequireNumbers: true, RequireSymbols: false };
+
+  it('names the first rule a password breaks, in Cognito’s words, from the given policy', () => {
+    expect(passwordPolicyViolation(policy, 'Short-1a')).toBe('Password not long enough');
+    expect(passwordPolicyViolation(policy, 'abcdefghij')).toBe('Password must have uppercase characters');
+    expect(passwordPolicyViolation(policy, 'ABCDEFGHIJ1')).toBe('Password must have lowercase characters');
+    expect(passwordPolicyViolation(policy, 'Abcdefghijk')).toBe('Password must have numeric characters');
+    expect(passwordPolicyViolation(policy, 'Correct-Horse-42')).toBeUndefined();
+    expect(passwordPolicyViolation({ ...policy, RequireSymbols: true }, 'CorrectHorse42')).toBe('Password must have symbol characters');
+    expect(passwordPolicyViolation(undefined, 'abcdefg')).toBe('Password not long enough'); // Cognito's default minimum: 8
+    expect(passwordPolicyViolation(undefined, 'abcdefgh')).toBeUndefined();
+  });
+
+  it('masks an email as Cognito does', () => {
+    expect(maskEmail('test@example.com')).toBe('t***@e***');
+    expect(maskEmail('Mixed.Case@Example.COM')).toBe('M***@E***');
   });
 });
