@@ -10,24 +10,19 @@ import {
   UpdateUserAttributesCommand,
   VerifyUserAttributeCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
-import { PASSWORD, claimsOf, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
+import { PASSWORD, claimsOf, invokeFunction, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
 
 describe('email changes need the new address verified', () => {
   let t: TestStack;
-  let lambda: LambdaClient;
   let ddb: DynamoDBDocumentClient;
 
   beforeAll(async () => {
     t = await startTestStack();
-    lambda = new LambdaClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: t.stack.endpoints.lambda });
     ddb = DynamoDBDocumentClient.from(t.clients.dynamodb);
   }, 60_000);
 
   afterAll(async () => {
-    lambda?.destroy();
     await t?.close();
   });
 
@@ -49,14 +44,8 @@ describe('email changes need the new address verified', () => {
     return Item?.email;
   }
 
-  async function reconcile(): Promise<Record<string, number>> {
-    const fn = t.stack.model.functions.find((f) => f.logicalId === 'ReconcileAccountsFunction');
-    if (!fn) throw new Error('no ReconcileAccountsFunction');
-    const out = await lambda.send(new InvokeCommand({ FunctionName: fn.name, Payload: Buffer.from('{}') }));
-    const payload = JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8')) as Record<string, number>;
-    if (out.FunctionError) throw new Error(`reconciler failed: ${JSON.stringify(payload)}`);
-    return payload;
-  }
+  const reconcile = (): Promise<Record<string, number>> => invokeFunction(t, 'ReconcileAccountsFunction');
+
 
   it('keeps the old address until the code sent to the new one is verified; then the new one signs in and GET /me shows it', async () => {
     const oldEmail = uniqueEmail('before');

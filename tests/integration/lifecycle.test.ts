@@ -12,12 +12,10 @@ import {
   AdminGetUserCommand,
   InitiateAuthCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { createHash } from 'node:crypto';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
-import { signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, onboardingArn, type TestStack } from '../support/stack.ts';
+import { invokeFunction, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, onboardingArn, type TestStack } from '../support/stack.ts';
 
 jest.setTimeout(30_000);
 
@@ -37,17 +35,14 @@ function daysInMonth(at: Date): number {
 
 describe('account lifecycle: deletion and disabling', () => {
   let t: TestStack;
-  let lambda: LambdaClient;
   let ddb: DynamoDBDocumentClient;
 
   beforeAll(async () => {
     t = await startTestStack();
-    lambda = new LambdaClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: t.stack.endpoints.lambda });
     ddb = DynamoDBDocumentClient.from(t.clients.dynamodb);
   }, 60_000);
 
   afterAll(async () => {
-    lambda?.destroy();
     await t?.close();
   });
 
@@ -122,14 +117,9 @@ describe('account lifecycle: deletion and disabling', () => {
     return { status: response.status, body: text ? (JSON.parse(text) as Item) : {} };
   }
 
-  async function reconcile(): Promise<{ checked: number; offboarded: number; redriven: number; suspended: number; restored: number; failed: number }> {
-    const fn = t.stack.model.functions.find((f) => f.logicalId === 'ReconcileAccountsFunction');
-    if (!fn) throw new Error('no ReconcileAccountsFunction');
-    const out = await lambda.send(new InvokeCommand({ FunctionName: fn.name, Payload: Buffer.from('{}') }));
-    const payload = JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8')) as Item;
-    if (out.FunctionError) throw new Error(`reconciler failed: ${JSON.stringify(payload)}`);
-    return payload as { checked: number; offboarded: number; redriven: number; suspended: number; restored: number; failed: number };
-  }
+  type Reconciled = { checked: number; offboarded: number; redriven: number; suspended: number; restored: number; failed: number };
+  const reconcile = (): Promise<Reconciled> => invokeFunction(t, 'ReconcileAccountsFunction');
+
 
   async function closePeriod(period: string): Promise<void> {
     const { executionArn } = await t.clients.sfn.send(

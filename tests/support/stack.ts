@@ -10,6 +10,7 @@ import {
   SignUpCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +22,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
 export interface TestStack {
   stack: LocalStack;
   dir: string;
-  clients: { cognito: CognitoIdentityProviderClient; sfn: SFNClient; dynamodb: DynamoDBClient; apigateway: APIGatewayClient };
+  clients: { cognito: CognitoIdentityProviderClient; sfn: SFNClient; dynamodb: DynamoDBClient; apigateway: APIGatewayClient; lambda: LambdaClient };
   close(): Promise<void>;
 }
 
@@ -44,6 +45,7 @@ export async function startTestStack(opts: Partial<LocalStackOptions> = {}): Pro
     sfn: new SFNClient({ ...config, endpoint: stack.endpoints.stepfunctions }),
     dynamodb: new DynamoDBClient({ ...config, endpoint: stack.endpoints.dynamodb }),
     apigateway: new APIGatewayClient({ ...config, endpoint: stack.endpoints.apigateway }),
+    lambda: new LambdaClient({ ...config, endpoint: stack.endpoints.lambda }),
   };
   return {
     stack,
@@ -55,6 +57,19 @@ export async function startTestStack(opts: Partial<LocalStackOptions> = {}): Pro
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Invokes a template function by logical id through the offline Lambda Invoke API, as a schedule or `aws lambda invoke`
+ * would, and answers its JSON payload. Throws with the payload when the function failed (FunctionError).
+ */
+export async function invokeFunction<T = unknown>(t: TestStack, logicalId: string, payload: unknown = {}): Promise<T> {
+  const fn = t.stack.model.functions.find((f) => f.logicalId === logicalId);
+  if (!fn) throw new Error(`no ${logicalId} in the template`);
+  const out = await t.clients.lambda.send(new InvokeCommand({ FunctionName: fn.name, Payload: Buffer.from(JSON.stringify(payload)) }));
+  const answer = JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8')) as T;
+  if (out.FunctionError) throw new Error(`${logicalId} failed: ${JSON.stringify(answer)}`);
+  return answer;
 }
 
 export const PASSWORD = 'Correct-Horse-42';
