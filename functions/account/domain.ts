@@ -1,6 +1,6 @@
 import type { AccountStore } from '#shared/accounts';
 import { computeStatement, currentPeriod, type LedgerEntry, type Statement } from '#shared/billing';
-import { ConflictError, ForbiddenError, HttpError, ServiceUnavailableError, retryAfterOf } from '#shared/errors';
+import { ConflictError, ForbiddenError, HttpError, ServiceUnavailableError, isThrottling, retryAfterOf } from '#shared/errors';
 import { logger } from '#shared/logger';
 import type { Page, PageRequest } from '#shared/pagination';
 import { dayKey, findPlan, quotaPeriodStart, requireActive, type ActiveAccount, type Plan, type PlanAccount, type QuotaPeriod } from '#shared/plans';
@@ -88,15 +88,9 @@ export interface AccountDeps {
 
 export { ServiceUnavailableError };
 
-const TRANSIENT = new Set([
-  'TooManyRequestsException',
-  'LimitExceededException',
-  'ServiceUnavailableException',
-  'ThrottlingException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'InternalErrorException',
-]);
+/** Besides throttling (isThrottling, shared): API Gateway's LimitExceededException and Cognito's InternalErrorException. */
+const ALSO_TRANSIENT = new Set(['LimitExceededException', 'InternalErrorException']);
+const isTransient = (error: unknown): boolean => isThrottling(error) || ALSO_TRANSIENT.has(errorName(error));
 
 export const errorName = (error: unknown): string => (error instanceof Error ? error.name : typeof error);
 
@@ -184,7 +178,7 @@ function failure(error: unknown): unknown {
   if (error instanceof HttpError) return error;
   // Deleted in the pool (AdminDeleteUser) while the ID token lives on: the account is being closed (issue 16).
   if (errorName(error) === 'UserNotFoundException') return new ForbiddenError('This user has been deleted; the account is being closed');
-  if (TRANSIENT.has(errorName(error))) return new ServiceUnavailableError('The key could not be rotated right now; try again', retryAfterOf(error));
+  if (isTransient(error)) return new ServiceUnavailableError('The key could not be rotated right now; try again', retryAfterOf(error));
   return error;
 }
 
