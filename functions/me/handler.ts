@@ -1,13 +1,14 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { DynamoAccountStore, type Account, type AccountStore } from '#shared/accounts';
+import type { Account, AccountStore } from '#shared/accounts';
 import { userFrom } from '#shared/caller';
 import { requireEnv } from '#shared/env';
 import { BadRequestError, NotFoundError } from '#shared/errors';
 import { createApiHandler, json, parseBody, type Routes } from '#shared/http';
 import { logger } from '#shared/logger';
-import { offboardingExecutionName, startOffboarding } from '#shared/offboarding';
+import { DynamoAccountStore } from '#shared/tables/accounts';
+import { offboardingExecutionName, startOffboarding } from '#shared/workflows';
 
 /** `GET /me`: the caller's own account. `DELETE /me`: close it (the offboarding workflow). */
 

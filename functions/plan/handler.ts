@@ -1,11 +1,14 @@
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
-import { userFrom } from '#shared/caller';
+import type { AccountStore } from '#shared/accounts';
+import { isExecutionDoesNotExist, unless } from '#shared/aws-errors';
+import { accountCaller } from '#shared/caller';
 import { requireEnv } from '#shared/env';
 import { createApiHandler, json, parseBody, parseParams, type Routes } from '#shared/http';
-import { planCatalog, readOnce, type Plan } from '#shared/plans';
+import { planCatalog, type Plan } from '#shared/plans';
+import { DynamoAccountStore } from '#shared/tables/accounts';
+import { startExecution } from '#shared/workflows';
 import {
   EXECUTION_NAME,
   getPlanChange,
@@ -31,8 +34,6 @@ export const executionParams = z.strictObject({
   executionId: z.string().check(z.regex(EXECUTION_NAME, 'Must be plan- followed by 40 lower-case hex digits')),
 });
 
-const isAwsError = (error: unknown, name: string): boolean => error instanceof Error && error.name === name;
-
 const STATUSES: Record<string, PlanChangeStatus> = {
   RUNNING: 'RUNNING',
   SUCCEEDED: 'SUCCEEDED',
@@ -55,35 +56,24 @@ export class SfnPlanChangeWorkflow implements PlanChangeWorkflow {
     return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
   }
 
-  async start(name: string, input: PlanChangeInput): Promise<boolean> {
-    try {
-      await this.client.send(
-        new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }),
-      );
-      return true;
-    } catch (error: unknown) {
-      if (isAwsError(error, 'ExecutionAlreadyExists')) return false;
-      throw error;
-    }
+  start(name: string, input: PlanChangeInput): Promise<boolean> {
+    return startExecution(this.client, { stateMachineArn: this.stateMachineArn, name, input });
   }
 
   async describe(name: string): Promise<PlanChangeExecution | undefined> {
-    try {
-      const execution = await this.client.send(new DescribeExecutionCommand({ executionArn: this.executionArn(name) }));
-      return {
-        name,
-        status: STATUSES[execution.status ?? ''] ?? 'FAILED',
-        startedAt: (execution.startDate ?? new Date(0)).toISOString(),
-        ...(execution.stopDate ? { stoppedAt: execution.stopDate.toISOString() } : {}),
-        ...(execution.input !== undefined ? { input: execution.input } : {}),
-        ...(execution.output !== undefined ? { output: execution.output } : {}),
-        ...(execution.error !== undefined ? { error: execution.error } : {}),
-        ...(execution.cause !== undefined ? { cause: execution.cause } : {}),
-      };
-    } catch (error: unknown) {
-      if (isAwsError(error, 'ExecutionDoesNotExist')) return undefined;
-      throw error;
-    }
+    const described = this.client.send(new DescribeExecutionCommand({ executionArn: this.executionArn(name) }));
+    const execution = await unless(isExecutionDoesNotExist, undefined, described);
+    if (execution === undefined) return undefined;
+    return {
+      name,
+      status: STATUSES[execution.status ?? ''] ?? 'FAILED',
+      startedAt: (execution.startDate ?? new Date(0)).toISOString(),
+      ...(execution.stopDate ? { stoppedAt: execution.stopDate.toISOString() } : {}),
+      ...(execution.input !== undefined ? { input: execution.input } : {}),
+      ...(execution.output !== undefined ? { output: execution.output } : {}),
+      ...(execution.error !== undefined ? { error: execution.error } : {}),
+      ...(execution.cause !== undefined ? { cause: execution.cause } : {}),
+    };
   }
 }
 
@@ -97,13 +87,13 @@ export function planRoutes(deps: PlanRouteDeps): Routes {
   const bodySchema = planChangeBody(deps.catalog);
 
   /**
-   * The signed-in user, from the ID token alone: plan changes are account management (`ApiKeyRequired: false` in the
-   * template), so a customer who has used up the quota can still upgrade. The account is read at most once.
+   * The signed-in user, from the ID token alone (accountCaller): plan changes are account management, so a customer
+   * who has used up the quota can still upgrade. The account is read at most once.
    */
-  const authorize = (event: APIGatewayProxyEvent): { caller: { userId: string }; accounts: AccountStore } => ({
-    caller: userFrom(event),
-    accounts: readOnce(deps.accounts),
-  });
+  const authorize = (event: APIGatewayProxyEvent): { caller: { userId: string }; accounts: AccountStore } => {
+    const { accounts, ...caller } = accountCaller(event, deps.accounts);
+    return { caller, accounts };
+  };
 
   return {
     'POST /me/plan': async ({ event, requestId }) => {

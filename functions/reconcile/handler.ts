@@ -1,15 +1,14 @@
-import { APIGatewayClient, NotFoundException, UpdateApiKeyCommand } from '@aws-sdk/client-api-gateway';
-import { AdminGetUserCommand, CognitoIdentityProviderClient, UserNotFoundException } from '@aws-sdk/client-cognito-identity-provider';
+import { APIGatewayClient, UpdateApiKeyCommand } from '@aws-sdk/client-api-gateway';
+import { AdminGetUserCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { createHash } from 'node:crypto';
 import type { Account } from '#shared/accounts';
-import { documentClient } from '#shared/clients';
+import { isNotFound, isUserNotFound, unless } from '#shared/aws-errors';
 import { requireEnv } from '#shared/env';
 import { withLambda } from '#shared/lambda';
 import { logger } from '#shared/logger';
-import { startOffboarding } from '#shared/offboarding';
+import { DynamoAccountReconciler } from '#shared/tables/accounts';
+import { redriveSuffix, startOffboarding } from '#shared/workflows';
 
 /**
  * The account reconciler (EventBridge Scheduler, every 5 minutes; offline: invoke it, e.g. `npm run invoke --
@@ -75,10 +74,6 @@ export const CONCURRENCY = 8;
 
 /** Longer than any offboarding takes (seconds; its retry budget is a few minutes): an account still open is stuck. */
 export const REDRIVE_AFTER_MS = 15 * 60 * 1000;
-
-export function redriveSuffix(updatedAt: string | undefined): string {
-  return createHash('sha256').update(updatedAt ?? '').digest('hex').slice(0, 12);
-}
 
 /** Starts the re-drive of an account whose offboarding has not closed it REDRIVE_AFTER_MS after its last change. */
 async function redriveIfStuck(deps: ReconcileDeps, account: Account, report: ReconcileReport): Promise<void> {
@@ -151,81 +146,24 @@ const cognito = new CognitoIdentityProviderClient({ maxAttempts: 5, retryMode: '
 const sfn = new SFNClient({ maxAttempts: 3 });
 const apiGateway = new APIGatewayClient({ maxAttempts: 5, retryMode: 'adaptive' });
 
+const table = new DynamoAccountReconciler(accountsTable);
+
 export const deps: ReconcileDeps = {
-  async *accounts() {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const { Items, LastEvaluatedKey } = await documentClient.send(
-        new ScanCommand({
-          TableName: accountsTable,
-          FilterExpression: '#status <> :closed',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':closed': 'CLOSED' },
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      yield (Items ?? []) as Account[];
-      startKey = LastEvaluatedKey;
-    } while (startKey);
-  },
+  accounts: () => table.openAccounts(),
   async user(userId) {
-    try {
-      const user = await cognito.send(new AdminGetUserCommand({ UserPoolId: userPoolId, Username: userId }));
-      const email = user.UserAttributes?.find((a) => a.Name === 'email')?.Value;
-      return { enabled: user.Enabled !== false, ...(email ? { email } : {}) };
-    } catch (error: unknown) {
-      if (error instanceof UserNotFoundException) return undefined;
-      throw error;
-    }
+    const user = await unless(isUserNotFound, undefined, cognito.send(new AdminGetUserCommand({ UserPoolId: userPoolId, Username: userId })));
+    if (user === undefined) return undefined;
+    const email = user.UserAttributes?.find((a) => a.Name === 'email')?.Value;
+    return { enabled: user.Enabled !== false, ...(email ? { email } : {}) };
   },
   offboard: (userId, redrive) => startOffboarding(sfn, stateMachineArn, userId, 'USER_DELETED', redrive),
   now: () => Date.now(),
   async setKeyEnabled(apiKeyId, enabled) {
-    try {
-      await apiGateway.send(
-        new UpdateApiKeyCommand({ apiKey: apiKeyId, patchOperations: [{ op: 'replace', path: '/enabled', value: String(enabled) }] }),
-      );
-    } catch (error: unknown) {
-      if (error instanceof NotFoundException) return; // rotated or offboarded meanwhile
-      throw error;
-    }
+    const update = new UpdateApiKeyCommand({ apiKey: apiKeyId, patchOperations: [{ op: 'replace', path: '/enabled', value: String(enabled) }] });
+    await unless(isNotFound, undefined, apiGateway.send(update)); // a key gone: rotated or offboarded meanwhile
   },
-  async markSuspended(userId, apiKeyId, suspended) {
-    try {
-      await documentClient.send(
-        new UpdateCommand({
-          TableName: accountsTable,
-          Key: { userId },
-          UpdateExpression: suspended ? 'SET keySuspendedAt = :now, updatedAt = :now' : 'REMOVE keySuspendedAt SET updatedAt = :now',
-          ConditionExpression: '#status = :active AND apiKeyId = :key',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':active': 'ACTIVE', ':key': apiKeyId, ':now': new Date().toISOString() },
-        }),
-      );
-    } catch (error: unknown) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return; // changed meanwhile: next run
-      throw error;
-    }
-  },
-  async recordEmail(userId, email) {
-    try {
-      await documentClient.send(
-        new UpdateCommand({
-          TableName: accountsTable,
-          Key: { userId },
-          // updatedAt is left alone: it names re-drives (redriveSuffix) and marks plan and status changes.
-          UpdateExpression: 'SET email = :email, emailUpdatedAt = :now',
-          ConditionExpression: 'attribute_exists(userId) AND NOT #status IN (:closing, :closed)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':email': email, ':closing': 'CLOSING', ':closed': 'CLOSED', ':now': new Date().toISOString() },
-        }),
-      );
-      return true;
-    } catch (error: unknown) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false; // closing meanwhile
-      throw error;
-    }
-  },
+  markSuspended: (userId, apiKeyId, suspended) => table.markSuspended(userId, apiKeyId, suspended),
+  recordEmail: (userId, email) => table.recordEmail(userId, email),
 };
 
 export const handler = withLambda((_event: unknown, _context: Context) => reconcile(deps));

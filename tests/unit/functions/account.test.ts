@@ -25,11 +25,15 @@ import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from 
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { DynamoAccountStore } from '#shared/accounts';
+import { DynamoAccountKeyWriter, DynamoAccountStore } from '#shared/tables/accounts';
+import { DynamoLedger } from '#shared/tables/billing';
 import { createApiHandler } from '#shared/http';
 import { logger } from '#shared/logger';
 import { encodeNextToken } from '#shared/pagination';
-import { UsagePlanNotFoundError, planCatalog, type PlanAccount } from '#shared/plans';
+import type { PlanAccount } from '#shared/accounts';
+import { UsagePlanNotFoundError } from '#shared/errors';
+import { planCatalog } from '#shared/plans';
+import { ApiGatewayKeyService, CognitoUserDirectory } from '../../../functions/account/adapters.ts';
 import { rotateApiKey, type AccountDeps } from '../../../functions/account/domain.ts';
 import {
   API_KEY_ID,
@@ -685,10 +689,10 @@ describe('POST /me/api-key/rotate', () => {
     givenRotationSucceeds();
     const deps: AccountDeps = {
       accounts: new DynamoAccountStore(ACCOUNTS_TABLE),
-      keys: new mod.ApiGatewayKeyService(new APIGatewayClient({})),
-      users: new mod.CognitoUserDirectory(USER_POOL_ID, new CognitoIdentityProviderClient({})),
-      accountKeys: new mod.DynamoAccountKeyWriter(ACCOUNTS_TABLE),
-      ledger: new mod.DynamoLedger(BILLING_TABLE),
+      keys: new ApiGatewayKeyService(new APIGatewayClient({})),
+      users: new CognitoUserDirectory(USER_POOL_ID, new CognitoIdentityProviderClient({})),
+      accountKeys: new DynamoAccountKeyWriter(ACCOUNTS_TABLE),
+      ledger: new DynamoLedger(BILLING_TABLE),
       usagePlanIdFor: () => Promise.reject(new UsagePlanNotFoundError('free')),
       readUsage: () => Promise.reject(new Error('not read')),
       catalog: planCatalog(),

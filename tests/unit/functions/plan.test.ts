@@ -12,7 +12,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { PlanAccount } from '#shared/plans';
+import type { PlanAccount } from '#shared/accounts';
 import { logger } from '#shared/logger';
 import {
   API_KEY_VALUE,

@@ -9,11 +9,12 @@ import {
   type BatchWriteCommandInput,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from './clients.ts';
-import type { Cursor, Page, PageRequest } from './pagination.ts';
+import { isConditionalCheckFailed } from '../aws-errors.ts';
+import { documentClient } from '../clients.ts';
+import type { Cursor, Page, PageRequest } from '../pagination.ts';
 
 /**
- * The sample API's resources (links, tags and the tag-links between them), one DynamoDB table, one partition per
+ * The Resources table: the sample API's resources (links, tags and the tag-links between them), one DynamoDB table, one partition per
  * user (`userId` = Cognito `sub`). Every read and write names the caller's partition, so one user can never reach
  * another's items. Sort keys:
  *
@@ -97,10 +98,6 @@ type GetRequests = NonNullable<BatchGetCommandInput['RequestItems']>;
 const BATCH_WRITE_SIZE = 25;
 const BATCH_GET_SIZE = 100;
 const MAX_BATCH_ATTEMPTS = 6;
-
-export function isConditionalCheckFailed(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
