@@ -10,13 +10,17 @@ import {
   type APIGatewayClient,
 } from '@aws-sdk/client-api-gateway';
 import { AdminUpdateUserAttributesCommand, type CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-import { isNotFound, unless } from '#shared/aws-errors';
+import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { isExecutionDoesNotExist, isNotFound, unless } from '#shared/aws-errors';
+import { startExecution } from '#shared/workflows';
 import { KeyValueCache } from './caches.ts';
 import type { ApiKeyDetails, DailyUsage, KeyService, UserDirectory } from './domain.ts';
+import type { PlanChangeExecution, PlanChangeInput, PlanChangeStatus, PlanChangeWorkflow } from './plan-change.ts';
 
 /**
  * The account routes' adapters to services other than DynamoDB (whose tables have theirs under shared/tables): API
- * keys, usage plan keys and usage through API Gateway's control plane, and the user's `custom:apiid` in Cognito.
+ * keys, usage plan keys and usage through API Gateway's control plane, the user's `custom:apiid` in Cognito, and the
+ * plan-change workflow in Step Functions.
  */
 
 /** A key or membership that is gone already counts as done. */
@@ -131,5 +135,48 @@ export class CognitoUserDirectory implements UserDirectory {
         UserAttributes: [{ Name: 'custom:apiid', Value: keyId }],
       }),
     );
+  }
+}
+
+const STATUSES: Record<string, PlanChangeStatus> = {
+  RUNNING: 'RUNNING',
+  SUCCEEDED: 'SUCCEEDED',
+  FAILED: 'FAILED',
+  TIMED_OUT: 'TIMED_OUT',
+  ABORTED: 'ABORTED',
+  // A failed execution that may still be redriven: failed, as far as the client is concerned.
+  PENDING_REDRIVE: 'FAILED',
+};
+
+/** The plan-change state machine through the Step Functions API. */
+export class SfnPlanChangeWorkflow implements PlanChangeWorkflow {
+  constructor(
+    private readonly stateMachineArn: string,
+    private readonly client: SFNClient,
+  ) {}
+
+  /** `arn:…:stateMachine:<machine>` → `arn:…:execution:<machine>:<name>`. */
+  executionArn(name: string): string {
+    return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+  }
+
+  start(name: string, input: PlanChangeInput): Promise<boolean> {
+    return startExecution(this.client, { stateMachineArn: this.stateMachineArn, name, input });
+  }
+
+  async describe(name: string): Promise<PlanChangeExecution | undefined> {
+    const described = this.client.send(new DescribeExecutionCommand({ executionArn: this.executionArn(name) }));
+    const execution = await unless(isExecutionDoesNotExist, undefined, described);
+    if (execution === undefined) return undefined;
+    return {
+      name,
+      status: STATUSES[execution.status ?? ''] ?? 'FAILED',
+      startedAt: (execution.startDate ?? new Date(0)).toISOString(),
+      ...(execution.stopDate ? { stoppedAt: execution.stopDate.toISOString() } : {}),
+      ...(execution.input !== undefined ? { input: execution.input } : {}),
+      ...(execution.output !== undefined ? { output: execution.output } : {}),
+      ...(execution.error !== undefined ? { error: execution.error } : {}),
+      ...(execution.cause !== undefined ? { cause: execution.cause } : {}),
+    };
   }
 }

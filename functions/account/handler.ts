@@ -6,6 +6,7 @@ import {
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { accountCaller } from '#shared/caller';
@@ -18,8 +19,8 @@ import { planCatalog } from '#shared/plans';
 import { DynamoAccountKeyWriter, DynamoAccountStore } from '#shared/tables/accounts';
 import { DynamoLedger } from '#shared/tables/billing';
 import { usagePlanLookupWith } from '#shared/usage-plans';
-import { idempotencyKeyOf } from '../plan/request.ts';
-import { ApiGatewayKeyService, CognitoUserDirectory } from './adapters.ts';
+import { startOffboarding } from '#shared/workflows';
+import { ApiGatewayKeyService, CognitoUserDirectory, SfnPlanChangeWorkflow } from './adapters.ts';
 import { KeyValueCache, PlanUsageCache, usageFreshnessMs } from './caches.ts';
 import {
   finishRotation,
@@ -31,10 +32,19 @@ import {
   type Rotation,
   type RotationInput,
 } from './domain.ts';
+import { meRoutes } from './me.ts';
+import { planRoutes } from './plan-change-routes.ts';
+import { idempotencyKeyOf } from './request.ts';
 
 /**
- * `GET /me/api-key`, `POST /me/api-key/rotate`, `GET /me/usage`, `GET /me/billing`: the caller's own key, usage and
- * billing. Responses carrying a key value are `Cache-Control: no-store`, and no value is ever logged.
+ * AccountFunction: every `/me…` route, the caller's own account (the template gives one function to each top-level
+ * path: /me…, /links, /tags, /auth). Routes by family, each behind its domain module:
+ *   GET /me, DELETE /me                                   ./me.ts (the account itself; deleting it)
+ *   GET /me/api-key, POST /me/api-key/rotate              here, over ./domain.ts (key, rotation)
+ *   GET /me/usage, GET /me/billing                        here, over ./domain.ts (usage, billing)
+ *   POST /me/plan, GET /me/plan-changes/{executionId}     ./plan-change-routes.ts, over ./plan-change.ts
+ * and this module wires them to the adapters (./adapters.ts, shared/tables). Responses carrying a key value are
+ * `Cache-Control: no-store`, and no value is ever logged.
  */
 
 // ---------------------------------------------------------------------------------------------------- routes
@@ -130,6 +140,8 @@ export function accountRoutes(deps: AccountRouteDeps): Routes {
 
 const apiGateway = new APIGatewayClient({ maxAttempts: 3 });
 const cognito = new CognitoIdentityProviderClient({ maxAttempts: 3 });
+const sfn = new SFNClient({ maxAttempts: 3 });
+const offboardingArn = requireEnv('OFFBOARDING_STATE_MACHINE_ARN');
 const accounts = new DynamoAccountStore(requireEnv('ACCOUNTS_TABLE'));
 const usagePlanIdFor = usagePlanLookupWith(apiGateway, requireEnv('USAGE_PLAN_NAME_PREFIX'));
 
@@ -168,7 +180,15 @@ export const rotateOnce = makeIdempotent(
   },
 );
 
-export const routes = accountRoutes({ ...deps, rotate: rotateOnce });
+export const routes: Routes = {
+  ...meRoutes({ accounts, offboard: (userId) => startOffboarding(sfn, offboardingArn, userId, 'SELF_SERVICE') }),
+  ...accountRoutes({ ...deps, rotate: rotateOnce }),
+  ...planRoutes({
+    accounts,
+    workflow: new SfnPlanChangeWorkflow(requireEnv('PLAN_CHANGE_STATE_MACHINE_ARN'), sfn),
+    catalog: deps.catalog,
+  }),
+};
 
 const apiHandler = createApiHandler(routes);
 
