@@ -24,6 +24,10 @@ export function isAwsError(error: unknown, ...names: string[]): boolean {
 /** DynamoDB: a conditional write whose condition did not hold. */
 export const isConditionalCheckFailed = (error: unknown): boolean => isAwsError(error, 'ConditionalCheckFailedException');
 
+/** A conditional DynamoDB write: true when `write` succeeded, false when its condition did not hold; other errors thrown. */
+export const conditionHeld = (write: Promise<unknown>): Promise<boolean> =>
+  unless(isConditionalCheckFailed, false, write.then(() => true));
+
 /** API Gateway: the key, usage plan or usage plan key does not exist (or the key is in no such plan). */
 export const isNotFound = (error: unknown): boolean => isAwsError(error, 'NotFoundException');
 

@@ -1,7 +1,7 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Account, AccountStore } from '../accounts.ts';
-import { isConditionalCheckFailed, unless } from '../aws-errors.ts';
+import { conditionHeld } from '../aws-errors.ts';
 import { documentClient } from '../clients.ts';
 
 /**
@@ -14,8 +14,7 @@ type Update = Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression
 
 /** One conditional UpdateItem on an account; false when the condition does not hold. */
 function conditionalUpdate(client: DynamoDBDocumentClient, tableName: string, userId: string, update: Update): Promise<boolean> {
-  const sent = client.send(new UpdateCommand({ TableName: tableName, Key: { userId }, ...update }));
-  return unless(isConditionalCheckFailed, false, sent.then(() => true));
+  return conditionHeld(client.send(new UpdateCommand({ TableName: tableName, Key: { userId }, ...update })));
 }
 
 /** The account by id, read consistently. */

@@ -1,5 +1,5 @@
 import { BatchGetCommand, PutCommand, QueryCommand, type BatchGetCommandOutput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed, unless } from '../aws-errors.ts';
+import { conditionHeld } from '../aws-errors.ts';
 import type { LedgerEntry } from '../billing.ts';
 import { documentClient } from '../clients.ts';
 import type { Cursor, Page, PageRequest } from '../pagination.ts';
@@ -73,10 +73,9 @@ export class DynamoLedger {
 
   /** Writes the entry unless one with its id exists: false then. */
   putIfAbsent(entry: LedgerItem): Promise<boolean> {
-    const put = this.client.send(
-      new PutCommand({ TableName: this.tableName, Item: entry, ConditionExpression: 'attribute_not_exists(entryId)' }),
+    return conditionHeld(
+      this.client.send(new PutCommand({ TableName: this.tableName, Item: entry, ConditionExpression: 'attribute_not_exists(entryId)' })),
     );
-    return unless(isConditionalCheckFailed, false, put.then(() => true));
   }
 
   /** The users among `userIds` who have the entry `entryId` (batch reads). */

@@ -9,7 +9,7 @@ import {
   type BatchWriteCommandInput,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed } from '../aws-errors.ts';
+import { conditionHeld } from '../aws-errors.ts';
 import { documentClient } from '../clients.ts';
 import type { Cursor, Page, PageRequest } from '../pagination.ts';
 
@@ -215,28 +215,16 @@ export class DynamoResourceStore implements ResourceStore {
     return Item;
   }
 
-  private async putIfAbsent(item: Key & Item): Promise<boolean> {
-    try {
-      await this.client.send(
-        new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(sk)' }),
-      );
-      return true;
-    } catch (error: unknown) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+  private putIfAbsent(item: Key & Item): Promise<boolean> {
+    return conditionHeld(
+      this.client.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(sk)' })),
+    );
   }
 
-  private async deleteIfExists(key: Key): Promise<boolean> {
-    try {
-      await this.client.send(
-        new DeleteCommand({ TableName: this.tableName, Key: key, ConditionExpression: 'attribute_exists(sk)' }),
-      );
-      return true;
-    } catch (error: unknown) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+  private deleteIfExists(key: Key): Promise<boolean> {
+    return conditionHeld(
+      this.client.send(new DeleteCommand({ TableName: this.tableName, Key: key, ConditionExpression: 'attribute_exists(sk)' })),
+    );
   }
 
   private async query(userId: string, prefix: string, page: PageRequest): Promise<Page<Item>> {
