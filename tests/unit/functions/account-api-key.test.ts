@@ -1,26 +1,10 @@
 /** AccountFunction, GET /me/api-key (split by route from account.test.ts; shared setup in ./account-setup.ts). */
 import { ACCOUNTS_TABLE } from './env.ts';
-import {
-  ddb,
-  apigw,
-  NEW_KEY_VALUE,
-  account,
-  givenAccount,
-  awsError,
-  handler,
-} from './account-setup.ts';
+import { ddb, apigw, NEW_KEY_VALUE, account, givenAccount, awsError, handler } from './account-setup.ts';
 import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { logger } from '#shared/logger';
 import {
-  API_KEY_ID,
-  API_KEY_VALUE,
-  SUB,
-  bodyOf,
-  captureOutput,
-  context,
-  describeTokenOnlyChecks,
-  loadEvent,
-  withQuery,
+  API_KEY_ID, API_KEY_VALUE, SUB, bodyOf, captureOutput, context, describeTokenOnlyChecks, loadEvent, withQuery
 } from './helpers.ts';
 import 'aws-sdk-client-mock-jest';
 

@@ -1,22 +1,11 @@
 /** AccountFunction, GET /me/billing (split by route from account.test.ts; shared setup in ./account-setup.ts). */
 import { ACCOUNTS_TABLE } from './env.ts';
-import {
-  BILLING_TABLE,
-  ddb,
-  handler,
-} from './account-setup.ts';
+import { BILLING_TABLE, ddb, handler } from './account-setup.ts';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { encodeNextToken } from '#shared/pagination';
 import {
-  OTHER_SUB,
-  SUB,
-  bodyOf,
-  context,
-  describeTokenOnlyChecks,
-  expectGenericServerError,
-  loadEvent,
-  requestsTo,
-  withQuery,
+  OTHER_SUB, SUB, bodyOf, context, describeTokenOnlyChecks, expectGenericServerError, loadEvent, requestsTo,
+  withQuery
 } from './helpers.ts';
 import 'aws-sdk-client-mock-jest';
 

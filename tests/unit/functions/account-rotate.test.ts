@@ -1,38 +1,15 @@
 /** AccountFunction, POST /me/api-key/rotate (split by route from account.test.ts; shared setup in ./account-setup.ts). */
 import { ACCOUNTS_TABLE } from './env.ts';
 import {
-  BILLING_TABLE,
-  USER_POOL_ID,
-  mod,
-  ddb,
-  apigw,
-  cognito,
-  NOW,
-  NEW_KEY_ID,
-  NEW_KEY_VALUE,
-  USAGE_PLANS,
-  account,
-  givenAccount,
-  awsError,
-  withHeaders,
-  givenRotationSucceeds,
-  handler,
-  records,
+  BILLING_TABLE, USER_POOL_ID, mod, ddb, apigw, cognito, NOW, NEW_KEY_ID, NEW_KEY_VALUE, USAGE_PLANS, account,
+  givenAccount, awsError, withHeaders, givenRotationSucceeds, handler, records
 } from './account-setup.ts';
 import {
-  APIGatewayClient,
-  CreateApiKeyCommand,
-  CreateUsagePlanKeyCommand,
-  DeleteApiKeyCommand,
-  DeleteUsagePlanKeyCommand,
-  GetApiKeyCommand,
-  GetUsageCommand,
-  UpdateApiKeyCommand,
-  UpdateUsageCommand,
+  APIGatewayClient, CreateApiKeyCommand, CreateUsagePlanKeyCommand, DeleteApiKeyCommand, DeleteUsagePlanKeyCommand,
+  GetApiKeyCommand, GetUsageCommand, UpdateApiKeyCommand, UpdateUsageCommand
 } from '@aws-sdk/client-api-gateway';
 import {
-  AdminUpdateUserAttributesCommand,
-  CognitoIdentityProviderClient,
+  AdminUpdateUserAttributesCommand, CognitoIdentityProviderClient
 } from '@aws-sdk/client-cognito-identity-provider';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -45,15 +22,8 @@ import { planCatalog } from '#shared/plans';
 import { ApiGatewayKeyService, CognitoUserDirectory } from '../../../functions/account/adapters.ts';
 import { rotateApiKey, type AccountDeps } from '../../../functions/account/domain.ts';
 import {
-  API_KEY_ID,
-  API_KEY_VALUE,
-  SUB,
-  bodyOf,
-  captureOutput,
-  context,
-  describeTokenOnlyChecks,
-  expectGenericServerError,
-  loadEvent,
+  API_KEY_ID, API_KEY_VALUE, SUB, bodyOf, captureOutput, context, describeTokenOnlyChecks,
+  expectGenericServerError, loadEvent
 } from './helpers.ts';
 import 'aws-sdk-client-mock-jest';
 

@@ -4,29 +4,15 @@
  */
 import { ACCOUNTS_TABLE } from './env.ts';
 import {
-  APIGatewayClient,
-  CreateApiKeyCommand,
-  CreateUsagePlanKeyCommand,
-  DeleteApiKeyCommand,
-  DeleteUsagePlanKeyCommand,
-  GetApiKeyCommand,
-  GetUsageCommand,
-  GetUsagePlansCommand,
-  UpdateApiKeyCommand,
-  UpdateUsageCommand,
+  APIGatewayClient, CreateApiKeyCommand, CreateUsagePlanKeyCommand, DeleteApiKeyCommand, DeleteUsagePlanKeyCommand,
+  GetApiKeyCommand, GetUsageCommand, GetUsagePlansCommand, UpdateApiKeyCommand, UpdateUsageCommand
 } from '@aws-sdk/client-api-gateway';
 import {
-  AdminUpdateUserAttributesCommand,
-  CognitoIdentityProviderClient,
+  AdminUpdateUserAttributesCommand, CognitoIdentityProviderClient
 } from '@aws-sdk/client-cognito-identity-provider';
 import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-  type AttributeValue,
+  ConditionalCheckFailedException, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand,
+  UpdateItemCommand, type AttributeValue
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';

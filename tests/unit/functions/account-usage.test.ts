@@ -1,15 +1,7 @@
 /** AccountFunction, GET /me/usage (split by route from account.test.ts; shared setup in ./account-setup.ts). */
 import { ACCOUNTS_TABLE } from './env.ts';
 import {
-  ddb,
-  apigw,
-  NOW,
-  USAGE_PLANS,
-  account,
-  givenAccount,
-  awsError,
-  givenUsagePlans,
-  handler,
+  ddb, apigw, NOW, USAGE_PLANS, account, givenAccount, awsError, givenUsagePlans, handler
 } from './account-setup.ts';
 import { GetUsageCommand } from '@aws-sdk/client-api-gateway';
 import { API_KEY_ID, bodyOf, context, describeTokenOnlyChecks, loadEvent, withQuery } from './helpers.ts';
