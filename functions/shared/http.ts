@@ -97,9 +97,10 @@ export function parseParams<S extends z.ZodMiniType>(
 }
 
 /**
- * Maps any thrown value to a response: typed errors to their status; an AWS throttling error (API Gateway's
- * management API limit, DynamoDB, Cognito) to 503 with `Retry-After` and a message saying to retry; everything else
- * to a bare 500.
+ * Maps any thrown value to a response: typed errors to their status (a ServiceUnavailableError with
+ * `retryAfterSeconds` adds `Retry-After`); an AWS throttling error (API Gateway's management API limit, DynamoDB,
+ * Cognito; recognised by aws-errors.ts) to 503 with `Retry-After` and a message saying to retry; everything else to a
+ * bare 500.
  */
 export function errorResponse(error: unknown, requestId: string): APIGatewayProxyResult {
   if (!(error instanceof HttpError) && isThrottling(error)) {

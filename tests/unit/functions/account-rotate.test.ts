@@ -1,3 +1,4 @@
+// Over 400 lines: one route whose cases (commit, compensation, races, idempotent replays, cleanup) belong together.
 /** AccountFunction, POST /me/api-key/rotate (split by route from account.test.ts; shared setup in ./account-setup.ts). */
 import { ACCOUNTS_TABLE } from './env.ts';
 import {
