@@ -40,10 +40,8 @@ const FIXTURES: Record<string, string> = {
   PreSignUpFunction: 'pre-sign-up.json',
   AuthFunction: 'auth-sign-in.json',
   PublicFunction: 'plans.json',
-  MeFunction: 'me-get.json',
   LinksFunction: 'links-list.json',
   TagsFunction: 'tags-list.json',
-  PlanFunction: 'plan-change-status.json',
   AccountFunction: 'api-key-get.json',
   StatementFunction: 'statement-close.json',
 };

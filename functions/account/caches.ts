@@ -1,4 +1,4 @@
-import { dayKey } from '#shared/plans';
+import { dayKey } from '#shared/dates';
 import type { DailyUsage } from './domain.ts';
 
 /**

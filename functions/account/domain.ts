@@ -1,9 +1,11 @@
-import type { AccountStore } from '#shared/accounts';
+import { requireActive, type AccountStore, type ActiveAccount, type PlanAccount } from '#shared/accounts';
 import { computeStatement, currentPeriod, type LedgerEntry, type Statement } from '#shared/billing';
-import { ConflictError, ForbiddenError, HttpError, ServiceUnavailableError, isThrottling, retryAfterOf } from '#shared/errors';
+import { DEFAULT_RETRY_AFTER_SECONDS, errorName, isNotFound, isTransient, isUserNotFound, retryAfterOf } from '#shared/aws-errors';
+import { ConflictError, ForbiddenError, HttpError, ServiceUnavailableError } from '#shared/errors';
 import { logger } from '#shared/logger';
 import type { Page, PageRequest } from '#shared/pagination';
-import { dayKey, findPlan, quotaPeriodStart, requireActive, type ActiveAccount, type Plan, type PlanAccount, type QuotaPeriod } from '#shared/plans';
+import { dayKey, quotaPeriodStart } from '#shared/dates';
+import { findPlan, type Plan, type QuotaPeriod } from '#shared/plans';
 
 /**
  * The caller's own API key (read, rotate), usage and billing. Typed input in, a view or a typed error out; the SDK
@@ -85,14 +87,6 @@ export interface AccountDeps {
   catalog: readonly Plan[];
   now: () => Date;
 }
-
-export { ServiceUnavailableError };
-
-/** Besides throttling (isThrottling, shared): API Gateway's LimitExceededException and Cognito's InternalErrorException. */
-const ALSO_TRANSIENT = new Set(['LimitExceededException', 'InternalErrorException']);
-const isTransient = (error: unknown): boolean => isThrottling(error) || ALSO_TRANSIENT.has(errorName(error));
-
-export const errorName = (error: unknown): string => (error instanceof Error ? error.name : typeof error);
 
 async function activeAccount(deps: Pick<AccountDeps, 'accounts'>, userId: string): Promise<ActiveAccount> {
   return requireActive((await deps.accounts.get(userId)) as PlanAccount | undefined);
@@ -177,7 +171,7 @@ export const ROTATION_LOCK_MS = 30_000;
 function failure(error: unknown): unknown {
   if (error instanceof HttpError) return error;
   // Deleted in the pool (AdminDeleteUser) while the ID token lives on: the account is being closed (issue 16).
-  if (errorName(error) === 'UserNotFoundException') return new ForbiddenError('This user has been deleted; the account is being closed');
+  if (isUserNotFound(error)) return new ForbiddenError('This user has been deleted; the account is being closed');
   if (isTransient(error)) return new ServiceUnavailableError('The key could not be rotated right now; try again', retryAfterOf(error));
   return error;
 }
@@ -355,7 +349,7 @@ export async function getUsage(deps: AccountDeps, userId: string, from: string, 
     };
   } catch (error: unknown) {
     // The key is between usage plans (a plan change is moving it): usage is back in a moment.
-    if (errorName(error) === 'NotFoundException') throw new ServiceUnavailableError('Usage is not available right now; try again shortly');
+    if (isNotFound(error)) throw new ServiceUnavailableError('Usage is not available right now; try again shortly', DEFAULT_RETRY_AFTER_SECONDS);
     throw error;
   }
 }

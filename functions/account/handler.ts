@@ -4,33 +4,23 @@ import {
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import {
-  APIGatewayClient,
-  CreateApiKeyCommand,
-  CreateUsagePlanKeyCommand,
-  DeleteApiKeyCommand,
-  DeleteUsagePlanKeyCommand,
-  GetApiKeyCommand,
-  GetUsageCommand,
-  GetUsagePlansCommand,
-  UpdateApiKeyCommand,
-  UpdateUsageCommand,
-} from '@aws-sdk/client-api-gateway';
-import { AdminUpdateUserAttributesCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { DynamoAccountStore } from '#shared/accounts';
-import type { LedgerEntry } from '#shared/billing';
-import { ledgerEntry, readPlanEntries } from '#shared/ledger';
-import { userFrom } from '#shared/caller';
-import { documentClient, dynamodb } from '#shared/clients';
+import { accountCaller } from '#shared/caller';
+import { dynamodb } from '#shared/clients';
 import { requireEnv } from '#shared/env';
 import { BadRequestError, ConflictError } from '#shared/errors';
 import { createApiHandler, json, parseBody, parseParams, type Routes } from '#shared/http';
-import { encodeNextToken, listQuerySchema, pageRequest, type Cursor, type Page, type PageRequest } from '#shared/pagination';
-import { planCatalog, readOnce, usagePlanLookup } from '#shared/plans';
-import { idempotencyKeyOf } from '../plan/request.ts';
+import { encodeNextToken, listQuerySchema, pageRequest } from '#shared/pagination';
+import { planCatalog } from '#shared/plans';
+import { DynamoAccountKeyWriter, DynamoAccountStore } from '#shared/tables/accounts';
+import { DynamoLedger } from '#shared/tables/billing';
+import { usagePlanLookupWith } from '#shared/usage-plans';
+import { startOffboarding } from '#shared/workflows';
+import { ApiGatewayKeyService, CognitoUserDirectory, SfnPlanChangeWorkflow } from './adapters.ts';
 import { KeyValueCache, PlanUsageCache, usageFreshnessMs } from './caches.ts';
 import {
   finishRotation,
@@ -39,245 +29,23 @@ import {
   getUsage,
   rotateApiKey,
   type AccountDeps,
-  type AccountKeyWriter,
-  type ApiKeyDetails,
-  type DailyUsage,
-  type KeyService,
-  type Ledger,
   type Rotation,
   type RotationInput,
-  type UserDirectory,
 } from './domain.ts';
+import { meRoutes } from './me.ts';
+import { planRoutes } from './plan-change-routes.ts';
+import { idempotencyKeyOf } from './request.ts';
 
 /**
- * `GET /me/api-key`, `POST /me/api-key/rotate`, `GET /me/usage`, `GET /me/billing`: the caller's own key, usage and
- * billing. Responses carrying a key value are `Cache-Control: no-store`, and no value is ever logged.
+ * AccountFunction: every `/me…` route, the caller's own account (the template gives one function to each top-level
+ * path: /me…, /links, /tags, /auth). Routes by family, each behind its domain module:
+ *   GET /me, DELETE /me                                   ./me.ts (the account itself; deleting it)
+ *   GET /me/api-key, POST /me/api-key/rotate              here, over ./domain.ts (key, rotation)
+ *   GET /me/usage, GET /me/billing                        here, over ./domain.ts (usage, billing)
+ *   POST /me/plan, GET /me/plan-changes/{executionId}     ./plan-change-routes.ts, over ./plan-change.ts
+ * and this module wires them to the adapters (./adapters.ts, shared/tables). Responses carrying a key value are
+ * `Cache-Control: no-store`, and no value is ever logged.
  */
-
-// ---------------------------------------------------------------------------------------------------- adapters
-
-const isNotFound = (error: unknown): boolean => error instanceof Error && error.name === 'NotFoundException';
-
-async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
-  try {
-    await call;
-  } catch (error: unknown) {
-    if (!isNotFound(error)) throw error;
-  }
-}
-
-/** GetUsage's `[used, remaining]` for one day. */
-const dailyUsage = ([used, remaining]: number[]): DailyUsage => ({
-  used: used ?? 0,
-  ...(remaining !== undefined ? { remaining } : {}),
-});
-
-/**
- * API keys, usage plan keys and usage through the API Gateway control plane. Key values go into `values` (memory of
- * this execution environment only): the value CreateApiKey answers with, and any GetApiKey, so a reveal right after a
- * rotation costs no management API call.
- */
-export class ApiGatewayKeyService implements KeyService {
-  constructor(
-    private readonly client: APIGatewayClient,
-    private readonly values: KeyValueCache = new KeyValueCache(),
-  ) {}
-
-  async getKey(id: string): Promise<ApiKeyDetails | undefined> {
-    const cached = this.values.get(id);
-    if (cached !== undefined) return { id, value: cached, enabled: true };
-    try {
-      const key = await this.client.send(new GetApiKeyCommand({ apiKey: id, includeValue: true }));
-      if (key.value !== undefined && key.enabled) this.values.set(id, key.value);
-      return {
-        id: key.id ?? id,
-        ...(key.value !== undefined ? { value: key.value } : {}),
-        ...(key.name !== undefined ? { name: key.name } : {}),
-        enabled: key.enabled ?? false,
-        ...(key.createdDate ? { createdDate: key.createdDate.toISOString() } : {}),
-      };
-    } catch (error: unknown) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-  }
-
-  async createKey(name: string, tags: Record<string, string>): Promise<string> {
-    // The response carries the value: only the id leaves this method.
-    const { id, value } = await this.client.send(
-      new CreateApiKeyCommand({ name, description: 'Tollgate API key', enabled: true, tags }),
-    );
-    if (!id) throw new Error('CreateApiKey answered without an id');
-    if (value !== undefined) this.values.set(id, value);
-    return id;
-  }
-
-  async attachKey(usagePlanId: string, keyId: string): Promise<void> {
-    await this.client.send(new CreateUsagePlanKeyCommand({ usagePlanId, keyId, keyType: 'API_KEY' }));
-  }
-
-  async usage(usagePlanId: string, keyId: string, from: string, to: string): Promise<DailyUsage[]> {
-    const { items } = await this.client.send(new GetUsageCommand({ usagePlanId, keyId, startDate: from, endDate: to }));
-    return (items?.[keyId] ?? []).map(dailyUsage);
-  }
-
-  async planUsage(usagePlanId: string, from: string, to: string): Promise<Map<string, DailyUsage[]>> {
-    const byKey = new Map<string, DailyUsage[]>();
-    let position: string | undefined;
-    do {
-      const page = await this.client.send(
-        new GetUsageCommand({ usagePlanId, startDate: from, endDate: to, limit: 500, ...(position ? { position } : {}) }),
-      );
-      for (const [keyId, days] of Object.entries(page.items ?? {})) byKey.set(keyId, days.map(dailyUsage));
-      position = page.position;
-    } while (position);
-    return byKey;
-  }
-
-  async setRemaining(usagePlanId: string, keyId: string, remaining: number): Promise<void> {
-    await this.client.send(
-      new UpdateUsageCommand({
-        usagePlanId,
-        keyId,
-        patchOperations: [{ op: 'replace', path: '/remaining', value: String(remaining) }],
-      }),
-    );
-  }
-
-  disableKey(id: string): Promise<void> {
-    this.values.delete(id);
-    return ignoreNotFound(
-      this.client.send(
-        new UpdateApiKeyCommand({ apiKey: id, patchOperations: [{ op: 'replace', path: '/enabled', value: 'false' }] }),
-      ),
-    );
-  }
-
-  detachKey(usagePlanId: string, keyId: string): Promise<void> {
-    return ignoreNotFound(this.client.send(new DeleteUsagePlanKeyCommand({ usagePlanId, keyId })));
-  }
-
-  deleteKey(id: string): Promise<void> {
-    this.values.delete(id);
-    return ignoreNotFound(this.client.send(new DeleteApiKeyCommand({ apiKey: id })));
-  }
-}
-
-export class CognitoUserDirectory implements UserDirectory {
-  constructor(
-    private readonly userPoolId: string,
-    private readonly client: CognitoIdentityProviderClient,
-  ) {}
-
-  async setApiKeyId(userId: string, keyId: string): Promise<void> {
-    await this.client.send(
-      new AdminUpdateUserAttributesCommand({
-        UserPoolId: this.userPoolId,
-        Username: userId,
-        UserAttributes: [{ Name: 'custom:apiid', Value: keyId }],
-      }),
-    );
-  }
-}
-
-const isConditionFailed = (error: unknown): boolean => error instanceof Error && error.name === 'ConditionalCheckFailedException';
-
-/** The rotation lock and the key swap: conditional single-item updates of the account (no transactions needed). */
-export class DynamoAccountKeyWriter implements AccountKeyWriter {
-  constructor(
-    private readonly tableName: string,
-    private readonly client: DynamoDBDocumentClient = documentClient,
-  ) {}
-
-  async lockRotation(userId: string, fromKeyId: string, lockId: string, now: Date, until: Date): Promise<boolean> {
-    return this.conditional({
-      UpdateExpression: 'SET rotationLock = :lock, rotationLockExpiresAt = :until',
-      ConditionExpression:
-        'apiKeyId = :from AND #status = :active AND attribute_not_exists(pendingPlanChange) AND ' +
-        '(attribute_not_exists(rotationLock) OR rotationLock = :lock OR rotationLockExpiresAt < :now)',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: {
-        ':lock': lockId,
-        ':until': until.toISOString(),
-        ':from': fromKeyId,
-        ':active': 'ACTIVE',
-        ':now': now.toISOString(),
-      },
-    }, userId);
-  }
-
-  async swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date): Promise<boolean> {
-    return this.conditional({
-      UpdateExpression:
-        'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one REMOVE rotationLock, rotationLockExpiresAt',
-      // The plan too: a plan change that finished meanwhile moved the account, not this new key.
-      ConditionExpression:
-        'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
-      ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
-      ExpressionAttributeValues: {
-        ':new': newKeyId,
-        ':old': oldKeyId,
-        ':active': 'ACTIVE',
-        ':plan': plan,
-        ':lock': lockId,
-        ':now': now.toISOString(),
-        ':zero': 0,
-        ':one': 1,
-      },
-    }, userId);
-  }
-
-  async releaseRotation(userId: string, lockId: string): Promise<void> {
-    await this.conditional({
-      UpdateExpression: 'REMOVE rotationLock, rotationLockExpiresAt',
-      ConditionExpression: 'rotationLock = :lock',
-      ExpressionAttributeValues: { ':lock': lockId },
-    }, userId);
-  }
-
-  /** One conditional UpdateItem on the account; false when the condition does not hold. */
-  private async conditional(
-    update: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
-    userId: string,
-  ): Promise<boolean> {
-    try {
-      await this.client.send(new UpdateCommand({ TableName: this.tableName, Key: { userId }, ...update }));
-      return true;
-    } catch (error: unknown) {
-      if (isConditionFailed(error)) return false;
-      throw error;
-    }
-  }
-}
-
-/** The Billing table: `userId` + `entryId` (`<ISO time>#<TYPE>#…`, so the sort key is time order). */
-export class DynamoLedger implements Ledger {
-  constructor(
-    private readonly tableName: string,
-    private readonly client: DynamoDBDocumentClient = documentClient,
-  ) {}
-
-  async page(userId: string, page: PageRequest): Promise<Page<LedgerEntry>> {
-    const { Items, LastEvaluatedKey } = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'userId = :userId',
-        ExpressionAttributeValues: { ':userId': userId },
-        ScanIndexForward: false,
-        Limit: page.limit,
-        ...(page.cursor ? { ExclusiveStartKey: { userId: page.cursor.userId, entryId: page.cursor.sk } } : {}),
-      }),
-    );
-    const cursor: Cursor | undefined = LastEvaluatedKey
-      ? { userId: String(LastEvaluatedKey.userId), sk: String(LastEvaluatedKey.entryId) }
-      : undefined;
-    return { items: (Items ?? []).map(ledgerEntry), ...(cursor ? { cursor } : {}) };
-  }
-
-  async planEntries(userId: string): Promise<LedgerEntry[]> {
-    return readPlanEntries(this.client, this.tableName, userId);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------- routes
 
@@ -314,15 +82,11 @@ export interface AccountRouteDeps extends AccountDeps {
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
 export function accountRoutes(deps: AccountRouteDeps): Routes {
-  /**
-   * The signed-in user, from the ID token alone: account management needs no API key (the template's /me* routes are
-   * `ApiKeyRequired: false`), so it never spends the customer's quota. Any `x-api-key` sent along is ignored; the
-   * routes only ever act on the account of the token's `sub`. The account is read at most once per request.
-   */
-  const authorize = (event: APIGatewayProxyEvent): { caller: { userId: string }; request: AccountDeps } => ({
-    caller: userFrom(event),
-    request: { ...deps, accounts: readOnce(deps.accounts) },
-  });
+  /** The signed-in user (token only, see accountCaller), with the account read at most once per request. */
+  const authorize = (event: APIGatewayProxyEvent): { caller: { userId: string }; request: AccountDeps } => {
+    const { accounts, ...caller } = accountCaller(event, deps.accounts);
+    return { caller, request: { ...deps, accounts } };
+  };
 
   return {
     // A customer whose rotate response was lost (old key already deleted) can still fetch the key they now have.
@@ -376,10 +140,10 @@ export function accountRoutes(deps: AccountRouteDeps): Routes {
 
 const apiGateway = new APIGatewayClient({ maxAttempts: 3 });
 const cognito = new CognitoIdentityProviderClient({ maxAttempts: 3 });
+const sfn = new SFNClient({ maxAttempts: 3 });
+const offboardingArn = requireEnv('OFFBOARDING_STATE_MACHINE_ARN');
 const accounts = new DynamoAccountStore(requireEnv('ACCOUNTS_TABLE'));
-const usagePlanIdFor = usagePlanLookup(requireEnv('USAGE_PLAN_NAME_PREFIX'), (position) =>
-  apiGateway.send(new GetUsagePlansCommand({ limit: 500, ...(position ? { position } : {}) })),
-);
+const usagePlanIdFor = usagePlanLookupWith(apiGateway, requireEnv('USAGE_PLAN_NAME_PREFIX'));
 
 /** This environment's key values (15 min) and usage snapshots (USAGE_FRESHNESS_SECONDS, default 60 s): see caches.ts. */
 export const keyValues = new KeyValueCache();
@@ -416,7 +180,15 @@ export const rotateOnce = makeIdempotent(
   },
 );
 
-export const routes = accountRoutes({ ...deps, rotate: rotateOnce });
+export const routes: Routes = {
+  ...meRoutes({ accounts, offboard: (userId) => startOffboarding(sfn, offboardingArn, userId, 'SELF_SERVICE') }),
+  ...accountRoutes({ ...deps, rotate: rotateOnce }),
+  ...planRoutes({
+    accounts,
+    workflow: new SfnPlanChangeWorkflow(requireEnv('PLAN_CHANGE_STATE_MACHINE_ARN'), sfn),
+    catalog: deps.catalog,
+  }),
+};
 
 const apiHandler = createApiHandler(routes);
 

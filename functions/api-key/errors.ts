@@ -1,4 +1,5 @@
 import * as apigateway from '@aws-sdk/client-api-gateway';
+import { TaskError } from '#shared/errors';
 
 /**
  * Error names of the ApiKeyFunction, as the workflows' Retry/Catch see them (Step Functions' lambda:invoke emits a
@@ -34,14 +35,6 @@ export const API_KEY_FUNCTION_ERRORS: string[] = [
   INVALID_EVENT,
 ];
 
-/** A failed call, named for Step Functions' Retry/Catch. */
-export class ApiKeyTaskError extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
-}
-
 interface SdkErrorLike {
   name?: string;
   message?: string;
@@ -49,12 +42,12 @@ interface SdkErrorLike {
 }
 
 /** The Step Functions–style error for an API Gateway SDK error (see the module comment). */
-export function apiGatewayTaskError(error: unknown): ApiKeyTaskError {
+export function apiGatewayTaskError(error: unknown): TaskError {
   const e = error as SdkErrorLike;
   const message = e?.message ?? String(error);
   const status = e?.$metadata?.httpStatusCode;
-  if (status === undefined) return new ApiKeyTaskError(`${API_GATEWAY_PREFIX}.SdkClientException`, message);
+  if (status === undefined) return new TaskError(`${API_GATEWAY_PREFIX}.SdkClientException`, message);
   const modeled = error instanceof apigateway.APIGatewayServiceException && e.name !== undefined && MODELED_API_GATEWAY_ERRORS.includes(e.name);
   const name = modeled ? `${API_GATEWAY_PREFIX}.${withExceptionSuffix(e.name!)}` : `${API_GATEWAY_PREFIX}.${API_GATEWAY_PREFIX}Exception`;
-  return new ApiKeyTaskError(name, `${message} (Service: ${API_GATEWAY_PREFIX}, Status Code: ${status}, Request ID: ${e.$metadata?.requestId ?? ''})`);
+  return new TaskError(name, `${message} (Service: ${API_GATEWAY_PREFIX}, Status Code: ${status}, Request ID: ${e.$metadata?.requestId ?? ''})`);
 }

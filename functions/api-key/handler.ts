@@ -3,7 +3,8 @@ import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { withLambda } from '#shared/lambda';
 import { logger } from '#shared/logger';
-import { ApiKeyTaskError, INVALID_EVENT, apiGatewayTaskError } from './errors.ts';
+import { TaskError } from '#shared/errors';
+import { INVALID_EVENT, apiGatewayTaskError } from './errors.ts';
 
 /**
  * The workflows' API key task (onboarding, plan change; `arn:aws:states:::lambda:invoke`), two actions:
@@ -71,7 +72,7 @@ export async function findOrCreateKey(userId: string): Promise<FoundOrCreated> {
   const created = await call(() =>
     apigateway.send(new CreateApiKeyCommand({ name: userId, description: KEY_DESCRIPTION, enabled: true, tags: { 'tollgate:userId': userId } })),
   );
-  if (!created.id) throw new ApiKeyTaskError('ApiGateway.ApiGatewayException', 'CreateApiKey answered without an id');
+  if (!created.id) throw new TaskError('ApiGateway.ApiGatewayException', 'CreateApiKey answered without an id');
   logger.info('Key created', { keyId: created.id });
   return { Id: created.id };
 }
@@ -86,7 +87,7 @@ export async function handleApiKeyTask(event: unknown, _context: Context): Promi
   const parsed = apiKeyEvent.safeParse(event);
   if (!parsed.success) {
     const fields = parsed.error.issues.map((issue) => issue.path.map(String).join('.') || '(event)').join(', ');
-    throw new ApiKeyTaskError(INVALID_EVENT, `Malformed event: ${fields}`);
+    throw new TaskError(INVALID_EVENT, `Malformed event: ${fields}`);
   }
   const e = parsed.data;
   return e.action === 'find-or-create' ? findOrCreateKey(e.userId) : attachKey(e.usagePlanId, e.keyId);

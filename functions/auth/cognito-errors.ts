@@ -1,4 +1,14 @@
-import { HttpError } from '#shared/errors';
+import { errorName, isCognitoRateLimit, isCognitoTriggerFailure, isNetworkError } from '#shared/aws-errors';
+import {
+  BadRequestError,
+  ConflictError,
+  ForbiddenError,
+  HttpError,
+  InternalError,
+  ServiceUnavailableError,
+  TooManyRequestsError,
+  UnauthorizedError,
+} from '#shared/errors';
 import { logger } from '#shared/logger';
 
 /**
@@ -27,56 +37,34 @@ const issues = (field: string, message: string): { issues: FieldIssue[] } => ({ 
 
 /** The answers themselves, so tests and handlers name them instead of repeating strings. */
 export const authErrors = {
-  badCredentials: () => new HttpError(401, 'NotAuthorized', 'Incorrect email or password'),
+  badCredentials: () => new UnauthorizedError('Incorrect email or password', 'NotAuthorized'),
   invalidRefreshToken: () =>
-    new HttpError(
-      401,
-      'NotAuthorized',
-      'The refresh token is invalid, expired or revoked, or was not issued to this username',
-    ),
-  invalidSignOutToken: () => new HttpError(401, 'NotAuthorized', 'The refresh token is invalid, expired or already revoked'),
-  codeMismatch: () => new HttpError(400, 'CodeMismatch', 'Invalid verification code', issues('code', 'Is not the code that was sent')),
+    new UnauthorizedError('The refresh token is invalid, expired or revoked, or was not issued to this username', 'NotAuthorized'),
+  invalidSignOutToken: () => new UnauthorizedError('The refresh token is invalid, expired or already revoked', 'NotAuthorized'),
+  codeMismatch: () => new BadRequestError('Invalid verification code', issues('code', 'Is not the code that was sent'), 'CodeMismatch'),
   expiredCode: () =>
-    new HttpError(400, 'ExpiredCode', 'The verification code has expired: request a new one', issues('code', 'Has expired')),
+    new BadRequestError('The verification code has expired: request a new one', issues('code', 'Has expired'), 'ExpiredCode'),
   usernameExists: () =>
-    new HttpError(409, 'UsernameExists', 'An account with this email already exists', issues('email', 'Is already registered')),
+    new ConflictError('An account with this email already exists', issues('email', 'Is already registered'), 'UsernameExists'),
   userNotConfirmed: () =>
-    new HttpError(403, 'UserNotConfirmed', 'The email address is not confirmed yet: confirm it with the emailed code (POST /auth/confirm)'),
+    new ForbiddenError('The email address is not confirmed yet: confirm it with the emailed code (POST /auth/confirm)', 'UserNotConfirmed'),
   passwordResetRequired: () =>
-    new HttpError(403, 'PasswordResetRequired', 'A password reset is required: POST /auth/forgot-password, then /auth/reset-password'),
+    new ForbiddenError('A password reset is required: POST /auth/forgot-password, then /auth/reset-password', 'PasswordResetRequired'),
   signUpDisabled: () =>
-    new HttpError(403, 'SignUpDisabled', 'Self sign-up is disabled for this service: ask an administrator for an invitation'),
+    new ForbiddenError('Self sign-up is disabled for this service: ask an administrator for an invitation', 'SignUpDisabled'),
   newPasswordRequired: () =>
-    new HttpError(
-      403,
-      'NewPasswordRequired',
+    new ForbiddenError(
       'A new password is required (first sign-in with a temporary password): sign in again with "newPassword"',
+      'NewPasswordRequired',
       issues('newPassword', 'Is required for this sign-in'),
     ),
   unsupportedChallenge: (challenge: string) =>
-    new HttpError(403, 'ChallengeNotSupported', 'This sign-in needs a step these endpoints do not support', { challenge }),
-  tooManyRequests: () => new HttpError(429, 'TooManyRequests', 'Too many attempts: wait a little and try again'),
-  unavailable: () => new HttpError(503, 'ServiceUnavailable', 'Authentication is temporarily unavailable: try again shortly'),
-  internal: () => new HttpError(500, 'InternalError', 'Internal server error'),
+    new ForbiddenError('This sign-in needs a step these endpoints do not support', 'ChallengeNotSupported', { challenge }),
+  tooManyRequests: () => new TooManyRequestsError('Too many attempts: wait a little and try again'),
+  // No Retry-After: Cognito names no wait, and the client's own retry policy decides.
+  unavailable: () => new ServiceUnavailableError('Authentication is temporarily unavailable: try again shortly'),
+  internal: () => new InternalError(),
 };
-
-const THROTTLING = new Set(['LimitExceededException', 'TooManyRequestsException', 'TooManyFailedAttemptsException']);
-/** Cognito could not run a trigger: a transient backend failure as far as the caller is concerned. */
-const TRIGGER_FAILURES = new Set(['UserLambdaValidationException', 'UnexpectedLambdaException', 'InvalidLambdaResponseException']);
-/** The SDK's names for a request that never got an answer (timeouts, refused or reset connections). */
-const NETWORK = new Set([
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'AbortError',
-  'NetworkingError',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
 
 export interface CognitoFailure {
   name: string;
@@ -88,9 +76,9 @@ export interface CognitoFailure {
 
 export function describeFailure(error: unknown): CognitoFailure {
   if (!(error instanceof Error)) return { name: 'UnknownError', message: String(error), server: false };
-  const meta = error as Error & { $fault?: string; $metadata?: { httpStatusCode?: number }; code?: unknown };
+  const meta = error as Error & { $fault?: string; $metadata?: { httpStatusCode?: number } };
   // Node's socket errors are plain Errors with a code (ECONNREFUSED…); the SDK's own carry a name.
-  const name = error.name === 'Error' && typeof meta.code === 'string' ? meta.code : error.name;
+  const name = errorName(error);
   const httpStatus = meta.$metadata?.httpStatusCode;
   return {
     name,
@@ -131,7 +119,7 @@ function invalidPassword(operation: AuthOperation, message: string, confidential
   // Cognito's policy text ("Password must have uppercase characters") helps the user; anything else stays generic.
   const rule = POLICY_PREFIX.test(message) && redact(message, confidential) === message ? message.replace(POLICY_PREFIX, '') : '';
   const why = rule !== '' ? rule.replace(/\.$/, '') : 'Does not meet the password policy';
-  return new HttpError(400, 'InvalidPassword', `Invalid ${field}: ${why}`, issues(field, why));
+  return new BadRequestError(`Invalid ${field}: ${why}`, issues(field, why), 'InvalidPassword');
 }
 
 function clientError(operation: AuthOperation, failure: CognitoFailure, confidential: readonly string[]): HttpError {
@@ -175,7 +163,7 @@ function clientError(operation: AuthOperation, failure: CognitoFailure, confiden
       return authErrors.invalidSignOutToken();
     case 'InvalidParameterException': {
       const field = parameterField(operation, failure.message);
-      return new HttpError(400, 'InvalidParameter', `Invalid ${field}`, issues(field, 'Was refused by the identity provider'));
+      return new BadRequestError(`Invalid ${field}`, issues(field, 'Was refused by the identity provider'), 'InvalidParameter');
     }
     default:
       return authErrors.internal();
@@ -189,8 +177,8 @@ function clientError(operation: AuthOperation, failure: CognitoFailure, confiden
 export function cognitoError(operation: AuthOperation, error: unknown, confidential: readonly string[]): HttpError {
   const failure = describeFailure(error);
   let mapped: HttpError;
-  if (NETWORK.has(failure.name) || failure.server || TRIGGER_FAILURES.has(failure.name)) mapped = authErrors.unavailable();
-  else if (THROTTLING.has(failure.name)) mapped = authErrors.tooManyRequests();
+  if (isNetworkError(error) || failure.server || isCognitoTriggerFailure(error)) mapped = authErrors.unavailable();
+  else if (isCognitoRateLimit(error)) mapped = authErrors.tooManyRequests();
   else mapped = clientError(operation, failure, confidential);
 
   const entry = {
@@ -207,5 +195,5 @@ export function cognitoError(operation: AuthOperation, error: unknown, confident
 
 /** Errors forgot-password still reports: ours or Cognito's (5xx) and the service-wide rate limit, none per user. */
 export function reportableOnForgotPassword(mapped: HttpError, error: unknown): boolean {
-  return mapped.statusCode >= 500 || describeFailure(error).name === 'TooManyRequestsException';
+  return mapped.statusCode >= 500 || errorName(error) === 'TooManyRequestsException';
 }

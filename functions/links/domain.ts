@@ -1,7 +1,7 @@
 import { NotFoundError } from '#shared/errors';
 import { uuidv7 } from '#shared/ids';
 import type { Page, PageRequest } from '#shared/pagination';
-import type { Link, LinkStore, TagLinkStore } from '#shared/resources';
+import type { Link, LinkStore, TagLinkStore } from '#shared/tables/resources';
 
 /** Links of one user. Knows nothing of API Gateway: typed input in, a link or a typed error out. */
 export interface LinkDeps {

@@ -1,11 +1,12 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
-import { assertOwnKey, callerFrom, type Caller } from '#shared/caller';
+import type { AccountStore } from '#shared/accounts';
+import { ownKeyCaller } from '#shared/caller';
 import { requireEnv } from '#shared/env';
 import { createApiHandler, json, noContent, parseBody, parseParams, type Routes } from '#shared/http';
 import { listQuerySchema, pageBody, pageRequest } from '#shared/pagination';
-import { DynamoResourceStore, LINK_PREFIX } from '#shared/resources';
+import { DynamoAccountStore } from '#shared/tables/accounts';
+import { DynamoResourceStore, LINK_PREFIX } from '#shared/tables/resources';
 import { createLink, deleteLink, getLink, listLinks, type LinkDeps } from './domain.ts';
 
 /** `POST /links`, `GET /links`, `GET /links/{id}`, `DELETE /links/{id}`: the caller's bookmarked links. */
@@ -29,12 +30,7 @@ export interface LinksRouteDeps extends LinkDeps {
 }
 
 export function linksRoutes(deps: LinksRouteDeps): Routes {
-  /** Authenticated caller using their own API key: checked before any data access. */
-  const authorize = async (event: APIGatewayProxyEvent): Promise<Caller> => {
-    const caller = callerFrom(event);
-    await assertOwnKey(caller, deps.accounts);
-    return caller;
-  };
+  const authorize = (event: APIGatewayProxyEvent) => ownKeyCaller(event, deps.accounts);
 
   return {
     'POST /links': async ({ event }) => {

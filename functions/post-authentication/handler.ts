@@ -1,29 +1,17 @@
-import { createHash } from 'node:crypto';
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, PostAuthenticationTriggerEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { requireEnv } from '#shared/env';
 import { withLambda } from '#shared/lambda';
-import { logger } from '#shared/logger';
+import { readAccountState } from '#shared/tables/accounts';
+import { onboardingInput, startExecution, type OnboardingInput } from '#shared/workflows';
+import { DEADLINE_MS, TIMEOUT_MARGIN_MS, ensureOnboardingWithin, ensureOnboarding as ensureOnboardingWith, type OnboardingDeps } from './domain.ts';
 
 /**
- * Cognito PostAuthentication trigger: onboards, at sign-in, users whose account is not ACTIVE yet.
- *
- * - Administrator-invited users never confirm a sign-up, so PostConfirmation never ran for them: their first sign-in
- *   starts `onboard-<sub>`, the very execution name PostConfirmation uses, with the same input, so the two can never
- *   both onboard one user (Step Functions answers the same name with the same execution or ExecutionAlreadyExists).
- * - A FAILED onboarding is re-driven under `onboard-<sub>-<12 hex of sha256(updatedAt)>`: every sign-in after the
- *   same failure computes the same name, so concurrent sign-ins start one execution, and the next failure (which
- *   writes a new updatedAt) gets a new one.
- * - ACTIVE and ONBOARDING accounts cost one consistent read and nothing else.
- *
- * A sign-in never fails because onboarding could not start (Cognito would refuse the sign-in if this threw): such
- * failures are logged and the event returned; the next sign-in tries again. A malformed event does throw.
- *
- * Cognito waits at most 5 s, and the function's Timeout is 4 s: a timeout would fail the sign-in. So the SDK calls
- * have short timeouts and two attempts each, and the whole check runs under a deadline (3 s, or less when the
- * invocation has less time left) after which the sign-in goes ahead and the requests still in flight are aborted.
+ * Cognito PostAuthentication trigger: parses the event and runs ./domain.ts (onboard, at sign-in, users whose account
+ * is not ACTIVE yet) under its deadline. Cognito waits at most 5 s and the function's Timeout is 4 s, so the SDK calls
+ * have short timeouts and two attempts each.
  */
 
 const stateMachineArn = requireEnv('ONBOARDING_STATE_MACHINE_ARN');
@@ -37,17 +25,13 @@ const sfn = new SFNClient({
   requestHandler: { connectionTimeout: 500, requestTimeout: 1_000 },
 });
 
-/** The workflow's input: exactly what PostConfirmation sends (deterministic, no timestamps). */
-export interface OnboardingInput {
-  userId: string;
-  email: string;
-  username: string;
-}
+const deps: OnboardingDeps = {
+  readAccount: (userId, abortSignal) => readAccountState(dynamodb, accountsTable, userId, abortSignal),
+  start: (name, input, abortSignal) => startExecution(sfn, { stateMachineArn, name, input }, abortSignal),
+};
 
-export type OnboardingAction =
-  | { action: 'none'; status: string }
-  | { action: 'start'; executionName: string; started: boolean }
-  | { action: 'failed-to-start'; executionName: string };
+/** ./domain.ts's ensureOnboarding with this function's clients. */
+export const ensureOnboarding = (input: OnboardingInput, abortSignal?: AbortSignal) => ensureOnboardingWith(deps, input, abortSignal);
 
 const eventSchema = z.looseObject({
   triggerSource: z.literal('PostAuthentication_Authentication'),
@@ -68,120 +52,7 @@ export function onboardingInputFrom(event: PostAuthenticationTriggerEvent): Onbo
     throw new Error(`Malformed PostAuthentication event: ${fields}`);
   }
   const { userName, request } = parsed.data;
-  return { userId: request.userAttributes.sub, email: request.userAttributes.email, username: userName };
-}
-
-/** PostConfirmation's name: one onboarding per user. */
-export function onboardingExecutionName(userId: string): string {
-  return `onboard-${userId}`;
-}
-
-/** The re-drive after a failure recorded at `updatedAt`: the same for every sign-in until the next failure. */
-export function redriveExecutionName(userId: string, updatedAt: string): string {
-  return `${onboardingExecutionName(userId)}-${createHash('sha256').update(updatedAt, 'utf8').digest('hex').slice(0, 12)}`;
-}
-
-interface AccountState {
-  status: string;
-  updatedAt?: string;
-}
-
-/** Longest the check may take; the rest of Cognito's 5 s is for the function's start and Cognito itself. */
-export const DEADLINE_MS = 3_000;
-/** Kept free before the function's own timeout. */
-const TIMEOUT_MARGIN_MS = 500;
-
-async function readAccount(userId: string, abortSignal: AbortSignal): Promise<AccountState | undefined> {
-  const { Item } = await dynamodb.send(
-    new GetItemCommand({
-      TableName: accountsTable,
-      Key: { userId: { S: userId } },
-      ConsistentRead: true,
-      ProjectionExpression: '#status, updatedAt',
-      ExpressionAttributeNames: { '#status': 'status' },
-    }),
-    { abortSignal },
-  );
-  if (!Item) return undefined;
-  const updatedAt = Item.updatedAt?.S;
-  return { status: Item.status?.S ?? 'UNKNOWN', ...(updatedAt !== undefined ? { updatedAt } : {}) };
-}
-
-/** Starts an execution; one that already exists (running with this input, or closed) counts as started before. */
-async function start(executionName: string, input: OnboardingInput, abortSignal: AbortSignal): Promise<boolean> {
-  try {
-    await sfn.send(new StartExecutionCommand({ stateMachineArn, name: executionName, input: JSON.stringify(input) }), {
-      abortSignal,
-    });
-    return true;
-  } catch (error: unknown) {
-    if (error instanceof ExecutionAlreadyExists) return false;
-    throw error;
-  }
-}
-
-const errorFields = (error: unknown) => (error instanceof Error ? { errorName: error.name, errorMessage: error.message } : { errorMessage: String(error) });
-
-/** Decides and acts; never throws for a read or start that failed. */
-export async function ensureOnboarding(
-  input: OnboardingInput,
-  abortSignal: AbortSignal = new AbortController().signal,
-): Promise<OnboardingAction> {
-  let account: AccountState | undefined;
-  let readFailed = false;
-  try {
-    account = await readAccount(input.userId, abortSignal);
-  } catch (error: unknown) {
-    // Unknown state: start the first onboarding anyway. It is safe whatever the account is (an existing execution
-    // answers ExecutionAlreadyExists; the workflow ends at once for an ACTIVE account), and an invited user's first
-    // sign-in still gets a key while DynamoDB hiccups. A FAILED account is re-driven at the next sign-in.
-    logger.warn('Could not read the account; starting the first onboarding in case there is none', errorFields(error));
-    readFailed = true;
-  }
-
-  let executionName: string;
-  if (account === undefined) {
-    executionName = onboardingExecutionName(input.userId);
-  } else if (account.status === 'FAILED') {
-    if (account.updatedAt === undefined) logger.warn('FAILED account has no updatedAt; re-driving under a fixed name');
-    executionName = redriveExecutionName(input.userId, account.updatedAt ?? '');
-  } else {
-    // ACTIVE: done. ONBOARDING: an execution is at work. Anything else is not ours to change at sign-in.
-    return { action: 'none', status: account.status };
-  }
-
-  try {
-    const started = await start(executionName, input, abortSignal);
-    logger.info(started ? 'Onboarding started' : 'Onboarding already started', {
-      executionName,
-      accountStatus: readFailed ? 'UNREAD' : (account?.status ?? 'NONE'),
-    });
-    return { action: 'start', executionName, started };
-  } catch (error: unknown) {
-    logger.error('Could not start onboarding; the next sign-in tries again', { executionName, ...errorFields(error) });
-    return { action: 'failed-to-start', executionName };
-  }
-}
-
-/** ensureOnboarding, but never longer than `budgetMs`: then the requests are aborted and the sign-in goes ahead. */
-export async function ensureOnboardingWithin(input: OnboardingInput, budgetMs: number): Promise<OnboardingAction | 'deadline'> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'deadline'>((resolve) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      resolve('deadline');
-    }, Math.max(0, budgetMs));
-  });
-  try {
-    const outcome = await Promise.race([ensureOnboarding(input, controller.signal), deadline]);
-    if (outcome === 'deadline') {
-      logger.error('Onboarding check ran out of time; the sign-in goes ahead and the next one tries again', { budgetMs });
-    }
-    return outcome;
-  } finally {
-    clearTimeout(timer);
-  }
+  return onboardingInput(request.userAttributes.sub, request.userAttributes.email, userName);
 }
 
 export async function handlePostAuthentication(
@@ -189,7 +60,7 @@ export async function handlePostAuthentication(
   context: Context,
 ): Promise<PostAuthenticationTriggerEvent> {
   const input = onboardingInputFrom(event);
-  await ensureOnboardingWithin(input, Math.min(DEADLINE_MS, context.getRemainingTimeInMillis() - TIMEOUT_MARGIN_MS));
+  await ensureOnboardingWithin(deps, input, Math.min(DEADLINE_MS, context.getRemainingTimeInMillis() - TIMEOUT_MARGIN_MS));
   return event;
 }
 

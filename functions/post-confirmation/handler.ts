@@ -1,12 +1,14 @@
 import { IdempotencyAlreadyInProgressError, IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import { AdminUserGlobalSignOutCommand, CognitoIdentityProviderClient, UserNotFoundException } from '@aws-sdk/client-cognito-identity-provider';
+import { AdminUserGlobalSignOutCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, PostConfirmationTriggerEvent } from 'aws-lambda';
+import { isUserNotFound, unless } from '#shared/aws-errors';
 import { requireEnv } from '#shared/env';
 import { withLambda } from '#shared/lambda';
 import { logger } from '#shared/logger';
+import { onboardingExecutionName, onboardingInput, startExecution, type OnboardingInput } from '#shared/workflows';
 
 /**
  * Cognito waits at most 5 s for a trigger. Worst case here: two idempotency writes (2 attempts x 500 ms each)
@@ -34,37 +36,18 @@ const idempotencyConfig = new IdempotencyConfig({
   throwOnNoIdempotencyKey: true,
 });
 
-export interface OnboardingInput {
-  userId: string;
-  email: string;
-  username: string;
-}
-
 export interface OnboardingStart {
   executionName: string;
   started: boolean;
 }
 
-/** Execution names are the idempotency key Step Functions enforces: one onboarding per user. */
-export function onboardingExecutionName(userId: string): string {
-  return `onboard-${userId}`;
-}
-
 /** Starts the onboarding workflow once per user. An execution that already exists counts as success. */
 export async function startOnboarding(input: OnboardingInput): Promise<OnboardingStart> {
   const executionName = onboardingExecutionName(input.userId);
-  try {
-    // The input is deterministic (no timestamps): the same name and input while running is the same execution.
-    await sfn.send(new StartExecutionCommand({ stateMachineArn, name: executionName, input: JSON.stringify(input) }));
-    logger.info('Onboarding started', { executionName });
-    return { executionName, started: true };
-  } catch (error: unknown) {
-    if (error instanceof ExecutionAlreadyExists) {
-      logger.info('Onboarding already started', { executionName });
-      return { executionName, started: false };
-    }
-    throw error;
-  }
+  // The input is deterministic (no timestamps): the same name and input while running is the same execution.
+  const started = await startExecution(sfn, { stateMachineArn, name: executionName, input });
+  logger.info(started ? 'Onboarding started' : 'Onboarding already started', { executionName });
+  return { executionName, started };
 }
 
 export const startOnboardingOnce = makeIdempotent(startOnboarding, { persistenceStore, config: idempotencyConfig });
@@ -73,7 +56,7 @@ export function onboardingInputFrom(event: PostConfirmationTriggerEvent): Onboar
   const userId = event.request.userAttributes.sub;
   const email = event.request.userAttributes.email;
   if (!userId || !email) return undefined;
-  return { userId, email, username: event.userName };
+  return onboardingInput(userId, email, event.userName);
 }
 
 /**
@@ -85,13 +68,8 @@ export function onboardingInputFrom(event: PostConfirmationTriggerEvent): Onboar
  * and retries the trigger (sign-out is idempotent).
  */
 export async function endEarlierSessions(userPoolId: string, username: string): Promise<void> {
-  try {
-    await cognito.send(new AdminUserGlobalSignOutCommand({ UserPoolId: userPoolId, Username: username }));
-    logger.info('Password reset: every earlier session signed out');
-  } catch (error: unknown) {
-    if (error instanceof UserNotFoundException) return;
-    throw error;
-  }
+  const signOut = cognito.send(new AdminUserGlobalSignOutCommand({ UserPoolId: userPoolId, Username: username }));
+  if (await unless(isUserNotFound, false, signOut.then(() => true))) logger.info('Password reset: every earlier session signed out');
 }
 
 export async function handlePostConfirmation(

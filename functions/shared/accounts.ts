@@ -1,5 +1,9 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from './clients.ts';
+import { ConflictError } from './errors.ts';
+
+/**
+ * The account: one customer, keyed by Cognito `sub`, as the functions read it. Types and the rules every route
+ * applies to it; the DynamoDB code for the Accounts table is in tables/accounts.ts.
+ */
 
 export type AccountStatus = 'ONBOARDING' | 'ACTIVE' | 'FAILED' | 'CLOSING' | 'CLOSED';
 
@@ -22,13 +26,35 @@ export interface AccountStore {
   get(userId: string): Promise<Account | undefined>;
 }
 
-export class DynamoAccountStore implements AccountStore {
-  constructor(private readonly tableName: string) {}
+/** The account as the plan workflows keep it: `pendingPlanChange` is the plan-change lock (an execution name). */
+export interface PlanAccount extends Account {
+  activatedAt?: string;
+  pendingPlanChange?: string;
+  planChangedAt?: string;
+}
 
-  async get(userId: string): Promise<Account | undefined> {
-    const { Item } = await documentClient.send(
-      new GetCommand({ TableName: this.tableName, Key: { userId }, ConsistentRead: true }),
-    );
-    return Item as Account | undefined;
+export type ActiveAccount = PlanAccount & { status: 'ACTIVE'; apiKeyId: string; plan: string };
+
+/** The caller's account, ACTIVE with a key and a plan; anything else is a 409 saying why. */
+export function requireActive(account: PlanAccount | undefined): ActiveAccount {
+  if (!account) throw new ConflictError('The account is not active yet: onboarding has not finished', { status: 'NONE' });
+  if (account.status !== 'ACTIVE' || !account.apiKeyId || !account.plan) {
+    throw new ConflictError(`The account is not active (status ${account.status})`, { status: account.status });
   }
+  return account as ActiveAccount;
+}
+
+/** Reads the account at most once per request, however many times the key check and the route ask for it. */
+export function readOnce(accounts: AccountStore): AccountStore {
+  const reads = new Map<string, Promise<Account | undefined>>();
+  return {
+    get(userId) {
+      let read = reads.get(userId);
+      if (!read) {
+        read = accounts.get(userId);
+        reads.set(userId, read);
+      }
+      return read;
+    },
+  };
 }

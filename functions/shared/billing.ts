@@ -1,3 +1,4 @@
+import { InvalidPeriodError, PeriodNotEndedError } from './errors.ts';
 import type { Plan } from './plans.ts';
 
 /**
@@ -61,20 +62,6 @@ export interface Statement {
   lines: StatementLine[];
   totalCents: number;
   currency: typeof CURRENCY;
-}
-
-/** Thrown for a malformed period or date; the billing-close workflow fails on this name. */
-export class InvalidPeriodError extends Error {
-  override readonly name = 'InvalidPeriod';
-}
-
-/**
- * Thrown for a period that has not ended yet (the current month, or a later one): its statements would bill days that
- * have not happened, and a plan change later in the month would contradict them. The billing-close workflow fails
- * with this name.
- */
-export class PeriodNotEndedError extends Error {
-  override readonly name = 'Billing.PeriodNotEnded';
 }
 
 export interface PeriodBounds {

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { AccountStore } from './accounts.ts';
+import { readOnce, type AccountStore } from './accounts.ts';
 import { ForbiddenError, UnauthorizedError } from './errors.ts';
 
 /** Who is calling, from the Cognito authorizer's claims and the API key API Gateway matched. */
@@ -48,4 +48,24 @@ export async function assertOwnKey(caller: Caller, accounts: AccountStore): Prom
   if (account?.apiKeyId !== caller.apiKeyId) {
     throw new ForbiddenError('The API key does not belong to the signed-in user');
   }
+}
+
+/**
+ * The caller of a data API route (links, tags): signed in, and using their own API key — checked (assertOwnKey)
+ * before any data access. 401 without a token, 403 without a key or with someone else's.
+ */
+export async function ownKeyCaller(event: APIGatewayProxyEvent, accounts: AccountStore): Promise<Caller> {
+  const caller = callerFrom(event);
+  await assertOwnKey(caller, accounts);
+  return caller;
+}
+
+/**
+ * The signed-in user of an account route (`/me…`), from the ID token alone: account management needs no API key (the
+ * template's /me… routes are `ApiKeyRequired: false`), so it never spends the customer's quota, and any `x-api-key`
+ * sent along is ignored; the routes only ever act on the account of the token's `sub`. `accounts` reads the account
+ * at most once per request. 401 without a token.
+ */
+export function accountCaller(event: APIGatewayProxyEvent, accounts: AccountStore): { userId: string; email?: string; accounts: AccountStore } {
+  return { ...userFrom(event), accounts: readOnce(accounts) };
 }

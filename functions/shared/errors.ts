@@ -1,6 +1,16 @@
 /**
- * Typed errors a handler or domain function may throw. The HTTP layer maps each to one status code;
- * anything else becomes a generic 500 that leaks nothing.
+ * Every error class of the functions, in one place.
+ *
+ * - HTTP errors (HttpError and its subclasses): what a handler or domain function throws for a client to hear. The HTTP
+ *   layer (http.ts, errorResponse) maps each to its status code; anything else becomes a generic 500 that leaks
+ *   nothing. `code` defaults to the class's own (`BadRequest`…); a route family may name a more specific one (the auth
+ *   routes' `CodeMismatch`, `NotAuthorized`…) without leaving the class.
+ * - Task errors: what a workflow's task function ends with. Step Functions' lambda:invoke reports a function error
+ *   under its `errorType`, which the Node.js runtime takes from the thrown error's `name`
+ *   (https://docs.aws.amazon.com/step-functions/latest/dg/connect-lambda.html,
+ *   https://docs.aws.amazon.com/lambda/latest/dg/nodejs-exceptions.html), so the name is what Retry/Catch match.
+ *
+ * Recognising errors AWS threw is aws-errors.ts's job.
  */
 export class HttpError extends Error {
   constructor(
@@ -15,20 +25,20 @@ export class HttpError extends Error {
 }
 
 export class BadRequestError extends HttpError {
-  constructor(message: string, details?: Record<string, unknown>) {
-    super(400, 'BadRequest', message, details);
+  constructor(message: string, details?: Record<string, unknown>, code = 'BadRequest') {
+    super(400, code, message, details);
   }
 }
 
 export class UnauthorizedError extends HttpError {
-  constructor(message = 'Unauthorized') {
-    super(401, 'Unauthorized', message);
+  constructor(message = 'Unauthorized', code = 'Unauthorized') {
+    super(401, code, message);
   }
 }
 
 export class ForbiddenError extends HttpError {
-  constructor(message = 'Forbidden') {
-    super(403, 'Forbidden', message);
+  constructor(message = 'Forbidden', code = 'Forbidden', details?: Record<string, unknown>) {
+    super(403, code, message, details);
   }
 }
 
@@ -39,8 +49,8 @@ export class NotFoundError extends HttpError {
 }
 
 export class ConflictError extends HttpError {
-  constructor(message: string, details?: Record<string, unknown>) {
-    super(409, 'Conflict', message, details);
+  constructor(message: string, details?: Record<string, unknown>, code = 'Conflict') {
+    super(409, code, message, details);
   }
 }
 
@@ -50,41 +60,58 @@ export class TooManyRequestsError extends HttpError {
   }
 }
 
-/** Retry-After for a 503 that names none: one second. */
-export const DEFAULT_RETRY_AFTER_SECONDS = 1;
+/** 500 with a message that leaks nothing: a fault of ours or of a dependency, not the client's. */
+export class InternalError extends HttpError {
+  constructor(message = 'Internal server error', code = 'InternalError') {
+    super(500, code, message);
+  }
+}
 
-/** 503: a dependency is throttling or briefly unavailable. Answered with `Retry-After: <seconds>`. */
+/**
+ * 503: a dependency is throttling or briefly unavailable. With `retryAfterSeconds`, answered with
+ * `Retry-After: <seconds>` (and the same in the body); without, a plain 503.
+ */
 export class ServiceUnavailableError extends HttpError {
   constructor(
     message: string,
-    readonly retryAfterSeconds: number = DEFAULT_RETRY_AFTER_SECONDS,
+    readonly retryAfterSeconds?: number,
   ) {
     super(503, 'ServiceUnavailable', message);
   }
 }
 
-/**
- * AWS errors that mean "too many requests right now" or "briefly unavailable", whichever service threw them (API
- * Gateway's management API: TooManyRequestsException, 429; DynamoDB: ProvisionedThroughputExceededException,
- * ThrottlingException, RequestLimitExceeded; Cognito: TooManyRequestsException). Such an error reaches a client as a
- * 503 with Retry-After, never as a 500.
- */
-const THROTTLING = new Set([
-  'TooManyRequestsException',
-  'ThrottlingException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'ServiceUnavailableException',
-  'ServiceUnavailable',
-]);
-
-export function isThrottling(error: unknown): boolean {
-  return error instanceof Error && THROTTLING.has(error.name);
+/** A usage plan the catalogue names is missing from API Gateway: a deployment problem, answered as a 500. */
+export class UsagePlanNotFoundError extends InternalError {
+  constructor(readonly plan: string) {
+    super(`The ${plan} plan is not available right now`, 'PlanUnavailable');
+  }
 }
 
-/** Seconds the AWS error's `Retry-After` asked for (API Gateway binds it to `retryAfterSeconds`), else the default. */
-export function retryAfterOf(error: unknown): number {
-  const raw = (error as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
-  const seconds = typeof raw === 'string' || typeof raw === 'number' ? Number(raw) : Number.NaN;
-  return Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : DEFAULT_RETRY_AFTER_SECONDS;
+// ---------------------------------------------------------------------------------------------------- task errors
+
+/** A task error whose name is chosen at run time (e.g. `ApiGateway.TooManyRequestsException`, see api-key/errors.ts). */
+export class TaskError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** A malformed task event: a bug in the workflow definition, never retried. */
+export class InvalidEventError extends Error {
+  override readonly name: string = 'InvalidEvent';
+}
+
+/** A malformed period or date; the billing-close workflow fails on this name. */
+export class InvalidPeriodError extends Error {
+  override readonly name = 'InvalidPeriod';
+}
+
+/**
+ * A period that has not ended yet (the current month, or a later one): its statements would bill days that have not
+ * happened, and a plan change later in the month would contradict them. The billing-close workflow fails with this
+ * name.
+ */
+export class PeriodNotEndedError extends Error {
+  override readonly name = 'Billing.PeriodNotEnded';
 }

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
-import { BadRequestError, HttpError, NotFoundError, ServiceUnavailableError, isThrottling, retryAfterOf } from './errors.ts';
+import { isThrottling, retryAfterOf, errorName } from './aws-errors.ts';
+import { BadRequestError, HttpError, NotFoundError, ServiceUnavailableError } from './errors.ts';
 import { withLambda } from './lambda.ts';
 import { logger } from './logger.ts';
 
@@ -96,16 +97,17 @@ export function parseParams<S extends z.ZodMiniType>(
 }
 
 /**
- * Maps any thrown value to a response: typed errors to their status; an AWS throttling error (API Gateway's
- * management API limit, DynamoDB, Cognito) to 503 with `Retry-After` and a message saying to retry; everything else
- * to a bare 500.
+ * Maps any thrown value to a response: typed errors to their status (a ServiceUnavailableError with
+ * `retryAfterSeconds` adds `Retry-After`); an AWS throttling error (API Gateway's management API limit, DynamoDB,
+ * Cognito; recognised by aws-errors.ts) to 503 with `Retry-After` and a message saying to retry; everything else to a
+ * bare 500.
  */
 export function errorResponse(error: unknown, requestId: string): APIGatewayProxyResult {
   if (!(error instanceof HttpError) && isThrottling(error)) {
-    logger.warn('A dependency is throttling; answering 503', { errorName: (error as Error).name });
+    logger.warn('A dependency is throttling; answering 503', { errorName: errorName(error) });
     error = new ServiceUnavailableError('The service is busy right now; try again in a moment', retryAfterOf(error));
   }
-  if (error instanceof ServiceUnavailableError) {
+  if (error instanceof ServiceUnavailableError && error.retryAfterSeconds !== undefined) {
     return json(
       503,
       { message: error.message, code: error.code, retryAfterSeconds: error.retryAfterSeconds, requestId },

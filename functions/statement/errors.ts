@@ -1,4 +1,4 @@
-import { InvalidPeriodError, PeriodNotEndedError } from '#shared/billing';
+import { InvalidEventError, InvalidPeriodError, PeriodNotEndedError } from '#shared/errors';
 
 /**
  * Error names the StatementFunction can end with, as the billing-close workflow's Retry/Catch see them. Step Functions'
@@ -9,11 +9,6 @@ import { InvalidPeriodError, PeriodNotEndedError } from '#shared/billing';
  * DynamoDB (Scan, BatchGetItem, PutItem): ProvisionedThroughputExceededException, ThrottlingException,
  * RequestLimitExceeded; API Gateway (GetUsage, GetUsagePlans): TooManyRequestsException.
  */
-/** A malformed event: a bug in the workflow definition, not something to retry. */
-export class InvalidEventError extends Error {
-  override readonly name = 'InvalidEvent';
-}
-
 export const STATEMENT_FUNCTION_ERRORS: readonly string[] = [
   new InvalidPeriodError().name,
   new PeriodNotEndedError().name,

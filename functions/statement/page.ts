@@ -1,5 +1,8 @@
 import * as z from 'zod/mini';
 import { assertPeriodEnded, periodBounds, previousPeriod, type PeriodBounds } from '#shared/billing';
+import type { AccountKey, AccountPage, ScannedAccount } from '#shared/tables/accounts';
+
+export type { AccountKey, AccountPage, ScannedAccount };
 
 /**
  * Billing close, one page at a time. The billing-close workflow keeps a {@link CloseState} as its whole state data:
@@ -20,8 +23,6 @@ export const MAX_PAGE_SIZE = 250;
 /** Pages one execution closes before continuing as a new one; see the worst case above. */
 export const DEFAULT_PAGES_PER_EXECUTION = 500;
 export const MAX_PAGES_PER_EXECUTION = 900;
-
-export type AccountKey = Record<string, string>;
 
 export interface CloseProgress {
   /** Pages closed so far, over every execution of this close. */
@@ -49,19 +50,6 @@ export interface CloseState extends Omit<PeriodBounds, 'days'> {
   progress: CloseProgress;
   /** What the workflow does next: another page, continue as a new execution, or finish. */
   next: 'PAGE' | 'CONTINUE' | 'DONE';
-}
-
-/** An Accounts item as the close reads it. */
-export interface ScannedAccount {
-  userId: string;
-  status?: string;
-  apiKeyId?: string;
-  closedAt?: string;
-}
-
-export interface AccountPage {
-  accounts: ScannedAccount[];
-  lastEvaluatedKey?: AccountKey;
 }
 
 export interface ClosePageDeps {

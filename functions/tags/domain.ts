@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError } from '#shared/errors';
 import type { Page, PageRequest } from '#shared/pagination';
-import type { Link, LinkStore, Tag, TagLink, TagLinkStore, TagStore } from '#shared/resources';
+import type { Link, LinkStore, Tag, TagLink, TagLinkStore, TagStore } from '#shared/tables/resources';
 
 /** Tags of one user and the links attached to them. Knows nothing of API Gateway. */
 export interface TagDeps {

@@ -1,11 +1,12 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { DynamoAccountStore, type AccountStore } from '#shared/accounts';
-import { assertOwnKey, callerFrom, type Caller } from '#shared/caller';
+import type { AccountStore } from '#shared/accounts';
+import { ownKeyCaller } from '#shared/caller';
 import { requireEnv } from '#shared/env';
 import { createApiHandler, json, noContent, parseBody, parseParams, type Routes } from '#shared/http';
 import { listQuerySchema, pageBody, pageRequest } from '#shared/pagination';
-import { DynamoResourceStore, TAG_PREFIX, tagLinkPrefix } from '#shared/resources';
+import { DynamoAccountStore } from '#shared/tables/accounts';
+import { DynamoResourceStore, TAG_PREFIX, tagLinkPrefix } from '#shared/tables/resources';
 import { createTag, deleteTag, getTag, linkTag, listLinksOfTag, listTags, type TagDeps } from './domain.ts';
 
 /**
@@ -38,12 +39,7 @@ export interface TagsRouteDeps extends TagDeps {
 }
 
 export function tagsRoutes(deps: TagsRouteDeps): Routes {
-  /** Authenticated caller using their own API key: checked before any data access. */
-  const authorize = async (event: APIGatewayProxyEvent): Promise<Caller> => {
-    const caller = callerFrom(event);
-    await assertOwnKey(caller, deps.accounts);
-    return caller;
-  };
+  const authorize = (event: APIGatewayProxyEvent) => ownKeyCaller(event, deps.accounts);
 
   return {
     'POST /tags': async ({ event }) => {

@@ -248,7 +248,7 @@ describe('plan-change workflow', () => {
   it('knows every plan by its usage plan id and the function that starts it has its ARN', () => {
     const text = JSON.stringify(machine.definition);
     for (const plan of model.usagePlans) expect(text).toContain(plan.id);
-    const fn = model.functions.find((f) => f.logicalId === 'PlanFunction')!;
+    const fn = model.functions.find((f) => f.logicalId === 'AccountFunction')!;
     expect(fn.environment.PLAN_CHANGE_STATE_MACHINE_ARN).toBe(machine.arn);
   });
   it('runs the billing close monthly (not simulated offline, listed as such)', () => {

@@ -1,6 +1,5 @@
 import { PLAN_CATALOG } from './env.ts';
 import {
-  InvalidPeriodError,
   assertPeriodEnded,
   computeStatement,
   currentPeriod,
@@ -10,6 +9,7 @@ import {
   statementEntryId,
   type LedgerEntry,
 } from '#shared/billing';
+import { InvalidPeriodError } from '#shared/errors';
 import { parsePlanCatalog } from '#shared/plans';
 
 const catalog = parsePlanCatalog(JSON.stringify(PLAN_CATALOG));

@@ -16,6 +16,12 @@ process.env.ACCOUNTS_TABLE = ACCOUNTS_TABLE;
 process.env.RESOURCES_TABLE = RESOURCES_TABLE;
 process.env.PLAN_CATALOG = JSON.stringify(PLAN_CATALOG);
 process.env.OFFBOARDING_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-offboarding';
+// AccountFunction (every /me… route) reads these at load, whichever of its routes a test file exercises.
+process.env.PLAN_CHANGE_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-plan-change';
+process.env.BILLING_TABLE = 'tollgate-test-billing';
+process.env.IDEMPOTENCY_TABLE = 'tollgate-test-idempotency';
+process.env.USER_POOL_ID = 'us-east-1_EXAMPLE1';
+process.env.USAGE_PLAN_NAME_PREFIX = 'tollgate-';
 process.env.AWS_REGION = 'us-east-1';
 process.env.AWS_ACCESS_KEY_ID = 'test';
 process.env.AWS_SECRET_ACCESS_KEY = 'test';

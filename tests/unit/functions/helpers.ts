@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import type { PlanAccount } from '#shared/plans';
+import type { PlanAccount } from '#shared/accounts';
 
 /** The example user of every fixture in events/. */
 export const SUB = '0f9c6c1e-7c2a-4a39-9d0b-1f6f2f6b0a11';

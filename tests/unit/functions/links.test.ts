@@ -16,7 +16,7 @@ import { uuidV7Timestamp } from '#shared/ids';
 import { encodeNextToken } from '#shared/pagination';
 import { handler, linksRoutes } from '../../../functions/links/handler.ts';
 import { createLink, deleteLink } from '../../../functions/links/domain.ts';
-import type { Link, LinkStore, TagLinkStore } from '#shared/resources';
+import type { Link, LinkStore, TagLinkStore } from '#shared/tables/resources';
 import {
   API_KEY_ID,
   API_KEY_VALUE,

@@ -4,7 +4,8 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import type { Account } from '#shared/accounts';
-import { accountView, handler } from '../../../functions/me/handler.ts';
+import { handler } from '../../../functions/account/handler.ts';
+import { accountView } from '../../../functions/account/me.ts';
 import {
   API_KEY_ID,
   EMAIL,

@@ -12,7 +12,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { PlanAccount } from '#shared/plans';
+import type { PlanAccount } from '#shared/accounts';
 import { logger } from '#shared/logger';
 import {
   API_KEY_VALUE,
@@ -33,9 +33,11 @@ process.env.PLAN_CHANGE_STATE_MACHINE_ARN = STATE_MACHINE_ARN;
 
 // The handler reads PLAN_CHANGE_STATE_MACHINE_ARN at module load: required after it is set (imports are hoisted).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const mod = require('../../../functions/plan/handler.ts') as typeof import('../../../functions/plan/handler.ts');
+const mod = require('../../../functions/account/handler.ts') as typeof import('../../../functions/account/handler.ts');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const domain = require('../../../functions/plan/domain.ts') as typeof import('../../../functions/plan/domain.ts');
+const domain = require('../../../functions/account/plan-change.ts') as typeof import('../../../functions/account/plan-change.ts');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { SfnPlanChangeWorkflow } = require('../../../functions/account/adapters.ts') as typeof import('../../../functions/account/adapters.ts');
 const { handler } = mod;
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -503,7 +505,7 @@ describe('GET /me/plan-changes/{executionId}', () => {
 
 describe('SfnPlanChangeWorkflow', () => {
   it('builds the execution ARN from the state machine ARN', () => {
-    const workflow = new mod.SfnPlanChangeWorkflow(
+    const workflow = new SfnPlanChangeWorkflow(
       'arn:aws-cn:states:cn-north-1:123456789012:stateMachine:tollgate-plan-change',
       new SFNClient({}),
     );

@@ -2,20 +2,11 @@ import { PLAN_CATALOG } from './env.ts';
 import { APIGatewayClient, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import type { Account } from '#shared/accounts';
-import { ConflictError } from '#shared/errors';
-import {
-  UsagePlanDirectory,
-  UsagePlanNotFoundError,
-  dayKey,
-  findPlan,
-  parsePlanCatalog,
-  planCatalog,
-  quotaPeriodStart,
-  readOnce,
-  requireActive,
-  usagePlanLookup,
-} from '#shared/plans';
+import { readOnce, requireActive, type Account } from '#shared/accounts';
+import { dayKey, quotaPeriodStart } from '#shared/dates';
+import { ConflictError, UsagePlanNotFoundError } from '#shared/errors';
+import { findPlan, parsePlanCatalog, planCatalog } from '#shared/plans';
+import { UsagePlanDirectory, usagePlanLookup } from '#shared/usage-plans';
 
 const apigw = mockClient(APIGatewayClient);
 const client = new APIGatewayClient({ region: 'us-east-1' });

@@ -6,6 +6,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createHash } from 'node:crypto';
 import { logger } from '#shared/logger';
+import { onboardingExecutionName } from '#shared/workflows';
+import { DEADLINE_MS, redriveExecutionName } from '../../../functions/post-authentication/domain.ts';
 import { EMAIL, SUB, captureOutput, context, loadEvent } from './helpers.ts';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-onboarding';
@@ -73,7 +75,7 @@ describe('post-authentication trigger', () => {
     await mod.handler(event(), context);
 
     const [started] = startCalls();
-    expect(started?.name).toBe(postConfirmation.onboardingExecutionName(SUB));
+    expect(started?.name).toBe(onboardingExecutionName(SUB));
     expect(JSON.parse(started?.input ?? '')).toEqual(postConfirmation.onboardingInputFrom(confirmation));
     expect(mod.onboardingInputFrom(event())).toEqual(postConfirmation.onboardingInputFrom(confirmation));
   });
@@ -94,7 +96,7 @@ describe('post-authentication trigger', () => {
     await mod.handler(event(), context);
 
     expect(startCalls()).toEqual([{ stateMachineArn: STATE_MACHINE_ARN, name: redriveName(FAILED_AT), input: JSON.stringify(INPUT) }]);
-    expect(mod.redriveExecutionName(SUB, FAILED_AT)).toBe(redriveName(FAILED_AT));
+    expect(redriveExecutionName(SUB, FAILED_AT)).toBe(redriveName(FAILED_AT));
     expect(redriveName(FAILED_AT).length).toBeLessThanOrEqual(80); // Step Functions' limit on execution names
   });
 
@@ -166,7 +168,7 @@ describe('post-authentication trigger', () => {
 
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(output).toContain('ran out of time');
-    expect(mod.DEADLINE_MS).toBeLessThanOrEqual(3_000);
+    expect(DEADLINE_MS).toBeLessThanOrEqual(3_000);
   });
 
   it('leaves an account in any other state alone', async () => {

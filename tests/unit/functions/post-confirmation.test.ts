@@ -5,6 +5,7 @@ import type { Context, PostConfirmationTriggerEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { onboardingExecutionName } from '#shared/workflows';
 
 process.env.ONBOARDING_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-onboarding';
 process.env.IDEMPOTENCY_TABLE = 'idempotency';
@@ -154,6 +155,6 @@ describe('post-confirmation trigger', () => {
   });
 
   it('names executions from the sub', () => {
-    expect(mod.onboardingExecutionName('abc')).toBe('onboard-abc');
+    expect(onboardingExecutionName('abc')).toBe('onboard-abc');
   });
 });

@@ -4,7 +4,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import type { PlanAccount } from '#shared/plans';
+import type { PlanAccount } from '#shared/accounts';
 import { API_KEY_ID, SUB, context, loadEvent } from './helpers.ts';
 
 const BILLING_TABLE = 'tollgate-test-billing';

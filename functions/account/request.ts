@@ -2,7 +2,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { BadRequestError } from '#shared/errors';
 
 /**
- * Request details the self-service routes share (PlanFunction and AccountFunction): the optional Idempotency-Key
+ * Request details the account routes share (rotation, plan change): the optional Idempotency-Key
  * header and stage-aware Location values. Pure: no environment, no clients.
  */
 

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
-import type { AccountStore } from '#shared/accounts';
+import { requireActive, type AccountStore, type PlanAccount } from '#shared/accounts';
 import { ConflictError, NotFoundError } from '#shared/errors';
-import { requireActive, type PlanAccount } from '#shared/plans';
 
 /**
  * Plan changes of one user. The change itself is the plan-change workflow's (Step Functions): this side only starts it

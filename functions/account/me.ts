@@ -1,13 +1,11 @@
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { DynamoAccountStore, type Account, type AccountStore } from '#shared/accounts';
+import type { Account, AccountStore } from '#shared/accounts';
 import { userFrom } from '#shared/caller';
-import { requireEnv } from '#shared/env';
 import { BadRequestError, NotFoundError } from '#shared/errors';
-import { createApiHandler, json, parseBody, type Routes } from '#shared/http';
+import { json, parseBody, type Routes } from '#shared/http';
 import { logger } from '#shared/logger';
-import { offboardingExecutionName, startOffboarding } from '#shared/offboarding';
+import { offboardingExecutionName } from '#shared/workflows';
 
 /** `GET /me`: the caller's own account. `DELETE /me`: close it (the offboarding workflow). */
 
@@ -107,13 +105,3 @@ export function meRoutes(deps: MeDeps): Routes {
     'DELETE /me': async ({ event }) => json(202, await deleteMe(event, deps)),
   };
 }
-
-const sfn = new SFNClient({ maxAttempts: 3 });
-const offboardingArn = requireEnv('OFFBOARDING_STATE_MACHINE_ARN');
-
-export const routes = meRoutes({
-  accounts: new DynamoAccountStore(requireEnv('ACCOUNTS_TABLE')),
-  offboard: (userId) => startOffboarding(sfn, offboardingArn, userId, 'SELF_SERVICE'),
-});
-
-export const handler = createApiHandler(routes);

@@ -9,11 +9,12 @@ import {
   type BatchWriteCommandInput,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from './clients.ts';
-import type { Cursor, Page, PageRequest } from './pagination.ts';
+import { conditionHeld } from '../aws-errors.ts';
+import { documentClient } from '../clients.ts';
+import type { Cursor, Page, PageRequest } from '../pagination.ts';
 
 /**
- * The sample API's resources (links, tags and the tag-links between them), one DynamoDB table, one partition per
+ * The Resources table: the sample API's resources (links, tags and the tag-links between them), one DynamoDB table, one partition per
  * user (`userId` = Cognito `sub`). Every read and write names the caller's partition, so one user can never reach
  * another's items. Sort keys:
  *
@@ -97,10 +98,6 @@ type GetRequests = NonNullable<BatchGetCommandInput['RequestItems']>;
 const BATCH_WRITE_SIZE = 25;
 const BATCH_GET_SIZE = 100;
 const MAX_BATCH_ATTEMPTS = 6;
-
-export function isConditionalCheckFailed(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -218,28 +215,16 @@ export class DynamoResourceStore implements ResourceStore {
     return Item;
   }
 
-  private async putIfAbsent(item: Key & Item): Promise<boolean> {
-    try {
-      await this.client.send(
-        new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(sk)' }),
-      );
-      return true;
-    } catch (error: unknown) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+  private putIfAbsent(item: Key & Item): Promise<boolean> {
+    return conditionHeld(
+      this.client.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(sk)' })),
+    );
   }
 
-  private async deleteIfExists(key: Key): Promise<boolean> {
-    try {
-      await this.client.send(
-        new DeleteCommand({ TableName: this.tableName, Key: key, ConditionExpression: 'attribute_exists(sk)' }),
-      );
-      return true;
-    } catch (error: unknown) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+  private deleteIfExists(key: Key): Promise<boolean> {
+    return conditionHeld(
+      this.client.send(new DeleteCommand({ TableName: this.tableName, Key: key, ConditionExpression: 'attribute_exists(sk)' })),
+    );
   }
 
   private async query(userId: string, prefix: string, page: PageRequest): Promise<Page<Item>> {

@@ -1,0 +1,217 @@
+import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { Account, AccountStore } from '../accounts.ts';
+import { conditionHeld } from '../aws-errors.ts';
+import { documentClient } from '../clients.ts';
+
+/**
+ * The Accounts table (`userId` = Cognito `sub`): every read and write the functions make of it. The workflows write
+ * the rest (onboarding, plan change, offboarding) through Step Functions' DynamoDB integration. Every write here is a
+ * conditional single-item update (the offline DynamoDB has no transactions), false when its condition does not hold.
+ */
+
+type Update = Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>;
+
+/** One conditional UpdateItem on an account; false when the condition does not hold. */
+function conditionalUpdate(client: DynamoDBDocumentClient, tableName: string, userId: string, update: Update): Promise<boolean> {
+  return conditionHeld(client.send(new UpdateCommand({ TableName: tableName, Key: { userId }, ...update })));
+}
+
+/** The account by id, read consistently. */
+export class DynamoAccountStore implements AccountStore {
+  constructor(
+    private readonly tableName: string,
+    private readonly client: DynamoDBDocumentClient = documentClient,
+  ) {}
+
+  async get(userId: string): Promise<Account | undefined> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { userId }, ConsistentRead: true }));
+    return Item as Account | undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- key rotation
+
+/** The rotation lock and the key swap (POST /me/api-key/rotate): conditional single-item updates of the account. */
+export class DynamoAccountKeyWriter {
+  constructor(
+    private readonly tableName: string,
+    private readonly client: DynamoDBDocumentClient = documentClient,
+  ) {}
+
+  /**
+   * Takes the account's rotation lock for `lockId` if the account is ACTIVE, still holds `fromKeyId`, has no plan
+   * change pending, and no other rotation holds an unexpired lock (the same `lockId` may take it again: a retry).
+   */
+  lockRotation(userId: string, fromKeyId: string, lockId: string, now: Date, until: Date): Promise<boolean> {
+    return conditionalUpdate(this.client, this.tableName, userId, {
+      UpdateExpression: 'SET rotationLock = :lock, rotationLockExpiresAt = :until',
+      ConditionExpression:
+        'apiKeyId = :from AND #status = :active AND attribute_not_exists(pendingPlanChange) AND ' +
+        '(attribute_not_exists(rotationLock) OR rotationLock = :lock OR rotationLockExpiresAt < :now)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':lock': lockId,
+        ':until': until.toISOString(),
+        ':from': fromKeyId,
+        ':active': 'ACTIVE',
+        ':now': now.toISOString(),
+      },
+    });
+  }
+
+  /** Points the account at `newKeyId` and releases the lock, if it is still ACTIVE on `plan` with `oldKeyId` and locked by `lockId`. */
+  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date): Promise<boolean> {
+    return conditionalUpdate(this.client, this.tableName, userId, {
+      UpdateExpression:
+        'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one REMOVE rotationLock, rotationLockExpiresAt',
+      // The plan too: a plan change that finished meanwhile moved the account, not this new key.
+      ConditionExpression:
+        'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
+      ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
+      ExpressionAttributeValues: {
+        ':new': newKeyId,
+        ':old': oldKeyId,
+        ':active': 'ACTIVE',
+        ':plan': plan,
+        ':lock': lockId,
+        ':now': now.toISOString(),
+        ':zero': 0,
+        ':one': 1,
+      },
+    });
+  }
+
+  /** Releases the rotation lock if `lockId` still holds it (a rotation that did not commit). */
+  async releaseRotation(userId: string, lockId: string): Promise<void> {
+    await conditionalUpdate(this.client, this.tableName, userId, {
+      UpdateExpression: 'REMOVE rotationLock, rotationLockExpiresAt',
+      ConditionExpression: 'rotationLock = :lock',
+      ExpressionAttributeValues: { ':lock': lockId },
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- billing close
+
+export type AccountKey = Record<string, string>;
+
+/** An Accounts item as the billing close reads it. */
+export interface ScannedAccount {
+  userId: string;
+  status?: string;
+  apiKeyId?: string;
+  closedAt?: string;
+}
+
+export interface AccountPage {
+  accounts: ScannedAccount[];
+  lastEvaluatedKey?: AccountKey;
+}
+
+/** Pages of the whole table, read consistently, with only what the billing close needs. */
+export class DynamoAccountScanner {
+  constructor(
+    private readonly tableName: string,
+    private readonly client: DynamoDBDocumentClient = documentClient,
+  ) {}
+
+  async scan(limit: number, startKey: AccountKey | undefined): Promise<AccountPage> {
+    const { Items, LastEvaluatedKey } = await this.client.send(
+      new ScanCommand({
+        TableName: this.tableName,
+        Limit: limit,
+        ConsistentRead: true,
+        ProjectionExpression: 'userId, #status, apiKeyId, closedAt',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    return {
+      accounts: (Items ?? []) as ScannedAccount[],
+      ...(LastEvaluatedKey ? { lastEvaluatedKey: LastEvaluatedKey as AccountKey } : {}),
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- reconciler
+
+/** What the account reconciler reads and writes: accounts not CLOSED, the suspension mark, the email. */
+export class DynamoAccountReconciler {
+  constructor(
+    private readonly tableName: string,
+    private readonly client: DynamoDBDocumentClient = documentClient,
+  ) {}
+
+  /** Pages of accounts that are not CLOSED (eventually consistent Scan with a filter). */
+  async *openAccounts(): AsyncIterable<Account[]> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const { Items, LastEvaluatedKey } = await this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: '#status <> :closed',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':closed': 'CLOSED' },
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      yield (Items ?? []) as Account[];
+      startKey = LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  /** Records (`suspended`) or clears the suspension, if the account still is ACTIVE with this key (else: next run). */
+  async markSuspended(userId: string, apiKeyId: string, suspended: boolean): Promise<void> {
+    await conditionalUpdate(this.client, this.tableName, userId, {
+      UpdateExpression: suspended ? 'SET keySuspendedAt = :now, updatedAt = :now' : 'REMOVE keySuspendedAt SET updatedAt = :now',
+      ConditionExpression: '#status = :active AND apiKeyId = :key',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':active': 'ACTIVE', ':key': apiKeyId, ':now': new Date().toISOString() },
+    });
+  }
+
+  /** Writes the pool's (verified) email to the account unless it is closing or closed; false when not written. */
+  recordEmail(userId: string, email: string): Promise<boolean> {
+    return conditionalUpdate(this.client, this.tableName, userId, {
+      // updatedAt is left alone: it names re-drives (redriveSuffix) and marks plan and status changes.
+      UpdateExpression: 'SET email = :email, emailUpdatedAt = :now',
+      ConditionExpression: 'attribute_exists(userId) AND NOT #status IN (:closing, :closed)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':email': email, ':closing': 'CLOSING', ':closed': 'CLOSED', ':now': new Date().toISOString() },
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- sign-in
+
+/** An account's status and last change, as the PostAuthentication trigger decides on it. */
+export interface AccountState {
+  status: string;
+  updatedAt?: string;
+}
+
+/**
+ * Status and updatedAt of one account (consistent GetItem, projected), or undefined when there is none. Takes the
+ * trigger's own low-level client (short timeouts) and an abort signal for its deadline.
+ */
+export async function readAccountState(
+  client: DynamoDBClient,
+  tableName: string,
+  userId: string,
+  abortSignal: AbortSignal,
+): Promise<AccountState | undefined> {
+  const { Item } = await client.send(
+    new GetItemCommand({
+      TableName: tableName,
+      Key: { userId: { S: userId } },
+      ConsistentRead: true,
+      ProjectionExpression: '#status, updatedAt',
+      ExpressionAttributeNames: { '#status': 'status' },
+    }),
+    { abortSignal },
+  );
+  if (!Item) return undefined;
+  const updatedAt = Item.updatedAt?.S;
+  return { status: Item.status?.S ?? 'UNKNOWN', ...(updatedAt !== undefined ? { updatedAt } : {}) };
+}
