@@ -1,4 +1,4 @@
-import { ACCOUNTS_TABLE } from './env.ts';
+import { ACCOUNTS_TABLE, BILLING_TABLE, USER_POOL_ID } from './env.ts';
 import {
   APIGatewayClient,
   CreateApiKeyCommand,
@@ -47,17 +47,8 @@ import {
   ACTIVE_ACCOUNT,
 } from './helpers.ts';
 
-const BILLING_TABLE = 'tollgate-test-billing';
-const IDEMPOTENCY_TABLE = 'tollgate-test-idempotency';
-const USER_POOL_ID = 'us-east-1_EXAMPLE1';
-process.env.BILLING_TABLE = BILLING_TABLE;
-process.env.IDEMPOTENCY_TABLE = IDEMPOTENCY_TABLE;
-process.env.USER_POOL_ID = USER_POOL_ID;
-process.env.USAGE_PLAN_NAME_PREFIX = 'tollgate-';
+import * as mod from '../../../functions/account/handler.ts';
 
-// The handler reads these at module load: required after they are set (imports are hoisted).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const mod = require('../../../functions/account/handler.ts') as typeof import('../../../functions/account/handler.ts');
 const { handler } = mod;
 
 const ddb = mockClient(DynamoDBDocumentClient);

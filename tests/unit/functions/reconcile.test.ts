@@ -1,11 +1,5 @@
-import './env.ts';
 import type { Account } from '#shared/accounts';
-
-process.env.USER_POOL_ID = 'us-east-1_EXAMPLE01';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- after the environment above
-const { reconcile, redriveSuffix } = require('../../../functions/reconcile/handler.ts') as typeof import('../../../functions/reconcile/handler.ts');
-type ReconcileDeps = import('../../../functions/reconcile/handler.ts').ReconcileDeps;
+import { reconcile, redriveSuffix, type ReconcileDeps } from '../../../functions/reconcile/handler.ts';
 
 const account = (userId: string): Account => ({ userId, status: 'ACTIVE', apiKeyId: `key-${userId}`, plan: 'free' });
 
