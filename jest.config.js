@@ -12,7 +12,8 @@ const common = {
 };
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
+    // The handlers' environment, set once before every unit test file (tests/unit/functions/env.ts).
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'], setupFiles: ['<rootDir>/tests/unit/functions/env.ts'] },
     {
       ...common,
       displayName: 'integration',

@@ -1,13 +1,15 @@
 /**
  * `npm run validate`: cfn-lint on template.yaml, then every state machine the template declares, with its
  * DefinitionSubstitutions resolved, through asl-validator. Also refuses state machine files the template does not use
- * (a second copy that would drift). Exits non-zero on any problem — including a missing cfn-lint.
+ * (a second copy that would drift), and committed ones that differ from their TypeScript sources (`npm run workflows`).
+ * Exits non-zero on any problem — including a missing cfn-lint.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { loadStackModel } from '../local/model.ts';
 import { loadTemplate } from '../local/template.ts';
+import { staleWorkflows } from './workflows.ts';
 
 const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: (sep?: string) => string };
 
@@ -45,10 +47,15 @@ const referenced = new Set(
     .filter((u): u is string => typeof u === 'string')
     .map((u) => resolve(root, u)),
 );
-for (const file of readdirSync(join(root, 'statemachines'))) {
+for (const file of readdirSync(join(root, 'statemachines')).filter((f) => f.endsWith('.asl.json'))) {
   const full = join(root, 'statemachines', file);
   if (!referenced.has(full)) fail(`${relative(root, full)} is not referenced by template.yaml (a copy that would drift)`);
 }
+
+// 4. Every committed state machine file is what its TypeScript source writes.
+const stale = staleWorkflows();
+for (const file of stale) fail(`${file} differs from its source ${file.replace(/\.asl\.json$/, '.ts')} (run npm run workflows)`);
+if (stale.length === 0) console.log('✓ state machine files match their sources (statemachines/*.ts)');
 
 if (failed) process.exit(1);
 console.log('✓ validate: all checks passed');

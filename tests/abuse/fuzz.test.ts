@@ -481,9 +481,23 @@ describe('fuzzing every route', () => {
     const current = await fetch(`${t.stack.apiUrl}/me/api-key?reveal=true`, { headers: { Authorization: user.idToken } });
     expect(current.status).toBe(200);
     const { value } = (await current.json()) as { value: string };
-    const links = await fetch(`${t.stack.apiUrl}/links`, { headers: { Authorization: user.idToken, 'x-api-key': value } });
-    expect(links.status).toBe(200);
-    expect(((await links.json()) as { items: unknown[] }).items.length).toBeGreaterThanOrEqual(0);
+    const headers = { Authorization: user.idToken, 'x-api-key': value };
+    // A link made now (the fuzzer may have deleted any earlier one) is listed by GET /links, whose pages hold only links.
+    const url = `https://example.com/after-fuzz/${Date.now()}`;
+    const created = await fetch(`${t.stack.apiUrl}/links`, { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' }, body: JSON.stringify({ url }) });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const listed: { id: string; url: string }[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await fetch(`${t.stack.apiUrl}/links?limit=100${nextToken ? `&nextToken=${encodeURIComponent(nextToken)}` : ''}`, { headers });
+      expect(page.status).toBe(200);
+      const body = (await page.json()) as { items: { id: string; url: string }[]; nextToken?: string };
+      listed.push(...body.items);
+      nextToken = body.nextToken;
+    } while (nextToken);
+    expect(listed.filter((link) => link.id === id)).toEqual([expect.objectContaining({ id, url })]);
+    expect(listed.filter((link) => typeof link.id !== 'string' || typeof link.url !== 'string')).toEqual([]);
     // Nothing the gateway answered was a 5xx or an aborted connection.
     expect(stackLog.filter((line) => line.startsWith('[gateway]') && (/ 5\d\d \d/.test(line) || / aborted /.test(line)))).toEqual([]);
   }, 30_000);

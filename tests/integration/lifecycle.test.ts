@@ -279,7 +279,7 @@ describe('account lifecycle: deletion and disabling', () => {
     const { executionArn } = await t.clients.sfn.send(
       new StartExecutionCommand({ stateMachineArn: machineArn('OffboardingStateMachine'), name: `offboard-${stuck.userId}`, input: JSON.stringify({ userId: stuck.userId }) }),
     );
-    expect((await waitForExecution(t, executionArn as string)).status).toBe('FAILED');
+    expect((await waitForExecution(t, executionArn as string, { expect: ['FAILED'] })).status).toBe('FAILED');
     expect(await reconcile()).toMatchObject({ offboarded: 0, redriven: 0, failed: 0 }); // changed just now: not stuck yet
 
     const updatedAt = new Date(Date.now() - 20 * 60_000).toISOString();

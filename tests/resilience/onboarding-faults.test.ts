@@ -50,7 +50,7 @@ afterAll(async () => {
 
 /** The onboarding input PostConfirmation sends, read back from the execution. */
 async function inputOf(userId: string): Promise<string> {
-  return (await waitForExecution(t, onboardingArn(t, userId))).input as string;
+  return (await waitForExecution(t, onboardingArn(t, userId), { expect: ['SUCCEEDED', 'FAILED'] })).input as string;
 }
 
 async function expectOnboarded(userId: string, email: string, executionName: string): Promise<string> {
@@ -68,10 +68,17 @@ async function expectOnboarded(userId: string, email: string, executionName: str
   return apiKeyId;
 }
 
-/** What a compensated onboarding leaves: no key (and so none in a plan), no custom:apiid, no billing, FAILED with the reason. */
-async function expectCompensated(userId: string, email: string, error: string, keyId?: string): Promise<void> {
+/**
+ * What a compensated onboarding (`onboard-<sub>`) leaves: no key, none in a plan, no custom:apiid, no billing, FAILED
+ * with the reason. `madeKeyId`: the key the execution made before it failed, or null when it made none.
+ */
+async function expectCompensated(userId: string, email: string, error: string, madeKeyId: string | null): Promise<void> {
+  const made = attempts(await historyOf(t, onboardingArn(t, userId)))
+    .filter((a) => a.state === 'CreateApiKey' && a.outcome === 'succeeded')
+    .map((a) => (a.output as { Payload?: { Id?: string } }).Payload?.Id as string);
+  expect(made).toEqual(madeKeyId === null ? [] : [madeKeyId]);
   expect(await keysNamed(t, userId)).toEqual([]);
-  if (keyId) expect(await plansHolding(t, keyId)).toEqual([]);
+  expect(await Promise.all(made.map((keyId) => plansHolding(t, keyId)))).toEqual(made.map(() => []));
   expect(await apiIdOf(t, email)).toBeUndefined();
   expect(await ledgerOf(t, userId)).toEqual([]);
   const account = await accountOf(t, userId);
@@ -187,7 +194,7 @@ describe('onboarding started by hand', () => {
     // An operator stops it mid-way (no Catch runs on StopExecution): the account stays ONBOARDING, claimed.
     await t.clients.sfn.send(new StopExecutionCommand({ executionArn: first.executionArn }));
     hold.release();
-    expect((await waitForExecution(t, first.executionArn as string)).status).toBe('ABORTED');
+    expect((await waitForExecution(t, first.executionArn as string, { expect: ['ABORTED'] })).status).toBe('ABORTED');
     expect(await accountOf(t, userId)).toMatchObject({ status: { S: 'ONBOARDING' }, onboardingExecution: { S: first.executionArn } });
     const [orphanKey] = await keysNamed(t, userId);
 
@@ -240,14 +247,14 @@ describe('CreateApiKey failing for good', () => {
     const email = uniqueEmail('nokey');
     const userId = await signUpAndConfirm(t, email);
 
-    const failed = await waitForExecution(t, onboardingArn(t, userId));
+    const failed = await waitForExecution(t, onboardingArn(t, userId), { expect: ['FAILED'] });
     expect(failed.status).toBe('FAILED');
     expect(failed.error).toBe(`ApiGateway.${errorName}`);
     const events = await historyOf(t, onboardingArn(t, userId));
     expect(attempts(events).filter((a) => a.state === 'CreateApiKey').map((a) => a.error)).toEqual(Array(times).fill(`ApiGateway.${errorName}`));
     // Nothing was created, so nothing is undone: straight to RecordFailure.
     expect(statesEntered(events).slice(-3)).toEqual(['CreateApiKey', 'RecordFailure', 'OnboardingFailed']);
-    await expectCompensated(userId, email, `ApiGateway.${errorName}`);
+    await expectCompensated(userId, email, `ApiGateway.${errorName}`, null);
 
     // The fault has cleared (all `times` were used). Re-drive: a new execution, same input, a new name.
     const redrive = await t.clients.sfn.send(
@@ -265,9 +272,9 @@ describe('CreateApiKey failing for good', () => {
     apigatewayFaults.inject('CreateApiKey', 'BadRequestException', 1);
     const email = uniqueEmail('signin-redrive');
     const userId = await signUpAndConfirm(t, email);
-    expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('FAILED');
+    expect((await waitForExecution(t, onboardingArn(t, userId), { expect: ['FAILED'] })).status).toBe('FAILED');
     const failedAt = (await accountOf(t, userId))?.updatedAt?.S as string;
-    await expectCompensated(userId, email, 'ApiGateway.BadRequestException');
+    await expectCompensated(userId, email, 'ApiGateway.BadRequestException', null);
 
     await signIn(t, email);
 
@@ -337,7 +344,7 @@ describe('a later onboarding step failing for good', () => {
     const email = uniqueEmail(`fail-${c.state.toLowerCase()}`);
     const userId = await signUpAndConfirm(t, email);
 
-    const execution = await waitForExecution(t, onboardingArn(t, userId));
+    const execution = await waitForExecution(t, onboardingArn(t, userId), { expect: ['FAILED'] });
     expect({ status: execution.status, error: execution.error }).toEqual({ status: 'FAILED', error: c.error });
     const events = await historyOf(t, onboardingArn(t, userId));
     const tries = attempts(events);

@@ -8,7 +8,7 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
 import { FaultInjector } from '../../local/apigateway/index.ts';
 import { TaskFaultInjector } from '../../local/stepfunctions/index.ts';
-import { onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
+import { onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type ClosedStatus, type TestStack } from '../support/stack.ts';
 import { accountOf, attempts, historyOf, ledgerOf, machineArn, plansHolding, stateInput, statesEntered, usagePlansOfKey } from './helpers.ts';
 
 const apigatewayFaults = new FaultInjector();
@@ -36,7 +36,7 @@ async function activeCustomer(prefix: string): Promise<{ email: string; userId: 
   return { email, userId, apiKeyId: (JSON.parse(execution.output ?? '{}') as { apiKeyId: string }).apiKeyId };
 }
 
-async function changePlan(userId: string, plan: string) {
+async function changePlan(userId: string, plan: string, expect: ClosedStatus = 'SUCCEEDED') {
   const started = await t.clients.sfn.send(
     new StartExecutionCommand({
       stateMachineArn: machineArn(t, 'PlanChangeStateMachine'),
@@ -44,7 +44,7 @@ async function changePlan(userId: string, plan: string) {
       input: JSON.stringify({ userId, plan, requestId: randomUUID() }),
     }),
   );
-  const done = await waitForExecution(t, started.executionArn as string);
+  const done = await waitForExecution(t, started.executionArn as string, { expect: [expect] });
   return { done, events: await historyOf(t, started.executionArn as string) };
 }
 
@@ -75,7 +75,7 @@ describe('a plan change failing after the detach', () => {
     const before = await accountOf(t, userId);
     c.inject();
 
-    const { done, events } = await changePlan(userId, 'pro');
+    const { done, events } = await changePlan(userId, 'pro', 'FAILED');
 
     expect({ status: done.status, error: done.error }).toEqual({ status: 'FAILED', error: c.error });
     const tries = attempts(events);

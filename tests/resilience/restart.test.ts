@@ -127,18 +127,20 @@ it('onboarding killed at SetApiIdAttribute (key made and in the plan, no billing
   }
 }, 60_000);
 
-// KNOWN BUG (see the top of the file): the re-run writes a second PLAN_STARTED entry.
 it('onboarding killed at MarkActive (billing entry written, not ACTIVE yet) is re-run on restart and completes once', async () => {
   const email = uniqueEmail('killed-active');
   const r = await killAt('MarkActive', onboardingHeldAt('MarkActive', email));
   try {
     await expectOnboardingCompleted(r, email);
+    // The re-run sees the execution's original StartTime, so it names the entry the first run wrote and finds it there.
+    const userId = r.executionArn.split(':onboard-')[1] as string;
+    expect((await ledgerOf(r.second, userId)).map((e) => e.entryId?.S)).toEqual([`${r.done.startDate?.toISOString()}#PLAN_STARTED#onboard-${userId}`]);
+    expect(attempts(r.after).filter((a) => a.state === 'RecordPlanStarted').map((a) => a.error)).toEqual(['DynamoDB.ConditionalCheckFailedException']);
   } finally {
     await r.second.close();
   }
 }, 60_000);
 
-// KNOWN BUG (see the top of the file): the re-run writes a second PLAN_CHANGED entry.
 it('a plan change killed at CommitPlan (key moved, PLAN_CHANGED written) is re-run on restart and completes once', async () => {
   let userId = '';
   let apiKeyId = '';
@@ -164,6 +166,9 @@ it('a plan change killed at CommitPlan (key moved, PLAN_CHANGED written) is re-r
     const account = await accountOf(r.second, userId);
     expect(account?.plan?.S).toBe('pro');
     expect(account?.pendingPlanChange).toBeUndefined();
+    const changed = (await ledgerOf(r.second, userId)).filter((e) => e.type?.S === 'PLAN_CHANGED').map((e) => e.entryId?.S);
+    expect(changed).toEqual([`${r.done.startDate?.toISOString()}#PLAN_CHANGED#${r.executionArn.split(':').at(-1)}`]);
+    expect(attempts(r.after).filter((a) => a.state === 'RecordPlanChanged').map((a) => a.error)).toEqual(['DynamoDB.ConditionalCheckFailedException']);
     expect((await ledgerOf(r.second, userId)).map((e) => e.type?.S)).toEqual(['PLAN_STARTED', 'PLAN_CHANGED']);
   } finally {
     await r.second.close();

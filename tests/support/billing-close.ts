@@ -6,7 +6,10 @@ import { BatchWriteItemCommand, type WriteRequest } from '@aws-sdk/client-dynamo
 import { StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { createHash } from 'node:crypto';
 import type { CloseProgress } from '../../functions/statement/page.ts';
-import { executionHistory, waitForExecution, type TestStack } from './stack.ts';
+import { executionHistory, waitForExecution, type ClosedStatus, type TestStack } from './stack.ts';
+
+/** Every way an execution closes: runClose reports the status, its callers assert it. */
+const CLOSED: ClosedStatus[] = ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
 
 export interface SeedAccount {
   userId: string;
@@ -102,7 +105,7 @@ export function continuationName(period: string, name: string): string {
 export async function runClose(t: TestStack, name: string, input: { period: string } & Record<string, unknown>, timeoutMs = 60_000): Promise<CloseRun> {
   const machineArn = billingCloseArn(t);
   const started = await t.clients.sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn, name, input: JSON.stringify(input) }));
-  const root = await waitForExecution(t, started.executionArn as string, timeoutMs);
+  const root = await waitForExecution(t, started.executionArn as string, { timeoutMs, expect: CLOSED });
   const executionPrefix = machineArn.replace(':stateMachine:', ':execution:');
   const executions: CloseRun['executions'] = [];
   for (let current: string | undefined = name; current !== undefined; ) {
@@ -112,7 +115,7 @@ export async function runClose(t: TestStack, name: string, input: { period: stri
       throw error;
     });
     if (!events) break;
-    const described = await waitForExecution(t, executionArn, timeoutMs);
+    const described = await waitForExecution(t, executionArn, { timeoutMs, expect: CLOSED });
     executions.push({ executionArn, status: described.status as string, events: events.length });
     const continued: boolean = events.some((e) => e.type === 'TaskScheduled' && e.taskScheduledEventDetails?.resource === 'startExecution.sync:2');
     current = continued ? continuationName(input.period, current) : undefined;

@@ -104,18 +104,35 @@ export function onboardingArn(t: TestStack, userId: string): string {
   return machine.arn.replace(':stateMachine:', ':execution:') + `:onboard-${userId}`;
 }
 
+/** How an execution can close (DescribeExecution `status`). */
+export type ClosedStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
 /**
- * Polls DescribeExecution until the execution closes. Fails fast with the execution's error when it FAILED,
- * rather than waiting for a timeout.
+ * Polls DescribeExecution (every 20 ms) until the execution closes, and returns it. Fails fast: as soon as the
+ * execution closes with a status the caller did not ask for — by default anything but SUCCEEDED — it throws with the
+ * execution's status, error and cause, rather than returning it for a later assertion (or waiting for a timeout).
+ * `options`: the timeout in ms (default 15,000), or `{ timeoutMs, expect }` where `expect` is the closed statuses the
+ * caller wants to see (e.g. `['FAILED']`, or `['SUCCEEDED', 'FAILED']`). Throws also when it is still RUNNING (or
+ * not started) after the timeout.
  */
-export async function waitForExecution(t: TestStack, executionArn: string, timeoutMs = 15_000): Promise<DescribeExecutionCommandOutput> {
+export async function waitForExecution(
+  t: TestStack,
+  executionArn: string,
+  options: number | { timeoutMs?: number; expect?: readonly ClosedStatus[] } = {},
+): Promise<DescribeExecutionCommandOutput> {
+  const { timeoutMs = 15_000, expect = ['SUCCEEDED'] } = typeof options === 'number' ? { timeoutMs: options } : options;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const described = await t.clients.sfn.send(new DescribeExecutionCommand({ executionArn })).catch((error: Error) => {
       if (error.name === 'ExecutionDoesNotExist') return undefined;
       throw error;
     });
-    if (described && described.status !== 'RUNNING') return described;
+    if (described && described.status !== 'RUNNING') {
+      if ((expect as readonly string[]).includes(described.status as string)) return described;
+      throw new Error(
+        `execution ${executionArn} ended ${described.status} (expected ${expect.join(' or ')}): ${described.error ?? ''}: ${described.cause ?? ''}`,
+      );
+    }
     if (Date.now() > deadline) throw new Error(`execution ${executionArn} still ${described?.status ?? 'not started'} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }

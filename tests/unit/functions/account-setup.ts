@@ -2,7 +2,7 @@
  * The AccountFunction's key, usage and billing route tests share this setup (account.test.ts, split by route): the
  * environment, mocked clients (reset before each case), the fake idempotency table, fixtures and a frozen clock.
  */
-import { ACCOUNTS_TABLE } from './env.ts';
+import { ACCOUNTS_TABLE, BILLING_TABLE, IDEMPOTENCY_TABLE, USER_POOL_ID } from './env.ts';
 import {
   APIGatewayClient, CreateApiKeyCommand, CreateUsagePlanKeyCommand, DeleteApiKeyCommand, DeleteUsagePlanKeyCommand,
   GetApiKeyCommand, GetUsageCommand, GetUsagePlansCommand, UpdateApiKeyCommand, UpdateUsageCommand
@@ -19,19 +19,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { PlanAccount } from '#shared/accounts';
 import { API_KEY_ID, SUB, ACTIVE_ACCOUNT } from './helpers.ts';
+import * as accountHandler from '../../../functions/account/handler.ts';
 import 'aws-sdk-client-mock-jest';
 
-export const BILLING_TABLE = 'tollgate-test-billing';
-export const IDEMPOTENCY_TABLE = 'tollgate-test-idempotency';
-export const USER_POOL_ID = 'us-east-1_EXAMPLE1';
-process.env.BILLING_TABLE = BILLING_TABLE;
-process.env.IDEMPOTENCY_TABLE = IDEMPOTENCY_TABLE;
-process.env.USER_POOL_ID = USER_POOL_ID;
-process.env.USAGE_PLAN_NAME_PREFIX = 'tollgate-';
-
-// The handler reads these at module load: required after they are set (imports are hoisted).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const mod = require('../../../functions/account/handler.ts') as typeof import('../../../functions/account/handler.ts');
+export { BILLING_TABLE, IDEMPOTENCY_TABLE, USER_POOL_ID };
+export const mod = accountHandler;
 export const { handler } = mod;
 
 export const ddb = mockClient(DynamoDBDocumentClient);

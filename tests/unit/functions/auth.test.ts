@@ -1,4 +1,4 @@
-import './env.ts';
+import { AUTH_CLIENT_ID as CLIENT_ID, AUTH_CLIENT_SECRET as CLIENT_SECRET } from './env.ts';
 import {
   CognitoIdentityProviderClient,
   ConfirmForgotPasswordCommand,
@@ -16,16 +16,8 @@ import { createHmac } from 'node:crypto';
 import { logger } from '#shared/logger';
 import { EMAIL, SUB, bodyOf, captureOutput, context, loadEvent, withBody, type Body } from './helpers.ts';
 
-const CLIENT_ID = '5exampleserverclient000000';
-const CLIENT_SECRET = 'EXAMPLE-CLIENT-SECRET-1q2w3e4r5t6y7u8i9o0p';
-process.env.AUTH_CLIENT_ID = CLIENT_ID;
-process.env.AUTH_CLIENT_SECRET = CLIENT_SECRET;
-
-// Required after the environment is set: the handler reads AUTH_CLIENT_* at module load.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { handler } = require('../../../functions/auth/handler.ts') as typeof import('../../../functions/auth/handler.ts');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { secretHash } = require('../../../functions/auth/secret-hash.ts') as typeof import('../../../functions/auth/secret-hash.ts');
+import { handler } from '../../../functions/auth/handler.ts';
+import { secretHash } from '../../../functions/auth/secret-hash.ts';
 
 const cognito = mockClient(CognitoIdentityProviderClient);
 

@@ -1,9 +1,19 @@
 /**
- * Environment the handlers read at module load. Import this module FIRST in a test file, before any handler:
- * the esbuild CJS transform keeps import order, so these are set before the handler's `requireEnv` runs.
+ * The environment the handlers read at module load, set once for every unit test: jest's `setupFiles` (jest.config.js,
+ * unit project) runs this before a test file's imports, so test files import handlers like any module, and import
+ * the values below when they assert on them.
  */
 export const ACCOUNTS_TABLE = 'tollgate-test-accounts';
 export const RESOURCES_TABLE = 'tollgate-test-resources';
+export const BILLING_TABLE = 'tollgate-test-billing';
+export const IDEMPOTENCY_TABLE = 'tollgate-test-idempotency';
+export const USER_POOL_ID = 'us-east-1_EXAMPLE1';
+export const USAGE_PLAN_NAME_PREFIX = 'tollgate-';
+export const AUTH_CLIENT_ID = '5exampleserverclient000000';
+export const AUTH_CLIENT_SECRET = 'EXAMPLE-CLIENT-SECRET-1q2w3e4r5t6y7u8i9o0p';
+export const ONBOARDING_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-onboarding';
+export const PLAN_CHANGE_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-plan-change';
+export const OFFBOARDING_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-offboarding';
 
 /** The template's default catalogue (Globals.PLAN_CATALOG with the parameter defaults). */
 export const PLAN_CATALOG = [
@@ -12,18 +22,22 @@ export const PLAN_CATALOG = [
   { name: 'pro', monthlyPrice: 99, rateLimit: 100, burstLimit: 200, quotaLimit: 1000000, quotaPeriod: 'MONTH' },
 ];
 
-process.env.ACCOUNTS_TABLE = ACCOUNTS_TABLE;
-process.env.RESOURCES_TABLE = RESOURCES_TABLE;
-process.env.PLAN_CATALOG = JSON.stringify(PLAN_CATALOG);
-process.env.OFFBOARDING_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-offboarding';
-// AccountFunction (every /me… route) reads these at load, whichever of its routes a test file exercises.
-process.env.PLAN_CHANGE_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-plan-change';
-process.env.BILLING_TABLE = 'tollgate-test-billing';
-process.env.IDEMPOTENCY_TABLE = 'tollgate-test-idempotency';
-process.env.USER_POOL_ID = 'us-east-1_EXAMPLE1';
-process.env.USAGE_PLAN_NAME_PREFIX = 'tollgate-';
-process.env.AWS_REGION = 'us-east-1';
-process.env.AWS_ACCESS_KEY_ID = 'test';
-process.env.AWS_SECRET_ACCESS_KEY = 'test';
-// Quiet by default; tests that inspect the logs raise the level themselves.
-process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+Object.assign(process.env, {
+  ACCOUNTS_TABLE,
+  RESOURCES_TABLE,
+  BILLING_TABLE,
+  IDEMPOTENCY_TABLE,
+  USER_POOL_ID,
+  USAGE_PLAN_NAME_PREFIX,
+  AUTH_CLIENT_ID,
+  AUTH_CLIENT_SECRET,
+  ONBOARDING_STATE_MACHINE_ARN,
+  PLAN_CHANGE_STATE_MACHINE_ARN,
+  OFFBOARDING_STATE_MACHINE_ARN,
+  PLAN_CATALOG: JSON.stringify(PLAN_CATALOG),
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  // Quiet by default; tests that inspect the logs raise the level themselves.
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+});

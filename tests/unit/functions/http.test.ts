@@ -1,4 +1,3 @@
-import './env.ts';
 import * as z from 'zod/mini';
 import { BadRequestError } from '#shared/errors';
 import { parseBody, parseParams, validationError } from '#shared/http';

@@ -1,4 +1,3 @@
-import './env.ts';
 import { randomBytes } from 'node:crypto';
 import { createUuidV7Generator, formatUuidV7, uuidv7, uuidV7Timestamp } from '#shared/ids';
 import { idParams as linkIdParams } from '../../../functions/links/handler.ts';

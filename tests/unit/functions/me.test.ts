@@ -1,4 +1,4 @@
-import { ACCOUNTS_TABLE } from './env.ts';
+import { ACCOUNTS_TABLE, OFFBOARDING_STATE_MACHINE_ARN } from './env.ts';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -164,7 +164,7 @@ describe('DELETE /me', () => {
     expect(result.statusCode).toBe(202);
     expect(bodyOf(result)).toMatchObject({ status: 'CLOSING', executionName: `offboard-${SUB}` });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
-      stateMachineArn: process.env.OFFBOARDING_STATE_MACHINE_ARN,
+      stateMachineArn: OFFBOARDING_STATE_MACHINE_ARN,
       name: `offboard-${SUB}`,
       input: JSON.stringify({ userId: SUB, reason: 'SELF_SERVICE' }),
     });

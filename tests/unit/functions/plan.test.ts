@@ -1,4 +1,4 @@
-import { ACCOUNTS_TABLE } from './env.ts';
+import { ACCOUNTS_TABLE, PLAN_CHANGE_STATE_MACHINE_ARN as STATE_MACHINE_ARN } from './env.ts';
 import { createHash } from 'node:crypto';
 import {
   DescribeExecutionCommand,
@@ -28,16 +28,10 @@ import {
   ACTIVE_ACCOUNT,
 } from './helpers.ts';
 
-const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-plan-change';
-process.env.PLAN_CHANGE_STATE_MACHINE_ARN = STATE_MACHINE_ARN;
+import * as domain from '../../../functions/account/plan-change.ts';
+import * as mod from '../../../functions/account/handler.ts';
+import { SfnPlanChangeWorkflow } from '../../../functions/account/adapters.ts';
 
-// The handler reads PLAN_CHANGE_STATE_MACHINE_ARN at module load: required after it is set (imports are hoisted).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const mod = require('../../../functions/account/handler.ts') as typeof import('../../../functions/account/handler.ts');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const domain = require('../../../functions/account/plan-change.ts') as typeof import('../../../functions/account/plan-change.ts');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { SfnPlanChangeWorkflow } = require('../../../functions/account/adapters.ts') as typeof import('../../../functions/account/adapters.ts');
 const { handler } = mod;
 
 const ddb = mockClient(DynamoDBDocumentClient);

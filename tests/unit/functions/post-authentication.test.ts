@@ -1,4 +1,4 @@
-import { ACCOUNTS_TABLE } from './env.ts';
+import { ACCOUNTS_TABLE, ONBOARDING_STATE_MACHINE_ARN as STATE_MACHINE_ARN } from './env.ts';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Context, PostAuthenticationTriggerEvent, PostConfirmationTriggerEvent } from 'aws-lambda';
@@ -10,15 +10,8 @@ import { onboardingExecutionName } from '#shared/workflows';
 import { DEADLINE_MS, redriveExecutionName } from '../../../functions/post-authentication/domain.ts';
 import { EMAIL, SUB, captureOutput, context, loadEvent } from './helpers.ts';
 
-const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-onboarding';
-process.env.ONBOARDING_STATE_MACHINE_ARN = STATE_MACHINE_ARN;
-process.env.IDEMPOTENCY_TABLE = 'tollgate-test-idempotency';
-
-// Required after the environment is set: both read it at module load.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const mod = require('../../../functions/post-authentication/handler.ts') as typeof import('../../../functions/post-authentication/handler.ts');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const postConfirmation = require('../../../functions/post-confirmation/handler.ts') as typeof import('../../../functions/post-confirmation/handler.ts');
+import * as mod from '../../../functions/post-authentication/handler.ts';
+import * as postConfirmation from '../../../functions/post-confirmation/handler.ts';
 
 const ddb = mockClient(DynamoDBClient);
 const sfn = mockClient(SFNClient);

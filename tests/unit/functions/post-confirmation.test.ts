@@ -6,14 +6,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onboardingExecutionName } from '#shared/workflows';
-
-process.env.ONBOARDING_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-onboarding';
-process.env.IDEMPOTENCY_TABLE = 'idempotency';
-process.env.AWS_REGION = 'us-east-1';
-process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const mod = require('../../../functions/post-confirmation/handler.ts') as typeof import('../../../functions/post-confirmation/handler.ts');
+import * as mod from '../../../functions/post-confirmation/handler.ts';
+import { ONBOARDING_STATE_MACHINE_ARN } from './env.ts';
 
 const sfn = mockClient(SFNClient);
 const ddb = mockClient(DynamoDBClient);
@@ -72,7 +66,7 @@ describe('post-confirmation trigger', () => {
     const calls = sfn.commandCalls(StartExecutionCommand);
     expect(calls).toHaveLength(1);
     const input = calls[0]!.args[0].input;
-    expect(input.stateMachineArn).toBe(process.env.ONBOARDING_STATE_MACHINE_ARN);
+    expect(input.stateMachineArn).toBe(ONBOARDING_STATE_MACHINE_ARN);
     expect(input.name).toBe(`onboard-${event.request.userAttributes.sub}`);
     expect(JSON.parse(input.input ?? '')).toEqual({
       userId: event.request.userAttributes.sub,

@@ -1,12 +1,6 @@
-import './env.ts';
 import type { Account } from '#shared/accounts';
 import { redriveSuffix } from '#shared/workflows';
-
-process.env.USER_POOL_ID = 'us-east-1_EXAMPLE01';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- after the environment above
-const { reconcile } = require('../../../functions/reconcile/domain.ts') as typeof import('../../../functions/reconcile/domain.ts');
-type ReconcileDeps = import('../../../functions/reconcile/domain.ts').ReconcileDeps;
+import { reconcile, type ReconcileDeps } from '../../../functions/reconcile/domain.ts';
 
 const account = (userId: string): Account => ({ userId, status: 'ACTIVE', apiKeyId: `key-${userId}`, plan: 'free' });
 

@@ -1,19 +1,12 @@
-import { ACCOUNTS_TABLE } from './env.ts';
+import { ACCOUNTS_TABLE, BILLING_TABLE } from './env.ts';
 import { APIGatewayClient, GetUsageCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import type { PlanAccount } from '#shared/accounts';
+import { handler } from '../../../functions/statement/handler.ts';
 import { API_KEY_ID, SUB, context, loadEvent } from './helpers.ts';
-
-const BILLING_TABLE = 'tollgate-test-billing';
-process.env.BILLING_TABLE = BILLING_TABLE;
-process.env.USAGE_PLAN_NAME_PREFIX = 'tollgate-';
-
-// The handler reads these at module load: required after they are set (imports are hoisted).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { handler } = require('../../../functions/statement/handler.ts') as typeof import('../../../functions/statement/handler.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const apigw = mockClient(APIGatewayClient);

@@ -1,0 +1,150 @@
+/** The offboarding workflow: the source of offboarding.asl.json (`npm run workflows` writes it; see asl.ts). */
+import { S, STATEMENT_FUNCTION_RETRIES, choice, dynamodb, fail, invoke, isPresent, machine, on, onAny, pass, sdk } from './asl.ts';
+import { ACCOUNTS, FAILURE_REASON, NOW, PLANS, USER } from './common.ts';
+
+const KEY_ID = '$.account.Attributes.apiKeyId.S';
+const CLOSING = S('CLOSING');
+const deleteUser = (o: Parameters<typeof sdk>[3]) =>
+  sdk('cognitoidentityprovider', 'adminDeleteUser', { UserPoolId: '${UserPoolId}', Username: '$.userId' }, { ResultPath: null, ...o });
+
+export default machine(
+  'Offboarding (user deleted by an administrator or by themselves): mark the account CLOSING, disable the API key (it stops working at once), record ACCOUNT_CLOSED and the final statement prorated to the closing, detach the key from every plan, delete it, delete the Cognito user, mark the account CLOSED. Exactly once per user by execution name offboard-<sub>; every step tolerates \'already done\'. Input: {"userId": "<sub>", "reason": "USER_DELETED" | "SELF_SERVICE"}.',
+  'LoadAccount',
+  {
+    LoadAccount: dynamodb('getItem', { TableName: ACCOUNTS, Key: USER, ConsistentRead: true }, { ResultPath: '$.loaded', Next: 'CheckAccount' }),
+    CheckAccount: choice(
+      [
+        { Variable: '$.loaded.Item', IsPresent: false, Next: 'DeleteUserOnly' },
+        { Variable: '$.loaded.Item.status.S', StringEquals: 'CLOSED', Next: 'DeleteUserOnly' },
+      ],
+      'MarkClosing',
+      'No account (never onboarded) or one already CLOSED: only make sure the Cognito user is gone.',
+    ),
+    DeleteUserOnly: deleteUser({ Catch: [on('CognitoIdentityProvider.UserNotFoundException', 'NothingToClose', null)], Next: 'NothingToClose' }),
+    NothingToClose: { Type: 'Succeed' },
+    MarkClosing: dynamodb(
+      'updateItem',
+      {
+        TableName: ACCOUNTS,
+        Key: USER,
+        UpdateExpression:
+          'SET #status = :closing, closingAt = if_not_exists(closingAt, :now), closeReason = if_not_exists(closeReason, :reason), updatedAt = :now',
+        ConditionExpression: 'attribute_exists(userId) AND #status <> :closed',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':closing': CLOSING, ':closed': S('CLOSED'), ':now': NOW, ':reason': S('$.reason') },
+        ReturnValues: 'ALL_NEW',
+      },
+      {
+        Comment:
+          'From here plan changes and period closes leave the account alone (they need ACTIVE). closingAt is fixed by the first attempt: it is the moment the final statement is prorated to.',
+        ResultSelector: { Attributes: '$.Attributes' },
+        ResultPath: '$.account',
+        Catch: [on('DynamoDB.ConditionalCheckFailedException', 'DeleteUserOnly', null), onAny('OffboardingFailed')],
+        Next: 'HasKey',
+      },
+    ),
+    HasKey: choice([{ ...isPresent(KEY_ID), Next: 'DisableKey' }], 'FinalStatement'),
+    DisableKey: sdk(
+      'apigateway',
+      'updateApiKey',
+      { ApiKey: KEY_ID, PatchOperations: [{ Op: 'replace', Path: '/enabled', Value: 'false' }] },
+      {
+        Comment: 'First: the key stops working at once (API Gateway refuses a disabled key with 403).',
+        ResultPath: null,
+        Catch: [on('ApiGateway.NotFoundException', 'FinalStatement', null), onAny('RecordFailure')],
+        Next: 'FinalStatement',
+      },
+    ),
+    FinalStatement: invoke(
+      '${StatementFunctionArn}',
+      { action: 'final', userId: '$.userId', closedAt: '$.account.Attributes.closingAt.S' },
+      STATEMENT_FUNCTION_RETRIES,
+      {
+        Comment: 'ACCOUNT_CLOSED and the last statements, once; before the key is deleted, so its usage can still be read.',
+        ResultPath: null,
+        Catch: [onAny('RecordFailure')],
+        Next: 'KeyToDelete',
+      },
+    ),
+    KeyToDelete: choice([{ ...isPresent(KEY_ID), Next: 'UsagePlans' }], 'DeleteUser'),
+    UsagePlans: pass({
+      Comment: 'Every plan, not just the recorded one: a plan change racing the closing may have moved the key.',
+      Result: PLANS.map((p) => p.usagePlanId),
+      ResultPath: '$.usagePlanIds',
+      Next: 'DetachFromPlans',
+    }),
+    DetachFromPlans: {
+      Type: 'Map',
+      ItemsPath: '$.usagePlanIds',
+      MaxConcurrency: 1,
+      ItemSelector: { 'UsagePlanId.$': '$$.Map.Item.Value', 'KeyId.$': KEY_ID },
+      ItemProcessor: {
+        ProcessorConfig: { Mode: 'INLINE' },
+        StartAt: 'DetachFromPlan',
+        States: {
+          DetachFromPlan: sdk(
+            'apigateway',
+            'deleteUsagePlanKey',
+            { UsagePlanId: '$.UsagePlanId', KeyId: '$.KeyId' },
+            { ResultPath: null, Catch: [on('ApiGateway.NotFoundException', 'NotInPlan', null)], End: true },
+          ),
+          NotInPlan: { Type: 'Pass', End: true },
+        },
+      },
+      ResultPath: null,
+      Catch: [onAny('RecordFailure')],
+      Next: 'DeleteKey',
+    },
+    DeleteKey: sdk(
+      'apigateway',
+      'deleteApiKey',
+      { ApiKey: KEY_ID },
+      { ResultPath: null, Catch: [on('ApiGateway.NotFoundException', 'DeleteUser', null), onAny('RecordFailure')], Next: 'DeleteUser' },
+    ),
+    DeleteUser: deleteUser({
+      Comment: "A self-service deletion deletes the user here; after an administrator's deletion the user is gone already.",
+      Catch: [on('CognitoIdentityProvider.UserNotFoundException', 'MarkClosed', null), onAny('RecordFailure')],
+      Next: 'MarkClosed',
+    }),
+    MarkClosed: dynamodb(
+      'updateItem',
+      {
+        TableName: ACCOUNTS,
+        Key: USER,
+        UpdateExpression: 'SET #status = :closed, closedAt = closingAt, updatedAt = :now REMOVE apiKeyId, failureReason',
+        ConditionExpression: '#status = :closing',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':closing': CLOSING, ':closed': S('CLOSED'), ':now': NOW },
+      },
+      {
+        Comment: 'The commit point: CLOSED, no key. Later period closes skip the account.',
+        ResultPath: null,
+        Catch: [on('DynamoDB.ConditionalCheckFailedException', 'Closed', null), onAny('RecordFailure')],
+        Next: 'Closed',
+      },
+    ),
+    Closed: { Type: 'Succeed' },
+    RecordFailure: dynamodb(
+      'updateItem',
+      {
+        TableName: ACCOUNTS,
+        Key: USER,
+        UpdateExpression: 'SET failureReason = :reason, updatedAt = :now',
+        ConditionExpression: '#status = :closing',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':closing': CLOSING, ':reason': FAILURE_REASON, ':now': NOW },
+      },
+      {
+        Comment:
+          'Compensation fails closed: the account stays CLOSING (no plan change, no period close) and a disabled key stays disabled; every step is safe to repeat, so a re-drive under a new name finishes the job.',
+        ResultPath: null,
+        Catch: [onAny('OffboardingFailed', '$.compensation.recordFailure')],
+        Next: 'OffboardingFailed',
+      },
+    ),
+    OffboardingFailed: fail(
+      'Offboarding.Failed',
+      'Offboarding did not finish; the account is CLOSING with failureReason, its key disabled. Start the workflow again under a new name.',
+    ),
+  },
+);
