@@ -17,7 +17,7 @@ import type autocannon from 'autocannon';
 import { createCognitoVerifier, createGateway } from '../local/gateway/index.ts';
 import { stringClaims } from '../local/gateway/event.ts';
 import type { LambdaInvoker } from '../local/types.ts';
-import type { TestStack } from '../tests/support/stack.ts';
+import type { TestStack } from '../local/harness/stack.ts';
 import type { BenchUser } from './setup.ts';
 import { fmt, fmtTarget, heading, median, table, verdict } from './util.ts';
 

@@ -16,8 +16,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../stack.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../types.ts';
 
 export interface TestStack {
   stack: LocalStack;

@@ -6,7 +6,7 @@ import { BatchWriteItemCommand, type WriteRequest } from '@aws-sdk/client-dynamo
 import { StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { createHash } from 'node:crypto';
 import type { CloseProgress } from '../../functions/statement/page.ts';
-import { executionHistory, waitForExecution, type TestStack } from './stack.ts';
+import { executionHistory, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 
 export interface SeedAccount {
   userId: string;
