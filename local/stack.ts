@@ -12,7 +12,7 @@ import { createApiGatewayControlPlane, type FaultHook, type ManagementApiLimits 
 import { buildFunctions } from './build.ts';
 import { startCognito, type LocalCognito } from './cognito.ts';
 import { createPortalListener, DEFAULT_PORTAL_PORT, ensurePortalBuilt, readOutboxFile, type PortalConfig } from '../portal/server/index.ts';
-import { createCognitoVerifier, createGateway } from './gateway/index.ts';
+import { createCognitoVerifier, createGateway } from './execute-api/index.ts';
 import { createLambdaRuntime, type LambdaRuntime } from './lambda/index.ts';
 import { buildStackModel, type CognitoIds, type StackModel } from './model.ts';
 import { DEFAULT_PORTS, endpointEnvironment, samEnvVars, type ServiceName } from './endpoints.ts';

@@ -7,7 +7,7 @@
  * per route shared by all callers), Cognito authorizer (401), API key and usage plan (403), the plan's throttle and
  * quota (429), Lambda proxy integration (502 on a function error or malformed answer,
  * 504 after the integration timeout). Gateway-generated errors carry x-amzn-ErrorType and the DEFAULT_4XX /
- * DEFAULT_5XX response headers. Sources for each behaviour: local/gateway/README.md.
+ * DEFAULT_5XX response headers. Sources for each behaviour: local/execute-api/README.md.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
