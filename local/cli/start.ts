@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PORTS, type ServiceName } from '../endpoints.ts';
 import { startLocalStack } from '../stack.ts';
-import { DEFAULT_PORTAL_PORT } from '../../portal/server/index.ts';
+import { DEFAULT_PORTAL_PORT } from '../portal/index.ts';
 
 const services = Object.keys(DEFAULT_PORTS) as ServiceName[];
 
