@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BodyTooLargeError, readBody, RequestAbortedError } from '../request-body.ts';
 import type { ApiKeyRecord, Listener, UsagePlanSpec } from '../types.ts';
 import { ApiGatewayError, ERROR_STATUS, MESSAGES, badRequest, notFound } from './errors.ts';
 import type { FaultHook } from './faults.ts';
@@ -99,7 +100,14 @@ export function createControlPlaneListener(opts: ListenerOptions): Listener {
     const { route, params } = matched;
     operation = route.operation;
 
-    readBody(req, maxBodyBytes)
+    readBody(req, { limit: maxBodyBytes })
+      .then(
+        (buffer) => buffer.toString('utf8'),
+        (error: unknown) => {
+          if (error instanceof BodyTooLargeError) throw badRequest(`Request body exceeds ${maxBodyBytes} bytes`);
+          throw error instanceof RequestAbortedError ? badRequest('Request aborted') : error;
+        },
+      )
       .then((raw) => {
         let result: Result | ApiGatewayError;
         try {
@@ -438,25 +446,6 @@ function resolveArn(store: ApiGatewayStore, arn: string): ArnTarget {
 }
 
 // ------------------------------------------------------------------ HTTP plumbing
-
-function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (tooLarge) reject(badRequest(`Request body exceeds ${maxBytes} bytes`));
-      else resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-    req.on('error', reject);
-    req.on('aborted', () => reject(badRequest('Request aborted')));
-  });
-}
 
 function drain(req: IncomingMessage): void {
   req.resume();

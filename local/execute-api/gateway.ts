@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { BodyTooLargeError, readBody } from '../request-body.ts';
 import { LOCAL_ACCOUNT_ID } from '../types.ts';
 import type { CorsSpec, KeyGate, LambdaInvoker, Listener, RouteSpec, TokenVerifier } from '../types.ts';
 import {
@@ -76,7 +77,6 @@ const TEN_MB = 10 * 1024 * 1024;
 /** Lambda's synchronous invocation payload limit. */
 const LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024;
 
-class BodyTooLarge extends Error {}
 
 interface Ctx {
   start: number;
@@ -86,39 +86,6 @@ interface Ctx {
   logPath: string;
   /** Why a gateway error happened, appended to the request's log line. */
   note?: string;
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > limit) {
-        done = true;
-        chunks.length = 0;
-        reject(new BodyTooLarge());
-        return; // keep reading (and discarding) so the 413 can be written; the connection is closed after it
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!done) {
-        done = true;
-        resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-      }
-    });
-    const abort = (error?: Error): void => {
-      if (!done) {
-        done = true;
-        reject(error ?? new Error('request aborted'));
-      }
-    };
-    req.on('error', abort);
-    req.on('close', () => abort());
-  });
 }
 
 function headerValues(req: IncomingMessage, lowerName: string): string[] {
@@ -203,10 +170,10 @@ export function createGateway(opts: GatewayOptions): { listener: Listener } {
     const declared = Number(req.headers['content-length']);
     let body: Buffer;
     try {
-      if (Number.isFinite(declared) && declared > maxBodyBytes) throw new BodyTooLarge();
-      body = await readBody(req, maxBodyBytes);
+      if (Number.isFinite(declared) && declared > maxBodyBytes) throw new BodyTooLargeError(maxBodyBytes);
+      body = await readBody(req, { limit: maxBodyBytes, early: true });
     } catch (error) {
-      if (!(error instanceof BodyTooLarge)) throw error;
+      if (!(error instanceof BodyTooLargeError)) throw error;
       req.resume(); // discard the rest; the connection is closed after the answer
       res.once('finish', () => {
         if (!req.complete) setTimeout(() => req.socket.destroy(), 1000).unref();
