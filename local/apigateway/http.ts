@@ -3,7 +3,7 @@ import { BodyTooLargeError, readBody, RequestAbortedError } from '../request-bod
 import type { ApiKeyRecord, Listener, UsagePlanSpec } from '../types.ts';
 import { ApiGatewayError, ERROR_STATUS, MESSAGES, badRequest, notFound } from './errors.ts';
 import type { FaultHook } from './faults.ts';
-import { newRequestId } from './ids.ts';
+import { newRequestId } from '../ids.ts';
 import { ManagementApiLimiter, type ManagementApiLimits } from './limits.ts';
 import { DAY_MS, parseDayKey } from './periods.ts';
 import type { ApiGatewayStore, PatchOperation } from './store.ts';

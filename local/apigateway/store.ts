@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { ApiKeyRecord, UsagePlanSpec } from '../types.ts';
 import { ApiGatewayError, MESSAGES, badRequest, conflict, notFound } from './errors.ts';
-import { newApiKeyId, newApiKeyValue } from './ids.ts';
+import { newApiKeyId, newApiKeyValue } from '../ids.ts';
 import { DAY_MS, dayKey, dayStart, parseDayKey, periodOf, type Period } from './periods.ts';
 import { JsonStateFile, ensureDir, readJsonFile } from './persist.ts';
 
