@@ -1,31 +1,30 @@
 /**
- * The offline API Gateway data plane for one REST API deployment: http://127.0.0.1:<port>/<stage>/<resource>, for its
- * stage and any additional stages of the same deployment (SAM's implicit `Stage`).
+ * The offline API Gateway data plane (execute-api) for one REST API deployment:
+ * http://127.0.0.1:<port>/<stage>/<resource>, for its stage and any additional stages of the same deployment (SAM's
+ * implicit `Stage`).
  *
- * Per request, in API Gateway's order: stage and resource routing (403 Missing Authentication Token), CORS
- * preflight (SAM's MOCK OPTIONS method, no auth), request size (413), the stage's method throttle (429, one bucket
- * per route shared by all callers), Cognito authorizer (401), API key and usage plan (403), the plan's throttle and
- * quota (429), Lambda proxy integration (502 on a function error or malformed answer,
- * 504 after the integration timeout). Gateway-generated errors carry x-amzn-ErrorType and the DEFAULT_4XX /
- * DEFAULT_5XX response headers. Sources for each behaviour: local/execute-api/README.md.
+ * A request runs through a chain of steps, one file each under ./handlers, in API Gateway's order (LocalStack's
+ * next_gen execute_api handler chain is the model): the body (413), routing and CORS preflight (403 Missing
+ * Authentication Token), the stage's method throttle (429), the Cognito authorizer (401), the API key (403), the
+ * usage plan's throttle and quota (429), the integration request (413) and the Lambda proxy integration (502, 504).
+ * A step answers by returning a Reply or throwing a GatewayResponseError (./responses.ts), which carries
+ * x-amzn-ErrorType and the DEFAULT_4XX / DEFAULT_5XX response headers. Sources for each behaviour: README.md.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { BodyTooLargeError, readBody } from '../request-body.ts';
-import { LOCAL_ACCOUNT_ID } from '../types.ts';
 import type { CorsSpec, KeyGate, LambdaInvoker, Listener, RouteSpec, TokenVerifier } from '../types.ts';
-import {
-  eventBody,
-  eventHeaders,
-  eventQuery,
-  extendedRequestId,
-  mapLambdaResponse,
-  requestTime,
-  stringClaims,
-  traceId,
-} from './event.ts';
+import type { Deployment, Invocation, Step } from './context.ts';
+import { extendedRequestId } from './event.ts';
+import { validateApiKey } from './handlers/api-key.ts';
+import { authorizeCognito } from './handlers/authorizer.ts';
+import { invokeIntegration } from './handlers/integration.ts';
+import { buildProxyEvent } from './handlers/integration-request.ts';
+import { methodThrottle } from './handlers/method-throttle.ts';
+import { readRequestBody } from './handlers/request-body.ts';
+import { routeRequest } from './handlers/route.ts';
+import { usagePlanLimits } from './handlers/usage-plan.ts';
+import { GatewayResponseError, RESPONSES, type Reply, type ResponseType } from './responses.ts';
 import { Router } from './router.ts';
 import { StageThrottle, type MethodThrottleSpec } from './throttle.ts';
 
@@ -57,65 +56,41 @@ export interface GatewayOptions {
   clock?: () => number;
 }
 
-/** Gateway response types this data plane produces, with AWS's default status, x-amzn-ErrorType and message. */
-const RESPONSES = {
-  MISSING_AUTHENTICATION_TOKEN: [403, 'MissingAuthenticationTokenException', 'Missing Authentication Token'],
-  UNAUTHORIZED: [401, 'UnauthorizedException', 'Unauthorized'],
-  EXPIRED: [401, 'UnauthorizedException', 'The incoming token has expired'],
-  AUTHORIZER_CONFIGURATION_ERROR: [500, 'AuthorizerConfigurationException', null],
-  INVALID_API_KEY: [403, 'ForbiddenException', 'Forbidden'],
-  THROTTLED: [429, 'TooManyRequestsException', 'Too Many Requests'],
-  QUOTA_EXCEEDED: [429, 'LimitExceededException', 'Limit Exceeded'],
-  LAMBDA_PAYLOAD_TOO_LARGE: [413, 'BadRequestException', 'Request Too Long'],
-  INTEGRATION_ERROR: [502, 'InternalServerErrorException', 'Internal server error'],
-  INTEGRATION_TIMEOUT: [504, 'InternalServerErrorException', 'Endpoint request timed out'],
-  INTERNAL: [500, 'InternalServerErrorException', 'Internal server error'],
-} as const satisfies Record<string, readonly [number, string, string | null]>;
-type ResponseType = keyof typeof RESPONSES;
+/** The chain, in API Gateway's order. */
+export const STEPS: readonly Step[] = [
+  readRequestBody,
+  routeRequest,
+  methodThrottle,
+  authorizeCognito,
+  validateApiKey,
+  usagePlanLimits,
+  buildProxyEvent,
+  invokeIntegration,
+];
 
 const TEN_MB = 10 * 1024 * 1024;
-/** Lambda's synchronous invocation payload limit. */
-const LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024;
 
-
-interface Ctx {
-  start: number;
-  requestId: string;
-  apigwId: string;
-  method: string;
-  logPath: string;
-  /** Why a gateway error happened, appended to the request's log line. */
-  note?: string;
-}
-
-function headerValues(req: IncomingMessage, lowerName: string): string[] {
-  const out: string[] = [];
-  const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if ((raw[i] as string).toLowerCase() === lowerName) out.push(raw[i + 1] as string);
+/** The request path as sent (an absolute-form target, http://host/path, gives its path) and the query string. */
+function splitTarget(url: string): { rawPath: string; rawQuery: string } {
+  const queryAt = url.indexOf('?');
+  let rawPath = queryAt === -1 ? url : url.slice(0, queryAt);
+  const rawQuery = queryAt === -1 ? '' : url.slice(queryAt + 1);
+  if (!rawPath.startsWith('/')) {
+    try {
+      rawPath = new URL(rawPath).pathname;
+    } catch {
+      rawPath = '';
+    }
   }
-  return out;
-}
-
-function sourceIpOf(req: IncomingMessage): string {
-  const ip = req.socket.remoteAddress ?? '127.0.0.1';
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  return { rawPath, rawQuery };
 }
 
 export function createGateway(opts: GatewayOptions): { listener: Listener } {
-  const router = new Router(opts.routes);
-  // Stage name → its own method throttle buckets (AWS keeps MethodSettings per stage).
-  const stages = new Map<string, { name: string; throttle: StageThrottle }>();
+  const stages: Deployment['stages'] = new Map();
   for (const stage of [{ name: opts.stage, methodThrottles: opts.methodThrottles }, ...(opts.additionalStages ?? [])]) {
     if (stages.has(stage.name)) throw new Error(`Duplicate stage ${stage.name}`);
     stages.set(stage.name, { name: stage.name, throttle: new StageThrottle(stage.methodThrottles ?? [], opts.clock ?? Date.now) });
   }
-  const maxBodyBytes = opts.maxBodyBytes ?? TEN_MB;
-  const integrationTimeoutMs = opts.integrationTimeoutMs ?? 29_000;
-  const log = opts.log ?? ((line: string) => console.log(line));
-  const deploymentId = randomUUID().replace(/-/g, '').slice(0, 6);
-  const errorHeaders4xx = { ...(opts.gatewayResponseHeaders?.DEFAULT_4XX ?? {}) };
-  const errorHeaders5xx = { ...(opts.gatewayResponseHeaders?.DEFAULT_5XX ?? {}) };
   const cors = opts.cors;
   const preflightHeaders: Record<string, string> = {};
   if (cors) {
@@ -124,23 +99,45 @@ export function createGateway(opts: GatewayOptions): { listener: Listener } {
     if (cors.allowMethods) preflightHeaders['Access-Control-Allow-Methods'] = cors.allowMethods;
     if (cors.maxAge !== undefined && cors.maxAge !== '') preflightHeaders['Access-Control-Max-Age'] = cors.maxAge;
   }
+  const deployment: Deployment = {
+    apiId: opts.apiId,
+    deploymentId: randomUUID().replace(/-/g, '').slice(0, 6),
+    router: new Router(opts.routes),
+    stages,
+    ...(cors ? { cors } : {}),
+    preflightHeaders,
+    invoker: opts.invoker,
+    gate: opts.gate,
+    verifier: opts.verifier,
+    maxBodyBytes: opts.maxBodyBytes ?? TEN_MB,
+    integrationTimeoutMs: opts.integrationTimeoutMs ?? 29_000,
+  };
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const errorHeaders4xx = { ...(opts.gatewayResponseHeaders?.DEFAULT_4XX ?? {}) };
+  const errorHeaders5xx = { ...(opts.gatewayResponseHeaders?.DEFAULT_5XX ?? {}) };
 
-  function finish(res: ServerResponse, ctx: Ctx, status: number, headers: Record<string, string | string[]>, body: Buffer): void {
-    headers['x-amzn-RequestId'] = ctx.requestId;
-    headers['x-amz-apigw-id'] = ctx.apigwId;
+  function finish(res: ServerResponse, inv: Invocation, start: number, reply: Reply): void {
+    const { status, headers, body } = reply;
+    headers['x-amzn-RequestId'] = inv.requestId;
+    headers['x-amz-apigw-id'] = inv.apigwId;
     const bodiless = status === 204 || status === 304 || status < 200;
     if (!bodiless) headers['Content-Length'] = String(body.length);
+    if (reply.drain) {
+      res.once('finish', () => {
+        if (!inv.req.complete) setTimeout(() => inv.req.socket.destroy(), 1000).unref();
+      });
+    }
     res.writeHead(status, headers);
-    res.end(ctx.method === 'HEAD' || bodiless ? undefined : body);
+    res.end(inv.method === 'HEAD' || bodiless ? undefined : body);
     try {
-      const note = ctx.note === undefined ? '' : ` (${ctx.note})`;
-      log(`${ctx.method} ${ctx.logPath} ${status} ${(performance.now() - ctx.start).toFixed(1)}ms${note}`);
+      const note = inv.note === undefined ? '' : ` (${inv.note})`;
+      log(`${inv.method} ${inv.rawPath} ${status} ${(performance.now() - start).toFixed(1)}ms${note}`);
     } catch {
       // a failing logger must not break the response
     }
   }
 
-  function fail(res: ServerResponse, ctx: Ctx, type: ResponseType, close = false): void {
+  function gatewayResponse(type: ResponseType, close = false): Reply {
     const [status, errorType, message] = RESPONSES[type];
     const headers: Record<string, string | string[]> = {
       ...(status >= 500 ? errorHeaders5xx : errorHeaders4xx),
@@ -148,209 +145,55 @@ export function createGateway(opts: GatewayOptions): { listener: Listener } {
       'x-amzn-ErrorType': errorType,
     };
     if (close) headers.Connection = 'close';
-    finish(res, ctx, status, headers, Buffer.from(JSON.stringify({ message })));
+    return { status, headers, body: Buffer.from(JSON.stringify({ message })) };
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, ctx: Ctx): Promise<void> {
-    const url = req.url ?? '/';
-    const queryAt = url.indexOf('?');
-    let rawPath = queryAt === -1 ? url : url.slice(0, queryAt);
-    const rawQuery = queryAt === -1 ? '' : url.slice(queryAt + 1);
-    if (!rawPath.startsWith('/')) {
-      // absolute-form request target (http://host/path)
-      try {
-        rawPath = new URL(rawPath).pathname;
-      } catch {
-        rawPath = '';
-      }
-    }
-    ctx.logPath = rawPath;
-
-    // The body first: API Gateway receives the whole request (at most 10 MB) before anything else.
-    const declared = Number(req.headers['content-length']);
-    let body: Buffer;
+  /** Runs the steps until one answers; a GatewayResponseError becomes its gateway response. */
+  async function run(inv: Invocation): Promise<Reply> {
     try {
-      if (Number.isFinite(declared) && declared > maxBodyBytes) throw new BodyTooLargeError(maxBodyBytes);
-      body = await readBody(req, { limit: maxBodyBytes, early: true });
-    } catch (error) {
-      if (!(error instanceof BodyTooLargeError)) throw error;
-      req.resume(); // discard the rest; the connection is closed after the answer
-      res.once('finish', () => {
-        if (!req.complete) setTimeout(() => req.socket.destroy(), 1000).unref();
-      });
-      // Not a gateway response: AWS answers this one in plain text, without x-amzn-ErrorType.
-      const text = `HTTP content length exceeded ${maxBodyBytes} bytes.`;
-      finish(res, ctx, 413, { 'Content-Type': 'text; charset=utf-8', Connection: 'close' }, Buffer.from(text));
-      return;
-    }
-
-    const stageEnd = rawPath.indexOf('/', 1);
-    const stage = stages.get(stageEnd === -1 ? rawPath.slice(1) : rawPath.slice(1, stageEnd));
-    if (stage === undefined) return fail(res, ctx, 'MISSING_AUTHENTICATION_TOKEN');
-    const path = stageEnd === -1 || stageEnd === rawPath.length - 1 ? '/' : rawPath.slice(stageEnd);
-    const match = router.match(path);
-    if (match === undefined) return fail(res, ctx, 'MISSING_AUTHENTICATION_TOKEN');
-    const { resource } = match;
-    const explicit = resource.methods.get(ctx.method);
-    if (explicit === undefined && ctx.method === 'OPTIONS' && cors && resource.methods.size > 0) {
-      // SAM's CORS preflight: a MOCK OPTIONS method (ahead of ANY) without authorizer or API key.
-      return finish(res, ctx, 200, { ...preflightHeaders, 'Content-Type': 'application/json' }, Buffer.from('{}'));
-    }
-    const route = explicit ?? resource.methods.get('ANY');
-    if (route === undefined) return fail(res, ctx, 'MISSING_AUTHENTICATION_TOKEN');
-
-    // 0. The stage's method throttle: before the authorizer and the key, one bucket per route for every caller.
-    if (!stage.throttle.admit(resource.path, route.method)) {
-      ctx.note = `stage throttle on ${route.method} ${resource.path}`;
-      return fail(res, ctx, 'THROTTLED');
-    }
-
-    // 1. Cognito authorizer.
-    let claims: Record<string, string> | undefined;
-    if (route.authorizer === 'cognito') {
-      let token = (req.headers.authorization ?? '').trim();
-      if (/^bearer\s/i.test(token)) token = token.slice(7).trim();
-      if (token === '') return fail(res, ctx, 'UNAUTHORIZED');
-      try {
-        claims = stringClaims(await opts.verifier.verify(token));
-      } catch (error) {
-        const code = (error as { code?: unknown } | null)?.code;
-        if (code === 'TOKEN_EXPIRED' || code === 'ERR_JWT_EXPIRED') return fail(res, ctx, 'EXPIRED');
-        if (code === 'JWKS_UNAVAILABLE' || code === 'ERR_JWKS_TIMEOUT') {
-          ctx.note = `Cognito authorizer could not load the pool's keys: ${(error as Error).message}`;
-          return fail(res, ctx, 'AUTHORIZER_CONFIGURATION_ERROR');
-        }
-        return fail(res, ctx, 'UNAUTHORIZED');
+      for (const step of STEPS) {
+        const reply = await step(inv, deployment);
+        if (reply !== undefined) return reply;
       }
-    }
-
-    // 2. API key, its usage plan on this stage, then throttle and quota.
-    let apiKey: string | null = null;
-    let apiKeyId: string | null = null;
-    if (route.apiKeyRequired) {
-      const values = headerValues(req, 'x-api-key');
-      const value = values[values.length - 1] ?? '';
-      if (value === '') return fail(res, ctx, 'INVALID_API_KEY');
-      const resolved = opts.gate.resolve(value, opts.apiId, stage.name);
-      if (resolved === undefined || !resolved.key.enabled) return fail(res, ctx, 'INVALID_API_KEY');
-      const admission = opts.gate.admit(resolved.key.id, resolved.plan);
-      if (!admission.ok) return fail(res, ctx, admission.reason === 'quota' ? 'QUOTA_EXCEEDED' : 'THROTTLED');
-      apiKey = resolved.key.value;
-      apiKeyId = resolved.key.id;
-    }
-
-    // 3. Lambda proxy integration.
-    const nowMs = Date.now();
-    const sourceIp = sourceIpOf(req);
-    const trace = traceId(nowMs);
-    const { headers, multiValueHeaders } = eventHeaders(req, sourceIp, trace);
-    const host = req.headers.host ?? '';
-    const event: APIGatewayProxyEvent = {
-      resource: resource.path,
-      path,
-      httpMethod: ctx.method,
-      headers,
-      multiValueHeaders,
-      ...eventQuery(rawQuery),
-      pathParameters: match.params,
-      stageVariables: null,
-      requestContext: {
-        resourceId: resource.id,
-        resourcePath: resource.path,
-        httpMethod: ctx.method,
-        extendedRequestId: ctx.apigwId,
-        requestTime: requestTime(nowMs),
-        path: rawPath,
-        accountId: LOCAL_ACCOUNT_ID,
-        protocol: `HTTP/${req.httpVersion}`,
-        stage: stage.name,
-        domainPrefix: host.split('.')[0] ?? '',
-        requestTimeEpoch: nowMs,
-        requestId: ctx.requestId,
-        identity: {
-          cognitoIdentityPoolId: null,
-          accountId: null,
-          cognitoIdentityId: null,
-          caller: null,
-          sourceIp,
-          principalOrgId: null,
-          accessKey: null,
-          cognitoAuthenticationType: null,
-          cognitoAuthenticationProvider: null,
-          userArn: null,
-          userAgent: req.headers['user-agent'] ?? null,
-          user: null,
-          apiKey,
-          apiKeyId,
-          clientCert: null,
-        },
-        domainName: host,
-        deploymentId,
-        apiId: opts.apiId,
-        authorizer: claims !== undefined ? { claims } : undefined,
-      } as APIGatewayProxyEvent['requestContext'],
-      ...eventBody(body, req.headers['content-type']),
-    };
-    if (claims === undefined) delete (event.requestContext as { authorizer?: unknown }).authorizer;
-    if (event.body !== null && event.body.length > LAMBDA_PAYLOAD_LIMIT - 512 * 1024) {
-      if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_PAYLOAD_LIMIT) return fail(res, ctx, 'LAMBDA_PAYLOAD_TOO_LARGE');
-    }
-
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), integrationTimeoutMs);
-    });
-    let outcome: Awaited<ReturnType<LambdaInvoker['invoke']>> | 'timeout';
-    try {
-      outcome = await Promise.race([opts.invoker.invoke(route.functionName, event), timeout]);
+      throw new Error('no step answered the request');
     } catch (error) {
-      ctx.note = `invoking ${route.functionName} failed: ${(error as Error).message}`;
-      return fail(res, ctx, 'INTEGRATION_ERROR');
-    } finally {
-      clearTimeout(timer);
+      if (!(error instanceof GatewayResponseError)) throw error;
+      if (error.note !== undefined) inv.note = error.note;
+      return gatewayResponse(error.type);
     }
-    if (outcome === 'timeout') {
-      ctx.note = `${route.functionName} did not answer within ${integrationTimeoutMs} ms`;
-      return fail(res, ctx, 'INTEGRATION_TIMEOUT');
-    }
-    if (outcome.error !== undefined) {
-      ctx.note = `${route.functionName}: ${outcome.error.errorType}: ${outcome.error.errorMessage}`;
-      return fail(res, ctx, 'INTEGRATION_ERROR');
-    }
-    const mapped = mapLambdaResponse(outcome.payload);
-    if (typeof mapped === 'string') {
-      ctx.note = `${route.functionName}: Execution failed due to configuration error: Malformed Lambda proxy response: ${mapped}`;
-      return fail(res, ctx, 'INTEGRATION_ERROR');
-    }
-    mapped.headers['X-Amzn-Trace-Id'] = trace;
-    finish(res, ctx, mapped.statusCode, mapped.headers, mapped.body);
   }
 
   const listener: Listener = (req, res) => {
-    const ctx: Ctx = {
-      start: performance.now(),
+    const start = performance.now();
+    const inv: Invocation = {
+      req,
+      method: (req.method ?? 'GET').toUpperCase(),
       requestId: randomUUID(),
       apigwId: extendedRequestId(),
-      method: (req.method ?? 'GET').toUpperCase(),
-      logPath: '',
+      ...splitTarget(req.url ?? '/'),
+      body: Buffer.alloc(0),
+      apiKey: null,
+      apiKeyId: null,
     };
-    handle(req, res, ctx).catch((error: unknown) => {
-      ctx.note = error instanceof Error ? error.message : String(error);
-      if (!res.headersSent) {
-        try {
-          fail(res, ctx, 'INTERNAL', true);
-          return;
-        } catch {
-          // fall through to destroying the socket
+    run(inv)
+      .then((reply) => finish(res, inv, start, reply))
+      .catch((error: unknown) => {
+        inv.note = error instanceof Error ? error.message : String(error);
+        if (!res.headersSent) {
+          try {
+            finish(res, inv, start, gatewayResponse('INTERNAL', true));
+            return;
+          } catch {
+            // fall through to destroying the socket
+          }
         }
-      }
-      try {
-        log(`${ctx.method} ${ctx.logPath} aborted (${ctx.note})`);
-      } catch {
-        // ignore
-      }
-      res.destroy();
-    });
+        try {
+          log(`${inv.method} ${inv.rawPath} aborted (${inv.note})`);
+        } catch {
+          // ignore
+        }
+        res.destroy();
+      });
   };
   return { listener };
 }
