@@ -1,3 +1,4 @@
+// Over 400 lines: one pass over the template resolves every resource the offline parts need, sharing one resolve context.
 /**
  * The stack as the offline parts need it, built from template.yaml: functions with resolved environments, the REST
  * API's routes, usage plans, tables, Cognito pool/client properties and state machines with DefinitionSubstitutions

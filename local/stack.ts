@@ -1,3 +1,4 @@
+// Over 400 lines: the one place that starts every local service in order and wires their endpoints to each other.
 /**
  * The offline stack: "deploys" template.yaml onto local parts — cognito-local, dynalite, and our Lambda, API Gateway
  * (control and data plane) and Step Functions services — and returns their endpoints. `npm start` and every
