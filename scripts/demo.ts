@@ -1,3 +1,4 @@
+// Over 400 lines: one narrated walkthrough whose eight steps read top to bottom, with the helpers only it uses.
 /**
  * `npm run demo`: a narrated walkthrough of a new customer's first minutes, against a running `npm start`.
  *   npm run demo
