@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { createStepFunctionsService } from '../local/stepfunctions/index.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/types.ts';
 import { listenerHistory } from '../tests/support/listener-history.ts';
-import type { TestStack } from '../tests/support/stack.ts';
+import type { TestStack } from '../local/harness/stack.ts';
 import {
   DEFAULT_PAGE_SIZE,
   DEFAULT_PAGES_PER_EXECUTION,

@@ -19,7 +19,7 @@ import { endpointEnvironment, functionEnvironment } from '../local/endpoints.ts'
 import { lambdaRuntimeVariables } from '../local/lambda/index.ts';
 import { loadStackModel, type FunctionModel } from '../local/model.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../local/types.ts';
-import type { TestStack } from '../tests/support/stack.ts';
+import type { TestStack } from '../local/harness/stack.ts';
 import { fmt, heading, median, table, verdict } from './util.ts';
 
 const RUNS = 10;

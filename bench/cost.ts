@@ -11,7 +11,7 @@
  */
 import { ConfirmSignUpCommand, InitiateAuthCommand, SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { performance } from 'node:perf_hooks';
-import { onboardingArn, PASSWORD, uniqueEmail, type TestStack } from '../tests/support/stack.ts';
+import { onboardingArn, PASSWORD, uniqueEmail, type TestStack } from '../local/harness/stack.ts';
 import {
   API_GATEWAY_REST_PER_MILLION,
   ALL_PRICES,

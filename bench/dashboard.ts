@@ -11,7 +11,7 @@
  * and when the last load finished (later than 10 s when the offline stack queues the offered rate).
  */
 import { performance } from 'node:perf_hooks';
-import type { TestStack } from '../tests/support/stack.ts';
+import type { TestStack } from '../local/harness/stack.ts';
 import { onboardUser, startBenchStack, type BenchUser } from './setup.ts';
 import { fmt, heading, percentile, pool, sleep, table, verdict } from './util.ts';
 

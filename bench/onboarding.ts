@@ -14,7 +14,7 @@ import { GetApiKeysCommand, GetUsagePlanKeysCommand, type GetApiKeysCommandOutpu
 import { ConfirmSignUpCommand, InitiateAuthCommand, SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { performance } from 'node:perf_hooks';
-import { onboardingArn, PASSWORD, uniqueEmail, type TestStack } from '../tests/support/stack.ts';
+import { onboardingArn, PASSWORD, uniqueEmail, type TestStack } from '../local/harness/stack.ts';
 import { countTransitions, executionHistory, listExecutions, startBenchStack, stateMachineArn, type TransitionCount } from './setup.ts';
 import { fmt, heading, median, percentile, pool, sum, table, verdict } from './util.ts';
 

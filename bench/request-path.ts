@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type autocannon from 'autocannon';
-import { createCognitoVerifier, createGateway } from '../local/gateway/index.ts';
-import { stringClaims } from '../local/gateway/event.ts';
+import { createCognitoVerifier, createGateway } from '../local/execute-api/index.ts';
+import { stringClaims } from '../local/execute-api/event.ts';
 import type { LambdaInvoker } from '../local/types.ts';
-import type { TestStack } from '../tests/support/stack.ts';
+import type { TestStack } from '../local/harness/stack.ts';
 import type { BenchUser } from './setup.ts';
 import { fmt, fmtTarget, heading, median, table, verdict } from './util.ts';
 

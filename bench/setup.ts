@@ -1,13 +1,13 @@
 /**
- * The bench's offline stacks and users, built from the integration-test helpers (tests/support/stack.ts): a stack on
+ * The bench's offline stacks and users, built from the integration-test helpers (local/harness/stack.ts): a stack on
  * free ports in a fresh temp dir, a user signed up, confirmed, onboarded and signed in, and the execution history
  * reads the onboarding and cost sections share.
  */
 import { ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import type { LocalStackOptions } from '../local/stack.ts';
-import { onboardCustomer, startTestStack, type Customer, type TestStack } from '../tests/support/stack.ts';
+import { onboardCustomer, startTestStack, type Customer, type TestStack } from '../local/harness/stack.ts';
 
-export { executionHistory } from '../tests/support/stack.ts';
+export { executionHistory } from '../local/harness/stack.ts';
 import { sleep } from './util.ts';
 
 /** A stack for the bench: logs discarded (nothing per request), the given options on top. */

@@ -1,3 +1,4 @@
+// Over 400 lines: cognito-local assembled in-process plus the small patches that make it answer as Cognito, each a function with its source.
 /**
  * cognito-local, assembled in-process (its own CLI only reads ./.cognito): state under <dir>/cognito, triggers sent
  * to the offline Lambda service, tokens issued by the URL the gateway verifies against, and messages (confirmation

@@ -1,10 +1,10 @@
+// Over 400 lines: one pass over the template resolves every resource the offline parts need, sharing one resolve context.
 /**
  * The stack as the offline parts need it, built from template.yaml: functions with resolved environments, the REST
  * API's routes, usage plans, tables, Cognito pool/client properties and state machines with DefinitionSubstitutions
  * applied. Physical ids are deterministic from the stack name (so a restart finds its state again), except
  * Cognito's, which cognito-local assigns and the stack passes in.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
@@ -22,6 +22,7 @@ import {
   type ResolveContext,
   type Template,
 } from './template.ts';
+import { stableId } from './ids.ts';
 import type { CorsSpec, QuotaPeriod, RouteSpec, StateMachineSpec, UsagePlanSpec } from './types.ts';
 
 export interface BuildProperties {
@@ -181,12 +182,8 @@ const API_GLOBALS = new Set(['OpenApiVersion']);
 const OPEN_API_VERSION = /^[2-3](\.\d)(\.\d)?$/;
 const TRIGGERS = ['PreSignUp', 'PostConfirmation', 'PostAuthentication', 'PreTokenGeneration', 'CustomMessage', 'UserMigration'];
 
-/** A stable 10-character id, like API Gateway's. */
-export function shortId(...parts: string[]): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  const digest = createHash('sha256').update(parts.join('/')).digest();
-  return Array.from(digest.subarray(0, 10), (b) => alphabet[b % alphabet.length]).join('');
-}
+/** A stable 10-character id, like API Gateway's (see stableId in ./ids.ts). */
+export const shortId = (...parts: string[]): string => stableId(parts);
 
 export function loadStackModel(opts: ModelOptions): StackModel {
   return buildStackModel(loadTemplate(opts.templatePath), opts);

@@ -1,3 +1,4 @@
+// Over 400 lines: the one place that starts every local service in order and wires their endpoints to each other.
 /**
  * The offline stack: "deploys" template.yaml onto local parts — cognito-local, dynalite, and our Lambda, API Gateway
  * (control and data plane) and Step Functions services — and returns their endpoints. `npm start` and every
@@ -11,8 +12,8 @@ import { join, resolve } from 'node:path';
 import { createApiGatewayControlPlane, type FaultHook, type ManagementApiLimits } from './apigateway/index.ts';
 import { buildFunctions } from './build.ts';
 import { startCognito, type LocalCognito } from './cognito.ts';
-import { createPortalListener, DEFAULT_PORTAL_PORT, ensurePortalBuilt, readOutboxFile, type PortalConfig } from '../portal/server/index.ts';
-import { createCognitoVerifier, createGateway } from './gateway/index.ts';
+import { createPortalListener, DEFAULT_PORTAL_PORT, ensurePortalBuilt, readOutboxFile, type PortalConfig } from './portal/index.ts';
+import { createCognitoVerifier, createGateway } from './execute-api/index.ts';
 import { createLambdaRuntime, type LambdaRuntime } from './lambda/index.ts';
 import { buildStackModel, type CognitoIds, type StackModel } from './model.ts';
 import { DEFAULT_PORTS, endpointEnvironment, samEnvVars, type ServiceName } from './endpoints.ts';

@@ -56,3 +56,33 @@ export function secondsUntilToken(bucket: Bucket, limit: RateLimit, nowMs: numbe
   if (!(limit.rate > 0)) return 60;
   return Math.max(1, Math.ceil(missing / limit.rate));
 }
+
+/**
+ * Buckets by key (a route, an API key id, an operation), each created full on its key's first request: what every
+ * throttle of the offline stack keeps. Limits are passed per call, as for the functions above.
+ */
+export class Buckets {
+  private readonly byKey = new Map<string, Bucket>();
+
+  /** The key's bucket, created full at `nowMs` if it has none yet. */
+  of(key: string, limit: RateLimit, nowMs: number): Bucket {
+    let bucket = this.byKey.get(key);
+    if (bucket === undefined) this.byKey.set(key, (bucket = newBucket(limit, nowMs)));
+    return bucket;
+  }
+
+  /** takeToken on the key's bucket. */
+  take(key: string, limit: RateLimit, nowMs: number): boolean {
+    return takeToken(this.of(key, limit, nowMs), limit, nowMs);
+  }
+
+  /** Tokens in the key's bucket at `nowMs`; undefined before its first request. */
+  tokens(key: string, limit: RateLimit, nowMs: number): number | undefined {
+    const bucket = this.byKey.get(key);
+    return bucket === undefined ? undefined : tokensAt(bucket, limit, nowMs);
+  }
+
+  delete(key: string): void {
+    this.byKey.delete(key);
+  }
+}

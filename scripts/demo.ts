@@ -1,3 +1,4 @@
+// Over 400 lines: one narrated walkthrough whose eight steps read top to bottom, with the helpers only it uses.
 /**
  * `npm run demo`: a narrated walkthrough of a new customer's first minutes, against a running `npm start`.
  *   npm run demo
@@ -16,12 +17,13 @@ import {
   InitiateAuthCommand,
   SignUpCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PORTS } from '../local/endpoints.ts';
+import { claimsOf, executionHistory } from '../local/harness/clients.ts';
 import type { CognitoIds } from '../local/model.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/types.ts';
 
@@ -289,7 +291,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     );
     say(`execution ${executionArn}`);
     const execution = await waitForExecution(sfn, executionArn, o.onboardingTimeoutMs);
-    const history = await executionHistory(sfn, executionArn);
+    const history = await executionHistory({ clients: { sfn } }, executionArn);
     const started = execution.startDate?.getTime() ?? history[0]?.timestamp?.getTime() ?? 0;
     say('states entered (time after the start):');
     for (const event of history.filter((e) => e.type?.endsWith('StateEntered'))) {
@@ -443,13 +445,6 @@ function parseJson(text: string | undefined): Record<string, unknown> {
   }
 }
 
-/** The payload of a JWT (not verified: the gateway does that; the demo only reads the claims). */
-export function claimsOf(token: string): Record<string, unknown> {
-  const payload = token.split('.')[1];
-  if (!payload) throw new DemoError('The ID token is not a JWT.');
-  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-}
-
 function describePlan(plan: UsagePlan): string {
   const t = plan.throttle;
   const q = plan.quota;
@@ -497,17 +492,6 @@ async function waitForExecution(sfn: SFNClient, executionArn: string, timeoutMs:
     }
     await sleep(described ? 200 : 100);
   }
-}
-
-async function executionHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, ...(nextToken ? { nextToken } : {}) }));
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
 }
 
 const USAGE = `Usage: npm run demo -- [options]

@@ -1,7 +1,7 @@
 import type { Admission, ApiKeyRecord, KeyGate, QuotaPeriod, UsagePlanSpec } from '../types.ts';
 import { periodOf } from './periods.ts';
 import type { ApiGatewayStore } from './store.ts';
-import { newBucket, takeToken, tokensAt, type Bucket } from '../token-bucket.ts';
+import { Buckets } from '../token-bucket.ts';
 
 
 interface QuotaWindow {
@@ -22,7 +22,7 @@ interface QuotaWindow {
  * requests already made, so after `replace /remaining = n` exactly n more requests pass in the period.
  */
 export class ApiKeyGate implements KeyGate {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets = new Buckets();
   private readonly windows = new Map<string, QuotaWindow>();
   private readonly now: () => Date;
 
@@ -43,7 +43,7 @@ export class ApiKeyGate implements KeyGate {
 
   admit(keyId: string, plan: UsagePlanSpec, now: Date = this.now()): Admission {
     const ms = now.getTime();
-    if (plan.throttle && !this.takeToken(keyId, plan.throttle.rateLimit, plan.throttle.burstLimit, ms)) {
+    if (plan.throttle && !this.buckets.take(keyId, { rate: plan.throttle.rateLimit, burst: plan.throttle.burstLimit }, ms)) {
       return { ok: false, reason: 'throttled' };
     }
     if (plan.quota) {
@@ -63,16 +63,8 @@ export class ApiKeyGate implements KeyGate {
 
   /** Tokens left in the key's bucket at `now` (for tests and diagnostics); undefined before its first request. */
   tokens(keyId: string, plan: UsagePlanSpec, now: Date = this.now()): number | undefined {
-    const bucket = this.buckets.get(keyId);
-    if (!bucket || !plan.throttle) return undefined;
-    return tokensAt(bucket, { rate: plan.throttle.rateLimit, burst: plan.throttle.burstLimit }, now.getTime());
-  }
-
-  private takeToken(keyId: string, rate: number, burst: number, ms: number): boolean {
-    const limit = { rate, burst };
-    let bucket = this.buckets.get(keyId);
-    if (!bucket) this.buckets.set(keyId, (bucket = newBucket(limit, ms)));
-    return takeToken(bucket, limit, ms);
+    if (!plan.throttle) return undefined;
+    return this.buckets.tokens(keyId, { rate: plan.throttle.rateLimit, burst: plan.throttle.burstLimit }, now.getTime());
   }
 
   /** The quota period holding `ms` and the requests counted in it; cached per key, recomputed (≤ 31 lookups) on a new period. */

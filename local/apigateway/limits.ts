@@ -1,4 +1,4 @@
-import { newBucket, refill, secondsUntilToken, type Bucket, type RateLimit } from '../token-bucket.ts';
+import { Buckets, newBucket, refill, secondsUntilToken, type Bucket, type RateLimit } from '../token-bucket.ts';
 
 /**
  * The API Gateway management API's request limits, per account and Region, shared by every caller (the workflows,
@@ -36,7 +36,7 @@ export type Admission = { ok: true } | { ok: false; retryAfterSeconds: number; l
  */
 export class ManagementApiLimiter {
   private readonly account: Bucket;
-  private readonly operations = new Map<string, Bucket>();
+  private readonly operations = new Buckets();
 
   constructor(
     readonly limits: ManagementApiLimits = AWS_MANAGEMENT_API_LIMITS,
@@ -51,8 +51,7 @@ export class ManagementApiLimiter {
     const opLimit = this.limits.operations[operation];
     let opBucket: Bucket | undefined;
     if (opLimit) {
-      opBucket = this.operations.get(operation);
-      if (!opBucket) this.operations.set(operation, (opBucket = newBucket(opLimit, now)));
+      opBucket = this.operations.of(operation, opLimit, now);
       refill(opBucket, opLimit, now);
       if (!(opBucket.tokens >= 1)) return { ok: false, limit: 'operation', retryAfterSeconds: secondsUntilToken(opBucket, opLimit, now) };
     }

@@ -1,7 +1,8 @@
+// Over 400 lines: one class owns keys, plan membership, usage and their persistence, so every write is checked and saved in one place.
 import { join } from 'node:path';
 import type { ApiKeyRecord, UsagePlanSpec } from '../types.ts';
 import { ApiGatewayError, MESSAGES, badRequest, conflict, notFound } from './errors.ts';
-import { newApiKeyId, newApiKeyValue } from './ids.ts';
+import { newApiKeyId, newApiKeyValue } from '../ids.ts';
 import { DAY_MS, dayKey, dayStart, parseDayKey, periodOf, type Period } from './periods.ts';
 import { JsonStateFile, ensureDir, readJsonFile } from './persist.ts';
 

@@ -8,8 +8,9 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PORTS, type ServiceName } from '../endpoints.ts';
+import { renderBanner } from './banner.ts';
 import { startLocalStack } from '../stack.ts';
-import { DEFAULT_PORTAL_PORT } from '../../portal/server/index.ts';
+import { DEFAULT_PORTAL_PORT } from '../portal/index.ts';
 
 const services = Object.keys(DEFAULT_PORTS) as ServiceName[];
 
@@ -67,35 +68,21 @@ async function main(): Promise<void> {
       if (!quiet) console.log(line);
     },
   });
-  const e = stack.endpoints;
-  const env = stack.clientEnvironment;
-  const outputs = Object.entries(stack.outputs).filter(([k]) => k.endsWith('StateMachineArn') || k.endsWith('TableName') || k.endsWith('UsagePlanId'));
-  // At least the column of the lines above, and always a gap after the longest output name.
-  const labelWidth = Math.max(27, ...outputs.map(([k]) => k.length + 2));
-  console.log(`
-Tollgate offline — state in ${dir}
-${stack.portal ? `\n  Developer portal           ${stack.portal.url}   (sign up there; codes arrive in its Outbox)\n` : ''}
-  API (gateway)              ${stack.apiUrl}
-  Lambda                     ${e.lambda}
-  API Gateway (control)      ${e.apigateway}
-  Step Functions             ${e.stepfunctions}
-  Cognito                    ${e.cognito}
-  DynamoDB                   ${e.dynamodb}
-
-  User pool id               ${stack.userPoolId}
-  App client id              ${stack.userPoolClientId}
-${outputs.map(([k, v]) => `  ${k.padEnd(labelWidth)}${v}`).join('\n')}
-${stack.model.notSimulated.length ? `\n  Not simulated offline: ${stack.model.notSimulated.join(', ')}\n` : ''}
-For the AWS CLI / SDK in another shell:
-${Object.entries(env)
-  .map(([k, v]) => `  export ${k}=${v}`)
-  .join('\n')}
-  export TOLLGATE_API_URL=${stack.apiUrl} TOLLGATE_USER_POOL_ID=${stack.userPoolId} TOLLGATE_CLIENT_ID=${stack.userPoolClientId}
-
-For \`sam local invoke\` (Docker) against these services (README "sam local invoke"):
-  sam build && sam local invoke PublicFunction -e events/plans.json --region us-east-1 --env-vars ${stack.samEnvVarsFile}
-
-Ready in ${((Date.now() - started) / 1000).toFixed(1)} s — Ctrl-C to stop.`);
+  console.log(
+    renderBanner({
+      dir,
+      ...(stack.portal ? { portalUrl: stack.portal.url } : {}),
+      apiUrl: stack.apiUrl,
+      endpoints: stack.endpoints,
+      userPoolId: stack.userPoolId,
+      userPoolClientId: stack.userPoolClientId,
+      outputs: stack.outputs,
+      notSimulated: stack.model.notSimulated,
+      clientEnvironment: stack.clientEnvironment,
+      samEnvVarsFile: stack.samEnvVarsFile,
+      readySeconds: (Date.now() - started) / 1000,
+    }),
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {

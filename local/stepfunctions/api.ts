@@ -7,8 +7,9 @@
  * error answer.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 
+import { BodyTooLargeError, readBody } from '../request-body.ts';
 import type { Listener } from '../types.ts';
 import { SfnApiError } from './errors.ts';
 
@@ -26,25 +27,6 @@ function send(res: ServerResponse, status: number, body: unknown, requestId: str
     'x-amzn-RequestId': requestId,
   });
   res.end(text);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk); // past the limit: keep draining, answer once it ends
-    });
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) {
-        reject(new SfnApiError('SerializationException', `Request body larger than ${MAX_BODY_BYTES} bytes`, 413));
-      } else {
-        resolve(Buffer.concat(chunks));
-      }
-    });
-    req.on('error', reject);
-  });
 }
 
 export interface ListenerOptions {
@@ -79,7 +61,12 @@ export function createListener(options: ListenerOptions): Listener {
         req.resume();
         throw new SfnApiError('UnknownOperationException', `Step Functions answers POST / only (got ${req.method})`);
       }
-      const raw = await readBody(req);
+      const raw = await readBody(req, { limit: MAX_BODY_BYTES }).catch((error: unknown) => {
+        if (error instanceof BodyTooLargeError) {
+          throw new SfnApiError('SerializationException', `Request body larger than ${MAX_BODY_BYTES} bytes`, 413);
+        }
+        throw error;
+      });
       if (options.isClosing()) throw new SfnApiError('ServiceUnavailable', 'The offline Step Functions service is shutting down', 503);
       const target = String(req.headers['x-amz-target'] ?? '');
       if (!target.startsWith(TARGET_PREFIX)) {

@@ -1,3 +1,4 @@
+// Over 400 lines: the Task integrations and the error names each may throw belong together (the tables document the integrations).
 /**
  * The Task bridge: runs a Task state's Resource against the local endpoints with AWS SDK v3 clients (one per
  * service, created on first use and kept for the service's lifetime, SDK retries off: Step Functions' own

@@ -1,13 +1,8 @@
 /** The runtime configuration: config.json next to index.html (`npm start` serves it; in AWS, made from the Outputs). */
 
-export interface PortalConfig {
-  region: string;
-  userPoolId: string;
-  userPoolClientId: string;
-  cognitoEndpoint: string;
-  apiUrl: string;
-  outboxUrl?: string;
-}
+import type { PortalConfig } from './portal-config.ts';
+
+export type { PortalConfig };
 
 export class ConfigError extends Error {}
 

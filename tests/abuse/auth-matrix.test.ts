@@ -17,7 +17,7 @@ import {
   type AttributeType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { createHmac } from 'node:crypto';
-import { PASSWORD, signIn, startTestStack, uniqueEmail, type TestStack } from '../support/stack.ts';
+import { PASSWORD, signIn, startTestStack, uniqueEmail, type TestStack } from '../../local/harness/stack.ts';
 import { call, cognitoLocalKey, decodeSegment, mintToken, onboardedUser, type Answer, type User } from './support.ts';
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

@@ -17,7 +17,7 @@ import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import fc from 'fast-check';
 import { METHODS } from 'node:http';
 import { connect } from 'node:net';
-import { signIn, startTestStack, type TestStack } from '../support/stack.ts';
+import { signIn, startTestStack, type TestStack } from '../../local/harness/stack.ts';
 import { answerProblems, closeAgent, decodeSegment, mintToken, onboardedUser, rawRequest, type RawRequest, type RawResponse, type User } from './support.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0);

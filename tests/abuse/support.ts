@@ -7,7 +7,7 @@ import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { createPrivateKey, sign, type JsonWebKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { PASSWORD, onboardingArn, signIn, signUpAndConfirm, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
+import { PASSWORD, onboardingArn, signIn, signUpAndConfirm, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 
 export interface RawRequest {
   method: string;

@@ -6,7 +6,7 @@
 import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { AdminGetUserCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { Page } from 'playwright-core';
-import { PASSWORD, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
+import { PASSWORD, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 import { describeBrowser, launchBrowser, screenshot, type Browser } from './support.ts';
 
 jest.setTimeout(120_000);

@@ -5,7 +5,7 @@
  */
 import { InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { Page } from 'playwright-core';
-import { PASSWORD, onboardingArn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
+import { PASSWORD, onboardingArn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 import { describeBrowser, launchBrowser, screenshot, type Browser } from './support.ts';
 
 jest.setTimeout(120_000);

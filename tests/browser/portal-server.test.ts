@@ -1,12 +1,12 @@
 /**
- * The portal's static server and build step (portal/server), without a browser: the built files, /config.json, the
+ * The portal's static server and build step (local/portal), without a browser: the built files, /config.json, the
  * offline /outbox.json, nothing outside portal/dist, and a build that is skipped while the sources are unchanged.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPortalListener, ensurePortalBuilt, isPortalBuildCurrent, readOutboxFile, type PortalConfig } from '../../portal/server/index.ts';
+import { createPortalListener, ensurePortalBuilt, isPortalBuildCurrent, readOutboxFile, type PortalConfig } from '../../local/portal/index.ts';
 
 const config: PortalConfig = {
   region: 'us-east-1',

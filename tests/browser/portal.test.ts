@@ -6,7 +6,7 @@
  */
 import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import type { Page, Request } from 'playwright-core';
-import { PASSWORD, startTestStack, uniqueEmail, type TestStack } from '../support/stack.ts';
+import { PASSWORD, startTestStack, uniqueEmail, type TestStack } from '../../local/harness/stack.ts';
 import { describeBrowser, launchBrowser, screenshot, type Browser } from './support.ts';
 
 jest.setTimeout(120_000);

@@ -8,7 +8,7 @@
 import { GetUsageCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
 import { randomUUID } from 'node:crypto';
 import { call as callPath, onboardedUser, type Answer, type User } from '../abuse/support.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import { startTestStack, type TestStack } from '../../local/harness/stack.ts';
 
 const call = (t: TestStack, method: string, path: string, opts: Parameters<typeof callPath>[2] = {}): Promise<Answer> =>
   callPath(t, path, { ...opts, method });

@@ -18,7 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inviteUser, resolveTarget } from '../../scripts/admin.ts';
-import { PASSWORD, claimsOf, onboardingArn, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
+import { PASSWORD, claimsOf, onboardingArn, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are inspected field by field
 type Json = Record<string, any>;

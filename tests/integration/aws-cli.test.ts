@@ -4,7 +4,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startTestStack, uniqueEmail, PASSWORD, type TestStack } from '../support/stack.ts';
+import { startTestStack, uniqueEmail, PASSWORD, type TestStack } from '../../local/harness/stack.ts';
 
 const run = promisify(execFile);
 const cli = spawnSync('aws', ['--version'], { encoding: 'utf8' });

@@ -6,7 +6,7 @@
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { runClose, seedAccounts, tableName, type SeedAccount } from '../support/billing-close.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import { startTestStack, type TestStack } from '../../local/harness/stack.ts';
 
 /** Small enough that one execution cannot close 18 pages (7 events each), large enough for 3 pages and a handover. */
 const MAX_HISTORY_EVENTS = 40;

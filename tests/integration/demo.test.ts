@@ -5,7 +5,7 @@
 import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { freePort } from '../../local/ports.ts';
 import { maskKey, readStackIds, runDemo, type DemoOptions } from '../../scripts/demo.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import { startTestStack, type TestStack } from '../../local/harness/stack.ts';
 
 let t: TestStack;
 

@@ -13,7 +13,7 @@ import { GetApiKeysCommand } from '@aws-sdk/client-api-gateway';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { FaultInjector } from '../../local/apigateway/index.ts';
-import { executionHistory, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
+import { executionHistory, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 
 const apigatewayFaults = new FaultInjector();
 const logLines: string[] = [];

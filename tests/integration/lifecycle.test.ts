@@ -15,7 +15,7 @@ import {
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { createHash } from 'node:crypto';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { invokeFunction, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, onboardingArn, type TestStack } from '../support/stack.ts';
+import { invokeFunction, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, onboardingArn, type TestStack } from '../../local/harness/stack.ts';
 
 jest.setTimeout(30_000);
 

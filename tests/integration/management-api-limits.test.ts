@@ -5,7 +5,7 @@
  * Retry-After and a JSON message, never 500; a read served from the account record (GET /me/api-key without reveal)
  * still answers 200; once the callers stop, the reads answer 200 again.
  */
-import { onboardCustomer, startTestStack, type Customer, type TestStack } from '../support/stack.ts';
+import { onboardCustomer, startTestStack, type Customer, type TestStack } from '../../local/harness/stack.ts';
 
 let t: TestStack;
 // The limits' clock moves only when the test says so: no refill can slip in, however busy the machine is.

@@ -22,7 +22,7 @@ import {
   uniqueEmail,
   waitForExecution,
   type TestStack,
-} from '../support/stack.ts';
+} from '../../local/harness/stack.ts';
 
 let t: TestStack;
 

@@ -15,7 +15,7 @@ import {
   InitiateAuthCommand,
   SignUpCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { PASSWORD, claimsOf, signIn, signUpAndConfirm, startTestStack, uniqueEmail, type TestStack } from '../support/stack.ts';
+import { PASSWORD, claimsOf, signIn, signUpAndConfirm, startTestStack, uniqueEmail, type TestStack } from '../../local/harness/stack.ts';
 
 describe('offline Cognito as the template says', () => {
   let t: TestStack;

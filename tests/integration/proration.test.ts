@@ -13,7 +13,7 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCom
 import { randomUUID } from 'node:crypto';
 import type { StatementLine } from '#shared/billing';
 import { billingCloseArn, tableName } from '../support/billing-close.ts';
-import { onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
+import { onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 
 jest.setTimeout(60_000);
 

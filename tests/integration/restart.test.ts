@@ -7,7 +7,7 @@ import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution } from '../support/stack.ts';
+import { onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution } from '../../local/harness/stack.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-restart-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,7 +7,7 @@
 import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { ListTablesCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { onboardCustomer, startTestStack, type Customer, type TestStack } from '../support/stack.ts';
+import { onboardCustomer, startTestStack, type Customer, type TestStack } from '../../local/harness/stack.ts';
 
 let t: TestStack;
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTemplate, withFunctionGlobals } from '../../local/template.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import { startTestStack, type TestStack } from '../../local/harness/stack.ts';
 
 const root = join(__dirname, '../..');
 const template = loadTemplate(join(root, 'template.yaml'));

@@ -8,7 +8,7 @@ import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { claimsOf, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
+import { claimsOf, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 import { loadTemplate } from '../../local/template.ts';
 
 const root = join(__dirname, '../..');

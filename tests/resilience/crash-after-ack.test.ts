@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_PORTS, type ServiceName } from '../../local/endpoints.ts';
 import { freePort } from '../../local/ports.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
-import { startTestStack } from '../support/stack.ts';
+import { startTestStack } from '../../local/harness/stack.ts';
 
 const ROOT = resolve(__dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-crash-'));

@@ -6,7 +6,7 @@ import { GetApiKeysCommand, GetUsagePlanKeysCommand, GetUsagePlansCommand } from
 import { AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { GetItemCommand, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
-import { executionHistory, type TestStack } from '../support/stack.ts';
+import { executionHistory, type TestStack } from '../../local/harness/stack.ts';
 
 /** Every history event of an execution, oldest first. */
 export const historyOf = executionHistory;

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FaultInjector } from '../../local/apigateway/index.ts';
 import { TaskFaultInjector } from '../../local/stepfunctions/index.ts';
-import { PASSWORD, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../support/stack.ts';
+import { PASSWORD, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 import {
   accountOf,
   apiIdOf,

@@ -8,7 +8,7 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
 import { FaultInjector } from '../../local/apigateway/index.ts';
 import { TaskFaultInjector } from '../../local/stepfunctions/index.ts';
-import { onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type ClosedStatus, type TestStack } from '../support/stack.ts';
+import { onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type ClosedStatus, type TestStack } from '../../local/harness/stack.ts';
 import { accountOf, attempts, historyOf, ledgerOf, machineArn, plansHolding, stateInput, statesEntered, usagePlansOfKey } from './helpers.ts';
 
 const apigatewayFaults = new FaultInjector();

@@ -6,7 +6,7 @@ import { BatchWriteItemCommand, type WriteRequest } from '@aws-sdk/client-dynamo
 import { StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { createHash } from 'node:crypto';
 import type { CloseProgress } from '../../functions/statement/page.ts';
-import { executionHistory, waitForExecution, type ClosedStatus, type TestStack } from './stack.ts';
+import { executionHistory, waitForExecution, type ClosedStatus, type TestStack } from '../../local/harness/stack.ts';
 
 /** Every way an execution closes: runClose reports the status, its callers assert it. */
 const CLOSED: ClosedStatus[] = ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createGateway, StageThrottle, type MethodThrottleSpec } from '../../../local/gateway/index.ts';
+import { createGateway, StageThrottle, type MethodThrottleSpec } from '../../../local/execute-api/index.ts';
 import { loadStackModel } from '../../../local/model.ts';
 import type { KeyGate, LambdaInvoker, RouteSpec, TokenVerifier } from '../../../local/types.ts';
 

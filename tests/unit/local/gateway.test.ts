@@ -8,7 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { createCognitoVerifier, createGateway, TokenExpiredError, JwksUnavailableError } from '../../../local/gateway/index.ts';
+import { createCognitoVerifier, createGateway, TokenExpiredError, JwksUnavailableError } from '../../../local/execute-api/index.ts';
 import type {
   Admission,
   ApiKeyRecord,

@@ -11,13 +11,14 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../stack.ts';
+import { claimsOf } from './clients.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../types.ts';
 
 export interface TestStack {
   stack: LocalStack;
@@ -138,23 +139,7 @@ export async function waitForExecution(
   }
 }
 
-/** Every history event of an execution, oldest first (all pages). */
-export async function executionHistory(t: TestStack, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await t.clients.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
-}
-
-export function claimsOf(token: string): Record<string, unknown> {
-  const payload = token.split('.')[1];
-  if (!payload) throw new Error('not a JWT');
-  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-}
+export { claimsOf, executionHistory } from './clients.ts';
 
 export interface Customer {
   email: string;

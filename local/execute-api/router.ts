@@ -5,7 +5,7 @@
  * resource found, so a resource that exists without the method (or an intermediate resource with no methods at
  * all) ends in "Missing Authentication Token", as in AWS.
  */
-import { createHash } from 'node:crypto';
+import { stableId } from '../ids.ts';
 import type { RouteSpec } from '../types.ts';
 
 export interface Resource {
@@ -33,13 +33,7 @@ export interface Match {
 const PARAM = /^\{([A-Za-z0-9._-]+)\}$/;
 const GREEDY = /^\{([A-Za-z0-9._-]+)\+\}$/;
 
-function resourceId(path: string): string {
-  const digest = createHash('sha256').update(path).digest();
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  let id = '';
-  for (let i = 0; i < 6; i++) id += alphabet[(digest[i] ?? 0) % alphabet.length];
-  return id;
-}
+const resourceId = (path: string): string => stableId([path], 6);
 
 function newNode(path: string): Node {
   return { resource: { path, id: resourceId(path), methods: new Map() }, literal: new Map() };

@@ -1,4 +1,4 @@
-import { newBucket, takeToken, tokensAt, type Bucket } from '../token-bucket.ts';
+import { Buckets } from '../token-bucket.ts';
 
 /**
  * Stage-level method throttling (the stage's MethodSettings ThrottlingRateLimit / ThrottlingBurstLimit): one token
@@ -26,7 +26,7 @@ export interface MethodThrottleSpec {
 
 export class StageThrottle {
   private readonly settings: MethodThrottleSpec[];
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets = new Buckets();
 
   constructor(
     settings: readonly MethodThrottleSpec[],
@@ -51,17 +51,13 @@ export class StageThrottle {
     const setting = this.settingFor(resourcePath, method);
     if (setting === undefined) return true;
     const limit = { rate: setting.rateLimit, burst: setting.burstLimit };
-    const key = `${method.toUpperCase()} ${resourcePath}`;
-    let bucket = this.buckets.get(key);
-    if (bucket === undefined) this.buckets.set(key, (bucket = newBucket(limit, nowMs)));
-    return takeToken(bucket, limit, nowMs);
+    return this.buckets.take(`${method.toUpperCase()} ${resourcePath}`, limit, nowMs);
   }
 
   /** Tokens left in a route's bucket at `nowMs` (tests and diagnostics); undefined before its first request. */
   tokens(resourcePath: string, method: string, nowMs: number = this.now()): number | undefined {
     const setting = this.settingFor(resourcePath, method);
-    const bucket = this.buckets.get(`${method.toUpperCase()} ${resourcePath}`);
-    if (setting === undefined || bucket === undefined) return undefined;
-    return tokensAt(bucket, { rate: setting.rateLimit, burst: setting.burstLimit }, nowMs);
+    if (setting === undefined) return undefined;
+    return this.buckets.tokens(`${method.toUpperCase()} ${resourcePath}`, { rate: setting.rateLimit, burst: setting.burstLimit }, nowMs);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The developer portal offline: builds portal/ with Vite when portal/dist is missing or stale, and serves the built
  * files with a tiny node:http server together with the runtime `/config.json` and, offline only, `/outbox.json`
- * (the messages local Cognito "sent": confirmation and password-reset codes).
+ * (the messages local Cognito "sent": confirmation and password-reset codes). It lives beside the offline stack, not
+ * in portal/, because it never deploys.
  *
  * In AWS the same portal/dist is uploaded to any static host with a config.json made from the stack's Outputs
  * (README, "Developer portal"); nothing here runs there.
@@ -11,21 +12,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, relative, resolve, sep } from 'node:path';
+import type { PortalConfig } from '../../portal/src/portal-config.ts';
 
-/** What the portal reads at start-up from `config.json` (next to index.html). */
-export interface PortalConfig {
-  region: string;
-  userPoolId: string;
-  userPoolClientId: string;
-  /** The Cognito user-pool API: offline the local Cognito, in AWS https://cognito-idp.<region>.amazonaws.com/. */
-  cognitoEndpoint: string;
-  /** The API stage URL, e.g. https://abc.execute-api.us-east-1.amazonaws.com/v1. */
-  apiUrl: string;
-  /** Offline only: where the portal's Outbox page reads the codes Cognito sent. */
-  outboxUrl?: string;
-}
+export type { PortalConfig };
 
-export const PORTAL_ROOT = resolve(__dirname, '..');
+/** The deployable portal's sources (portal/: Vite project, src/, dist/). */
+export const PORTAL_ROOT = resolve(__dirname, '../../portal');
 export const DEFAULT_PORTAL_PORT = 5173;
 const STAMP = '.build-stamp';
 

@@ -1,6 +1,6 @@
 /**
  * Builds the Lambda proxy integration input (REST API, payload format 1.0) and maps the function's answer back,
- * following what API Gateway does (sources in local/gateway/README.md).
+ * following what API Gateway does (sources in local/execute-api/README.md).
  */
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';

@@ -1,0 +1,27 @@
+/**
+ * Step 4, the Cognito user pool authorizer on routes that have it: the ID token in `Authorization` (raw or
+ * `Bearer <token>`), verified by ./verifier.ts. Missing or invalid → 401 Unauthorized; expired → 401 "The incoming
+ * token has expired"; the pool's keys unreachable → 500 AuthorizerConfigurationException. The claims, as strings,
+ * go to `requestContext.authorizer.claims`.
+ */
+import { routed, type Step } from '../context.ts';
+import { stringClaims } from '../event.ts';
+import { GatewayResponseError } from '../responses.ts';
+
+export const authorizeCognito: Step = async (inv, { verifier }) => {
+  if (routed(inv).route.authorizer !== 'cognito') return undefined;
+  let token = (inv.req.headers.authorization ?? '').trim();
+  if (/^bearer\s/i.test(token)) token = token.slice(7).trim();
+  if (token === '') throw new GatewayResponseError('UNAUTHORIZED');
+  try {
+    inv.claims = stringClaims(await verifier.verify(token));
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === 'TOKEN_EXPIRED') throw new GatewayResponseError('EXPIRED');
+    if (code === 'JWKS_UNAVAILABLE') {
+      throw new GatewayResponseError('AUTHORIZER_CONFIGURATION_ERROR', `Cognito authorizer could not load the pool's keys: ${(error as Error).message}`);
+    }
+    throw new GatewayResponseError('UNAUTHORIZED');
+  }
+  return undefined;
+};

@@ -1,0 +1,17 @@
+/**
+ * The shape of config.json, alone in a file without DOM code so the offline server (local/portal) can type what it
+ * serves with the same declaration.
+ */
+
+/** What the portal reads at start-up from `config.json`; the offline server (local/portal) writes the same shape. */
+export interface PortalConfig {
+  region: string;
+  userPoolId: string;
+  userPoolClientId: string;
+  /** The Cognito user-pool API: offline the local Cognito, in AWS https://cognito-idp.<region>.amazonaws.com/. */
+  cognitoEndpoint: string;
+  /** The API stage URL, e.g. https://abc.execute-api.us-east-1.amazonaws.com/v1. */
+  apiUrl: string;
+  /** Offline only: where the portal's Outbox page reads the codes Cognito sent. */
+  outboxUrl?: string;
+}
