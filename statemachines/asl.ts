@@ -47,8 +47,11 @@ export const TRANSIENT = {
   lambda: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
 } as const;
 
+/** What a retry policy may change of the default one. */
+export type RetryOverrides = Partial<Omit<Retrier, 'ErrorEquals'>>;
+
 /** The policy every transient error gets: 2 s, doubling, at most 20 s apart, 6 attempts, full jitter. */
-export function retry(errors: readonly string[], overrides: Partial<Omit<Retrier, 'ErrorEquals'>> = {}): Retrier {
+export function retry(errors: readonly string[], overrides: RetryOverrides = {}): Retrier {
   return { ErrorEquals: [...errors], IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, MaxDelaySeconds: 20, JitterStrategy: 'FULL', ...overrides };
 }
 
@@ -84,16 +87,13 @@ export interface TaskOptions {
   ResultSelector?: Record<string, unknown>;
   ResultPath?: string | null;
   OutputPath?: string;
-  /** Retry entries after the service's transient-error one. */
-  Retry?: Retrier[];
   Catch?: Catcher[];
   Next?: string;
   End?: true;
 }
 
-/** A Task state; `transient` is the Retry entries for the service the task calls. */
-export function task(resource: string, parameters: Record<string, unknown>, transient: Retrier[], o: TaskOptions): State {
-  const retries = [...transient, ...(o.Retry ?? [])];
+/** A Task state; `retries` is its Retry field: the transient errors of the service it calls (none: no Retry). */
+export function task(resource: string, parameters: Record<string, unknown>, retries: Retrier[], o: TaskOptions): State {
   return {
     Type: 'Task',
     ...(o.Comment === undefined ? {} : { Comment: o.Comment }),
@@ -131,7 +131,7 @@ const API_GATEWAY_THROTTLED = 'ApiGateway.TooManyRequestsException';
  * names): throttling first, with its own budget (`throttled`), then the Lambda call's, API Gateway's other transient
  * errors and a timed-out invocation (`others`).
  */
-export function apiKeyFunctionRetries(throttled: Partial<Retrier> = {}, others: Partial<Retrier> = {}): Retrier[] {
+export function apiKeyFunctionRetries(throttled: RetryOverrides = {}, others: RetryOverrides = {}): Retrier[] {
   const apigateway = TRANSIENT.apigateway.filter((e) => e !== API_GATEWAY_THROTTLED);
   return [retry([API_GATEWAY_THROTTLED], throttled), retry([...TRANSIENT.lambda, ...apigateway, 'Sandbox.Timedout'], others)];
 }
