@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, relative, resolve, sep } from 'node:path';
+import type { PasswordPolicy } from '../../functions/shared/password-policy.ts';
 
 /** What the portal reads at start-up from `config.json` (next to index.html). */
 export interface PortalConfig {
@@ -23,6 +24,8 @@ export interface PortalConfig {
   apiUrl: string;
   /** Offline only: where the portal's Outbox page reads the codes Cognito sent. */
   outboxUrl?: string;
+  /** The user pool's `Policies.PasswordPolicy` (from the template; in AWS from DescribeUserPool). */
+  passwordPolicy?: PasswordPolicy;
 }
 
 export const PORTAL_ROOT = resolve(__dirname, '..');
