@@ -67,7 +67,7 @@ function messageItem(message: OutboxMessage, status: ReturnType<typeof notice>):
     'li',
     { class: 'card outbox-item', 'data-testid': 'outbox-message', 'data-to': message.destination },
     h('div', { class: 'outbox-head' }, h('span', null, 'To ', h('strong', null, message.destination)), h('time', { class: 'muted', datetime: message.at }, dateTime(message.at))),
-    h('p', { class: `outbox-purpose purpose-${use}`, 'data-testid': 'outbox-purpose' }, purpose?.label ?? 'Code (what for is not recorded)'),
+    h('p', { class: `badge outbox-purpose purpose-${use}`, 'data-testid': 'outbox-purpose' }, purpose?.label ?? 'Code (what for is not recorded)'),
     message.subject ? h('p', null, message.subject) : null,
     message.code
       ? [h('p', { class: 'outbox-code' }, 'Code ', h('strong', { 'data-testid': 'outbox-code' }, message.code)), h('div', { class: 'actions' }, links, copy)]

@@ -133,7 +133,7 @@ export async function plansView({ app, signal }: ViewContext): Promise<Node> {
       me = await app.api.me();
     } catch (error) {
       if (error instanceof SessionExpiredError) throw error; // handled in one place: back to sign-in, then here
-      status.show(`Your current plan could not be loaded: ${describeError(error)}. Plan changes are offered once it loads.`, 'error');
+      status.show(`Your current plan could not be loaded, so no change is offered yet. ${describeError(error)}`, 'error');
     }
   }
 
