@@ -309,7 +309,7 @@ describeBrowser('developer portal: defects found in Chromium (issue 11)', () => 
     const charge = preview.getByTestId('preview-charge');
     await charge.waitFor();
     // Independently of the portal: pro's monthly price for the seconds left in the month from the preview's instant,
-    // rounded half up to the cent (README, "Billing by the second").
+    // rounded half up to the cent (README, "Plans, plan changes and billing", Rounding).
     const at = Date.parse((await preview.getAttribute('data-at')) ?? '');
     const now = new Date(at);
     const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
