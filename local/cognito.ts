@@ -9,12 +9,15 @@
  * neither sign in nor refresh (enforceSessionRevocation). The pool's and client's settings from template.yaml hold too:
  * case-insensitive usernames (patchCaseInsensitiveUsernames), the password policy (enforcePasswordPolicy) and
  * PreventUserExistenceErrors on ForgotPassword (preventUserExistenceOnForgotPassword); and a confirmed sign-up's email
- * is verified (verifyEmailOnConfirmSignUp) and no two users share one (enforceUniqueEmails).
+ * is verified (verifyEmailOnConfirmSignUp) and no two users share one (enforceUniqueEmails). ResendConfirmationCode,
+ * which cognito-local lacks, is added as Cognito answers it (resendConfirmationCode); each outbox message names its
+ * CustomMessage trigger source (sign-up, resent code, password reset, …).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
+import { passwordPolicyViolation, type PasswordPolicy } from '#shared/password-policy';
 
 const cognitoRequire = createRequire(require.resolve('cognito-local/package.json'));
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -27,6 +30,13 @@ export interface OutboxMessage {
   destination: string;
   medium: 'EMAIL' | 'SMS';
   code?: string;
+  /**
+   * What the message is for, as the CustomMessage trigger's `triggerSource` names it: `CustomMessage_SignUp`,
+   * `CustomMessage_ResendCode`, `CustomMessage_ForgotPassword`, `CustomMessage_UpdateUserAttribute`,
+   * `CustomMessage_VerifyUserAttribute`, `CustomMessage_AdminCreateUser`, `CustomMessage_Authentication`
+   * (https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-custom-message.html).
+   */
+  triggerSource?: string;
   subject?: string;
   body?: string;
 }
@@ -199,33 +209,7 @@ export function patchCaseInsensitiveUsernames(UserPoolServiceImpl: any): void {
   };
 }
 
-/** A pool's password policy as CreateUserPool takes it (`Policies.PasswordPolicy`, from the template). */
-export interface PasswordPolicy {
-  MinimumLength?: number;
-  RequireUppercase?: boolean;
-  RequireLowercase?: boolean;
-  RequireNumbers?: boolean;
-  RequireSymbols?: boolean;
-}
-
-/** The special characters Cognito counts as symbols (user-pool-settings-policies.html, "Password requirements"). */
-const SYMBOLS = new Set('^$*.[]{}()?"!@#%&/\\,><\':;|_~`=+- ');
-
-/**
- * The first rule of `policy` that `password` breaks, in Cognito's words ("Password not long enough", "Password must
- * have uppercase characters", … lowercase / numeric / symbol), or undefined if it conforms. Cognito's default minimum
- * length is 8 (API_PasswordPolicyType.html). Rules are checked in that order: length, upper, lower, numbers, symbols.
- */
-export function passwordPolicyViolation(policy: PasswordPolicy | undefined, password: string): string | undefined {
-  const minimum = policy?.MinimumLength ?? 8;
-  const chars = [...password];
-  if (chars.length < minimum) return 'Password not long enough';
-  if (policy?.RequireUppercase && !chars.some((c) => c !== c.toLowerCase())) return 'Password must have uppercase characters';
-  if (policy?.RequireLowercase && !chars.some((c) => c !== c.toUpperCase())) return 'Password must have lowercase characters';
-  if (policy?.RequireNumbers && !chars.some((c) => c >= '0' && c <= '9')) return 'Password must have numeric characters';
-  if (policy?.RequireSymbols && !chars.some((c) => SYMBOLS.has(c))) return 'Password must have symbol characters';
-  return undefined;
-}
+export { passwordPolicyViolation, type PasswordPolicy } from '#shared/password-policy';
 
 /**
  * Each operation's wording of InvalidPasswordException, as Cognito answers it (observed answers; the API reference
@@ -337,6 +321,55 @@ export function preventUserExistenceOnForgotPassword(router: CognitoRouter, deps
   });
 }
 
+/** What ResendConfirmationCode needs from cognito-local: the pool, the client's settings and its message sender. */
+export interface ResendDeps extends Pick<PoolPolicyDeps, 'getAppClient' | 'cognitoError'> {
+  getUserPoolForClientId(ctx: unknown, clientId: string): Promise<UserPoolRecord>;
+  /** cognito-local's MessagesService.deliver (the CustomMessage trigger, then the outbox). */
+  deliver(ctx: unknown, source: string, clientId: string, userPoolId: string, user: UserRecord, code: string, clientMetadata: unknown, details: CodeDeliveryDetails): Promise<void>;
+  /** A new confirmation code (cognito-local's otp). */
+  newCode(): string;
+}
+
+interface CodeDeliveryDetails {
+  AttributeName: string;
+  DeliveryMedium: 'EMAIL' | 'SMS';
+  Destination: string;
+}
+
+/**
+ * cognito-local has no ResendConfirmationCode (it answers "unsupported"). Cognito's
+ * (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_ResendConfirmationCode.html):
+ * an UNCONFIRMED user gets a new code (the CustomMessage trigger source is `CustomMessage_ResendCode`; the previous
+ * code stops working) and the answer is `CodeDeliveryDetails`, the address masked; a user already confirmed is
+ * InvalidParameterException "User is already confirmed." (Cognito's observed answer). An unknown or disabled user,
+ * with the client's PreventUserExistenceErrors ENABLED (the template's), gets `CodeDeliveryDetails` with a simulated
+ * destination and nothing is sent ("ResendConfirmationCode: Amazon Cognito returns CodeDeliveryDetails for a disabled
+ * user or a user that doesn't exist", cognito-user-pool-managing-errors.html); with LEGACY, UserNotFoundException.
+ */
+export function resendConfirmationCode(router: CognitoRouter, deps: ResendDeps): CognitoRouter {
+  return withGuards(router, {}, {
+    ResendConfirmationCode: async (ctx, req) => {
+      const clientId = String(req?.ClientId ?? '');
+      const username = String(req?.Username ?? '');
+      const pool = await deps.getUserPoolForClientId(ctx, clientId);
+      const client = await deps.getAppClient(ctx, clientId).catch(() => undefined);
+      const user = await pool.getUserByUsername(ctx, username);
+      if (!user || user.Enabled === false) {
+        if (client?.PreventUserExistenceErrors !== 'ENABLED') throw deps.cognitoError('UserNotFoundException', 'Username/client id combination not found.');
+        return { CodeDeliveryDetails: { AttributeName: 'email', DeliveryMedium: 'EMAIL', Destination: maskEmail(username) } };
+      }
+      if (user.UserStatus !== 'UNCONFIRMED') throw deps.cognitoError('InvalidParameterException', 'User is already confirmed.');
+      const email = user.Attributes?.find((a) => a.Name === 'email')?.Value;
+      if (!email) throw deps.cognitoError('InvalidParameterException', 'User has no attribute matching desired auto verified attributes');
+      const code = deps.newCode();
+      const details: CodeDeliveryDetails = { AttributeName: 'email', DeliveryMedium: 'EMAIL', Destination: email };
+      await deps.deliver(ctx, 'ResendCode', clientId, pool.options.Id, user, code, req?.ClientMetadata, details);
+      await pool.saveUser(ctx, { ...user, ConfirmationCode: code });
+      return { CodeDeliveryDetails: { ...details, Destination: maskEmail(email) } };
+    },
+  });
+}
+
 /** A cognito-local user record, with the fields the session checks read and write. */
 interface UserRecord {
   Username: string;
@@ -344,6 +377,7 @@ interface UserRecord {
   /** cognito-local: attribute changes waiting for VerifyUserAttribute (UserAttributeUpdateSettings). */
   UnverifiedAttributeChanges?: { Name: string; Value?: string }[];
   ConfirmationCode?: string;
+  UserStatus?: string;
   Enabled?: boolean;
   Password?: string;
   RefreshTokens?: string[];
@@ -606,13 +640,18 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
     new CryptoService(config.KMSConfig),
   );
 
-  const record = (medium: 'EMAIL' | 'SMS', user: { Username: string }, destination: string, message: { __code?: string; emailSubject?: string; emailMessage?: string; smsMessage?: string }) => {
+  // cognito-local's sender is not told which operation sends the message: deliver() passes it along in the context.
+  const SOURCE = Symbol('tollgate.messageSource');
+  type Ctx = Record<string | symbol, unknown>;
+  const record = (ctx: Ctx, medium: 'EMAIL' | 'SMS', user: { Username: string }, destination: string, message: { __code?: string; emailSubject?: string; emailMessage?: string; smsMessage?: string }) => {
+    const source = ctx?.[SOURCE];
     const entry: OutboxMessage = {
       at: new Date().toISOString(),
       username: user.Username,
       destination,
       medium,
       ...(message.__code ? { code: message.__code } : {}),
+      ...(typeof source === 'string' ? { triggerSource: `CustomMessage_${source}` } : {}),
       ...(message.emailSubject ? { subject: message.emailSubject } : {}),
       ...(message.emailMessage ?? message.smsMessage ? { body: message.emailMessage ?? message.smsMessage } : {}),
     };
@@ -621,15 +660,18 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
     opts.log?.(`outbox: ${medium.toLowerCase()} to ${destination}${entry.code ? ` (code ${entry.code})` : ''}`);
   };
   const sender = {
-    sendEmail: async (_ctx: unknown, user: { Username: string }, destination: string, message: object) => record('EMAIL', user, destination, message),
-    sendSms: async (_ctx: unknown, user: { Username: string }, destination: string, message: object) => record('SMS', user, destination, message),
+    sendEmail: async (ctx: Ctx, user: { Username: string }, destination: string, message: object) => record(ctx, 'EMAIL', user, destination, message),
+    sendSms: async (ctx: Ctx, user: { Username: string }, destination: string, message: object) => record(ctx, 'SMS', user, destination, message),
   };
+  const messages = new services.MessagesService(triggers, new MessageDeliveryService(sender));
+  const deliver = messages.deliver.bind(messages) as (ctx: Ctx, source: string, ...rest: unknown[]) => Promise<void>;
+  messages.deliver = (ctx: Ctx, source: string, ...rest: unknown[]) => deliver({ ...ctx, [SOURCE]: source }, source, ...rest);
 
   const allServices = {
     clock,
     cognito: cognitoClient,
     config,
-    messages: new services.MessagesService(triggers, new MessageDeliveryService(sender)),
+    messages,
     otp,
     tokenGenerator: new JwtTokenGenerator(clock, triggers, config.TokenConfig),
     triggers,
@@ -662,7 +704,14 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
     verifyEmailOnConfirmSignUp(preventUserExistenceOnForgotPassword(enforcePasswordPolicy(writeChecked, policyDeps), policyDeps), sessionDeps),
     { ...sessionDeps, cognitoError: policyDeps.cognitoError },
   );
-  const router = answerUnknownUsersAsCognito(enforceSessionRevocation(policyChecked, sessionDeps), sessionDeps);
+  const resendChecked = resendConfirmationCode(policyChecked, {
+    getUserPoolForClientId: async (c, clientId) => cognitoClient.getUserPoolForClientId(c, clientId),
+    getAppClient: policyDeps.getAppClient,
+    cognitoError: policyDeps.cognitoError,
+    deliver: (c, source, ...rest) => messages.deliver(c, source, ...rest),
+    newCode: () => otp(),
+  });
+  const router = answerUnknownUsersAsCognito(enforceSessionRevocation(resendChecked, sessionDeps), sessionDeps);
   const server = createServer(router, logger, config.ServerConfig, allServices);
   const httpServer: Server = await server.start();
 

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { createApiGatewayControlPlane, type FaultHook, type ManagementApiLimits } from './apigateway/index.ts';
 import { buildFunctions } from './build.ts';
 import { startCognito, type LocalCognito } from './cognito.ts';
+import type { PasswordPolicy } from '#shared/password-policy';
 import { createPortalListener, DEFAULT_PORTAL_PORT, ensurePortalBuilt, readOutboxFile, type PortalConfig } from './portal/index.ts';
 import { createCognitoVerifier, createGateway } from './execute-api/index.ts';
 import { createLambdaRuntime, type LambdaRuntime } from './lambda/index.ts';
@@ -126,6 +127,12 @@ interface StackState {
 function createUserPoolInput(properties: JsonObject): Record<string, unknown> {
   const { UserPoolName, LambdaConfig: _ignored, UserPoolTags, ...rest } = properties;
   return { ...rest, PoolName: UserPoolName ?? 'local', ...(UserPoolTags ? { UserPoolTags } : {}) };
+}
+
+/** The pool's `Policies.PasswordPolicy` as the portal's config.json carries it (`{}` when the template sets none). */
+function passwordPolicyOf(properties: JsonObject): Pick<PortalConfig, 'passwordPolicy'> {
+  const policy = (properties.Policies as JsonObject | undefined)?.PasswordPolicy;
+  return policy && typeof policy === 'object' && !Array.isArray(policy) ? { passwordPolicy: policy as PasswordPolicy } : {};
 }
 
 async function deployCognito(
@@ -389,6 +396,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         cognitoEndpoint: endpoints.cognito,
         apiUrl,
         outboxUrl: '/outbox.json',
+        // The template's own policy (one declaration): the portal checks new passwords against it before sending.
+        ...passwordPolicyOf(pool.properties),
       };
       mkdirSync(join(dir, 'portal'), { recursive: true });
       writeFileSync(join(dir, 'portal', 'config.json'), `${JSON.stringify(config, null, 2)}\n`);

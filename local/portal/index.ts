@@ -20,9 +20,15 @@ export type { PortalConfig };
 export const PORTAL_ROOT = resolve(__dirname, '../../portal');
 export const DEFAULT_PORTAL_PORT = 5173;
 const STAMP = '.build-stamp';
+/**
+ * The back end's pure modules the portal imports as `#shared/<name>` (billing's computeStatement, the password policy)
+ * are bundled into portal/dist too. The whole folder counts: following the imports would need Vite's module graph, and
+ * a change that does not reach the bundle costs one needless build.
+ */
+const SHARED_ROOT = resolve(__dirname, '../../functions/shared');
 
 /** Files whose content decides whether portal/dist is current. */
-function sourceFiles(root: string): string[] {
+function sourceFiles(root: string, sharedRoot: string): string[] {
   const files: string[] = [];
   const walk = (dir: string): void => {
     if (!existsSync(dir)) return;
@@ -37,15 +43,19 @@ function sourceFiles(root: string): string[] {
   }
   walk(join(root, 'src'));
   walk(join(root, 'public'));
+  walk(sharedRoot);
   return files;
 }
 
-/** A hash of the portal's sources and the Vite version that builds them. */
-export function portalSourceHash(root = PORTAL_ROOT): string {
+/**
+ * A hash of the portal's sources, the shared modules it imports (`sharedRoot`, functions/shared unless given) and the
+ * Vite version that builds them.
+ */
+export function portalSourceHash(root = PORTAL_ROOT, sharedRoot = SHARED_ROOT): string {
   const hash = createHash('sha256');
   const vite = readFileSync(resolve(require.resolve('vite/package.json')), 'utf8');
   hash.update(`vite ${(JSON.parse(vite) as { version: string }).version}\n`);
-  for (const file of sourceFiles(root)) {
+  for (const file of sourceFiles(root, sharedRoot)) {
     hash.update(`${relative(root, file)}\n`);
     hash.update(readFileSync(file));
   }

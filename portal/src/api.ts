@@ -187,7 +187,9 @@ export class ApiClient {
     const headers: Record<string, string> = opts.auth === false ? {} : { Authorization: await this.session.idToken() };
     if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
     const response = await this.rawRetryingThrottle(method, path, headers, opts.body === undefined ? undefined : JSON.stringify(opts.body));
-    if (response.status === 401 && opts.auth !== false && !retried) {
+    if (response.status === 401 && opts.auth !== false) {
+      // Refused with fresh tokens too: the session is over (e.g. signed out everywhere), not a moment's expiry.
+      if (retried) throw this.session.ended();
       await this.session.refresh();
       return this.request<T>(method, path, opts, true);
     }

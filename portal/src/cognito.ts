@@ -88,8 +88,15 @@ export class CognitoClient {
     await this.call('ConfirmSignUp', { ClientId: this.config.userPoolClientId, Username: email, ConfirmationCode: code });
   }
 
-  async resendConfirmationCode(email: string): Promise<void> {
-    await this.call('ResendConfirmationCode', { ClientId: this.config.userPoolClientId, Username: email });
+  /**
+   * A new sign-up code for an unconfirmed account (ResendConfirmationCode); the masked destination it went to. With
+   * PreventUserExistenceErrors an unknown address answers the same way (nothing is sent); a confirmed account is
+   * InvalidParameterException.
+   */
+  async resendConfirmationCode(email: string): Promise<{ destination?: string }> {
+    const result = await this.call<{ CodeDeliveryDetails?: { Destination?: string } }>('ResendConfirmationCode', { ClientId: this.config.userPoolClientId, Username: email });
+    const destination = result.CodeDeliveryDetails?.Destination;
+    return destination ? { destination } : {};
   }
 
   async signIn(email: string, password: string): Promise<Tokens> {

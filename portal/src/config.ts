@@ -1,5 +1,5 @@
 /** The runtime configuration: config.json next to index.html (`npm start` serves it; in AWS, made from the Outputs). */
-
+import type { PasswordPolicy } from '#shared/password-policy';
 import type { PortalConfig } from './portal-config.ts';
 
 export type { PortalConfig };
@@ -21,7 +21,27 @@ export function parseConfig(raw: unknown): PortalConfig {
     apiUrl: (value.apiUrl as string).replace(/\/+$/, ''),
   };
   if (typeof value.outboxUrl === 'string' && value.outboxUrl !== '') config.outboxUrl = value.outboxUrl;
+  if (value.passwordPolicy !== undefined) config.passwordPolicy = parsePasswordPolicy(value.passwordPolicy);
   return config;
+}
+
+/** `passwordPolicy` as config.json carries it: PasswordPolicyType's fields, each optional, of the right type. */
+function parsePasswordPolicy(raw: unknown): PasswordPolicy {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('config.json: passwordPolicy is not an object.');
+  const value = raw as Record<string, unknown>;
+  const policy: PasswordPolicy = {};
+  const length = value.MinimumLength;
+  if (length !== undefined) {
+    if (typeof length !== 'number' || !Number.isInteger(length) || length < 6 || length > 99) throw new ConfigError('config.json: passwordPolicy.MinimumLength is not a whole number from 6 to 99.');
+    policy.MinimumLength = length;
+  }
+  for (const name of ['RequireUppercase', 'RequireLowercase', 'RequireNumbers', 'RequireSymbols'] as const) {
+    const flag = value[name];
+    if (flag === undefined) continue;
+    if (typeof flag !== 'boolean') throw new ConfigError(`config.json: passwordPolicy.${name} is not true or false.`);
+    policy[name] = flag;
+  }
+  return policy;
 }
 
 export async function loadConfig(): Promise<PortalConfig> {

@@ -75,11 +75,14 @@ export function notice(): Notice {
   };
 }
 
-/** Disables a form's controls and marks its submit button busy while `task` runs. */
-export async function busy<T>(form: HTMLFormElement | HTMLElement, label: string, task: () => Promise<T>): Promise<T> {
+/**
+ * Disables a form's controls and marks its submit button (or `indicator`, the button that started the task, where
+ * there is no submit button) busy while `task` runs: the button reads `label` and has aria-busy.
+ */
+export async function busy<T>(form: HTMLFormElement | HTMLElement, label: string, task: () => Promise<T>, indicator?: HTMLButtonElement): Promise<T> {
   const controls =
     form instanceof HTMLButtonElement ? [form] : [...form.querySelectorAll<HTMLButtonElement | HTMLInputElement>('button, input, select, textarea')];
-  const submit = form.querySelector<HTMLButtonElement>('button[type=submit]') ?? (form instanceof HTMLButtonElement ? form : null);
+  const submit = indicator ?? form.querySelector<HTMLButtonElement>('button[type=submit]') ?? (form instanceof HTMLButtonElement ? form : null);
   const original = submit?.textContent ?? '';
   const wasDisabled = controls.map((c) => c.disabled);
   controls.forEach((c) => (c.disabled = true));

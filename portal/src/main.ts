@@ -43,6 +43,13 @@ function parseHash(): { path: string; params: URLSearchParams } {
   return { path, params: new URLSearchParams(query) };
 }
 
+/** The sign-in page, set to come back to the page shown now (path and query of the URL's hash). */
+function signInThenBack(): string {
+  const here = location.hash.replace(/^#/, '');
+  const back = here.startsWith('/') && !here.startsWith('/signin') ? here : '/dashboard';
+  return `/signin?next=${encodeURIComponent(back)}`;
+}
+
 function renderNav(app: App, path: string): void {
   const signedIn = app.session.current() !== undefined;
   const link = (href: string, label: string) => h('a', { href: `#${href}`, ...(path === href ? { 'aria-current': 'page' } : {}) }, label);
@@ -105,7 +112,7 @@ function start(config: PortalConfig): void {
       return;
     }
     if (route.access === 'user' && !signedIn) {
-      app.navigate(`/signin?next=${encodeURIComponent(path)}`);
+      app.navigate(signInThenBack());
       return;
     }
     if (route.access === 'guest' && signedIn) {
@@ -120,10 +127,8 @@ function start(config: PortalConfig): void {
     try {
       node = await route.view(ctx);
     } catch (error) {
-      if (error instanceof SessionExpiredError) {
-        await app.signOut({ text: error.message, kind: 'info' });
-        return;
-      }
+      // An ended session has already been handled (sessionEnded): the sign-in page is on its way.
+      if (error instanceof SessionExpiredError) return;
       node = page(route.title, null, h('div', { class: 'notice notice-error', role: 'alert' }, describeError(error)));
     }
     if (ctrl.signal.aborted) return;
@@ -133,12 +138,24 @@ function start(config: PortalConfig): void {
     firstRender = false;
   };
 
+  /**
+   * The one place an ended session is handled, whichever call found it (a page, a card, a poll): the page is left at
+   * once (its cards and buttons go with it, nothing half-signed-in stays on screen), and the sign-in page opens with
+   * `next` set to where the user was, so signing in brings them back there.
+   */
+  session.onEnded(() => {
+    const { path } = parseHash();
+    if (ROUTES[path]?.access === 'guest') return; // already there (several calls may find it at once)
+    controller?.abort();
+    mount(main, h('p', { class: 'loading', role: 'status' }, 'Your session has ended…'));
+    app.flash = { text: new SessionExpiredError().message, kind: 'info' };
+    app.navigate(signInThenBack());
+  });
+
   window.addEventListener('hashchange', () => void render());
   window.addEventListener('unhandledrejection', (event) => {
-    if (event.reason instanceof SessionExpiredError) {
-      event.preventDefault();
-      void app.signOut({ text: event.reason.message, kind: 'info' });
-    }
+    // Already handled by sessionEnded; nothing else to do with it.
+    if (event.reason instanceof SessionExpiredError) event.preventDefault();
   });
   document.getElementById('footer-env')!.textContent = config.outboxUrl ? 'Offline stack · codes go to the Outbox' : `Region ${config.region}`;
   void render();

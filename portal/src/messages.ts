@@ -10,9 +10,6 @@ import { SessionExpiredError } from './session.ts';
 /** What the user was doing: the same Cognito error reads differently in each. */
 export type Action = 'signIn' | 'signUp' | 'confirm' | 'resend' | 'forgot' | 'reset' | 'changePassword' | 'changeEmail' | 'api';
 
-/** Mirrors the template's PasswordPolicy (MinimumLength 10, upper, lower, numbers). */
-export const PASSWORD_RULES = 'At least 10 characters, with upper-case and lower-case letters and a number.';
-
 const COGNITO: Record<string, string | Partial<Record<Action | 'default', string>>> = {
   UsernameExistsException: 'An account with this email already exists. Sign in instead, or reset your password if you have forgotten it.',
   AliasExistsException: 'An account with this email already exists. Sign in instead, or reset your password if you have forgotten it.',
@@ -22,8 +19,8 @@ const COGNITO: Record<string, string | Partial<Record<Action | 'default', string
   InvalidPasswordException: {
     signIn: 'Incorrect email or password.',
     // cognito-local also answers a wrong current password this way.
-    changePassword: `The current password is not right, or the new one is not strong enough. ${PASSWORD_RULES}`,
-    default: `That password is not strong enough. ${PASSWORD_RULES}`,
+    changePassword: 'The current password is not right, or the new one does not follow the rules shown under it.',
+    default: 'That password is not strong enough: follow the rules shown under it.',
   },
   UserNotConfirmedException: 'Your email address is not confirmed yet. Enter the code we sent you to finish signing up.',
   PasswordResetRequiredException: 'You need to choose a new password before you can sign in. Use "Forgot your password?".',
@@ -34,6 +31,7 @@ const COGNITO: Record<string, string | Partial<Record<Action | 'default', string
   InvalidParameterException: {
     signUp: 'Check your details: enter a valid email address and a password.',
     confirm: 'This account cannot be confirmed. It may be confirmed already: try signing in.',
+    resend: 'This account is already confirmed. Sign in with your email and password, or reset your password if you have forgotten it.',
     default: 'Some of the details are not valid. Check them and try again.',
   },
   NotAuthorizedException: {

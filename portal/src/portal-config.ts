@@ -2,6 +2,7 @@
  * The shape of config.json, alone in a file without DOM code so the offline server (local/portal) can type what it
  * serves with the same declaration.
  */
+import type { PasswordPolicy } from '#shared/password-policy';
 
 /** What the portal reads at start-up from `config.json`; the offline server (local/portal) writes the same shape. */
 export interface PortalConfig {
@@ -14,4 +15,9 @@ export interface PortalConfig {
   apiUrl: string;
   /** Offline only: where the portal's Outbox page reads the codes Cognito sent. */
   outboxUrl?: string;
+  /**
+   * The user pool's `Policies.PasswordPolicy` (the template's; offline from the stack, in AWS from DescribeUserPool):
+   * new passwords are checked against it before they are sent, and its rules are what the forms display.
+   */
+  passwordPolicy?: PasswordPolicy;
 }

@@ -24,6 +24,7 @@ export class SessionExpiredError extends Error {
 
 export class SessionStore {
   private refreshing: Promise<Session> | undefined;
+  private readonly endedListeners = new Set<() => void>();
 
   constructor(
     private readonly cognito: CognitoClient,
@@ -50,9 +51,26 @@ export class SessionStore {
     this.storage.removeItem(STORAGE_KEY);
   }
 
+  /**
+   * Calls `listener` whenever the session is found to have ended (a refused refresh, a token the API still refuses
+   * after a refresh, no session where one is needed): the ONE place that reacts (the shell sends the user to sign in
+   * and back). Returns a function that removes the listener.
+   */
+  onEnded(listener: () => void): () => void {
+    this.endedListeners.add(listener);
+    return () => this.endedListeners.delete(listener);
+  }
+
+  /** The session has ended: forget it, tell the listeners, and return the error for the caller to throw. */
+  ended(): SessionExpiredError {
+    this.clear();
+    for (const listener of this.endedListeners) listener();
+    return new SessionExpiredError();
+  }
+
   require(): Session {
     const session = this.current();
-    if (!session) throw new SessionExpiredError();
+    if (!session) throw this.ended();
     return session;
   }
 
@@ -81,10 +99,7 @@ export class SessionStore {
         const tokens = await this.cognito.refresh(session.tokens.refreshToken);
         return this.save({ ...session, tokens });
       } catch (error) {
-        if (error instanceof CognitoError && error.type === 'NotAuthorizedException') {
-          this.clear();
-          throw new SessionExpiredError();
-        }
+        if (error instanceof CognitoError && error.type === 'NotAuthorizedException') throw this.ended();
         throw error;
       }
     })().finally(() => {

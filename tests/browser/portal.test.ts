@@ -125,6 +125,9 @@ describeBrowser('developer portal (Chromium)', () => {
     await page.getByRole('heading', { level: 1, name: 'Plans' }).waitFor();
     await screenshot(page, 'portal-07-plans');
     await page.getByRole('button', { name: 'Upgrade to Pro' }).click();
+    // Nothing changes on one click: the preview (what it costs, what limits change) asks first.
+    await page.getByTestId('preview-charge').waitFor();
+    await page.getByRole('button', { name: 'Confirm upgrade to Pro' }).click();
     const done = page.getByTestId('plan-change-done');
     await done.waitFor({ timeout: 60_000 });
     expect(await done.textContent()).toContain('You are now on Pro');

@@ -1,7 +1,8 @@
 /**
  * Offline Cognito follows the pool and app client template.yaml declares (issue 11, "Offline Cognito as the template
  * says"): `UsernameConfiguration.CaseSensitive: false`, the password policy, and `PreventUserExistenceErrors: ENABLED`
- * on ForgotPassword — through the SDK and through the REST auth endpoints. A second pool created with other settings
+ * on ForgotPassword and ResendConfirmationCode (which cognito-local lacks) — through the SDK and through the REST auth
+ * endpoints. A second pool created with other settings
  * behaves by its own, so nothing is hard-coded to the template's values.
  */
 import {
@@ -13,6 +14,7 @@ import {
   CreateUserPoolCommand,
   ForgotPasswordCommand,
   InitiateAuthCommand,
+  ResendConfirmationCodeCommand,
   SignUpCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { PASSWORD, claimsOf, signIn, signUpAndConfirm, startTestStack, uniqueEmail, type TestStack } from '../../local/harness/stack.ts';
@@ -128,6 +130,29 @@ describe('offline Cognito as the template says', () => {
     expect(forUnknown.CodeDeliveryDetails).toEqual(forKnown.CodeDeliveryDetails);
   }, 60_000);
 
+  it('resends a sign-up code as Cognito does: a new code that replaces the first; confirmed is refused; unknown is simulated', async () => {
+    const resend = (username: string) => t.clients.cognito.send(new ResendConfirmationCodeCommand({ ClientId: t.stack.userPoolClientId, Username: username }));
+    const pending = uniqueEmail('resend');
+    await t.clients.cognito.send(new SignUpCommand({ ClientId: t.stack.userPoolClientId, Username: pending, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: pending }] }));
+    const first = t.stack.cognito.latestCode(pending) as string;
+
+    const again = await resend(pending);
+    expect(again.CodeDeliveryDetails).toEqual({ AttributeName: 'email', DeliveryMedium: 'EMAIL', Destination: 'r***@e***' });
+    const messages = t.stack.cognito.outbox.filter((m) => m.destination === pending);
+    expect(messages.map((m) => m.triggerSource)).toEqual(['CustomMessage_SignUp', 'CustomMessage_ResendCode']);
+    const second = messages[1]?.code as string;
+    expect(second).not.toBe(first);
+    const confirm = (code: string) => t.clients.cognito.send(new ConfirmSignUpCommand({ ClientId: t.stack.userPoolClientId, Username: pending, ConfirmationCode: code }));
+    expect((await rejection(confirm(first))).name).toBe('CodeMismatchException');
+    await confirm(second);
+
+    expect(await rejection(resend(pending))).toEqual({ name: 'InvalidParameterException', message: 'User is already confirmed.' });
+    const sent = t.stack.cognito.outbox.length;
+    const unknown = await resend(uniqueEmail('nobody'));
+    expect(unknown.CodeDeliveryDetails).toEqual({ AttributeName: 'email', DeliveryMedium: 'EMAIL', Destination: 'n***@e***' });
+    expect(t.stack.cognito.outbox.length).toBe(sent);
+  }, 60_000);
+
   it('takes the settings from the pool and client, not from constants: another pool behaves by its own', async () => {
     const pool = await t.clients.cognito.send(
       new CreateUserPoolCommand({
@@ -158,5 +183,6 @@ describe('offline Cognito as the template says', () => {
     expect((await auth(typed)).name).toBe('none');
     expect((await auth(typed.toLowerCase())).name).not.toBe('none'); // case-sensitive: no such user, refused
     expect((await rejection(t.clients.cognito.send(new ForgotPasswordCommand({ ClientId: clientId, Username: 'nobody@example.com' })))).name).toBe('UserNotFoundException');
+    expect((await rejection(t.clients.cognito.send(new ResendConfirmationCodeCommand({ ClientId: clientId, Username: 'nobody@example.com' })))).name).toBe('UserNotFoundException');
   }, 60_000);
 });

@@ -6,8 +6,7 @@
 import { page, type ViewContext } from '../app.ts';
 import { claimsOf } from '../cognito.ts';
 import { field, h, mount, notice } from '../dom.ts';
-import { PASSWORD_RULES } from '../messages.ts';
-import { codeInput, emailInput, onSubmit, outboxHint, passwordInput } from './auth.ts';
+import { codeInput, emailCheck, emailInput, newPasswordCheck, onSubmit, outboxHint, passwordHint, passwordInput } from './auth.ts';
 
 export async function accountView({ app }: ViewContext): Promise<Node> {
   const session = app.session.require();
@@ -38,13 +37,20 @@ export async function accountView({ app }: ViewContext): Promise<Node> {
     field('Code', code),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Verify and change')),
   );
-  onSubmit(emailForm, emailStatus, 'Sending…', 'changeEmail', async () => {
-    const address = newEmail.value.trim();
-    await app.cognito.changeEmail(await app.session.accessToken(), address);
-    mount(codeSentTo, h('p', null, `Enter the code we sent to ${address}.`), outboxHint(app, address));
-    codeForm.hidden = false;
-    code.focus();
-  });
+  onSubmit(
+    emailForm,
+    emailStatus,
+    'Sending…',
+    'changeEmail',
+    async () => {
+      const address = newEmail.value.trim();
+      await app.cognito.changeEmail(await app.session.accessToken(), address);
+      mount(codeSentTo, h('p', null, `Enter the code we sent to ${address}.`), outboxHint(app, address));
+      codeForm.hidden = false;
+      code.focus();
+    },
+    [emailCheck(newEmail)],
+  );
   onSubmit(codeForm, emailStatus, 'Verifying…', 'changeEmail', async () => {
     await app.cognito.verifyEmail(await app.session.accessToken(), code.value.trim());
     const refreshed = await app.session.refresh();
@@ -71,19 +77,26 @@ export async function accountView({ app }: ViewContext): Promise<Node> {
     h('h2', null, 'Change password'),
     passwordStatus.el,
     field('Current password', current),
-    field('New password', proposed, PASSWORD_RULES),
+    field('New password', proposed, passwordHint(app)),
     h('p', { class: 'hint' }, 'Every other device and app signed in to this account is signed out.'),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Change password')),
   );
-  onSubmit(passwordForm, passwordStatus, 'Changing…', 'changePassword', async () => {
-    const accessToken = await app.session.accessToken();
-    await app.cognito.changePassword(accessToken, current.value, proposed.value);
-    await app.cognito.globalSignOut(accessToken);
-    const tokens = await app.cognito.signIn(session.email, proposed.value);
-    app.session.save({ ...app.session.require(), tokens });
-    passwordForm.reset();
-    passwordStatus.show('Your password is changed. Every other session is signed out.', 'success');
-  });
+  onSubmit(
+    passwordForm,
+    passwordStatus,
+    'Changing…',
+    'changePassword',
+    async () => {
+      const accessToken = await app.session.accessToken();
+      await app.cognito.changePassword(accessToken, current.value, proposed.value);
+      await app.cognito.globalSignOut(accessToken);
+      const tokens = await app.cognito.signIn(session.email, proposed.value);
+      app.session.save({ ...app.session.require(), tokens });
+      passwordForm.reset();
+      passwordStatus.show('Your password is changed. Every other session is signed out.', 'success');
+    },
+    [newPasswordCheck(app, proposed)],
+  );
 
   // Sign out everywhere.
   const everywhereStatus = notice();

@@ -2,14 +2,44 @@
 import { page, type App, type ViewContext } from '../app.ts';
 import { CognitoError } from '../cognito.ts';
 import { busy, field, h, notice, type Notice } from '../dom.ts';
-import { describeError, PASSWORD_RULES, type Action } from '../messages.ts';
+import { describeError, type Action } from '../messages.ts';
+import { emailProblem, passwordProblem, passwordRules } from '../validation.ts';
 
 export function emailInput(value = ''): HTMLInputElement {
   return h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true, spellcheck: 'false', value });
 }
 
 export function passwordInput(autocomplete: 'current-password' | 'new-password'): HTMLInputElement {
-  return h('input', { type: 'password', name: 'password', autocomplete, required: true, ...(autocomplete === 'new-password' ? { minlength: 10 } : {}) });
+  return h('input', { type: 'password', name: 'password', autocomplete, required: true });
+}
+
+/** A field's problem, found before anything is sent: the message is shown and the field gets the focus. */
+export interface Problem {
+  input: HTMLInputElement;
+  message: string;
+}
+export type Check = () => Problem | undefined;
+
+/** A new password checked against the pool's policy (config.json's, i.e. the template's). */
+export function newPasswordCheck(app: App, input: HTMLInputElement): Check {
+  return () => {
+    const message = input.value === '' ? undefined : passwordProblem(app.config.passwordPolicy, input.value);
+    return message ? { input, message } : undefined;
+  };
+}
+
+/** An email address that a code can be sent to. */
+export function emailCheck(input: HTMLInputElement): Check {
+  return () => {
+    const value = input.value.trim();
+    const message = value === '' ? undefined : emailProblem(value);
+    return message ? { input, message } : undefined;
+  };
+}
+
+/** The rules the pool's policy sets, as the hint under a new-password field. */
+export function passwordHint(app: App): string {
+  return passwordRules(app.config.passwordPolicy);
 }
 
 export function codeInput(value = ''): HTMLInputElement {
@@ -35,10 +65,25 @@ export function outboxHint(app: App, email: string): HTMLElement | null {
   );
 }
 
-/** Submits a form through `task`, showing a readable error on failure. */
-export function onSubmit(form: HTMLFormElement, status: Notice, label: string, action: Action, task: () => Promise<void>): void {
+/**
+ * Submits a form through `task`, showing a readable error on failure. `checks` run first: the first problem is shown
+ * (role=alert), its field marked invalid and focused, and nothing is sent.
+ */
+export function onSubmit(form: HTMLFormElement, status: Notice, label: string, action: Action, task: () => Promise<void>, checks: Check[] = []): void {
+  const inputs = new Set<HTMLInputElement>();
   form.addEventListener('submit', (event) => {
     event.preventDefault();
+    for (const input of inputs) input.removeAttribute('aria-invalid');
+    inputs.clear();
+    for (const check of checks) {
+      const problem = check();
+      if (!problem) continue;
+      status.show(problem.message, 'error');
+      problem.input.setAttribute('aria-invalid', 'true');
+      inputs.add(problem.input);
+      problem.input.focus();
+      return;
+    }
     if (!form.reportValidity()) return;
     status.clear();
     void busy(form, label, task).catch((error: unknown) => {
@@ -72,7 +117,9 @@ export function signInView({ app, params }: ViewContext): Node {
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Sign in'), h('a', { href: `#/forgot?email=${encodeURIComponent(email.value)}`, id: 'forgot-link' }, 'Forgot your password?')),
   );
   email.addEventListener('input', () => form.querySelector<HTMLAnchorElement>('#forgot-link')?.setAttribute('href', `#/forgot?email=${encodeURIComponent(email.value)}`));
-  onSubmit(form, status, 'Signing in…', 'signIn', () => signInAndGo(app, email.value.trim(), password.value, params.get('next') ?? '/dashboard'));
+  // `next`: where the user was when the session ended (set by the shell); only a page of this portal.
+  const next = params.get('next');
+  onSubmit(form, status, 'Signing in…', 'signIn', () => signInAndGo(app, email.value.trim(), password.value, next?.startsWith('/') ? next : '/dashboard'));
   return page(
     'Sign in',
     'Your API key, plan, usage and billing in one place.',
@@ -90,20 +137,54 @@ export function signUpView({ app }: ViewContext): Node {
     { class: 'card form', 'aria-label': 'Create an account' },
     status.el,
     field('Email', email),
-    field('Password', password, PASSWORD_RULES),
+    field('Password', password, passwordHint(app)),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create account')),
   );
-  onSubmit(form, status, 'Creating your account…', 'signUp', async () => {
-    const address = email.value.trim();
-    const result = await app.cognito.signUp(address, password.value);
-    app.pendingSignUp = { email: address, password: password.value };
+  // Signed up before but never confirmed? SignUp answers UsernameExistsException; offer a new code for that account.
+  const offerNewCode = (address: string): void => {
+    const resend = h('button', { type: 'button', class: 'primary small' }, 'Send a new code');
+    resend.addEventListener('click', () => {
+      void busy(resend, 'Sending…', async () => {
+        const sent = await app.cognito.resendConfirmationCode(address);
+        app.flash = { text: `If ${address} is waiting for confirmation, a new code is on its way${sent.destination ? ` (to ${sent.destination})` : ''}. Use the most recent message.`, kind: 'info' };
+        app.navigate(`/confirm?email=${encodeURIComponent(address)}`);
+      }).catch((error: unknown) => status.show(describeError(error, 'resend'), 'error'));
+    });
+    status.show(
+      h(
+        'div',
+        { 'data-testid': 'account-exists' },
+        h('p', null, `An account with ${address} already exists.`),
+        h('p', null, 'Signed up before but never entered the code? Get a new code, or enter the one you have. Otherwise ', h('a', { href: `#/signin?email=${encodeURIComponent(address)}` }, 'sign in'), ' or ', h('a', { href: `#/forgot?email=${encodeURIComponent(address)}` }, 'reset your password'), '.'),
+        h('div', { class: 'actions' }, resend, h('a', { class: 'button small', href: `#/confirm?email=${encodeURIComponent(address)}` }, 'I have a code')),
+      ),
+      'info',
+    );
+  };
+  onSubmit(
+    form,
+    status,
+    'Creating your account…',
+    'signUp',
+    async () => {
+      const address = email.value.trim();
+      let result: { userConfirmed: boolean; destination?: string };
+      try {
+        result = await app.cognito.signUp(address, password.value);
+      } catch (error) {
+        if (error instanceof CognitoError && error.type === 'UsernameExistsException') return offerNewCode(address);
+        throw error;
+      }
+      app.pendingSignUp = { email: address, password: password.value };
     if (result.userConfirmed) {
       await signInAndGo(app, address, password.value);
       return;
     }
     app.flash = { text: `We sent a confirmation code to ${result.destination ?? address}.`, kind: 'info' };
     app.navigate(`/confirm?email=${encodeURIComponent(address)}`);
-  });
+    },
+    [emailCheck(email), newPasswordCheck(app, password)],
+  );
   return page(
     'Create your account',
     'Start on the free plan: an API key in seconds, upgrade whenever you like.',
@@ -160,12 +241,19 @@ export function forgotView({ app, params }: ViewContext): Node {
     field('Email', email),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Send a reset code'), h('a', { href: '#/signin' }, 'Back to sign in')),
   );
-  onSubmit(form, status, 'Sending…', 'forgot', async () => {
-    const address = email.value.trim();
-    await app.cognito.forgotPassword(address);
-    app.flash = { text: `If ${address} has an account, a reset code is on its way.`, kind: 'info' };
-    app.navigate(`/reset?email=${encodeURIComponent(address)}`);
-  });
+  onSubmit(
+    form,
+    status,
+    'Sending…',
+    'forgot',
+    async () => {
+      const address = email.value.trim();
+      await app.cognito.forgotPassword(address);
+      app.flash = { text: `If ${address} has an account, a reset code is on its way.`, kind: 'info' };
+      app.navigate(`/reset?email=${encodeURIComponent(address)}`);
+    },
+    [emailCheck(email)],
+  );
   return page('Forgot your password?', 'We will send a code to your email address; with it you choose a new password.', form);
 }
 
@@ -182,15 +270,22 @@ export function resetView({ app, params }: ViewContext): Node {
     status.el,
     field('Email', email),
     field('Reset code', code),
-    field('New password', password, PASSWORD_RULES),
+    field('New password', password, passwordHint(app)),
     outboxHint(app, address),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Change password')),
   );
-  onSubmit(form, status, 'Changing…', 'reset', async () => {
-    const addr = email.value.trim();
-    await app.cognito.confirmForgotPassword(addr, code.value.trim(), password.value);
-    app.flash = { text: 'Your password is changed. Sign in with the new one.', kind: 'success' };
-    app.navigate(`/signin?email=${encodeURIComponent(addr)}`);
-  });
+  onSubmit(
+    form,
+    status,
+    'Changing…',
+    'reset',
+    async () => {
+      const addr = email.value.trim();
+      await app.cognito.confirmForgotPassword(addr, code.value.trim(), password.value);
+      app.flash = { text: 'Your password is changed. Sign in with the new one.', kind: 'success' };
+      app.navigate(`/signin?email=${encodeURIComponent(addr)}`);
+    },
+    [newPasswordCheck(app, password)],
+  );
   return page('Choose a new password', 'Enter the code we sent you and your new password.', form);
 }

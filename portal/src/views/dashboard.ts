@@ -8,6 +8,7 @@ import { usageChart } from '../chart.ts';
 import { busy, copyText, h, mount, notice } from '../dom.ts';
 import { capitalize, cents, count, dayKey, heldFor, heldRange, limits, maskKey, money, period, utcDateTime } from '../format.ts';
 import { describeError } from '../messages.ts';
+import { currentKey } from '../key.ts';
 import { SessionExpiredError } from '../session.ts';
 
 const ONBOARDING_TIMEOUT_MS = 120_000;
@@ -56,20 +57,6 @@ async function waitForOnboarding(app: App, signal: AbortSignal, progress: (text:
   return { state: 'left' };
 }
 
-/**
- * The account's key id, always asked afresh (GET /me/api-key, from the account record): a rotation elsewhere must not
- * leave a stale key here. The value is revealed (GET /me/api-key?reveal=true) only when this session does not hold
- * the value of that very key, so a dashboard load normally costs no API Gateway management call.
- */
-async function currentKey(app: App): Promise<ApiKey> {
-  const { id } = await app.api.apiKey();
-  const held = app.session.current()?.apiKey;
-  if (held?.id === id) return held;
-  const key = await app.api.revealApiKey();
-  app.session.setApiKey({ id: key.id, value: key.value });
-  return { id: key.id, value: key.value };
-}
-
 function settingUp(text: string): HTMLElement {
   return h(
     'div',
@@ -115,7 +102,7 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
   const reveal = h('button', { type: 'button', 'aria-pressed': 'false' }, 'Reveal');
   const copy = h('button', { type: 'button' }, 'Copy');
   const rotate = h('button', { type: 'button', class: 'danger-outline' }, 'Rotate key…');
-  const confirmBox = h('div', { class: 'confirm-box', hidden: true });
+  const confirmBox = h('div', { class: 'confirm-box', hidden: true, role: 'alertdialog', 'aria-label': 'Rotate the API key?', 'aria-describedby': 'rotate-question' });
   const keyId = h('span', { class: 'muted key-id' });
 
   const render = (): void => {
@@ -133,6 +120,14 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
       ok ? status.show('Copied your API key to the clipboard.', 'success') : status.show('Copy did not work here: reveal the key and copy it by hand.', 'error'),
     );
   });
+  const closeConfirm = (): void => {
+    confirmBox.hidden = true;
+    confirmBox.replaceChildren();
+    rotate.focus();
+  };
+  confirmBox.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !confirmBox.querySelector('[aria-busy]')) closeConfirm();
+  });
   rotate.addEventListener('click', () => {
     // One Idempotency-Key per confirmation: a retried click cannot rotate twice.
     const idempotencyKey = newIdempotencyKey('rotate');
@@ -140,27 +135,31 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
     const cancel = h('button', { type: 'button' }, 'Cancel');
     mount(
       confirmBox,
-      h('p', null, 'Rotating gives you a new key and switches this one off at once. Update your apps with the new key right after.'),
+      h('p', { id: 'rotate-question' }, 'Rotating gives you a new key and switches this one off at once. Update your apps with the new key right after.'),
       h('div', { class: 'actions' }, go, cancel),
     );
     confirmBox.hidden = false;
-    go.focus();
-    cancel.addEventListener('click', () => {
-      confirmBox.hidden = true;
-      rotate.focus();
-    });
+    // The safe choice has the focus: Enter (or a second click's Enter) must not rotate the key by accident.
+    cancel.focus();
+    cancel.addEventListener('click', closeConfirm);
     go.addEventListener('click', () => {
       status.clear();
-      void busy(confirmBox, 'Rotating…', async () => {
-        const rotated = await app.api.rotateKey(idempotencyKey, key?.id);
-        key = { id: rotated.id, value: rotated.value };
-        app.session.setApiKey(key);
-        // The new key id reaches the tokens' custom:apiid on refresh.
-        await app.session.refresh().catch(() => undefined);
-        confirmBox.hidden = true;
-        render();
-        status.show('Your new key is ready. The previous key no longer works.', 'success');
-      }).catch((error: unknown) => status.show(describeError(error), 'error'));
+      void busy(
+        confirmBox,
+        'Rotating…',
+        async () => {
+          const rotated = await app.api.rotateKey(idempotencyKey, key?.id);
+          key = { id: rotated.id, value: rotated.value };
+          app.session.setApiKey(key);
+          // The new key id reaches the tokens' custom:apiid on refresh.
+          await app.session.refresh().catch(() => undefined);
+          confirmBox.hidden = true;
+          render();
+          status.show('Your new key is ready. The previous key no longer works.', 'success');
+          rotate.focus();
+        },
+        go,
+      ).catch((error: unknown) => status.show(describeError(error), 'error'));
     });
   });
   render();
@@ -308,10 +307,8 @@ export function dashboardView({ app, signal }: ViewContext): Node {
     if (signal.aborted) return;
     mount(content, planCard(app, me), keyCard(app, key), usageCard(app), billingCard(app));
   })().catch((error: unknown) => {
-    if (error instanceof SessionExpiredError) {
-      void app.signOut({ text: error.message, kind: 'info' });
-      return;
-    }
+    // An ended session is handled in one place (the shell: back to sign-in, then back here).
+    if (error instanceof SessionExpiredError) return;
     if (!signal.aborted) mount(content, h('div', { class: 'card notice notice-error', role: 'alert' }, h('h2', null, 'Your dashboard could not load'), h('p', null, describeError(error))));
   });
   return root;

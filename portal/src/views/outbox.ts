@@ -13,9 +13,27 @@ interface OutboxMessage {
   destination: string;
   medium?: string;
   code?: string;
+  /** The CustomMessage trigger source the offline Cognito records: what the code is for. */
+  triggerSource?: string;
   subject?: string;
   body?: string;
 }
+
+type Use = 'confirm' | 'reset' | 'verify' | 'none';
+
+/**
+ * What each kind of message is for, by its CustomMessage trigger source
+ * (https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-custom-message.html).
+ */
+const PURPOSES: Record<string, { label: string; use: Use }> = {
+  CustomMessage_SignUp: { label: 'Sign-up confirmation code', use: 'confirm' },
+  CustomMessage_ResendCode: { label: 'Sign-up confirmation code (sent again)', use: 'confirm' },
+  CustomMessage_ForgotPassword: { label: 'Password reset code', use: 'reset' },
+  CustomMessage_UpdateUserAttribute: { label: 'Code to verify a new email address', use: 'verify' },
+  CustomMessage_VerifyUserAttribute: { label: 'Code to verify an email address', use: 'verify' },
+  CustomMessage_AdminCreateUser: { label: 'Invitation with a temporary password', use: 'none' },
+  CustomMessage_Authentication: { label: 'Sign-in code', use: 'none' },
+};
 
 const POLL_MS = 2_000;
 
@@ -37,6 +55,11 @@ function messageItem(message: OutboxMessage, status: ReturnType<typeof notice>):
   const email = encodeURIComponent(message.destination);
   const code = message.code ? encodeURIComponent(message.code) : '';
   const copy = h('button', { type: 'button', class: 'small' }, 'Copy code');
+  const purpose = message.triggerSource ? PURPOSES[message.triggerSource] : undefined;
+  const use: Use | 'either' = purpose?.use ?? 'either';
+  const confirmLink = h('a', { class: 'button primary small', href: `#/confirm?email=${email}&code=${code}` }, 'Use to confirm sign-up');
+  const resetLink = h('a', { class: `button small${use === 'reset' ? ' primary' : ''}`, href: `#/reset?email=${email}&code=${code}` }, 'Use to reset password');
+  const links = { confirm: [confirmLink], reset: [resetLink], verify: [h('a', { class: 'button primary small', href: '#/account' }, 'Enter it on the Account page')], none: [], either: [confirmLink, resetLink] }[use];
   copy.addEventListener('click', () => {
     void copyText(message.code ?? '').then((ok) => status.show(ok ? `Copied code ${message.code}.` : 'Copy did not work here.', ok ? 'success' : 'error'));
   });
@@ -44,18 +67,10 @@ function messageItem(message: OutboxMessage, status: ReturnType<typeof notice>):
     'li',
     { class: 'card outbox-item', 'data-testid': 'outbox-message', 'data-to': message.destination },
     h('div', { class: 'outbox-head' }, h('span', null, 'To ', h('strong', null, message.destination)), h('time', { class: 'muted', datetime: message.at }, dateTime(message.at))),
+    h('p', { class: `badge outbox-purpose purpose-${use}`, 'data-testid': 'outbox-purpose' }, purpose?.label ?? 'Code (what for is not recorded)'),
     message.subject ? h('p', null, message.subject) : null,
     message.code
-      ? [
-          h('p', { class: 'outbox-code' }, 'Code ', h('strong', { 'data-testid': 'outbox-code' }, message.code)),
-          h(
-            'div',
-            { class: 'actions' },
-            h('a', { class: 'button primary small', href: `#/confirm?email=${email}&code=${code}` }, 'Use to confirm sign-up'),
-            h('a', { class: 'button small', href: `#/reset?email=${email}&code=${code}` }, 'Use to reset password'),
-            copy,
-          ),
-        ]
+      ? [h('p', { class: 'outbox-code' }, 'Code ', h('strong', { 'data-testid': 'outbox-code' }, message.code)), h('div', { class: 'actions' }, links, copy)]
       : h('p', { class: 'muted' }, message.body ?? '(no code in this message)'),
   );
 }

@@ -1,12 +1,15 @@
 /**
  * "Try it": one call to the protected API with the customer's ID token and key, showing the status, the latency and
- * the body, and the same call as a copy-paste `curl` line.
+ * the body, and the same call as a copy-paste `curl` line. The page fetches the key itself (GET /me/api-key, token
+ * only), so it works opened directly or right after sign-in.
  */
-import type { RawResponse } from '../api.ts';
+import { ApiError, type ApiKey, type RawResponse } from '../api.ts';
 import { page, type ViewContext } from '../app.ts';
 import { busy, copyText, field, h, mount, notice } from '../dom.ts';
 import { shellQuote } from '../format.ts';
+import { currentKey } from '../key.ts';
 import { describeError } from '../messages.ts';
+import { SessionExpiredError } from '../session.ts';
 
 interface Endpoint {
   method: 'GET' | 'POST';
@@ -60,7 +63,20 @@ export function curlLine(method: string, url: string, token: string, key: string
   return parts.join(' \\\n  ');
 }
 
-export function tryView({ app }: ViewContext): Node {
+/** The key, or why there is none yet (onboarding still running: 409 with the account's status). */
+async function loadKey(ctx: ViewContext): Promise<{ key?: ApiKey; problem?: string }> {
+  try {
+    return { key: await currentKey(ctx.app) };
+  } catch (error) {
+    if (error instanceof SessionExpiredError) throw error;
+    if (error instanceof ApiError && error.status === 409) return { problem: 'Your API key is still being set up (see the dashboard): calls without it are refused with 403.' };
+    return { problem: `Your API key could not be loaded: ${describeError(error)} Calls without it are refused with 403.` };
+  }
+}
+
+export async function tryView(ctx: ViewContext): Promise<Node> {
+  const { app } = ctx;
+  const { key, problem } = await loadKey(ctx);
   const status = notice();
   const select = h('select', { name: 'endpoint' }, ENDPOINTS.map((e, i) => h('option', { value: String(i) }, e.label)));
   const bodyInput = h('textarea', { name: 'body', rows: 5, spellcheck: 'false', class: 'mono' });
@@ -68,7 +84,6 @@ export function tryView({ app }: ViewContext): Node {
   const result = h('div', { class: 'try-result', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Send a request to see the answer here.'));
   const curl = h('pre', { class: 'curl', 'data-testid': 'curl' });
   const copyCurl = h('button', { type: 'button' }, 'Copy curl');
-  const key = app.session.current()?.apiKey;
 
   const endpoint = (): Endpoint => ENDPOINTS[Number(select.value)] ?? ENDPOINTS[0]!;
   const bodyText = (): string | undefined => (endpoint().method === 'POST' ? bodyInput.value : undefined);
@@ -140,7 +155,7 @@ export function tryView({ app }: ViewContext): Node {
   onEndpoint();
   return page(
     'Try it',
-    key ? 'Call the API as yourself: your ID token goes in Authorization, your key in x-api-key.' : 'Your key is not loaded yet: open the dashboard first, then come back.',
+    key ? 'Call the API as yourself: your ID token goes in Authorization, your key in x-api-key.' : problem,
     status.el,
     form,
     h('section', { class: 'card', 'aria-labelledby': 'response-heading' }, h('h2', { id: 'response-heading' }, 'Response'), result),
