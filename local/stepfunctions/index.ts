@@ -35,7 +35,7 @@ import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctio
 
 import type { Endpoints, Listener, StateMachineSpec } from '../types.ts';
 import { createListener, decodeToken, encodeToken, optString, pageSize, reqString, type Operation } from './api.ts';
-import { describeTask, TaskBridge } from './bridge.ts';
+import { describeTask, TaskBridge, type TaskIam } from './bridge.ts';
 import { collectTaskStates, pinStartTime, prepareDefinition, type JsonObject, type TaskStateInfo } from './definition.ts';
 import { apiErrors, SfnApiError, StatesRuntimeError, TaskError } from './errors.ts';
 import type { TaskFaultHook } from './faults.ts';
@@ -64,6 +64,8 @@ export interface StepFunctionsServiceOptions {
   resume?: 'auto' | 'manual';
   /** Test only: asked before every Task call; may fail it with a given error or hold it (see ./faults.ts). */
   faults?: TaskFaultHook;
+  /** Offline IAM: tasks act as their state machine's execution role (local/iam/tasks.ts). */
+  iam?: TaskIam;
   /**
    * The history quota per execution (default 25,000, AWS's hard quota; see MAX_HISTORY_EVENTS in ./history.ts):
    * an execution whose next event would be number `maxHistoryEvents` and is not its end fails with States.Runtime.
@@ -191,6 +193,7 @@ export async function createStepFunctionsService(opts: StepFunctionsServiceOptio
       waitForExecution: (arn, timeoutMs) => waitForExecution(arn, timeoutMs),
     },
     ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.iam ? { iam: opts.iam } : {}),
   });
 
   // ---- state machines ----
