@@ -92,7 +92,7 @@ export function arnMatches(pattern: string, arn: string): boolean {
   if (pattern === '*') return true;
   const p = arnParts(pattern);
   const a = arnParts(arn);
-  if (!p || !a) return globMatch(pattern, arn, false);
+  if (!p || !a) return !pattern.startsWith('arn:') && globMatch(pattern, arn, false);
   return p.every((part, i) => globMatch(part, a[i]!, false));
 }
 
