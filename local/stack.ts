@@ -18,6 +18,7 @@ import { buildStackModel, type CognitoIds, type StackModel } from './model.ts';
 import { DEFAULT_PORTS, endpointEnvironment, samEnvVars, type ServiceName } from './endpoints.ts';
 import { freePort } from './ports.ts';
 import { createStepFunctionsService, type TaskFaultHook } from './stepfunctions/index.ts';
+import { checkTaskDefinitions } from './stepfunctions/definition-check.ts';
 import { authorizeServer, authorizingListener, createIam, taskIam, withFunctionCredentials, type IamAuthorizer, type IamMode } from './iam/index.ts';
 import { loadTemplate, type JsonObject } from './template.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type Endpoints, type Listener } from './types.ts';
@@ -344,7 +345,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     closers.push(() => controlPlane.close());
     attach('apigateway', authorizingListener('apigateway', controlPlane.listener, iam, arnScope));
 
-    // Step Functions
+    // Step Functions (definitions checked as Step Functions checks them at deploy: aws-sdk actions and parameter names)
+    for (const machine of model.stateMachines) checkTaskDefinitions(machine.definition, machine.logicalId);
     const stepFunctions = await createStepFunctionsService({
       dir,
       stateMachines: model.stateMachines,

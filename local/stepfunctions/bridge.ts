@@ -167,6 +167,21 @@ export function startExecutionPermissions(stateMachineArn: string, pattern: stri
 const LAMBDA_INVOKE_PARAMETERS = ['ClientContext', 'FunctionName', 'InvocationType', 'Qualifier', 'Payload', 'LogType'];
 const START_EXECUTION_PARAMETERS = ['StateMachineArn', 'Input', 'Name'];
 
+/** The SDK command of an aws-sdk action spelt as Step Functions requires it (camelCase: `getItem`), or undefined. */
+export function commandFor(svc: SdkService, action: string): CommandCtor | undefined {
+  if (!action || action[0] !== action[0]!.toLowerCase()) return undefined;
+  const Command = svc.module[`${action[0]!.toUpperCase()}${action.slice(1)}Command`];
+  return typeof Command === 'function' ? (Command as CommandCtor) : undefined;
+}
+
+/** The parameters an optimized integration accepts (undefined for aws-sdk tasks and function ARNs). */
+export function definitionParameterNames(p: ParsedResource): string[] | undefined {
+  if (p.kind === 'dynamodb') return DYNAMODB_PARAMETERS[p.action];
+  if (p.kind === 'lambda') return LAMBDA_INVOKE_PARAMETERS;
+  if (p.kind === 'states') return START_EXECUTION_PARAMETERS;
+  return undefined;
+}
+
 // ---------- errors ----------
 
 interface SdkErrorLike {
@@ -500,9 +515,7 @@ export class TaskBridge {
   }
 
   private commandFor(svc: SdkService, action: string): CommandCtor | undefined {
-    if (!action || action[0] !== action[0]!.toLowerCase()) return undefined;
-    const Command = svc.module[`${action[0]!.toUpperCase()}${action.slice(1)}Command`];
-    return typeof Command === 'function' ? (Command as CommandCtor) : undefined;
+    return commandFor(svc, action);
   }
 
   private endpointFor(serviceName: string): string {
