@@ -8,6 +8,8 @@ import { readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { loadStackModel } from '../local/model.ts';
 import { loadTemplate } from '../local/template.ts';
+import { buildExecutionRoles, checkActionsExist } from '../local/iam/index.ts';
+import { checkTaskDefinitions } from '../local/stepfunctions/definition-check.ts';
 
 const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: (sep?: string) => string };
 
@@ -50,5 +52,26 @@ for (const file of readdirSync(join(root, 'statemachines'))) {
   if (!referenced.has(full)) fail(`${relative(root, full)} is not referenced by template.yaml (a copy that would drift)`);
 }
 
-if (failed) process.exit(1);
-console.log('✓ validate: all checks passed');
+// 4. As AWS checks at deploy: aws-sdk task actions and parameter names (Step Functions), and every IAM action the
+// execution roles name (AWS's Service Authorization Reference).
+for (const machine of model.stateMachines) {
+  try {
+    checkTaskDefinitions(machine.definition, machine.logicalId);
+    console.log(`✓ task actions and parameters: ${machine.logicalId}`);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+}
+
+async function finish(): Promise<void> {
+  try {
+    const roles = buildExecutionRoles(template, model.context, model.stackName);
+    await checkActionsExist(roles.values());
+    console.log(`✓ IAM actions exist: ${roles.size} execution roles`);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  if (failed) process.exit(1);
+  console.log('✓ validate: all checks passed');
+}
+void finish();
