@@ -228,6 +228,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   };
   // First pass (no Cognito ids yet) fails fast on anything unsupported and names the trigger functions.
   const draft = buildStackModel(template, modelOptions);
+  // As Step Functions checks a definition at deploy: aws-sdk actions and parameter names (before anything starts).
+  for (const machine of draft.stateMachines) checkTaskDefinitions(machine.definition, machine.logicalId);
   if (draft.userPools.length !== 1) throw new Error(`the offline stack supports exactly one user pool; the template has ${draft.userPools.length}`);
   if (draft.apis.length !== 1) throw new Error(`the offline stack supports exactly one REST API; the template has ${draft.apis.length}`);
   const pool = draft.userPools[0]!;
@@ -345,8 +347,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     closers.push(() => controlPlane.close());
     attach('apigateway', authorizingListener('apigateway', controlPlane.listener, iam, arnScope));
 
-    // Step Functions (definitions checked as Step Functions checks them at deploy: aws-sdk actions and parameter names)
-    for (const machine of model.stateMachines) checkTaskDefinitions(machine.definition, machine.logicalId);
+    // Step Functions
     const stepFunctions = await createStepFunctionsService({
       dir,
       stateMachines: model.stateMachines,
