@@ -43,6 +43,8 @@ export interface OutboxMessage {
 
 export interface LocalCognito {
   url: string;
+  /** cognito-local's HTTP server (the offline IAM front wraps its request listener). */
+  server: Server;
   outbox: OutboxMessage[];
   /** Latest code sent to an address (case-insensitive), or undefined. */
   latestCode(destination: string): string | undefined;
@@ -717,6 +719,7 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
 
   return {
     url: `http://${opts.host}:${opts.port}`,
+    server: httpServer,
     outbox,
     latestCode: (destination) =>
       [...outbox].reverse().find((m) => m.destination.toLowerCase() === destination.toLowerCase() && m.code)?.code,

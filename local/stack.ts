@@ -20,6 +20,8 @@ import { buildStackModel, type CognitoIds, type StackModel } from './model.ts';
 import { DEFAULT_PORTS, endpointEnvironment, samEnvVars, type ServiceName } from './endpoints.ts';
 import { freePort } from './ports.ts';
 import { createStepFunctionsService, type TaskFaultHook } from './stepfunctions/index.ts';
+import { checkTaskDefinitions } from './stepfunctions/definition-check.ts';
+import { authorizeServer, authorizingListener, createIam, taskIam, withFunctionCredentials, type IamAuthorizer, type IamMode } from './iam/index.ts';
 import { loadTemplate, type JsonObject } from './template.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type Endpoints, type Listener } from './types.ts';
 
@@ -63,6 +65,11 @@ export interface LocalStackOptions {
    * local/apigateway), `stepFunctions` before each Task call (a `TaskFaultInjector` of local/stepfunctions).
    */
   faults?: LocalStackFaults;
+  /**
+   * Offline IAM (local/iam): calls from a function or state machine are checked against its execution role.
+   * `enforce` (default) refuses a denied call as AWS does; `warn` logs it and lets it through (`npm start -- --iam warn`).
+   */
+  iam?: IamMode;
 }
 
 export interface LocalStackFaults {
@@ -99,6 +106,8 @@ export interface LocalStack {
   faults: LocalStackFaults;
   /** Request counters (bench, cost model): DynamoDB requests by operation, from X-Amz-Target. */
   metrics: LocalStackMetrics;
+  /** Offline IAM: the principals (one per function and state machine), their roles and every decision. */
+  iam: IamAuthorizer;
   close(): Promise<void>;
 }
 
@@ -227,6 +236,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   };
   // First pass (no Cognito ids yet) fails fast on anything unsupported and names the trigger functions.
   const draft = buildStackModel(template, modelOptions);
+  // As Step Functions checks a definition at deploy: aws-sdk actions and parameter names (before anything starts).
+  for (const machine of draft.stateMachines) checkTaskDefinitions(machine.definition, machine.logicalId);
   if (draft.userPools.length !== 1) throw new Error(`the offline stack supports exactly one user pool; the template has ${draft.userPools.length}`);
   if (draft.apis.length !== 1) throw new Error(`the offline stack supports exactly one REST API; the template has ${draft.apis.length}`);
   const pool = draft.userPools[0]!;
@@ -308,10 +319,16 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const model = buildStackModel(template, { ...modelOptions, cognito: cognitoIds });
     await deployTables(model, endpoints.dynamodb);
 
+    // Offline IAM: every call a function or state machine makes is checked against its execution role.
+    const iam = await createIam({ template, context: model.context, stackName, accountId: LOCAL_ACCOUNT_ID, mode: opts.iam ?? 'enforce', log: (line) => log(line) });
+    const arnScope = { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID };
+    authorizeServer('dynamodb', dynamo, iam, arnScope);
+    authorizeServer('cognito', cognito.server, iam, arnScope);
+
     // Lambda
     const built = await buildFunctions(model.functions, root, join(dir, 'build'));
     const lambda = createLambdaRuntime({
-      functions: model.functions,
+      functions: withFunctionCredentials(model.functions, iam),
       bundles: new Map(built.map((b) => [b.logicalId, b.file])),
       baseEnvironment: endpointEnvironment(endpoints),
       onLog: (fn, text) => {
@@ -319,7 +336,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       },
     });
     closers.push(() => lambda.close());
-    attach('lambda', lambda.listener);
+    attach('lambda', authorizingListener('lambda', lambda.listener, iam, arnScope));
     // For `sam local invoke <Function> -e events/… --env-vars <dir>/sam-env-vars.json`: the same environment, with
     // the endpoints as a container reaches them.
     const samEnvVarsFile = join(dir, 'sam-env-vars.json');
@@ -336,7 +353,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       ...(opts.faults?.apigateway ? { faults: opts.faults.apigateway } : {}),
     });
     closers.push(() => controlPlane.close());
-    attach('apigateway', controlPlane.listener);
+    attach('apigateway', authorizingListener('apigateway', controlPlane.listener, iam, arnScope));
 
     // Step Functions
     const stepFunctions = await createStepFunctionsService({
@@ -352,9 +369,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       ...(opts.retryIntervalScale !== undefined ? { retryIntervalScale: opts.retryIntervalScale } : {}),
       ...(opts.maxHistoryEvents !== undefined ? { maxHistoryEvents: opts.maxHistoryEvents } : {}),
       ...(opts.faults?.stepFunctions ? { faults: opts.faults.stepFunctions } : {}),
+      iam: taskIam(iam, model.stateMachines),
     });
     closers.push(() => stepFunctions.close());
-    attach('stepfunctions', stepFunctions.listener);
+    attach('stepfunctions', authorizingListener('stepfunctions', stepFunctions.listener, iam, arnScope));
 
     // API Gateway data plane
     const api = model.apis[0]!;
@@ -429,6 +447,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       ...(portal ? { portal } : {}),
       faults: { ...opts.faults },
       metrics,
+      iam,
       close,
     };
   } catch (error) {

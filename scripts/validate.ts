@@ -1,7 +1,9 @@
 /**
  * `npm run validate`: cfn-lint on template.yaml, then every state machine the template declares, with its
  * DefinitionSubstitutions resolved, through asl-validator. Also refuses state machine files the template does not use
- * (a second copy that would drift), and committed ones that differ from their TypeScript sources (`npm run workflows`).
+ * (a second copy that would drift), and committed ones that differ from their TypeScript sources (`npm run workflows`);
+ * checks aws-sdk task actions and parameter names as Step Functions does at deploy, and that every IAM action the
+ * execution roles name exists (AWS's Service Authorization Reference).
  * Exits non-zero on any problem — including a missing cfn-lint.
  */
 import { spawnSync } from 'node:child_process';
@@ -9,6 +11,8 @@ import { readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { loadStackModel } from '../local/model.ts';
 import { loadTemplate } from '../local/template.ts';
+import { buildExecutionRoles, checkActionsExist } from '../local/iam/index.ts';
+import { checkTaskDefinitions } from '../local/stepfunctions/definition-check.ts';
 import { staleWorkflows } from './workflows.ts';
 
 const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: (sep?: string) => string };
@@ -57,5 +61,26 @@ const stale = staleWorkflows();
 for (const file of stale) fail(`${file} differs from its source ${file.replace(/\.asl\.json$/, '.ts')} (run npm run workflows)`);
 if (stale.length === 0) console.log('✓ state machine files match their sources (statemachines/*.ts)');
 
-if (failed) process.exit(1);
-console.log('✓ validate: all checks passed');
+// 5. As AWS checks at deploy: aws-sdk task actions and parameter names (Step Functions), and every IAM action the
+// execution roles name (AWS's Service Authorization Reference).
+for (const machine of model.stateMachines) {
+  try {
+    checkTaskDefinitions(machine.definition, machine.logicalId);
+    console.log(`✓ task actions and parameters: ${machine.logicalId}`);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+}
+
+async function finish(): Promise<void> {
+  try {
+    const roles = buildExecutionRoles(template, model.context, model.stackName);
+    await checkActionsExist(roles.values());
+    console.log(`✓ IAM actions exist: ${roles.size} execution roles`);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  if (failed) process.exit(1);
+  console.log('✓ validate: all checks passed');
+}
+void finish();

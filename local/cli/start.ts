@@ -3,7 +3,8 @@
  *   npm start -- --port-gateway 4000 --dir /tmp/tg --parameter-overrides "FreeQuotaLimit=50 AutoConfirmSignUp=true"
  * Every port can also be set with TOLLGATE_PORT_<SERVICE> (GATEWAY, LAMBDA, APIGATEWAY, STEPFUNCTIONS, COGNITO, DYNAMODB).
  * The developer portal is served too (built first if missing or stale): --port-portal / TOLLGATE_PORT_PORTAL (default
- * 5173), or --no-portal to leave it out.
+ * 5173), or --no-portal to leave it out. `--iam warn` logs calls the template's IAM policies would refuse instead of
+ * refusing them (default `--iam enforce`: refused as in AWS; see README "How offline differs from AWS").
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -47,8 +48,11 @@ async function main(): Promise<void> {
       ...Object.fromEntries(services.map((s) => [`port-${s}`, { type: 'string' as const }])),
       'port-portal': { type: 'string' },
       'no-portal': { type: 'boolean', default: false },
+      iam: { type: 'string', default: 'enforce' },
     },
   });
+  const iam = String(values.iam);
+  if (iam !== 'enforce' && iam !== 'warn') throw new Error(`--iam must be enforce (the default) or warn, not '${iam}'`);
   const ports: Partial<Record<ServiceName, number>> = {};
   for (const s of services) {
     const port = parsePort(s, (values as unknown as Record<string, string | undefined>)[`port-${s}`] ?? process.env[`TOLLGATE_PORT_${s.toUpperCase()}`]);
@@ -63,6 +67,7 @@ async function main(): Promise<void> {
     host: String(values.host),
     ports,
     parameterOverrides: parseOverrides(values['parameter-overrides'] as string | undefined),
+    iam,
     ...(values['no-portal'] === true ? {} : { portal: { port: portalPort } }),
     log: (line) => {
       if (!quiet) console.log(line);

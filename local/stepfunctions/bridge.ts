@@ -141,8 +141,47 @@ const DYNAMODB_PARAMETERS: Record<string, string[]> = {
   deleteItem: ['Key', 'TableName', 'ConditionalOperator', 'ConditionExpression', 'Expected', 'ExpressionAttributeNames', 'ExpressionAttributeValues', 'ReturnConsumedCapacity', 'ReturnItemCollectionMetrics', 'ReturnValues'],
   updateItem: ['Key', 'TableName', 'AttributeUpdates', 'ConditionalOperator', 'ConditionExpression', 'Expected', 'ExpressionAttributeNames', 'ExpressionAttributeValues', 'ReturnConsumedCapacity', 'ReturnItemCollectionMetrics', 'ReturnValues', 'UpdateExpression'],
 };
+/**
+ * What an `arn:aws:states:::states:startExecution[.sync[:2]]` task needs of its role: states:StartExecution on the
+ * state machine and, for `.sync`, DescribeExecution / StopExecution on its executions and the EventBridge managed rule
+ * Step Functions uses to learn of their end (Step Functions developer guide, "IAM policies for starting Step Functions
+ * workflow executions": https://docs.aws.amazon.com/step-functions/latest/dg/stepfunctions-iam.html).
+ */
+export function startExecutionPermissions(stateMachineArn: string, pattern: string): { action: string; resource: string }[] {
+  const needs = [{ action: 'states:StartExecution', resource: stateMachineArn }];
+  if (pattern === '') return needs;
+  const m = /^arn:(aws[a-z-]*):states:([^:]*):([^:]*):stateMachine:(.+)$/.exec(stateMachineArn);
+  if (!m) return needs;
+  const [, partition, region, account, name] = m;
+  const executions = `arn:${partition}:states:${region}:${account}:execution:${name}:*`;
+  const rule = `arn:${partition}:events:${region}:${account}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`;
+  return [
+    ...needs,
+    { action: 'states:DescribeExecution', resource: executions },
+    { action: 'states:StopExecution', resource: executions },
+    { action: 'events:PutTargets', resource: rule },
+    { action: 'events:PutRule', resource: rule },
+    { action: 'events:DescribeRule', resource: rule },
+  ];
+}
+
 const LAMBDA_INVOKE_PARAMETERS = ['ClientContext', 'FunctionName', 'InvocationType', 'Qualifier', 'Payload', 'LogType'];
 const START_EXECUTION_PARAMETERS = ['StateMachineArn', 'Input', 'Name'];
+
+/** The SDK command of an aws-sdk action spelt as Step Functions requires it (camelCase: `getItem`), or undefined. */
+export function commandFor(svc: SdkService, action: string): CommandCtor | undefined {
+  if (!action || action[0] !== action[0]!.toLowerCase()) return undefined;
+  const Command = svc.module[`${action[0]!.toUpperCase()}${action.slice(1)}Command`];
+  return typeof Command === 'function' ? (Command as CommandCtor) : undefined;
+}
+
+/** The parameters an optimized integration accepts (undefined for aws-sdk tasks and function ARNs). */
+export function definitionParameterNames(p: ParsedResource): string[] | undefined {
+  if (p.kind === 'dynamodb') return DYNAMODB_PARAMETERS[p.action];
+  if (p.kind === 'lambda') return LAMBDA_INVOKE_PARAMETERS;
+  if (p.kind === 'states') return START_EXECUTION_PARAMETERS;
+  return undefined;
+}
 
 // ---------- errors ----------
 
@@ -306,6 +345,7 @@ export function errorNamesFor(resourceArn: string, functionErrors: readonly stri
       break;
     case 'states':
       for (const code of Object.values(apiErrors).map((make) => make('x').code)) names.add(`StepFunctions.${withExceptionSuffix(code)}`);
+      names.add('StepFunctions.AWSStepFunctionsException'); // an error the API does not model (AWS SDK for Java v1), e.g. AccessDenied
       break;
     default:
       throw new Error(`the resource '${resourceArn}' is not supported by the offline Step Functions`);
@@ -361,6 +401,16 @@ export interface BridgeOptions {
   };
   /** Test only: asked before each Task call that names its state (see ./faults.ts). */
   faults?: TaskFaultHook;
+  /** Offline IAM (local/iam): each state machine's own credentials, and the check of calls made in-process. */
+  iam?: TaskIam;
+}
+
+/** How the bridge acts as a state machine's execution role (local/iam/tasks.ts builds it). */
+export interface TaskIam {
+  /** Credentials the state machine's task SDK clients sign with; undefined: the bridge's default credentials. */
+  credentialsFor(stateMachineName: string): { accessKeyId: string; secretAccessKey: string } | undefined;
+  /** AWS's AccessDenied message when the role does not allow all of `permissions`, else undefined. */
+  authorize(stateMachineName: string, permissions: { action: string; resource: string }[]): string | undefined;
 }
 
 const decoder = new TextDecoder();
@@ -448,26 +498,25 @@ export class TaskBridge {
       }
     }
     const p = parseResource(resourceArn);
+    const as = call?.stateMachine;
     switch (p.kind) {
       case 'aws-sdk':
-        return this.awsSdk(p.service, p.action, params, signal);
+        return this.awsSdk(p.service, p.action, params, signal, as);
       case 'dynamodb':
-        return this.dynamodbOptimized(resourceArn, p.action, params, signal);
+        return this.dynamodbOptimized(resourceArn, p.action, params, signal, as);
       case 'lambda':
-        return this.lambdaInvoke(resourceArn, params, signal);
+        return this.lambdaInvoke(resourceArn, params, signal, as);
       case 'states':
-        return this.startExecution(resourceArn, p.pattern, params);
+        return this.startExecution(resourceArn, p.pattern, params, as);
       case 'lambda-function':
-        return this.lambdaFunction(p.functionArn, params, signal);
+        return this.lambdaFunction(p.functionArn, params, signal, as);
       default:
         throw this.unsupported(resourceArn);
     }
   }
 
   private commandFor(svc: SdkService, action: string): CommandCtor | undefined {
-    if (!action || action[0] !== action[0]!.toLowerCase()) return undefined;
-    const Command = svc.module[`${action[0]!.toUpperCase()}${action.slice(1)}Command`];
-    return typeof Command === 'function' ? (Command as CommandCtor) : undefined;
+    return commandFor(svc, action);
   }
 
   private endpointFor(serviceName: string): string {
@@ -491,9 +540,12 @@ export class TaskBridge {
     );
   }
 
-  private client(serviceName: string): SdkClient {
+  /** The SDK client for a service, signing as the state machine `as` (its execution role) when offline IAM is on. */
+  private client(serviceName: string, as?: string): SdkClient {
     if (this.closed) throw new StatesRuntimeError('the offline Step Functions service is closing');
-    const existing = this.clients.get(serviceName);
+    const credentials = (as !== undefined ? this.options.iam?.credentialsFor(as) : undefined) ?? this.options.credentials;
+    const cacheKey = `${serviceName}/${credentials.accessKeyId}`;
+    const existing = this.clients.get(cacheKey);
     if (existing) return existing;
     const svc = SDK_SERVICES[serviceName]!;
     const endpoint = this.endpointFor(serviceName);
@@ -501,7 +553,7 @@ export class TaskBridge {
     const client = new Ctor({
       region: this.options.region,
       endpoint,
-      credentials: this.options.credentials,
+      credentials,
       maxAttempts: 1, // Step Functions' Retry fields decide; the SDK must not retry behind their back.
       requestHandler: new NodeHttpHandler({
         connectionTimeout: 5_000,
@@ -521,7 +573,7 @@ export class TaskBridge {
         },
       { step: 'deserialize', name: 'tollgateCaptureHttpMetadata', priority: 'high' },
     );
-    this.clients.set(serviceName, client);
+    this.clients.set(cacheKey, client);
     return client;
   }
 
@@ -534,12 +586,12 @@ export class TaskBridge {
     return s;
   }
 
-  private async awsSdk(serviceName: string, action: string, params: unknown, signal?: AbortSignal): Promise<unknown> {
+  private async awsSdk(serviceName: string, action: string, params: unknown, signal?: AbortSignal, as?: string): Promise<unknown> {
     const svc = SDK_SERVICES[serviceName]!;
     const Command = this.commandFor(svc, action)!;
     const schemas = this.schemasOf(Command);
     const input = toSdkInput(params, schemas.input, { naming: 'sfn', resource: `aws-sdk:${serviceName}:${action}` });
-    const client = this.client(serviceName);
+    const client = this.client(serviceName, as);
     let output: unknown;
     try {
       output = await client.send(new Command(input), { abortSignal: signal });
@@ -549,12 +601,12 @@ export class TaskBridge {
     return fromSdkOutput(output, schemas.output, 'sfn');
   }
 
-  private async dynamodbOptimized(resourceArn: string, action: string, params: unknown, signal?: AbortSignal): Promise<unknown> {
+  private async dynamodbOptimized(resourceArn: string, action: string, params: unknown, signal?: AbortSignal, as?: string): Promise<unknown> {
     const checked = checkParameters(resourceArn, params, DYNAMODB_PARAMETERS[action]!);
     const Command = (dynamodb as unknown as SdkModule)[`${action[0]!.toUpperCase()}${action.slice(1)}Command`] as CommandCtor;
     const schemas = this.schemasOf(Command);
     const input = toSdkInput(checked, schemas.input, { naming: 'sdk', resource: `dynamodb:${action}` });
-    const client = this.client('dynamodb');
+    const client = this.client('dynamodb', as);
     let output: unknown;
     try {
       output = await client.send(new Command(input), { abortSignal: signal });
@@ -564,8 +616,8 @@ export class TaskBridge {
     return { ...fromSdkOutput(output, schemas.output, 'sdk'), ...sdkMetadata(output) };
   }
 
-  private async invokeLambda(functionName: string, payload: unknown, extra: Record<string, unknown>, signal?: AbortSignal) {
-    const client = this.client('lambda');
+  private async invokeLambda(functionName: string, payload: unknown, extra: Record<string, unknown>, signal?: AbortSignal, as?: string) {
+    const client = this.client('lambda', as);
     let output: lambda.InvokeCommandOutput;
     try {
       output = (await client.send(
@@ -596,13 +648,13 @@ export class TaskBridge {
     return { output, payload: parsed };
   }
 
-  private async lambdaInvoke(resourceArn: string, params: unknown, signal?: AbortSignal): Promise<unknown> {
+  private async lambdaInvoke(resourceArn: string, params: unknown, signal?: AbortSignal, as?: string): Promise<unknown> {
     const checked = checkParameters(resourceArn, params, LAMBDA_INVOKE_PARAMETERS);
     const { FunctionName, Payload, ...extra } = checked;
     if (typeof FunctionName !== 'string' || !FunctionName) {
       throw new StatesRuntimeError(`${resourceArn} needs a FunctionName string parameter`);
     }
-    const { output, payload } = await this.invokeLambda(FunctionName, Payload, extra, signal);
+    const { output, payload } = await this.invokeLambda(FunctionName, Payload, extra, signal, as);
     const result: Record<string, unknown> = {
       ExecutedVersion: output.ExecutedVersion ?? '$LATEST',
       Payload: payload,
@@ -613,15 +665,23 @@ export class TaskBridge {
     return result;
   }
 
-  private async lambdaFunction(functionArn: string, input: unknown, signal?: AbortSignal): Promise<unknown> {
-    const { payload } = await this.invokeLambda(functionArn, input, {}, signal);
+  private async lambdaFunction(functionArn: string, input: unknown, signal?: AbortSignal, as?: string): Promise<unknown> {
+    const { payload } = await this.invokeLambda(functionArn, input, {}, signal, as);
     return payload;
   }
 
-  private async startExecution(resourceArn: string, pattern: string, params: unknown): Promise<unknown> {
+  private async startExecution(resourceArn: string, pattern: string, params: unknown, as?: string): Promise<unknown> {
     const checked = checkParameters(resourceArn, params, START_EXECUTION_PARAMETERS);
     if (typeof checked.StateMachineArn !== 'string') {
       throw new StatesRuntimeError(`${resourceArn} needs a StateMachineArn string parameter`);
+    }
+    // In-process, so the execution role is checked here (the HTTP fronts of local/iam do it for the other calls).
+    const denied = as !== undefined ? this.options.iam?.authorize(as, startExecutionPermissions(checked.StateMachineArn, pattern)) : undefined;
+    if (denied) {
+      throw new TaskError(
+        'StepFunctions.AWSStepFunctionsException',
+        `${denied} (Service: AWSStepFunctions; Status Code: 400; Error Code: AccessDeniedException; Request ID: local; Proxy: null)`,
+      );
     }
     const input = checked.Input === undefined ? '{}' : typeof checked.Input === 'string' ? checked.Input : JSON.stringify(checked.Input);
     let started: StartExecutionResult;

@@ -168,6 +168,15 @@ function convertIn(
     if (typeof value === 'string') return new Date(value);
     return value;
   }
+  // A value of the wrong JSON type is refused at run time, as Step Functions does before it calls the service (the
+  // SDK v3 client would otherwise send it on unchecked): "The Parameters ... could not be used to start the Task:
+  // [The value for the field 'X' must be a BOOLEAN]".
+  if ((schema.isBooleanSchema() && typeof value !== 'boolean') || ((schema.isNumericSchema() || schema.isBigIntegerSchema() || schema.isBigDecimalSchema()) && typeof value !== 'number')) {
+    const expected = schema.isBooleanSchema() ? 'BOOLEAN' : 'NUMBER';
+    throw new StatesRuntimeError(
+      `The Parameters '${JSON.stringify(value)}' could not be used to start the Task: [The value for the field '${path[path.length - 1] ?? ''}' must be a ${expected}] (${options.resource} at ${describePath(path)})`,
+    );
+  }
   if (schema.isStringSchema() && typeof value !== 'string') {
     // Step Functions serializes a JSON value given for a string member (e.g. a message body) to its JSON text.
     return JSON.stringify(value);

@@ -33,7 +33,7 @@
  */
 import type { Endpoints, Listener, StateMachineSpec } from '../types.ts';
 import { createListener } from './api.ts';
-import { TaskBridge } from './bridge.ts';
+import { TaskBridge, type TaskIam } from './bridge.ts';
 import { createExecutionEngine, type ExecutionEngine } from './executions.ts';
 import type { TaskFaultHook } from './faults.ts';
 import { MAX_HISTORY_EVENTS } from './history.ts';
@@ -64,6 +64,8 @@ export interface StepFunctionsServiceOptions {
   resume?: 'auto' | 'manual';
   /** Test only: asked before every Task call; may fail it with a given error or hold it (see ./faults.ts). */
   faults?: TaskFaultHook;
+  /** Offline IAM: tasks act as their state machine's execution role (local/iam/tasks.ts). */
+  iam?: TaskIam;
   /**
    * The history quota per execution (default 25,000, AWS's hard quota; see MAX_HISTORY_EVENTS in ./history.ts):
    * an execution whose next event would be number `maxHistoryEvents` and is not its end fails with States.Runtime.
@@ -111,6 +113,7 @@ export async function createStepFunctionsService(opts: StepFunctionsServiceOptio
       waitForExecution: (arn, timeoutMs) => engine().wait(arn, timeoutMs),
     },
     ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.iam ? { iam: opts.iam } : {}),
   });
   const registry = new MachineRegistry(opts.stateMachines, bridge, { region: opts.region, accountId: opts.accountId, retryIntervalScale: scale, log });
   const executions = createExecutionEngine({ registry, bridge, store, region: opts.region, accountId: opts.accountId, maxHistoryEvents: maxEvents, log });
