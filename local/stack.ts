@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { createApiGatewayControlPlane, type FaultHook, type ManagementApiLimits } from './apigateway/index.ts';
 import { buildFunctions } from './build.ts';
 import { startCognito, type LocalCognito } from './cognito.ts';
+import { openApiDocument } from '../functions/openapi/document.ts';
 import { createPortalListener, DEFAULT_PORTAL_PORT, ensurePortalBuilt, readOutboxFile, type PortalConfig } from './portal/index.ts';
 import { createCognitoVerifier, createGateway } from './execute-api/index.ts';
 import { createLambdaRuntime, type LambdaRuntime } from './lambda/index.ts';
@@ -394,7 +395,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       writeFileSync(join(dir, 'portal', 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
       const outboxFile = join(dir, 'cognito', 'outbox.jsonl');
       const portalServer = await listen(
-        createPortalListener({ config: () => config, outbox: () => readOutboxFile(outboxFile) }),
+        createPortalListener({ config: () => config, outbox: () => readOutboxFile(outboxFile), openapi: () => openApiDocument({ serverUrl: apiUrl }) }),
         opts.ports === 0 ? 0 : ((typeof opts.portal === 'object' ? opts.portal.port : undefined) ?? DEFAULT_PORTAL_PORT),
         host,
       );

@@ -1,7 +1,8 @@
 /**
  * `npm run validate`: cfn-lint on template.yaml, then every state machine the template declares, with its
  * DefinitionSubstitutions resolved, through asl-validator. Also refuses state machine files the template does not use
- * (a second copy that would drift), and committed ones that differ from their TypeScript sources (`npm run workflows`).
+ * (a second copy that would drift), and committed ones that differ from their TypeScript sources (`npm run workflows`),
+ * and validates the OpenAPI document (functions/openapi) with swagger-parser.
  * Exits non-zero on any problem — including a missing cfn-lint.
  */
 import { spawnSync } from 'node:child_process';
@@ -9,6 +10,8 @@ import { readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { loadStackModel } from '../local/model.ts';
 import { loadTemplate } from '../local/template.ts';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { openApiDocument } from '../functions/openapi/document.ts';
 import { staleWorkflows } from './workflows.ts';
 
 const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: (sep?: string) => string };
@@ -57,5 +60,18 @@ const stale = staleWorkflows();
 for (const file of stale) fail(`${file} differs from its source ${file.replace(/\.asl\.json$/, '.ts')} (run npm run workflows)`);
 if (stale.length === 0) console.log('✓ state machine files match their sources (statemachines/*.ts)');
 
-if (failed) process.exit(1);
-console.log('✓ validate: all checks passed');
+// 5. The API reference is a valid OpenAPI document.
+async function validateOpenApi(): Promise<void> {
+  const document = openApiDocument();
+  try {
+    await SwaggerParser.validate(document as never);
+    console.log(`✓ OpenAPI: ${Object.keys(document.paths as object).length} paths (functions/openapi)`);
+  } catch (error) {
+    fail(`the OpenAPI document is invalid: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+void validateOpenApi().then(() => {
+  if (failed) process.exit(1);
+  console.log('✓ validate: all checks passed');
+});

@@ -85,14 +85,7 @@ function operationObject(op: Operation): Record<string, unknown> {
       ...(op.success.example !== undefined ? { content: { 'application/json': { schema: {}, example: op.success.example } } } : {}),
     },
   };
-  for (const status of errorStatuses(op)) {
-    const gateway = status === 401 || status === 403 || status === 429;
-    responses[String(status)] = {
-      description: STATUS_TEXT[status] ?? 'Error',
-      headers: { ...requestIdHeaders, ...(status === 503 ? { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } : {}) },
-      content: { 'application/json': { schema: { $ref: gateway ? '#/components/schemas/GatewayError' : '#/components/schemas/Error' } } },
-    };
-  }
+  for (const status of errorStatuses(op)) responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
   return {
     operationId: op.operationId,
     tags: [op.tag],
@@ -147,6 +140,19 @@ export function openApiDocument(opts: DocumentOptions = {}): Record<string, unkn
         RequestId: { description: 'API Gateway\'s request id: quote it when asking for help', schema: { type: 'string' } },
         RetryAfter: { description: 'Seconds to wait before retrying', schema: { type: 'integer' } },
       },
+      responses: Object.fromEntries(
+        Object.entries(STATUS_TEXT).map(([status, description]) => {
+          const gateway = status === '401' || status === '403' || status === '429';
+          return [
+            `Error${status}`,
+            {
+              description,
+              headers: { ...requestIdHeaders, ...(status === '503' ? { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } : {}) },
+              content: { 'application/json': { schema: { $ref: gateway ? '#/components/schemas/GatewayError' : '#/components/schemas/Error' } } },
+            },
+          ];
+        }),
+      ),
       schemas: {
         Error: {
           type: 'object',

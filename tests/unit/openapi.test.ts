@@ -4,6 +4,8 @@
  * documents is one the handler's zod schema accepts (and no other: the schemas are strict).
  */
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { routes as accountRoutes } from '../../functions/account/handler.ts';
 import { planChangeBody } from '../../functions/account/plan-change-routes.ts';
@@ -15,6 +17,7 @@ import { routes as publicRoutes } from '../../functions/public/handler.ts';
 import { routes as tagsRoutes } from '../../functions/tags/handler.ts';
 import { planCatalog } from '../../functions/shared/plans.ts';
 import { loadStackModel } from '../../local/model.ts';
+import { createPortalListener } from '../../local/portal/index.ts';
 
 const model = loadStackModel({
   templatePath: join(__dirname, '../../template.yaml'),
@@ -33,6 +36,31 @@ const documented = Object.entries(paths).flatMap(([path, item]) => Object.keys(i
 describe('the OpenAPI document', () => {
   it('is a valid OpenAPI 3.1 document (swagger-parser)', async () => {
     await expect(SwaggerParser.validate(structuredClone(document) as never)).resolves.toBeDefined();
+  });
+
+  it('is checked by a validator that refuses a broken document', async () => {
+    const wrongPlace = structuredClone(document) as { paths: Record<string, Record<string, { parameters: { in: string }[] }>> };
+    wrongPlace.paths['/links']!.get!.parameters[0]!.in = 'body'; // OpenAPI 2's, not 3's
+    await expect(SwaggerParser.validate(wrongPlace as never)).rejects.toThrow(/must be equal to one of the allowed values/);
+    const dangling = structuredClone(document) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    dangling.paths['/links']!.get!.responses['418'] = { $ref: '#/components/responses/Error418' };
+    await expect(SwaggerParser.validate(dangling as never)).rejects.toThrow(/Error418/);
+  });
+
+  it('is served by the portal server as /openapi.json, made per request', async () => {
+    const listener = createPortalListener({ config: () => ({}) as never, openapi: () => openApiDocument({ serverUrl: 'http://127.0.0.1:1/v1' }) });
+    const server = createServer(listener);
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const response = await fetch(`http://127.0.0.1:${port}/openapi.json`);
+      expect(response.status).toBe(200);
+      const served = (await response.json()) as { servers: { url: string }[]; paths: object };
+      expect(served.servers).toEqual([{ url: 'http://127.0.0.1:1/v1' }]);
+      expect(Object.keys(served.paths)).toEqual(Object.keys(paths));
+    } finally {
+      await new Promise((done) => server.close(done));
+    }
   });
 
   it('has exactly the routes template.yaml declares as Api events', () => {
