@@ -61,7 +61,7 @@ async function waitForOnboarding(app: App, signal: AbortSignal, progress: (text:
  * leave a stale key here. The value is revealed (GET /me/api-key?reveal=true) only when this session does not hold
  * the value of that very key, so a dashboard load normally costs no API Gateway management call.
  */
-async function currentKey(app: App): Promise<ApiKey> {
+export async function currentKey(app: App): Promise<ApiKey> {
   const { id } = await app.api.apiKey();
   const held = app.session.current()?.apiKey;
   if (held?.id === id) return held;
