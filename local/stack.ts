@@ -13,6 +13,7 @@ import { createApiGatewayControlPlane, type FaultHook, type ManagementApiLimits 
 import { buildFunctions } from './build.ts';
 import { startCognito, type LocalCognito } from './cognito.ts';
 import type { PasswordPolicy } from '#shared/password-policy';
+import { openApiDocument } from '../functions/openapi/document.ts';
 import { createPortalListener, DEFAULT_PORTAL_PORT, ensurePortalBuilt, readOutboxFile, type PortalConfig } from './portal/index.ts';
 import { createCognitoVerifier, createGateway } from './execute-api/index.ts';
 import { createLambdaRuntime, type LambdaRuntime } from './lambda/index.ts';
@@ -421,7 +422,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       writeFileSync(join(dir, 'portal', 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
       const outboxFile = join(dir, 'cognito', 'outbox.jsonl');
       const portalServer = await listen(
-        createPortalListener({ config: () => config, outbox: () => readOutboxFile(outboxFile) }),
+        createPortalListener({ config: () => config, outbox: () => readOutboxFile(outboxFile), openapi: () => openApiDocument({ serverUrl: apiUrl }) }),
         opts.ports === 0 ? 0 : ((typeof opts.portal === 'object' ? opts.portal.port : undefined) ?? DEFAULT_PORTAL_PORT),
         host,
       );

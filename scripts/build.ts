@@ -1,8 +1,9 @@
-/** `npm run build`: one bundle per function in dist/<LogicalId>/, with each bundle's size. */
+/** `npm run build`: one bundle per function in dist/<LogicalId>/, with each bundle's size, and dist/openapi.json. */
 import { join, relative, resolve } from 'node:path';
 import { rmSync } from 'node:fs';
 import { buildFunctions } from '../local/build.ts';
 import { loadStackModel } from '../local/model.ts';
+import { writeOpenApi } from './openapi.ts';
 
 const root = resolve(__dirname, '..');
 const outDir = join(root, 'dist');
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   for (const b of built.sort((x, y) => x.logicalId.localeCompare(y.logicalId))) {
     console.log(`${b.logicalId.padEnd(width)}  ${(b.bytes / 1024).toFixed(1).padStart(7)} KB  ${relative(root, b.file)}`);
   }
+  writeOpenApi(join(outDir, 'openapi.json'));
   console.log(`${built.length} bundles, ${(built.reduce((n, b) => n + b.bytes, 0) / 1024).toFixed(1)} KB in total`);
 }
 

@@ -3,7 +3,8 @@
  * DefinitionSubstitutions resolved, through asl-validator. Also refuses state machine files the template does not use
  * (a second copy that would drift), and committed ones that differ from their TypeScript sources (`npm run workflows`);
  * checks aws-sdk task actions and parameter names as Step Functions does at deploy, and that every IAM action the
- * execution roles name exists (AWS's Service Authorization Reference).
+ * execution roles name exists (AWS's Service Authorization Reference)
+ * and validates the OpenAPI document (functions/openapi) with swagger-parser.
  * Exits non-zero on any problem — including a missing cfn-lint.
  */
 import { spawnSync } from 'node:child_process';
@@ -13,6 +14,8 @@ import { loadStackModel } from '../local/model.ts';
 import { loadTemplate } from '../local/template.ts';
 import { buildExecutionRoles, checkActionsExist } from '../local/iam/index.ts';
 import { checkTaskDefinitions } from '../local/stepfunctions/definition-check.ts';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { openApiDocument } from '../functions/openapi/document.ts';
 import { staleWorkflows } from './workflows.ts';
 
 const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: (sep?: string) => string };
@@ -61,6 +64,17 @@ const stale = staleWorkflows();
 for (const file of stale) fail(`${file} differs from its source ${file.replace(/\.asl\.json$/, '.ts')} (run npm run workflows)`);
 if (stale.length === 0) console.log('✓ state machine files match their sources (statemachines/*.ts)');
 
+// 6. The API reference is a valid OpenAPI document.
+async function validateOpenApi(): Promise<void> {
+  const document = openApiDocument();
+  try {
+    await SwaggerParser.validate(document as never);
+    console.log(`✓ OpenAPI: ${Object.keys(document.paths as object).length} paths (functions/openapi)`);
+  } catch (error) {
+    fail(`the OpenAPI document is invalid: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 // 5. As AWS checks at deploy: aws-sdk task actions and parameter names (Step Functions), and every IAM action the
 // execution roles name (AWS's Service Authorization Reference).
 for (const machine of model.stateMachines) {
@@ -80,6 +94,7 @@ async function finish(): Promise<void> {
   } catch (error) {
     fail((error as Error).message);
   }
+  await validateOpenApi();
   if (failed) process.exit(1);
   console.log('✓ validate: all checks passed');
 }

@@ -8,7 +8,6 @@ import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import * as z from 'zod/mini';
 import { accountCaller } from '#shared/caller';
 import { dynamodb } from '#shared/clients';
 import { requireEnv } from '#shared/env';
@@ -35,6 +34,7 @@ import {
 import { meRoutes } from './me.ts';
 import { planRoutes } from './plan-change-routes.ts';
 import { idempotencyKeyOf } from './request.ts';
+import { revealQuery, rotateBody, usageQuery } from './schemas.ts';
 
 /**
  * AccountFunction: every `/me…` route, the caller's own account (the template gives one function to each top-level
@@ -52,8 +52,6 @@ import { idempotencyKeyOf } from './request.ts';
 const DAY_MS = 86_400_000;
 export const MAX_USAGE_DAYS = 92;
 
-const isoDate = z.iso.date({ error: 'Must be a date, YYYY-MM-DD' });
-export const usageQuery = z.strictObject({ from: isoDate, to: isoDate });
 
 /** `?from=&to=`: both dates, from ≤ to, at most 92 days (API Gateway keeps usage per day). */
 export function parseUsageQuery(values: Record<string, string | undefined> | null | undefined): { from: string; to: string } {
@@ -66,10 +64,7 @@ export function parseUsageQuery(values: Record<string, string | undefined> | nul
   return { from, to };
 }
 
-export const revealQuery = z.strictObject({ reveal: z.optional(z.enum(['true', 'false'])) });
-
-/** POST /me/api-key/rotate's optional body: the id of the key the client means to rotate (API Gateway key ids). */
-export const rotateBody = z.strictObject({ keyId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9]{1,64}$/, 'Must be an API key id'))) });
+export { revealQuery, rotateBody, usageQuery };
 
 /** Idempotency-Key, or the API request id without one, in `requestKey`; the key being rotated in `fromKeyId`. */
 export type RotationRequest = RotationInput;

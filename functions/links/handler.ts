@@ -1,5 +1,4 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import * as z from 'zod/mini';
 import type { AccountStore } from '#shared/accounts';
 import { ownKeyCaller } from '#shared/caller';
 import { requireEnv } from '#shared/env';
@@ -8,22 +7,11 @@ import { listQuerySchema, pageBody, pageRequest } from '#shared/pagination';
 import { DynamoAccountStore } from '#shared/tables/accounts';
 import { DynamoResourceStore, LINK_PREFIX } from '#shared/tables/resources';
 import { createLink, deleteLink, getLink, listLinks, type LinkDeps } from './domain.ts';
+import { createLinkBody, idParams } from './schemas.ts';
+
+export { createLinkBody, idParams };
 
 /** `POST /links`, `GET /links`, `GET /links/{id}`, `DELETE /links/{id}`: the caller's bookmarked links. */
-
-export const createLinkBody = z.strictObject({
-  url: z
-    .url({ protocol: /^https?$/, error: 'Must be an http or https URL' })
-    .check(z.maxLength(2048, 'Must be at most 2048 characters')),
-  title: z.optional(z.string().check(z.trim(), z.maxLength(200, 'Must be at most 200 characters'))),
-});
-
-export const idParams = z.strictObject({
-  id: z.pipe(
-    z.uuid('Must be a UUID'),
-    z.transform((id: string) => id.toLowerCase()),
-  ),
-});
 
 export interface LinksRouteDeps extends LinkDeps {
   accounts: AccountStore;

@@ -13,6 +13,12 @@ z.config(en());
 export const MAX_BODY_BYTES = 16 * 1024;
 
 const corsOrigin = process.env.CORS_ALLOW_ORIGIN ?? '*';
+/**
+ * Response headers a browser page may read besides the CORS-safelisted ones (Fetch standard, "CORS-safelisted response
+ * header name"): API Gateway's request id (added to every answer) and ours. Same list as template.yaml's
+ * GatewayResponses, so the portal's "Try it" shows them on every answer.
+ */
+const exposeHeaders = 'x-amzn-RequestId,x-amz-apigw-id,Retry-After,Location';
 
 export interface ApiRequest {
   event: APIGatewayProxyEvent;
@@ -30,6 +36,7 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
     headers: {
       'Content-Type': 'application/json',
       'Access-Control-Allow-Origin': corsOrigin,
+      'Access-Control-Expose-Headers': exposeHeaders,
       ...headers,
     },
     body: body === undefined ? '' : JSON.stringify(body),
@@ -37,7 +44,7 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 }
 
 export function noContent(): APIGatewayProxyResult {
-  return { statusCode: 204, headers: { 'Access-Control-Allow-Origin': corsOrigin }, body: '' };
+  return { statusCode: 204, headers: { 'Access-Control-Allow-Origin': corsOrigin, 'Access-Control-Expose-Headers': exposeHeaders }, body: '' };
 }
 
 export interface ValidationIssue {

@@ -1,5 +1,4 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import * as z from 'zod/mini';
 import type { AccountStore } from '#shared/accounts';
 import { ownKeyCaller } from '#shared/caller';
 import { requireEnv } from '#shared/env';
@@ -8,31 +7,14 @@ import { listQuerySchema, pageBody, pageRequest } from '#shared/pagination';
 import { DynamoAccountStore } from '#shared/tables/accounts';
 import { DynamoResourceStore, TAG_PREFIX, tagLinkPrefix } from '#shared/tables/resources';
 import { createTag, deleteTag, getTag, linkTag, listLinksOfTag, listTags, type TagDeps } from './domain.ts';
+import { createTagBody, createTagLinkBody, idParams } from './schemas.ts';
 
 /**
  * `POST /tags`, `GET /tags`, `GET /tags/{id}`, `DELETE /tags/{id}`, `POST /taglinks`, `GET /tags/{id}/links`:
  * the caller's tags and the links attached to them.
  */
 
-const uuid = z.pipe(
-  z.uuid('Must be a UUID'),
-  z.transform((id: string) => id.toLowerCase()),
-);
-
-export const createTagBody = z.strictObject({
-  name: z
-    .string()
-    .check(
-      z.trim(),
-      z.minLength(1, 'Must not be empty'),
-      z.maxLength(50, 'Must be at most 50 characters'),
-      z.regex(/^\P{Cc}*$/u, 'Must not contain control characters'),
-    ),
-});
-
-export const createTagLinkBody = z.strictObject({ tagId: uuid, linkId: uuid });
-
-export const idParams = z.strictObject({ id: uuid });
+export { createTagBody, createTagLinkBody, idParams };
 
 export interface TagsRouteDeps extends TagDeps {
   accounts: AccountStore;

@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wr
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import type { PortalConfig } from '../../portal/src/portal-config.ts';
+import { writeOpenApi } from '../../scripts/openapi.ts';
 
 export type { PortalConfig };
 
@@ -102,6 +103,8 @@ export async function ensurePortalBuilt(opts: { root?: string; force?: boolean; 
   const dist = join(root, 'dist');
   try {
     await runVite(root, tmp);
+    // What `npm run portal:build` adds after Vite: the API reference the portal's Reference page reads.
+    writeOpenApi(join(tmp, 'openapi.json'));
     writeFileSync(join(tmp, STAMP), `${hash}\n`);
     rmSync(dist, { recursive: true, force: true });
     try {
@@ -162,6 +165,8 @@ export interface PortalServerOptions {
   config: () => PortalConfig;
   /** Offline only: served as /outbox.json (newest first). Without it, /outbox.json is a 404. */
   outbox?: () => unknown[];
+  /** Served as /openapi.json, made per request (the build's copy may predate a schema change); else dist's file. */
+  openapi?: () => unknown;
 }
 
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer, head: boolean): void {
@@ -195,6 +200,10 @@ export function createPortalListener(opts: PortalServerOptions): (req: IncomingM
 
     if (pathname === '/config.json') {
       sendJson(res, 200, opts.config(), head);
+      return;
+    }
+    if (pathname === '/openapi.json' && opts.openapi) {
+      sendJson(res, 200, opts.openapi(), head);
       return;
     }
     if (pathname === '/outbox.json') {

@@ -114,6 +114,8 @@ export interface RawResponse {
   statusText: string;
   ms: number;
   contentType: string;
+  /** Every header the browser lets the page read (CORS: the safelisted ones and Access-Control-Expose-Headers). */
+  headers: Record<string, string>;
   body: string;
 }
 
@@ -165,6 +167,7 @@ export class ApiClient {
       statusText: response.statusText,
       ms: Math.round(performance.now() - started),
       contentType: response.headers.get('content-type') ?? '',
+      headers: Object.fromEntries(response.headers.entries()),
       body: text,
     };
   }

@@ -12,6 +12,7 @@ import { confirmView, forgotView, resetView, signInView, signUpView } from './vi
 import { dashboardView } from './views/dashboard.ts';
 import { outboxView } from './views/outbox.ts';
 import { plansView } from './views/plans.ts';
+import { referenceView } from './views/reference.ts';
 import { tryView } from './views/try.ts';
 
 interface Route {
@@ -30,6 +31,7 @@ const ROUTES: Record<string, Route> = {
   '/dashboard': { title: 'Dashboard', view: dashboardView, access: 'user' },
   '/plans': { title: 'Plans', view: plansView, access: 'any' },
   '/try': { title: 'Try it', view: tryView, access: 'user' },
+  '/reference': { title: 'API reference', view: referenceView, access: 'any' },
   '/account': { title: 'Account', view: accountView, access: 'user' },
   '/outbox': { title: 'Outbox', view: outboxView, access: 'any' },
 };
@@ -60,7 +62,7 @@ function renderNav(app: App, path: string): void {
     h(
       'ul',
       null,
-      signedIn ? [h('li', null, link('/dashboard', 'Dashboard')), h('li', null, link('/plans', 'Plans')), h('li', null, link('/try', 'Try it')), h('li', null, link('/account', 'Account'))] : [h('li', null, link('/plans', 'Plans')), h('li', null, link('/signin', 'Sign in')), h('li', null, link('/signup', 'Sign up'))],
+      signedIn ? [h('li', null, link('/dashboard', 'Dashboard')), h('li', null, link('/plans', 'Plans')), h('li', null, link('/try', 'Try it')), h('li', null, link('/reference', 'API reference')), h('li', null, link('/account', 'Account'))] : [h('li', null, link('/plans', 'Plans')), h('li', null, link('/reference', 'API reference')), h('li', null, link('/signin', 'Sign in')), h('li', null, link('/signup', 'Sign up'))],
       app.config.outboxUrl ? h('li', null, link('/outbox', 'Outbox')) : null,
       signedIn ? h('li', null, signOut) : null,
     ),

@@ -1,0 +1,17 @@
+import * as z from 'zod/mini';
+
+/**
+ * What GET /me/api-key, POST /me/api-key/rotate and GET /me/usage accept, apart from the handler (which reads its
+ * environment at load) so the OpenAPI document (functions/openapi) is generated from the very schemas it validates with.
+ */
+
+const isoDate = z.iso.date({ error: 'Must be a date, YYYY-MM-DD' });
+
+/** `?from=&to=`, both dates; the handler also checks from ≤ to and at most 92 days (parseUsageQuery). */
+export const usageQuery = z.strictObject({ from: isoDate, to: isoDate });
+
+/** `?reveal=true` adds the key's value. */
+export const revealQuery = z.strictObject({ reveal: z.optional(z.enum(['true', 'false'])) });
+
+/** POST /me/api-key/rotate's optional body: the id of the key the client means to rotate (API Gateway key ids). */
+export const rotateBody = z.strictObject({ keyId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9]{1,64}$/, 'Must be an API key id'))) });

@@ -1,0 +1,171 @@
+import * as z from 'zod/mini';
+import { OPERATIONS, type Operation, type RouteAuth } from './operations.ts';
+
+/**
+ * The API reference as an OpenAPI 3.1 document, generated from the route table (./operations.ts) and the very zod
+ * schemas the handlers validate with (zod 4's `toJSONSchema`, input side: what a client sends). Served by the offline
+ * portal as `/openapi.json` (local/portal), written into the portal's build (portal/vite.config.mts) and beside the
+ * function bundles by `npm run build`. No I/O: a pure function of its options.
+ *
+ * Auth as API Gateway applies it ("Control access to a REST API with Amazon Cognito user pools as an authorizer":
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-integrate-with-cognito.html — the ID token
+ * goes in `Authorization` as is; "API keys": the key in `x-api-key`). API Gateway adds `x-amzn-RequestId` to every
+ * answer; it sends no rate-limit headers of its own (throttling answers 429 `{"message":"Too Many Requests"}`, an
+ * exhausted quota 429 `{"message":"Limit Exceeded"}`).
+ */
+
+export type JsonSchema = Record<string, unknown>;
+
+export interface DocumentOptions {
+  /** The stage URL (e.g. https://abc.execute-api.us-east-1.amazonaws.com/v1); without it, a templated server. */
+  serverUrl?: string;
+  /** The document's version (package.json's). */
+  version?: string;
+}
+
+/** The JSON Schema of what a client sends for `schema` (input side: before transforms and defaults). */
+export function inputJsonSchema(schema: z.ZodMiniType): JsonSchema {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  delete json.$schema;
+  return json;
+}
+
+const SECURITY: Record<RouteAuth, Record<string, string[]>[]> = {
+  none: [],
+  token: [{ CognitoIdToken: [] }],
+  'token+key': [{ CognitoIdToken: [], ApiKey: [] }],
+};
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'The request is not valid: `message` names the field (`details.issues` lists every one)',
+  401: 'No ID token, or it has expired (API Gateway: `{"message":"Unauthorized"}`)',
+  403: 'No API key, or not a working one (API Gateway: `{"message":"Forbidden"}`)',
+  404: 'Not found (another customer\'s item is not found either)',
+  409: 'Conflict with the current state (`code` says which)',
+  429: 'Rate limit (`Too Many Requests`) or quota (`Limit Exceeded`) reached: retry later',
+  503: 'A dependency is busy: retry after `Retry-After` seconds',
+};
+
+/** The error statuses a route can answer: its own plus those of its auth kind and its inputs. */
+export function errorStatuses(op: Operation): number[] {
+  const statuses = new Set(op.errors ?? []);
+  if (op.params || op.query || op.body) statuses.add(400);
+  if (op.auth !== 'none') statuses.add(401);
+  if (op.auth === 'token+key') statuses.add(403);
+  statuses.add(429);
+  statuses.add(503);
+  return [...statuses].sort((a, b) => a - b);
+}
+
+function parameters(schema: z.ZodMiniType | undefined, where: 'path' | 'query', example: Record<string, string> | undefined): unknown[] {
+  if (!schema) return [];
+  const json = inputJsonSchema(schema);
+  const required = new Set((json.required as string[] | undefined) ?? []);
+  return Object.entries((json.properties as Record<string, JsonSchema> | undefined) ?? {}).map(([name, property]) => ({
+    name,
+    in: where,
+    required: where === 'path' || required.has(name),
+    schema: property,
+    ...(example?.[name] !== undefined ? { example: example[name] } : {}),
+  }));
+}
+
+const requestIdHeaders = {
+  'x-amzn-RequestId': { $ref: '#/components/headers/RequestId' },
+};
+
+function operationObject(op: Operation): Record<string, unknown> {
+  const responses: Record<string, unknown> = {
+    [String(op.success.status)]: {
+      description: op.success.description,
+      headers: {
+        ...requestIdHeaders,
+        ...Object.fromEntries((op.headers ?? []).map((name) => [name, { schema: { type: 'string' } }])),
+      },
+      ...(op.success.example !== undefined ? { content: { 'application/json': { schema: {}, example: op.success.example } } } : {}),
+    },
+  };
+  for (const status of errorStatuses(op)) responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
+  return {
+    operationId: op.operationId,
+    tags: [op.tag],
+    summary: op.summary,
+    security: SECURITY[op.auth],
+    ...(op.params || op.query
+      ? { parameters: [...parameters(op.params, 'path', op.example?.params), ...parameters(op.query, 'query', op.example?.query)] }
+      : {}),
+    ...(op.body
+      ? {
+          requestBody: {
+            required: !op.bodyOptional,
+            content: { 'application/json': { schema: inputJsonSchema(op.body), ...(op.example?.body !== undefined ? { example: op.example.body } : {}) } },
+          },
+        }
+      : {}),
+    responses,
+    'x-auth': op.auth,
+  };
+}
+
+/** The OpenAPI 3.1 document of every route in OPERATIONS. */
+export function openApiDocument(opts: DocumentOptions = {}): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) {
+    (paths[op.path] ??= {})[op.method.toLowerCase()] = operationObject(op);
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Tollgate API',
+      version: opts.version ?? '0.1.0',
+      description:
+        'Data routes (links, tags) take your ID token in `Authorization` and your API key in `x-api-key`; account routes (`/me…`) the ID token only; `/health`, `/plans` and `/auth/*` nothing.',
+    },
+    servers: [
+      opts.serverUrl
+        ? { url: opts.serverUrl }
+        : {
+            url: 'https://{restApiId}.execute-api.{region}.amazonaws.com/{stage}',
+            variables: { restApiId: { default: 'abcdef1234' }, region: { default: 'us-east-1' }, stage: { default: 'v1' } },
+          },
+    ],
+    tags: [...new Set(OPERATIONS.map((op) => op.tag))].map((name) => ({ name })),
+    paths,
+    components: {
+      securitySchemes: {
+        CognitoIdToken: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'The Cognito ID token, as is (no "Bearer")' },
+        ApiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'Your API key (GET /me/api-key?reveal=true)' },
+      },
+      headers: {
+        RequestId: { description: 'API Gateway\'s request id: quote it when asking for help', schema: { type: 'string' } },
+        RetryAfter: { description: 'Seconds to wait before retrying', schema: { type: 'integer' } },
+      },
+      responses: Object.fromEntries(
+        Object.entries(STATUS_TEXT).map(([status, description]) => {
+          const gateway = status === '401' || status === '403' || status === '429';
+          return [
+            `Error${status}`,
+            {
+              description,
+              headers: { ...requestIdHeaders, ...(status === '503' ? { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } : {}) },
+              content: { 'application/json': { schema: { $ref: gateway ? '#/components/schemas/GatewayError' : '#/components/schemas/Error' } } },
+            },
+          ];
+        }),
+      ),
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['message'],
+          properties: {
+            message: { type: 'string' },
+            code: { type: 'string' },
+            details: { type: 'object' },
+            requestId: { type: 'string' },
+          },
+        },
+        GatewayError: { type: 'object', required: ['message'], properties: { message: { type: 'string' } } },
+      },
+    },
+  };
+}

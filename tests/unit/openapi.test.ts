@@ -1,0 +1,127 @@
+/**
+ * The API reference cannot drift: the OpenAPI document validates (swagger-parser), its operations are exactly the
+ * template's Api events (method, path, auth) and exactly the handlers' route tables, and every request field it
+ * documents is one the handler's zod schema accepts (and no other: the schemas are strict).
+ */
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { routes as accountRoutes } from '../../functions/account/handler.ts';
+import { planChangeBody } from '../../functions/account/plan-change-routes.ts';
+import { routes as authRoutes } from '../../functions/auth/handler.ts';
+import { routes as linksRoutes } from '../../functions/links/handler.ts';
+import { errorStatuses, inputJsonSchema, openApiDocument } from '../../functions/openapi/document.ts';
+import { OPERATIONS, type RouteAuth } from '../../functions/openapi/operations.ts';
+import { routes as publicRoutes } from '../../functions/public/handler.ts';
+import { routes as tagsRoutes } from '../../functions/tags/handler.ts';
+import { planCatalog } from '../../functions/shared/plans.ts';
+import { loadStackModel } from '../../local/model.ts';
+import { createPortalListener } from '../../local/portal/index.ts';
+
+const model = loadStackModel({
+  templatePath: join(__dirname, '../../template.yaml'),
+  stackName: 'tollgate',
+  region: 'us-east-1',
+  accountId: '123456789012',
+});
+const templateRoutes = model.apis.flatMap((api) => api.routes);
+const key = (method: string, path: string): string => `${method.toUpperCase()} ${path}`;
+
+type PathItem = Record<string, { security: Record<string, string[]>[]; parameters?: { name: string; in: string }[]; requestBody?: { content: Record<string, { schema: { properties?: object } }> }; responses: Record<string, unknown> }>;
+const document = openApiDocument({ serverUrl: 'https://abc123defg.execute-api.us-east-1.amazonaws.com/v1' });
+const paths = document.paths as Record<string, PathItem>;
+const documented = Object.entries(paths).flatMap(([path, item]) => Object.keys(item).map((method) => key(method, path)));
+
+describe('the OpenAPI document', () => {
+  it('is a valid OpenAPI 3.1 document (swagger-parser)', async () => {
+    await expect(SwaggerParser.validate(structuredClone(document) as never)).resolves.toBeDefined();
+  });
+
+  it('is checked by a validator that refuses a broken document', async () => {
+    const wrongPlace = structuredClone(document) as { paths: Record<string, Record<string, { parameters: { in: string }[] }>> };
+    wrongPlace.paths['/links']!.get!.parameters[0]!.in = 'body'; // OpenAPI 2's, not 3's
+    await expect(SwaggerParser.validate(wrongPlace as never)).rejects.toThrow(/must be equal to one of the allowed values/);
+    const dangling = structuredClone(document) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    dangling.paths['/links']!.get!.responses['418'] = { $ref: '#/components/responses/Error418' };
+    await expect(SwaggerParser.validate(dangling as never)).rejects.toThrow(/Error418/);
+  });
+
+  it('is served by the portal server as /openapi.json, made per request', async () => {
+    const listener = createPortalListener({ config: () => ({}) as never, openapi: () => openApiDocument({ serverUrl: 'http://127.0.0.1:1/v1' }) });
+    const server = createServer(listener);
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const response = await fetch(`http://127.0.0.1:${port}/openapi.json`);
+      expect(response.status).toBe(200);
+      const served = (await response.json()) as { servers: { url: string }[]; paths: object };
+      expect(served.servers).toEqual([{ url: 'http://127.0.0.1:1/v1' }]);
+      expect(Object.keys(served.paths)).toEqual(Object.keys(paths));
+    } finally {
+      await new Promise((done) => server.close(done));
+    }
+  });
+
+  it('has exactly the routes template.yaml declares as Api events', () => {
+    expect(templateRoutes.length).toBeGreaterThan(20);
+    expect([...documented].sort()).toEqual(templateRoutes.map((r) => key(r.method, r.path)).sort());
+  });
+
+  it('has exactly the routes the handlers answer', () => {
+    const handled = [publicRoutes, authRoutes, linksRoutes, tagsRoutes, accountRoutes].flatMap((r) => Object.keys(r));
+    expect([...documented].sort()).toEqual(handled.sort());
+  });
+
+  it('documents each route with the auth the template gives it', () => {
+    const expected = (r: { authorizer: string; apiKeyRequired: boolean }): RouteAuth =>
+      r.authorizer === 'none' ? (r.apiKeyRequired ? ('key' as RouteAuth) : 'none') : r.apiKeyRequired ? 'token+key' : 'token';
+    const schemes = { none: [], token: [{ CognitoIdToken: [] }], 'token+key': [{ CognitoIdToken: [], ApiKey: [] }] };
+    for (const route of templateRoutes) {
+      const op = OPERATIONS.find((o) => key(o.method, o.path) === key(route.method, route.path));
+      expect({ route: key(route.method, route.path), auth: op?.auth }).toEqual({ route: key(route.method, route.path), auth: expected(route) });
+      expect(paths[route.path]?.[route.method.toLowerCase()]?.security).toEqual(schemes[expected(route)]);
+    }
+  });
+
+  it('names as parameters exactly the path variables of each route, and the query fields its schema accepts', () => {
+    for (const op of OPERATIONS) {
+      const parameters = paths[op.path]?.[op.method.toLowerCase()]?.parameters ?? [];
+      const inPath = [...op.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+      expect(parameters.filter((p) => p.in === 'path').map((p) => p.name)).toEqual(inPath);
+      const queryFields = op.query ? Object.keys((inputJsonSchema(op.query).properties as object) ?? {}) : [];
+      expect(parameters.filter((p) => p.in === 'query').map((p) => p.name).sort()).toEqual(queryFields.sort());
+    }
+  });
+
+  it('documents request bodies field for field as the handler schemas, and their examples pass those schemas', () => {
+    const catalog = planCatalog();
+    for (const op of OPERATIONS) {
+      const body = paths[op.path]?.[op.method.toLowerCase()]?.requestBody?.content['application/json']?.schema;
+      if (!op.body) {
+        expect({ route: key(op.method, op.path), body }).toEqual({ route: key(op.method, op.path), body: undefined });
+        continue;
+      }
+      const schema = op.operationId === 'RequestPlanChange' ? planChangeBody(catalog) : op.body;
+      expect(Object.keys(body?.properties ?? {}).sort()).toEqual(Object.keys(schema._zod.def.type === 'object' ? (inputJsonSchema(schema).properties as object) : {}).sort());
+      expect({ route: key(op.method, op.path), ok: schema.safeParse(op.example?.body).success }).toEqual({ route: key(op.method, op.path), ok: true });
+      // A field the document does not name is refused by the handler's schema (strict objects).
+      expect(schema.safeParse({ ...(op.example?.body as object), notDocumented: 1 }).success).toBe(false);
+    }
+  });
+
+  it('gives example path and query values that pass the handler schemas', () => {
+    for (const op of OPERATIONS) {
+      if (op.params) expect(op.params.safeParse(op.example?.params).success).toBe(true);
+      if (op.query) expect(op.query.safeParse(op.example?.query ?? {}).success).toBe(true);
+    }
+  });
+
+  it('lists the errors each route can answer: 401 with a token, 403 with a key, 400 with inputs', () => {
+    const links = OPERATIONS.find((o) => o.operationId === 'GetLink')!;
+    expect(errorStatuses(links)).toEqual([400, 401, 403, 404, 429, 503]);
+    const health = OPERATIONS.find((o) => o.operationId === 'Health')!;
+    expect(errorStatuses(health)).toEqual([429, 503]);
+    expect(Object.keys(paths['/links/{id}']!.get!.responses).sort()).toEqual(['200', '400', '401', '403', '404', '429', '503']);
+  });
+});
