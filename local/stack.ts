@@ -388,6 +388,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         userPoolClientId: publicClient ? (cognitoIds.clients[publicClient.logicalId]?.id as string) : '',
         cognitoEndpoint: endpoints.cognito,
         apiUrl,
+        dataApiAuth: model.parameters.DataApiAuth === 'ApiKey' ? 'ApiKey' : 'IdTokenAndApiKey',
         outboxUrl: '/outbox.json',
       };
       mkdirSync(join(dir, 'portal'), { recursive: true });

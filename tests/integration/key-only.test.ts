@@ -5,6 +5,10 @@
  * index never resurrects a key). Account management (/me*) still wants the ID token.
  */
 import { CreateApiKeyCommand, CreateUsagePlanKeyCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readDataApiAuth, runDemo } from '../../scripts/demo.ts';
 import { onboardCustomer, startTestStack, type Customer, type TestStack } from '../../local/harness/stack.ts';
 
 let t: TestStack;
@@ -78,4 +82,40 @@ it('a valid key in a usage plan that no account holds is refused by the function
 it('account management still needs the ID token: /me with only the key is 401', async () => {
   expect((await api('/me', { headers: withKey(alice.keyValue) })).status).toBe(401);
   expect((await api('/me', { headers: { Authorization: alice.idToken } })).status).toBe(200);
+});
+
+describe('npm run demo on a key-only stack', () => {
+  it('calls the data API with the key alone and shows /me refusing a key without a token', async () => {
+    const e = t.stack.endpoints;
+    const lines: string[] = [];
+    const result = await runDemo({
+      apiUrl: t.stack.apiUrl,
+      cognitoUrl: e.cognito,
+      sfnUrl: e.stepfunctions,
+      apigatewayUrl: e.apigateway,
+      dir: t.dir,
+      clientId: t.stack.userPoolClientId,
+      poolId: t.stack.userPoolId,
+      dataApiAuth: 'ApiKey',
+      out: (line) => lines.push(line),
+    });
+    const output = lines.join('\n');
+    expect({ ok: result.ok, error: result.error }).toEqual({ ok: true, error: undefined });
+    expect(output).toMatch(/key-only \(DataApiAuth=ApiKey\)/);
+    expect(output).toMatch(/GET \/links → 200/);
+    expect(output).toMatch(/without a token: 401\b.*GET \/me/);
+    expect(output).toMatch(/without a key: +403\b/);
+  }, 90_000);
+
+  it('takes the mode from the config.json npm start writes for the portal', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-demo-mode-'));
+    try {
+      expect(readDataApiAuth(dir)).toBe('IdTokenAndApiKey');
+      mkdirSync(join(dir, 'portal'));
+      writeFileSync(join(dir, 'portal', 'config.json'), JSON.stringify({ dataApiAuth: 'ApiKey' }));
+      expect(readDataApiAuth(dir)).toBe('ApiKey');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -51,10 +51,14 @@ function prettyBody(response: RawResponse): string {
   return response.body;
 }
 
-/** The call as a curl line; with `placeholders`, the token and key are the shell variables $TOKEN and $API_KEY. */
-export function curlLine(method: string, url: string, token: string, key: string | undefined, body: string | undefined, placeholders = false): string {
+/**
+ * The call as a curl line; with `placeholders`, the token and key are the shell variables $TOKEN and $API_KEY.
+ * `token` undefined: no Authorization header (the key-only data API).
+ */
+export function curlLine(method: string, url: string, token: string | undefined, key: string | undefined, body: string | undefined, placeholders = false): string {
   const header = (text: string): string => (placeholders ? `"${text}"` : shellQuote(text));
-  const parts = [`curl -i -X ${method} ${shellQuote(url)}`, `-H ${header(`Authorization: ${token}`)}`];
+  const parts = [`curl -i -X ${method} ${shellQuote(url)}`];
+  if (token !== undefined) parts.push(`-H ${header(`Authorization: ${token}`)}`);
   if (key !== undefined) parts.push(`-H ${header(`x-api-key: ${key}`)}`);
   if (body !== undefined) parts.push(`-H 'Content-Type: application/json'`, `-d ${shellQuote(JSON.stringify(JSON.parse(body)))}`);
   return parts.join(' \\\n  ');
@@ -85,7 +89,7 @@ export function tryView({ app }: ViewContext): Node {
   };
   const showCurl = (): void => {
     // What is shown names the secrets; the Copy button puts the real values in.
-    curl.textContent = validBody() ? curlLine(endpoint().method, url(), '$TOKEN', key ? '$API_KEY' : undefined, bodyText(), true) : 'Fix the JSON body to see the curl line.';
+    curl.textContent = validBody() ? curlLine(endpoint().method, url(), app.api.sendsIdToken(endpoint().path) ? '$TOKEN' : undefined, key ? '$API_KEY' : undefined, bodyText(), true) : 'Fix the JSON body to see the curl line.';
   };
   const onEndpoint = (): void => {
     const e = endpoint();
@@ -99,7 +103,7 @@ export function tryView({ app }: ViewContext): Node {
   copyCurl.addEventListener('click', () => {
     void (async () => {
       if (!validBody()) return status.show('The request body is not valid JSON.', 'error');
-      const token = await app.session.idToken();
+      const token = app.api.sendsIdToken(endpoint().path) ? await app.session.idToken() : undefined;
       const ok = await copyText(curlLine(endpoint().method, url(), token, key?.value, bodyText()));
       status.show(ok ? 'Copied, with your token and key filled in. Do not share it.' : 'Copy did not work here.', ok ? 'success' : 'error');
     })().catch((error: unknown) => status.show(describeError(error), 'error'));
@@ -120,7 +124,7 @@ export function tryView({ app }: ViewContext): Node {
       return;
     }
     void busy(form, 'Sending…', async () => {
-      const headers = await app.api.authHeaders();
+      const headers = await app.api.authHeaders(endpoint().path);
       const response = await app.api.raw(endpoint().method, endpoint().path, headers, bodyText());
       const ok = response.status < 400;
       mount(
@@ -140,7 +144,7 @@ export function tryView({ app }: ViewContext): Node {
   onEndpoint();
   return page(
     'Try it',
-    key ? 'Call the API as yourself: your ID token goes in Authorization, your key in x-api-key.' : 'Your key is not loaded yet: open the dashboard first, then come back.',
+    key ? (app.api.sendsIdToken('/links') ? 'Call the API as yourself: your ID token goes in Authorization, your key in x-api-key.' : 'Call the API as yourself: your key goes in x-api-key; the data API needs no token.') : 'Your key is not loaded yet: open the dashboard first, then come back.',
     status.el,
     form,
     h('section', { class: 'card', 'aria-labelledby': 'response-heading' }, h('h2', { id: 'response-heading' }, 'Response'), result),
