@@ -115,9 +115,9 @@ export class CachedKeyOwners implements KeyOwners {
 
 /**
  * The caller of a data API route in key-only mode: the owner of the key API Gateway verified
- * (`requestContext.identity.apiKeyId`, set by API Gateway when the method requires an API key — "$context.identity.apiKeyId:
- * the API key associated with a key-enabled API request", API Gateway Developer Guide, "Variables for data
- * transformations / $context variables"). 403 without a key id, or when no account holds the key any more (rotated
+ * (`requestContext.identity.apiKeyId`: API Gateway sets `$context.identity.apiKeyId` for a request to a method that
+ * requires an API key — API Gateway Developer Guide, "$context variables for data models, authorizers, mapping
+ * templates, and access logging"; the offline execute-api sets it in handlers/api-key.ts the same way). 403 without a key id, or when no account holds the key any more (rotated
  * away, account closed): the index maps only each account's current key, so an old key is never resurrected.
  */
 export async function keyOnlyCaller(event: APIGatewayProxyEvent, owners: KeyOwners): Promise<Caller> {
