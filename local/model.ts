@@ -5,7 +5,7 @@
  * applied. Physical ids are deterministic from the stack name (so a restart finds its state again), except
  * Cognito's, which cognito-local assigns and the stack passes in.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
@@ -207,11 +207,13 @@ export const DATA_API_AUTH_MODES = ['IdTokenAndApiKey', 'ApiKey'] as const;
 /**
  * Writes template.yaml as CloudFormation gives it to the SAM transform under these parameter overrides
  * (languageExtensionsApplied) to a JSON file in a fresh temporary directory, for cfn-lint and ../shared/tools/sam-translate;
- * returns its path. JSON is valid CloudFormation; relative paths (CodeUri, DefinitionUri) are not followed by either.
+ * returns its path (the directory is removed when the process exits). JSON is valid CloudFormation; relative paths (CodeUri, DefinitionUri) are not followed by either.
  */
 export function writeTemplateAsDeployed(templatePath: string, overrides: Record<string, string>): string {
   const template = loadTemplate(templatePath);
-  const out = join(mkdtempSync(join(tmpdir(), 'tollgate-template-')), 'template.json');
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-template-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'template.json');
   writeFileSync(out, JSON.stringify(languageExtensionsApplied(template, resolveParameters(template, overrides)), null, 1));
   return out;
 }
