@@ -414,6 +414,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         userPoolClientId: publicClient ? (cognitoIds.clients[publicClient.logicalId]?.id as string) : '',
         cognitoEndpoint: endpoints.cognito,
         apiUrl,
+        dataApiAuth: model.parameters.DataApiAuth === 'ApiKey' ? 'ApiKey' : 'IdTokenAndApiKey',
         outboxUrl: '/outbox.json',
         // The template's own policy (one declaration): the portal checks new passwords against it before sending.
         ...passwordPolicyOf(pool.properties),

@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_PORTS } from '../local/endpoints.ts';
 import { claimsOf, executionHistory } from '../local/harness/clients.ts';
 import type { CognitoIds } from '../local/model.ts';
+import type { DataApiAuth } from '../portal/src/data-api-auth.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/types.ts';
 
 export const DEFAULTS = {
@@ -56,6 +57,19 @@ export interface DemoOptions {
   onboardingTimeoutMs?: number;
   /** Requests fired at once to show throttling. */
   burstSize?: number;
+  /** How the data API authenticates (the stack's DataApiAuth); default: from <dir>/portal/config.json, else IdTokenAndApiKey. */
+  dataApiAuth?: DataApiAuth;
+}
+
+/** The data API's mode as `npm start` wrote it into <dir>/portal/config.json (dataApiAuth); IdTokenAndApiKey without it. */
+export function readDataApiAuth(dir: string): DataApiAuth {
+  const file = join(resolve(dir), 'portal', 'config.json');
+  if (!existsSync(file)) return 'IdTokenAndApiKey';
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { dataApiAuth?: DataApiAuth }).dataApiAuth === 'ApiKey' ? 'ApiKey' : 'IdTokenAndApiKey';
+  } catch {
+    return 'IdTokenAndApiKey';
+  }
 }
 
 export interface DemoResult {
@@ -179,7 +193,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     stateMachineArn: options.stateMachineArn ?? DEFAULTS.stateMachineArn,
     onboardingTimeoutMs: options.onboardingTimeoutMs ?? 60_000,
     burstSize: options.burstSize ?? 30,
+    dataApiAuth: options.dataApiAuth ?? readDataApiAuth(options.dir ?? DEFAULTS.dir),
   };
+  const keyOnly = o.dataApiAuth === 'ApiKey';
   const rawOut = options.out ?? ((line: string) => console.log(line));
   const rawErr = options.err ?? rawOut;
   // Defence in depth: once the key value is known, no line may carry it in full.
@@ -336,12 +352,20 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     if (keyPlans.length === 0) throw new DemoError(`Key ${apiKeyId} is in no usage plan: API Gateway would refuse it.`);
 
     // 5 ------------------------------------------------------------------------------------------------------------
-    const asUser = { Authorization: idToken, 'x-api-key': keyValue };
+    // The data API as deployed (DataApiAuth): the key alone, or the ID token and the caller's own key.
+    const asUser: Record<string, string> = keyOnly ? { 'x-api-key': keyValue } : { Authorization: idToken, 'x-api-key': keyValue };
     step(
       5,
       'Call the protected API',
-      'Data API requests carry both the ID token (Authorization header, checked by the Cognito authorizer) and the',
-      'API key (x-api-key, checked against the usage plan); the function then checks the key is the caller\'s own.',
+      ...(keyOnly
+        ? [
+            'This stack is key-only (DataApiAuth=ApiKey): data API requests carry the API key alone (x-api-key, checked',
+            'against the usage plan), as a server or cron job would send it; the function finds the key\'s owner.',
+          ]
+        : [
+            'Data API requests carry both the ID token (Authorization header, checked by the Cognito authorizer) and the',
+            'API key (x-api-key, checked against the usage plan); the function then checks the key is the caller\'s own.',
+          ]),
       'Account management (/me…) takes the ID token alone: it never counts toward the quota.',
     );
     const link = { url: 'https://docs.aws.amazon.com/step-functions/', title: 'Step Functions docs' };
@@ -382,8 +406,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       'Before any function runs, the gateway refuses a request without a valid token (401), without a key in a plan',
       `(403), and over the plan's rate (429). ${o.burstSize} requests fired at once outrun the free plan's burst of ${freePlan.throttle?.burstLimit ?? '?'}.`,
     );
-    const noToken = await call(`${o.apiUrl}/links`, { headers: { 'x-api-key': keyValue } });
-    const noTokenLine = `without a token: ${noToken.status} ${brief(noToken.body)}`;
+    // Key-only: the token is what /me… wants, so its absence shows there; otherwise on the data API.
+    const noToken = await call(`${o.apiUrl}${keyOnly ? '/me' : '/links'}`, { headers: { 'x-api-key': keyValue } });
+    const noTokenLine = `without a token: ${noToken.status} ${brief(noToken.body)}${keyOnly ? ' (GET /me: account management wants the token)' : ''}`;
     if (noToken.status !== 401) throw new DemoError(`${noTokenLine} (expected 401)`);
     ok(noTokenLine);
     const noKey = await call(`${o.apiUrl}/links`, { headers: { Authorization: idToken } });
@@ -504,7 +529,8 @@ A narrated walkthrough against a running \`npm start\` (start that first, in ano
   --apigateway-url <url>   API Gateway control      (default ${DEFAULTS.apigatewayUrl})
   --dir <dir>              npm start's state dir    (default ${DEFAULTS.dir})
   --client-id <id>         app client id            (default: from <dir>/stack.json)
-  --pool-id <id>           user pool id             (default: from <dir>/stack.json)`;
+  --pool-id <id>           user pool id             (default: from <dir>/stack.json)
+  --data-api-auth <mode>   ApiKey | IdTokenAndApiKey (default: from <dir>/portal/config.json)`;
 
 async function main(): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -518,6 +544,7 @@ async function main(): Promise<number> {
         dir: { type: 'string' },
         'client-id': { type: 'string' },
         'pool-id': { type: 'string' },
+        'data-api-auth': { type: 'string' },
         'state-machine-arn': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -539,6 +566,7 @@ async function main(): Promise<number> {
     dir: flag('dir'),
     clientId: flag('client-id'),
     poolId: flag('pool-id'),
+    ...(flag('data-api-auth') === 'ApiKey' || flag('data-api-auth') === 'IdTokenAndApiKey' ? { dataApiAuth: flag('data-api-auth') as DataApiAuth } : {}),
     stateMachineArn: flag('state-machine-arn'),
     out: (line) => console.log(line),
     err: (line) => console.error(line),

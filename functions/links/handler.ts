@@ -1,10 +1,9 @@
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { AccountStore } from '#shared/accounts';
-import { ownKeyCaller } from '#shared/caller';
+import { dataApiCaller, type DataApiCallerDeps } from '#shared/caller';
+import { dataApiCallerDepsFromEnv } from '#shared/data-api';
 import { requireEnv } from '#shared/env';
 import { createApiHandler, json, noContent, parseBody, parseParams, type Routes } from '#shared/http';
 import { listQuerySchema, pageBody, pageRequest } from '#shared/pagination';
-import { DynamoAccountStore } from '#shared/tables/accounts';
 import { DynamoResourceStore, LINK_PREFIX } from '#shared/tables/resources';
 import { createLink, deleteLink, getLink, listLinks, type LinkDeps } from './domain.ts';
 import { createLinkBody, idParams } from './schemas.ts';
@@ -13,12 +12,12 @@ export { createLinkBody, idParams };
 
 /** `POST /links`, `GET /links`, `GET /links/{id}`, `DELETE /links/{id}`: the caller's bookmarked links. */
 
-export interface LinksRouteDeps extends LinkDeps {
+export interface LinksRouteDeps extends LinkDeps, DataApiCallerDeps {
   accounts: AccountStore;
 }
 
 export function linksRoutes(deps: LinksRouteDeps): Routes {
-  const authorize = (event: APIGatewayProxyEvent) => ownKeyCaller(event, deps.accounts);
+  const authorize = dataApiCaller(deps);
 
   return {
     'POST /links': async ({ event }) => {
@@ -52,7 +51,7 @@ export function linksRoutes(deps: LinksRouteDeps): Routes {
 const resources = new DynamoResourceStore(requireEnv('RESOURCES_TABLE'));
 
 export const routes = linksRoutes({
-  accounts: new DynamoAccountStore(requireEnv('ACCOUNTS_TABLE')),
+  ...dataApiCallerDepsFromEnv(),
   links: resources,
   tagLinks: resources,
 });

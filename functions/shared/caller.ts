@@ -60,6 +60,93 @@ export async function ownKeyCaller(event: APIGatewayProxyEvent, accounts: Accoun
   return caller;
 }
 
+// ------------------------------------------------------------------------------------------- key-only data API
+
+/**
+ * How the data API (links, tags, taglinks) authenticates: the template's `DataApiAuth` parameter, given to the
+ * functions as `DATA_API_AUTH`. `IdTokenAndApiKey`: Cognito authorizer + the caller's own key (ownKeyCaller).
+ * `ApiKey`: the key alone — API Gateway verifies it (exists, enabled, in a usage plan) and the function learns the
+ * customer from the key's id (keyOnlyCaller).
+ */
+export type DataApiAuth = 'ApiKey' | 'IdTokenAndApiKey';
+
+/** `DATA_API_AUTH` as a DataApiAuth; anything else is a deploy mistake and fails at module load. */
+export function dataApiAuthFrom(value: string | undefined): DataApiAuth {
+  if (value === 'ApiKey' || value === 'IdTokenAndApiKey') return value;
+  throw new Error(`DATA_API_AUTH must be ApiKey or IdTokenAndApiKey, not ${String(value)}`);
+}
+
+/** Who owns an API key: the Accounts table's `ApiKeyIndex` (apiKeyId → userId). undefined: no account holds it now. */
+export interface KeyOwners {
+  ownerOf(apiKeyId: string): Promise<string | undefined>;
+}
+
+/**
+ * KeyOwners with an in-memory cache per Lambda environment: a repeat caller within `ttlMs` costs no DynamoDB read
+ * (one Query otherwise). Only found owners are cached. A key id names one key of one user for its whole life (keys
+ * are created per user and never reassigned), so a cached owner cannot be the wrong customer; whether the key may
+ * still be used is decided by API Gateway on every request before the function runs (a disabled or deleted key gets
+ * 403 there). Own code: a Map with expiry times, no library needed.
+ */
+export class CachedKeyOwners implements KeyOwners {
+  private readonly owners = new Map<string, { userId: string; expiresAt: number }>();
+
+  constructor(
+    private readonly inner: KeyOwners,
+    /** Freshness in milliseconds; 0 reads through every time. */
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+    /** Entries kept at most (oldest dropped first), so memory stays bounded however many keys call. */
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async ownerOf(apiKeyId: string): Promise<string | undefined> {
+    const cached = this.owners.get(apiKeyId);
+    if (cached && cached.expiresAt > this.now()) return cached.userId;
+    this.owners.delete(apiKeyId);
+    const userId = await this.inner.ownerOf(apiKeyId);
+    if (userId !== undefined && this.ttlMs > 0) {
+      if (this.owners.size >= this.maxEntries) this.owners.delete(this.owners.keys().next().value as string);
+      this.owners.set(apiKeyId, { userId, expiresAt: this.now() + this.ttlMs });
+    }
+    return userId;
+  }
+}
+
+/**
+ * The caller of a data API route in key-only mode: the owner of the key API Gateway verified
+ * (`requestContext.identity.apiKeyId`: API Gateway sets `$context.identity.apiKeyId` for a request to a method that
+ * requires an API key — API Gateway Developer Guide, "$context variables for data models, authorizers, mapping
+ * templates, and access logging"; the offline execute-api sets it in handlers/api-key.ts the same way). 403 without a key id, or when no account holds the key any more (rotated
+ * away, account closed): the index maps only each account's current key, so an old key is never resurrected.
+ */
+export async function keyOnlyCaller(event: APIGatewayProxyEvent, owners: KeyOwners): Promise<Caller> {
+  const apiKeyId = event.requestContext?.identity?.apiKeyId;
+  if (!apiKeyId) throw new ForbiddenError('An API key is required');
+  const userId = await owners.ownerOf(apiKeyId);
+  if (userId === undefined) throw new ForbiddenError('The API key belongs to no active account');
+  return { userId, apiKeyId };
+}
+
+/** What a data API function needs to know its caller in either mode. */
+export interface DataApiCallerDeps {
+  accounts: AccountStore;
+  /** Required when `dataApiAuth` is `ApiKey`. */
+  keyOwners?: KeyOwners;
+  /** Default `IdTokenAndApiKey`. */
+  dataApiAuth?: DataApiAuth;
+}
+
+/** The caller resolution of the deployed mode: keyOnlyCaller (`ApiKey`) or ownKeyCaller (`IdTokenAndApiKey`). */
+export function dataApiCaller(deps: DataApiCallerDeps): (event: APIGatewayProxyEvent) => Promise<Caller> {
+  if (deps.dataApiAuth === 'ApiKey') {
+    const owners = deps.keyOwners;
+    if (!owners) throw new Error('dataApiCaller: ApiKey mode needs keyOwners');
+    return (event) => keyOnlyCaller(event, owners);
+  }
+  return (event) => ownKeyCaller(event, deps.accounts);
+}
+
 /**
  * The signed-in user of an account route (`/me…`), from the ID token alone: account management needs no API key (the
  * template's /me… routes are `ApiKeyRequired: false`), so it never spends the customer's quota, and any `x-api-key`

@@ -1,10 +1,9 @@
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { AccountStore } from '#shared/accounts';
-import { ownKeyCaller } from '#shared/caller';
+import { dataApiCaller, type DataApiCallerDeps } from '#shared/caller';
+import { dataApiCallerDepsFromEnv } from '#shared/data-api';
 import { requireEnv } from '#shared/env';
 import { createApiHandler, json, noContent, parseBody, parseParams, type Routes } from '#shared/http';
 import { listQuerySchema, pageBody, pageRequest } from '#shared/pagination';
-import { DynamoAccountStore } from '#shared/tables/accounts';
 import { DynamoResourceStore, TAG_PREFIX, tagLinkPrefix } from '#shared/tables/resources';
 import { createTag, deleteTag, getTag, linkTag, listLinksOfTag, listTags, type TagDeps } from './domain.ts';
 import { createTagBody, createTagLinkBody, idParams } from './schemas.ts';
@@ -16,12 +15,12 @@ import { createTagBody, createTagLinkBody, idParams } from './schemas.ts';
 
 export { createTagBody, createTagLinkBody, idParams };
 
-export interface TagsRouteDeps extends TagDeps {
+export interface TagsRouteDeps extends TagDeps, DataApiCallerDeps {
   accounts: AccountStore;
 }
 
 export function tagsRoutes(deps: TagsRouteDeps): Routes {
-  const authorize = (event: APIGatewayProxyEvent) => ownKeyCaller(event, deps.accounts);
+  const authorize = dataApiCaller(deps);
 
   return {
     'POST /tags': async ({ event }) => {
@@ -70,7 +69,7 @@ export function tagsRoutes(deps: TagsRouteDeps): Routes {
 const resources = new DynamoResourceStore(requireEnv('RESOURCES_TABLE'));
 
 export const routes = tagsRoutes({
-  accounts: new DynamoAccountStore(requireEnv('ACCOUNTS_TABLE')),
+  ...dataApiCallerDepsFromEnv(),
   tags: resources,
   links: resources,
   tagLinks: resources,

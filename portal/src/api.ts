@@ -5,6 +5,7 @@
  * (`authHeaders`). A 401 refreshes the tokens once and retries.
  */
 import { NetworkError } from './cognito.ts';
+import { sendsIdToken } from './data-api-auth.ts';
 import type { PortalConfig } from './config.ts';
 import type { SessionStore } from './session.ts';
 
@@ -139,9 +140,14 @@ export class ApiClient {
     return this.config.apiUrl;
   }
 
-  /** Headers for a call to the data API ("Try it"): the current ID token, and the key when the portal has it. */
-  async authHeaders(): Promise<Record<string, string>> {
-    const headers: Record<string, string> = { Authorization: await this.session.idToken() };
+  /** Whether a call to `path` carries the ID token in the deployed mode (config.json dataApiAuth). */
+  sendsIdToken(path: string): boolean {
+    return sendsIdToken(this.config.dataApiAuth, path);
+  }
+
+  /** Headers for a call to `path` ("Try it"): the ID token unless the data API is key-only, the key when the portal has it. */
+  async authHeaders(path = '/links'): Promise<Record<string, string>> {
+    const headers: Record<string, string> = this.sendsIdToken(path) ? { Authorization: await this.session.idToken() } : {};
     const key = this.session.current()?.apiKey?.value;
     if (key) headers['x-api-key'] = key;
     return headers;

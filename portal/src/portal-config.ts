@@ -4,6 +4,8 @@
  */
 import type { PasswordPolicy } from '#shared/password-policy';
 
+import type { DataApiAuth } from './data-api-auth.ts';
+
 /** What the portal reads at start-up from `config.json`; the offline server (local/portal) writes the same shape. */
 export interface PortalConfig {
   region: string;
@@ -13,6 +15,8 @@ export interface PortalConfig {
   cognitoEndpoint: string;
   /** The API stage URL, e.g. https://abc.execute-api.us-east-1.amazonaws.com/v1. */
   apiUrl: string;
+  /** How the data API authenticates (the template's DataApiAuth); absent = IdTokenAndApiKey. */
+  dataApiAuth?: DataApiAuth;
   /** Offline only: where the portal's Outbox page reads the codes Cognito sent. */
   outboxUrl?: string;
   /**

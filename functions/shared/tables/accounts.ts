@@ -1,6 +1,7 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Account, AccountStore } from '../accounts.ts';
+import type { KeyOwners } from '../caller.ts';
 import { conditionHeld } from '../aws-errors.ts';
 import { documentClient } from '../clients.ts';
 
@@ -27,6 +28,33 @@ export class DynamoAccountStore implements AccountStore {
   async get(userId: string): Promise<Account | undefined> {
     const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { userId }, ConsistentRead: true }));
     return Item as Account | undefined;
+  }
+}
+
+/**
+ * apiKeyId → userId through the table's `ApiKeyIndex` GSI (partition key `apiKeyId`, keys only): one Query, Limit 1,
+ * of an index that holds each account's current key only (the attribute moves with a rotation and is removed at
+ * close). GSIs are eventually consistent (no ConsistentRead), so a key just issued may be unknown for a moment.
+ */
+export class DynamoKeyOwners implements KeyOwners {
+  constructor(
+    private readonly tableName: string,
+    private readonly indexName: string,
+    private readonly client: DynamoDBDocumentClient = documentClient,
+  ) {}
+
+  async ownerOf(apiKeyId: string): Promise<string | undefined> {
+    const { Items } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: this.indexName,
+        KeyConditionExpression: 'apiKeyId = :k',
+        ExpressionAttributeValues: { ':k': apiKeyId },
+        Limit: 1,
+      }),
+    );
+    const userId = Items?.[0]?.userId;
+    return typeof userId === 'string' ? userId : undefined;
   }
 }
 

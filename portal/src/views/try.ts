@@ -54,10 +54,14 @@ function prettyBody(response: RawResponse): string {
   return response.body;
 }
 
-/** The call as a curl line; with `placeholders`, the token and key are the shell variables $TOKEN and $API_KEY. */
-export function curlLine(method: string, url: string, token: string, key: string | undefined, body: string | undefined, placeholders = false): string {
+/**
+ * The call as a curl line; with `placeholders`, the token and key are the shell variables $TOKEN and $API_KEY.
+ * `token` undefined: no Authorization header (the key-only data API).
+ */
+export function curlLine(method: string, url: string, token: string | undefined, key: string | undefined, body: string | undefined, placeholders = false): string {
   const header = (text: string): string => (placeholders ? `"${text}"` : shellQuote(text));
-  const parts = [`curl -i -X ${method} ${shellQuote(url)}`, `-H ${header(`Authorization: ${token}`)}`];
+  const parts = [`curl -i -X ${method} ${shellQuote(url)}`];
+  if (token !== undefined) parts.push(`-H ${header(`Authorization: ${token}`)}`);
   if (key !== undefined) parts.push(`-H ${header(`x-api-key: ${key}`)}`);
   if (body !== undefined) parts.push(`-H 'Content-Type: application/json'`, `-d ${shellQuote(JSON.stringify(JSON.parse(body)))}`);
   return parts.join(' \\\n  ');
@@ -100,7 +104,7 @@ export async function tryView(ctx: ViewContext): Promise<Node> {
   };
   const showCurl = (): void => {
     // What is shown names the secrets; the Copy button puts the real values in.
-    curl.textContent = validBody() ? curlLine(endpoint().method, url(), '$TOKEN', key ? '$API_KEY' : undefined, bodyText(), true) : 'Fix the JSON body to see the curl line.';
+    curl.textContent = validBody() ? curlLine(endpoint().method, url(), app.api.sendsIdToken(endpoint().path) ? '$TOKEN' : undefined, key ? '$API_KEY' : undefined, bodyText(), true) : 'Fix the JSON body to see the curl line.';
   };
   const onEndpoint = (): void => {
     const e = endpoint();
@@ -114,7 +118,7 @@ export async function tryView(ctx: ViewContext): Promise<Node> {
   copyCurl.addEventListener('click', () => {
     void (async () => {
       if (!validBody()) return status.show('The request body is not valid JSON.', 'error');
-      const token = await app.session.idToken();
+      const token = app.api.sendsIdToken(endpoint().path) ? await app.session.idToken() : undefined;
       const ok = await copyText(curlLine(endpoint().method, url(), token, key?.value, bodyText()));
       status.show(ok ? 'Copied, with your token and key filled in. Do not share it.' : 'Copy did not work here.', ok ? 'success' : 'error');
     })().catch((error: unknown) => status.show(describeError(error), 'error'));
@@ -135,7 +139,7 @@ export async function tryView(ctx: ViewContext): Promise<Node> {
       return;
     }
     void busy(form, 'Sending…', async () => {
-      const headers = await app.api.authHeaders();
+      const headers = await app.api.authHeaders(endpoint().path);
       const response = await app.api.raw(endpoint().method, endpoint().path, headers, bodyText());
       const ok = response.status < 400;
       mount(
@@ -155,7 +159,7 @@ export async function tryView(ctx: ViewContext): Promise<Node> {
   onEndpoint();
   return page(
     'Try it',
-    key ? 'Call the API as yourself: your ID token goes in Authorization, your key in x-api-key.' : problem,
+    key ? (app.api.sendsIdToken('/links') ? 'Call the API as yourself: your ID token goes in Authorization, your key in x-api-key.' : 'Call the API as yourself: your key goes in x-api-key; the data API needs no token.') : problem,
     status.el,
     form,
     h('section', { class: 'card', 'aria-labelledby': 'response-heading' }, h('h2', { id: 'response-heading' }, 'Response'), result),

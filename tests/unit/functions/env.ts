@@ -23,6 +23,7 @@ export const PLAN_CATALOG = [
 ];
 
 Object.assign(process.env, {
+  DATA_API_AUTH: 'IdTokenAndApiKey',
   ACCOUNTS_TABLE,
   RESOURCES_TABLE,
   BILLING_TABLE,

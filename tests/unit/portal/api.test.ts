@@ -56,6 +56,16 @@ describe('the portal\'s own calls', () => {
 
     expect(await api.authHeaders()).toEqual({ Authorization: 'id-token', 'x-api-key': 'SECRET-KEY-VALUE' });
   });
+
+  it('follows the deployed mode: with dataApiAuth ApiKey the data API gets the key alone, /me still the token', async () => {
+    const keyOnly = new ApiClient({ ...config, dataApiAuth: 'ApiKey' }, session);
+    expect(await keyOnly.authHeaders('/links')).toEqual({ 'x-api-key': 'SECRET-KEY-VALUE' });
+    expect(await keyOnly.authHeaders('/tags/t1/links')).toEqual({ 'x-api-key': 'SECRET-KEY-VALUE' });
+    expect(await keyOnly.authHeaders('/me')).toEqual({ Authorization: 'id-token', 'x-api-key': 'SECRET-KEY-VALUE' });
+    expect(keyOnly.sendsIdToken('/me/api-key')).toBe(true);
+    const tokenMode = new ApiClient({ ...config, dataApiAuth: 'IdTokenAndApiKey' }, session);
+    expect(await tokenMode.authHeaders('/links')).toEqual({ Authorization: 'id-token', 'x-api-key': 'SECRET-KEY-VALUE' });
+  });
 });
 
 describe('a 429 from the shared account throttle', () => {
