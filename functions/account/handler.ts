@@ -30,6 +30,7 @@ import { BadRequestError, ConflictError } from '#shared/errors';
 import { createApiHandler, json, parseBody, parseParams, type Routes } from '#shared/http';
 import { encodeNextToken, listQuerySchema, pageRequest, type Cursor, type Page, type PageRequest } from '#shared/pagination';
 import { planCatalog, readOnce, usagePlanLookup } from '#shared/plans';
+import { DynamoUsageHistory } from '#shared/usage-history';
 import { idempotencyKeyOf } from '../plan/request.ts';
 import { KeyValueCache, PlanUsageCache, usageFreshnessMs } from './caches.ts';
 import {
@@ -349,7 +350,7 @@ export function accountRoutes(deps: AccountRouteDeps): Routes {
         }
         throw error;
       }
-      return json(200, await finishRotation(deps, rotation), NO_STORE);
+      return json(200, await finishRotation(deps, rotation, caller.userId), NO_STORE);
     },
 
     'GET /me/usage': async ({ event }) => {
@@ -397,6 +398,7 @@ const deps: AccountDeps = {
   users: new CognitoUserDirectory(requireEnv('USER_POOL_ID'), cognito),
   accountKeys: new DynamoAccountKeyWriter(requireEnv('ACCOUNTS_TABLE')),
   ledger: new DynamoLedger(requireEnv('BILLING_TABLE')),
+  usageHistory: new DynamoUsageHistory(requireEnv('ACCOUNTS_TABLE')),
   usagePlanIdFor,
   catalog: planCatalog(),
   now: () => new Date(),

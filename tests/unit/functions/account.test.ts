@@ -30,6 +30,7 @@ import { createApiHandler } from '#shared/http';
 import { logger } from '#shared/logger';
 import { encodeNextToken } from '#shared/pagination';
 import { UsagePlanNotFoundError, planCatalog, type PlanAccount } from '#shared/plans';
+import { DynamoUsageHistory } from '#shared/usage-history';
 import { rotateApiKey, type AccountDeps } from '../../../functions/account/domain.ts';
 import {
   API_KEY_ID,
@@ -419,6 +420,10 @@ describe('POST /me/api-key/rotate', () => {
       'AdminUpdateUserAttributesCommand',
       'UpdateCommand',
       'UpdateApiKeyCommand',
+      // The disabled old key's usage, read and kept in the account's usage history before it leaves the plan.
+      'GetUsageCommand',
+      'UpdateCommand',
+      'UpdateCommand',
       'DeleteUsagePlanKeyCommand',
       'DeleteApiKeyCommand',
     ]);
@@ -435,8 +440,14 @@ describe('POST /me/api-key/rotate', () => {
     expect(apigw).not.toHaveReceivedCommand(UpdateUsageCommand);
   });
 
-  it('carries over what an earlier rotation carried too (API Gateway counts it in remaining)', async () => {
+  it('carries over what earlier keys used this period too (from the account usage history)', async () => {
     givenRotationSucceeds([[2, 700], [3, 697]]);
+    givenAccount({
+      ...account,
+      usageHistory: {
+        earlier: { keyId: '0ldk3y0001', usagePlanId: USAGE_PLANS.free, recordedAt: '2025-11-06T00:00:00.000Z', days: { '2025-10-31': 40, '2025-11-05': 298 } },
+      },
+    } as PlanAccount);
 
     const result = await handler(loadEvent('api-key-rotate'), context);
 
@@ -456,7 +467,11 @@ describe('POST /me/api-key/rotate', () => {
     expect(second.statusCode).toBe(200);
     expect(bodyOf(second)).toEqual(bodyOf(first));
     expect(apigw).toHaveReceivedCommandTimes(CreateApiKeyCommand, 1);
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2); // lock and swap, once
+    const accountWrites = ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input.UpdateExpression ?? '');
+    expect(accountWrites.filter((e) => e.includes('rotationLock'))).toHaveLength(2); // lock and swap, once
+    // The old key's usage segment is written by each cleanup, under the same id (the rotation's): never twice over.
+    expect(new Set(ddb.commandCalls(UpdateCommand).flatMap((call) => Object.values(call.args[0].input.ExpressionAttributeNames ?? {}))))
+      .toEqual(new Set(['status', 'plan', NEW_KEY_ID]));
     expect(cognito).toHaveReceivedCommandTimes(AdminUpdateUserAttributesCommand, 1);
     // The old key's cleanup is repeated (it is safe to), so a retry finishes a cleanup that failed.
     expect(apigw).toHaveReceivedCommandTimes(DeleteApiKeyCommand, 2);
@@ -689,6 +704,7 @@ describe('POST /me/api-key/rotate', () => {
       users: new mod.CognitoUserDirectory(USER_POOL_ID, new CognitoIdentityProviderClient({})),
       accountKeys: new mod.DynamoAccountKeyWriter(ACCOUNTS_TABLE),
       ledger: new mod.DynamoLedger(BILLING_TABLE),
+      usageHistory: new DynamoUsageHistory(ACCOUNTS_TABLE),
       usagePlanIdFor: () => Promise.reject(new UsagePlanNotFoundError('free')),
       readUsage: () => Promise.reject(new Error('not read')),
       catalog: planCatalog(),
@@ -785,7 +801,7 @@ describe('GET /me/usage', () => {
         { date: '2025-11-01', used: 7 },
         { date: '2025-11-02', used: 1 },
       ],
-      quota: { limit: 100000, period: 'MONTH', periodStart: '2025-11-01', used: 38, remaining: 99962 },
+      quota: { limit: 100000, period: 'MONTH', periodStart: '2025-11-01', resetsAt: '2025-12-01T00:00:00.000Z', used: 38, remaining: 99962 },
     });
     expect(apigw).toHaveReceivedCommandTimes(GetUsageCommand, 1);
     expect(apigw).not.toHaveReceivedCommandWith(GetUsageCommand, { keyId: API_KEY_ID });
@@ -832,7 +848,14 @@ describe('GET /me/usage', () => {
     expect(body.days).toHaveLength(23);
     expect(body.days[0]).toEqual({ date: '2025-11-01', used: 0 });
     expect(body.days[22]).toEqual({ date: '2025-11-23', used: 0 });
-    expect(body.quota).toEqual({ limit: 1000, period: 'MONTH', periodStart: '2025-11-01', used: 0, remaining: 1000 });
+    expect(body.quota).toEqual({
+      limit: 1000,
+      period: 'MONTH',
+      periodStart: '2025-11-01',
+      resetsAt: '2025-12-01T00:00:00.000Z',
+      used: 0,
+      remaining: 1000,
+    });
   });
 
   it('accepts a range of exactly 92 days', async () => {
