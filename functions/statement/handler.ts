@@ -22,6 +22,7 @@ import { requireEnv } from '#shared/env';
 import { withLambda } from '#shared/lambda';
 import { logger } from '#shared/logger';
 import { planCatalog, usagePlanLookup, type Plan } from '#shared/plans';
+import { mergeDays, segmentsOf, type LiveUsage } from '#shared/usage-history';
 import {
   closePage,
   closePageEvent,
@@ -109,8 +110,8 @@ export interface BillingStore {
 }
 
 export interface UsageReader {
-  /** Requests of `keyId` in `usagePlanId` over the days (`YYYY-MM-DD`, inclusive); 0 when the key is gone. */
-  requests(usagePlanId: string, keyId: string, from: string, to: string): Promise<number>;
+  /** Requests of `keyId` in `usagePlanId` per day from `from` to `to` (`YYYY-MM-DD`, inclusive); none when it is gone. */
+  daily(usagePlanId: string, keyId: string, from: string, to: string): Promise<number[]>;
 }
 
 export interface AccountScanner {
@@ -161,7 +162,8 @@ const dayOf = (iso: string): string => iso.slice(0, 10);
 
 /**
  * The user's statement for `period`, written once: a rerun of the close (or a retry after a timeout) finds the entry
- * and writes nothing new. Requests are those of the account's current key in the plans the statement bills.
+ * and writes nothing new. Requests are the account's in the period with every key and plan it held (as GET /me/usage
+ * counts them): its usage history merged with the current key's count in the plans the statement bills.
  */
 export async function closePeriod(
   deps: StatementDeps,
@@ -194,7 +196,7 @@ export type WriteOutcome = { written: true; totalCents: number } | { written: fa
  */
 export async function writeStatement(
   deps: StatementDeps,
-  account: Pick<ScannedAccount, 'userId' | 'apiKeyId'>,
+  account: Pick<ScannedAccount, 'userId' | 'apiKeyId' | 'usageHistory'>,
   bounds: PeriodBounds,
   options: Pick<StatementOptions, 'skipEmpty'> = {},
 ): Promise<WriteOutcome> {
@@ -202,14 +204,16 @@ export async function writeStatement(
   const { period } = bounds;
   const statement = computeStatement(await deps.billing.planEntries(userId), period, deps.catalog);
   if (options.skipEmpty && statement.lines.length === 0) return { written: false, reason: 'EMPTY' };
-  let requests = 0;
+  const from = dayOf(bounds.periodStart);
+  const lastDay = dayOf(new Date(Date.parse(bounds.periodEnd) - DAY_MS).toISOString());
+  const live: LiveUsage[] = [];
   if (account.apiKeyId) {
-    const lastDay = dayOf(new Date(Date.parse(bounds.periodEnd) - DAY_MS).toISOString());
     for (const plan of new Set(statement.lines.map((line) => line.plan))) {
       const usagePlanId = await deps.usagePlanIdFor(plan);
-      requests += await deps.usage.requests(usagePlanId, account.apiKeyId, dayOf(bounds.periodStart), lastDay);
+      live.push({ keyId: account.apiKeyId, usagePlanId, from, used: await deps.usage.daily(usagePlanId, account.apiKeyId, from, lastDay) });
     }
   }
+  const requests = mergeDays(segmentsOf(account), live, from, lastDay).reduce((sum, n) => sum + n, 0);
 
   const entry: StatementEntry = {
     userId,
@@ -346,7 +350,7 @@ export class DynamoAccountScanner implements AccountScanner {
         TableName: this.tableName,
         Limit: limit,
         ConsistentRead: true,
-        ProjectionExpression: 'userId, #status, apiKeyId, closedAt',
+        ProjectionExpression: 'userId, #status, apiKeyId, closedAt, usageHistory',
         ExpressionAttributeNames: { '#status': 'status' },
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),
@@ -361,15 +365,15 @@ export class DynamoAccountScanner implements AccountScanner {
 export class ApiGatewayUsageReader implements UsageReader {
   constructor(private readonly client: APIGatewayClient) {}
 
-  async requests(usagePlanId: string, keyId: string, from: string, to: string): Promise<number> {
+  async daily(usagePlanId: string, keyId: string, from: string, to: string): Promise<number[]> {
     try {
       const { items } = await this.client.send(new GetUsageCommand({ usagePlanId, keyId, startDate: from, endDate: to }));
-      return (items?.[keyId] ?? []).reduce((sum, [used]) => sum + (used ?? 0), 0);
+      return (items?.[keyId] ?? []).map(([used]) => used ?? 0);
     } catch (error: unknown) {
-      // The key was deleted (rotated) or is no longer in this plan: no usage to report for it.
+      // The key is no longer in this plan (it left it, kept in the account's usage history) or was deleted.
       if (error instanceof Error && error.name === 'NotFoundException') {
-        logger.warn('No usage for the key in this plan', { usagePlanId, keyId });
-        return 0;
+        logger.info('No usage for the key in this plan', { usagePlanId, keyId });
+        return [];
       }
       throw error;
     }

@@ -57,6 +57,8 @@ export interface ScannedAccount {
   status?: string;
   apiKeyId?: string;
   closedAt?: string;
+  /** The keys and plans it left, for the statement's request count (functions/shared/usage-history.ts). */
+  usageHistory?: unknown;
 }
 
 export interface AccountPage {
