@@ -297,31 +297,57 @@ async function releaseLock(deps: AccountDeps, userId: string, lockId: string): P
  * history under the rotation's id (the new key id): a retry writes the same segment again. Once the key is detached
  * or deleted, API Gateway no longer reports it: a replay after that finds nothing to read and keeps what was recorded.
  */
-async function recordRetiredKey(deps: AccountDeps, userId: string, rotation: Rotation): Promise<void> {
+async function recordRetiredKey(deps: AccountDeps, userId: string, rotation: Rotation): Promise<UsageHistory | undefined> {
   const now = deps.now();
   const from = dayKey(now.getTime() - (USAGE_READ_DAYS - 1) * DAY_MS);
   let used: number[];
   try {
     used = (await deps.keys.usage(rotation.usagePlanId, rotation.previousKeyId, from, dayKey(now))).map((d) => d.used);
   } catch (error: unknown) {
-    if (errorName(error) === 'NotFoundException') return; // detached or deleted by an earlier try: recorded then
+    if (errorName(error) === 'NotFoundException') return undefined; // detached or deleted by an earlier try: recorded then
     throw error;
   }
   const account = (await deps.accounts.get(userId)) as (PlanAccount & { usageHistory?: UsageHistory }) | undefined;
   const segment: UsageSegment = segmentOf({ keyId: rotation.previousKeyId, usagePlanId: rotation.usagePlanId, from, used }, now);
   await deps.usageHistory.record(userId, rotation.id, segment, account?.usageHistory, now);
+  return { ...account?.usageHistory, [rotation.id]: segment };
+}
+
+/**
+ * Requests the old key made after its usage was carried over (between the carry-over and the disable) are in its
+ * final segment: if the segments now add up to more than was carried over, the new key's remaining quota is set again,
+ * to the limit minus everything used this period (its own requests included), so API Gateway enforces what GET
+ * /me/usage shows. Without such requests (the rule) no call is made.
+ */
+async function trueUpQuota(deps: AccountDeps, rotation: Rotation, history: UsageHistory): Promise<void> {
+  const plan = findPlan(deps.catalog, rotation.plan);
+  if (!plan) return;
+  const now = deps.now();
+  const from = quotaPeriodStart(plan.quotaPeriod, now);
+  const segments = segmentsOf({ usageHistory: history });
+  const before = mergeDays(segments, [], from, dayKey(now)).reduce((sum, n) => sum + n, 0);
+  if (before <= rotation.quotaCarriedOver) return;
+  const own = (await deps.keys.usage(rotation.usagePlanId, rotation.id, from, dayKey(now))).map((d) => d.used);
+  const used = mergeDays(segments, [{ keyId: rotation.id, usagePlanId: rotation.usagePlanId, from, used: own }], from, dayKey(now)).reduce(
+    (sum, n) => sum + n,
+    0,
+  );
+  await deps.keys.setRemaining(rotation.usagePlanId, rotation.id, Math.max(0, plan.quotaLimit - used));
+  logger.info('Quota carried over again: the old key was used during the rotation', { keyId: rotation.id, before, carried: rotation.quotaCarriedOver });
 }
 
 /**
  * After the commit (first time or replayed): retire the old key (disable it, keep its usage in the account's history,
- * detach and delete it), then read the new key's value for the answer. Cleanup failures are logged, never answered:
+ * detach and delete it; see trueUpQuota), then read the new key's value for the answer. Cleanup failures are logged, never answered:
  * the rotation has happened, and a retry repeats the cleanup. If the usage cannot be kept, the disabled key is left in
  * its plan (it admits nothing) so that a retry can still read it.
  */
 export async function finishRotation(deps: AccountDeps, rotation: Rotation, userId: string): Promise<RotationResponse> {
+  let history: UsageHistory | undefined;
   const steps: [string, () => Promise<void>][] = [
     ['disable', () => deps.keys.disableKey(rotation.previousKeyId)],
-    ['record usage', () => recordRetiredKey(deps, userId, rotation)],
+    ['record usage', async () => void (history = await recordRetiredKey(deps, userId, rotation))],
+    ['true up quota', () => (history ? trueUpQuota(deps, rotation, history) : Promise.resolve())],
     ['detach', () => deps.keys.detachKey(rotation.usagePlanId, rotation.previousKeyId)],
     ['delete', () => deps.keys.deleteKey(rotation.previousKeyId)],
   ];

@@ -19,7 +19,7 @@ import {
   segmentsOf,
   type UsageHistory,
 } from '#shared/usage-history';
-import { getUsage, type AccountDeps, type DailyUsage } from '../../../functions/account/domain.ts';
+import { finishRotation, getUsage, type AccountDeps, type DailyUsage, type Rotation } from '../../../functions/account/domain.ts';
 import { handler } from '../../../functions/api-key/handler.ts';
 import { ACTIVE_ACCOUNT, API_KEY_ID, SUB, context } from './helpers.ts';
 
@@ -235,5 +235,61 @@ describe('ApiKeyFunction attach with a carry-over', () => {
 
     await expect(handler(event, context)).resolves.toEqual({ UsagePlanId: 'planbasic1', KeyId: API_KEY_ID, QuotaCarriedOver: 0 });
     expect(apigw).not.toHaveReceivedCommand(UpdateUsageCommand);
+  });
+});
+
+describe('finishRotation keeps the old key\'s usage and carries over what it made during the rotation', () => {
+  const NOW = new Date('2025-11-23T13:45:10.000Z');
+  const rotation: Rotation = { id: 'newk3y0001', previousKeyId: API_KEY_ID, plan: 'free', usagePlanId: 'up-free', quotaCarriedOver: 10 };
+
+  function fakeDeps(oldKeyToday: number, newKeyToday: number) {
+    const calls: string[] = [];
+    const recorded: { id: string; segment: unknown }[] = [];
+    const series = (n: number, from: string, to: string): DailyUsage[] => {
+      const days = (Date.parse(to) - Date.parse(from)) / 86_400_000 + 1;
+      return Array.from({ length: days }, (_, i) => ({ used: i === days - 1 ? n : 0 }));
+    };
+    const deps = {
+      accounts: { get: () => Promise.resolve(ACTIVE_ACCOUNT) },
+      keys: {
+        disableKey: (id: string) => (calls.push(`disable ${id}`), Promise.resolve()),
+        usage: (_p: string, id: string, from: string, to: string) => (calls.push(`usage ${id}`), Promise.resolve(series(id === API_KEY_ID ? oldKeyToday : newKeyToday, from, to))),
+        setRemaining: (_p: string, id: string, remaining: number) => (calls.push(`remaining ${id} ${remaining}`), Promise.resolve()),
+        detachKey: (_p: string, id: string) => (calls.push(`detach ${id}`), Promise.resolve()),
+        deleteKey: (id: string) => (calls.push(`delete ${id}`), Promise.resolve()),
+        getKey: (id: string) => Promise.resolve({ id, value: 'NEW-VALUE-0123456789abcdef', enabled: true }),
+      },
+      usageHistory: { record: (_u: string, id: string, segment: unknown) => (recorded.push({ id, segment }), Promise.resolve()) },
+      catalog: planCatalog(),
+      now: () => NOW,
+    } as unknown as AccountDeps;
+    return { deps, calls, recorded };
+  }
+
+  it('records the disabled key under the rotation id, then detaches and deletes it; nothing more when all was carried over', async () => {
+    const { deps, calls, recorded } = fakeDeps(10, 0);
+    await finishRotation(deps, rotation, SUB);
+    expect(calls).toEqual([`disable ${API_KEY_ID}`, `usage ${API_KEY_ID}`, `detach ${API_KEY_ID}`, `delete ${API_KEY_ID}`]);
+    expect(recorded).toEqual([{ id: 'newk3y0001', segment: expect.objectContaining({ keyId: API_KEY_ID, usagePlanId: 'up-free', days: { '2025-11-23': 10 } }) }]);
+  });
+
+  it('sets the new key\'s remaining again when the old key made requests after the carry-over', async () => {
+    const { deps, calls } = fakeDeps(13, 2); // 3 more than the 10 carried over; the new key has made 2
+    await finishRotation(deps, rotation, SUB);
+    expect(calls).toEqual([
+      `disable ${API_KEY_ID}`,
+      `usage ${API_KEY_ID}`,
+      'usage newk3y0001',
+      `remaining newk3y0001 ${1000 - 13 - 2}`,
+      `detach ${API_KEY_ID}`,
+      `delete ${API_KEY_ID}`,
+    ]);
+  });
+
+  it('leaves the disabled key in its plan when its usage cannot be kept, for a retry to read it', async () => {
+    const { deps, calls } = fakeDeps(10, 0);
+    (deps.usageHistory as { record: unknown }).record = () => Promise.reject(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
+    await finishRotation(deps, rotation, SUB);
+    expect(calls).toEqual([`disable ${API_KEY_ID}`, `usage ${API_KEY_ID}`]);
   });
 });
