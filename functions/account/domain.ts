@@ -4,8 +4,17 @@ import { DEFAULT_RETRY_AFTER_SECONDS, errorName, isNotFound, isTransient, isUser
 import { ConflictError, ForbiddenError, HttpError, ServiceUnavailableError } from '#shared/errors';
 import { logger } from '#shared/logger';
 import type { Page, PageRequest } from '#shared/pagination';
-import { dayKey, quotaPeriodStart } from '#shared/dates';
+import { dayKey, daysBetween, quotaPeriodStart, quotaResetsAt } from '#shared/dates';
 import { findPlan, type Plan, type QuotaPeriod } from '#shared/plans';
+import {
+  USAGE_READ_DAYS,
+  mergeDays,
+  segmentOf,
+  segmentsOf,
+  type UsageHistory,
+  type UsageHistoryWriter,
+  type UsageSegment,
+} from '#shared/usage-history';
 
 /**
  * The caller's own API key (read, rotate), usage and billing. Typed input in, a view or a typed error out; the SDK
@@ -78,6 +87,8 @@ export interface AccountDeps {
   users: UserDirectory;
   accountKeys: AccountKeyWriter;
   ledger: Ledger;
+  /** Where a key's usage in a plan is kept once the key leaves it (rotation): the account item's `usageHistory`. */
+  usageHistory: UsageHistoryWriter;
   usagePlanIdFor: (plan: string) => Promise<string>;
   /**
    * Usage as customer reads see it: from a cache with a stated freshness (caches.ts: PlanUsageCache, 60 s), so a
@@ -139,15 +150,14 @@ export interface RotationResponse {
 }
 
 /**
- * Quota used in the current period by `keyId`: the plan's limit minus what API Gateway says is left (which counts an
- * earlier carry-over too), or the sum of the days when it reports nothing left to compare.
+ * Requests the account made in the current quota period of `plan`, with every key and plan it held: the account's
+ * usage history merged with `keyId`'s exact (uncached) usage in `usagePlanId`. What a rotation carries over.
  */
-async function quotaUsed(deps: AccountDeps, usagePlanId: string, keyId: string, plan: Plan, now: Date): Promise<number> {
-  const days = await deps.keys.usage(usagePlanId, keyId, quotaPeriodStart(plan.quotaPeriod, now), dayKey(now));
-  const summed = days.reduce((sum, day) => sum + day.used, 0);
-  const last = days[days.length - 1]?.remaining;
-  const used = last === undefined ? summed : Math.max(summed, plan.quotaLimit - last);
-  return Math.min(Math.max(used, 0), plan.quotaLimit);
+async function periodUsed(deps: AccountDeps, account: ActiveAccount, usagePlanId: string, keyId: string, plan: Plan, now: Date): Promise<number> {
+  const from = quotaPeriodStart(plan.quotaPeriod, now);
+  const live = await deps.keys.usage(usagePlanId, keyId, from, dayKey(now));
+  const days = mergeDays(segmentsOf(account), [{ keyId, usagePlanId, from, used: live.map((d) => d.used) }], from, dayKey(now));
+  return days.reduce((sum, used) => sum + used, 0);
 }
 
 /** Why the account refused the rotation: the caller should hear the reason, not a bare conflict. */
@@ -246,9 +256,9 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
   let quotaCarriedOver = 0;
   try {
     await deps.keys.attachKey(usagePlanId, newKeyId);
-    quotaCarriedOver = await quotaUsed(deps, usagePlanId, oldKeyId, plan, now);
+    quotaCarriedOver = await periodUsed(deps, account, usagePlanId, oldKeyId, plan, now);
     if (quotaCarriedOver > 0) {
-      await deps.keys.setRemaining(usagePlanId, newKeyId, plan.quotaLimit - quotaCarriedOver);
+      await deps.keys.setRemaining(usagePlanId, newKeyId, Math.max(0, plan.quotaLimit - quotaCarriedOver));
     }
     userUpdated = true;
     await deps.users.setApiKeyId(userId, newKeyId);
@@ -275,12 +285,61 @@ async function releaseLock(deps: AccountDeps, userId: string, lockId: string): P
 }
 
 /**
- * After the commit (first time or replayed): retire the old key, then read the new key's value for the answer.
- * Cleanup failures are logged, never answered: the rotation has happened, and a retry repeats the cleanup.
+ * The old key's usage in its plan, read once it is disabled (so it no longer changes) and kept in the account's usage
+ * history under the rotation's id (the new key id): a retry writes the same segment again. Once the key is detached
+ * or deleted, API Gateway no longer reports it: a replay after that finds nothing to read and keeps what was recorded.
  */
-export async function finishRotation(deps: AccountDeps, rotation: Rotation): Promise<RotationResponse> {
+async function recordRetiredKey(deps: AccountDeps, userId: string, rotation: Rotation): Promise<UsageHistory | undefined> {
+  const now = deps.now();
+  const from = dayKey(now.getTime() - (USAGE_READ_DAYS - 1) * DAY_MS);
+  let used: number[];
+  try {
+    used = (await deps.keys.usage(rotation.usagePlanId, rotation.previousKeyId, from, dayKey(now))).map((d) => d.used);
+  } catch (error: unknown) {
+    if (isNotFound(error)) return undefined; // detached or deleted by an earlier try: recorded then
+    throw error;
+  }
+  const account = (await deps.accounts.get(userId)) as (PlanAccount & { usageHistory?: UsageHistory }) | undefined;
+  const segment: UsageSegment = segmentOf({ keyId: rotation.previousKeyId, usagePlanId: rotation.usagePlanId, from, used }, now);
+  await deps.usageHistory.record(userId, rotation.id, segment, account?.usageHistory, now);
+  return { ...account?.usageHistory, [rotation.id]: segment };
+}
+
+/**
+ * Requests the old key made after its usage was carried over (between the carry-over and the disable) are in its
+ * final segment: if the segments now add up to more than was carried over, the new key's remaining quota is set again,
+ * to the limit minus everything used this period (its own requests included), so API Gateway enforces what GET
+ * /me/usage shows. Without such requests (the rule) no call is made.
+ */
+async function trueUpQuota(deps: AccountDeps, rotation: Rotation, history: UsageHistory): Promise<void> {
+  const plan = findPlan(deps.catalog, rotation.plan);
+  if (!plan) return;
+  const now = deps.now();
+  const from = quotaPeriodStart(plan.quotaPeriod, now);
+  const segments = segmentsOf({ usageHistory: history });
+  const before = mergeDays(segments, [], from, dayKey(now)).reduce((sum, n) => sum + n, 0);
+  if (before <= rotation.quotaCarriedOver) return;
+  const own = (await deps.keys.usage(rotation.usagePlanId, rotation.id, from, dayKey(now))).map((d) => d.used);
+  const used = mergeDays(segments, [{ keyId: rotation.id, usagePlanId: rotation.usagePlanId, from, used: own }], from, dayKey(now)).reduce(
+    (sum, n) => sum + n,
+    0,
+  );
+  await deps.keys.setRemaining(rotation.usagePlanId, rotation.id, Math.max(0, plan.quotaLimit - used));
+  logger.info('Quota carried over again: the old key was used during the rotation', { keyId: rotation.id, before, carried: rotation.quotaCarriedOver });
+}
+
+/**
+ * After the commit (first time or replayed): retire the old key (disable it, keep its usage in the account's history,
+ * detach and delete it; see trueUpQuota), then read the new key's value for the answer. Cleanup failures are logged, never answered:
+ * the rotation has happened, and a retry repeats the cleanup. If the usage cannot be kept, the disabled key is left in
+ * its plan (it admits nothing) so that a retry can still read it.
+ */
+export async function finishRotation(deps: AccountDeps, rotation: Rotation, userId: string): Promise<RotationResponse> {
+  let history: UsageHistory | undefined;
   const steps: [string, () => Promise<void>][] = [
     ['disable', () => deps.keys.disableKey(rotation.previousKeyId)],
+    ['record usage', async () => void (history = await recordRetiredKey(deps, userId, rotation))],
+    ['true up quota', () => (history ? trueUpQuota(deps, rotation, history) : Promise.resolve())],
     ['detach', () => deps.keys.detachKey(rotation.usagePlanId, rotation.previousKeyId)],
     ['delete', () => deps.keys.deleteKey(rotation.previousKeyId)],
   ];
@@ -293,6 +352,7 @@ export async function finishRotation(deps: AccountDeps, rotation: Rotation): Pro
         keyId: rotation.previousKeyId,
         errorName: errorName(error),
       });
+      if (step === 'record usage') break;
     }
   }
   const key = await deps.keys.getKey(rotation.id);
@@ -307,45 +367,52 @@ export interface UsageView {
   plan: string;
   from: string;
   to: string;
+  /** Requests per UTC day with every key the account held and every plan they were in. */
   days: { date: string; used: number }[];
-  quota: { limit: number; period: QuotaPeriod; periodStart: string; used: number; remaining: number };
+  /**
+   * The current quota period: `used` = the sum of its days (so the chart and the total agree), `remaining` =
+   * max(0, limit − used) (0 after a downgrade below what was used), `resetsAt` = when the next period starts (ISO 8601).
+   */
+  quota: { limit: number; period: QuotaPeriod; periodStart: string; resetsAt: string; used: number; remaining: number };
 }
 
 const DAY_MS = 86_400_000;
 
-function daysBetween(from: string, to: string): string[] {
-  const start = Date.parse(`${from}T00:00:00Z`);
-  const end = Date.parse(`${to}T00:00:00Z`);
-  const days: string[] = [];
-  for (let at = start; at <= end; at += DAY_MS) days.push(dayKey(at));
-  return days;
-}
-
+/**
+ * Daily usage `from`..`to` and the current quota period's total, across rotations and plan changes: the account's
+ * usage history (keys and plans it left) merged with the current key's usage in its current plan (the cached read).
+ * The period total is the sum of the period's days, and what a rotation or plan change carries over to API Gateway.
+ */
 export async function getUsage(deps: AccountDeps, userId: string, from: string, to: string): Promise<UsageView> {
   const account = await activeAccount(deps, userId);
   const plan = planOf(deps, account);
   const usagePlanId = await deps.usagePlanIdFor(plan.name);
   const now = deps.now();
+  const today = dayKey(now);
   const periodStart = quotaPeriodStart(plan.quotaPeriod, now);
+  const segments = segmentsOf(account);
+  const live = (start: string, used: DailyUsage[]) => [{ keyId: account.apiKeyId, usagePlanId, from: start, used: used.map((d) => d.used) }];
   try {
     const [series, period] = await Promise.all([
       deps.readUsage(usagePlanId, account.apiKeyId, from, to),
-      deps.readUsage(usagePlanId, account.apiKeyId, periodStart, dayKey(now)),
+      deps.readUsage(usagePlanId, account.apiKeyId, periodStart, today),
     ]);
-    const used = Math.min(
-      plan.quotaLimit,
-      Math.max(
-        period.reduce((sum, day) => sum + day.used, 0),
-        plan.quotaLimit - (period[period.length - 1]?.remaining ?? plan.quotaLimit),
-      ),
-    );
+    const days = mergeDays(segments, live(from, series), from, to);
+    const used = mergeDays(segments, live(periodStart, period), periodStart, today).reduce((sum, n) => sum + n, 0);
     return {
       keyId: account.apiKeyId,
       plan: plan.name,
       from,
       to,
-      days: daysBetween(from, to).map((date, i) => ({ date, used: series[i]?.used ?? 0 })),
-      quota: { limit: plan.quotaLimit, period: plan.quotaPeriod, periodStart, used, remaining: plan.quotaLimit - used },
+      days: daysBetween(from, to).map((date, i) => ({ date, used: days[i] ?? 0 })),
+      quota: {
+        limit: plan.quotaLimit,
+        period: plan.quotaPeriod,
+        periodStart,
+        resetsAt: quotaResetsAt(plan.quotaPeriod, now),
+        used,
+        remaining: Math.max(0, plan.quotaLimit - used),
+      },
     };
   } catch (error: unknown) {
     // The key is between usage plans (a plan change is moving it): usage is back in a moment.

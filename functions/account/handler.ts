@@ -16,7 +16,7 @@ import { BadRequestError, ConflictError } from '#shared/errors';
 import { createApiHandler, json, parseBody, parseParams, type Routes } from '#shared/http';
 import { encodeNextToken, listQuerySchema, pageRequest } from '#shared/pagination';
 import { planCatalog } from '#shared/plans';
-import { DynamoAccountKeyWriter, DynamoAccountStore } from '#shared/tables/accounts';
+import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '#shared/tables/accounts';
 import { DynamoLedger } from '#shared/tables/billing';
 import { usagePlanLookupWith } from '#shared/usage-plans';
 import { startOffboarding } from '#shared/workflows';
@@ -113,7 +113,7 @@ export function accountRoutes(deps: AccountRouteDeps): Routes {
         }
         throw error;
       }
-      return json(200, await finishRotation(deps, rotation), NO_STORE);
+      return json(200, await finishRotation(deps, rotation, caller.userId), NO_STORE);
     },
 
     'GET /me/usage': async ({ event }) => {
@@ -161,6 +161,7 @@ const deps: AccountDeps = {
   users: new CognitoUserDirectory(requireEnv('USER_POOL_ID'), cognito),
   accountKeys: new DynamoAccountKeyWriter(requireEnv('ACCOUNTS_TABLE')),
   ledger: new DynamoLedger(requireEnv('BILLING_TABLE')),
+  usageHistory: new DynamoUsageHistory(requireEnv('ACCOUNTS_TABLE')),
   usagePlanIdFor,
   catalog: planCatalog(),
   now: () => new Date(),

@@ -52,7 +52,8 @@ export interface RotatedKey {
 
 export interface Usage {
   days: { date: string; used: number }[];
-  quota: { limit: number; period: string; used: number; remaining: number; periodStart?: string };
+  /** `resetsAt`: when the next quota period starts (ISO 8601, UTC). */
+  quota: { limit: number; period: string; used: number; remaining: number; periodStart?: string; resetsAt?: string };
 }
 
 export interface LedgerEntry {

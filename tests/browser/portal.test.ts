@@ -103,6 +103,10 @@ describeBrowser('developer portal (Chromium)', () => {
     await page.getByTestId('statement-total').waitFor();
     // The dashboard's own calls cost nothing: a new account shows none of its quota used.
     expect(await page.getByTestId('quota').textContent()).toMatch(/^0 of 1,000 requests used this \w+ · 1,000 left$/);
+    const now = new Date();
+    const reset = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)); // the free plan's MONTH period
+    const resetDay = reset.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+    expect(await page.getByTestId('quota-reset').textContent()).toBe(`Resets on ${resetDay}, 00:00 UTC`);
     await screenshot(page, 'portal-05-dashboard');
 
     // Try it: GET /links with the customer's token and key answers 200, with the latency and a curl line.

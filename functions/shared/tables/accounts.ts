@@ -1,6 +1,7 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Account, AccountStore } from '../accounts.ts';
+import { USAGE_HISTORY_RETENTION_DAYS, type UsageHistory, type UsageHistoryWriter, type UsageSegment } from '../usage-history.ts';
 import { conditionHeld } from '../aws-errors.ts';
 import { documentClient } from '../clients.ts';
 
@@ -92,6 +93,44 @@ export class DynamoAccountKeyWriter {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------- usage history
+
+const DAY_MS = 86_400_000;
+
+/**
+ * UsageHistoryWriter on the account item's `usageHistory` map (functions/shared/usage-history.ts): two conditional
+ * UpdateItems, because DynamoDB refuses an update expression whose paths overlap (`usageHistory` and
+ * `usageHistory.#id`). A missing account is left missing (the condition fails: nothing to keep usage for).
+ */
+export class DynamoUsageHistory implements UsageHistoryWriter {
+  constructor(
+    private readonly tableName: string,
+    private readonly client: DynamoDBDocumentClient = documentClient,
+  ) {}
+
+  async record(userId: string, segmentId: string, segment: UsageSegment, existing: UsageHistory | undefined, now: Date): Promise<void> {
+    const cutoff = new Date(now.getTime() - USAGE_HISTORY_RETENTION_DAYS * DAY_MS).toISOString();
+    const stale = Object.entries(existing ?? {})
+      .filter(([id, s]) => id !== segmentId && typeof s?.recordedAt === 'string' && s.recordedAt < cutoff)
+      .map(([id]) => id);
+    const names: Record<string, string> = { '#id': segmentId };
+    stale.forEach((id, i) => (names[`#old${i}`] = id));
+    const exists = await conditionalUpdate(this.client, this.tableName, userId, {
+      UpdateExpression: 'SET usageHistory = if_not_exists(usageHistory, :empty)',
+      ConditionExpression: 'attribute_exists(userId)',
+      ExpressionAttributeValues: { ':empty': {} },
+    });
+    if (!exists) return;
+    await conditionalUpdate(this.client, this.tableName, userId, {
+      UpdateExpression:
+        'SET usageHistory.#id = :segment' + (stale.length > 0 ? ` REMOVE ${stale.map((_, i) => `usageHistory.#old${i}`).join(', ')}` : ''),
+      ConditionExpression: 'attribute_exists(userId)',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: { ':segment': segment },
+    });
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------- billing close
 
 export type AccountKey = Record<string, string>;
@@ -102,6 +141,8 @@ export interface ScannedAccount {
   status?: string;
   apiKeyId?: string;
   closedAt?: string;
+  /** The keys and plans it left, for the statement's request count (functions/shared/usage-history.ts). */
+  usageHistory?: unknown;
 }
 
 export interface AccountPage {
@@ -122,7 +163,7 @@ export class DynamoAccountScanner {
         TableName: this.tableName,
         Limit: limit,
         ConsistentRead: true,
-        ProjectionExpression: 'userId, #status, apiKeyId, closedAt',
+        ProjectionExpression: 'userId, #status, apiKeyId, closedAt, usageHistory',
         ExpressionAttributeNames: { '#status': 'status' },
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),

@@ -6,7 +6,7 @@ import { ApiError, type ApiKey, type Billing, type LedgerEntry, type Me } from '
 import { newIdempotencyKey, page, sleep, type App, type ViewContext } from '../app.ts';
 import { usageChart } from '../chart.ts';
 import { busy, copyText, h, mount, notice } from '../dom.ts';
-import { capitalize, cents, count, dayKey, heldFor, heldRange, limits, maskKey, money, period, utcDateTime } from '../format.ts';
+import { capitalize, cents, count, dayKey, heldFor, heldRange, limits, longDate, maskKey, money, period, utcDateTime } from '../format.ts';
 import { describeError } from '../messages.ts';
 import { SessionExpiredError } from '../session.ts';
 
@@ -191,6 +191,7 @@ function usageCard(app: App): HTMLElement {
           { class: 'quota' },
           h('p', { 'data-testid': 'quota' }, h('strong', null, count(q.used)), ` of ${count(q.limit)} requests used this ${period(q.period)} · ${count(q.remaining)} left`),
           h('meter', { min: 0, max: q.limit, value: q.used, low: q.limit * 0.75, high: q.limit * 0.9, optimum: 0, 'aria-label': 'Quota used' }),
+          q.resetsAt ? h('p', { class: 'hint', 'data-testid': 'quota-reset' }, `Resets on ${longDate(q.resetsAt)}, 00:00 UTC`) : null,
         ),
         usageChart(usage.days),
       );
