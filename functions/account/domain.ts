@@ -1,7 +1,7 @@
-import { requireActive, type AccountStore, type ActiveAccount, type PlanAccount } from '#shared/accounts';
+import { requireActive, type AccountStore, type ActiveAccount, type PlanAccount, type PreviousKey } from '#shared/accounts';
 import { computeStatement, currentPeriod, type LedgerEntry, type Statement } from '#shared/billing';
 import { DEFAULT_RETRY_AFTER_SECONDS, errorName, isNotFound, isTransient, isUserNotFound, retryAfterOf } from '#shared/aws-errors';
-import { ConflictError, ForbiddenError, HttpError, ServiceUnavailableError } from '#shared/errors';
+import { ConflictError, ForbiddenError, HttpError, NotFoundError, ServiceUnavailableError } from '#shared/errors';
 import { logger } from '#shared/logger';
 import type { Page, PageRequest } from '#shared/pagination';
 import { dayKey, daysBetween, quotaPeriodStart, quotaResetsAt } from '#shared/dates';
@@ -69,9 +69,19 @@ export interface AccountKeyWriter {
    * Points the account at `newKeyId` and releases the rotation lock, if the account is still ACTIVE on `plan` with
    * `oldKeyId`, no plan change pending, and the lock is still `lockId`; false if any of that no longer holds.
    */
-  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date): Promise<boolean>;
+  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date, previous?: PreviousKey): Promise<boolean>;
+  /** Forgets the rotated-away key `keyId` once it is retired (no-op if the account holds another or none). */
+  clearPreviousKey(userId: string, keyId: string): Promise<void>;
   /** Releases the rotation lock if `lockId` still holds it (a rotation that did not commit). */
   releaseRotation(userId: string, lockId: string): Promise<void>;
+}
+
+export interface KeyRetirement {
+  /**
+   * Starts the retirement of `rotation.previousKeyId` at `rotation.retireAt`, once per rotation (execution name from
+   * the rotation id): a repeat finds the execution started and starts nothing.
+   */
+  schedule(userId: string, rotation: Rotation & { retireAt: string }): Promise<void>;
 }
 
 export interface Ledger {
@@ -97,6 +107,8 @@ export interface AccountDeps {
   readUsage: (usagePlanId: string, keyId: string, from: string, to: string) => Promise<DailyUsage[]>;
   catalog: readonly Plan[];
   now: () => Date;
+  /** Retires a rotated-away key when its overlap ends: the key-retirement workflow (one execution per rotation). */
+  retirement?: KeyRetirement;
 }
 
 async function activeAccount(deps: Pick<AccountDeps, 'accounts'>, userId: string): Promise<ActiveAccount> {
@@ -116,6 +128,10 @@ export interface ApiKeyView {
   id: string;
   plan: string;
   value?: string;
+  /** When a rotation made the key (ISO 8601); absent for the key onboarding made. */
+  createdAt?: string;
+  /** The rotated-away key while its overlap lasts: no id (it is no longer the caller's to use), when it stops working. */
+  previous?: { expiresAt: string; createdAt?: string };
 }
 
 /**
@@ -125,10 +141,19 @@ export interface ApiKeyView {
  */
 export async function getApiKey(deps: AccountDeps, userId: string, reveal = false): Promise<ApiKeyView> {
   const account = await activeAccount(deps, userId);
-  if (!reveal) return { id: account.apiKeyId, plan: account.plan };
+  const previous = account.previousKey;
+  const view: ApiKeyView = {
+    id: account.apiKeyId,
+    plan: account.plan,
+    ...(account.apiKeyCreatedAt ? { createdAt: account.apiKeyCreatedAt } : {}),
+    ...(previous && Date.parse(previous.expiresAt) > deps.now().getTime()
+      ? { previous: { expiresAt: previous.expiresAt, ...(previous.createdAt ? { createdAt: previous.createdAt } : {}) } }
+      : {}),
+  };
+  if (!reveal) return view;
   const key = await deps.keys.getKey(account.apiKeyId);
   if (!key?.value) throw new ConflictError('The API key of the account no longer exists');
-  return { id: account.apiKeyId, plan: account.plan, value: key.value };
+  return { ...view, value: key.value };
 }
 
 // ---------------------------------------------------------------------------------------------------- rotation
@@ -140,6 +165,8 @@ export interface Rotation {
   plan: string;
   usagePlanId: string;
   quotaCarriedOver: number;
+  /** With an overlap: when the old key is retired (ISO 8601); until then it keeps working. */
+  retireAt?: string;
 }
 
 export interface RotationResponse {
@@ -147,7 +174,12 @@ export interface RotationResponse {
   value: string;
   previousKeyId: string;
   quotaCarriedOver: number;
+  /** With an overlap: when the old key stops working (ISO 8601). */
+  previousKeyExpiresAt?: string;
 }
+
+/** The longest overlap a rotation may keep the old key working for: 24 hours. */
+export const MAX_OVERLAP_SECONDS = 86_400;
 
 /**
  * Requests the account made in the current quota period of `plan`, with every key and plan it held: the account's
@@ -213,6 +245,8 @@ export interface RotationInput {
   fromKeyId?: string;
   /** Idempotency-Key (or the API request id): also the rotation lock's owner, so a retry may take the lock again. */
   requestKey: string;
+  /** Seconds the old key keeps working after the rotation (0 to MAX_OVERLAP_SECONDS; 0 or absent: retired at once). */
+  overlapSeconds?: number;
 }
 
 /**
@@ -232,6 +266,12 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
   }
   // The request's key was rotated away already (by a rotation that won the race): never rotate the winner's key.
   if (fromKeyId !== undefined && account.apiKeyId !== fromKeyId) throw new ConflictError(KEY_CHANGED);
+  // One overlap at a time: the account keeps one rotated-away key (DELETE /me/api-key/previous retires it at once).
+  if (account.previousKey !== undefined) {
+    throw new ConflictError('The previous API key is still in its overlap; retire it first (DELETE /me/api-key/previous)', {
+      previousKeyExpiresAt: account.previousKey.expiresAt,
+    });
+  }
   const plan = planOf(deps, account);
   const usagePlanId = await deps.usagePlanIdFor(plan.name);
   const oldKeyId = account.apiKeyId;
@@ -254,6 +294,7 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
   }
   let userUpdated = false;
   let quotaCarriedOver = 0;
+  let retireAt: string | undefined;
   try {
     await deps.keys.attachKey(usagePlanId, newKeyId);
     quotaCarriedOver = await periodUsed(deps, account, usagePlanId, oldKeyId, plan, now);
@@ -262,7 +303,21 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
     }
     userUpdated = true;
     await deps.users.setApiKeyId(userId, newKeyId);
-    if (!(await deps.accountKeys.swapKey(userId, oldKeyId, newKeyId, plan.name, requestKey, now))) {
+    const overlap = input.overlapSeconds ?? 0;
+    // Whole seconds, `…:SSZ`: the Wait state's TimestampPath takes an RFC 3339 timestamp.
+    retireAt = overlap > 0 ? new Date(Math.ceil(now.getTime() / 1000) * 1000 + overlap * 1000).toISOString().replace('.000Z', 'Z') : undefined;
+    const previous: PreviousKey | undefined = retireAt
+      ? {
+          id: oldKeyId,
+          rotationId: newKeyId,
+          usagePlanId,
+          plan: plan.name,
+          quotaCarriedOver,
+          expiresAt: retireAt,
+          ...(account.apiKeyCreatedAt ? { createdAt: account.apiKeyCreatedAt } : {}),
+        }
+      : undefined;
+    if (!(await deps.accountKeys.swapKey(userId, oldKeyId, newKeyId, plan.name, requestKey, now, previous))) {
       throw await rotationConflict(deps, userId, oldKeyId);
     }
   } catch (error: unknown) {
@@ -271,8 +326,8 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
     await releaseLock(deps, userId, requestKey);
     throw failure(error);
   }
-  logger.info('API key rotated', { keyId: newKeyId, previousKeyId: oldKeyId, quotaCarriedOver });
-  return { id: newKeyId, previousKeyId: oldKeyId, plan: plan.name, usagePlanId, quotaCarriedOver };
+  logger.info('API key rotated', { keyId: newKeyId, previousKeyId: oldKeyId, quotaCarriedOver, retireAt });
+  return { id: newKeyId, previousKeyId: oldKeyId, plan: plan.name, usagePlanId, quotaCarriedOver, ...(retireAt ? { retireAt } : {}) };
 }
 
 /** Best effort: a lock left behind expires after ROTATION_LOCK_MS. */
@@ -289,7 +344,7 @@ async function releaseLock(deps: AccountDeps, userId: string, lockId: string): P
  * history under the rotation's id (the new key id): a retry writes the same segment again. Once the key is detached
  * or deleted, API Gateway no longer reports it: a replay after that finds nothing to read and keeps what was recorded.
  */
-async function recordRetiredKey(deps: AccountDeps, userId: string, rotation: Rotation): Promise<UsageHistory | undefined> {
+async function recordRetiredKey(deps: RetireDeps, userId: string, rotation: Rotation): Promise<UsageHistory | undefined> {
   const now = deps.now();
   const from = dayKey(now.getTime() - (USAGE_READ_DAYS - 1) * DAY_MS);
   let used: number[];
@@ -311,7 +366,7 @@ async function recordRetiredKey(deps: AccountDeps, userId: string, rotation: Rot
  * to the limit minus everything used this period (its own requests included), so API Gateway enforces what GET
  * /me/usage shows. Without such requests (the rule) no call is made.
  */
-async function trueUpQuota(deps: AccountDeps, rotation: Rotation, history: UsageHistory): Promise<void> {
+async function trueUpQuota(deps: RetireDeps, rotation: Rotation, history: UsageHistory): Promise<void> {
   const plan = findPlan(deps.catalog, rotation.plan);
   if (!plan) return;
   const now = deps.now();
@@ -328,13 +383,19 @@ async function trueUpQuota(deps: AccountDeps, rotation: Rotation, history: Usage
   logger.info('Quota carried over again: the old key was used during the rotation', { keyId: rotation.id, before, carried: rotation.quotaCarriedOver });
 }
 
+/** What retiring a key needs: AccountFunction (no overlap, or DELETE /me/api-key/previous) and KeyRetirementFunction. */
+export type RetireDeps = Pick<AccountDeps, 'accounts' | 'keys' | 'usageHistory' | 'catalog' | 'now'> & {
+  accountKeys: Pick<AccountKeyWriter, 'clearPreviousKey'>;
+};
+
 /**
- * After the commit (first time or replayed): retire the old key (disable it, keep its usage in the account's history,
- * detach and delete it; see trueUpQuota), then read the new key's value for the answer. Cleanup failures are logged, never answered:
- * the rotation has happened, and a retry repeats the cleanup. If the usage cannot be kept, the disabled key is left in
- * its plan (it admits nothing) so that a retry can still read it.
+ * Retires a rotated-away key: disables it, keeps its usage in the account's history (see trueUpQuota), detaches and
+ * deletes it, then forgets it as the account's `previousKey`. Every step is safe to repeat (a key or membership
+ * already gone counts as done). `strict`: the first failure is thrown (a workflow retry or the client repeats it all);
+ * otherwise failures are logged and a retry of the request repeats the cleanup. If the usage cannot be kept, the
+ * disabled key is left in its plan (it admits nothing) so that a retry can still read it.
  */
-export async function finishRotation(deps: AccountDeps, rotation: Rotation, userId: string): Promise<RotationResponse> {
+export async function retireKey(deps: RetireDeps, userId: string, rotation: Rotation, strict = false): Promise<void> {
   let history: UsageHistory | undefined;
   const steps: [string, () => Promise<void>][] = [
     ['disable', () => deps.keys.disableKey(rotation.previousKeyId)],
@@ -343,10 +404,13 @@ export async function finishRotation(deps: AccountDeps, rotation: Rotation, user
     ['detach', () => deps.keys.detachKey(rotation.usagePlanId, rotation.previousKeyId)],
     ['delete', () => deps.keys.deleteKey(rotation.previousKeyId)],
   ];
+  // Only a rotation with an overlap kept the old key as the account's previousKey.
+  if (rotation.retireAt !== undefined) steps.push(['forget', () => deps.accountKeys.clearPreviousKey(userId, rotation.previousKeyId)]);
   for (const [step, run] of steps) {
     try {
       await run();
     } catch (error: unknown) {
+      if (strict) throw error;
       logger.warn('Old API key cleanup step failed; a retry of the request repeats it', {
         step,
         keyId: rotation.previousKeyId,
@@ -355,9 +419,61 @@ export async function finishRotation(deps: AccountDeps, rotation: Rotation, user
       if (step === 'record usage') break;
     }
   }
+}
+
+/**
+ * After the commit (first time or replayed): without an overlap the old key is retired now (retireKey; failures
+ * logged, a retry repeats them); with one, its retirement is scheduled (once per rotation) and it keeps working until
+ * `retireAt`. Then the new key's value is read for the answer. A schedule that cannot be started fails the request
+ * (503): a retry with the same Idempotency-Key replays the committed rotation and starts it.
+ */
+export async function finishRotation(deps: AccountDeps, rotation: Rotation, userId: string): Promise<RotationResponse> {
+  const { retireAt } = rotation;
+  if (retireAt === undefined) {
+    await retireKey(deps, userId, rotation);
+  } else {
+    if (!deps.retirement) throw new Error('No key retirement workflow is configured');
+    try {
+      await deps.retirement.schedule(userId, { ...rotation, retireAt });
+    } catch (error: unknown) {
+      throw failure(error);
+    }
+  }
   const key = await deps.keys.getKey(rotation.id);
   if (!key?.value) throw new ConflictError('The rotated key no longer exists: it was replaced by a later rotation');
-  return { id: rotation.id, value: key.value, previousKeyId: rotation.previousKeyId, quotaCarriedOver: rotation.quotaCarriedOver };
+  return {
+    id: rotation.id,
+    value: key.value,
+    previousKeyId: rotation.previousKeyId,
+    quotaCarriedOver: rotation.quotaCarriedOver,
+    ...(retireAt ? { previousKeyExpiresAt: retireAt } : {}),
+  };
+}
+
+/** The rotation a `previousKey` came from, as retireKey takes it. */
+export const rotationOf = (previous: PreviousKey): Rotation => ({
+  id: previous.rotationId,
+  previousKeyId: previous.id,
+  plan: previous.plan,
+  usagePlanId: previous.usagePlanId,
+  quotaCarriedOver: previous.quotaCarriedOver,
+  retireAt: previous.expiresAt,
+});
+
+/**
+ * DELETE /me/api-key/previous: ends the overlap early, retiring the rotated-away key at once (retireKey, strict: the
+ * answer is 204 only once the key is gone). 404 when the account has no key in its overlap. The scheduled workflow
+ * still runs at the overlap's end and finds nothing left to do.
+ */
+export async function cancelOverlap(deps: AccountDeps, userId: string): Promise<void> {
+  const account = await activeAccount(deps, userId);
+  if (account.previousKey === undefined) throw new NotFoundError('No previous API key is in its overlap');
+  try {
+    await retireKey(deps, userId, rotationOf(account.previousKey), true);
+  } catch (error: unknown) {
+    throw failure(error);
+  }
+  logger.info('Overlap ended early: previous API key retired', { keyId: account.previousKey.id });
 }
 
 // ---------------------------------------------------------------------------------------------------- usage
@@ -392,13 +508,22 @@ export async function getUsage(deps: AccountDeps, userId: string, from: string, 
   const periodStart = quotaPeriodStart(plan.quotaPeriod, now);
   const segments = segmentsOf(account);
   const live = (start: string, used: DailyUsage[]) => [{ keyId: account.apiKeyId, usagePlanId, from: start, used: used.map((d) => d.used) }];
+  // A key in its overlap still counts: its usage is read until it is retired (then it is in the usage history).
+  const previous = account.previousKey;
+  const previousLive = async (start: string, end: string) => {
+    if (!previous) return [];
+    const used = await deps.readUsage(previous.usagePlanId, previous.id, start, end);
+    return [{ keyId: previous.id, usagePlanId: previous.usagePlanId, from: start, used: used.map((d) => d.used) }];
+  };
   try {
-    const [series, period] = await Promise.all([
+    const [series, period, previousSeries, previousPeriod] = await Promise.all([
       deps.readUsage(usagePlanId, account.apiKeyId, from, to),
       deps.readUsage(usagePlanId, account.apiKeyId, periodStart, today),
+      previousLive(from, to),
+      previousLive(periodStart, today),
     ]);
-    const days = mergeDays(segments, live(from, series), from, to);
-    const used = mergeDays(segments, live(periodStart, period), periodStart, today).reduce((sum, n) => sum + n, 0);
+    const days = mergeDays(segments, [...live(from, series), ...previousSeries], from, to);
+    const used = mergeDays(segments, [...live(periodStart, period), ...previousPeriod], periodStart, today).reduce((sum, n) => sum + n, 0);
     return {
       keyId: account.apiKeyId,
       plan: plan.name,

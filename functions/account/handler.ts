@@ -13,16 +13,18 @@ import { accountCaller } from '#shared/caller';
 import { dynamodb } from '#shared/clients';
 import { requireEnv } from '#shared/env';
 import { BadRequestError, ConflictError } from '#shared/errors';
-import { createApiHandler, json, parseBody, parseParams, type Routes } from '#shared/http';
+import { createApiHandler, json, noContent, parseBody, parseParams, type Routes } from '#shared/http';
 import { encodeNextToken, listQuerySchema, pageRequest } from '#shared/pagination';
 import { planCatalog } from '#shared/plans';
 import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '#shared/tables/accounts';
 import { DynamoLedger } from '#shared/tables/billing';
 import { usagePlanLookupWith } from '#shared/usage-plans';
 import { startOffboarding } from '#shared/workflows';
-import { ApiGatewayKeyService, CognitoUserDirectory, SfnPlanChangeWorkflow } from './adapters.ts';
+import { ApiGatewayKeyService, CognitoUserDirectory, SfnKeyRetirement, SfnPlanChangeWorkflow } from './adapters.ts';
 import { KeyValueCache, PlanUsageCache, usageFreshnessMs } from './caches.ts';
 import {
+  MAX_OVERLAP_SECONDS,
+  cancelOverlap,
   finishRotation,
   getApiKey,
   getBilling,
@@ -68,8 +70,16 @@ export function parseUsageQuery(values: Record<string, string | undefined> | nul
 
 export const revealQuery = z.strictObject({ reveal: z.optional(z.enum(['true', 'false'])) });
 
-/** POST /me/api-key/rotate's optional body: the id of the key the client means to rotate (API Gateway key ids). */
-export const rotateBody = z.strictObject({ keyId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9]{1,64}$/, 'Must be an API key id'))) });
+/**
+ * POST /me/api-key/rotate's optional body: the id of the key the client means to rotate (API Gateway key ids), and
+ * how long the old key keeps working (`overlapSeconds`, whole seconds, 0 to 86 400 = 24 h; 0 or absent: none).
+ */
+export const rotateBody = z.strictObject({
+  keyId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9]{1,64}$/, 'Must be an API key id'))),
+  overlapSeconds: z.optional(
+    z.int().check(z.minimum(0, 'Must be 0 or more'), z.maximum(MAX_OVERLAP_SECONDS, `Must be at most ${MAX_OVERLAP_SECONDS} (24 hours)`)),
+  ),
+});
 
 /** Idempotency-Key, or the API request id without one, in `requestKey`; the key being rotated in `fromKeyId`. */
 export type RotationRequest = RotationInput;
@@ -103,10 +113,15 @@ export function accountRoutes(deps: AccountRouteDeps): Routes {
       const requestKey = idempotencyKeyOf(event) ?? requestId;
       // Token only, so no request key to go by: the client may name the key it means to rotate (`{"keyId": …}`, a
       // precondition like If-Match). Requests racing one rotation then all lose with 409 once it has won.
-      const { keyId } = event.body ? parseBody(event, rotateBody) : {};
+      const { keyId, overlapSeconds } = event.body ? parseBody(event, rotateBody) : {};
       let rotation: Rotation;
       try {
-        rotation = await deps.rotate({ userId: caller.userId, ...(keyId ? { fromKeyId: keyId } : {}), requestKey });
+        rotation = await deps.rotate({
+          userId: caller.userId,
+          ...(keyId ? { fromKeyId: keyId } : {}),
+          ...(overlapSeconds ? { overlapSeconds } : {}),
+          requestKey,
+        });
       } catch (error: unknown) {
         if (error instanceof IdempotencyAlreadyInProgressError) {
           throw new ConflictError('This rotation is already in progress; retry in a moment');
@@ -114,6 +129,13 @@ export function accountRoutes(deps: AccountRouteDeps): Routes {
         throw error;
       }
       return json(200, await finishRotation(deps, rotation, caller.userId), NO_STORE);
+    },
+
+    // Ends a rotation's overlap early: the rotated-away key is retired at once (204), or 404 if none is in its overlap.
+    'DELETE /me/api-key/previous': async ({ event }) => {
+      const { caller, request } = authorize(event);
+      await cancelOverlap(request, caller.userId);
+      return noContent();
     },
 
     'GET /me/usage': async ({ event }) => {
@@ -165,6 +187,7 @@ const deps: AccountDeps = {
   usagePlanIdFor,
   catalog: planCatalog(),
   now: () => new Date(),
+  retirement: new SfnKeyRetirement(requireEnv('KEY_RETIREMENT_STATE_MACHINE_ARN'), sfn),
 };
 
 const idempotencyConfig = new IdempotencyConfig({

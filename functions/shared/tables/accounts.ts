@@ -1,6 +1,6 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { Account, AccountStore } from '../accounts.ts';
+import type { Account, AccountStore, PreviousKey } from '../accounts.ts';
 import { USAGE_HISTORY_RETENTION_DAYS, type UsageHistory, type UsageHistoryWriter, type UsageSegment } from '../usage-history.ts';
 import { conditionHeld } from '../aws-errors.ts';
 import { documentClient } from '../clients.ts';
@@ -61,11 +61,16 @@ export class DynamoAccountKeyWriter {
     });
   }
 
-  /** Points the account at `newKeyId` and releases the lock, if it is still ACTIVE on `plan` with `oldKeyId` and locked by `lockId`. */
-  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date): Promise<boolean> {
+  /**
+   * Points the account at `newKeyId` and releases the lock, if it is still ACTIVE on `plan` with `oldKeyId` and locked
+   * by `lockId`. With `previous`, the old key is kept as `previousKey` (the rotation's overlap); without, none is.
+   */
+  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date, previous?: PreviousKey): Promise<boolean> {
     return conditionalUpdate(this.client, this.tableName, userId, {
       UpdateExpression:
-        'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one REMOVE rotationLock, rotationLockExpiresAt',
+        'SET apiKeyId = :new, apiKeyCreatedAt = :now, updatedAt = :now, version = if_not_exists(version, :zero) + :one' +
+        (previous ? ', previousKey = :previous' : '') +
+        ' REMOVE rotationLock, rotationLockExpiresAt',
       // The plan too: a plan change that finished meanwhile moved the account, not this new key.
       ConditionExpression:
         'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
@@ -79,7 +84,17 @@ export class DynamoAccountKeyWriter {
         ':now': now.toISOString(),
         ':zero': 0,
         ':one': 1,
+        ...(previous ? { ':previous': previous } : {}),
       },
+    });
+  }
+
+  /** Forgets the rotated-away key `keyId` once it is retired (no-op if the account holds another or none). */
+  async clearPreviousKey(userId: string, keyId: string): Promise<void> {
+    await conditionalUpdate(this.client, this.tableName, userId, {
+      UpdateExpression: 'REMOVE previousKey',
+      ConditionExpression: 'previousKey.id = :id',
+      ExpressionAttributeValues: { ':id': keyId },
     });
   }
 

@@ -88,7 +88,7 @@ describe('POST /me/api-key/rotate', () => {
       TableName: ACCOUNTS_TABLE,
       Key: { userId: SUB },
       UpdateExpression:
-        'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one REMOVE rotationLock, rotationLockExpiresAt',
+        'SET apiKeyId = :new, apiKeyCreatedAt = :now, updatedAt = :now, version = if_not_exists(version, :zero) + :one REMOVE rotationLock, rotationLockExpiresAt',
       ConditionExpression:
         'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
       ExpressionAttributeValues: expect.objectContaining({
