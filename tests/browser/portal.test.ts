@@ -183,6 +183,32 @@ describeBrowser('developer portal (Chromium)', () => {
     expect(old.status).toBe(403);
   });
 
+  it('rotates with an overlap: the card shows when the previous key stops working, which works until retired early', async () => {
+    await page.goto(`${portalUrl}#/dashboard`);
+    const key = page.getByTestId('api-key');
+    await key.waitFor({ timeout: 30_000 });
+    // Loaded after the card: GET /me/api-key (and the account's creation for onboarding's key).
+    await page.getByTestId('key-details').filter({ hasText: /^Created \d{1,2} \w+ \d{4}/ }).waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Reveal' }).click();
+    const oldValue = (await key.textContent()) ?? '';
+
+    await page.getByRole('button', { name: 'Rotate key…' }).click();
+    await page.getByTestId('rotate-overlap').selectOption('3600');
+    await page.getByRole('button', { name: 'Rotate now' }).click();
+    await page.getByText('Your new key is ready. The previous key works until').waitFor({ timeout: 30_000 });
+    const previous = page.getByTestId('key-previous');
+    await previous.getByText('Your previous key keeps working until').waitFor();
+    await screenshot(page, 'portal-10b-key-overlap');
+    const token = (await page.evaluate('JSON.parse(sessionStorage.getItem("tollgate.session")).tokens.idToken')) as string;
+    const oldKey = () => fetch(`${t.stack.apiUrl}/links`, { headers: { Authorization: token, 'x-api-key': oldValue } });
+    expect((await oldKey()).status).toBe(200);
+
+    await previous.getByRole('button', { name: 'Retire it now' }).click();
+    await page.getByText('The previous key no longer works.').waitFor({ timeout: 30_000 });
+    expect((await oldKey()).status).toBe(403);
+    await previous.waitFor({ state: 'hidden', timeout: 30_000 });
+  });
+
   it('fits a phone-width screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     try {

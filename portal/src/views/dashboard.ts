@@ -117,6 +117,36 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
   const rotate = h('button', { type: 'button', class: 'danger-outline' }, 'Rotate key…');
   const confirmBox = h('div', { class: 'confirm-box', hidden: true });
   const keyId = h('span', { class: 'muted key-id' });
+  const details = h('p', { class: 'muted key-details', 'data-testid': 'key-details' });
+  const previous = h('div', { class: 'key-previous', 'data-testid': 'key-previous', hidden: true });
+  // Created: GET /me/api-key (a rotated key) or the account's creation (onboarding's key). Last used: the latest UTC
+  // day with requests in GET /me/usage (API Gateway keeps no last-used time; usage is counted per day).
+  const loadDetails = async (): Promise<void> => {
+    const [info, me, usage] = await Promise.all([
+      app.api.apiKey(),
+      app.api.me().catch(() => undefined),
+      app.api.usage(dayKey(-91), dayKey()).catch(() => undefined),
+    ]);
+    const created = info.createdAt ?? me?.createdAt;
+    const lastUsed = [...(usage?.days ?? [])].reverse().find((d) => d.used > 0)?.date;
+    details.textContent = [created ? `Created ${longDate(created)}` : '', lastUsed ? `last used ${longDate(lastUsed)} (UTC day)` : 'not used yet']
+      .filter(Boolean)
+      .join(' · ');
+    if (info.previous) {
+      const retireNow = h('button', { type: 'button', class: 'danger-outline' }, 'Retire it now');
+      retireNow.addEventListener('click', () => {
+        void busy(previous, 'Retiring…', async () => {
+          await app.api.retirePreviousKey();
+          await loadDetails();
+          status.show('The previous key no longer works.', 'success');
+        }).catch((error: unknown) => status.show(describeError(error), 'error'));
+      });
+      mount(previous, h('p', null, `Your previous key keeps working until ${utcDateTime(info.previous.expiresAt)}.`), retireNow);
+      previous.hidden = false;
+    } else {
+      previous.hidden = true;
+    }
+  };
 
   const render = (): void => {
     value.textContent = revealed ? key.value : maskKey(key.value);
@@ -138,9 +168,17 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
     const idempotencyKey = newIdempotencyKey('rotate');
     const go = h('button', { type: 'button', class: 'danger' }, 'Rotate now');
     const cancel = h('button', { type: 'button' }, 'Cancel');
+    const overlap = h(
+      'select',
+      { 'aria-label': 'Keep the current key working for', 'data-testid': 'rotate-overlap' },
+      h('option', { value: '0' }, 'no longer: switch it off at once'),
+      h('option', { value: '3600' }, '1 hour'),
+      h('option', { value: '86400' }, '24 hours'),
+    ) as HTMLSelectElement;
     mount(
       confirmBox,
-      h('p', null, 'Rotating gives you a new key and switches this one off at once. Update your apps with the new key right after.'),
+      h('p', null, 'Rotating gives you a new key. Update your apps with it; the current key keeps working for:'),
+      overlap,
       h('div', { class: 'actions' }, go, cancel),
     );
     confirmBox.hidden = false;
@@ -152,18 +190,25 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
     go.addEventListener('click', () => {
       status.clear();
       void busy(confirmBox, 'Rotating…', async () => {
-        const rotated = await app.api.rotateKey(idempotencyKey, key?.id);
+        const rotated = await app.api.rotateKey(idempotencyKey, key?.id, Number(overlap.value));
         key = { id: rotated.id, value: rotated.value };
         app.session.setApiKey(key);
         // The new key id reaches the tokens' custom:apiid on refresh.
         await app.session.refresh().catch(() => undefined);
         confirmBox.hidden = true;
         render();
-        status.show('Your new key is ready. The previous key no longer works.', 'success');
+        await loadDetails().catch(() => undefined);
+        status.show(
+          rotated.previousKeyExpiresAt
+            ? `Your new key is ready. The previous key works until ${utcDateTime(rotated.previousKeyExpiresAt)}.`
+            : 'Your new key is ready. The previous key no longer works.',
+          'success',
+        );
       }).catch((error: unknown) => status.show(describeError(error), 'error'));
     });
   });
   render();
+  void loadDetails().catch(() => undefined);
   return h(
     'section',
     { class: 'card', 'aria-labelledby': 'key-heading' },
@@ -172,6 +217,8 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
     h('div', { class: 'key-row' }, value),
     h('div', { class: 'actions' }, reveal, copy, rotate),
     keyId,
+    details,
+    previous,
     confirmBox,
     status.el,
   );
