@@ -1,5 +1,5 @@
 /** The plan-change workflow: the source of plan-change.asl.json (`npm run workflows` writes it; see asl.ts). */
-import { N, S, apiKeyFunctionRetries, choice, dynamodb, fail, invoke, isPresent, isString, machine, on, onAny, pass, sdk, type State } from './asl.ts';
+import { N, S, apiKeyFunctionRetries, choice, dynamodb, fail, invoke, isPresent, isString, machine, on, onAny, pass, sdk, type Retrier, type State } from './asl.ts';
 import { ACCOUNTS, BILLING, EXECUTION_ID, NOW, PLANS, USER } from './common.ts';
 
 const EXECUTION_NAME = S('$$.Execution.Name');
@@ -22,9 +22,23 @@ function lookUpPlan(role: 'Target' | 'Current', variable: string, next: string):
   };
 }
 
-/** Moves the key into a usage plan through ApiKeyFunction (CreateUsagePlanKey's answer holds the key value). */
-const attachTo = (usagePlanId: string, o: Parameters<typeof invoke>[3], retries = apiKeyFunctionRetries()): State =>
-  invoke('${ApiKeyFunctionArn}', { action: 'attach', usagePlanId, keyId: KEY_ID }, retries, { ResultPath: null, ...o });
+/**
+ * Moves the key into a usage plan through ApiKeyFunction (CreateUsagePlanKey's answer holds the key value); `carry`
+ * adds `userId` and `plan`, so that the function also carries the period's usage over to the plan's quota.
+ */
+const attachTo = (usagePlanId: string, o: Parameters<typeof invoke>[3], retries = apiKeyFunctionRetries(), carry?: { plan: string }): State =>
+  invoke(
+    '${ApiKeyFunctionArn}',
+    { action: 'attach', usagePlanId, keyId: KEY_ID, ...(carry ? { userId: '$.userId', plan: carry.plan } : {}) },
+    retries,
+    { ResultPath: null, ...o },
+  );
+
+/** ApiKeyFunction's retries when it also reads or writes the account's usage history (DynamoDB): retried like throttling. */
+function usageHistoryRetries(): Retrier[] {
+  const [throttled, ...others] = apiKeyFunctionRetries();
+  return [{ ...throttled!, ErrorEquals: [...throttled!.ErrorEquals, 'ApiKey.UsageNotRecorded'] }, ...others];
+}
 
 export default machine(
   'Plan change: move the key from its usage plan to another, update the account under an optimistic lock and append a PLAN_CHANGED billing entry. Exactly once per execution name; concurrent changes for one account fail cleanly with PlanChange.ConcurrentChange and never leave the key in no plan or two.',
@@ -79,12 +93,24 @@ export default machine(
           'Optimistic lock on the version read above; one plan change per account at a time. Re-entrant for this execution (a re-run after a restart).',
         ResultPath: null,
         Catch: [on('DynamoDB.ConditionalCheckFailedException', 'ConcurrentChange'), onAny('Failed')],
-        Next: 'DetachFromCurrentPlan',
+        Next: 'RecordUsage',
       },
     ),
     ConcurrentChange: fail(
       'PlanChange.ConcurrentChange',
       'Another plan change for this account is in progress, or the account changed since it was read',
+    ),
+    RecordUsage: invoke(
+      '${ApiKeyFunctionArn}',
+      { action: 'record-usage', userId: '$.userId', usagePlanId: '$.current.usagePlanId', keyId: KEY_ID, segmentId: '$$.Execution.Name' },
+      usageHistoryRetries(),
+      {
+        Comment:
+          "Through ApiKeyFunction: the key's usage in the current plan, kept in the account's usage history (keyed by this execution) before the key leaves the plan, since GetUsage no longer reports it afterwards.",
+        ResultPath: null,
+        Catch: [onAny('Unlock')],
+        Next: 'DetachFromCurrentPlan',
+      },
     ),
     DetachFromCurrentPlan: sdk(
       'apigateway',
@@ -97,11 +123,17 @@ export default machine(
         Next: 'AttachToTargetPlan',
       },
     ),
-    AttachToTargetPlan: attachTo('$.target.usagePlanId', {
-      Comment: "Through ApiKeyFunction: CreateUsagePlanKey's answer holds the key value.",
-      Catch: [on('ApiGateway.ConflictException', 'RecordPlanChanged', null), onAny('ReattachCurrentPlan')],
-      Next: 'RecordPlanChanged',
-    }),
+    AttachToTargetPlan: attachTo(
+      '$.target.usagePlanId',
+      {
+        Comment:
+          "Through ApiKeyFunction: CreateUsagePlanKey's answer holds the key value. Also carries the period's usage over to the new plan's quota (UpdateUsage).",
+        Catch: [on('ApiGateway.ConflictException', 'RecordPlanChanged', null), onAny('ReattachCurrentPlan')],
+        Next: 'RecordPlanChanged',
+      },
+      usageHistoryRetries(),
+      { plan: '$.target.plan' },
+    ),
     RecordPlanChanged: dynamodb(
       'putItem',
       {

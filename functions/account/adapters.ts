@@ -12,9 +12,9 @@ import {
 import { AdminUpdateUserAttributesCommand, type CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { isExecutionDoesNotExist, isNotFound, unless } from '#shared/aws-errors';
-import { startExecution } from '#shared/workflows';
+import { retirementExecutionName, startExecution, type KeyRetirementInput } from '#shared/workflows';
 import { KeyValueCache } from './caches.ts';
-import type { ApiKeyDetails, DailyUsage, KeyService, UserDirectory } from './domain.ts';
+import type { ApiKeyDetails, DailyUsage, KeyRetirement, KeyService, Rotation, UserDirectory } from './domain.ts';
 import type { PlanChangeExecution, PlanChangeInput, PlanChangeStatus, PlanChangeWorkflow } from './plan-change.ts';
 
 /**
@@ -178,5 +178,21 @@ export class SfnPlanChangeWorkflow implements PlanChangeWorkflow {
       ...(execution.error !== undefined ? { error: execution.error } : {}),
       ...(execution.cause !== undefined ? { cause: execution.cause } : {}),
     };
+  }
+}
+
+/**
+ * The key-retirement workflow (statemachines/key-retirement.ts): one execution per rotation, named
+ * `retire-<rotation id>`, so a replayed rotation starts nothing new (ExecutionAlreadyExists counts as started).
+ */
+export class SfnKeyRetirement implements KeyRetirement {
+  constructor(
+    private readonly stateMachineArn: string,
+    private readonly client: SFNClient,
+  ) {}
+
+  async schedule(userId: string, rotation: Rotation & { retireAt: string }): Promise<void> {
+    const input: KeyRetirementInput = { userId, rotation };
+    await startExecution(this.client, { stateMachineArn: this.stateMachineArn, name: retirementExecutionName(rotation.id), input });
   }
 }

@@ -1,4 +1,5 @@
 import { dayKey } from '#shared/dates';
+import { USAGE_READ_DAYS } from '#shared/usage-history';
 import type { DailyUsage } from './domain.ts';
 
 /**
@@ -24,7 +25,7 @@ export function usageFreshnessMs(seconds: string | undefined): number {
   return value * 1000;
 }
 /** Days of usage one plan-wide read covers, ending today (UTC): the longest range GET /me/usage accepts. */
-export const USAGE_WINDOW_DAYS = 92;
+export const USAGE_WINDOW_DAYS = USAGE_READ_DAYS;
 
 const DAY_MS = 86_400_000;
 

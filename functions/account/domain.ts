@@ -1,11 +1,20 @@
-import { requireActive, type AccountStore, type ActiveAccount, type PlanAccount } from '#shared/accounts';
+import { requireActive, type AccountStore, type ActiveAccount, type PlanAccount, type PreviousKey } from '#shared/accounts';
 import { computeStatement, currentPeriod, type LedgerEntry, type Statement } from '#shared/billing';
 import { DEFAULT_RETRY_AFTER_SECONDS, errorName, isNotFound, isTransient, isUserNotFound, retryAfterOf } from '#shared/aws-errors';
-import { ConflictError, ForbiddenError, HttpError, ServiceUnavailableError } from '#shared/errors';
+import { ConflictError, ForbiddenError, HttpError, NotFoundError, ServiceUnavailableError } from '#shared/errors';
 import { logger } from '#shared/logger';
 import type { Page, PageRequest } from '#shared/pagination';
-import { dayKey, quotaPeriodStart } from '#shared/dates';
+import { dayKey, daysBetween, quotaPeriodStart, quotaResetsAt } from '#shared/dates';
 import { findPlan, type Plan, type QuotaPeriod } from '#shared/plans';
+import {
+  USAGE_READ_DAYS,
+  mergeDays,
+  segmentOf,
+  segmentsOf,
+  type UsageHistory,
+  type UsageHistoryWriter,
+  type UsageSegment,
+} from '#shared/usage-history';
 
 /**
  * The caller's own API key (read, rotate), usage and billing. Typed input in, a view or a typed error out; the SDK
@@ -60,9 +69,19 @@ export interface AccountKeyWriter {
    * Points the account at `newKeyId` and releases the rotation lock, if the account is still ACTIVE on `plan` with
    * `oldKeyId`, no plan change pending, and the lock is still `lockId`; false if any of that no longer holds.
    */
-  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date): Promise<boolean>;
+  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date, previous?: PreviousKey): Promise<boolean>;
+  /** Forgets the rotated-away key `keyId` once it is retired (no-op if the account holds another or none). */
+  clearPreviousKey(userId: string, keyId: string): Promise<void>;
   /** Releases the rotation lock if `lockId` still holds it (a rotation that did not commit). */
   releaseRotation(userId: string, lockId: string): Promise<void>;
+}
+
+export interface KeyRetirement {
+  /**
+   * Starts the retirement of `rotation.previousKeyId` at `rotation.retireAt`, once per rotation (execution name from
+   * the rotation id): a repeat finds the execution started and starts nothing.
+   */
+  schedule(userId: string, rotation: Rotation & { retireAt: string }): Promise<void>;
 }
 
 export interface Ledger {
@@ -78,6 +97,8 @@ export interface AccountDeps {
   users: UserDirectory;
   accountKeys: AccountKeyWriter;
   ledger: Ledger;
+  /** Where a key's usage in a plan is kept once the key leaves it (rotation): the account item's `usageHistory`. */
+  usageHistory: UsageHistoryWriter;
   usagePlanIdFor: (plan: string) => Promise<string>;
   /**
    * Usage as customer reads see it: from a cache with a stated freshness (caches.ts: PlanUsageCache, 60 s), so a
@@ -86,6 +107,8 @@ export interface AccountDeps {
   readUsage: (usagePlanId: string, keyId: string, from: string, to: string) => Promise<DailyUsage[]>;
   catalog: readonly Plan[];
   now: () => Date;
+  /** Retires a rotated-away key when its overlap ends: the key-retirement workflow (one execution per rotation). */
+  retirement?: KeyRetirement;
 }
 
 async function activeAccount(deps: Pick<AccountDeps, 'accounts'>, userId: string): Promise<ActiveAccount> {
@@ -105,6 +128,10 @@ export interface ApiKeyView {
   id: string;
   plan: string;
   value?: string;
+  /** When a rotation made the key (ISO 8601); absent for the key onboarding made. */
+  createdAt?: string;
+  /** The rotated-away key while its overlap lasts: no id (it is no longer the caller's to use), when it stops working. */
+  previous?: { expiresAt: string; createdAt?: string };
 }
 
 /**
@@ -114,10 +141,19 @@ export interface ApiKeyView {
  */
 export async function getApiKey(deps: AccountDeps, userId: string, reveal = false): Promise<ApiKeyView> {
   const account = await activeAccount(deps, userId);
-  if (!reveal) return { id: account.apiKeyId, plan: account.plan };
+  const previous = account.previousKey;
+  const view: ApiKeyView = {
+    id: account.apiKeyId,
+    plan: account.plan,
+    ...(account.apiKeyCreatedAt ? { createdAt: account.apiKeyCreatedAt } : {}),
+    ...(previous && Date.parse(previous.expiresAt) > deps.now().getTime()
+      ? { previous: { expiresAt: previous.expiresAt, ...(previous.createdAt ? { createdAt: previous.createdAt } : {}) } }
+      : {}),
+  };
+  if (!reveal) return view;
   const key = await deps.keys.getKey(account.apiKeyId);
   if (!key?.value) throw new ConflictError('The API key of the account no longer exists');
-  return { id: account.apiKeyId, plan: account.plan, value: key.value };
+  return { ...view, value: key.value };
 }
 
 // ---------------------------------------------------------------------------------------------------- rotation
@@ -129,6 +165,8 @@ export interface Rotation {
   plan: string;
   usagePlanId: string;
   quotaCarriedOver: number;
+  /** With an overlap: when the old key is retired (ISO 8601); until then it keeps working. */
+  retireAt?: string;
 }
 
 export interface RotationResponse {
@@ -136,18 +174,22 @@ export interface RotationResponse {
   value: string;
   previousKeyId: string;
   quotaCarriedOver: number;
+  /** With an overlap: when the old key stops working (ISO 8601). */
+  previousKeyExpiresAt?: string;
 }
 
+/** The longest overlap a rotation may keep the old key working for: 24 hours. */
+export { MAX_OVERLAP_SECONDS } from './schemas.ts';
+
 /**
- * Quota used in the current period by `keyId`: the plan's limit minus what API Gateway says is left (which counts an
- * earlier carry-over too), or the sum of the days when it reports nothing left to compare.
+ * Requests the account made in the current quota period of `plan`, with every key and plan it held: the account's
+ * usage history merged with `keyId`'s exact (uncached) usage in `usagePlanId`. What a rotation carries over.
  */
-async function quotaUsed(deps: AccountDeps, usagePlanId: string, keyId: string, plan: Plan, now: Date): Promise<number> {
-  const days = await deps.keys.usage(usagePlanId, keyId, quotaPeriodStart(plan.quotaPeriod, now), dayKey(now));
-  const summed = days.reduce((sum, day) => sum + day.used, 0);
-  const last = days[days.length - 1]?.remaining;
-  const used = last === undefined ? summed : Math.max(summed, plan.quotaLimit - last);
-  return Math.min(Math.max(used, 0), plan.quotaLimit);
+async function periodUsed(deps: AccountDeps, account: ActiveAccount, usagePlanId: string, keyId: string, plan: Plan, now: Date): Promise<number> {
+  const from = quotaPeriodStart(plan.quotaPeriod, now);
+  const live = await deps.keys.usage(usagePlanId, keyId, from, dayKey(now));
+  const days = mergeDays(segmentsOf(account), [{ keyId, usagePlanId, from, used: live.map((d) => d.used) }], from, dayKey(now));
+  return days.reduce((sum, used) => sum + used, 0);
 }
 
 /** Why the account refused the rotation: the caller should hear the reason, not a bare conflict. */
@@ -203,6 +245,8 @@ export interface RotationInput {
   fromKeyId?: string;
   /** Idempotency-Key (or the API request id): also the rotation lock's owner, so a retry may take the lock again. */
   requestKey: string;
+  /** Seconds the old key keeps working after the rotation (0 to MAX_OVERLAP_SECONDS; 0 or absent: retired at once). */
+  overlapSeconds?: number;
 }
 
 /**
@@ -222,6 +266,12 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
   }
   // The request's key was rotated away already (by a rotation that won the race): never rotate the winner's key.
   if (fromKeyId !== undefined && account.apiKeyId !== fromKeyId) throw new ConflictError(KEY_CHANGED);
+  // One overlap at a time: the account keeps one rotated-away key (DELETE /me/api-key/previous retires it at once).
+  if (account.previousKey !== undefined) {
+    throw new ConflictError('The previous API key is still in its overlap; retire it first (DELETE /me/api-key/previous)', {
+      previousKeyExpiresAt: account.previousKey.expiresAt,
+    });
+  }
   const plan = planOf(deps, account);
   const usagePlanId = await deps.usagePlanIdFor(plan.name);
   const oldKeyId = account.apiKeyId;
@@ -244,15 +294,30 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
   }
   let userUpdated = false;
   let quotaCarriedOver = 0;
+  let retireAt: string | undefined;
   try {
     await deps.keys.attachKey(usagePlanId, newKeyId);
-    quotaCarriedOver = await quotaUsed(deps, usagePlanId, oldKeyId, plan, now);
+    quotaCarriedOver = await periodUsed(deps, account, usagePlanId, oldKeyId, plan, now);
     if (quotaCarriedOver > 0) {
-      await deps.keys.setRemaining(usagePlanId, newKeyId, plan.quotaLimit - quotaCarriedOver);
+      await deps.keys.setRemaining(usagePlanId, newKeyId, Math.max(0, plan.quotaLimit - quotaCarriedOver));
     }
     userUpdated = true;
     await deps.users.setApiKeyId(userId, newKeyId);
-    if (!(await deps.accountKeys.swapKey(userId, oldKeyId, newKeyId, plan.name, requestKey, now))) {
+    const overlap = input.overlapSeconds ?? 0;
+    // Whole seconds, `…:SSZ`: the Wait state's TimestampPath takes an RFC 3339 timestamp.
+    retireAt = overlap > 0 ? new Date(Math.ceil(now.getTime() / 1000) * 1000 + overlap * 1000).toISOString().replace('.000Z', 'Z') : undefined;
+    const previous: PreviousKey | undefined = retireAt
+      ? {
+          id: oldKeyId,
+          rotationId: newKeyId,
+          usagePlanId,
+          plan: plan.name,
+          quotaCarriedOver,
+          expiresAt: retireAt,
+          ...(account.apiKeyCreatedAt ? { createdAt: account.apiKeyCreatedAt } : {}),
+        }
+      : undefined;
+    if (!(await deps.accountKeys.swapKey(userId, oldKeyId, newKeyId, plan.name, requestKey, now, previous))) {
       throw await rotationConflict(deps, userId, oldKeyId);
     }
   } catch (error: unknown) {
@@ -261,8 +326,8 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
     await releaseLock(deps, userId, requestKey);
     throw failure(error);
   }
-  logger.info('API key rotated', { keyId: newKeyId, previousKeyId: oldKeyId, quotaCarriedOver });
-  return { id: newKeyId, previousKeyId: oldKeyId, plan: plan.name, usagePlanId, quotaCarriedOver };
+  logger.info('API key rotated', { keyId: newKeyId, previousKeyId: oldKeyId, quotaCarriedOver, retireAt });
+  return { id: newKeyId, previousKeyId: oldKeyId, plan: plan.name, usagePlanId, quotaCarriedOver, ...(retireAt ? { retireAt } : {}) };
 }
 
 /** Best effort: a lock left behind expires after ROTATION_LOCK_MS. */
@@ -275,29 +340,140 @@ async function releaseLock(deps: AccountDeps, userId: string, lockId: string): P
 }
 
 /**
- * After the commit (first time or replayed): retire the old key, then read the new key's value for the answer.
- * Cleanup failures are logged, never answered: the rotation has happened, and a retry repeats the cleanup.
+ * The old key's usage in its plan, read once it is disabled (so it no longer changes) and kept in the account's usage
+ * history under the rotation's id (the new key id): a retry writes the same segment again. Once the key is detached
+ * or deleted, API Gateway no longer reports it: a replay after that finds nothing to read and keeps what was recorded.
  */
-export async function finishRotation(deps: AccountDeps, rotation: Rotation): Promise<RotationResponse> {
+async function recordRetiredKey(deps: RetireDeps, userId: string, rotation: Rotation): Promise<UsageHistory | undefined> {
+  const now = deps.now();
+  const from = dayKey(now.getTime() - (USAGE_READ_DAYS - 1) * DAY_MS);
+  let used: number[];
+  try {
+    used = (await deps.keys.usage(rotation.usagePlanId, rotation.previousKeyId, from, dayKey(now))).map((d) => d.used);
+  } catch (error: unknown) {
+    if (isNotFound(error)) return undefined; // detached or deleted by an earlier try: recorded then
+    throw error;
+  }
+  const account = (await deps.accounts.get(userId)) as (PlanAccount & { usageHistory?: UsageHistory }) | undefined;
+  const segment: UsageSegment = segmentOf({ keyId: rotation.previousKeyId, usagePlanId: rotation.usagePlanId, from, used }, now);
+  await deps.usageHistory.record(userId, rotation.id, segment, account?.usageHistory, now);
+  return { ...account?.usageHistory, [rotation.id]: segment };
+}
+
+/**
+ * Requests the old key made after its usage was carried over (between the carry-over and the disable) are in its
+ * final segment: if the segments now add up to more than was carried over, the new key's remaining quota is set again,
+ * to the limit minus everything used this period (its own requests included), so API Gateway enforces what GET
+ * /me/usage shows. Without such requests (the rule) no call is made.
+ */
+async function trueUpQuota(deps: RetireDeps, rotation: Rotation, history: UsageHistory): Promise<void> {
+  const plan = findPlan(deps.catalog, rotation.plan);
+  if (!plan) return;
+  const now = deps.now();
+  const from = quotaPeriodStart(plan.quotaPeriod, now);
+  const segments = segmentsOf({ usageHistory: history });
+  const before = mergeDays(segments, [], from, dayKey(now)).reduce((sum, n) => sum + n, 0);
+  if (before <= rotation.quotaCarriedOver) return;
+  const own = (await deps.keys.usage(rotation.usagePlanId, rotation.id, from, dayKey(now))).map((d) => d.used);
+  const used = mergeDays(segments, [{ keyId: rotation.id, usagePlanId: rotation.usagePlanId, from, used: own }], from, dayKey(now)).reduce(
+    (sum, n) => sum + n,
+    0,
+  );
+  await deps.keys.setRemaining(rotation.usagePlanId, rotation.id, Math.max(0, plan.quotaLimit - used));
+  logger.info('Quota carried over again: the old key was used during the rotation', { keyId: rotation.id, before, carried: rotation.quotaCarriedOver });
+}
+
+/** What retiring a key needs: AccountFunction (no overlap, or DELETE /me/api-key/previous) and KeyRetirementFunction. */
+export type RetireDeps = Pick<AccountDeps, 'accounts' | 'keys' | 'usageHistory' | 'catalog' | 'now'> & {
+  accountKeys: Pick<AccountKeyWriter, 'clearPreviousKey'>;
+};
+
+/**
+ * Retires a rotated-away key: disables it, keeps its usage in the account's history (see trueUpQuota), detaches and
+ * deletes it, then forgets it as the account's `previousKey`. Every step is safe to repeat (a key or membership
+ * already gone counts as done). `strict`: the first failure is thrown (a workflow retry or the client repeats it all);
+ * otherwise failures are logged and a retry of the request repeats the cleanup. If the usage cannot be kept, the
+ * disabled key is left in its plan (it admits nothing) so that a retry can still read it.
+ */
+export async function retireKey(deps: RetireDeps, userId: string, rotation: Rotation, strict = false): Promise<void> {
+  let history: UsageHistory | undefined;
   const steps: [string, () => Promise<void>][] = [
     ['disable', () => deps.keys.disableKey(rotation.previousKeyId)],
+    ['record usage', async () => void (history = await recordRetiredKey(deps, userId, rotation))],
+    ['true up quota', () => (history ? trueUpQuota(deps, rotation, history) : Promise.resolve())],
     ['detach', () => deps.keys.detachKey(rotation.usagePlanId, rotation.previousKeyId)],
     ['delete', () => deps.keys.deleteKey(rotation.previousKeyId)],
   ];
+  // Only a rotation with an overlap kept the old key as the account's previousKey.
+  if (rotation.retireAt !== undefined) steps.push(['forget', () => deps.accountKeys.clearPreviousKey(userId, rotation.previousKeyId)]);
   for (const [step, run] of steps) {
     try {
       await run();
     } catch (error: unknown) {
+      if (strict) throw error;
       logger.warn('Old API key cleanup step failed; a retry of the request repeats it', {
         step,
         keyId: rotation.previousKeyId,
         errorName: errorName(error),
       });
+      if (step === 'record usage') break;
+    }
+  }
+}
+
+/**
+ * After the commit (first time or replayed): without an overlap the old key is retired now (retireKey; failures
+ * logged, a retry repeats them); with one, its retirement is scheduled (once per rotation) and it keeps working until
+ * `retireAt`. Then the new key's value is read for the answer. A schedule that cannot be started fails the request
+ * (503): a retry with the same Idempotency-Key replays the committed rotation and starts it.
+ */
+export async function finishRotation(deps: AccountDeps, rotation: Rotation, userId: string): Promise<RotationResponse> {
+  const { retireAt } = rotation;
+  if (retireAt === undefined) {
+    await retireKey(deps, userId, rotation);
+  } else {
+    if (!deps.retirement) throw new Error('No key retirement workflow is configured');
+    try {
+      await deps.retirement.schedule(userId, { ...rotation, retireAt });
+    } catch (error: unknown) {
+      throw failure(error);
     }
   }
   const key = await deps.keys.getKey(rotation.id);
   if (!key?.value) throw new ConflictError('The rotated key no longer exists: it was replaced by a later rotation');
-  return { id: rotation.id, value: key.value, previousKeyId: rotation.previousKeyId, quotaCarriedOver: rotation.quotaCarriedOver };
+  return {
+    id: rotation.id,
+    value: key.value,
+    previousKeyId: rotation.previousKeyId,
+    quotaCarriedOver: rotation.quotaCarriedOver,
+    ...(retireAt ? { previousKeyExpiresAt: retireAt } : {}),
+  };
+}
+
+/** The rotation a `previousKey` came from, as retireKey takes it. */
+export const rotationOf = (previous: PreviousKey): Rotation => ({
+  id: previous.rotationId,
+  previousKeyId: previous.id,
+  plan: previous.plan,
+  usagePlanId: previous.usagePlanId,
+  quotaCarriedOver: previous.quotaCarriedOver,
+  retireAt: previous.expiresAt,
+});
+
+/**
+ * DELETE /me/api-key/previous: ends the overlap early, retiring the rotated-away key at once (retireKey, strict: the
+ * answer is 204 only once the key is gone). 404 when the account has no key in its overlap. The scheduled workflow
+ * still runs at the overlap's end and finds nothing left to do.
+ */
+export async function cancelOverlap(deps: AccountDeps, userId: string): Promise<void> {
+  const account = await activeAccount(deps, userId);
+  if (account.previousKey === undefined) throw new NotFoundError('No previous API key is in its overlap');
+  try {
+    await retireKey(deps, userId, rotationOf(account.previousKey), true);
+  } catch (error: unknown) {
+    throw failure(error);
+  }
+  logger.info('Overlap ended early: previous API key retired', { keyId: account.previousKey.id });
 }
 
 // ---------------------------------------------------------------------------------------------------- usage
@@ -307,45 +483,61 @@ export interface UsageView {
   plan: string;
   from: string;
   to: string;
+  /** Requests per UTC day with every key the account held and every plan they were in. */
   days: { date: string; used: number }[];
-  quota: { limit: number; period: QuotaPeriod; periodStart: string; used: number; remaining: number };
+  /**
+   * The current quota period: `used` = the sum of its days (so the chart and the total agree), `remaining` =
+   * max(0, limit − used) (0 after a downgrade below what was used), `resetsAt` = when the next period starts (ISO 8601).
+   */
+  quota: { limit: number; period: QuotaPeriod; periodStart: string; resetsAt: string; used: number; remaining: number };
 }
 
 const DAY_MS = 86_400_000;
 
-function daysBetween(from: string, to: string): string[] {
-  const start = Date.parse(`${from}T00:00:00Z`);
-  const end = Date.parse(`${to}T00:00:00Z`);
-  const days: string[] = [];
-  for (let at = start; at <= end; at += DAY_MS) days.push(dayKey(at));
-  return days;
-}
-
+/**
+ * Daily usage `from`..`to` and the current quota period's total, across rotations and plan changes: the account's
+ * usage history (keys and plans it left) merged with the current key's usage in its current plan (the cached read).
+ * The period total is the sum of the period's days, and what a rotation or plan change carries over to API Gateway.
+ */
 export async function getUsage(deps: AccountDeps, userId: string, from: string, to: string): Promise<UsageView> {
   const account = await activeAccount(deps, userId);
   const plan = planOf(deps, account);
   const usagePlanId = await deps.usagePlanIdFor(plan.name);
   const now = deps.now();
+  const today = dayKey(now);
   const periodStart = quotaPeriodStart(plan.quotaPeriod, now);
+  const segments = segmentsOf(account);
+  const live = (start: string, used: DailyUsage[]) => [{ keyId: account.apiKeyId, usagePlanId, from: start, used: used.map((d) => d.used) }];
+  // A key in its overlap still counts: its usage is read until it is retired (then it is in the usage history).
+  const previous = account.previousKey;
+  const previousLive = async (start: string, end: string) => {
+    if (!previous) return [];
+    const used = await deps.readUsage(previous.usagePlanId, previous.id, start, end);
+    return [{ keyId: previous.id, usagePlanId: previous.usagePlanId, from: start, used: used.map((d) => d.used) }];
+  };
   try {
-    const [series, period] = await Promise.all([
+    const [series, period, previousSeries, previousPeriod] = await Promise.all([
       deps.readUsage(usagePlanId, account.apiKeyId, from, to),
-      deps.readUsage(usagePlanId, account.apiKeyId, periodStart, dayKey(now)),
+      deps.readUsage(usagePlanId, account.apiKeyId, periodStart, today),
+      previousLive(from, to),
+      previousLive(periodStart, today),
     ]);
-    const used = Math.min(
-      plan.quotaLimit,
-      Math.max(
-        period.reduce((sum, day) => sum + day.used, 0),
-        plan.quotaLimit - (period[period.length - 1]?.remaining ?? plan.quotaLimit),
-      ),
-    );
+    const days = mergeDays(segments, [...live(from, series), ...previousSeries], from, to);
+    const used = mergeDays(segments, [...live(periodStart, period), ...previousPeriod], periodStart, today).reduce((sum, n) => sum + n, 0);
     return {
       keyId: account.apiKeyId,
       plan: plan.name,
       from,
       to,
-      days: daysBetween(from, to).map((date, i) => ({ date, used: series[i]?.used ?? 0 })),
-      quota: { limit: plan.quotaLimit, period: plan.quotaPeriod, periodStart, used, remaining: plan.quotaLimit - used },
+      days: daysBetween(from, to).map((date, i) => ({ date, used: days[i] ?? 0 })),
+      quota: {
+        limit: plan.quotaLimit,
+        period: plan.quotaPeriod,
+        periodStart,
+        resetsAt: quotaResetsAt(plan.quotaPeriod, now),
+        used,
+        remaining: Math.max(0, plan.quotaLimit - used),
+      },
     };
   } catch (error: unknown) {
     // The key is between usage plans (a plan change is moving it): usage is back in a moment.

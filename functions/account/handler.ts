@@ -12,16 +12,17 @@ import { accountCaller } from '#shared/caller';
 import { dynamodb } from '#shared/clients';
 import { requireEnv } from '#shared/env';
 import { BadRequestError, ConflictError } from '#shared/errors';
-import { createApiHandler, json, parseBody, parseParams, type Routes } from '#shared/http';
+import { createApiHandler, json, noContent, parseBody, parseParams, type Routes } from '#shared/http';
 import { encodeNextToken, listQuerySchema, pageRequest } from '#shared/pagination';
 import { planCatalog } from '#shared/plans';
-import { DynamoAccountKeyWriter, DynamoAccountStore } from '#shared/tables/accounts';
+import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '#shared/tables/accounts';
 import { DynamoLedger } from '#shared/tables/billing';
 import { usagePlanLookupWith } from '#shared/usage-plans';
 import { startOffboarding } from '#shared/workflows';
-import { ApiGatewayKeyService, CognitoUserDirectory, SfnPlanChangeWorkflow } from './adapters.ts';
+import { ApiGatewayKeyService, CognitoUserDirectory, SfnKeyRetirement, SfnPlanChangeWorkflow } from './adapters.ts';
 import { KeyValueCache, PlanUsageCache, usageFreshnessMs } from './caches.ts';
 import {
+  cancelOverlap,
   finishRotation,
   getApiKey,
   getBilling,
@@ -98,17 +99,29 @@ export function accountRoutes(deps: AccountRouteDeps): Routes {
       const requestKey = idempotencyKeyOf(event) ?? requestId;
       // Token only, so no request key to go by: the client may name the key it means to rotate (`{"keyId": …}`, a
       // precondition like If-Match). Requests racing one rotation then all lose with 409 once it has won.
-      const { keyId } = event.body ? parseBody(event, rotateBody) : {};
+      const { keyId, overlapSeconds } = event.body ? parseBody(event, rotateBody) : {};
       let rotation: Rotation;
       try {
-        rotation = await deps.rotate({ userId: caller.userId, ...(keyId ? { fromKeyId: keyId } : {}), requestKey });
+        rotation = await deps.rotate({
+          userId: caller.userId,
+          ...(keyId ? { fromKeyId: keyId } : {}),
+          ...(overlapSeconds ? { overlapSeconds } : {}),
+          requestKey,
+        });
       } catch (error: unknown) {
         if (error instanceof IdempotencyAlreadyInProgressError) {
           throw new ConflictError('This rotation is already in progress; retry in a moment');
         }
         throw error;
       }
-      return json(200, await finishRotation(deps, rotation), NO_STORE);
+      return json(200, await finishRotation(deps, rotation, caller.userId), NO_STORE);
+    },
+
+    // Ends a rotation's overlap early: the rotated-away key is retired at once (204), or 404 if none is in its overlap.
+    'DELETE /me/api-key/previous': async ({ event }) => {
+      const { caller, request } = authorize(event);
+      await cancelOverlap(request, caller.userId);
+      return noContent();
     },
 
     'GET /me/usage': async ({ event }) => {
@@ -156,9 +169,11 @@ const deps: AccountDeps = {
   users: new CognitoUserDirectory(requireEnv('USER_POOL_ID'), cognito),
   accountKeys: new DynamoAccountKeyWriter(requireEnv('ACCOUNTS_TABLE')),
   ledger: new DynamoLedger(requireEnv('BILLING_TABLE')),
+  usageHistory: new DynamoUsageHistory(requireEnv('ACCOUNTS_TABLE')),
   usagePlanIdFor,
   catalog: planCatalog(),
   now: () => new Date(),
+  retirement: new SfnKeyRetirement(requireEnv('KEY_RETIREMENT_STATE_MACHINE_ARN'), sfn),
 };
 
 const idempotencyConfig = new IdempotencyConfig({

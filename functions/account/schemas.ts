@@ -13,5 +13,16 @@ export const usageQuery = z.strictObject({ from: isoDate, to: isoDate });
 /** `?reveal=true` adds the key's value. */
 export const revealQuery = z.strictObject({ reveal: z.optional(z.enum(['true', 'false'])) });
 
-/** POST /me/api-key/rotate's optional body: the id of the key the client means to rotate (API Gateway key ids). */
-export const rotateBody = z.strictObject({ keyId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9]{1,64}$/, 'Must be an API key id'))) });
+/** The longest overlap a rotation may keep the old key working for: 24 hours, in seconds. */
+export const MAX_OVERLAP_SECONDS = 86_400;
+
+/**
+ * POST /me/api-key/rotate's optional body: the id of the key the client means to rotate (API Gateway key ids), and
+ * how long the old key keeps working (`overlapSeconds`, whole seconds, 0 to 86 400 = 24 h; 0 or absent: none).
+ */
+export const rotateBody = z.strictObject({
+  keyId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9]{1,64}$/, 'Must be an API key id'))),
+  overlapSeconds: z.optional(
+    z.int().check(z.minimum(0, 'Must be 0 or more'), z.maximum(MAX_OVERLAP_SECONDS, `Must be at most ${MAX_OVERLAP_SECONDS} (24 hours)`)),
+  ),
+});

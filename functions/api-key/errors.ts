@@ -18,6 +18,8 @@ export const API_GATEWAY_PREFIX = 'ApiGateway';
 
 /** A malformed event: a bug in the workflow definition, never retried. */
 export const INVALID_EVENT = 'ApiKey.InvalidEvent';
+/** The account's usage history could not be read or written (DynamoDB): transient as a rule, retried by the workflow. */
+export const USAGE_NOT_RECORDED = 'ApiKey.UsageNotRecorded';
 
 const withExceptionSuffix = (name: string): string => (name.endsWith('Exception') ? name : `${name}Exception`);
 
@@ -33,6 +35,7 @@ export const API_KEY_FUNCTION_ERRORS: string[] = [
   `${API_GATEWAY_PREFIX}.${API_GATEWAY_PREFIX}Exception`,
   `${API_GATEWAY_PREFIX}.SdkClientException`,
   INVALID_EVENT,
+  USAGE_NOT_RECORDED,
 ];
 
 interface SdkErrorLike {

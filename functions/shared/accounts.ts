@@ -20,6 +20,34 @@ export interface Account {
   failureReason?: string;
   /** Set while the Cognito user is disabled: the API key is disabled too (the account reconciler). */
   keySuspendedAt?: string;
+  /** When the current key was made by a rotation (ISO 8601); absent for the key onboarding made. */
+  apiKeyCreatedAt?: string;
+  /** The key a rotation replaced, still admitted until `expiresAt` (the rotation's overlap); removed once retired. */
+  previousKey?: PreviousKey;
+}
+
+/**
+ * A rotated-away key during the rotation's overlap: what its retirement needs (the key-retirement workflow, or
+ * DELETE /me/api-key/previous at once). Key ids only, never a value.
+ */
+export interface PreviousKey {
+  id: string;
+  /** The rotation that replaced it: the new key's id, and the usage-history segment id its usage is kept under. */
+  rotationId: string;
+  usagePlanId: string;
+  plan: string;
+  /** What the rotation carried over to the new key (see the rotation's true-up at retirement). */
+  quotaCarriedOver: number;
+  /** When the overlap ends and the key is retired (ISO 8601). */
+  expiresAt: string;
+  /** When the key itself was made, if known. */
+  createdAt?: string;
+}
+
+/** Whether `keyId` is the account's rotated-away key and its overlap has not ended at `now`. */
+export function inOverlap(account: Pick<Account, 'previousKey'> | undefined, keyId: string, now: Date): boolean {
+  const previous = account?.previousKey;
+  return previous !== undefined && previous.id === keyId && Date.parse(previous.expiresAt) > now.getTime();
 }
 
 export interface AccountStore {

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { readOnce, type AccountStore } from './accounts.ts';
+import { inOverlap, readOnce, type AccountStore } from './accounts.ts';
 import { ForbiddenError, UnauthorizedError } from './errors.ts';
 
 /** Who is calling, from the Cognito authorizer's claims and the API key API Gateway matched. */
@@ -40,12 +40,13 @@ export function callerFrom(event: APIGatewayProxyEvent): Caller {
 /**
  * A stolen key must not ride someone else's token: the request's key has to be the caller's own.
  * The token's `custom:apiid` settles it cheaply; a token issued before onboarding finished (or before a key
- * rotation) falls back to the account record, which is authoritative.
+ * rotation) falls back to the account record, which is authoritative. A key rotated away with an overlap stays the
+ * caller's own until the overlap ends (`previousKey`): API Gateway still admits it then, and so does this check.
  */
-export async function assertOwnKey(caller: Caller, accounts: AccountStore): Promise<void> {
+export async function assertOwnKey(caller: Caller, accounts: AccountStore, now = new Date()): Promise<void> {
   if (caller.claimedKeyId !== undefined && caller.claimedKeyId === caller.apiKeyId) return;
   const account = await accounts.get(caller.userId);
-  if (account?.apiKeyId !== caller.apiKeyId) {
+  if (account?.apiKeyId !== caller.apiKeyId && !inOverlap(account, caller.apiKeyId, now)) {
     throw new ForbiddenError('The API key does not belong to the signed-in user');
   }
 }

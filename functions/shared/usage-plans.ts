@@ -72,20 +72,21 @@ export function usagePlanLookupWith(client: APIGatewayClient, prefix: string): (
   return usagePlanLookup(prefix, (position) => client.send(new GetUsagePlansCommand({ limit: 500, ...(position ? { position } : {}) })));
 }
 
-/** Requests of keys in usage plans, for statements: GetUsage with the key id, summed over the days. */
+/** Requests of keys in usage plans, for statements: GetUsage with the key id, per day. */
 export class ApiGatewayUsageReader {
   constructor(private readonly client: APIGatewayClient) {}
 
   /**
-   * Requests of `keyId` in `usagePlanId` over `from`..`to` (`YYYY-MM-DD`, inclusive). 0 when API Gateway answers
-   * NotFoundException: the key was deleted (rotated) or is no longer in this plan. Other errors are thrown.
+   * Requests of `keyId` in `usagePlanId` per day from `from` to `to` (`YYYY-MM-DD`, inclusive), in order. None when
+   * API Gateway answers NotFoundException: the key is no longer in this plan (it left it, its usage kept in the
+   * account's usage history) or was deleted. Other errors are thrown.
    */
-  async requests(usagePlanId: string, keyId: string, from: string, to: string): Promise<number> {
+  async daily(usagePlanId: string, keyId: string, from: string, to: string): Promise<number[]> {
     const usage = await unless(isNotFound, undefined, this.client.send(new GetUsageCommand({ usagePlanId, keyId, startDate: from, endDate: to })));
     if (usage === undefined) {
-      logger.warn('No usage for the key in this plan', { usagePlanId, keyId });
-      return 0;
+      logger.info('No usage for the key in this plan', { usagePlanId, keyId });
+      return [];
     }
-    return (usage.items?.[keyId] ?? []).reduce((sum, [used]) => sum + (used ?? 0), 0);
+    return (usage.items?.[keyId] ?? []).map(([used]) => used ?? 0);
   }
 }

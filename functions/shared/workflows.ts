@@ -82,3 +82,17 @@ export function startOffboarding(
 ): Promise<boolean> {
   return startExecution(sfn, { stateMachineArn, name: offboardingExecutionName(userId, redrive), input: { userId, reason } });
 }
+
+// ---------------------------------------------------------------------------------------------------- key retirement
+
+/**
+ * The key-retirement workflow's input (statemachines/key-retirement.asl.json): the rotation whose old key it retires
+ * at `rotation.retireAt` (ISO 8601, the Wait state's TimestampPath). Key ids only, never a value.
+ */
+export interface KeyRetirementInput {
+  userId: string;
+  rotation: { id: string; previousKeyId: string; plan: string; usagePlanId: string; quotaCarriedOver: number; retireAt: string };
+}
+
+/** `retire-<rotation id>` (the new key's id): one retirement per rotation, whoever starts it and however often. */
+export const retirementExecutionName = (rotationId: string): string => `retire-${rotationId}`;

@@ -16,6 +16,7 @@ import { InvalidEventError, InvalidPeriodError } from '#shared/errors';
 import { logger } from '#shared/logger';
 import type { Plan } from '#shared/plans';
 import type { AccountKey, AccountPage, ScannedAccount } from '#shared/tables/accounts';
+import { mergeDays, segmentsOf, type LiveUsage } from '#shared/usage-history';
 import {
   closePage,
   closePageEvent,
@@ -100,8 +101,8 @@ export interface BillingStore {
 }
 
 export interface UsageReader {
-  /** Requests of `keyId` in `usagePlanId` over the days (`YYYY-MM-DD`, inclusive); 0 when the key is gone. */
-  requests(usagePlanId: string, keyId: string, from: string, to: string): Promise<number>;
+  /** Requests of `keyId` in `usagePlanId` per day from `from` to `to` (`YYYY-MM-DD`, inclusive); none when it is gone. */
+  daily(usagePlanId: string, keyId: string, from: string, to: string): Promise<number[]>;
 }
 
 export interface AccountScanner {
@@ -152,7 +153,8 @@ const dayOf = (iso: string): string => iso.slice(0, 10);
 
 /**
  * The user's statement for `period`, written once: a rerun of the close (or a retry after a timeout) finds the entry
- * and writes nothing new. Requests are those of the account's current key in the plans the statement bills.
+ * and writes nothing new. Requests are the account's in the period with every key and plan it held (as GET /me/usage
+ * counts them): its usage history merged with the current key's count in the plans the statement bills.
  */
 export async function closePeriod(
   deps: StatementDeps,
@@ -185,7 +187,7 @@ export type WriteOutcome = { written: true; totalCents: number } | { written: fa
  */
 export async function writeStatement(
   deps: StatementDeps,
-  account: Pick<ScannedAccount, 'userId' | 'apiKeyId'>,
+  account: Pick<ScannedAccount, 'userId' | 'apiKeyId' | 'usageHistory'>,
   bounds: PeriodBounds,
   options: Pick<StatementOptions, 'skipEmpty'> = {},
 ): Promise<WriteOutcome> {
@@ -193,14 +195,16 @@ export async function writeStatement(
   const { period } = bounds;
   const statement = computeStatement(await deps.billing.planEntries(userId), period, deps.catalog);
   if (options.skipEmpty && statement.lines.length === 0) return { written: false, reason: 'EMPTY' };
-  let requests = 0;
+  const from = dayOf(bounds.periodStart);
+  const lastDay = dayOf(new Date(Date.parse(bounds.periodEnd) - DAY_MS).toISOString());
+  const live: LiveUsage[] = [];
   if (account.apiKeyId) {
-    const lastDay = dayOf(new Date(Date.parse(bounds.periodEnd) - DAY_MS).toISOString());
     for (const plan of new Set(statement.lines.map((line) => line.plan))) {
       const usagePlanId = await deps.usagePlanIdFor(plan);
-      requests += await deps.usage.requests(usagePlanId, account.apiKeyId, dayOf(bounds.periodStart), lastDay);
+      live.push({ keyId: account.apiKeyId, usagePlanId, from, used: await deps.usage.daily(usagePlanId, account.apiKeyId, from, lastDay) });
     }
   }
+  const requests = mergeDays(segmentsOf(account), live, from, lastDay).reduce((sum, n) => sum + n, 0);
 
   const entry: StatementEntry = {
     userId,

@@ -6,6 +6,8 @@ import { Buckets } from '../token-bucket.ts';
 
 interface QuotaWindow {
   kind: QuotaPeriod;
+  /** The usage plan whose count this is: usage is per usage plan key. */
+  planId: string;
   /** Period id (periodOf): UpdateUsage offsets are kept per key, plan and period id. */
   id: string;
   start: number;
@@ -16,9 +18,10 @@ interface QuotaWindow {
 /**
  * The data plane's view of keys and plans. Per key: a token bucket (refills at throttle.rateLimit per second, holds at
  * most throttle.burstLimit; a bucket starts full), then the plan's quota for the current period (DAY = UTC day,
- * WEEK = ISO week from Monday 00:00 UTC, MONTH = UTC calendar month). A request is counted (daily, per key) only
- * when admitted. Usage is per key, not per plan: after a plan change the requests already made in the period count
- * against the new plan's quota. An UpdateUsage grant (the store's quotaOffset, per key, plan and period) counts as
+ * WEEK = ISO week from Monday 00:00 UTC, MONTH = UTC calendar month). A request is counted (daily, per usage plan
+ * key) only when admitted. Usage is per usage plan key, as in AWS ("quota limits apply to requests for individual API
+ * keys that are aggregated across all API stages within a usage plan"): a key that moves to another plan starts that
+ * plan's quota afresh unless UpdateUsage says otherwise (the product carries the quota over that way). An UpdateUsage grant (the store's quotaOffset, per key, plan and period) counts as
  * requests already made, so after `replace /remaining = n` exactly n more requests pass in the period.
  */
 export class ApiKeyGate implements KeyGate {
@@ -47,14 +50,14 @@ export class ApiKeyGate implements KeyGate {
       return { ok: false, reason: 'throttled' };
     }
     if (plan.quota) {
-      const window = this.quotaWindow(keyId, plan.quota.period, ms);
+      const window = this.quotaWindow(keyId, plan.id, plan.quota.period, ms);
       if (window.used + this.store.quotaOffset(keyId, plan.id, window.id, ms) >= plan.quota.limit) {
         return { ok: false, reason: 'quota' };
       }
     }
-    this.store.recordRequest(keyId, ms);
+    this.store.recordRequest(keyId, plan.id, ms);
     const window = this.windows.get(keyId);
-    if (window) {
+    if (window?.planId === plan.id) {
       if (ms >= window.start && ms < window.end) window.used += 1;
       else this.windows.delete(keyId);
     }
@@ -68,11 +71,12 @@ export class ApiKeyGate implements KeyGate {
   }
 
   /** The quota period holding `ms` and the requests counted in it; cached per key, recomputed (≤ 31 lookups) on a new period. */
-  private quotaWindow(keyId: string, kind: QuotaPeriod, ms: number): QuotaWindow {
+  private quotaWindow(keyId: string, planId: string, kind: QuotaPeriod, ms: number): QuotaWindow {
     const cached = this.windows.get(keyId);
-    if (cached && cached.kind === kind && ms >= cached.start && ms < cached.end) return cached;
+    if (cached && cached.planId === planId && cached.kind === kind && ms >= cached.start && ms < cached.end) return cached;
     const period = periodOf(kind, ms);
-    const window = { kind, id: period.id, start: period.start, end: period.end, used: this.store.usedInPeriod(keyId, period) };
+    const used = this.store.usedInPeriod(keyId, planId, period);
+    const window = { kind, planId, id: period.id, start: period.start, end: period.end, used };
     this.windows.set(keyId, window);
     return window;
   }

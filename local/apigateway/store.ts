@@ -64,8 +64,12 @@ interface KeysFile {
 }
 
 interface UsageFile {
-  version: 1;
-  usage: Record<string, Record<string, number>>;
+  version: 1 | 2;
+  /**
+   * Version 2: keyId → planId → day → admitted requests (usage is counted per usage plan key). Version 1 files held
+   * keyId → day → count (no plan): those counts are read as the key's usage in the first plan holding it.
+   */
+  usage: Record<string, Record<string, number>> | Record<string, Record<string, Record<string, number>>>;
   /**
    * UpdateUsage grants: keyId → planId → quota period id (`MONTH:2024-05-01`) → day → offset, the requests counted
    * as used in that period from that day on. Absent in files written before UpdateUsage existed.
@@ -83,7 +87,10 @@ const stageKey = (apiId: string, stage: string): string => `${apiId}\u0000${stag
 const offsetKey = (planId: string, periodId: string): string => `${planId}\u0000${periodId}`;
 const PERIOD_ID = /^(DAY|WEEK|MONTH):\d{4}-\d{2}-\d{2}$/;
 
-/** Keys, usage-plan memberships and per-key daily usage, persisted under `<dir>/apigateway/`. */
+/** Per plan id: day (`YYYY-MM-DD`) → admitted requests. */
+type UsageByPlan = Map<string, Map<string, number>>;
+
+/** Keys, usage-plan memberships and daily usage per usage plan key, persisted under `<dir>/apigateway/`. */
 export class ApiGatewayStore {
   readonly stateDir: string;
   private readonly now: () => Date;
@@ -94,8 +101,12 @@ export class ApiGatewayStore {
   private readonly byValue = new Map<string, KeyEntry>();
   private readonly plans = new Map<string, UsagePlanSpec>();
   private readonly planKeys = new Map<string, Set<string>>();
-  /** keyId → YYYY-MM-DD → admitted requests that UTC day. */
-  private readonly usage = new Map<string, Map<string, number>>();
+  /**
+   * keyId → planId → YYYY-MM-DD → requests admitted that UTC day under that plan. Per usage plan key, as AWS counts
+   * quotas: "Throttling and quota limits apply to requests for individual API keys that are aggregated across all API
+   * stages within a usage plan" (Developer Guide, "Usage plans and API keys for REST APIs in API Gateway").
+   */
+  private readonly usage = new Map<string, UsageByPlan>();
   /** keyId → planId+periodId → UpdateUsage offsets (see quotaOffset). */
   private readonly quotaOffsets = new Map<string, Map<string, OffsetSteps>>();
   private readonly deleteListeners: ((keyId: string) => void)[] = [];
@@ -341,11 +352,13 @@ export class ApiGatewayStore {
     return plan ? { key: entry.record, plan } : undefined;
   }
 
-  /** Counts one admitted request for the key on the UTC day of `ms`. Unknown keys are ignored. */
-  recordRequest(keyId: string, ms: number): void {
+  /** Counts one request admitted for the key under plan `planId` on the UTC day of `ms`. Unknown keys are ignored. */
+  recordRequest(keyId: string, planId: string, ms: number): void {
     if (!this.keys.has(keyId)) return;
-    let days = this.usage.get(keyId);
-    if (!days) this.usage.set(keyId, (days = new Map()));
+    let byPlan = this.usage.get(keyId);
+    if (!byPlan) this.usage.set(keyId, (byPlan = new Map()));
+    let days = byPlan.get(planId);
+    if (!days) byPlan.set(planId, (days = new Map()));
     const day = this.dayKeyOf(ms);
     days.set(day, (days.get(day) ?? 0) + 1);
     this.usageFile.markDirty();
@@ -362,24 +375,29 @@ export class ApiGatewayStore {
     return offsetOn(byPlanPeriod.get(offsetKey(planId, periodId)), this.dayKeyOf(ms));
   }
 
-  /** Requests counted for the key in [period.start, period.end). At most 31 map lookups. */
-  usedInPeriod(keyId: string, period: Pick<Period, 'start' | 'end'>): number {
-    return this.sumDays(this.usage.get(keyId), period.start, period.end);
+  /** Requests counted for the key under plan `planId` in [period.start, period.end). At most 31 map lookups. */
+  usedInPeriod(keyId: string, planId: string, period: Pick<Period, 'start' | 'end'>): number {
+    return this.sumDays(this.usage.get(keyId)?.get(planId), period.start, period.end);
   }
 
-  /** Requests counted for the key on one UTC day (`YYYY-MM-DD`). */
-  usedOnDay(keyId: string, day: string): number {
-    return this.usage.get(keyId)?.get(day) ?? 0;
+  /** Requests counted for the key on one UTC day (`YYYY-MM-DD`): under plan `planId`, or under every plan without it. */
+  usedOnDay(keyId: string, day: string, planId?: string): number {
+    const byPlan = this.usage.get(keyId);
+    if (!byPlan) return 0;
+    if (planId !== undefined) return byPlan.get(planId)?.get(day) ?? 0;
+    let sum = 0;
+    for (const days of byPlan.values()) sum += days.get(day) ?? 0;
+    return sum;
   }
 
   /**
    * GetUsage's series for one key: one [used, remaining] per UTC day from `startMs` to `endMs` (inclusive), where
    * remaining = quota.limit − requests counted in that day's quota period up to and including that day − the
-   * UpdateUsage offset in force that day (never below 0). Usage is per key, so requests made under another plan
-   * earlier in the period count too. Without a quota, remaining is 0.
+   * UpdateUsage offset in force that day (never below 0). Usage is per usage plan key: requests the key made under
+   * another plan are not in this plan's series or quota. Without a quota, remaining is 0.
    */
   usageSeries(plan: UsagePlanSpec, keyId: string, startMs: number, endMs: number): DailyUsage[] {
-    const days = this.usage.get(keyId);
+    const days = this.usage.get(keyId)?.get(plan.id);
     const out: DailyUsage[] = [];
     const offsets = this.quotaOffsets.get(keyId);
     let period: Period | undefined;
@@ -432,7 +450,7 @@ export class ApiGatewayStore {
     }
     const period = periodOf(plan.quota.period, ms);
     if (remaining !== undefined) {
-      const offset = plan.quota.limit - remaining - this.usedInPeriod(keyId, period);
+      const offset = plan.quota.limit - remaining - this.usedInPeriod(keyId, planId, period);
       let byPlanPeriod = this.quotaOffsets.get(keyId);
       if (!byPlanPeriod) this.quotaOffsets.set(keyId, (byPlanPeriod = new Map()));
       const k = offsetKey(planId, period.id);
@@ -494,9 +512,11 @@ export class ApiGatewayStore {
   }
 
   private usageSnapshot(): UsageFile {
-    const usage: Record<string, Record<string, number>> = {};
-    for (const [keyId, days] of this.usage) usage[keyId] = Object.fromEntries(days);
-    const snapshot: UsageFile = { version: 1, usage };
+    const usage: Record<string, Record<string, Record<string, number>>> = {};
+    for (const [keyId, byPlan] of this.usage) {
+      usage[keyId] = Object.fromEntries([...byPlan].map(([planId, days]) => [planId, Object.fromEntries(days)]));
+    }
+    const snapshot: UsageFile = { version: 2, usage };
     if (this.quotaOffsets.size > 0) {
       const quotaOffsets: NonNullable<UsageFile['quotaOffsets']> = {};
       for (const [keyId, byPlanPeriod] of this.quotaOffsets) {
@@ -550,13 +570,28 @@ export class ApiGatewayStore {
     if (usageData !== undefined) {
       if (!isObject(usageData) || !isObject(usageData.usage)) throw new Error(`apigateway: ${usagePath} is not a usage file`);
       const oldest = dayKey(this.now().getTime() - retentionDays * DAY_MS);
-      for (const [keyId, days] of Object.entries(usageData.usage)) {
-        if (!this.keys.has(keyId) || !isObject(days)) continue;
+      const readDays = (days: unknown): Map<string, number> => {
         const map = new Map<string, number>();
-        for (const [day, count] of Object.entries(days)) {
+        for (const [day, count] of Object.entries(isObject(days) ? days : {})) {
           if (day >= oldest && typeof count === 'number' && count > 0) map.set(day, count);
         }
-        if (map.size > 0) this.usage.set(keyId, map);
+        return map;
+      };
+      for (const [keyId, data] of Object.entries(usageData.usage)) {
+        const entry = this.keys.get(keyId);
+        if (!entry || !isObject(data)) continue;
+        const byPlan: UsageByPlan = new Map();
+        if (usageData.version === 2) {
+          for (const [planId, days] of Object.entries(data)) {
+            const map = readDays(days);
+            if (this.plans.has(planId) && map.size > 0) byPlan.set(planId, map);
+          }
+        } else {
+          const [planId] = entry.plans;
+          const map = readDays(data);
+          if (planId !== undefined && map.size > 0) byPlan.set(planId, map);
+        }
+        if (byPlan.size > 0) this.usage.set(keyId, byPlan);
       }
       this.loadQuotaOffsets(usageData.quotaOffsets, oldest);
     }

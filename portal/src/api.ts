@@ -38,6 +38,10 @@ export interface ApiKeyInfo {
   id: string;
   plan?: string;
   value?: string;
+  /** When a rotation made the key (ISO 8601); absent for the key onboarding made. */
+  createdAt?: string;
+  /** The rotated-away key while its overlap lasts: when it stops working. */
+  previous?: { expiresAt: string; createdAt?: string };
 }
 
 export interface ApiKey {
@@ -49,11 +53,14 @@ export interface RotatedKey {
   id: string;
   value: string;
   previousKeyId: string;
+  /** With an overlap: when the previous key stops working (ISO 8601). */
+  previousKeyExpiresAt?: string;
 }
 
 export interface Usage {
   days: { date: string; used: number }[];
-  quota: { limit: number; period: string; used: number; remaining: number; periodStart?: string };
+  /** `resetsAt`: when the next quota period starts (ISO 8601, UTC). */
+  quota: { limit: number; period: string; used: number; remaining: number; periodStart?: string; resetsAt?: string };
 }
 
 export interface LedgerEntry {
@@ -237,9 +244,18 @@ export class ApiClient {
     return this.request('GET', '/me/api-key?reveal=true');
   }
 
-  /** Rotates the key `keyId` (the one the page shows): a rotation that lost a race to another one answers 409. */
-  rotateKey(idempotencyKey: string, keyId?: string): Promise<RotatedKey> {
-    return this.request('POST', '/me/api-key/rotate', { idempotencyKey, ...(keyId ? { body: { keyId } } : {}) });
+  /**
+   * Rotates the key `keyId` (the one the page shows): a rotation that lost a race to another one answers 409. With
+   * `overlapSeconds` (at most 86 400) the previous key keeps working that long.
+   */
+  rotateKey(idempotencyKey: string, keyId?: string, overlapSeconds = 0): Promise<RotatedKey> {
+    const body = { ...(keyId ? { keyId } : {}), ...(overlapSeconds > 0 ? { overlapSeconds } : {}) };
+    return this.request('POST', '/me/api-key/rotate', { idempotencyKey, ...(Object.keys(body).length > 0 ? { body } : {}) });
+  }
+
+  /** Ends a rotation's overlap now: the previous key stops working at once (204; 404 when none is in its overlap). */
+  retirePreviousKey(): Promise<void> {
+    return this.request('DELETE', '/me/api-key/previous');
   }
 
   usage(from: string, to: string): Promise<Usage> {

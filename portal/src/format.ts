@@ -32,6 +32,14 @@ export function date(iso: string | undefined): string {
   return d.toLocaleDateString('en-US', { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' });
 }
 
+/** "1 December 2026": a UTC calendar day, spelled out (the quota's reset day). */
+export function longDate(iso: string | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+}
+
 export function dateTime(iso: string | undefined): string {
   if (!iso) return '';
   const d = new Date(iso);

@@ -103,6 +103,10 @@ describeBrowser('developer portal (Chromium)', () => {
     await page.getByTestId('statement-total').waitFor();
     // The dashboard's own calls cost nothing: a new account shows none of its quota used.
     expect(await page.getByTestId('quota').textContent()).toMatch(/^0 of 1,000 requests used this \w+ · 1,000 left$/);
+    const now = new Date();
+    const reset = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)); // the free plan's MONTH period
+    const resetDay = reset.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+    expect(await page.getByTestId('quota-reset').textContent()).toBe(`Resets on ${resetDay}, 00:00 UTC`);
     await screenshot(page, 'portal-05-dashboard');
 
     // Try it: GET /links with the customer's token and key answers 200, with the latency and a curl line.
@@ -180,6 +184,32 @@ describeBrowser('developer portal (Chromium)', () => {
     const token = (await page.evaluate('JSON.parse(sessionStorage.getItem("tollgate.session")).tokens.idToken')) as string;
     const old = await fetch(`${t.stack.apiUrl}/links`, { headers: { Authorization: token, 'x-api-key': oldValue } });
     expect(old.status).toBe(403);
+  });
+
+  it('rotates with an overlap: the card shows when the previous key stops working, which works until retired early', async () => {
+    await page.goto(`${portalUrl}#/dashboard`);
+    const key = page.getByTestId('api-key');
+    await key.waitFor({ timeout: 30_000 });
+    // Loaded after the card: GET /me/api-key (and the account's creation for onboarding's key).
+    await page.getByTestId('key-details').filter({ hasText: /^Created \d{1,2} \w+ \d{4}/ }).waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Reveal' }).click();
+    const oldValue = (await key.textContent()) ?? '';
+
+    await page.getByRole('button', { name: 'Rotate key…' }).click();
+    await page.getByTestId('rotate-overlap').selectOption('3600');
+    await page.getByRole('button', { name: 'Rotate now' }).click();
+    await page.getByText('Your new key is ready. The previous key works until').waitFor({ timeout: 30_000 });
+    const previous = page.getByTestId('key-previous');
+    await previous.getByText('Your previous key keeps working until').waitFor();
+    await screenshot(page, 'portal-10b-key-overlap');
+    const token = (await page.evaluate('JSON.parse(sessionStorage.getItem("tollgate.session")).tokens.idToken')) as string;
+    const oldKey = () => fetch(`${t.stack.apiUrl}/links`, { headers: { Authorization: token, 'x-api-key': oldValue } });
+    expect((await oldKey()).status).toBe(200);
+
+    await previous.getByRole('button', { name: 'Retire it now' }).click();
+    await page.getByText('The previous key no longer works.').waitFor({ timeout: 30_000 });
+    expect((await oldKey()).status).toBe(403);
+    await previous.waitFor({ state: 'hidden', timeout: 30_000 });
   });
 
   it('fits a phone-width screen', async () => {

@@ -85,9 +85,12 @@ describe('account management on a used-up free quota', () => {
 
     expect(await call(t, 'GET', '/me', { token: c.idToken })).toMatchObject({ status: 200, body: { plan: 'basic' } });
     expect((await call(t, 'GET', '/links', own)).status).toBe(200);
-    // The key's count today: the 5 data API calls admitted on free and the 1 on basic. None of the 20-odd account
+    // API Gateway counts per usage plan key: basic has counted the 1 call made on it. None of the 20-odd account
     // management calls around them, and neither refused one.
-    expect(await countedToday(t, c.keyId)).toBe(6);
+    expect(await countedToday(t, c.keyId)).toBe(1);
+    // The customer's usage today: the 5 data API calls admitted on free and the 1 on basic.
+    const usage = await call(t, 'GET', `/me/usage?from=${today()}&to=${today()}`, { token: c.idToken });
+    expect(usage.body).toMatchObject({ plan: 'basic', days: [{ date: today(), used: 6 }], quota: { used: 6 } });
   }, 60_000);
 
   it('spends none of the quota on ten dashboard loads; one data API call is counted', async () => {

@@ -1,7 +1,8 @@
 /**
  * The plan-change workflow under faults after the key has left its old plan: the key goes back to the old plan (never
  * in no plan, never in two), the account keeps its plan and loses the lock, no PLAN_CHANGED entry stays, and the
- * execution FAILS with the error that caused it.
+ * execution FAILS with the error that caused it. Before the detach, a failure to keep the key's usage (RecordUsage)
+ * leaves everything as it was, and a transient one is retried.
  */
 import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -105,5 +106,33 @@ describe('a plan change failing after the detach', () => {
     expect(retry.done.status).toBe('SUCCEEDED');
     expect(await usagePlansOfKey(t, apiKeyId)).toEqual(['tollgate-pro']);
     expect((await ledgerOf(t, userId)).map((e) => e.type?.S)).toEqual(['PLAN_STARTED', 'PLAN_CHANGED']);
+  }, 30_000);
+});
+
+describe('a plan change failing before the detach: the key\'s usage cannot be kept (RecordUsage)', () => {
+  it('retries ApiKey.UsageNotRecorded; any other failure leaves the key and the plan as they were, unlocked, FAILED', async () => {
+    const { userId, apiKeyId } = await activeCustomer('record-usage-fault');
+    const before = await accountOf(t, userId);
+
+    taskFaults.inject('RecordUsage', 'ApiKey.InvalidEvent', 1);
+    const failed = await changePlan(userId, 'basic', 'FAILED');
+    expect({ status: failed.done.status, error: failed.done.error }).toEqual({ status: 'FAILED', error: 'ApiKey.InvalidEvent' });
+    const entered = statesEntered(failed.events);
+    expect(entered.slice(entered.indexOf('RecordUsage'))).toEqual(['RecordUsage', 'Unlock', 'Failed']);
+    expect(await usagePlansOfKey(t, apiKeyId)).toEqual(['tollgate-free']);
+    const after = await accountOf(t, userId);
+    expect({ plan: after?.plan?.S, version: after?.version, lock: after?.pendingPlanChange }).toEqual({
+      plan: 'free',
+      version: before?.version,
+      lock: undefined,
+    });
+
+    // A transient failure to keep the usage is retried, and the change goes through.
+    taskFaults.inject('RecordUsage', 'ApiKey.UsageNotRecorded', 1);
+    const retried = await changePlan(userId, 'basic');
+    expect(retried.done.status).toBe('SUCCEEDED');
+    expect(attempts(retried.events).filter((a) => a.state === 'RecordUsage').map((a) => a.outcome)).toEqual(['failed', 'succeeded']);
+    expect(await usagePlansOfKey(t, apiKeyId)).toEqual(['tollgate-basic']);
+    expect(Object.keys((await accountOf(t, userId))?.usageHistory?.M ?? {})).toHaveLength(1);
   }, 30_000);
 });

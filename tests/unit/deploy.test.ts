@@ -108,22 +108,22 @@ describe('API stages', () => {
   const stagesOf = (t: Template) => buildStackModel(t, base).apis[0]?.stages.map((s) => ({ name: s.name, declared: s.declared, throttles: s.methodThrottles.length }));
 
   it('are the StageName stage alone: the template sets OpenApiVersion', () => {
-    expect(stagesOf(template)).toEqual([{ name: 'v1', declared: true, throttles: 15 }]);
+    expect(stagesOf(template)).toEqual([{ name: 'v1', declared: true, throttles: 16 }]);
   });
 
   it("are derived as SAM's translator does: any valid OpenApiVersion removes the extra `Stage`, none keeps it", () => {
     expect(stagesOf(withOpenApiVersion(undefined))).toEqual([
-      { name: 'v1', declared: true, throttles: 15 },
+      { name: 'v1', declared: true, throttles: 16 },
       { name: 'Stage', declared: false, throttles: 0 },
     ]);
-    expect(stagesOf(withOpenApiVersion('2.0'))).toEqual([{ name: 'v1', declared: true, throttles: 15 }]);
+    expect(stagesOf(withOpenApiVersion('2.0'))).toEqual([{ name: 'v1', declared: true, throttles: 16 }]);
     expect(() => stagesOf(withOpenApiVersion('4'))).toThrow(/OpenApiVersion 4 must be of the format/);
   });
 
   it('honours Globals.Api.OpenApiVersion and refuses Api globals it does not understand', () => {
     const viaGlobals = withOpenApiVersion(undefined);
     viaGlobals.Globals = { ...viaGlobals.Globals, Api: { OpenApiVersion: '3.0.1' } };
-    expect(stagesOf(viaGlobals)).toEqual([{ name: 'v1', declared: true, throttles: 15 }]);
+    expect(stagesOf(viaGlobals)).toEqual([{ name: 'v1', declared: true, throttles: 16 }]);
     viaGlobals.Globals.Api = { TracingEnabled: true };
     expect(() => stagesOf(viaGlobals)).toThrow(/Globals.Api.TracingEnabled is not supported/);
   });

@@ -47,7 +47,7 @@ type Operation = { security?: Record<string, unknown>[] };
     const routes = operations();
     const account = routes.filter(([route]) => isAccount(route));
     expect(account.map(([route]) => route).sort()).toEqual(
-      ['GET /me', 'DELETE /me', 'GET /me/api-key', 'POST /me/api-key/rotate', 'GET /me/usage', 'GET /me/billing', 'POST /me/plan', 'GET /me/plan-changes/{executionId}'].sort(),
+      ['GET /me', 'DELETE /me', 'GET /me/api-key', 'POST /me/api-key/rotate', 'DELETE /me/api-key/previous', 'GET /me/usage', 'GET /me/billing', 'POST /me/plan', 'GET /me/plan-changes/{executionId}'].sort(),
     );
     for (const [route, op] of account) expect({ route, key: needsKey(op), authorizer: (op.security ?? []).some((s) => 'CognitoAuthorizer' in s) }).toEqual({ route, key: false, authorizer: true });
     const data = routes.filter(([route]) => / \/(links|tags|taglinks)(\/|$)/.test(route));

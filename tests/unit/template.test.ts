@@ -58,7 +58,7 @@ describe('REST API', () => {
   const publicPaths = ['GET /health', 'GET /plans', ...['sign-up', 'confirm', 'sign-in', 'refresh', 'sign-out', 'forgot-password', 'reset-password'].map((p) => `POST /auth/${p}`)];
   // Account management: the ID token alone, so it never spends the customer's quota (a stage throttle guards it).
   const tokenOnlyPaths = [
-    'GET /me', 'GET /me/api-key', 'POST /me/api-key/rotate', 'GET /me/usage', 'GET /me/billing', 'POST /me/plan', 'GET /me/plan-changes/{executionId}', 'DELETE /me',
+    'GET /me', 'GET /me/api-key', 'POST /me/api-key/rotate', 'DELETE /me/api-key/previous', 'GET /me/usage', 'GET /me/billing', 'POST /me/plan', 'GET /me/plan-changes/{executionId}', 'DELETE /me',
   ];
 
   it('puts the Cognito authorizer on every route but the public ones, and an API key on the data API (not on /me*)', () => {
@@ -83,7 +83,7 @@ describe('REST API', () => {
         'POST /links', 'GET /links', 'GET /links/{id}', 'DELETE /links/{id}',
         'POST /tags', 'GET /tags', 'GET /tags/{id}', 'DELETE /tags/{id}', 'POST /taglinks', 'GET /tags/{id}/links',
         'POST /me/plan', 'GET /me/plan-changes/{executionId}',
-        'GET /me/api-key', 'POST /me/api-key/rotate', 'GET /me/usage', 'GET /me/billing',
+        'GET /me/api-key', 'POST /me/api-key/rotate', 'DELETE /me/api-key/previous', 'GET /me/usage', 'GET /me/billing',
         ...['sign-up', 'confirm', 'sign-in', 'refresh', 'sign-out', 'forgot-password', 'reset-password'].map((p) => `POST /auth/${p}`),
       ].sort(),
     );

@@ -8,6 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { API_KEY_FUNCTION_ERRORS } from '../../functions/api-key/errors.ts';
+import { KEY_RETIREMENT_FUNCTION_ERRORS } from '../../functions/key-retirement/errors.ts';
 import { STATEMENT_FUNCTION_ERRORS } from '../../functions/statement/errors.ts';
 import { errorNamesFor } from '../../local/stepfunctions/bridge.ts';
 import { buildStackModel } from '../../local/model.ts';
@@ -26,6 +27,7 @@ const model = buildStackModel(template, {
 const FUNCTION_ERRORS: Record<string, readonly string[]> = {
   ApiKeyFunction: API_KEY_FUNCTION_ERRORS,
   StatementFunction: STATEMENT_FUNCTION_ERRORS,
+  KeyRetirementFunction: KEY_RETIREMENT_FUNCTION_ERRORS,
 };
 
 interface TaskState {

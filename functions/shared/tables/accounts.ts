@@ -1,7 +1,8 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { Account, AccountStore } from '../accounts.ts';
+import type { Account, AccountStore, PreviousKey } from '../accounts.ts';
 import type { KeyOwners } from '../caller.ts';
+import { USAGE_HISTORY_RETENTION_DAYS, type UsageHistory, type UsageHistoryWriter, type UsageSegment } from '../usage-history.ts';
 import { conditionHeld } from '../aws-errors.ts';
 import { documentClient } from '../clients.ts';
 
@@ -88,11 +89,16 @@ export class DynamoAccountKeyWriter {
     });
   }
 
-  /** Points the account at `newKeyId` and releases the lock, if it is still ACTIVE on `plan` with `oldKeyId` and locked by `lockId`. */
-  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date): Promise<boolean> {
+  /**
+   * Points the account at `newKeyId` and releases the lock, if it is still ACTIVE on `plan` with `oldKeyId` and locked
+   * by `lockId`. With `previous`, the old key is kept as `previousKey` (the rotation's overlap); without, none is.
+   */
+  swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date, previous?: PreviousKey): Promise<boolean> {
     return conditionalUpdate(this.client, this.tableName, userId, {
       UpdateExpression:
-        'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one REMOVE rotationLock, rotationLockExpiresAt',
+        'SET apiKeyId = :new, apiKeyCreatedAt = :now, updatedAt = :now, version = if_not_exists(version, :zero) + :one' +
+        (previous ? ', previousKey = :previous' : '') +
+        ' REMOVE rotationLock, rotationLockExpiresAt',
       // The plan too: a plan change that finished meanwhile moved the account, not this new key.
       ConditionExpression:
         'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
@@ -106,7 +112,17 @@ export class DynamoAccountKeyWriter {
         ':now': now.toISOString(),
         ':zero': 0,
         ':one': 1,
+        ...(previous ? { ':previous': previous } : {}),
       },
+    });
+  }
+
+  /** Forgets the rotated-away key `keyId` once it is retired (no-op if the account holds another or none). */
+  async clearPreviousKey(userId: string, keyId: string): Promise<void> {
+    await conditionalUpdate(this.client, this.tableName, userId, {
+      UpdateExpression: 'REMOVE previousKey',
+      ConditionExpression: 'previousKey.id = :id',
+      ExpressionAttributeValues: { ':id': keyId },
     });
   }
 
@@ -116,6 +132,44 @@ export class DynamoAccountKeyWriter {
       UpdateExpression: 'REMOVE rotationLock, rotationLockExpiresAt',
       ConditionExpression: 'rotationLock = :lock',
       ExpressionAttributeValues: { ':lock': lockId },
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- usage history
+
+const DAY_MS = 86_400_000;
+
+/**
+ * UsageHistoryWriter on the account item's `usageHistory` map (functions/shared/usage-history.ts): two conditional
+ * UpdateItems, because DynamoDB refuses an update expression whose paths overlap (`usageHistory` and
+ * `usageHistory.#id`). A missing account is left missing (the condition fails: nothing to keep usage for).
+ */
+export class DynamoUsageHistory implements UsageHistoryWriter {
+  constructor(
+    private readonly tableName: string,
+    private readonly client: DynamoDBDocumentClient = documentClient,
+  ) {}
+
+  async record(userId: string, segmentId: string, segment: UsageSegment, existing: UsageHistory | undefined, now: Date): Promise<void> {
+    const cutoff = new Date(now.getTime() - USAGE_HISTORY_RETENTION_DAYS * DAY_MS).toISOString();
+    const stale = Object.entries(existing ?? {})
+      .filter(([id, s]) => id !== segmentId && typeof s?.recordedAt === 'string' && s.recordedAt < cutoff)
+      .map(([id]) => id);
+    const names: Record<string, string> = { '#id': segmentId };
+    stale.forEach((id, i) => (names[`#old${i}`] = id));
+    const exists = await conditionalUpdate(this.client, this.tableName, userId, {
+      UpdateExpression: 'SET usageHistory = if_not_exists(usageHistory, :empty)',
+      ConditionExpression: 'attribute_exists(userId)',
+      ExpressionAttributeValues: { ':empty': {} },
+    });
+    if (!exists) return;
+    await conditionalUpdate(this.client, this.tableName, userId, {
+      UpdateExpression:
+        'SET usageHistory.#id = :segment' + (stale.length > 0 ? ` REMOVE ${stale.map((_, i) => `usageHistory.#old${i}`).join(', ')}` : ''),
+      ConditionExpression: 'attribute_exists(userId)',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: { ':segment': segment },
     });
   }
 }
@@ -130,6 +184,8 @@ export interface ScannedAccount {
   status?: string;
   apiKeyId?: string;
   closedAt?: string;
+  /** The keys and plans it left, for the statement's request count (functions/shared/usage-history.ts). */
+  usageHistory?: unknown;
 }
 
 export interface AccountPage {
@@ -150,7 +206,7 @@ export class DynamoAccountScanner {
         TableName: this.tableName,
         Limit: limit,
         ConsistentRead: true,
-        ProjectionExpression: 'userId, #status, apiKeyId, closedAt',
+        ProjectionExpression: 'userId, #status, apiKeyId, closedAt, usageHistory',
         ExpressionAttributeNames: { '#status': 'status' },
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),

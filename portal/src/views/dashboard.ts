@@ -6,7 +6,7 @@ import { ApiError, type ApiKey, type Billing, type LedgerEntry, type Me } from '
 import { newIdempotencyKey, page, sleep, type App, type ViewContext } from '../app.ts';
 import { usageChart } from '../chart.ts';
 import { busy, copyText, h, mount, notice } from '../dom.ts';
-import { capitalize, cents, count, dayKey, heldFor, heldRange, limits, maskKey, money, period, utcDateTime } from '../format.ts';
+import { capitalize, cents, count, dayKey, heldFor, heldRange, limits, longDate, maskKey, money, period, utcDateTime } from '../format.ts';
 import { describeError } from '../messages.ts';
 import { currentKey } from '../key.ts';
 import { SessionExpiredError } from '../session.ts';
@@ -104,6 +104,36 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
   const rotate = h('button', { type: 'button', class: 'danger-outline' }, 'Rotate key…');
   const confirmBox = h('div', { class: 'confirm-box', hidden: true, role: 'alertdialog', 'aria-label': 'Rotate the API key?', 'aria-describedby': 'rotate-question' });
   const keyId = h('span', { class: 'muted key-id' });
+  const details = h('p', { class: 'muted key-details', 'data-testid': 'key-details' });
+  const previous = h('div', { class: 'key-previous', 'data-testid': 'key-previous', hidden: true });
+  // Created: GET /me/api-key (a rotated key) or the account's creation (onboarding's key). Last used: the latest UTC
+  // day with requests in GET /me/usage (API Gateway keeps no last-used time; usage is counted per day).
+  const loadDetails = async (): Promise<void> => {
+    const [info, me, usage] = await Promise.all([
+      app.api.apiKey(),
+      app.api.me().catch(() => undefined),
+      app.api.usage(dayKey(-91), dayKey()).catch(() => undefined),
+    ]);
+    const created = info.createdAt ?? me?.createdAt;
+    const lastUsed = [...(usage?.days ?? [])].reverse().find((d) => d.used > 0)?.date;
+    details.textContent = [created ? `Created ${longDate(created)}` : '', lastUsed ? `last used ${longDate(lastUsed)} (UTC day)` : 'not used yet']
+      .filter(Boolean)
+      .join(' · ');
+    if (info.previous) {
+      const retireNow = h('button', { type: 'button', class: 'danger-outline' }, 'Retire it now');
+      retireNow.addEventListener('click', () => {
+        void busy(previous, 'Retiring…', async () => {
+          await app.api.retirePreviousKey();
+          await loadDetails();
+          status.show('The previous key no longer works.', 'success');
+        }).catch((error: unknown) => status.show(describeError(error), 'error'));
+      });
+      mount(previous, h('p', null, `Your previous key keeps working until ${utcDateTime(info.previous.expiresAt)}.`), retireNow);
+      previous.hidden = false;
+    } else {
+      previous.hidden = true;
+    }
+  };
 
   const render = (): void => {
     value.textContent = revealed ? key.value : maskKey(key.value);
@@ -133,9 +163,17 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
     const idempotencyKey = newIdempotencyKey('rotate');
     const go = h('button', { type: 'button', class: 'danger' }, 'Rotate now');
     const cancel = h('button', { type: 'button' }, 'Cancel');
+    const overlap = h(
+      'select',
+      { 'aria-label': 'Keep the current key working for', 'data-testid': 'rotate-overlap' },
+      h('option', { value: '0' }, 'no longer: switch it off at once'),
+      h('option', { value: '3600' }, '1 hour'),
+      h('option', { value: '86400' }, '24 hours'),
+    ) as HTMLSelectElement;
     mount(
       confirmBox,
-      h('p', { id: 'rotate-question' }, 'Rotating gives you a new key and switches this one off at once. Update your apps with the new key right after.'),
+      h('p', { id: 'rotate-question' }, 'Rotating gives you a new key. Update your apps with it; the current key keeps working for:'),
+      overlap,
       h('div', { class: 'actions' }, go, cancel),
     );
     confirmBox.hidden = false;
@@ -148,14 +186,20 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
         confirmBox,
         'Rotating…',
         async () => {
-          const rotated = await app.api.rotateKey(idempotencyKey, key?.id);
+          const rotated = await app.api.rotateKey(idempotencyKey, key?.id, Number(overlap.value));
           key = { id: rotated.id, value: rotated.value };
           app.session.setApiKey(key);
           // The new key id reaches the tokens' custom:apiid on refresh.
           await app.session.refresh().catch(() => undefined);
           confirmBox.hidden = true;
           render();
-          status.show('Your new key is ready. The previous key no longer works.', 'success');
+          await loadDetails().catch(() => undefined);
+          status.show(
+            rotated.previousKeyExpiresAt
+              ? `Your new key is ready. The previous key works until ${utcDateTime(rotated.previousKeyExpiresAt)}.`
+              : 'Your new key is ready. The previous key no longer works.',
+            'success',
+          );
           rotate.focus();
         },
         go,
@@ -163,6 +207,7 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
     });
   });
   render();
+  void loadDetails().catch(() => undefined);
   return h(
     'section',
     { class: 'card', 'aria-labelledby': 'key-heading' },
@@ -171,6 +216,8 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
     h('div', { class: 'key-row' }, value),
     h('div', { class: 'actions' }, reveal, copy, rotate),
     keyId,
+    details,
+    previous,
     confirmBox,
     status.el,
   );
@@ -190,6 +237,7 @@ function usageCard(app: App): HTMLElement {
           { class: 'quota' },
           h('p', { 'data-testid': 'quota' }, h('strong', null, count(q.used)), ` of ${count(q.limit)} requests used this ${period(q.period)} · ${count(q.remaining)} left`),
           h('meter', { min: 0, max: q.limit, value: q.used, low: q.limit * 0.75, high: q.limit * 0.9, optimum: 0, 'aria-label': 'Quota used' }),
+          q.resetsAt ? h('p', { class: 'hint', 'data-testid': 'quota-reset' }, `Resets on ${longDate(q.resetsAt)}, 00:00 UTC`) : null,
         ),
         usageChart(usage.days),
       );

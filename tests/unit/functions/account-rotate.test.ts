@@ -14,7 +14,8 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { DynamoAccountKeyWriter, DynamoAccountStore } from '#shared/tables/accounts';
+import type { PlanAccount } from '#shared/accounts';
+import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '#shared/tables/accounts';
 import { DynamoLedger } from '#shared/tables/billing';
 import { createApiHandler } from '#shared/http';
 import { logger } from '#shared/logger';
@@ -87,7 +88,7 @@ describe('POST /me/api-key/rotate', () => {
       TableName: ACCOUNTS_TABLE,
       Key: { userId: SUB },
       UpdateExpression:
-        'SET apiKeyId = :new, updatedAt = :now, version = if_not_exists(version, :zero) + :one REMOVE rotationLock, rotationLockExpiresAt',
+        'SET apiKeyId = :new, apiKeyCreatedAt = :now, updatedAt = :now, version = if_not_exists(version, :zero) + :one REMOVE rotationLock, rotationLockExpiresAt',
       ConditionExpression:
         'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
       ExpressionAttributeValues: expect.objectContaining({
@@ -127,6 +128,10 @@ describe('POST /me/api-key/rotate', () => {
       'AdminUpdateUserAttributesCommand',
       'UpdateCommand',
       'UpdateApiKeyCommand',
+      // The disabled old key's usage, read and kept in the account's usage history before it leaves the plan.
+      'GetUsageCommand',
+      'UpdateCommand',
+      'UpdateCommand',
       'DeleteUsagePlanKeyCommand',
       'DeleteApiKeyCommand',
     ]);
@@ -143,8 +148,14 @@ describe('POST /me/api-key/rotate', () => {
     expect(apigw).not.toHaveReceivedCommand(UpdateUsageCommand);
   });
 
-  it('carries over what an earlier rotation carried too (API Gateway counts it in remaining)', async () => {
+  it('carries over what earlier keys used this period too (from the account usage history)', async () => {
     givenRotationSucceeds([[2, 700], [3, 697]]);
+    givenAccount({
+      ...account,
+      usageHistory: {
+        earlier: { keyId: '0ldk3y0001', usagePlanId: USAGE_PLANS.free, recordedAt: '2025-11-06T00:00:00.000Z', days: { '2025-10-31': 40, '2025-11-05': 298 } },
+      },
+    } as PlanAccount);
 
     const result = await handler(loadEvent('api-key-rotate'), context);
 
@@ -164,7 +175,11 @@ describe('POST /me/api-key/rotate', () => {
     expect(second.statusCode).toBe(200);
     expect(bodyOf(second)).toEqual(bodyOf(first));
     expect(apigw).toHaveReceivedCommandTimes(CreateApiKeyCommand, 1);
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2); // lock and swap, once
+    const accountWrites = ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input.UpdateExpression ?? '');
+    expect(accountWrites.filter((e) => e.includes('rotationLock'))).toHaveLength(2); // lock and swap, once
+    // The old key's usage segment is written by each cleanup, under the same id (the rotation's): never twice over.
+    expect(new Set(ddb.commandCalls(UpdateCommand).flatMap((call) => Object.values(call.args[0].input.ExpressionAttributeNames ?? {}))))
+      .toEqual(new Set(['status', 'plan', NEW_KEY_ID]));
     expect(cognito).toHaveReceivedCommandTimes(AdminUpdateUserAttributesCommand, 1);
     // The old key's cleanup is repeated (it is safe to), so a retry finishes a cleanup that failed.
     expect(apigw).toHaveReceivedCommandTimes(DeleteApiKeyCommand, 2);
@@ -397,6 +412,7 @@ describe('POST /me/api-key/rotate', () => {
       users: new CognitoUserDirectory(USER_POOL_ID, new CognitoIdentityProviderClient({})),
       accountKeys: new DynamoAccountKeyWriter(ACCOUNTS_TABLE),
       ledger: new DynamoLedger(BILLING_TABLE),
+      usageHistory: new DynamoUsageHistory(ACCOUNTS_TABLE),
       usagePlanIdFor: () => Promise.reject(new UsagePlanNotFoundError('free')),
       readUsage: () => Promise.reject(new Error('not read')),
       catalog: planCatalog(),

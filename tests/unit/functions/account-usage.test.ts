@@ -43,7 +43,7 @@ describe('GET /me/usage', () => {
         { date: '2025-11-01', used: 7 },
         { date: '2025-11-02', used: 1 },
       ],
-      quota: { limit: 100000, period: 'MONTH', periodStart: '2025-11-01', used: 38, remaining: 99962 },
+      quota: { limit: 100000, period: 'MONTH', periodStart: '2025-11-01', resetsAt: '2025-12-01T00:00:00.000Z', used: 38, remaining: 99962 },
     });
     expect(apigw).toHaveReceivedCommandTimes(GetUsageCommand, 1);
     expect(apigw).not.toHaveReceivedCommandWith(GetUsageCommand, { keyId: API_KEY_ID });
@@ -90,7 +90,14 @@ describe('GET /me/usage', () => {
     expect(body.days).toHaveLength(23);
     expect(body.days[0]).toEqual({ date: '2025-11-01', used: 0 });
     expect(body.days[22]).toEqual({ date: '2025-11-23', used: 0 });
-    expect(body.quota).toEqual({ limit: 1000, period: 'MONTH', periodStart: '2025-11-01', used: 0, remaining: 1000 });
+    expect(body.quota).toEqual({
+      limit: 1000,
+      period: 'MONTH',
+      periodStart: '2025-11-01',
+      resetsAt: '2025-12-01T00:00:00.000Z',
+      used: 0,
+      remaining: 1000,
+    });
   });
 
   it('accepts a range of exactly 92 days', async () => {

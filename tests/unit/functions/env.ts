@@ -14,6 +14,7 @@ export const AUTH_CLIENT_SECRET = 'EXAMPLE-CLIENT-SECRET-1q2w3e4r5t6y7u8i9o0p';
 export const ONBOARDING_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-onboarding';
 export const PLAN_CHANGE_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-plan-change';
 export const OFFBOARDING_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-offboarding';
+export const KEY_RETIREMENT_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:tollgate-key-retirement';
 
 /** The template's default catalogue (Globals.PLAN_CATALOG with the parameter defaults). */
 export const PLAN_CATALOG = [
@@ -35,6 +36,7 @@ Object.assign(process.env, {
   ONBOARDING_STATE_MACHINE_ARN,
   PLAN_CHANGE_STATE_MACHINE_ARN,
   OFFBOARDING_STATE_MACHINE_ARN,
+  KEY_RETIREMENT_STATE_MACHINE_ARN,
   PLAN_CATALOG: JSON.stringify(PLAN_CATALOG),
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'test',

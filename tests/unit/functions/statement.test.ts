@@ -129,8 +129,8 @@ describe('resolve-period', () => {
 });
 
 describe('close', () => {
-  it("writes the user's statement for the period once, with the requests of the billed plans", async () => {
-    givenAccount(account);
+  /** Basic then pro in November: 35 requests on pro; the key is no longer in basic (GetUsage answers 404). */
+  function givenBasicThenPro(): void {
     givenLedger([planStarted, planChanged]);
     apigw
       .on(GetUsageCommand, { usagePlanId: USAGE_PLANS.pro })
@@ -139,6 +139,11 @@ describe('close', () => {
       .on(GetUsageCommand, { usagePlanId: USAGE_PLANS.basic })
       .rejects(Object.assign(new Error('Invalid Key identifier specified'), { name: 'NotFoundException' }));
     ddb.on(PutCommand).resolves({});
+  }
+
+  it("writes the user's statement for the period once, with the requests of the billed plans", async () => {
+    givenAccount(account);
+    givenBasicThenPro();
 
     const result = await invoke(loadEvent('statement-close'));
 
@@ -173,6 +178,23 @@ describe('close', () => {
       });
     }
     expect(apigw).not.toHaveReceivedCommandWith(GetUsageCommand, { usagePlanId: USAGE_PLANS.free });
+  });
+
+  it('counts the requests of the keys and plans the account left, as GET /me/usage does (usage history)', async () => {
+    givenAccount({
+      ...account,
+      usageHistory: {
+        // A rotated-away key on basic, and the current key's days on basic before it moved to pro.
+        'rotation-1': { keyId: 'oldk3y0001', usagePlanId: USAGE_PLANS.basic, recordedAt: '2025-11-05T00:00:00.000Z', days: { '2025-10-31': 99, '2025-11-03': 6 } },
+        'plan-change-1': { keyId: API_KEY_ID, usagePlanId: USAGE_PLANS.basic, recordedAt: '2025-11-16T12:00:00.000Z', days: { '2025-11-10': 4 } },
+      },
+    } as PlanAccount);
+    givenBasicThenPro();
+
+    await invoke(loadEvent('statement-close'));
+
+    // 35 on pro (live) + 6 of the old key + 4 of the current key on basic; October's 99 are not November's.
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, { Item: expect.objectContaining({ period: '2025-11', requests: 35 + 6 + 4 }) });
   });
 
   it('reads only plan entries of the user, every page', async () => {

@@ -189,7 +189,7 @@ describe('quota', () => {
     expect(store.usedOnDay(key.id, '2024-05-15')).toBe(1);
   });
 
-  it('carries the quota used in the period over when the key moves to another plan', async () => {
+  it('counts usage per usage plan key: a key that moves to another plan starts its quota afresh unless UpdateUsage carries it over', async () => {
     const { clock, store, gate, key } = await setup();
     store.addUsagePlanKey('free', key.id);
     for (let i = 0; i < 4; i++) {
@@ -203,10 +203,28 @@ describe('quota', () => {
     store.addUsagePlanKey('basic', key.id);
     const resolved = gate.resolve(key.value, API.apiId, API.stage);
     expect(resolved?.plan.id).toBe('basic');
+    const day = clock.ms;
+    // The 4 requests stay FREE's: BASIC's series and quota start at 0 (AWS aggregates a key's quota within a plan).
+    expect(store.usageSeries(BASIC, key.id, day, day)).toEqual([[0, 10]]);
+    expect(store.usageSeries(FREE, key.id, day, day)).toEqual([[4, 1]]);
+    store.updateUsage('basic', key.id, [{ op: 'replace', path: '/remaining', value: String(10 - 4) }]);
     let admitted = 0;
     while (gate.admit(key.id, BASIC).ok) admitted++;
-    expect(admitted).toBe(6); // 10 − the 4 used under FREE this month
+    expect(admitted).toBe(6); // 10 − the 4 used under FREE this month, carried over by UpdateUsage
     expect(gate.admit(key.id, BASIC)).toEqual({ ok: false, reason: 'quota' });
+    expect(store.usedOnDay(key.id, '2024-05-15', 'basic')).toBe(6);
+    expect(store.usedOnDay(key.id, '2024-05-15')).toBe(10);
+  });
+
+  it('reads a version 1 usage file (per key) as usage in the plan holding the key', async () => {
+    const { store, key, dir } = await setup();
+    store.addUsagePlanKey('free', key.id);
+    await store.flush();
+    await writeFile(join(dir, 'apigateway', 'usage.json'), JSON.stringify({ version: 1, usage: { [key.id]: { '2024-05-15': 3 } } }));
+    const reopened = await ApiGatewayStore.open({ dir, usagePlans: [FREE, BASIC], now: () => new Date('2024-05-15T12:00:00Z') });
+    openStores.push(reopened);
+    expect(reopened.usedOnDay(key.id, '2024-05-15', 'free')).toBe(3);
+    expect(reopened.usedOnDay(key.id, '2024-05-15', 'basic')).toBe(0);
   });
 });
 

@@ -90,7 +90,7 @@ describe('the template', () => {
     const throttles = model({ AuthRateLimit: '1', AuthBurstLimit: '2', AccountRateLimit: '3', AccountBurstLimit: '4' }).apis[0]?.methodThrottles ?? [];
     const authRoutes = ['sign-up', 'confirm', 'sign-in', 'refresh', 'sign-out', 'forgot-password', 'reset-password'];
     const accountRoutes = [
-      ['GET', '/me'], ['GET', '/me/api-key'], ['POST', '/me/api-key/rotate'], ['GET', '/me/usage'], ['GET', '/me/billing'],
+      ['GET', '/me'], ['GET', '/me/api-key'], ['POST', '/me/api-key/rotate'], ['DELETE', '/me/api-key/previous'], ['GET', '/me/usage'], ['GET', '/me/billing'],
       ['POST', '/me/plan'], ['GET', '/me/plan-changes/{executionId}'], ['DELETE', '/me'],
     ] as const;
 

@@ -1,4 +1,4 @@
-import { heldFor, heldRange, utcDateTime } from '../../../portal/src/format.ts';
+import { heldFor, heldRange, longDate, utcDateTime } from '../../../portal/src/format.ts';
 
 describe('statement line formatting', () => {
   it('shows whole days as a day range, and times where a line starts or ends within a day (UTC)', () => {
@@ -24,5 +24,13 @@ describe('ledger entry times', () => {
   it('show the date and time in UTC, so same-day changes read in order', () => {
     expect(utcDateTime('2025-11-16T10:00:00.100Z')).toBe('Nov 16, 2025, 10:00:00 UTC');
     expect(utcDateTime('nope')).toBe('nope');
+  });
+});
+
+describe('the quota reset day', () => {
+  it('spells out the UTC calendar day of the reset instant', () => {
+    expect(longDate('2026-12-01T00:00:00.000Z')).toBe('1 December 2026');
+    expect(longDate('2027-01-01T00:00:00.000Z')).toBe('1 January 2027');
+    expect(longDate(undefined)).toBe('');
   });
 });

@@ -1,0 +1,149 @@
+/** AccountFunction: rotation with an overlap (POST /me/api-key/rotate overlapSeconds, GET /me/api-key, DELETE /me/api-key/previous). */
+import { ACCOUNTS_TABLE, KEY_RETIREMENT_STATE_MACHINE_ARN } from './env.ts';
+import { ddb, apigw, NOW, NEW_KEY_ID, USAGE_PLANS, account, givenAccount, givenRotationSucceeds, handler, withHeaders } from './account-setup.ts';
+import { DeleteApiKeyCommand, DeleteUsagePlanKeyCommand, GetUsageCommand, UpdateApiKeyCommand } from '@aws-sdk/client-api-gateway';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { PlanAccount, PreviousKey } from '#shared/accounts';
+import { assertOwnKey } from '#shared/caller';
+import { API_KEY_ID, SUB, bodyOf, context, loadEvent } from './helpers.ts';
+import 'aws-sdk-client-mock-jest';
+
+const sfn = mockClient(SFNClient);
+beforeEach(() => sfn.reset());
+
+const OLD_KEY_ID = 'o1dk3y0001';
+const previousKey = (expiresAt: string): PreviousKey => ({
+  id: OLD_KEY_ID,
+  rotationId: API_KEY_ID,
+  usagePlanId: USAGE_PLANS.free,
+  plan: 'free',
+  quotaCarriedOver: 0,
+  expiresAt,
+});
+const inAnHour = new Date(NOW.getTime() + 3_600_000).toISOString().replace('.000Z', 'Z');
+
+function route(method: string, resource: string, body?: unknown): APIGatewayProxyEvent {
+  const event = loadEvent('api-key-get');
+  return { ...event, httpMethod: method, resource, path: resource, body: body === undefined ? null : JSON.stringify(body) };
+}
+
+describe('POST /me/api-key/rotate with overlapSeconds', () => {
+  it('keeps the old key as previousKey, schedules its retirement once (retire-<new key id>) and retires nothing now', async () => {
+    givenRotationSucceeds();
+    const event = withHeaders(loadEvent('api-key-rotate'), { 'Idempotency-Key': 'overlap-1' });
+    event.body = JSON.stringify({ overlapSeconds: 3600 });
+
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:aws:states:us-east-1:123456789012:execution:tollgate-key-retirement:x', startDate: NOW });
+
+    const result = await handler(event, context);
+
+    expect(result.statusCode).toBe(200);
+    expect(bodyOf(result)).toMatchObject({ id: NEW_KEY_ID, previousKeyId: API_KEY_ID, previousKeyExpiresAt: '2025-11-23T14:45:10Z' });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      ExpressionAttributeValues: expect.objectContaining({
+        ':previous': { id: API_KEY_ID, rotationId: NEW_KEY_ID, usagePlanId: USAGE_PLANS.free, plan: 'free', quotaCarriedOver: 15, expiresAt: '2025-11-23T14:45:10Z' },
+      }),
+    });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { stateMachineArn: KEY_RETIREMENT_STATE_MACHINE_ARN, name: `retire-${NEW_KEY_ID}` });
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input ?? '{}') as Record<string, unknown>;
+    expect(input).toEqual({
+      userId: SUB,
+      rotation: { id: NEW_KEY_ID, previousKeyId: API_KEY_ID, plan: 'free', usagePlanId: USAGE_PLANS.free, quotaCarriedOver: 15, retireAt: '2025-11-23T14:45:10Z' },
+    });
+    expect(apigw).not.toHaveReceivedCommand(UpdateApiKeyCommand);
+    expect(apigw).not.toHaveReceivedCommand(DeleteApiKeyCommand);
+  });
+
+  it.each([[86_401], [-1], [0.5], ['3600']])('answers 400 naming overlapSeconds for %p', async (overlapSeconds) => {
+    givenRotationSucceeds();
+    const event = loadEvent('api-key-rotate');
+    event.body = JSON.stringify({ overlapSeconds });
+
+    const result = await handler(event, context);
+
+    expect(result.statusCode).toBe(400);
+    expect(result.body).toContain('overlapSeconds');
+  });
+
+  it('answers 409 while a previous key is still in its overlap, creating nothing', async () => {
+    givenRotationSucceeds();
+    givenAccount({ ...account, previousKey: previousKey(inAnHour) } as PlanAccount);
+
+    const result = await handler(loadEvent('api-key-rotate'), context);
+
+    expect(result.statusCode).toBe(409);
+    expect(bodyOf(result).message).toMatch(/previous API key is still in its overlap/);
+  });
+});
+
+describe('GET /me/api-key during an overlap', () => {
+  it("shows the previous key's expiry without its id, and nothing once it has passed", async () => {
+    givenAccount({ ...account, apiKeyCreatedAt: '2025-11-20T10:00:00.000Z', previousKey: previousKey(inAnHour) } as PlanAccount);
+    expect(bodyOf(await handler(loadEvent('api-key-get'), context))).toEqual({
+      id: API_KEY_ID,
+      plan: 'free',
+      createdAt: '2025-11-20T10:00:00.000Z',
+      previous: { expiresAt: inAnHour },
+    });
+
+    givenAccount({ ...account, previousKey: previousKey('2025-11-23T13:45:09Z') } as PlanAccount);
+    expect(bodyOf(await handler(loadEvent('api-key-get'), context))).toEqual({ id: API_KEY_ID, plan: 'free' });
+  });
+});
+
+describe('DELETE /me/api-key/previous', () => {
+  it('retires the previous key at once: disable, keep its usage, detach, delete, forget (204)', async () => {
+    givenRotationSucceeds();
+    givenAccount({ ...account, previousKey: previousKey(inAnHour) } as PlanAccount);
+    apigw.on(GetUsageCommand).resolves({ items: { [OLD_KEY_ID]: [[3, 997]] } });
+
+    const result = await handler(route('DELETE', '/me/api-key/previous'), context);
+
+    expect(result.statusCode).toBe(204);
+    expect(apigw).toHaveReceivedCommandWith(UpdateApiKeyCommand, { apiKey: OLD_KEY_ID });
+    expect(apigw).toHaveReceivedCommandWith(DeleteUsagePlanKeyCommand, { usagePlanId: USAGE_PLANS.free, keyId: OLD_KEY_ID });
+    expect(apigw).toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: OLD_KEY_ID });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: ACCOUNTS_TABLE,
+      UpdateExpression: 'REMOVE previousKey',
+      ConditionExpression: 'previousKey.id = :id',
+      ExpressionAttributeValues: { ':id': OLD_KEY_ID },
+    });
+  });
+
+  it('answers 503 (not 204) when the key cannot be disabled: nothing is claimed done', async () => {
+    givenRotationSucceeds();
+    givenAccount({ ...account, previousKey: previousKey(inAnHour) } as PlanAccount);
+    apigw.on(UpdateApiKeyCommand).rejects(Object.assign(new Error('slow down'), { name: 'TooManyRequestsException' }));
+
+    const result = await handler(route('DELETE', '/me/api-key/previous'), context);
+
+    expect(result.statusCode).toBe(503);
+    expect(apigw).not.toHaveReceivedCommand(DeleteApiKeyCommand);
+  });
+
+  it('answers 404 naming the problem when no key is in its overlap', async () => {
+    givenAccount(account);
+
+    const result = await handler(route('DELETE', '/me/api-key/previous'), context);
+
+    expect(result.statusCode).toBe(404);
+    expect(bodyOf(result).message).toBe('No previous API key is in its overlap');
+    expect(apigw.calls()).toHaveLength(0);
+  });
+});
+
+describe('assertOwnKey with a previous key', () => {
+  const caller = { userId: SUB, apiKeyId: OLD_KEY_ID, claimedKeyId: API_KEY_ID };
+  const accounts = (previous: PreviousKey) => ({ get: () => Promise.resolve({ ...account, previousKey: previous } as PlanAccount) });
+
+  it('accepts the rotated-away key until its overlap ends, and refuses it from then on', async () => {
+    await expect(assertOwnKey(caller, accounts(previousKey(inAnHour)), NOW)).resolves.toBeUndefined();
+    await expect(assertOwnKey(caller, accounts(previousKey(NOW.toISOString())), NOW)).rejects.toMatchObject({ statusCode: 403 });
+    await expect(assertOwnKey({ ...caller, apiKeyId: 'someoneelse' }, accounts(previousKey(inAnHour)), NOW)).rejects.toMatchObject({ statusCode: 403 });
+  });
+});
