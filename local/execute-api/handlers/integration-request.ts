@@ -69,11 +69,11 @@ export const buildProxyEvent: Step = (inv, { apiId, deploymentId }) => {
       domainName: host,
       deploymentId,
       apiId,
-      authorizer: claims !== undefined ? { claims } : undefined,
+      authorizer: claims !== undefined ? { claims } : inv.authorizer,
     } as APIGatewayProxyEvent['requestContext'],
     ...eventBody(inv.body, req.headers['content-type']),
   };
-  if (claims === undefined) delete (event.requestContext as { authorizer?: unknown }).authorizer;
+  if (claims === undefined && inv.authorizer === undefined) delete (event.requestContext as { authorizer?: unknown }).authorizer;
   if (event.body !== null && event.body.length > LAMBDA_PAYLOAD_LIMIT - 512 * 1024) {
     if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_PAYLOAD_LIMIT) throw new GatewayResponseError('LAMBDA_PAYLOAD_TOO_LARGE');
   }
