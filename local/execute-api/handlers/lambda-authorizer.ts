@@ -34,9 +34,10 @@ import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import type { LambdaAuthorizerSpec } from '../../types.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../../types.ts';
 import { routed, type Invocation, type Step } from '../context.ts';
-import { eventHeaders, eventQuery, requestTime, traceId } from '../event.ts';
+import { eventQuery, traceId } from '../event.ts';
 import { GatewayResponseError } from '../responses.ts';
 import { headerValues } from './api-key.ts';
+import { requestContextBase, requestFields, sourceIpOf } from './integration-request.ts';
 
 /** What the function said, as the cache keeps it. */
 export interface AuthorizerResult {
@@ -125,35 +126,14 @@ function identityValues(inv: Invocation, spec: LambdaAuthorizerSpec): string[] |
 }
 
 function authorizerEvent(inv: Invocation, methodArn: string, apiId: string): APIGatewayRequestAuthorizerEvent {
-  const { stage, path, match } = routed(inv);
   const nowMs = Date.now();
-  const ip = inv.req.socket.remoteAddress ?? '127.0.0.1';
-  const sourceIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-  const { headers, multiValueHeaders } = eventHeaders(inv.req, sourceIp, traceId(nowMs));
+  const sourceIp = sourceIpOf(inv.req);
   return {
     type: 'REQUEST',
     methodArn,
-    resource: match.resource.path,
-    path,
-    httpMethod: inv.method,
-    headers,
-    multiValueHeaders,
-    ...eventQuery(inv.rawQuery),
-    pathParameters: match.params,
-    stageVariables: null,
+    ...requestFields(inv, sourceIp, traceId(nowMs)),
     requestContext: {
-      resourceId: match.resource.id,
-      resourcePath: match.resource.path,
-      httpMethod: inv.method,
-      extendedRequestId: inv.apigwId,
-      requestTime: requestTime(nowMs),
-      path: inv.rawPath,
-      accountId: LOCAL_ACCOUNT_ID,
-      protocol: `HTTP/${inv.req.httpVersion}`,
-      stage: stage.name,
-      domainPrefix: (inv.req.headers.host ?? '').split('.')[0] ?? '',
-      requestTimeEpoch: nowMs,
-      requestId: inv.requestId,
+      ...requestContextBase(inv, nowMs),
       identity: { sourceIp, userAgent: inv.req.headers['user-agent'] ?? null, apiKey: null, apiKeyId: null },
       domainName: inv.req.headers.host ?? '',
       apiId,
