@@ -6,6 +6,8 @@
  *   4. cost model — transitions, DynamoDB units, Lambda, API Gateway, Cognito per action, priced;
  *   5. billing close — 10,000 seeded accounts closed under the 25,000-event history quota, and a rerun.
  *   6. dashboard loads — 50/s for 10 s against API Gateway's management API limit (ON): management calls/s, 5xx.
+ *   7. scaled key mode — BENCH_SCALED_CUSTOMERS (default 20,000) self-issued keys, verified at 64 connections
+ *      through the Lambda REQUEST authorizer: sign-ups/s, quota overshoot, cost per million (bench/scaled-keys.ts).
  * Prints each section's tables and PASS/MISS per target (a MISS never fails the process), then writes
  * bench/results/latest.json (git-ignored) and bench/results/<YYYY-MM-DD>.json. See bench/README.md.
  */
@@ -19,6 +21,7 @@ import { printCost, runCost, type CostResult } from './cost.ts';
 import { printDashboard, runDashboard, type DashboardResult } from './dashboard.ts';
 import { printOnboarding, runOnboarding, type OnboardingRun } from './onboarding.ts';
 import { printRequestPath, runRequestPath, type RequestPathResult } from './request-path.ts';
+import { printScaledKeys, runScaledKeys, type ScaledKeysResult } from './scaled-keys.ts';
 import { onboardUser, startBenchStack, waitForIdle } from './setup.ts';
 import { fmt, fmtTarget, heading, table } from './util.ts';
 
@@ -39,6 +42,7 @@ interface Results {
   cost?: CostResult;
   billingClose?: BillingCloseResult;
   dashboard?: DashboardResult;
+  scaledKeys?: ScaledKeysResult;
   errors: { section: string; message: string }[];
 }
 
@@ -130,6 +134,12 @@ async function main(): Promise<void> {
   results.dashboard = await section('6. dashboard loads', () => runDashboard(say));
   if (results.dashboard) say(printDashboard(results.dashboard));
 
+  // Its own DynamoDB: the scaled key mode's table, not the bench stack's.
+  const scaledCustomers = Number(process.env.BENCH_SCALED_CUSTOMERS ?? 20_000);
+  say(`\n[7] scaled key mode (${scaledCustomers} customers)`);
+  results.scaledKeys = await section('7. scaled key mode', () => runScaledKeys(scaledCustomers, say));
+  if (results.scaledKeys) say(printScaledKeys(results.scaledKeys));
+
   results.wallSeconds = (performance.now() - started) / 1000;
   results.machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
   const targets = [
@@ -138,6 +148,7 @@ async function main(): Promise<void> {
     ...(results.coldStart?.targets.map((x) => ['3', x.name, fmt(x.value, 1), x.limit, x.verdict]) ?? []),
     ...(results.billingClose?.targets.map((x) => ['5', x.name, fmt(x.value, 0), x.limit, x.verdict]) ?? []),
     ...(results.dashboard?.runs.map((r) => ['6', `${r.label.split(' ')[0]} 5xx responses`, String(r.target5xx.value), r.target5xx.limit, r.target5xx.verdict]) ?? []),
+    ...(results.scaledKeys ? [['7', 'quota overshoot at 64 connections', String(results.scaledKeys.quotaOvershoot), '0', results.scaledKeys.quotaOvershoot === 0 ? 'PASS' : 'MISS']] : []),
   ];
   say(heading('Targets'));
   say(table(['§', 'target', 'value', 'limit', 'result'], targets));

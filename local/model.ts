@@ -25,6 +25,7 @@ import {
   type ResolveContext,
   type Template,
 } from './template.ts';
+import { isLambdaAuthorizer, lambdaAuthorizerSpec } from './authorizers.ts';
 import { stableId } from './ids.ts';
 import type { CorsSpec, QuotaPeriod, RouteSpec, StateMachineSpec, UsagePlanSpec } from './types.ts';
 
@@ -72,6 +73,8 @@ export interface ApiModel {
   authorizerPools: string[];
   /** Stage-level MethodSettings throttles ("*" matches any path or method), shared by all callers. */
   methodThrottles: MethodThrottle[];
+  /** The Api's ApiKeySourceType: HEADER (default) or AUTHORIZER (a Lambda authorizer's usageIdentifierKey). */
+  apiKeySource: 'HEADER' | 'AUTHORIZER';
 }
 
 export interface ApiStageModel {
@@ -389,8 +392,9 @@ export function buildStackModel(source: Template, opts: ModelOptions): StackMode
           const apiAuth = (api.Properties?.Auth ?? {}) as Record<string, unknown>;
           const auth = (ep.Auth ?? {}) as Record<string, unknown>;
           const authorizerName = (auth.Authorizer ?? apiAuth.DefaultAuthorizer ?? 'NONE') as string;
-          if (authorizerName !== 'NONE') {
-            const authorizer = (apiAuth.Authorizers as Record<string, Record<string, unknown>> | undefined)?.[authorizerName];
+          const authorizer = (apiAuth.Authorizers as Record<string, Record<string, unknown>> | undefined)?.[authorizerName];
+          const lambdaAuthorizer = isLambdaAuthorizer(authorizer) ? lambdaAuthorizerSpec(apiRef.Ref, authorizerName, authorizer as Record<string, unknown>, r) : undefined;
+          if (authorizerName !== 'NONE' && !lambdaAuthorizer) {
             if (!authorizer?.UserPoolArn) throw new TemplateError(`function ${logicalId}: authorizer ${authorizerName} is not a Cognito authorizer of ${apiRef.Ref}`);
           }
           const list = routesByApi.get(apiRef.Ref) ?? [];
@@ -398,7 +402,8 @@ export function buildStackModel(source: Template, opts: ModelOptions): StackMode
             method: String(ep.Method).toUpperCase(),
             path: String(ep.Path),
             functionName: logicalId,
-            authorizer: authorizerName === 'NONE' ? 'none' : 'cognito',
+            authorizer: authorizerName === 'NONE' ? 'none' : lambdaAuthorizer ? 'lambda' : 'cognito',
+            ...(lambdaAuthorizer ? { lambdaAuthorizer } : {}),
             apiKeyRequired: Boolean(auth.ApiKeyRequired ?? apiAuth.ApiKeyRequired ?? false),
           });
           routesByApi.set(apiRef.Ref, list);
@@ -480,7 +485,7 @@ export function buildStackModel(source: Template, opts: ModelOptions): StackMode
     }
     const auth = (props.Auth ?? {}) as Record<string, unknown>;
     const authorizers = (auth.Authorizers ?? {}) as Record<string, { UserPoolArn?: unknown }>;
-    const authorizerPools = Object.values(authorizers).map((a) => {
+    const authorizerPools = Object.values(authorizers).filter((a) => !isLambdaAuthorizer(a)).map((a) => {
       const arn = a.UserPoolArn as { 'Fn::GetAtt'?: [string, string] } | undefined;
       const pool = arn?.['Fn::GetAtt']?.[0];
       if (!pool) throw new TemplateError(`API ${logicalId}: authorizer UserPoolArn must be !GetAtt <UserPool>.Arn`);
@@ -534,6 +539,7 @@ export function buildStackModel(source: Template, opts: ModelOptions): StackMode
       gatewayResponseHeaders: { ...(d4 ? { DEFAULT_4XX: d4 } : {}), ...(d5 ? { DEFAULT_5XX: d5 } : {}) },
       authorizerPools,
       methodThrottles,
+      apiKeySource: String(r(props.ApiKeySourceType) ?? 'HEADER') === 'AUTHORIZER' ? 'AUTHORIZER' : 'HEADER',
     });
   }
 

@@ -391,6 +391,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       additionalStages: api.stages.filter((s) => s.name !== api.stage).map((s) => ({ name: s.name, methodThrottles: s.methodThrottles })),
       invoker: lambda,
       gate: controlPlane.gate,
+      apiKeySource: api.apiKeySource,
       verifier: createCognitoVerifier({ issuer, jwksUrl: `${issuer}/.well-known/jwks.json`, audiences }),
       log: (line) => log(`[gateway] ${line}`),
     });

@@ -66,8 +66,25 @@ export interface RouteSpec {
   method: string; // GET, POST, ... or ANY
   path: string; // template path, e.g. /links/{id}
   functionName: string; // logical id of the function
-  authorizer: 'cognito' | 'none';
+  authorizer: 'cognito' | 'lambda' | 'none';
+  /** With authorizer 'lambda': the Lambda REQUEST authorizer (local/execute-api/handlers/lambda-authorizer.ts). */
+  lambdaAuthorizer?: LambdaAuthorizerSpec;
   apiKeyRequired: boolean;
+}
+
+/**
+ * A Lambda authorizer of FunctionPayloadType REQUEST, as SAM's `Auth.Authorizers.<name>` declares it:
+ * `FunctionArn`, `Identity.Headers` / `Identity.QueryStrings` (the identity sources: any missing or empty → 401
+ * without invoking; together they key the result cache) and `Identity.ReauthorizeEvery` (the cache TTL in seconds,
+ * default 300, 0 disables; API Gateway's authorizerResultTtlInSeconds, max 3600).
+ */
+export interface LambdaAuthorizerSpec {
+  name: string;
+  /** Logical id of the authorizer function. */
+  functionName: string;
+  identityHeaders: string[];
+  identityQueryStrings: string[];
+  ttlSeconds: number;
 }
 
 export interface CorsSpec {

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { AuthorizerCache } from './handlers/lambda-authorizer.ts';
 import type { CorsSpec, KeyGate, LambdaInvoker, RouteSpec, TokenVerifier } from '../types.ts';
 import type { Match, Router } from './router.ts';
 import type { StageThrottle } from './throttle.ts';
@@ -26,6 +27,12 @@ export interface Deployment {
   invoker: LambdaInvoker;
   gate: KeyGate;
   verifier: TokenVerifier;
+  /** Where keyed routes take the API key: the `x-api-key` header, or the Lambda authorizer's usageIdentifierKey. */
+  apiKeySource: 'HEADER' | 'AUTHORIZER';
+  /** Lambda authorizer results (./handlers/lambda-authorizer.ts). */
+  authorizerCache: AuthorizerCache;
+  /** Milliseconds clock (method throttles, the authorizer cache's TTL). */
+  clock: () => number;
   maxBodyBytes: number;
   integrationTimeoutMs: number;
 }
@@ -48,6 +55,10 @@ export interface Invocation {
   route?: RouteSpec;
   /** The authorizer's claims, as strings (route step → authorizer). */
   claims?: Record<string, string>;
+  /** A Lambda authorizer's principalId, context and integrationLatency (→ requestContext.authorizer). */
+  authorizer?: Record<string, string | number | boolean>;
+  /** A Lambda authorizer's usageIdentifierKey (the API key when the API's key source is AUTHORIZER). Never logged. */
+  usageIdentifierKey?: string;
   apiKey: string | null;
   apiKeyId: string | null;
   /** Resolved by the API key step for the usage-plan step. */

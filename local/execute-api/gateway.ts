@@ -18,6 +18,7 @@ import type { Deployment, Invocation, Step } from './context.ts';
 import { extendedRequestId } from './event.ts';
 import { validateApiKey } from './handlers/api-key.ts';
 import { authorizeCognito } from './handlers/authorizer.ts';
+import { authorizeLambda } from './handlers/lambda-authorizer.ts';
 import { invokeIntegration } from './handlers/integration.ts';
 import { buildProxyEvent } from './handlers/integration-request.ts';
 import { methodThrottle } from './handlers/method-throttle.ts';
@@ -38,6 +39,8 @@ export interface GatewayOptions {
   invoker: LambdaInvoker;
   gate: KeyGate;
   verifier: TokenVerifier;
+  /** The API's ApiKeySourceType: HEADER (default, `x-api-key`) or AUTHORIZER (the Lambda authorizer's usageIdentifierKey). */
+  apiKeySource?: 'HEADER' | 'AUTHORIZER';
   /** One line per request: method, path, status, duration (and why, for gateway errors). Never the API key or the token. Default console.log. */
   log?: (line: string) => void;
   /** Largest request body (API Gateway: 10 MB). */
@@ -52,7 +55,7 @@ export interface GatewayOptions {
    * per stage, so a key whose usage plan covers `stage` alone is refused there (403), as in AWS.
    */
   additionalStages?: readonly { name: string; methodThrottles?: readonly MethodThrottleSpec[] }[];
-  /** Milliseconds clock for the method throttle (tests). Default Date.now. */
+  /** Milliseconds clock for the method throttle and the Lambda authorizer cache's TTL (tests). Default Date.now. */
   clock?: () => number;
 }
 
@@ -62,6 +65,7 @@ export const STEPS: readonly Step[] = [
   routeRequest,
   methodThrottle,
   authorizeCognito,
+  authorizeLambda,
   validateApiKey,
   usagePlanLimits,
   buildProxyEvent,
@@ -109,6 +113,9 @@ export function createGateway(opts: GatewayOptions): { listener: Listener } {
     invoker: opts.invoker,
     gate: opts.gate,
     verifier: opts.verifier,
+    apiKeySource: opts.apiKeySource ?? 'HEADER',
+    authorizerCache: new Map(),
+    clock: opts.clock ?? Date.now,
     maxBodyBytes: opts.maxBodyBytes ?? TEN_MB,
     integrationTimeoutMs: opts.integrationTimeoutMs ?? 29_000,
   };

@@ -10,6 +10,7 @@ export const RESPONSES = {
   UNAUTHORIZED: [401, 'UnauthorizedException', 'Unauthorized'],
   EXPIRED: [401, 'UnauthorizedException', 'The incoming token has expired'],
   AUTHORIZER_CONFIGURATION_ERROR: [500, 'AuthorizerConfigurationException', null],
+  ACCESS_DENIED: [403, 'AccessDeniedException', 'User is not authorized to access this resource'],
   INVALID_API_KEY: [403, 'ForbiddenException', 'Forbidden'],
   THROTTLED: [429, 'TooManyRequestsException', 'Too Many Requests'],
   QUOTA_EXCEEDED: [429, 'LimitExceededException', 'Limit Exceeded'],

@@ -5,50 +5,62 @@
 import type { IncomingMessage } from 'node:http';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { LOCAL_ACCOUNT_ID } from '../../types.ts';
-import { routed, type Step } from '../context.ts';
+import { routed, type Invocation, type Step } from '../context.ts';
 import { eventBody, eventHeaders, eventQuery, requestTime, traceId } from '../event.ts';
 import { GatewayResponseError } from '../responses.ts';
 
 /** Lambda's synchronous invocation payload limit. */
 const LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024;
 
-function sourceIpOf(req: IncomingMessage): string {
+export function sourceIpOf(req: IncomingMessage): string {
   const ip = req.socket.remoteAddress ?? '127.0.0.1';
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 
-export const buildProxyEvent: Step = (inv, { apiId, deploymentId }) => {
-  const { req } = inv;
-  const { stage, path, match } = routed(inv);
-  const { resource } = match;
-  const nowMs = Date.now();
-  const sourceIp = sourceIpOf(req);
-  const trace = traceId(nowMs);
-  const { headers, multiValueHeaders } = eventHeaders(req, sourceIp, trace);
-  const host = req.headers.host ?? '';
-  const claims = inv.claims;
-  const event: APIGatewayProxyEvent = {
-    resource: resource.path,
+/** The request's fields the proxy event and the Lambda REQUEST authorizer's input share (resource … stageVariables). */
+export function requestFields(inv: Invocation, sourceIp: string, trace: string) {
+  const { path, match } = routed(inv);
+  return {
+    resource: match.resource.path,
     path,
     httpMethod: inv.method,
-    headers,
-    multiValueHeaders,
+    ...eventHeaders(inv.req, sourceIp, trace),
     ...eventQuery(inv.rawQuery),
     pathParameters: match.params,
     stageVariables: null,
+  };
+}
+
+/** The requestContext fields the proxy event and the Lambda REQUEST authorizer's input share. */
+export function requestContextBase(inv: Invocation, nowMs: number) {
+  const { stage, match } = routed(inv);
+  return {
+    resourceId: match.resource.id,
+    resourcePath: match.resource.path,
+    httpMethod: inv.method,
+    extendedRequestId: inv.apigwId,
+    requestTime: requestTime(nowMs),
+    path: inv.rawPath,
+    accountId: LOCAL_ACCOUNT_ID,
+    protocol: `HTTP/${inv.req.httpVersion}`,
+    stage: stage.name,
+    domainPrefix: (inv.req.headers.host ?? '').split('.')[0] ?? '',
+    requestTimeEpoch: nowMs,
+    requestId: inv.requestId,
+  };
+}
+
+export const buildProxyEvent: Step = (inv, { apiId, deploymentId }) => {
+  const { req } = inv;
+  const nowMs = Date.now();
+  const sourceIp = sourceIpOf(req);
+  const trace = traceId(nowMs);
+  const host = req.headers.host ?? '';
+  const claims = inv.claims;
+  const event: APIGatewayProxyEvent = {
+    ...requestFields(inv, sourceIp, trace),
     requestContext: {
-      resourceId: resource.id,
-      resourcePath: resource.path,
-      httpMethod: inv.method,
-      extendedRequestId: inv.apigwId,
-      requestTime: requestTime(nowMs),
-      path: inv.rawPath,
-      accountId: LOCAL_ACCOUNT_ID,
-      protocol: `HTTP/${req.httpVersion}`,
-      stage: stage.name,
-      domainPrefix: host.split('.')[0] ?? '',
-      requestTimeEpoch: nowMs,
-      requestId: inv.requestId,
+      ...requestContextBase(inv, nowMs),
       identity: {
         cognitoIdentityPoolId: null,
         accountId: null,
@@ -69,11 +81,11 @@ export const buildProxyEvent: Step = (inv, { apiId, deploymentId }) => {
       domainName: host,
       deploymentId,
       apiId,
-      authorizer: claims !== undefined ? { claims } : undefined,
+      authorizer: claims !== undefined ? { claims } : inv.authorizer,
     } as APIGatewayProxyEvent['requestContext'],
     ...eventBody(inv.body, req.headers['content-type']),
   };
-  if (claims === undefined) delete (event.requestContext as { authorizer?: unknown }).authorizer;
+  if (claims === undefined && inv.authorizer === undefined) delete (event.requestContext as { authorizer?: unknown }).authorizer;
   if (event.body !== null && event.body.length > LAMBDA_PAYLOAD_LIMIT - 512 * 1024) {
     if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_PAYLOAD_LIMIT) throw new GatewayResponseError('LAMBDA_PAYLOAD_TOO_LARGE');
   }

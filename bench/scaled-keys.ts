@@ -1,0 +1,254 @@
+/**
+ * Bench section 7, the scaled key mode (KeyMode SelfIssued, issue 15). Standalone: `npx tsx bench/scaled-keys.ts
+ * [--customers N]` (default 20,000); also run by bench/run.ts (`BENCH_SCALED_CUSTOMERS` sets N there).
+ *
+ * (a) Onboarding: N customers get a self-issued key (issueKey + the conditional PutItem of its hash) at 64 concurrent,
+ *     on the offline DynamoDB (dynalite): sign-ups per second, no CreateApiKey call. What it does NOT include: the
+ *     Cognito sign-up and the onboarding workflow (this mode is not wired into them yet; see README "Scaled key mode").
+ *     Beside it, the per-key mode's ceiling from AWS's documented limits (CreateApiKey 5/s, 10,000 keys per account and
+ *     Region): computed, not measured.
+ * (b) Verification: requests through the offline API Gateway data plane (local/execute-api) with the Lambda REQUEST
+ *     authorizer (ReauthorizeEvery 0: every request counted) at 64 concurrent connections, for customers spread over
+ *     the N, each on a plan with a small quota and sent twice their quota (plus a few hot customers hit by all 64 at
+ *     once): quota overshoot = requests admitted beyond a customer's quota, summed (target 0). The same requests on the
+ *     same route without the authorizer give the baseline latency; the difference is the authorizer's added latency.
+ * (c) Cost per million requests at AWS list prices (bench/prices.ts): authorizer invocations (Lambda requests and
+ *     duration at the measured median) and the DynamoDB reads/writes counted during (b), beside the per-key mode's
+ *     extra cost (0: usage plans are not billed separately).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { makeHandler } from '../functions/key-authorizer/handler.ts';
+import type { Plan } from '../functions/shared/plans.ts';
+import { issueKey } from '../functions/shared/self-issued-keys.ts';
+import { selfIssuedKeysStore } from '../functions/shared/tables/self-issued-keys.ts';
+import { createGateway } from '../local/execute-api/index.ts';
+import { startKeyStore } from '../local/harness/key-store.ts';
+import type { LambdaInvoker, RouteSpec } from '../local/types.ts';
+import { DYNAMODB_PER_MILLION_RRU, DYNAMODB_PER_MILLION_WRU, LAMBDA_ARM_PER_GB_SECOND, LAMBDA_PER_MILLION_REQUESTS } from './prices.ts';
+import { fmt, heading, median, percentile, pool, table, usd } from './util.ts';
+
+const CONCURRENCY = 64;
+const QUOTA = 5;
+/** The authorizer's memory in the cost model (the template's Globals MemorySize). */
+const AUTHORIZER_MEMORY_GB = 0.25;
+
+export interface ScaledKeysResult {
+  customers: number;
+  signUpsPerSecond: number;
+  perKeyModeSeconds: number;
+  requests: number;
+  admitted: number;
+  /** Requests answered neither 200 nor 403 (the authorizer failing: 500), and the first reason. */
+  errors: number;
+  firstError?: string;
+  quotaOvershoot: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  baselineP50Ms: number;
+  authorizerMedianMs: number;
+  perRequest: { reads: number; writes: number; authorizerInvocations: number };
+  costPerMillionUsd: { lambdaRequests: number; lambdaDuration: number; dynamoReads: number; dynamoWrites: number; total: number };
+}
+
+interface Shot {
+  customer: number;
+  status: number;
+  ms: number;
+}
+
+async function get(port: number, path: string, key: string | undefined, agent: http.Agent): Promise<{ status: number; ms: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, agent, headers: key ? { 'X-Api-Key': key } : {} }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function runScaledKeys(customers: number, say: (line: string) => void): Promise<ScaledKeysResult> {
+  const harness = await startKeyStore();
+  let reads = 0;
+  let writes = 0;
+  harness.client.middlewareStack.add(
+    (next, context) => (args) => {
+      if (/^Get/.test(context.commandName ?? '')) reads += 1;
+      else writes += 1; // Update / Put
+      return next(args);
+    },
+    { step: 'initialize', name: 'countCalls' },
+  );
+  const store = selfIssuedKeysStore(harness.tableName, harness.client);
+  const servers: http.Server[] = [];
+  try {
+    // (a) onboarding
+    say(`  onboarding ${customers} customers at ${CONCURRENCY} concurrent…`);
+    const keys = new Array<string>(customers);
+    const t0 = performance.now();
+    const createdAt = new Date().toISOString();
+    await pool(Array.from({ length: customers }, (_, i) => i), CONCURRENCY, async (i) => {
+      const key = issueKey();
+      if (!(await store.putKey(key.hash, { customerId: `c${i}`, plan: 'bench', status: 'active', hint: key.hint, createdAt }))) throw new Error('a key hash collided');
+      keys[i] = key.value;
+    });
+    const onboardSeconds = (performance.now() - t0) / 1000;
+
+    // (b) verification through the offline gateway
+    const plan: Plan = { name: 'bench', monthlyPrice: 0, currency: 'USD', rateLimit: 1_000_000, burstLimit: 1_000_000, quotaLimit: QUOTA, quotaPeriod: 'MONTH' };
+    const authorize = makeHandler({ store, catalog: () => [plan], now: () => new Date() });
+    const authorizerMs: number[] = [];
+    const authorizerErrors: string[] = [];
+    const invoker: LambdaInvoker = {
+      has: () => true,
+      async invoke(fn, event) {
+        if (fn === 'KeyAuthorizerFunction') {
+          const a0 = performance.now();
+          try {
+            return { payload: await authorize(event as APIGatewayRequestAuthorizerEvent), logs: '', requestId: 'r' };
+          } catch (error) {
+            if ((error as Error).message !== 'Unauthorized') authorizerErrors.push((error as Error).message);
+            return { error: { errorType: 'Error', errorMessage: (error as Error).message }, logs: '', requestId: 'r' };
+          } finally {
+            authorizerMs.push(performance.now() - a0);
+          }
+        }
+        return { payload: { statusCode: 200, body: '{"ok":true}' }, logs: '', requestId: 'r' };
+      },
+    };
+    const authorizer = { name: 'KeyAuthorizer', functionName: 'KeyAuthorizerFunction', identityHeaders: ['X-Api-Key'], identityQueryStrings: [], ttlSeconds: 0 };
+    const routes: RouteSpec[] = [
+      { method: 'GET', path: '/data', functionName: 'DataFunction', authorizer: 'lambda', lambdaAuthorizer: authorizer, apiKeyRequired: false },
+      { method: 'GET', path: '/open', functionName: 'DataFunction', authorizer: 'none', apiKeyRequired: false },
+    ];
+    const gate = { resolve: () => undefined, admit: () => ({ ok: true }) as const };
+    const verifier = { verify: () => Promise.reject(new Error('unused')) };
+    const { listener } = createGateway({ apiId: 'bench', stage: 'v1', routes, invoker, gate, verifier, log: () => undefined });
+    const server = http.createServer(listener);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+    // Customers spread over the whole population, each sent 2× the quota; 8 hot customers get 64 at once each.
+    const sampled = Math.min(customers, 500);
+    const stride = Math.max(1, Math.floor(customers / sampled));
+    const plan2x: number[] = [];
+    for (let s = 0; s < sampled; s += 1) for (let r = 0; r < 2 * QUOTA; r += 1) plan2x.push(s * stride);
+    for (let i = plan2x.length - 1; i > 0; i -= 1) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [plan2x[i], plan2x[j]] = [plan2x[j] as number, plan2x[i] as number];
+    }
+    const hot = Array.from({ length: 8 }, (_, h) => (h * 7919 + 1) % customers).filter((c) => !plan2x.includes(c));
+    const order = [...plan2x, ...hot.flatMap((c) => Array.from({ length: CONCURRENCY }, () => c))];
+    say(`  verifying ${order.length} requests for ${sampled + hot.length} customers at ${CONCURRENCY} connections…`);
+    reads = 0;
+    writes = 0;
+    const v0 = performance.now();
+    const n = order.length;
+    const shots: Shot[] = await pool(order, CONCURRENCY, async (customer) => ({ customer, ...(await get(port, '/v1/data', keys[customer], agent)) }));
+    const verifySeconds = (performance.now() - v0) / 1000;
+    const requestReads = reads;
+    const requestWrites = writes;
+    const unexpected = shots.filter((s) => s.status !== 200 && s.status !== 403);
+    if (unexpected.length > n / 100) throw new Error(`${unexpected.length} requests answered ${unexpected[0]?.status}: ${authorizerErrors[0] ?? ''}`);
+    const admittedBy = new Map<number, number>();
+    for (const s of shots) if (s.status === 200) admittedBy.set(s.customer, (admittedBy.get(s.customer) ?? 0) + 1);
+    let overshoot = 0;
+    for (const n of admittedBy.values()) overshoot += Math.max(0, n - QUOTA);
+    const admitted = shots.filter((s) => s.status === 200).length;
+    const baseline = await pool(order.slice(0, 2000), CONCURRENCY, async () => get(port, '/v1/open', undefined, agent));
+    agent.destroy();
+
+    const perRequest = { reads: requestReads / n, writes: requestWrites / n, authorizerInvocations: authorizerMs.length / n };
+    const authorizerMedianMs = median(authorizerMs);
+    // Lambda bills duration in 1 ms steps; the in-process time is a floor for what a Lambda would take.
+    const lambdaRequests = perRequest.authorizerInvocations * LAMBDA_PER_MILLION_REQUESTS.usd;
+    const lambdaDuration = perRequest.authorizerInvocations * 1e6 * AUTHORIZER_MEMORY_GB * (Math.ceil(authorizerMedianMs) / 1000) * LAMBDA_ARM_PER_GB_SECOND.usd;
+    // GetItem eventually consistent = 0.5 RRU (strongly consistent reads on the contention path are counted as 0.5 too: a floor).
+    const dynamoReads = perRequest.reads * 0.5 * DYNAMODB_PER_MILLION_RRU.usd;
+    const dynamoWrites = perRequest.writes * DYNAMODB_PER_MILLION_WRU.usd;
+    return {
+      customers,
+      signUpsPerSecond: customers / onboardSeconds,
+      perKeyModeSeconds: Math.min(customers, 10_000) / 5,
+      requests: n,
+      admitted,
+      errors: unexpected.length,
+      ...(authorizerErrors[0] !== undefined ? { firstError: authorizerErrors[0] } : {}),
+      quotaOvershoot: overshoot,
+      requestsPerSecond: n / verifySeconds,
+      p50Ms: median(shots.map((s) => s.ms)),
+      p99Ms: percentile(shots.map((s) => s.ms), 99),
+      baselineP50Ms: median(baseline.map((s) => s.ms)),
+      authorizerMedianMs,
+      perRequest,
+      costPerMillionUsd: { lambdaRequests, lambdaDuration, dynamoReads, dynamoWrites, total: lambdaRequests + lambdaDuration + dynamoReads + dynamoWrites },
+    };
+  } finally {
+    for (const s of servers) {
+      s.closeAllConnections();
+      s.close();
+    }
+    await harness.close();
+  }
+}
+
+export function printScaledKeys(r: ScaledKeysResult): string {
+  const c = r.costPerMillionUsd;
+  return [
+    heading('7. Scaled key mode (self-issued keys, Lambda REQUEST authorizer)'),
+    table(
+      ['', 'scaled mode (measured)', 'per-key mode (AWS limits, computed)'],
+      [
+        ['customers onboarded', String(r.customers), r.customers > 10_000 ? 'impossible: 10,000 API keys per account and Region' : String(r.customers)],
+        ['sign-ups per second (key issuance)', fmt(r.signUpsPerSecond, 0), '5 (CreateApiKey)'],
+        ['time to issue the keys', `${fmt(r.customers / r.signUpsPerSecond, 1)} s`, `${fmt(r.perKeyModeSeconds, 0)} s${r.customers > 10_000 ? ' for the first 10,000' : ''}`],
+        ['CreateApiKey calls', '0', String(Math.min(r.customers, 10_000))],
+      ],
+    ),
+    table(
+      ['verification at 64 connections', 'value'],
+      [
+        ['requests (2× quota per customer, + 8 hot customers × 64 at once)', String(r.requests)],
+        ['admitted', String(r.admitted)],
+        ['errors (5xx)', r.errors === 0 ? '0' : `${r.errors} (${r.firstError ?? ''})`],
+        ['quota overshoot (target 0)', `${r.quotaOvershoot} ${r.quotaOvershoot === 0 ? 'PASS' : 'MISS'}`],
+        ['requests/s', fmt(r.requestsPerSecond, 0)],
+        ['p50 / p99 latency (ms)', `${fmt(r.p50Ms, 1)} / ${fmt(r.p99Ms, 1)}`],
+        ['p50 without the authorizer (ms) → added latency', `${fmt(r.baselineP50Ms, 1)} → +${fmt(r.p50Ms - r.baselineP50Ms, 1)}`],
+        ['authorizer median (ms, in-process)', fmt(r.authorizerMedianMs, 2)],
+        ['per request: authorizer invocations / DynamoDB reads / writes', `${fmt(r.perRequest.authorizerInvocations, 2)} / ${fmt(r.perRequest.reads, 2)} / ${fmt(r.perRequest.writes, 2)}`],
+      ],
+    ),
+    table(
+      ['extra cost per million requests (US East list prices)', 'scaled mode', 'per-key mode'],
+      [
+        ['Lambda requests (authorizer)', usd(c.lambdaRequests), usd(0)],
+        [`Lambda duration (${AUTHORIZER_MEMORY_GB * 1024} MB × ${Math.ceil(r.authorizerMedianMs)} ms, the offline median: dynalite-bound, an upper bound)`, usd(c.lambdaDuration), usd(0)],
+        [`  the same per 10 ms billed`, usd((c.lambdaDuration / Math.ceil(r.authorizerMedianMs)) * 10), usd(0)],
+        ['DynamoDB reads', usd(c.dynamoReads), usd(0)],
+        ['DynamoDB writes (quota counter)', usd(c.dynamoWrites), usd(0)],
+        ['total', usd(c.total), usd(0)],
+      ],
+    ),
+    'Prices: bench/prices.ts (Lambda and DynamoDB figures there are marked unconfirmed). API Gateway\'s own $3.50/M is the same in both modes.',
+  ].join('\n');
+}
+
+if (require.main === module) {
+  const at = process.argv.indexOf('--customers');
+  const customers = at === -1 ? 20_000 : Number(process.argv[at + 1]);
+  if (!Number.isInteger(customers) || customers < 1) throw new Error('--customers must be a positive integer');
+  runScaledKeys(customers, (line) => console.log(line))
+    .then((r) => console.log(printScaledKeys(r)))
+    .catch((error: unknown) => {
+      console.error(error instanceof Error ? error.stack : error);
+      process.exit(1);
+    });
+}

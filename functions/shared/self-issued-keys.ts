@@ -1,0 +1,42 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * API keys the project issues itself (KeyMode SelfIssued, issue 15): `tg_live_` + 32 random bytes in base64url
+ * (256 bits of entropy, 51 characters in all), recognizable by their prefix (as secret scanners expect), stored only
+ * as their SHA-256 hash. A fast hash is right here: the value is random and 256 bits long, so there is nothing to
+ * guess that a slow hash (bcrypt, scrypt) would protect; it keeps verification to one hash and one GetItem.
+ * The value is returned once, to the caller who creates or rotates the key, and is never logged or stored.
+ */
+export const KEY_PREFIX = 'tg_live_';
+const KEY_PATTERN = /^tg_live_[A-Za-z0-9_-]{43}$/;
+
+export interface IssuedKey {
+  /** The secret: show it once, never store or log it. */
+  value: string;
+  /** SHA-256 of the value, hex: the only form stored. */
+  hash: string;
+  /** The first 12 characters (`tg_live_` + 4), for the key card: identifies a key without revealing it. */
+  hint: string;
+}
+
+export function hashKey(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+/** A new key. */
+export function issueKey(): IssuedKey {
+  const value = `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+  return { value, hash: hashKey(value), hint: value.slice(0, 12) };
+}
+
+/** True when `value` has the shape of a self-issued key (checked before any table read: no lookups for junk). */
+export function looksLikeKey(value: string): boolean {
+  return KEY_PATTERN.test(value);
+}
+
+/** Constant-time comparison of two hex hashes (a stored hash against the hash of a presented key). */
+export function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}

@@ -1,0 +1,105 @@
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isConditionalCheckFailed } from '../aws-errors.ts';
+import { documentClient } from '../clients.ts';
+
+/**
+ * The SelfIssuedKeys table (KeyMode SelfIssued, issue 15): one item per key hash and one usage counter per customer
+ * and quota period, partition key `pk`:
+ *
+ *   KEY#<sha256 hex>               { customerId, plan, status: 'active' | 'revoked', hint, createdAt }
+ *   USE#<customerId>#<period>      { used, win, n, expiresAt }   (quota count; requests in the one-second window `win`)
+ *
+ * The key VALUE is never stored: only its hash (functions/shared/self-issued-keys.ts).
+ *
+ * Quota exactness: `consume` is one conditional UpdateItem (`used < :limit`); DynamoDB applies conditional writes to
+ * one item one at a time, so concurrent requests cannot both pass the last unit: at most 0 requests over the quota
+ * ("Condition expressions", DynamoDB developer guide: a conditional write succeeds only if the condition holds at
+ * write time, and writes to an item are serialized). The rate limit is a fixed one-second window counted on the same
+ * item (`n < :rate` while `win` is the current second): at most `rate` per second within a window, up to 2×rate
+ * across a window boundary; burst is not modeled separately.
+ */
+
+export interface KeyRecord {
+  customerId: string;
+  plan: string;
+  status: 'active' | 'revoked';
+  hint: string;
+  createdAt: string;
+}
+
+export type Consumption = { ok: true; used: number } | { ok: false; reason: 'quota' | 'rate' };
+
+export interface SelfIssuedKeysStore {
+  /** Stores a new key's hash; false if that hash exists (never overwrites). */
+  putKey(hash: string, record: KeyRecord): Promise<boolean>;
+  getKey(hash: string): Promise<KeyRecord | undefined>;
+  /** Marks a key revoked (rotation, offboarding). */
+  revokeKey(hash: string): Promise<void>;
+  /**
+   * Counts one request for `customerId` in `period` (e.g. `2026-11`) at second `nowSeconds`, unless that would pass
+   * `quotaLimit` for the period or `rateLimit` for the second. `expiresAt` (epoch seconds) is the counter's TTL.
+   */
+  consume(customerId: string, period: string, nowSeconds: number, limits: { quotaLimit: number; rateLimit: number }, expiresAt: number): Promise<Consumption>;
+}
+
+export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentClient = documentClient): SelfIssuedKeysStore {
+  return {
+    async putKey(hash, record) {
+      try {
+        await client.send(new PutCommand({ TableName: tableName, Item: { pk: `KEY#${hash}`, ...record }, ConditionExpression: 'attribute_not_exists(pk)' }));
+        return true;
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) return false;
+        throw error;
+      }
+    },
+    async getKey(hash) {
+      const out = await client.send(new GetCommand({ TableName: tableName, Key: { pk: `KEY#${hash}` } }));
+      if (out.Item === undefined) return undefined;
+      const { customerId, plan, status, hint, createdAt } = out.Item as KeyRecord;
+      return { customerId, plan, status, hint, createdAt };
+    },
+    async revokeKey(hash) {
+      await client.send(
+        new UpdateCommand({ TableName: tableName, Key: { pk: `KEY#${hash}` }, UpdateExpression: 'SET #s = :r', ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':r': 'revoked' } }),
+      ).catch((error: unknown) => {
+        if (!isConditionalCheckFailed(error)) throw error;
+      });
+    },
+    async consume(customerId, period, nowSeconds, { quotaLimit, rateLimit }, expiresAt) {
+      const Key = { pk: `USE#${customerId}#${period}` };
+      const update = async (UpdateExpression: string, ConditionExpression: string, values: Record<string, number>): Promise<number | undefined> => {
+        try {
+          const out = await client.send(
+            new UpdateCommand({ TableName: tableName, Key, UpdateExpression, ConditionExpression, ExpressionAttributeValues: values, ReturnValues: 'UPDATED_NEW' }),
+          );
+          return Number(out.Attributes?.used);
+        } catch (error) {
+          if (isConditionalCheckFailed(error)) return undefined;
+          throw error;
+        }
+      };
+      // A few rounds only when other requests race for the same item (a window opening); then it counts as rate.
+      for (let round = 0; round < 3; round += 1) {
+        // The common case, one write: the same second as the last request, quota and window both allow.
+        const same = await update('ADD used :one, n :one', 'used < :limit AND win = :sec AND n < :rate', { ':one': 1, ':limit': quotaLimit, ':rate': rateLimit, ':sec': nowSeconds });
+        if (same !== undefined) return { ok: true, used: same };
+        const got = await client.send(new GetCommand({ TableName: tableName, Key, ConsistentRead: true }));
+        const item = got.Item as { used?: number; win?: number; n?: number } | undefined;
+        if (item?.used !== undefined && item.used >= quotaLimit) return { ok: false, reason: 'quota' };
+        if (item?.win !== undefined && item.win >= nowSeconds) {
+          if ((item.n ?? 0) >= rateLimit) return { ok: false, reason: 'rate' };
+          continue; // the window was opened meanwhile: count in it
+        }
+        // A new second, or the period's first request: open the window at 1.
+        const opened = await update(
+          'SET win = :sec, n = :one, expiresAt = :exp ADD used :one',
+          '(attribute_not_exists(used) OR used < :limit) AND (attribute_not_exists(win) OR win < :sec)',
+          { ':one': 1, ':limit': quotaLimit, ':sec': nowSeconds, ':exp': expiresAt },
+        );
+        if (opened !== undefined) return { ok: true, used: opened };
+      }
+      return { ok: false, reason: 'rate' };
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The scaled key mode's verification (KeyMode SelfIssued, issue 15) on the offline DynamoDB (dynalite): keys stored
+ * as hashes only, the REQUEST authorizer's answers, the quota exact under 64 concurrent requests, the per-second rate.
+ */
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { makeHandler, quotaPeriod } from '../../functions/key-authorizer/handler.ts';
+import type { Plan } from '../../functions/shared/plans.ts';
+import { hashKey, issueKey, looksLikeKey } from '../../functions/shared/self-issued-keys.ts';
+import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../../functions/shared/tables/self-issued-keys.ts';
+import { startKeyStore, type KeyStoreHarness } from '../../local/harness/key-store.ts';
+
+const plan = (over: Partial<Plan>): Plan => ({ name: 'basic', monthlyPrice: 10, currency: 'USD', rateLimit: 1000, burstLimit: 1000, quotaLimit: 50, quotaPeriod: 'MONTH', ...over });
+const METHOD_ARN = 'arn:aws:execute-api:us-east-1:000000000000:api1/v1/GET/links';
+const event = (key?: string): APIGatewayRequestAuthorizerEvent =>
+  ({ type: 'REQUEST', methodArn: METHOD_ARN, headers: key === undefined ? {} : { 'X-Api-Key': key } }) as unknown as APIGatewayRequestAuthorizerEvent;
+
+// dynalite serialises writes to one item: 64 racing requests take seconds under load.
+jest.setTimeout(30_000);
+
+let harness: KeyStoreHarness;
+let store: SelfIssuedKeysStore;
+beforeAll(async () => {
+  harness = await startKeyStore();
+  store = selfIssuedKeysStore(harness.tableName, harness.client);
+});
+afterAll(() => harness.close());
+
+async function customer(id: string, planName: string): Promise<string> {
+  const key = issueKey();
+  expect(await store.putKey(key.hash, { customerId: id, plan: planName, status: 'active', hint: key.hint, createdAt: new Date().toISOString() })).toBe(true);
+  return key.value;
+}
+
+it('issues tg_live_ keys of 256 bits and stores only their hash', async () => {
+  const key = issueKey();
+  expect(looksLikeKey(key.value)).toBe(true);
+  expect(key.value).toMatch(/^tg_live_[A-Za-z0-9_-]{43}$/);
+  expect(issueKey().value).not.toBe(key.value);
+  const value = await customer('c-hash', 'basic');
+  const items = await harness.client.send(new ScanCommand({ TableName: harness.tableName }));
+  expect(JSON.stringify(items.Items)).not.toContain(value);
+  expect(items.Items?.some((i) => i.pk === `KEY#${hashKey(value)}`)).toBe(true);
+  expect(await store.putKey(hashKey(value), { customerId: 'other', plan: 'basic', status: 'active', hint: '', createdAt: '' })).toBe(false);
+});
+
+it('the authorizer: Unauthorized for missing, malformed, unknown and revoked keys; Allow with the customer in context', async () => {
+  const value = await customer('c-auth', 'basic');
+  const authorize = makeHandler({ store, catalog: () => [plan({})], now: () => new Date() });
+  for (const bad of [undefined, '', 'abc', `tg_live_${'A'.repeat(43)}`]) await expect(authorize(event(bad))).rejects.toThrow('Unauthorized');
+  const allowed = await authorize(event(value));
+  expect(allowed).toMatchObject({
+    principalId: 'c-auth',
+    policyDocument: { Statement: [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: 'arn:aws:execute-api:us-east-1:000000000000:api1/v1/*/*' }] },
+    context: { customerId: 'c-auth', plan: 'basic', used: 1 },
+  });
+  await store.revokeKey(hashKey(value));
+  await expect(authorize(event(value))).rejects.toThrow('Unauthorized');
+});
+
+it('the quota is exact under 64 concurrent requests: 0 over the limit', async () => {
+  const value = await customer('c-quota', 'basic');
+  const authorize = makeHandler({ store, catalog: () => [plan({ quotaLimit: 20, rateLimit: 1_000_000 })], now: () => new Date('2026-11-30T12:00:00Z') });
+  const results = await Promise.all(Array.from({ length: 64 }, () => authorize(event(value))));
+  const allowed = results.filter((r) => r.policyDocument.Statement[0]?.Effect === 'Allow');
+  expect(allowed).toHaveLength(20);
+  expect(results.filter((r) => r.context?.reason === 'quota')).toHaveLength(44);
+  expect(new Set(allowed.map((r) => r.context?.used))).toEqual(new Set(Array.from({ length: 20 }, (_, i) => i + 1)));
+});
+
+it('the rate: at most rateLimit per second, a new second opens a new window; the next period a new quota', async () => {
+  const value = await customer('c-rate', 'basic');
+  let now = new Date('2026-11-30T12:00:00Z');
+  const authorize = makeHandler({ store, catalog: () => [plan({ quotaLimit: 100, rateLimit: 5 })], now: () => now });
+  const burst = await Promise.all(Array.from({ length: 12 }, () => authorize(event(value))));
+  expect(burst.filter((r) => r.policyDocument.Statement[0]?.Effect === 'Allow')).toHaveLength(5);
+  expect(burst.filter((r) => r.context?.reason === 'rate')).toHaveLength(7);
+  now = new Date('2026-11-30T12:00:01Z');
+  expect((await authorize(event(value))).context).toMatchObject({ used: 6 });
+  now = new Date('2026-12-01T00:00:00Z');
+  expect((await authorize(event(value))).context).toMatchObject({ used: 1 });
+});
+
+it('quota periods', () => {
+  const at = new Date('2026-11-30T23:59:59Z'); // a Monday
+  expect(quotaPeriod('DAY', at).key).toBe('2026-11-30');
+  expect(quotaPeriod('WEEK', new Date('2026-12-03T10:00:00Z')).key).toBe('W2026-11-30');
+  expect(quotaPeriod('MONTH', at)).toEqual({ key: '2026-11', expiresAt: Date.UTC(2026, 11, 1) / 1000 + 86_400 });
+});
