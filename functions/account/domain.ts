@@ -1,3 +1,4 @@
+// Over 400 lines: the key's life (read, rotate, overlap, retire) and the usage and billing views share AccountDeps and the account's invariants; splitting them is the next step.
 import { requireActive, type AccountStore, type ActiveAccount, type PlanAccount, type PreviousKey } from '#shared/accounts';
 import { computeStatement, currentPeriod, type LedgerEntry, type Statement } from '#shared/billing';
 import { DEFAULT_RETRY_AFTER_SECONDS, errorName, isNotFound, isTransient, isUserNotFound, retryAfterOf } from '#shared/aws-errors';

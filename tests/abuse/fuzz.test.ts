@@ -1,3 +1,4 @@
+// Over 400 lines: one fuzzing suite whose generators (methods, paths, headers, bodies) and properties belong together.
 /**
  * Fuzzing every route of the offline stack (fast-check): random methods, paths (the template's, with random, encoded,
  * badly encoded and very long segments), query strings, headers and bodies (up to a few MB, binary, deeply nested,

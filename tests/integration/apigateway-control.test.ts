@@ -1,3 +1,4 @@
+// Over 400 lines: the management API's operations, each driven by the real SDK against one store.
 /**
  * The offline API Gateway control plane driven by the real SDK v3 client over HTTP (free port, temp state dir).
  */

@@ -1,3 +1,4 @@
+// Over 400 lines: the offline Step Functions service's wire API, one case per operation and state type.
 /**
  * The offline Step Functions service, driven over HTTP with SDK v3 SFNClient: small inline state machines, a
  * dynalite DynamoDB, and stub HTTP servers standing in for the API Gateway control plane and the Lambda Invoke

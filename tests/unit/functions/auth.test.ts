@@ -1,3 +1,4 @@
+// Over 400 lines: one function with seven /auth routes, each with its Cognito error mapping cases.
 import { AUTH_CLIENT_ID as CLIENT_ID, AUTH_CLIENT_SECRET as CLIENT_SECRET } from './env.ts';
 import {
   CognitoIdentityProviderClient,

@@ -1,3 +1,4 @@
+// Over 400 lines: the proration and statement arithmetic's table of cases, to the cent.
 import { PLAN_CATALOG } from './env.ts';
 import {
   assertPeriodEnded,

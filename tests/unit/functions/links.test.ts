@@ -1,3 +1,4 @@
+// Over 400 lines: one function's routes with their validation, ownership and pagination cases.
 import { ACCOUNTS_TABLE, RESOURCES_TABLE } from './env.ts';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {

@@ -1,3 +1,4 @@
+// Over 400 lines: POST /me/plan and its status route, with their idempotency and race cases.
 import { ACCOUNTS_TABLE, PLAN_CHANGE_STATE_MACHINE_ARN as STATE_MACHINE_ARN } from './env.ts';
 import { createHash } from 'node:crypto';
 import {

@@ -1,3 +1,4 @@
+// Over 400 lines: the statement function's events (resolve, close, page, final), each with its retry cases.
 import { ACCOUNTS_TABLE, BILLING_TABLE } from './env.ts';
 import { APIGatewayClient, GetUsageCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';

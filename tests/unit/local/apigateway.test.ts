@@ -1,3 +1,4 @@
+// Over 400 lines: the offline management API's store: keys, plan membership, usage, persistence.
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

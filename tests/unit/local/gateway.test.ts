@@ -1,3 +1,4 @@
+// Over 400 lines: the execute-api chain's steps over real HTTP, one block per step.
 /**
  * The offline API Gateway data plane, over real HTTP on free ports. The Cognito verifier is the real one: tokens
  * are signed with an RSA key generated here and checked against a JWKS served by a tiny local server.
