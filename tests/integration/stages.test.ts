@@ -55,7 +55,7 @@ describe('the template without OpenApiVersion (the defect, as SAM would deploy i
   it('also serves /Stage/…: key-less routes answer, keyed routes refuse every key, and the stage throttles do not apply', async () => {
     const base = t.stack.endpoints.gateway;
     expect(t.stack.model.apis[0]?.stages.map((s) => [s.name, s.methodThrottles.length])).toEqual([
-      ['v1', 15],
+      ['v1', 16],
       ['Stage', 0],
     ]);
     const email = uniqueEmail('stage');
