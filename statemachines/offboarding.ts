@@ -111,13 +111,14 @@ export default machine(
       {
         TableName: ACCOUNTS,
         Key: USER,
-        UpdateExpression: 'SET #status = :closed, closedAt = closingAt, updatedAt = :now REMOVE apiKeyId, failureReason',
+        UpdateExpression: 'SET #status = :closed, closedAt = closingAt, updatedAt = :now REMOVE apiKeyId, previousApiKeyId, failureReason',
         ConditionExpression: '#status = :closing',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':closing': CLOSING, ':closed': S('CLOSED'), ':now': NOW },
       },
       {
-        Comment: 'The commit point: CLOSED, no key. Later period closes skip the account.',
+        Comment:
+          'The commit point: CLOSED, no key (apiKeyId and previousApiKeyId leave the key-only lookup indexes; previousKey stays for its retirement). Later period closes skip the account.',
         ResultPath: null,
         Catch: [on('DynamoDB.ConditionalCheckFailedException', 'Closed', null), onAny('RecordFailure')],
         Next: 'Closed',
