@@ -3,12 +3,14 @@ import { S, STATEMENT_FUNCTION_RETRIES, choice, dynamodb, fail, invoke, isPresen
 import { ACCOUNTS, FAILURE_REASON, NOW, PLANS, USER } from './common.ts';
 
 const KEY_ID = '$.account.Attributes.apiKeyId.S';
+/** The key a rotation replaced, still admitted during its overlap (the account's previousKey). */
+const PREVIOUS_KEY_ID = '$.account.Attributes.previousKey.M.id.S';
 const CLOSING = S('CLOSING');
 const deleteUser = (o: Parameters<typeof sdk>[3]) =>
   sdk('cognitoidentityprovider', 'adminDeleteUser', { UserPoolId: '${UserPoolId}', Username: '$.userId' }, { ResultPath: null, ...o });
 
 export default machine(
-  'Offboarding (user deleted by an administrator or by themselves): mark the account CLOSING, disable the API key (it stops working at once), record ACCOUNT_CLOSED and the final statement prorated to the closing, detach the key from every plan, delete it, delete the Cognito user, mark the account CLOSED. Exactly once per user by execution name offboard-<sub>; every step tolerates \'already done\'. Input: {"userId": "<sub>", "reason": "USER_DELETED" | "SELF_SERVICE"}.',
+  'Offboarding (user deleted by an administrator or by themselves): mark the account CLOSING, disable the API key and a key in its rotation overlap (they stop working at once), record ACCOUNT_CLOSED and the final statement prorated to the closing, detach the key from every plan, delete it, delete the Cognito user, mark the account CLOSED. Exactly once per user by execution name offboard-<sub>; every step tolerates \'already done\'. Input: {"userId": "<sub>", "reason": "USER_DELETED" | "SELF_SERVICE"}.',
   'LoadAccount',
   {
     LoadAccount: dynamodb('getItem', { TableName: ACCOUNTS, Key: USER, ConsistentRead: true }, { ResultPath: '$.loaded', Next: 'CheckAccount' }),
@@ -43,13 +45,26 @@ export default machine(
         Next: 'HasKey',
       },
     ),
-    HasKey: choice([{ ...isPresent(KEY_ID), Next: 'DisableKey' }], 'FinalStatement'),
+    HasKey: choice([{ ...isPresent(KEY_ID), Next: 'DisableKey' }], 'HasPreviousKey'),
     DisableKey: sdk(
       'apigateway',
       'updateApiKey',
       { ApiKey: KEY_ID, PatchOperations: [{ Op: 'replace', Path: '/enabled', Value: 'false' }] },
       {
         Comment: 'First: the key stops working at once (API Gateway refuses a disabled key with 403).',
+        ResultPath: null,
+        Catch: [on('ApiGateway.NotFoundException', 'HasPreviousKey', null), onAny('RecordFailure')],
+        Next: 'HasPreviousKey',
+      },
+    ),
+    HasPreviousKey: choice([{ ...isPresent(PREVIOUS_KEY_ID), Next: 'DisablePreviousKey' }], 'FinalStatement'),
+    DisablePreviousKey: sdk(
+      'apigateway',
+      'updateApiKey',
+      { ApiKey: PREVIOUS_KEY_ID, PatchOperations: [{ Op: 'replace', Path: '/enabled', Value: 'false' }] },
+      {
+        Comment:
+          "A key in its rotation overlap stops working at once too; its retirement (the key-retirement workflow, at the overlap's end) still keeps its usage, detaches and deletes it.",
         ResultPath: null,
         Catch: [on('ApiGateway.NotFoundException', 'FinalStatement', null), onAny('RecordFailure')],
         Next: 'FinalStatement',

@@ -6,7 +6,7 @@ import { DynamoAccountStore, DynamoKeyOwners } from './tables/accounts.ts';
  * How long a Lambda environment trusts a key's owner it has read (KeyOwners cache), in seconds: within it a repeat
  * caller costs no DynamoDB read. A key's owner never changes, and API Gateway checks the key itself on every request.
  * A rotated-away key's owner is trusted only until its overlap ends; a cancelled overlap or a closed account is seen
- * by the function within this freshness (API Gateway refuses the disabled, deleted key at once). See CachedKeyOwners.
+ * by the function within this freshness (API Gateway refuses the disabled key at once). See CachedKeyOwners.
  */
 export const KEY_OWNER_FRESHNESS_SECONDS = 60;
 

@@ -5,6 +5,7 @@
  * if the retirement workflow runs late — and GET /me/api-key no longer shows it; DELETE /me/api-key/previous retires
  * it at once. Key-only mode finds the old key's owner through the Accounts table's PreviousApiKeyIndex.
  */
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,10 +35,13 @@ function onStack(get: () => TestStack) {
       return (await res.json()) as never;
     },
     cancel: (c: Customer) => fetch(url('/me/api-key/previous'), { method: 'DELETE', headers: { Authorization: c.idToken } }),
+    executionArn(logicalId: string, name: string): string {
+      const machine = get().stack.model.stateMachines.find((m) => m.logicalId === logicalId);
+      if (!machine) throw new Error(`no state machine ${logicalId}`);
+      return `${machine.arn.replace(':stateMachine:', ':execution:')}:${name}`;
+    },
     retirementArn(rotationId: string): string {
-      const machine = get().stack.model.stateMachines.find((m) => m.logicalId === 'KeyRetirementStateMachine');
-      if (!machine) throw new Error('no key-retirement state machine');
-      return `${machine.arn.replace(':stateMachine:', ':execution:')}:retire-${rotationId}`;
+      return this.executionArn('KeyRetirementStateMachine', `retire-${rotationId}`);
     },
     /** A data API call as the mode wants it: the key alone (ApiKey), or `idToken` plus the key. */
     data: (mode: DataApiAuth, keyValue: string, idToken: string, path = '/links', init: RequestInit = {}) =>
@@ -146,6 +150,31 @@ describe.each(['IdTokenAndApiKey', 'ApiKey'] as const)('DataApiAuth=%s', (mode) 
     // The scheduled retirement is still waiting: at the overlap's end it finds nothing left to do.
     const execution = await t.clients.sfn.send(new DescribeExecutionCommand({ executionArn: s.retirementArn(rotated.id) }));
     expect(execution.status).toBe('RUNNING');
+  }, 60_000);
+
+  it('closing the account during an overlap stops the old key at once (403) and takes it out of the key lookup', async () => {
+    const c = await onboardCustomer(t, `overlap-close-${mode}`);
+    const res = await s.rotate(c, { overlapSeconds: 3600 });
+    expect(res.status).toBe(200);
+    const rotated = (await res.json()) as Rotated;
+    expect((await links(c, c.keyValue)).status).toBe(200); // in key-only mode its owner is cached now
+    const { idToken: fresh } = await signIn(t, c.email);
+
+    expect((await fetch(`${t.stack.apiUrl}/me`, {
+          method: 'DELETE',
+          headers: { Authorization: fresh, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ confirm: c.email }),
+        })).status).toBe(202);
+    const closed = await waitForExecution(t, s.executionArn('OffboardingStateMachine', `offboard-${c.userId}`), 30_000);
+    expect(closed.status).toBe('SUCCEEDED');
+
+    // Offboarding disabled both keys: API Gateway refuses them before any function runs, whatever a cache holds.
+    expect((await links(c, c.keyValue, fresh)).status).toBe(403);
+    expect((await links(c, rotated.value, fresh)).status).toBe(403);
+    const { Item } = await t.clients.dynamodb.send(new GetItemCommand({ TableName: t.stack.outputs.AccountsTableName as string, Key: { userId: { S: c.userId } }, ConsistentRead: true }));
+    expect(Item?.status?.S).toBe('CLOSED');
+    expect(Item).not.toHaveProperty('previousApiKeyId');
+    expect(Item).not.toHaveProperty('apiKeyId');
   }, 60_000);
 
   it('refuses an overlap outside 0…24 h, or not whole seconds, with 400 naming the field; and a second overlap while one lasts (409)', async () => {
