@@ -6,6 +6,14 @@ const KEY_ID = '$.account.Attributes.apiKeyId.S';
 /** The key a rotation replaced, still admitted during its overlap (the account's previousKey). */
 const PREVIOUS_KEY_ID = '$.account.Attributes.previousKey.M.id.S';
 const CLOSING = S('CLOSING');
+/** UpdateApiKey enabled=false of the key at `keyPath`; a key already gone counts as done. */
+const disableKey = (keyPath: string, comment: string, next: string) =>
+  sdk(
+    'apigateway',
+    'updateApiKey',
+    { ApiKey: keyPath, PatchOperations: [{ Op: 'replace', Path: '/enabled', Value: 'false' }] },
+    { Comment: comment, ResultPath: null, Catch: [on('ApiGateway.NotFoundException', next, null), onAny('RecordFailure')], Next: next },
+  );
 const deleteUser = (o: Parameters<typeof sdk>[3]) =>
   sdk('cognitoidentityprovider', 'adminDeleteUser', { UserPoolId: '${UserPoolId}', Username: '$.userId' }, { ResultPath: null, ...o });
 
@@ -46,29 +54,12 @@ export default machine(
       },
     ),
     HasKey: choice([{ ...isPresent(KEY_ID), Next: 'DisableKey' }], 'HasPreviousKey'),
-    DisableKey: sdk(
-      'apigateway',
-      'updateApiKey',
-      { ApiKey: KEY_ID, PatchOperations: [{ Op: 'replace', Path: '/enabled', Value: 'false' }] },
-      {
-        Comment: 'First: the key stops working at once (API Gateway refuses a disabled key with 403).',
-        ResultPath: null,
-        Catch: [on('ApiGateway.NotFoundException', 'HasPreviousKey', null), onAny('RecordFailure')],
-        Next: 'HasPreviousKey',
-      },
-    ),
+    DisableKey: disableKey(KEY_ID, 'First: the key stops working at once (API Gateway refuses a disabled key with 403).', 'HasPreviousKey'),
     HasPreviousKey: choice([{ ...isPresent(PREVIOUS_KEY_ID), Next: 'DisablePreviousKey' }], 'FinalStatement'),
-    DisablePreviousKey: sdk(
-      'apigateway',
-      'updateApiKey',
-      { ApiKey: PREVIOUS_KEY_ID, PatchOperations: [{ Op: 'replace', Path: '/enabled', Value: 'false' }] },
-      {
-        Comment:
-          "A key in its rotation overlap stops working at once too; its retirement (the key-retirement workflow, at the overlap's end) still keeps its usage, detaches and deletes it.",
-        ResultPath: null,
-        Catch: [on('ApiGateway.NotFoundException', 'FinalStatement', null), onAny('RecordFailure')],
-        Next: 'FinalStatement',
-      },
+    DisablePreviousKey: disableKey(
+      PREVIOUS_KEY_ID,
+      "A key in its rotation overlap stops working at once too; its retirement (the key-retirement workflow, at the overlap's end) still keeps its usage, detaches and deletes it.",
+      'FinalStatement',
     ),
     FinalStatement: invoke(
       '${StatementFunctionArn}',

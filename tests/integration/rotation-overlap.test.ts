@@ -65,6 +65,11 @@ describe.each(['IdTokenAndApiKey', 'ApiKey'] as const)('DataApiAuth=%s', (mode) 
   });
   const s = onStack(() => t);
   const links = (c: Customer, keyValue: string, idToken = c.idToken) => s.data(mode, keyValue, idToken);
+  async function rotateWithOverlap(c: Customer, overlapSeconds: number): Promise<Rotated> {
+    const res = await s.rotate(c, { overlapSeconds });
+    expect(res.status).toBe(200);
+    return (await res.json()) as Rotated;
+  }
   async function createLink(c: Customer, keyValue: string, target: string): Promise<string> {
     const res = await s.data(mode, keyValue, c.idToken, '/links', {
       method: 'POST',
@@ -79,9 +84,7 @@ describe.each(['IdTokenAndApiKey', 'ApiKey'] as const)('DataApiAuth=%s', (mode) 
     const [c, other] = await Promise.all([onboardCustomer(t, `overlap-${mode}`), onboardCustomer(t, `overlap-other-${mode}`)]);
     const others = await createLink(other, other.keyValue, 'https://example.com/other');
 
-    const res = await s.rotate(c, { overlapSeconds: 5 });
-    expect(res.status).toBe(200);
-    const rotated = (await res.json()) as Rotated;
+    const rotated = await rotateWithOverlap(c, 5);
     expect(rotated.previousKeyId).toBe(c.keyId);
     expect(Date.parse(rotated.previousKeyExpiresAt ?? '')).toBeGreaterThan(Date.now());
 
@@ -114,9 +117,7 @@ describe.each(['IdTokenAndApiKey', 'ApiKey'] as const)('DataApiAuth=%s', (mode) 
 
   it('refuses the old key from its expiry on in the function itself, when the retirement has not run (403)', async () => {
     const c = await onboardCustomer(t, `overlap-late-${mode}`);
-    const res = await s.rotate(c, { overlapSeconds: 3 });
-    expect(res.status).toBe(200);
-    const rotated = (await res.json()) as Rotated;
+    const rotated = await rotateWithOverlap(c, 3);
     // A retirement running late: stopped here, so API Gateway keeps admitting the old key after its expiry.
     await t.clients.sfn.send(new StopExecutionCommand({ executionArn: s.retirementArn(rotated.id) }));
     expect((await links(c, c.keyValue)).status).toBe(200); // and, in key-only mode, its owner is now cached
@@ -134,9 +135,7 @@ describe.each(['IdTokenAndApiKey', 'ApiKey'] as const)('DataApiAuth=%s', (mode) 
 
   it('retires the old key at once when the overlap is cancelled (DELETE /me/api-key/previous → 204, then 403)', async () => {
     const c = await onboardCustomer(t, `overlap-cancel-${mode}`);
-    const res = await s.rotate(c, { overlapSeconds: 3600 });
-    expect(res.status).toBe(200);
-    const rotated = (await res.json()) as Rotated;
+    const rotated = await rotateWithOverlap(c, 3600);
     expect((await links(c, c.keyValue)).status).toBe(200);
 
     expect((await s.cancel(c)).status).toBe(204);
@@ -154,9 +153,7 @@ describe.each(['IdTokenAndApiKey', 'ApiKey'] as const)('DataApiAuth=%s', (mode) 
 
   it('closing the account during an overlap stops the old key at once (403) and takes it out of the key lookup', async () => {
     const c = await onboardCustomer(t, `overlap-close-${mode}`);
-    const res = await s.rotate(c, { overlapSeconds: 3600 });
-    expect(res.status).toBe(200);
-    const rotated = (await res.json()) as Rotated;
+    const rotated = await rotateWithOverlap(c, 3600);
     expect((await links(c, c.keyValue)).status).toBe(200); // in key-only mode its owner is cached now
     const { idToken: fresh } = await signIn(t, c.email);
 
