@@ -3,12 +3,22 @@ import { S, STATEMENT_FUNCTION_RETRIES, choice, dynamodb, fail, invoke, isPresen
 import { ACCOUNTS, FAILURE_REASON, NOW, PLANS, USER } from './common.ts';
 
 const KEY_ID = '$.account.Attributes.apiKeyId.S';
+/** The key a rotation replaced, still admitted during its overlap (the account's previousKey). */
+const PREVIOUS_KEY_ID = '$.account.Attributes.previousKey.M.id.S';
 const CLOSING = S('CLOSING');
+/** UpdateApiKey enabled=false of the key at `keyPath`; a key already gone counts as done. */
+const disableKey = (keyPath: string, comment: string, next: string) =>
+  sdk(
+    'apigateway',
+    'updateApiKey',
+    { ApiKey: keyPath, PatchOperations: [{ Op: 'replace', Path: '/enabled', Value: 'false' }] },
+    { Comment: comment, ResultPath: null, Catch: [on('ApiGateway.NotFoundException', next, null), onAny('RecordFailure')], Next: next },
+  );
 const deleteUser = (o: Parameters<typeof sdk>[3]) =>
   sdk('cognitoidentityprovider', 'adminDeleteUser', { UserPoolId: '${UserPoolId}', Username: '$.userId' }, { ResultPath: null, ...o });
 
 export default machine(
-  'Offboarding (user deleted by an administrator or by themselves): mark the account CLOSING, disable the API key (it stops working at once), record ACCOUNT_CLOSED and the final statement prorated to the closing, detach the key from every plan, delete it, delete the Cognito user, mark the account CLOSED. Exactly once per user by execution name offboard-<sub>; every step tolerates \'already done\'. Input: {"userId": "<sub>", "reason": "USER_DELETED" | "SELF_SERVICE"}.',
+  'Offboarding (user deleted by an administrator or by themselves): mark the account CLOSING, disable the API key and a key in its rotation overlap (they stop working at once), record ACCOUNT_CLOSED and the final statement prorated to the closing, detach the key from every plan, delete it, delete the Cognito user, mark the account CLOSED. Exactly once per user by execution name offboard-<sub>; every step tolerates \'already done\'. Input: {"userId": "<sub>", "reason": "USER_DELETED" | "SELF_SERVICE"}.',
   'LoadAccount',
   {
     LoadAccount: dynamodb('getItem', { TableName: ACCOUNTS, Key: USER, ConsistentRead: true }, { ResultPath: '$.loaded', Next: 'CheckAccount' }),
@@ -43,17 +53,13 @@ export default machine(
         Next: 'HasKey',
       },
     ),
-    HasKey: choice([{ ...isPresent(KEY_ID), Next: 'DisableKey' }], 'FinalStatement'),
-    DisableKey: sdk(
-      'apigateway',
-      'updateApiKey',
-      { ApiKey: KEY_ID, PatchOperations: [{ Op: 'replace', Path: '/enabled', Value: 'false' }] },
-      {
-        Comment: 'First: the key stops working at once (API Gateway refuses a disabled key with 403).',
-        ResultPath: null,
-        Catch: [on('ApiGateway.NotFoundException', 'FinalStatement', null), onAny('RecordFailure')],
-        Next: 'FinalStatement',
-      },
+    HasKey: choice([{ ...isPresent(KEY_ID), Next: 'DisableKey' }], 'HasPreviousKey'),
+    DisableKey: disableKey(KEY_ID, 'First: the key stops working at once (API Gateway refuses a disabled key with 403).', 'HasPreviousKey'),
+    HasPreviousKey: choice([{ ...isPresent(PREVIOUS_KEY_ID), Next: 'DisablePreviousKey' }], 'FinalStatement'),
+    DisablePreviousKey: disableKey(
+      PREVIOUS_KEY_ID,
+      "A key in its rotation overlap stops working at once too; its retirement (the key-retirement workflow, at the overlap's end) still keeps its usage, detaches and deletes it.",
+      'FinalStatement',
     ),
     FinalStatement: invoke(
       '${StatementFunctionArn}',
@@ -111,13 +117,14 @@ export default machine(
       {
         TableName: ACCOUNTS,
         Key: USER,
-        UpdateExpression: 'SET #status = :closed, closedAt = closingAt, updatedAt = :now REMOVE apiKeyId, failureReason',
+        UpdateExpression: 'SET #status = :closed, closedAt = closingAt, updatedAt = :now REMOVE apiKeyId, previousApiKeyId, failureReason',
         ConditionExpression: '#status = :closing',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':closing': CLOSING, ':closed': S('CLOSED'), ':now': NOW },
       },
       {
-        Comment: 'The commit point: CLOSED, no key. Later period closes skip the account.',
+        Comment:
+          'The commit point: CLOSED, no key (apiKeyId and previousApiKeyId leave the key-only lookup indexes; previousKey stays for its retirement). Later period closes skip the account.',
         ResultPath: null,
         Catch: [on('DynamoDB.ConditionalCheckFailedException', 'Closed', null), onAny('RecordFailure')],
         Next: 'Closed',

@@ -106,40 +106,57 @@ export function dataApiAuthFrom(value: string | undefined): DataApiAuth {
   throw new Error(`DATA_API_AUTH must be ApiKey or IdTokenAndApiKey, not ${String(value)}`);
 }
 
-/** Who owns an API key: the Accounts table's `ApiKeyIndex` (apiKeyId → userId). undefined: no account holds it now. */
+/**
+ * Who an API key belongs to now. `until` (epoch ms): when it stops being theirs — a key rotated away with an overlap
+ * is the owner's until the overlap ends (`previousKey.expiresAt`); absent for an account's current key.
+ */
+export interface KeyOwner {
+  userId: string;
+  until?: number;
+}
+
+/**
+ * Who owns an API key at `now`: the account whose current key it is (the Accounts table's `ApiKeyIndex`), else the
+ * ACTIVE account whose rotated-away key it is while the overlap lasts (`PreviousApiKeyIndex`). undefined: no one.
+ */
 export interface KeyOwners {
-  ownerOf(apiKeyId: string): Promise<string | undefined>;
+  ownerOf(apiKeyId: string, now: Date): Promise<KeyOwner | undefined>;
 }
 
 /**
  * KeyOwners with an in-memory cache per Lambda environment: a repeat caller within `ttlMs` costs no DynamoDB read
- * (one Query otherwise). Only found owners are cached. A key id names one key of one user for its whole life (keys
- * are created per user and never reassigned), so a cached owner cannot be the wrong customer; whether the key may
- * still be used is decided by API Gateway on every request before the function runs (a disabled or deleted key gets
- * 403 there). Own code: a Map with expiry times, no library needed.
+ * (one or two Queries otherwise, see DynamoKeyOwners). Only found owners are cached, each until `now + ttlMs` or the
+ * owner's `until`, whichever comes first: a rotated-away key is refused from the instant its overlap ends, even if
+ * the retirement workflow runs late. A key id names one key of one user for its whole life (keys are created per user
+ * and never reassigned), so a cached owner cannot be the wrong customer. What the cache cannot see is a change made
+ * elsewhere before `until`: a cancelled overlap (DELETE /me/api-key/previous) or a closed account. Both disable the
+ * key in API Gateway at once, which refuses it (403) before any function runs; the function's own answer
+ * for such a key lags by at most `ttlMs` (the stated freshness, KEY_OWNER_FRESHNESS_SECONDS).
+ * Own code: a Map with expiry times, no library needed.
  */
 export class CachedKeyOwners implements KeyOwners {
-  private readonly owners = new Map<string, { userId: string; expiresAt: number }>();
+  private readonly owners = new Map<string, { owner: KeyOwner; expiresAt: number }>();
 
   constructor(
     private readonly inner: KeyOwners,
     /** Freshness in milliseconds; 0 reads through every time. */
     private readonly ttlMs: number,
-    private readonly now: () => number = Date.now,
     /** Entries kept at most (oldest dropped first), so memory stays bounded however many keys call. */
     private readonly maxEntries = 10_000,
   ) {}
 
-  async ownerOf(apiKeyId: string): Promise<string | undefined> {
+  async ownerOf(apiKeyId: string, now: Date): Promise<KeyOwner | undefined> {
+    const at = now.getTime();
     const cached = this.owners.get(apiKeyId);
-    if (cached && cached.expiresAt > this.now()) return cached.userId;
+    if (cached && cached.expiresAt > at) return cached.owner;
     this.owners.delete(apiKeyId);
-    const userId = await this.inner.ownerOf(apiKeyId);
-    if (userId !== undefined && this.ttlMs > 0) {
+    const owner = await this.inner.ownerOf(apiKeyId, now);
+    const expiresAt = Math.min(at + this.ttlMs, owner?.until ?? Infinity);
+    if (owner !== undefined && expiresAt > at) {
       if (this.owners.size >= this.maxEntries) this.owners.delete(this.owners.keys().next().value as string);
-      this.owners.set(apiKeyId, { userId, expiresAt: this.now() + this.ttlMs });
+      this.owners.set(apiKeyId, { owner, expiresAt });
     }
-    return userId;
+    return owner;
   }
 }
 
@@ -147,15 +164,16 @@ export class CachedKeyOwners implements KeyOwners {
  * The caller of a data API route in key-only mode: the owner of the key API Gateway verified
  * (`requestContext.identity.apiKeyId`: API Gateway sets `$context.identity.apiKeyId` for a request to a method that
  * requires an API key — API Gateway Developer Guide, "$context variables for data models, authorizers, mapping
- * templates, and access logging"; the offline execute-api sets it in handlers/api-key.ts the same way). 403 without a key id, or when no account holds the key any more (rotated
- * away, account closed): the index maps only each account's current key, so an old key is never resurrected.
+ * templates, and access logging"; the offline execute-api sets it in handlers/api-key.ts the same way). 403 without a
+ * key id, or when no account holds the key at `now`: neither current nor in its overlap (rotated away and past its
+ * expiry, overlap cancelled, account closed), so an old key is never resurrected.
  */
-export async function keyOnlyCaller(event: APIGatewayProxyEvent, owners: KeyOwners): Promise<Caller> {
+export async function keyOnlyCaller(event: APIGatewayProxyEvent, owners: KeyOwners, now = new Date()): Promise<Caller> {
   const apiKeyId = event.requestContext?.identity?.apiKeyId;
   if (!apiKeyId) throw new ForbiddenError('An API key is required');
-  const userId = await owners.ownerOf(apiKeyId);
-  if (userId === undefined) throw new ForbiddenError('The API key belongs to no active account');
-  return { userId, apiKeyId };
+  const owner = await owners.ownerOf(apiKeyId, now);
+  if (owner === undefined) throw new ForbiddenError('The API key belongs to no active account');
+  return { userId: owner.userId, apiKeyId };
 }
 
 /** What a data API function needs to know its caller in either mode. */

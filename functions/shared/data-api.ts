@@ -6,6 +6,8 @@ import { DynamoAccountStore, DynamoKeyOwners } from './tables/accounts.ts';
 /**
  * How long a Lambda environment trusts a key's owner it has read (KeyOwners cache), in seconds: within it a repeat
  * caller costs no DynamoDB read. A key's owner never changes, and API Gateway checks the key itself on every request.
+ * A rotated-away key's owner is trusted only until its overlap ends; a cancelled overlap or a closed account is seen
+ * by the function within this freshness (API Gateway refuses the disabled key at once). See CachedKeyOwners.
  */
 export const KEY_OWNER_FRESHNESS_SECONDS = 60;
 
@@ -25,7 +27,8 @@ export function idTokenVerifierFromEnv(): TokenVerifier {
 
 /**
  * The data API functions' (links, tags) caller dependencies from their environment: `DATA_API_AUTH` (the template's
- * DataApiAuth), `ACCOUNTS_TABLE`; in ApiKey mode `ACCOUNTS_API_KEY_INDEX` (the GSI apiKeyId → userId), in
+ * DataApiAuth), `ACCOUNTS_TABLE`; in ApiKey mode `ACCOUNTS_API_KEY_INDEX` (the GSI apiKeyId → userId) and
+ * `ACCOUNTS_PREVIOUS_API_KEY_INDEX` (the GSI previousApiKeyId → userId, for a key in its rotation overlap); in
  * IdTokenAndApiKey mode the ID token verifier (idTokenVerifierFromEnv).
  * Throws at module load when one is missing or wrong (a deploy mistake).
  */
@@ -36,7 +39,12 @@ export function dataApiCallerDepsFromEnv(): DataApiCallerDeps {
     accounts: new DynamoAccountStore(accountsTable),
     dataApiAuth,
     ...(dataApiAuth === 'ApiKey'
-      ? { keyOwners: new CachedKeyOwners(new DynamoKeyOwners(accountsTable, requireEnv('ACCOUNTS_API_KEY_INDEX')), KEY_OWNER_FRESHNESS_SECONDS * 1000) }
+      ? {
+          keyOwners: new CachedKeyOwners(
+            new DynamoKeyOwners(accountsTable, requireEnv('ACCOUNTS_API_KEY_INDEX'), requireEnv('ACCOUNTS_PREVIOUS_API_KEY_INDEX')),
+            KEY_OWNER_FRESHNESS_SECONDS * 1000,
+          ),
+        }
       : { idTokens: idTokenVerifierFromEnv() }),
   };
 }

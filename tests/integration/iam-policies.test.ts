@@ -224,8 +224,9 @@ function removables(p: Principal): Removable[] {
 
 /**
  * What the paths above do not need, and why: logs and X-Ray have no offline service; tagging on create is not
- * authorized offline (README); the data functions' ApiKeyIndex Query (their second policy) serves only
- * DataApiAuth=ApiKey, and this suite runs the default mode (tests/integration/key-only.test.ts runs that one).
+ * authorized offline (README); the data functions' Query of ApiKeyIndex and PreviousApiKeyIndex (their second policy,
+ * one statement) serves only DataApiAuth=ApiKey, and this suite runs the default mode (tests/integration/key-only.test.ts
+ * and the ApiKey half of rotation-overlap.test.ts run that one, where a missing index resource is AccessDenied).
  * Any other statement no path needs fails the test.
  */
 const NOT_EXERCISED = /AWSLambdaBasicExecutionRole|AWSXrayWriteOnlyAccess|StateMachineLoggingPolicy|TagApiKeysOnCreate|^(Links|Tags)Function: (Links|Tags)FunctionRolePolicy1 statement 0$/;

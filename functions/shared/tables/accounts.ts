@@ -1,7 +1,7 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { Account, AccountStore, PreviousKey } from '../accounts.ts';
-import type { KeyOwners } from '../caller.ts';
+import { inOverlap, type Account, type AccountStore, type PreviousKey } from '../accounts.ts';
+import type { KeyOwner, KeyOwners } from '../caller.ts';
 import { USAGE_HISTORY_RETENTION_DAYS, type UsageHistory, type UsageHistoryWriter, type UsageSegment } from '../usage-history.ts';
 import { conditionHeld } from '../aws-errors.ts';
 import { documentClient } from '../clients.ts';
@@ -32,30 +32,49 @@ export class DynamoAccountStore implements AccountStore {
   }
 }
 
+/** What `PreviousApiKeyIndex` projects of an account: enough to decide whether its rotated-away key still admits. */
+type PreviousKeyEntry = Pick<Account, 'userId' | 'status' | 'previousKey' | 'keySuspendedAt'>;
+
 /**
- * apiKeyId → userId through the table's `ApiKeyIndex` GSI (partition key `apiKeyId`, keys only): one Query, Limit 1,
- * of an index that holds each account's current key only (the attribute moves with a rotation and is removed at
- * close). GSIs are eventually consistent (no ConsistentRead), so a key just issued may be unknown for a moment.
+ * apiKeyId → owner through two GSIs of the table (eventually consistent, so a key just written may be unknown for a
+ * moment; Query on a GSI takes no ConsistentRead):
+ * - `ApiKeyIndex` (partition key `apiKeyId`, keys only): each account's current key. One Query, Limit 1.
+ * - only if that finds no one, `PreviousApiKeyIndex` (partition key `previousApiKeyId`, projecting `previousKey`,
+ *   `status`, `keySuspendedAt`): the key a rotation replaced, written and removed with `previousKey` (swapKey,
+ *   clearPreviousKey, offboarding's MarkClosed). It is the owner's while the account is ACTIVE, not suspended and the
+ *   overlap has not ended at `now` (inOverlap), with `until` = the overlap's end; else no one's.
+ * Reads per call: 1 Query for a current key (the rule), 2 for a rotated-away or unknown key. Each Query reads one
+ * small item: 0.5 RCU (DynamoDB Developer Guide, "Read consistency" / "Query": eventually consistent reads of up to
+ * 4 KB cost half a read unit).
  */
 export class DynamoKeyOwners implements KeyOwners {
   constructor(
     private readonly tableName: string,
     private readonly indexName: string,
+    private readonly previousIndexName: string,
     private readonly client: DynamoDBDocumentClient = documentClient,
   ) {}
 
-  async ownerOf(apiKeyId: string): Promise<string | undefined> {
+  async ownerOf(apiKeyId: string, now: Date): Promise<KeyOwner | undefined> {
+    const current = await this.first(this.indexName, 'apiKeyId', apiKeyId);
+    if (typeof current?.userId === 'string') return { userId: current.userId };
+    const previous = (await this.first(this.previousIndexName, 'previousApiKeyId', apiKeyId)) as PreviousKeyEntry | undefined;
+    if (previous?.status !== 'ACTIVE' || previous.keySuspendedAt !== undefined || !inOverlap(previous, apiKeyId, now)) return undefined;
+    return { userId: previous.userId, until: Date.parse(previous.previousKey!.expiresAt) };
+  }
+
+  private async first(indexName: string, attribute: string, apiKeyId: string): Promise<Record<string, unknown> | undefined> {
     const { Items } = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
-        IndexName: this.indexName,
-        KeyConditionExpression: 'apiKeyId = :k',
+        IndexName: indexName,
+        KeyConditionExpression: '#k = :k',
+        ExpressionAttributeNames: { '#k': attribute },
         ExpressionAttributeValues: { ':k': apiKeyId },
         Limit: 1,
       }),
     );
-    const userId = Items?.[0]?.userId;
-    return typeof userId === 'string' ? userId : undefined;
+    return Items?.[0];
   }
 }
 
@@ -91,13 +110,15 @@ export class DynamoAccountKeyWriter {
 
   /**
    * Points the account at `newKeyId` and releases the lock, if it is still ACTIVE on `plan` with `oldKeyId` and locked
-   * by `lockId`. With `previous`, the old key is kept as `previousKey` (the rotation's overlap); without, none is.
+   * by `lockId`. With `previous`, the old key is kept as `previousKey` (the rotation's overlap) and its id as
+   * `previousApiKeyId` (PreviousApiKeyIndex, the key-only lookup); without, neither is.
    */
   swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date, previous?: PreviousKey): Promise<boolean> {
     return conditionalUpdate(this.client, this.tableName, userId, {
       UpdateExpression:
         'SET apiKeyId = :new, apiKeyCreatedAt = :now, updatedAt = :now, version = if_not_exists(version, :zero) + :one' +
-        (previous ? ', previousKey = :previous' : '') +
+        // previousApiKeyId: the key of PreviousApiKeyIndex (a GSI key must be a top-level attribute).
+        (previous ? ', previousKey = :previous, previousApiKeyId = :old' : '') +
         ' REMOVE rotationLock, rotationLockExpiresAt',
       // The plan too: a plan change that finished meanwhile moved the account, not this new key.
       ConditionExpression:
@@ -117,10 +138,13 @@ export class DynamoAccountKeyWriter {
     });
   }
 
-  /** Forgets the rotated-away key `keyId` once it is retired (no-op if the account holds another or none). */
+  /**
+   * Forgets the rotated-away key `keyId` once it is retired, and with it its PreviousApiKeyIndex entry (no-op if the
+   * account holds another or none: safe to repeat).
+   */
   async clearPreviousKey(userId: string, keyId: string): Promise<void> {
     await conditionalUpdate(this.client, this.tableName, userId, {
-      UpdateExpression: 'REMOVE previousKey',
+      UpdateExpression: 'REMOVE previousKey, previousApiKeyId',
       ConditionExpression: 'previousKey.id = :id',
       ExpressionAttributeValues: { ':id': keyId },
     });

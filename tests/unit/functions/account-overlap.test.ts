@@ -43,7 +43,10 @@ describe('POST /me/api-key/rotate with overlapSeconds', () => {
     expect(result.statusCode).toBe(200);
     expect(bodyOf(result)).toMatchObject({ id: NEW_KEY_ID, previousKeyId: API_KEY_ID, previousKeyExpiresAt: '2025-11-23T14:45:10Z' });
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      // previousApiKeyId: the old key's PreviousApiKeyIndex entry (key-only mode finds its owner there during the overlap).
+      UpdateExpression: expect.stringContaining('previousKey = :previous, previousApiKeyId = :old'),
       ExpressionAttributeValues: expect.objectContaining({
+        ':old': API_KEY_ID,
         ':previous': { id: API_KEY_ID, rotationId: NEW_KEY_ID, usagePlanId: USAGE_PLANS.free, plan: 'free', quotaCarriedOver: 15, expiresAt: '2025-11-23T14:45:10Z' },
       }),
     });
@@ -109,7 +112,7 @@ describe('DELETE /me/api-key/previous', () => {
     expect(apigw).toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: OLD_KEY_ID });
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: ACCOUNTS_TABLE,
-      UpdateExpression: 'REMOVE previousKey',
+      UpdateExpression: 'REMOVE previousKey, previousApiKeyId',
       ConditionExpression: 'previousKey.id = :id',
       ExpressionAttributeValues: { ':id': OLD_KEY_ID },
     });

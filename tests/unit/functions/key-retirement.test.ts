@@ -32,7 +32,7 @@ it('retires the old key: disable, keep its usage, detach, delete, forget previou
   expect(apigw).toHaveReceivedCommandWith(UpdateApiKeyCommand, { apiKey: 'o1dk3y0001' });
   expect(apigw).toHaveReceivedCommandWith(DeleteUsagePlanKeyCommand, { usagePlanId: 'upfree0001', keyId: 'o1dk3y0001' });
   expect(apigw).toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: 'o1dk3y0001' });
-  expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: 'REMOVE previousKey', ExpressionAttributeValues: { ':id': 'o1dk3y0001' } });
+  expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: 'REMOVE previousKey, previousApiKeyId', ExpressionAttributeValues: { ':id': 'o1dk3y0001' } });
 });
 
 it('fails as KeyRetirement.NotRetired (retried by the workflow) when a step fails, naming the cause, not a value', async () => {
