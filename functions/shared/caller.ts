@@ -129,9 +129,10 @@ export interface KeyOwners {
  * owner's `until`, whichever comes first: a rotated-away key is refused from the instant its overlap ends, even if
  * the retirement workflow runs late. A key id names one key of one user for its whole life (keys are created per user
  * and never reassigned), so a cached owner cannot be the wrong customer. What the cache cannot see is a change made
- * elsewhere before `until`: a cancelled overlap (DELETE /me/api-key/previous) or a closed account. Both disable the
- * key in API Gateway at once, which refuses it (403) before any function runs; the function's own answer
- * for such a key lags by at most `ttlMs` (the stated freshness, KEY_OWNER_FRESHNESS_SECONDS).
+ * elsewhere before the entry expires: a rotation of a key cached as current (an overlap shorter than `ttlMs` may end
+ * first; the retirement then disables the key), a cancelled overlap (DELETE /me/api-key/previous) or a closed account
+ * (both disable the key in API Gateway at once, which refuses it with 403 before any function runs). The function's
+ * own answer for such a key lags by at most `ttlMs` (the stated freshness, KEY_OWNER_FRESHNESS_SECONDS).
  * Own code: a Map with expiry times, no library needed.
  */
 export class CachedKeyOwners implements KeyOwners {
