@@ -413,7 +413,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     ok(noTokenLine);
     const noKey = await call(`${o.apiUrl}/links`, { headers: { Authorization: idToken } });
     const noKeyLine = `without a key:   ${noKey.status} ${brief(noKey.body)}`;
-    if (noKey.status !== 403) throw new DemoError(`${noKeyLine} (expected 403)`);
+    // Key-only: the data routes' Lambda authorizer has X-Api-Key as identity source; API Gateway answers 401 without it.
+    const noKeyStatus = keyOnly ? 401 : 403;
+    if (noKey.status !== noKeyStatus) throw new DemoError(`${noKeyLine} (expected ${noKeyStatus})`);
     ok(noKeyLine);
     let sent = 0;
     const counts = new Map<number, number>();

@@ -1,5 +1,6 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { requireEnv } from '../shared/env.ts';
+import { keyModeFrom } from '../shared/key-mode.ts';
 import { findPlan, planCatalog, type Plan, type QuotaPeriod } from '../shared/plans.ts';
 import { hashKey, looksLikeKey } from '../shared/self-issued-keys.ts';
 import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../shared/tables/self-issued-keys.ts';
@@ -74,12 +75,6 @@ export async function passThrough(event: APIGatewayRequestAuthorizerEvent): Prom
   return { ...policy('Allow', event.methodArn, 'api-key', {}), usageIdentifierKey: value };
 }
 
-/** The deploy's key mode (`KEY_MODE`); anything else is a deploy mistake and fails at module load. */
-export type KeyMode = 'ApiGateway' | 'SelfIssued';
-export function keyModeFrom(value: string | undefined): KeyMode {
-  if (value === 'ApiGateway' || value === 'SelfIssued') return value;
-  throw new Error(`KEY_MODE must be ApiGateway or SelfIssued, not ${String(value)}`);
-}
 
 export function makeHandler(deps: AuthorizerDeps) {
   return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {

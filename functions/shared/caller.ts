@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { inOverlap, readOnce, type AccountStore } from './accounts.ts';
 import { ForbiddenError, UnauthorizedError } from './errors.ts';
+import { selfIssuedCaller, selfIssuedOwnKey, type KeyMode } from './key-mode.ts';
 
 /** Who is calling, from the Cognito authorizer's claims and the API key API Gateway matched. */
 export interface Caller {
@@ -136,10 +137,16 @@ export interface DataApiCallerDeps {
   keyOwners?: KeyOwners;
   /** Default `IdTokenAndApiKey`. */
   dataApiAuth?: DataApiAuth;
+  /** Default `ApiGateway`. */
+  keyMode?: KeyMode;
 }
 
 /** The caller resolution of the deployed mode: keyOnlyCaller (`ApiKey`) or ownKeyCaller (`IdTokenAndApiKey`). */
 export function dataApiCaller(deps: DataApiCallerDeps): (event: APIGatewayProxyEvent) => Promise<Caller> {
+  if (deps.keyMode === 'SelfIssued') {
+    if (deps.dataApiAuth === 'ApiKey') return (event) => Promise.resolve(selfIssuedCaller(event));
+    return (event) => Promise.resolve(selfIssuedOwnKey(event, claim(event.requestContext?.authorizer?.claims as Record<string, unknown> | undefined, 'sub')));
+  }
   if (deps.dataApiAuth === 'ApiKey') {
     const owners = deps.keyOwners;
     if (!owners) throw new Error('dataApiCaller: ApiKey mode needs keyOwners');

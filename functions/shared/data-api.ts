@@ -1,5 +1,6 @@
 import { CachedKeyOwners, dataApiAuthFrom, type DataApiCallerDeps } from './caller.ts';
 import { requireEnv } from './env.ts';
+import { keyModeFrom } from './key-mode.ts';
 import { DynamoAccountStore, DynamoKeyOwners } from './tables/accounts.ts';
 
 /**
@@ -19,6 +20,7 @@ export function dataApiCallerDepsFromEnv(): DataApiCallerDeps {
   return {
     accounts: new DynamoAccountStore(accountsTable),
     dataApiAuth,
+    keyMode: keyModeFrom(process.env.KEY_MODE),
     ...(dataApiAuth === 'ApiKey'
       ? { keyOwners: new CachedKeyOwners(new DynamoKeyOwners(accountsTable, requireEnv('ACCOUNTS_API_KEY_INDEX')), KEY_OWNER_FRESHNESS_SECONDS * 1000) }
       : {}),

@@ -4,7 +4,8 @@
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { keyModeFrom, makeHandler, passThrough, quotaPeriod } from '../../functions/key-authorizer/handler.ts';
+import { makeHandler, passThrough, quotaPeriod } from '../../functions/key-authorizer/handler.ts';
+import { keyModeFrom } from '../../functions/shared/key-mode.ts';
 import type { Plan } from '../../functions/shared/plans.ts';
 import { hashKey, issueKey, looksLikeKey } from '../../functions/shared/self-issued-keys.ts';
 import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../../functions/shared/tables/self-issued-keys.ts';
@@ -99,7 +100,8 @@ it('ApiGateway mode: the header key passes through as usageIdentifierKey, allowe
     usageIdentifierKey: 'any-api-gateway-key-value',
   });
   expect(keyModeFrom('SelfIssued')).toBe('SelfIssued');
-  expect(() => keyModeFrom(undefined)).toThrow('KEY_MODE must be ApiGateway or SelfIssued');
+  expect(keyModeFrom(undefined)).toBe('ApiGateway');
+  expect(() => keyModeFrom('Scaled')).toThrow('KEY_MODE must be ApiGateway or SelfIssued');
 });
 
 it('quota periods', () => {
