@@ -5,8 +5,7 @@
  * applied. Physical ids are deterministic from the stack name (so a restart finds its state again), except
  * Cognito's, which cognito-local assigns and the stack passes in.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
   TemplateError,
@@ -15,11 +14,9 @@ import {
   isNoValue,
   loadTemplate,
   pseudoParameters,
-  resolveLanguageExtensions,
   resolveParameters,
   resolveValue,
   unquote,
-  usesLanguageExtensions,
   withFunctionGlobals,
   type JsonObject,
   type ResolveContext,
@@ -195,34 +192,16 @@ const TRIGGERS = ['PreSignUp', 'PostConfirmation', 'PostAuthentication', 'PreTok
 /** A stable 10-character id, like API Gateway's (see stableId in ./ids.ts). */
 export const shortId = (...parts: string[]): string => stableId(parts);
 
-/**
- * The template as CloudFormation hands it to the SAM transform: with AWS::LanguageExtensions, every Fn::If resolved
- * under these parameter values (conditions use parameters only); otherwise unchanged. Also what scripts/validate.ts
- * and the tests give cfn-lint and the SAM translator, once per DataApiAuth value.
- */
-export function languageExtensionsApplied(template: Template, parameters: Record<string, string>): Template {
-  if (!usesLanguageExtensions(template)) return template;
-  const noResources = (): never => {
-    throw new TemplateError('a condition may use parameters only');
-  };
-  return resolveLanguageExtensions(template, evaluateConditions(template, { parameters, ref: noResources, getAtt: noResources }));
-}
+/** The only transform the offline stack implements; any other (AWS::LanguageExtensions, a macro) is refused. */
+const SAM_TRANSFORM = 'AWS::Serverless-2016-10-31';
 
-/** The modes of the DataApiAuth parameter: each is linted and translated (validate, tests) as its own template. */
-export const DATA_API_AUTH_MODES = ['IdTokenAndApiKey', 'ApiKey'] as const;
-
-/**
- * Writes template.yaml as CloudFormation gives it to the SAM transform under these parameter overrides
- * (languageExtensionsApplied) to a JSON file in a fresh temporary directory, for cfn-lint and ../shared/tools/sam-translate;
- * returns its path (the directory is removed when the process exits). JSON is valid CloudFormation; relative paths (CodeUri, DefinitionUri) are not followed by either.
- */
-export function writeTemplateAsDeployed(templatePath: string, overrides: Record<string, string>): string {
-  const template = loadTemplate(templatePath);
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-template-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const out = join(dir, 'template.json');
-  writeFileSync(out, JSON.stringify(languageExtensionsApplied(template, resolveParameters(template, overrides)), null, 1));
-  return out;
+function checkTransform(template: Template): void {
+  const transform = (template as { Transform?: unknown }).Transform;
+  if (transform === undefined) return;
+  const list = Array.isArray(transform) ? transform : [transform];
+  if (list.length !== 1 || list[0] !== SAM_TRANSFORM) {
+    throw new TemplateError(`Transform must be ${SAM_TRANSFORM} alone (the offline stack implements no other), not ${JSON.stringify(transform)}`);
+  }
 }
 
 export function loadStackModel(opts: ModelOptions): StackModel {
@@ -233,8 +212,8 @@ export function buildStackModel(source: Template, opts: ModelOptions): StackMode
   const { stackName, region, accountId } = opts;
   const templateDir = dirname(opts.templatePath);
   const parameters = { ...resolveParameters(source, opts.parameterOverrides), ...pseudoParameters({ region, accountId, stackName }) };
-  // AWS::LanguageExtensions runs before SAM in CloudFormation: the model reads what SAM reads (Fn::If resolved).
-  const template = languageExtensionsApplied(source, parameters);
+  checkTransform(source);
+  const template = source;
 
   // Every resource exists for Ref/GetAtt purposes before conditions are known (conditions only use parameters).
   const all = template.Resources;

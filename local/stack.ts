@@ -15,7 +15,7 @@ import { startCognito, type LocalCognito } from './cognito.ts';
 import type { PasswordPolicy } from '#shared/password-policy';
 import { openApiDocument } from '../functions/openapi/document.ts';
 import { createPortalListener, DEFAULT_PORTAL_PORT, ensurePortalBuilt, readOutboxFile, type PortalConfig } from './portal/index.ts';
-import { createCognitoVerifier, createGateway } from './execute-api/index.ts';
+import { cognitoIssuer, createCognitoVerifier, createGateway, jwksUrlOf } from './execute-api/index.ts';
 import { createLambdaRuntime, type LambdaRuntime } from './lambda/index.ts';
 import { buildStackModel, type CognitoIds, type StackModel } from './model.ts';
 import { DEFAULT_PORTS, endpointEnvironment, samEnvVars, type ServiceName } from './endpoints.ts';
@@ -380,7 +380,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const api = model.apis[0]!;
     const poolId = cognitoIds.pools[pool.logicalId] as string;
     const audiences = model.userPoolClients.filter((c) => c.poolLogicalId === pool.logicalId).map((c) => cognitoIds.clients[c.logicalId]?.id as string);
-    const issuer = `${endpoints.cognito}/${poolId}`;
+    const issuer = cognitoIssuer(poolId, endpoints.cognito, LOCAL_REGION); // what cognito-local's IssuerDomain (local/cognito.ts) puts in `iss`
     const gateway = createGateway({
       apiId: api.id,
       stage: api.stage,
@@ -393,7 +393,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       invoker: lambda,
       gate: controlPlane.gate,
       apiKeySource: api.apiKeySource,
-      verifier: createCognitoVerifier({ issuer, jwksUrl: `${issuer}/.well-known/jwks.json`, audiences }),
+      verifier: createCognitoVerifier({ issuer, jwksUrl: jwksUrlOf(issuer), audiences }),
       log: (line) => log(`[gateway] ${line}`),
     });
     attach('gateway', gateway.listener);
@@ -425,7 +425,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       writeFileSync(join(dir, 'portal', 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
       const outboxFile = join(dir, 'cognito', 'outbox.jsonl');
       const portalServer = await listen(
-        createPortalListener({ config: () => config, outbox: () => readOutboxFile(outboxFile), openapi: () => openApiDocument({ serverUrl: apiUrl }) }),
+        createPortalListener({ config: () => config, outbox: () => readOutboxFile(outboxFile), openapi: () => openApiDocument({ serverUrl: apiUrl, ...(config.dataApiAuth ? { dataApiAuth: config.dataApiAuth } : {}) }) }),
         opts.ports === 0 ? 0 : ((typeof opts.portal === 'object' ? opts.portal.port : undefined) ?? DEFAULT_PORTAL_PORT),
         host,
       );

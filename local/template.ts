@@ -290,41 +290,6 @@ export function evaluateConditions(template: Template, ctx: Omit<ResolveContext,
   return conditions;
 }
 
-/** True when the template names the `AWS::LanguageExtensions` transform (alone or in a list). */
-export function usesLanguageExtensions(template: Template): boolean {
-  const transform = (template as { Transform?: unknown }).Transform;
-  return transform === 'AWS::LanguageExtensions' || (Array.isArray(transform) && transform.includes('AWS::LanguageExtensions'));
-}
-
-/**
- * What CloudFormation's `AWS::LanguageExtensions` transform does before the SAM transform, for the part this project
- * uses: every `Fn::If` whose condition is known from the parameters is replaced by the chosen branch ("resolves
- * intrinsic functions if the value is known when Transforms are run", serverless-application-model issue #2533;
- * AWS CloudFormation User Guide, "AWS::LanguageExtensions transform"), and the transform is removed from the list.
- * The result is what the SAM translator (and cfn-lint) sees in AWS. `conditions`: from evaluateConditions.
- */
-export function resolveLanguageExtensions(template: Template, conditions: Record<string, boolean>): Template {
-  const walk = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(walk);
-    if (!isObject(value)) return value;
-    const keys = Object.keys(value);
-    if (keys.length === 1 && keys[0] === 'Fn::If') {
-      const arg = value['Fn::If'];
-      if (Array.isArray(arg) && arg.length === 3 && typeof arg[0] === 'string' && arg[0] in conditions) {
-        return walk(conditions[arg[0]] ? arg[1] : arg[2]);
-      }
-    }
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
-  };
-  const out = { ...template, Resources: walk(template.Resources) as Template['Resources'] } as Template & { Transform?: unknown };
-  const transform = out.Transform;
-  if (Array.isArray(transform)) {
-    const rest = transform.filter((t) => t !== 'AWS::LanguageExtensions');
-    out.Transform = rest.length === 1 ? rest[0] : rest;
-  } else if (transform === 'AWS::LanguageExtensions') delete out.Transform;
-  return out;
-}
-
 /** Resources whose Condition holds. */
 export function activeResources(template: Template, conditions: Record<string, boolean>): Template['Resources'] {
   return Object.fromEntries(

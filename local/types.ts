@@ -69,10 +69,8 @@ export interface LambdaInvoker {
   has(functionName: string): boolean;
 }
 
-/** Verifies a Cognito ID token; resolves to its claims or rejects. */
-export interface TokenVerifier {
-  verify(token: string): Promise<Record<string, unknown>>;
-}
+/** Verifies a Cognito ID token; resolves to its claims or rejects (functions/shared/id-token.ts). */
+export type { TokenVerifier } from '../functions/shared/id-token.ts';
 
 export interface RouteSpec {
   method: string; // GET, POST, ... or ANY

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { BadRequestError } from '#shared/errors';
+import { headerValue } from '#shared/http';
 
 /**
  * Request details the account routes share (rotation, plan change): the optional Idempotency-Key
@@ -9,14 +10,7 @@ import { BadRequestError } from '#shared/errors';
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** A request header by name, whatever its case (API Gateway passes them as the client sent them). */
-export function headerValue(event: APIGatewayProxyEvent, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(event.headers ?? {})) {
-    if (key.toLowerCase() === wanted && value !== undefined) return value;
-  }
-  return undefined;
-}
+export { headerValue };
 
 /** The client's Idempotency-Key (optional), validated: 1-128 characters of `A-Z a-z 0-9 . _ : -`. */
 export function idempotencyKeyOf(event: APIGatewayProxyEvent): string | undefined {

@@ -1,5 +1,8 @@
 import * as z from 'zod/mini';
-import { OPERATIONS, type Operation, type RouteAuth } from './operations.ts';
+import type { DataApiAuth } from '../shared/caller.ts';
+import { OPERATIONS, type Operation } from './operations.ts';
+
+export type { DataApiAuth };
 
 /**
  * The API reference as an OpenAPI 3.1 document, generated from the route table (./operations.ts) and the very zod
@@ -7,9 +10,10 @@ import { OPERATIONS, type Operation, type RouteAuth } from './operations.ts';
  * portal as `/openapi.json` (local/portal), written into the portal's build (portal/vite.config.mts) and beside the
  * function bundles by `npm run build`. No I/O: a pure function of its options.
  *
- * Auth as API Gateway applies it ("Control access to a REST API with Amazon Cognito user pools as an authorizer":
+ * Auth as the deployed stack applies it ("Control access to a REST API with Amazon Cognito user pools as an authorizer":
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-integrate-with-cognito.html — the ID token
- * goes in `Authorization` as is; "API keys": the key in `x-api-key`). API Gateway adds `x-amzn-RequestId` to every
+ * goes in `Authorization` as is; "API keys": the key in `x-api-key`). The data API's auth follows the template's
+ * `DataApiAuth` (`dataApiAuth` below): the key alone, or the key plus the ID token the function verifies. API Gateway adds `x-amzn-RequestId` to every
  * answer; it sends no rate-limit headers of its own (throttling answers 429 `{"message":"Too Many Requests"}`, an
  * exhausted quota 429 `{"message":"Limit Exceeded"}`).
  */
@@ -21,6 +25,17 @@ export interface DocumentOptions {
   serverUrl?: string;
   /** The document's version (package.json's). */
   version?: string;
+  /** The deployed stack's `DataApiAuth` (template.yaml parameter); default `IdTokenAndApiKey`, the template's default. */
+  dataApiAuth?: DataApiAuth;
+}
+
+/** What a route needs in a given mode: nothing, the ID token, the API key, or both (the document's `x-auth`). */
+export type DocumentAuth = 'none' | 'token' | 'key' | 'token+key';
+
+/** The credentials `op` needs when the stack is deployed with `dataApiAuth`. */
+export function authOf(op: Pick<Operation, 'auth'>, dataApiAuth: DataApiAuth = 'IdTokenAndApiKey'): DocumentAuth {
+  if (op.auth !== 'data') return op.auth;
+  return dataApiAuth === 'ApiKey' ? 'key' : 'token+key';
 }
 
 /** The JSON Schema of what a client sends for `schema` (input side: before transforms and defaults). */
@@ -30,15 +45,16 @@ export function inputJsonSchema(schema: z.ZodMiniType): JsonSchema {
   return json;
 }
 
-const SECURITY: Record<RouteAuth, Record<string, string[]>[]> = {
+export const SECURITY: Record<DocumentAuth, Record<string, string[]>[]> = {
   none: [],
   token: [{ CognitoIdToken: [] }],
+  key: [{ ApiKey: [] }],
   'token+key': [{ CognitoIdToken: [], ApiKey: [] }],
 };
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'The request is not valid: `message` names the field (`details.issues` lists every one)',
-  401: 'No ID token, or it has expired (API Gateway: `{"message":"Unauthorized"}`)',
+  401: 'No valid ID token (`"message": "Unauthorized"`), or it has expired (`"message": "The incoming token has expired"`)',
   403: 'No API key, or not a working one (API Gateway: `{"message":"Forbidden"}`)',
   404: 'Not found (another customer\'s item is not found either)',
   409: 'Conflict with the current state (`code` says which)',
@@ -46,12 +62,13 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'A dependency is busy: retry after `Retry-After` seconds',
 };
 
-/** The error statuses a route can answer: its own plus those of its auth kind and its inputs. */
-export function errorStatuses(op: Operation): number[] {
+/** The error statuses a route can answer in a mode: its own plus those of its auth and its inputs. */
+export function errorStatuses(op: Operation, dataApiAuth?: DataApiAuth): number[] {
   const statuses = new Set(op.errors ?? []);
+  const auth = authOf(op, dataApiAuth);
   if (op.params || op.query || op.body) statuses.add(400);
-  if (op.auth !== 'none') statuses.add(401);
-  if (op.auth === 'token+key') statuses.add(403);
+  if (auth === 'token' || auth === 'token+key') statuses.add(401);
+  if (auth === 'key' || auth === 'token+key') statuses.add(403);
   statuses.add(429);
   statuses.add(503);
   return [...statuses].sort((a, b) => a - b);
@@ -74,7 +91,8 @@ const requestIdHeaders = {
   'x-amzn-RequestId': { $ref: '#/components/headers/RequestId' },
 };
 
-function operationObject(op: Operation): Record<string, unknown> {
+function operationObject(op: Operation, dataApiAuth: DataApiAuth | undefined): Record<string, unknown> {
+  const auth = authOf(op, dataApiAuth);
   const responses: Record<string, unknown> = {
     [String(op.success.status)]: {
       description: op.success.description,
@@ -85,12 +103,12 @@ function operationObject(op: Operation): Record<string, unknown> {
       ...(op.success.example !== undefined ? { content: { 'application/json': { schema: {}, example: op.success.example } } } : {}),
     },
   };
-  for (const status of errorStatuses(op)) responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
+  for (const status of errorStatuses(op, dataApiAuth)) responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
   return {
     operationId: op.operationId,
     tags: [op.tag],
     summary: op.summary,
-    security: SECURITY[op.auth],
+    security: SECURITY[auth],
     ...(op.params || op.query
       ? { parameters: [...parameters(op.params, 'path', op.example?.params), ...parameters(op.query, 'query', op.example?.query)] }
       : {}),
@@ -103,23 +121,26 @@ function operationObject(op: Operation): Record<string, unknown> {
         }
       : {}),
     responses,
-    'x-auth': op.auth,
+    'x-auth': auth,
   };
 }
 
-/** The OpenAPI 3.1 document of every route in OPERATIONS. */
+/** The OpenAPI 3.1 document of every route in OPERATIONS, for the stack's `dataApiAuth`. */
 export function openApiDocument(opts: DocumentOptions = {}): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of OPERATIONS) {
-    (paths[op.path] ??= {})[op.method.toLowerCase()] = operationObject(op);
+    (paths[op.path] ??= {})[op.method.toLowerCase()] = operationObject(op, opts.dataApiAuth);
   }
   return {
     openapi: '3.1.0',
     info: {
       title: 'Tollgate API',
       version: opts.version ?? '0.1.0',
-      description:
-        'Data routes (links, tags) take your ID token in `Authorization` and your API key in `x-api-key`; account routes (`/me…`) the ID token only; `/health`, `/plans` and `/auth/*` nothing.',
+      description: `${
+        opts.dataApiAuth === 'ApiKey'
+          ? 'Data routes (links, tags) take your API key in `x-api-key` alone'
+          : 'Data routes (links, tags) take your ID token in `Authorization` and your API key in `x-api-key`'
+      }; account routes (\`/me…\`) the ID token only; \`/health\`, \`/plans\` and \`/auth/*\` nothing.`,
     },
     servers: [
       opts.serverUrl
@@ -142,7 +163,8 @@ export function openApiDocument(opts: DocumentOptions = {}): Record<string, unkn
       },
       responses: Object.fromEntries(
         Object.entries(STATUS_TEXT).map(([status, description]) => {
-          const gateway = status === '401' || status === '403' || status === '429';
+          // 401 comes from the function on the data API (our Error body) and from API Gateway on /me…: Error covers both.
+          const gateway = status === '403' || status === '429';
           return [
             `Error${status}`,
             {

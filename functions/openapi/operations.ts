@@ -26,9 +26,11 @@ import { listQuerySchema } from '../shared/pagination.ts';
  * How a route authenticates, as template.yaml's event says:
  * - `none`: `Auth.Authorizer: NONE` (and no key): public.
  * - `token`: the Cognito authorizer (the ID token in `Authorization`), `Auth.ApiKeyRequired: false`.
- * - `token+key`: the Api's defaults: the ID token and the customer's API key (`x-api-key`), metered by the usage plan.
+ * - `data`: the data API, `Auth.Authorizer: NONE` with `ApiKeyRequired: true`: the customer's API key (`x-api-key`),
+ *   metered by the usage plan, and — when the template's `DataApiAuth` is `IdTokenAndApiKey` (the default) — the ID
+ *   token too, verified by the function itself. The document says which (document.ts, `dataApiAuth`).
  */
-export type RouteAuth = 'none' | 'token' | 'token+key';
+export type RouteAuth = 'none' | 'token' | 'data';
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
@@ -129,60 +131,60 @@ export const OPERATIONS: readonly Operation[] = [
   },
   // ---------------------------------------------------------------- links
   {
-    method: 'POST', path: '/links', operationId: 'CreateLink', tag: 'Links', auth: 'token+key',
+    method: 'POST', path: '/links', operationId: 'CreateLink', tag: 'Links', auth: 'data',
     summary: 'Save a link', body: createLinkBody,
     example: { body: { url: 'https://example.com/docs', title: 'Example docs' } },
     success: { status: 201, description: 'The saved link', example: link },
   },
   {
-    method: 'GET', path: '/links', operationId: 'ListLinks', tag: 'Links', auth: 'token+key',
+    method: 'GET', path: '/links', operationId: 'ListLinks', tag: 'Links', auth: 'data',
     summary: 'Your saved links, newest first, a page at a time', query: listQuerySchema,
     example: { query: { limit: '10' } },
     success: { status: 200, description: 'A page; `nextToken` when there is more', example: { items: [link], nextToken: NEXT_TOKEN } },
   },
   {
-    method: 'GET', path: '/links/{id}', operationId: 'GetLink', tag: 'Links', auth: 'token+key',
+    method: 'GET', path: '/links/{id}', operationId: 'GetLink', tag: 'Links', auth: 'data',
     summary: 'One of your links', params: linkIdParams, example: { params: { id: LINK_ID } },
     success: { status: 200, description: 'The link', example: link },
     errors: [404],
   },
   {
-    method: 'DELETE', path: '/links/{id}', operationId: 'DeleteLink', tag: 'Links', auth: 'token+key',
+    method: 'DELETE', path: '/links/{id}', operationId: 'DeleteLink', tag: 'Links', auth: 'data',
     summary: 'Delete one of your links', params: linkIdParams, example: { params: { id: LINK_ID } },
     success: { status: 204, description: 'Deleted (also when it was already gone)' },
   },
   // ---------------------------------------------------------------- tags
   {
-    method: 'POST', path: '/tags', operationId: 'CreateTag', tag: 'Tags', auth: 'token+key',
+    method: 'POST', path: '/tags', operationId: 'CreateTag', tag: 'Tags', auth: 'data',
     summary: 'Create a tag', body: createTagBody, example: { body: { name: 'reading' } },
     success: { status: 201, description: 'The new tag', example: tag },
     errors: [409],
   },
   {
-    method: 'GET', path: '/tags', operationId: 'ListTags', tag: 'Tags', auth: 'token+key',
+    method: 'GET', path: '/tags', operationId: 'ListTags', tag: 'Tags', auth: 'data',
     summary: 'Your tags, a page at a time', query: listQuerySchema, example: { query: { limit: '25' } },
     success: { status: 200, description: 'A page; `nextToken` when there is more', example: { items: [tag] } },
   },
   {
-    method: 'GET', path: '/tags/{id}', operationId: 'GetTag', tag: 'Tags', auth: 'token+key',
+    method: 'GET', path: '/tags/{id}', operationId: 'GetTag', tag: 'Tags', auth: 'data',
     summary: 'One of your tags', params: tagIdParams, example: { params: { id: TAG_ID } },
     success: { status: 200, description: 'The tag', example: tag },
     errors: [404],
   },
   {
-    method: 'DELETE', path: '/tags/{id}', operationId: 'DeleteTag', tag: 'Tags', auth: 'token+key',
+    method: 'DELETE', path: '/tags/{id}', operationId: 'DeleteTag', tag: 'Tags', auth: 'data',
     summary: 'Delete one of your tags', params: tagIdParams, example: { params: { id: TAG_ID } },
     success: { status: 204, description: 'Deleted (also when it was already gone)' },
   },
   {
-    method: 'POST', path: '/taglinks', operationId: 'CreateTagLink', tag: 'Tags', auth: 'token+key',
+    method: 'POST', path: '/taglinks', operationId: 'CreateTagLink', tag: 'Tags', auth: 'data',
     summary: 'Attach a tag to a link (200 when it already was)', body: createTagLinkBody,
     example: { body: { tagId: TAG_ID, linkId: LINK_ID } },
     success: { status: 201, description: 'Attached', example: { tagId: TAG_ID, linkId: LINK_ID, createdAt: CREATED } },
     errors: [404],
   },
   {
-    method: 'GET', path: '/tags/{id}/links', operationId: 'ListTagLinks', tag: 'Tags', auth: 'token+key',
+    method: 'GET', path: '/tags/{id}/links', operationId: 'ListTagLinks', tag: 'Tags', auth: 'data',
     summary: 'The links carrying a tag', params: tagIdParams, example: { params: { id: TAG_ID } },
     success: { status: 200, description: 'A page of links', example: { items: [link] } },
     errors: [404],

@@ -1,9 +1,11 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { inOverlap, readOnce, type AccountStore } from './accounts.ts';
-import { ForbiddenError, UnauthorizedError } from './errors.ts';
+import { ForbiddenError, ServiceUnavailableError, UnauthorizedError } from './errors.ts';
+import { headerValue } from './http.ts';
+import { bearerToken, JwksUnavailableError, TokenExpiredError, type TokenVerifier } from './id-token.ts';
 import { selfIssuedCaller, selfIssuedOwnKey, type KeyMode } from './key-mode.ts';
 
-/** Who is calling, from the Cognito authorizer's claims and the API key API Gateway matched. */
+/** Who is calling, from the verified ID token's claims and the API key API Gateway matched. */
 export interface Caller {
   userId: string;
   email?: string;
@@ -27,8 +29,11 @@ export function userFrom(event: APIGatewayProxyEvent): { userId: string; email?:
   return { userId, ...(email ? { email } : {}) };
 }
 
-export function callerFrom(event: APIGatewayProxyEvent): Caller {
-  const claims = event.requestContext?.authorizer?.claims as Record<string, unknown> | undefined;
+/**
+ * The caller of a data API route from the ID token's verified claims and the key API Gateway matched. 401 when the
+ * claims carry no `sub`, 403 without a key id.
+ */
+export function callerFromClaims(claims: Record<string, unknown>, event: APIGatewayProxyEvent): Caller {
   const userId = claim(claims, 'sub');
   if (!userId) throw new UnauthorizedError();
   const apiKeyId = event.requestContext?.identity?.apiKeyId;
@@ -36,6 +41,28 @@ export function callerFrom(event: APIGatewayProxyEvent): Caller {
   const email = claim(claims, 'email');
   const claimedKeyId = claim(claims, 'custom:apiid');
   return { userId, apiKeyId, ...(email ? { email } : {}), ...(claimedKeyId ? { claimedKeyId } : {}) };
+}
+
+/**
+ * The claims of the Cognito ID token in the request's `Authorization` header (raw or `Bearer <token>`), verified by
+ * the function itself: the data API methods have no authorizer (template.yaml, `Authorizer: NONE`), so this is the
+ * check API Gateway's Cognito authorizer makes on `/me…`, with its answers as our JSON error body. 401 "Unauthorized"
+ * without a token or with an invalid one; 401 "The incoming token has expired" (API Gateway's words, code
+ * `TokenExpired`) past its `exp`; 503 when the pool's signing keys cannot be fetched (not the caller's fault; API
+ * Gateway answers 500 AuthorizerConfigurationException there, a retryable 503 says more).
+ */
+export async function verifiedClaims(event: APIGatewayProxyEvent, idTokens: TokenVerifier): Promise<Record<string, unknown>> {
+  const token = bearerToken(headerValue(event, 'Authorization'));
+  if (token === undefined) throw new UnauthorizedError();
+  try {
+    return await idTokens.verify(token);
+  } catch (error) {
+    if (error instanceof TokenExpiredError) throw new UnauthorizedError('The incoming token has expired', 'TokenExpired');
+    if (error instanceof JwksUnavailableError) {
+      throw new ServiceUnavailableError("The user pool's signing keys could not be fetched to verify the ID token; try again later");
+    }
+    throw new UnauthorizedError();
+  }
 }
 
 /**
@@ -53,11 +80,12 @@ export async function assertOwnKey(caller: Caller, accounts: AccountStore, now =
 }
 
 /**
- * The caller of a data API route (links, tags): signed in, and using their own API key — checked (assertOwnKey)
- * before any data access. 401 without a token, 403 without a key or with someone else's.
+ * The caller of a data API route (links, tags) in `IdTokenAndApiKey` mode: a valid ID token (verifiedClaims), and
+ * their own API key — checked (assertOwnKey) before any data access. 401 without a valid token, 403 without a key or
+ * with someone else's, 503 when the pool's keys are unreachable.
  */
-export async function ownKeyCaller(event: APIGatewayProxyEvent, accounts: AccountStore): Promise<Caller> {
-  const caller = callerFrom(event);
+export async function ownKeyCaller(event: APIGatewayProxyEvent, accounts: AccountStore, idTokens: TokenVerifier): Promise<Caller> {
+  const caller = callerFromClaims(await verifiedClaims(event, idTokens), event);
   await assertOwnKey(caller, accounts);
   return caller;
 }
@@ -66,7 +94,8 @@ export async function ownKeyCaller(event: APIGatewayProxyEvent, accounts: Accoun
 
 /**
  * How the data API (links, tags, taglinks) authenticates: the template's `DataApiAuth` parameter, given to the
- * functions as `DATA_API_AUTH`. `IdTokenAndApiKey`: Cognito authorizer + the caller's own key (ownKeyCaller).
+ * functions as `DATA_API_AUTH`. API Gateway requires the key in both modes (the methods have no authorizer).
+ * `IdTokenAndApiKey`: the function verifies the ID token itself + the caller's own key (ownKeyCaller).
  * `ApiKey`: the key alone — API Gateway verifies it (exists, enabled, in a usage plan) and the function learns the
  * customer from the key's id (keyOnlyCaller).
  */
@@ -135,24 +164,34 @@ export interface DataApiCallerDeps {
   accounts: AccountStore;
   /** Required when `dataApiAuth` is `ApiKey`. */
   keyOwners?: KeyOwners;
+  /** Required when `dataApiAuth` is `IdTokenAndApiKey`: the pool's ID token verifier (functions/shared/id-token.ts). */
+  idTokens?: TokenVerifier;
   /** Default `IdTokenAndApiKey`. */
   dataApiAuth?: DataApiAuth;
   /** Default `ApiGateway`. */
   keyMode?: KeyMode;
 }
 
-/** The caller resolution of the deployed mode: keyOnlyCaller (`ApiKey`) or ownKeyCaller (`IdTokenAndApiKey`). */
+/**
+ * The caller resolution of the deployed mode: keyOnlyCaller (`ApiKey`) or ownKeyCaller (`IdTokenAndApiKey`); with
+ * KeyMode SelfIssued the customer KeyAuthorizerFunction verified (./key-mode.ts), and with an ID token too, the
+ * token's user must be that customer.
+ */
 export function dataApiCaller(deps: DataApiCallerDeps): (event: APIGatewayProxyEvent) => Promise<Caller> {
   if (deps.keyMode === 'SelfIssued') {
     if (deps.dataApiAuth === 'ApiKey') return (event) => Promise.resolve(selfIssuedCaller(event));
-    return (event) => Promise.resolve(selfIssuedOwnKey(event, claim(event.requestContext?.authorizer?.claims as Record<string, unknown> | undefined, 'sub')));
+    const verifier = deps.idTokens;
+    if (!verifier) throw new Error('dataApiCaller: IdTokenAndApiKey mode needs idTokens');
+    return async (event) => selfIssuedOwnKey(event, claim(await verifiedClaims(event, verifier), 'sub'));
   }
   if (deps.dataApiAuth === 'ApiKey') {
     const owners = deps.keyOwners;
     if (!owners) throw new Error('dataApiCaller: ApiKey mode needs keyOwners');
     return (event) => keyOnlyCaller(event, owners);
   }
-  return (event) => ownKeyCaller(event, deps.accounts);
+  const idTokens = deps.idTokens;
+  if (!idTokens) throw new Error('dataApiCaller: IdTokenAndApiKey mode needs idTokens');
+  return (event) => ownKeyCaller(event, deps.accounts, idTokens);
 }
 
 /**

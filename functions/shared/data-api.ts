@@ -1,5 +1,6 @@
 import { CachedKeyOwners, dataApiAuthFrom, type DataApiCallerDeps } from './caller.ts';
 import { requireEnv } from './env.ts';
+import { cognitoIssuer, createCognitoVerifier, jwksUrlOf, type TokenVerifier } from './id-token.ts';
 import { keyModeFrom } from './key-mode.ts';
 import { DynamoAccountStore, DynamoKeyOwners } from './tables/accounts.ts';
 
@@ -10,8 +11,23 @@ import { DynamoAccountStore, DynamoKeyOwners } from './tables/accounts.ts';
 export const KEY_OWNER_FRESHNESS_SECONDS = 60;
 
 /**
+ * The pool's ID token verifier from the environment, made once per Lambda environment (module load; the JWKS is
+ * fetched at the first request and cached by aws-jwt-verify): `USER_POOL_ID`, `USER_POOL_CLIENT_IDS` (the app clients
+ * whose tokens are accepted, comma-separated: the token's `aud`), and the issuer's endpoint —
+ * `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` when set (offline), else `https://cognito-idp.<AWS_REGION>.amazonaws.com`
+ * (cognitoIssuer). Throws when a variable is missing (a deploy mistake).
+ */
+export function idTokenVerifierFromEnv(): TokenVerifier {
+  const issuer = cognitoIssuer(requireEnv('USER_POOL_ID'), process.env.AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER, requireEnv('AWS_REGION'));
+  const audiences = requireEnv('USER_POOL_CLIENT_IDS').split(',').map((id) => id.trim()).filter((id) => id !== '');
+  if (audiences.length === 0) throw new Error('USER_POOL_CLIENT_IDS names no app client');
+  return createCognitoVerifier({ issuer, jwksUrl: jwksUrlOf(issuer), audiences });
+}
+
+/**
  * The data API functions' (links, tags) caller dependencies from their environment: `DATA_API_AUTH` (the template's
- * DataApiAuth), `ACCOUNTS_TABLE` and, in ApiKey mode, `ACCOUNTS_API_KEY_INDEX` (the GSI apiKeyId → userId).
+ * DataApiAuth), `ACCOUNTS_TABLE`; in ApiKey mode `ACCOUNTS_API_KEY_INDEX` (the GSI apiKeyId → userId), in
+ * IdTokenAndApiKey mode the ID token verifier (idTokenVerifierFromEnv).
  * Throws at module load when one is missing or wrong (a deploy mistake).
  */
 export function dataApiCallerDepsFromEnv(): DataApiCallerDeps {
@@ -23,6 +39,6 @@ export function dataApiCallerDepsFromEnv(): DataApiCallerDeps {
     keyMode: keyModeFrom(process.env.KEY_MODE),
     ...(dataApiAuth === 'ApiKey'
       ? { keyOwners: new CachedKeyOwners(new DynamoKeyOwners(accountsTable, requireEnv('ACCOUNTS_API_KEY_INDEX')), KEY_OWNER_FRESHNESS_SECONDS * 1000) }
-      : {}),
+      : { idTokens: idTokenVerifierFromEnv() }),
   };
 }

@@ -9,6 +9,15 @@ import { logger } from './logger.ts';
 // zod/mini ships without a locale (every message would read "Invalid input"): load English, as classic zod does.
 z.config(en());
 
+/** A request header by name, whatever its case (API Gateway passes them as the client sent them). */
+export function headerValue(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted && value !== undefined) return value;
+  }
+  return undefined;
+}
+
 /** Largest request body any route accepts (after base64 decoding). */
 export const MAX_BODY_BYTES = 16 * 1024;
 

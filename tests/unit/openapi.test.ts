@@ -73,15 +73,36 @@ describe('the OpenAPI document', () => {
     expect([...documented].sort()).toEqual(handled.sort());
   });
 
-  it('documents each route with the auth the template gives it', () => {
-    const expected = (r: { authorizer: string; apiKeyRequired: boolean }): RouteAuth =>
-      r.authorizer === 'none' ? (r.apiKeyRequired ? ('key' as RouteAuth) : 'none') : r.apiKeyRequired ? 'token+key' : 'token';
-    const schemes = { none: [], token: [{ CognitoIdToken: [] }], 'token+key': [{ CognitoIdToken: [], ApiKey: [] }] };
-    for (const route of templateRoutes) {
-      const op = OPERATIONS.find((o) => key(o.method, o.path) === key(route.method, route.path));
-      expect({ route: key(route.method, route.path), auth: op?.auth }).toEqual({ route: key(route.method, route.path), auth: expected(route) });
-      expect(paths[route.path]?.[route.method.toLowerCase()]?.security).toEqual(schemes[expected(route)]);
+  it("documents each route with the auth the template gives it; the data API's token as DataApiAuth says", () => {
+    // Authorizer NONE with the key required is the data API: its functions verify the ID token themselves when the
+    // stack's DataApiAuth is IdTokenAndApiKey (they get DATA_API_AUTH), so the token requirement comes from the mode.
+    const expected = (r: { authorizer: string; apiKeyRequired: boolean }): RouteAuth | 'token+key' =>
+      r.authorizer === 'none' ? (r.apiKeyRequired ? 'data' : 'none') : r.apiKeyRequired ? 'token+key' : 'token';
+    const schemes = { none: [], token: [{ CognitoIdToken: [] }], key: [{ ApiKey: [] }], 'token+key': [{ CognitoIdToken: [], ApiKey: [] }] };
+    const data = templateRoutes.filter((r) => expected(r) === 'data');
+    expect(data.map((r) => key(r.method, r.path)).sort()).toEqual(OPERATIONS.filter((o) => o.tag === 'Links' || o.tag === 'Tags').map((o) => key(o.method, o.path)).sort());
+    for (const route of data) {
+      const fn = model.functions.find((f) => f.logicalId === route.functionName);
+      expect({ route: key(route.method, route.path), mode: fn?.environment.DATA_API_AUTH }).toEqual({ route: key(route.method, route.path), mode: 'IdTokenAndApiKey' });
     }
+    for (const mode of ['IdTokenAndApiKey', 'ApiKey'] as const) {
+      const modePaths = openApiDocument({ dataApiAuth: mode }).paths as Record<string, PathItem>;
+      for (const route of templateRoutes) {
+        const op = OPERATIONS.find((o) => key(o.method, o.path) === key(route.method, route.path));
+        const want = expected(route);
+        const needs = want === 'data' ? (mode === 'ApiKey' ? 'key' : 'token+key') : want;
+        expect({ route: key(route.method, route.path), auth: op?.auth }).toEqual({ route: key(route.method, route.path), auth: want });
+        const documentedOp = modePaths[route.path]?.[route.method.toLowerCase()] as { security: unknown; 'x-auth': unknown } | undefined;
+        expect({ route: key(route.method, route.path), mode, security: documentedOp?.security, xAuth: documentedOp?.['x-auth'] }).toEqual({
+          route: key(route.method, route.path),
+          mode,
+          security: schemes[needs],
+          xAuth: needs,
+        });
+      }
+    }
+    // The default document is the default mode's.
+    expect(paths['/links']?.get?.security).toEqual(schemes['token+key']);
   });
 
   it('names as parameters exactly the path variables of each route, and the query fields its schema accepts', () => {
@@ -120,6 +141,8 @@ describe('the OpenAPI document', () => {
   it('lists the errors each route can answer: 401 with a token, 403 with a key, 400 with inputs', () => {
     const links = OPERATIONS.find((o) => o.operationId === 'GetLink')!;
     expect(errorStatuses(links)).toEqual([400, 401, 403, 404, 429, 503]);
+    expect(errorStatuses(links, 'ApiKey')).toEqual([400, 403, 404, 429, 503]);
+    expect(errorStatuses(OPERATIONS.find((o) => o.operationId === 'GetMe')!, 'ApiKey')).toEqual([401, 404, 429, 503]);
     const health = OPERATIONS.find((o) => o.operationId === 'Health')!;
     expect(errorStatuses(health)).toEqual([429, 503]);
     expect(Object.keys(paths['/links/{id}']!.get!.responses).sort()).toEqual(['200', '400', '401', '403', '404', '429', '503']);

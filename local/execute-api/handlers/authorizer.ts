@@ -7,12 +7,12 @@
 import { routed, type Step } from '../context.ts';
 import { stringClaims } from '../event.ts';
 import { GatewayResponseError } from '../responses.ts';
+import { bearerToken } from '../verifier.ts';
 
 export const authorizeCognito: Step = async (inv, { verifier }) => {
   if (routed(inv).route.authorizer !== 'cognito') return undefined;
-  let token = (inv.req.headers.authorization ?? '').trim();
-  if (/^bearer\s/i.test(token)) token = token.slice(7).trim();
-  if (token === '') throw new GatewayResponseError('UNAUTHORIZED');
+  const token = bearerToken(inv.req.headers.authorization);
+  if (token === undefined) throw new GatewayResponseError('UNAUTHORIZED');
   try {
     inv.claims = stringClaims(await verifier.verify(token));
   } catch (error) {

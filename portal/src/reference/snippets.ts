@@ -5,8 +5,11 @@
  */
 import { shellQuote } from '../format.ts';
 
-/** How a route authenticates (the document's `x-auth`, from template.yaml): nothing, the ID token, or token and key. */
-export type RouteAuth = 'none' | 'token' | 'token+key';
+/**
+ * How a route authenticates in the deployed stack (the document's `x-auth`: template.yaml, and for the data API its
+ * DataApiAuth): nothing, the ID token, the API key alone, or token and key.
+ */
+export type RouteAuth = 'none' | 'token' | 'key' | 'token+key';
 
 export interface DocParameter {
   name: string;
@@ -91,10 +94,16 @@ export interface SnippetRequest {
   body?: string;
 }
 
+/** Whether a route of this auth needs the ID token / the API key. */
+export const needsToken = (auth: RouteAuth): boolean => auth === 'token' || auth === 'token+key';
+export const needsKey = (auth: RouteAuth): boolean => auth === 'key' || auth === 'token+key';
+
 /** The headers a route needs: `Authorization` (the raw ID token) and `x-api-key`, as its auth says. */
 export function authHeaders(auth: RouteAuth, credentials: Credentials): Record<string, string> {
-  if (auth === 'none') return {};
-  return auth === 'token+key' ? { Authorization: credentials.token, 'x-api-key': credentials.apiKey } : { Authorization: credentials.token };
+  return {
+    ...(needsToken(auth) ? { Authorization: credentials.token } : {}),
+    ...(needsKey(auth) ? { 'x-api-key': credentials.apiKey } : {}),
+  };
 }
 
 /**

@@ -13,6 +13,8 @@ import {
   buildRequest,
   curlSnippet,
   fetchSnippet,
+  needsKey,
+  needsToken,
   operationsOf,
   pythonSnippet,
   type Credentials,
@@ -24,6 +26,7 @@ import { currentKey } from '../key.ts';
 const AUTH_TEXT: Record<DocOperation['auth'], string> = {
   none: 'No auth',
   token: 'ID token (Authorization)',
+  key: 'API key (x-api-key)',
   'token+key': 'ID token (Authorization) + API key (x-api-key)',
 };
 
@@ -115,8 +118,8 @@ function operationCard(app: App, op: DocOperation, key: string | undefined): HTM
     status.clear();
     void busy(form, 'Sending…', async () => {
       if (op.auth !== 'none' && !app.session.current()) throw new Error('Sign in to call this route.');
-      if (op.auth === 'token+key' && !key) throw new Error('Your API key is not ready yet: open the dashboard, then come back.');
-      const token = op.auth === 'none' ? '' : await app.session.idToken();
+      if (needsKey(op.auth) && !key) throw new Error('Your API key is not ready yet: open the dashboard, then come back.');
+      const token = needsToken(op.auth) ? await app.session.idToken() : '';
       const r = request({ token, apiKey: key ?? '' });
       const response = await app.api.raw(r.method, r.pathAndQuery, Object.fromEntries(Object.entries(r.headers).filter(([n]) => n !== 'Content-Type')), r.body);
       const headers = SHOWN_HEADERS.filter((name) => response.headers[name] !== undefined).map((name) => `${name}: ${response.headers[name]}`);
@@ -175,7 +178,7 @@ export async function referenceView({ app }: ViewContext): Promise<Node> {
   return page(
     'API reference',
     key
-      ? 'Every route, with your API key filled in. Set TOKEN to your ID token (POST /auth/sign-in answers it); "Try it" sends your own.'
+      ? 'Every route, with your API key filled in. Where a route takes the ID token, set TOKEN to yours (POST /auth/sign-in answers it); "Try it" sends your own.'
       : 'Every route. Sign in to see the snippets with your API key and to try the protected routes.',
     h('p', null, h('a', { href: 'openapi.json', download: 'tollgate-openapi.json' }, 'Download the OpenAPI document')),
     tags.map((tag) => h('section', { 'aria-label': tag }, h('h2', null, tag), operations.filter((op) => op.tag === tag).map((op) => operationCard(app, op, key)))),

@@ -8,6 +8,8 @@ export const RESOURCES_TABLE = 'tollgate-test-resources';
 export const BILLING_TABLE = 'tollgate-test-billing';
 export const IDEMPOTENCY_TABLE = 'tollgate-test-idempotency';
 export const USER_POOL_ID = 'us-east-1_EXAMPLE1';
+/** The app clients whose ID tokens the data API accepts (the template's `!Sub '${UserPoolClient},${ServerUserPoolClient}'`). */
+export const USER_POOL_CLIENT_IDS = '4examplewebclient00000000,5exampleserverclient000000';
 export const USAGE_PLAN_NAME_PREFIX = 'tollgate-';
 export const AUTH_CLIENT_ID = '5exampleserverclient000000';
 export const AUTH_CLIENT_SECRET = 'EXAMPLE-CLIENT-SECRET-1q2w3e4r5t6y7u8i9o0p';
@@ -30,6 +32,7 @@ Object.assign(process.env, {
   BILLING_TABLE,
   IDEMPOTENCY_TABLE,
   USER_POOL_ID,
+  USER_POOL_CLIENT_IDS,
   USAGE_PLAN_NAME_PREFIX,
   AUTH_CLIENT_ID,
   AUTH_CLIENT_SECRET,

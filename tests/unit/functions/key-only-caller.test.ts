@@ -120,7 +120,8 @@ describe('dataApiCaller and DATA_API_AUTH', () => {
   });
 
   it('in token mode still refuses a request without a token (401)', async () => {
-    const authorize = dataApiCaller({ accounts: { get: async () => undefined }, dataApiAuth: 'IdTokenAndApiKey' });
+    const idTokens = { verify: async () => Promise.reject(new Error('no token, so nothing to verify')) };
+    const authorize = dataApiCaller({ accounts: { get: async () => undefined }, dataApiAuth: 'IdTokenAndApiKey', idTokens });
     await expect(authorize(keyOnlyEvent(API_KEY_ID))).rejects.toMatchObject({ statusCode: 401 });
   });
 });

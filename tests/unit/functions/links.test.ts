@@ -15,7 +15,8 @@ import { logger } from '#shared/logger';
 import { MAX_BODY_BYTES } from '#shared/http';
 import { uuidV7Timestamp } from '#shared/ids';
 import { encodeNextToken } from '#shared/pagination';
-import { handler, linksRoutes } from '../../../functions/links/handler.ts';
+import { handler as rawHandler, linksRoutes } from '../../../functions/links/handler.ts';
+import { serveJwks, viaIdToken } from './id-tokens.ts';
 import { createLink, deleteLink } from '../../../functions/links/domain.ts';
 import type { Link, LinkStore, TagLinkStore } from '#shared/tables/resources';
 import {
@@ -37,6 +38,9 @@ import {
 } from './helpers.ts';
 
 const ddb = mockClient(DynamoDBDocumentClient);
+// The data API verifies the ID token itself: the fixtures' claims arrive as a token signed by the pool's (local) key.
+serveJwks();
+const handler = viaIdToken(rawHandler);
 
 const LINK_ID = '3b5d8f6e-2c1a-4e7b-9f0d-8a6c4e2b1d9f';
 /** New link ids are UUIDv7 (time-ordered). */
@@ -580,7 +584,7 @@ describe('routing', () => {
   });
 
   it('serves exactly the routes of the template', () => {
-    const routes = linksRoutes({} as never);
+    const routes = linksRoutes({ idTokens: {} } as never);
 
     expect(Object.keys(routes).sort()).toEqual(['DELETE /links/{id}', 'GET /links', 'GET /links/{id}', 'POST /links']);
   });

@@ -13,7 +13,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { encodeNextToken } from '#shared/pagination';
-import { handler, tagsRoutes } from '../../../functions/tags/handler.ts';
+import { handler as rawHandler, tagsRoutes } from '../../../functions/tags/handler.ts';
+import { serveJwks, viaIdToken } from './id-tokens.ts';
 import { tagIdFor } from '../../../functions/tags/domain.ts';
 import {
   OTHER_SUB,
@@ -30,6 +31,9 @@ import {
 } from './helpers.ts';
 
 const ddb = mockClient(DynamoDBDocumentClient);
+// The data API verifies the ID token itself: the fixtures' claims arrive as a token signed by the pool's (local) key
+// (served again before each test: the file restores every mock after each).
+const handler = viaIdToken(rawHandler);
 
 const TAG_ID = tagIdFor('reading');
 const LINK_ID = '3b5d8f6e-2c1a-4e7b-9f0d-8a6c4e2b1d9f';
@@ -64,6 +68,7 @@ function givenTagAndLink(tag = true, link = true): void {
 }
 
 beforeEach(() => {
+  serveJwks();
   ddb.reset();
 });
 
@@ -603,7 +608,7 @@ describe('GET /tags/{id}/links', () => {
 
 describe('routing', () => {
   it('serves exactly the routes of the template', () => {
-    expect(Object.keys(tagsRoutes({} as never)).sort()).toEqual([
+    expect(Object.keys(tagsRoutes({ idTokens: {} } as never)).sort()).toEqual([
       'DELETE /tags/{id}',
       'GET /tags',
       'GET /tags/{id}',

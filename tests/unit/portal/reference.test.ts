@@ -27,6 +27,17 @@ describe('API reference: operations and snippets', () => {
     expect(() => buildRequest(op('CreateLink'), BASE, {}, '{nope', placeholders)).toThrow(SyntaxError);
   });
 
+  it('follows the deployed DataApiAuth: with ApiKey a data route takes the key alone (no 401), /me… still the token', () => {
+    const keyOnly = operationsOf(openApiDocument({ dataApiAuth: 'ApiKey' }) as unknown as OpenApiDocument);
+    const find = (id: string) => keyOnly.find((o) => o.operationId === id)!;
+    expect(find('GetLink')).toMatchObject({ auth: 'key' });
+    expect(find('GetLink').responses.map((r) => r.status)).toEqual(['200', '400', '403', '404', '429', '503']);
+    expect(buildRequest(find('GetLink'), BASE, { id: 'x' }, undefined, placeholders).headers).toEqual({ 'x-api-key': '$API_KEY' });
+    expect(curlSnippet(buildRequest(find('ListLinks'), BASE, {}, undefined, placeholders))).not.toContain('Authorization');
+    expect(buildRequest(find('GetMe'), BASE, {}, undefined, placeholders).headers).toEqual({ Authorization: '$TOKEN' });
+    expect(buildRequest(op('GetLink'), BASE, { id: 'x' }, undefined, placeholders).headers).toEqual({ Authorization: '$TOKEN', 'x-api-key': '$API_KEY' });
+  });
+
   it('writes curl with placeholders as shell variables and literal values quoted', () => {
     const r = buildRequest(op('CreateLink'), BASE, {}, '{"url":"https://example.com/it\'s"}', { token: '$TOKEN', apiKey: 'k3y' });
     expect(curlSnippet(r)).toBe(

