@@ -1,16 +1,14 @@
 /**
- * The data API in both key modes (template parameter KeyMode), through the same suite: the offline stack started
- * from template.yaml with DataApiAuth=ApiKey and KeyMode ApiGateway or SelfIssued, the data routes behind
- * KeyAuthorizerFunction (API key source AUTHORIZER). The key a customer sends is their API Gateway key (ApiGateway)
- * or a self-issued `tg_live_` key whose hash is in the SelfIssuedKeys table (SelfIssued).
- *
- * SelfIssued keys are issued here through the table's adapter for the onboarded customer (onboarding does not issue
- * them yet in this mode: README "Key modes", not done).
+ * Both key modes (template parameter KeyMode) through the same suite: the offline stack started from template.yaml
+ * with DataApiAuth=ApiKey and KeyMode ApiGateway or SelfIssued, the data routes behind KeyAuthorizerFunction (API key
+ * source AUTHORIZER). Customers sign up for real (Cognito → PostConfirmation → onboarding workflow). Their key is the
+ * API Gateway key onboarding made (ApiGateway, read with GetApiKey) or a self-issued `tg_live_` key from their first
+ * `POST /me/api-key/rotate`, shown once (SelfIssued: onboarding creates the key slot, no value, no CreateApiKey).
  */
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { issueKey } from '../../functions/shared/self-issued-keys.ts';
-import { selfIssuedKeysStore } from '../../functions/shared/tables/self-issued-keys.ts';
-import { onboardCustomer, startTestStack, type TestStack } from '../../local/harness/stack.ts';
+import { GetApiKeyCommand, GetApiKeysCommand } from '@aws-sdk/client-api-gateway';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { hashKey, issueKey } from '../../functions/shared/self-issued-keys.ts';
+import { claimsOf, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 
 type Mode = 'ApiGateway' | 'SelfIssued';
 
@@ -18,18 +16,30 @@ describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
   let t: TestStack;
   const keys: Record<string, string> = {};
 
-  /** An onboarded customer's key for this mode; `plan` only for SelfIssued (ApiGateway keys start on free). */
-  async function customerKey(prefix: string): Promise<{ userId: string; key: string }> {
-    const c = await onboardCustomer(t, prefix);
-    if (mode === 'ApiGateway') return { userId: c.userId, key: c.keyValue };
-    const store = selfIssuedKeysStore(t.stack.model.tables.find((x) => x.logicalId === 'SelfIssuedKeysTable')!.name, DynamoDBDocumentClient.from(t.clients.dynamodb));
-    const issued = issueKey();
-    expect(await store.putKey(issued.hash, { customerId: c.userId, plan: 'free', status: 'active', hint: issued.hint, createdAt: new Date().toISOString() })).toBe(true);
-    return { userId: c.userId, key: issued.value };
+  const rotate = async (idToken: string, body?: object): Promise<Response> =>
+    fetch(`${t.stack.apiUrl}/me/api-key/rotate`, { method: 'POST', headers: { Authorization: idToken, 'Content-Type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+
+  /** A customer signed up, onboarded and signed in, with the key value this mode gives them. */
+  async function customerKey(prefix: string): Promise<{ userId: string; idToken: string; keyId: string; key: string }> {
+    const email = uniqueEmail(prefix);
+    const userId = await signUpAndConfirm(t, email);
+    const execution = await waitForExecution(t, onboardingArn(t, userId), 30_000);
+    expect(execution.status).toBe('SUCCEEDED');
+    const { idToken } = await signIn(t, email);
+    const keyId = claimsOf(idToken)['custom:apiid'] as string;
+    if (mode === 'ApiGateway') {
+      const key = await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: keyId, includeValue: true }));
+      return { userId, idToken, keyId, key: key.value! };
+    }
+    const res = await rotate(idToken, { keyId });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { id: string; value: string; previousKeyId: string };
+    expect(body.previousKeyId).toBe(keyId);
+    return { userId, idToken: (await signIn(t, email)).idToken, keyId: body.id, key: body.value };
   }
 
   beforeAll(async () => {
-    t = await startTestStack({ parameterOverrides: { DataApiAuth: 'ApiKey', KeyMode: mode, FreeQuotaLimit: '6' } });
+    t = await startTestStack({ parameterOverrides: { DataApiAuth: 'ApiKey', KeyMode: mode, FreeQuotaLimit: '6', FreeRateLimit: '100', FreeBurstLimit: '100' } });
     const [a, b] = await Promise.all([customerKey(`km-${mode}-a`), customerKey(`km-${mode}-b`)]);
     keys.alice = a.key;
     keys.bob = b.key;
@@ -54,6 +64,38 @@ describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
     expect((await api('/links')).status).toBe(401);
     const unknown = await api('/links', mode === 'SelfIssued' ? issueKey().value : 'not-a-key-of-this-api-0123456789');
     expect(unknown.status).toBe(mode === 'SelfIssued' ? 401 : 403);
+  });
+
+  it('onboarding: SelfIssued creates no API Gateway key (only the stack\'s backstop key exists) and stores no key value', async () => {
+    const c = await customerKey(`km-${mode}-onb`);
+    const apiKeys = (await t.clients.apigateway.send(new GetApiKeysCommand({ limit: 500 }))).items ?? [];
+    if (mode === 'SelfIssued') {
+      expect(apiKeys.map((k) => k.name)).toEqual([expect.stringMatching(/-self-issued-backstop$/)]);
+      expect(c.keyId).toMatch(/^si[0-9a-f]{18}$/);
+      expect(c.key).toMatch(/^tg_live_/);
+      const table = t.stack.model.tables.find((x) => x.logicalId === 'SelfIssuedKeysTable')!.name;
+      const items = JSON.stringify((await t.clients.dynamodb.send(new ScanCommand({ TableName: table }))).Items);
+      expect(items).not.toContain(c.key);
+      expect(items).toContain(hashKey(c.key));
+    } else {
+      expect(apiKeys.some((k) => k.id === c.keyId && k.name === c.userId)).toBe(true);
+    }
+    // custom:apiid names the key in both modes (the ID token after onboarding, or after the first rotation).
+    expect(claimsOf(c.idToken)['custom:apiid']).toBe(c.keyId);
+  });
+
+  it('rotation: the new key works at once, the old one is refused, a retry naming the old key is 409 (no second key)', async () => {
+    const c = await customerKey(`km-${mode}-rot`);
+    expect((await api('/tags', c.key)).status).toBe(200);
+    const res = await rotate(c.idToken, { keyId: c.keyId });
+    expect(res.status).toBe(200);
+    const rotated = (await res.json()) as { id: string; value?: string };
+    expect(rotated.id).not.toBe(c.keyId);
+    const newKey = mode === 'SelfIssued' ? rotated.value! : (await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: rotated.id, includeValue: true }))).value!;
+    expect((await api('/tags', newKey)).status).toBe(200);
+    // SelfIssued: the authorizer refuses a revoked key (401); ApiGateway: the old key is gone from its plan (403).
+    expect((await api('/tags', c.key)).status).toBe(mode === 'SelfIssued' ? 401 : 403);
+    expect((await rotate(c.idToken, { keyId: c.keyId })).status).toBe(409);
   });
 
   it('the plan quota holds: requests past it are refused', async () => {
