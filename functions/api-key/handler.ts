@@ -20,7 +20,7 @@ import { USAGE_READ_DAYS, mergeDays, segmentOf, segmentsOf, type UsageHistory } 
 import { keyModeFrom } from '#shared/key-mode';
 import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '#shared/tables/self-issued-keys';
 import { INVALID_EVENT, USAGE_NOT_RECORDED, apiGatewayTaskError } from './errors.ts';
-import { findOrCreateSlot } from './self-issued.ts';
+import { findOrCreateSlot, movePlan } from './self-issued.ts';
 
 /**
  * The workflows' API key task (onboarding, plan change; `arn:aws:states:::lambda:invoke`), two actions:
@@ -212,6 +212,7 @@ export async function handleApiKeyTask(event: unknown, _context: Context): Promi
       case 'find-or-create':
         return findOrCreateSlot(selfIssued(), e.userId);
       case 'attach':
+        if (e.userId !== undefined && e.plan !== undefined) await movePlan(selfIssued(), e.userId, e.plan);
         return { UsagePlanId: e.usagePlanId, KeyId: e.keyId };
       case 'record-usage':
         return { Days: 0 };

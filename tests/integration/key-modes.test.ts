@@ -12,6 +12,9 @@ import { claimsOf, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniq
 
 type Mode = 'ApiGateway' | 'SelfIssued';
 
+// Each test signs customers up through Cognito and the onboarding workflow: seconds, more on a loaded machine.
+jest.setTimeout(90_000);
+
 describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
   let t: TestStack;
   const keys: Record<string, string> = {};
@@ -23,7 +26,7 @@ describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
   async function customerKey(prefix: string): Promise<{ userId: string; idToken: string; keyId: string; key: string }> {
     const email = uniqueEmail(prefix);
     const userId = await signUpAndConfirm(t, email);
-    const execution = await waitForExecution(t, onboardingArn(t, userId), 30_000);
+    const execution = await waitForExecution(t, onboardingArn(t, userId), 60_000);
     expect(execution.status).toBe('SUCCEEDED');
     const { idToken } = await signIn(t, email);
     const keyId = claimsOf(idToken)['custom:apiid'] as string;
@@ -39,7 +42,7 @@ describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
   }
 
   beforeAll(async () => {
-    t = await startTestStack({ parameterOverrides: { DataApiAuth: 'ApiKey', KeyMode: mode, FreeQuotaLimit: '6', FreeRateLimit: '100', FreeBurstLimit: '100' } });
+    t = await startTestStack({ parameterOverrides: { DataApiAuth: 'ApiKey', KeyMode: mode, FreeQuotaLimit: '6', FreeRateLimit: '100', FreeBurstLimit: '100', BasicQuotaLimit: '9', BasicRateLimit: '100', BasicBurstLimit: '100' } });
     const [a, b] = await Promise.all([customerKey(`km-${mode}-a`), customerKey(`km-${mode}-b`)]);
     keys.alice = a.key;
     keys.bob = b.key;
@@ -96,6 +99,24 @@ describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
     // SelfIssued: the authorizer refuses a revoked key (401); ApiGateway: the old key is gone from its plan (403).
     expect((await api('/tags', c.key)).status).toBe(mode === 'SelfIssued' ? 401 : 403);
     expect((await rotate(c.idToken, { keyId: c.keyId })).status).toBe(409);
+  });
+
+  it("a plan change (POST /me/plan, the plan-change workflow) puts the key on the new plan's quota", async () => {
+    const c = await customerKey(`km-${mode}-plan`);
+    const res = await fetch(`${t.stack.apiUrl}/me/plan`, {
+      method: 'POST',
+      headers: { Authorization: c.idToken, 'Content-Type': 'application/json', 'Idempotency-Key': `plan-${mode}` },
+      body: JSON.stringify({ plan: 'basic' }),
+    });
+    expect(res.status).toBe(202);
+    const { executionId } = (await res.json()) as { executionId: string };
+    const machine = t.stack.model.stateMachines.find((m) => m.logicalId === 'PlanChangeStateMachine')!;
+    const execution = await waitForExecution(t, `${machine.arn.replace(':stateMachine:', ':execution:')}:${executionId}`, 30_000);
+    expect(execution.status).toBe('SUCCEEDED');
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i += 1) statuses.push((await api('/tags', c.key)).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(9); // basic's quota, not free's 6
+    expect(statuses.slice(9)).toEqual(mode === 'SelfIssued' ? [403, 403] : [429, 429]);
   });
 
   it('the plan quota holds: requests past it are refused', async () => {

@@ -61,7 +61,8 @@ describe('REST API', () => {
     'GET /me', 'GET /me/api-key', 'POST /me/api-key/rotate', 'DELETE /me/api-key/previous', 'GET /me/usage', 'GET /me/billing', 'POST /me/plan', 'GET /me/plan-changes/{executionId}', 'DELETE /me',
   ];
 
-  it('puts the Cognito authorizer on every route but the public ones, and an API key on the data API (not on /me*)', () => {
+  it('puts the Cognito authorizer on /me*, KeyAuthorizer (Lambda, key source AUTHORIZER) and an API key on the data API, nothing on the public routes', () => {
+    expect(api.apiKeySource).toBe('AUTHORIZER');
     expect(api.routes.length).toBeGreaterThan(publicPaths.length);
     for (const route of api.routes) {
       const key = `${route.method} ${route.path}`;
@@ -70,7 +71,9 @@ describe('REST API', () => {
       } else if (publicPaths.includes(key)) {
         expect({ key, authorizer: route.authorizer, apiKeyRequired: route.apiKeyRequired }).toEqual({ key, authorizer: 'none', apiKeyRequired: false });
       } else {
-        expect({ key, authorizer: route.authorizer, apiKeyRequired: route.apiKeyRequired }).toEqual({ key, authorizer: 'cognito', apiKeyRequired: true });
+        expect({ key, authorizer: route.authorizer, apiKeyRequired: route.apiKeyRequired }).toEqual({ key, authorizer: 'lambda', apiKeyRequired: true });
+        // KeyMode ApiGateway (default): the key passed through, cached per key value for 300 s.
+        expect(route.lambdaAuthorizer).toEqual({ name: 'KeyAuthorizer', functionName: 'KeyAuthorizerFunction', identityHeaders: ['X-Api-Key'], identityQueryStrings: [], ttlSeconds: 300 });
       }
     }
   });

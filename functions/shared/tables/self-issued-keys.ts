@@ -56,6 +56,11 @@ export interface SelfIssuedKeysStore {
    * Points the customer's slot at a new key, only if it still holds `expectedKeyId` (a racing rotation loses: false).
    */
   swapCustomerKey(customerId: string, expectedKeyId: string, next: { keyId: string; hash: string }): Promise<boolean>;
+  /**
+   * Puts the customer on `plan`: their slot, then their current key's record (what the authorizer meters by). Safe to
+   * repeat; false when the customer has no slot.
+   */
+  setPlan(customerId: string, plan: string): Promise<boolean>;
 }
 
 export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentClient = documentClient): SelfIssuedKeysStore {
@@ -109,6 +114,39 @@ export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentC
         if (isConditionalCheckFailed(error)) return false;
         throw error;
       }
+    },
+    async setPlan(customerId, plan) {
+      let slot: CustomerKey | undefined;
+      try {
+        const out = await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: `CUSTOMER#${customerId}` },
+            UpdateExpression: 'SET #p = :plan',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: { '#p': 'plan' },
+            ExpressionAttributeValues: { ':plan': plan },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        slot = out.Attributes as CustomerKey | undefined;
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) return false;
+        throw error;
+      }
+      if (slot?.hash) {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: `KEY#${slot.hash}` },
+            UpdateExpression: 'SET #p = :plan',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: { '#p': 'plan' },
+            ExpressionAttributeValues: { ':plan': plan },
+          }),
+        );
+      }
+      return true;
     },
     async revokeKey(hash) {
       await client.send(
