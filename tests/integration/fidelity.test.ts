@@ -237,7 +237,13 @@ describeWithAwsTools('the offline model against the AWS SAM translator', () => {
     expect(() => compare(drifted, {})).toThrow();
   });
 
-  it('catches a difference: the key-only model against the token-mode translation disagrees on the authorizer', () => {
-    expect(() => compare(translated, { DataApiAuth: 'ApiKey' })).toThrow();
+  it('catches a difference: a data method the translator gives the Cognito authorizer disagrees with the model', () => {
+    // Both DataApiAuth modes deploy the same methods (no authorizer on the data API), so the drift is made by hand.
+    const drifted = JSON.parse(JSON.stringify(translated)) as Template;
+    const api = Object.values(drifted.Resources).find((res) => res.Type === 'AWS::ApiGateway::RestApi');
+    const links = ((api!.Properties as Obj).Body as { paths: Record<string, Record<string, Obj>> }).paths['/links']!;
+    links.get!.security = [{ CognitoAuthorizer: [] }, { api_key: [] }];
+    expect(() => compare(drifted, {})).toThrow();
+    expect(() => compare(drifted, { DataApiAuth: 'ApiKey' })).toThrow();
   });
 });

@@ -138,14 +138,17 @@ describe('a data route verifies the ID token itself (IdTokenAndApiKey)', () => {
     expect(jwksFetchCount() - before).toBe(1);
   });
 
-  it("answers 503 with a JSON message (no stack) when the pool's keys cannot be fetched", async () => {
+  it("answers 503 with a JSON message (no stack) when the pool's keys cannot be fetched, and 200 once they can", async () => {
     jwksDown = true;
-    const got = await answer(freshHandler(), withAuthorization(idToken(claims)));
+    const handler = freshHandler();
+    const got = await answer(handler, withAuthorization(idToken(claims)));
     expect(got).toEqual({
       status: 503,
       body: { code: 'ServiceUnavailable', message: "The user pool's signing keys could not be fetched to verify the ID token; try again later", requestId: expect.any(String) },
       dataReads: [],
     });
     expect(JSON.stringify(got.body)).not.toMatch(/\bat .+:\d+:\d+/);
+    jwksDown = false;
+    expect((await answer(handler, withAuthorization(idToken(claims)))).status).toBe(200);
   });
 });
