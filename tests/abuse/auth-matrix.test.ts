@@ -109,14 +109,16 @@ describe('auth matrix (default limits)', () => {
     expect((await call(t, '/links', { token: `Bearer ${a.idToken}`, key: a.key })).status).toBe(200);
   }, 30_000);
 
-  it('answers 403 without a key, with an unknown or disabled key, and with another customer\'s key', async () => {
+  // Without a key (or an empty one) the data routes' KeyAuthorizer is not even invoked: its identity source (X-Api-Key)
+  // is missing, and API Gateway answers 401 ("Configure a Lambda authorizer"). A key that is no key of a plan is 403.
+  it('answers 401 without a key, 403 with an unknown or disabled key and with another customer\'s key', async () => {
     const answers = {
       noKey: await call(t, '/links', { token: a.idToken }),
       emptyKey: await call(t, '/links', { token: a.idToken, key: '' }),
       unknownKey: await call(t, '/links', { token: a.idToken, key: 'not-a-key-at-all-0000000000000000000000' }),
       keyIdInsteadOfValue: await call(t, '/links', { token: a.idToken, key: a.keyId }),
     };
-    expect(answers).toEqual({ noKey: forbidden, emptyKey: forbidden, unknownKey: forbidden, keyIdInsteadOfValue: forbidden });
+    expect(answers).toEqual({ noKey: unauthorized, emptyKey: unauthorized, unknownKey: forbidden, keyIdInsteadOfValue: forbidden });
 
     // Another customer's (valid, enabled) key: API Gateway lets it through; the handler refuses it.
     const stolen = await call(t, '/links', { token: a.idToken, key: b.key });
