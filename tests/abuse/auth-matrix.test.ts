@@ -93,14 +93,22 @@ describe('auth matrix (default limits)', () => {
       accessTokenInsteadOfIdToken: a.accessToken,
       refreshTokenInsteadOfIdToken: (await signIn(t, a.email)).refreshToken,
     };
+    // The data API's authorizer (KeyAuthorizer) looks at the key only: its function verifies the token and answers with its JSON error body. /me… keeps
+    // API Gateway's Cognito authorizer. Both refuse every one of these tokens.
     const answers: Record<string, Answer> = {};
+    const gatewayAnswers: Record<string, Answer> = {};
     for (const [name, token] of Object.entries(tokens)) {
       answers[name] = await call(t, '/links', { ...(token !== undefined ? { token } : {}), key: a.key });
+      gatewayAnswers[name] = await call(t, '/me', token !== undefined ? { token } : {});
     }
 
-    const expected = Object.fromEntries(Object.keys(tokens).map((name) => [name, unauthorized]));
-    expected.expired = { status: 401, body: { message: 'The incoming token has expired' }, errorType: 'UnauthorizedException' };
+    const byFunction = { status: 401, body: { message: 'Unauthorized', code: 'Unauthorized', requestId: expect.any(String) }, errorType: null };
+    const expected = Object.fromEntries(Object.keys(tokens).map((name) => [name, byFunction]));
+    expected.expired = { status: 401, body: { message: 'The incoming token has expired', code: 'TokenExpired', requestId: expect.any(String) }, errorType: null };
     expect(answers).toEqual(expected);
+    const expectedGateway = Object.fromEntries(Object.keys(tokens).map((name) => [name, unauthorized]));
+    expectedGateway.expired = { status: 401, body: { message: 'The incoming token has expired' }, errorType: 'UnauthorizedException' };
+    expect(gatewayAnswers).toEqual(expectedGateway);
 
     // Controls: the same minting with a future exp is accepted, and so is the real token with or without "Bearer".
     const fresh = mintToken({ ...claims, iat: now, exp: now + 600 });
@@ -280,14 +288,16 @@ describe('usage plan limits (tiny burst and quota)', () => {
     expect((await call(t, '/links', { token: other.idToken, key: other.key })).status).toBe(200);
   }, 30_000);
 
-  it('counts nothing for requests the gateway refuses before the key (401) or for unknown keys (403)', async () => {
+  it('counts nothing for unknown keys (403); a bad token with a working key is counted, then refused by the function (401)', async () => {
     const user = await onboardedUser(t, 'refused');
-    for (let i = 0; i < 5; i++) {
-      expect((await call(t, '/links', { token: 'garbage', key: user.key })).status).toBe(401);
-      expect((await call(t, '/links', { token: user.idToken, key: `${user.key}x` })).status).toBe(403);
-    }
+    for (let i = 0; i < 5; i++) expect((await call(t, '/links', { token: user.idToken, key: `${user.key}x` })).status).toBe(403);
+    // The data methods' authorizer looks at the key only (the function verifies the token): API Gateway admits the key and counts the
+    // request before the function answers 401 — the cost of one template for both DataApiAuth modes (README).
+    expect((await call(t, '/links', { token: 'garbage', key: user.key })).status).toBe(401);
     const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push((await call(t, '/links', { token: user.idToken, key: user.key })).status);
-    expect(statuses).toEqual([200, 200, 200]);
+    for (let i = 0; i < 2; i++) statuses.push((await call(t, '/links', { token: user.idToken, key: user.key })).status);
+    expect(statuses).toEqual([200, 200]);
+    await new Promise((resolve) => setTimeout(resolve, 1_200)); // one throttle token back (1 per second)
+    expect(await call(t, '/links', { token: user.idToken, key: user.key })).toEqual({ status: 429, body: { message: 'Limit Exceeded' }, errorType: 'LimitExceededException' });
   }, 30_000);
 });
