@@ -116,36 +116,29 @@ export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentC
       }
     },
     async setPlan(customerId, plan) {
+      // One conditional SET of `plan` on an existing item; answers the item as it is now.
+      const setPlanOf = async (pk: string) =>
+        (
+          await client.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: { pk },
+              UpdateExpression: 'SET #p = :plan',
+              ConditionExpression: 'attribute_exists(pk)',
+              ExpressionAttributeNames: { '#p': 'plan' },
+              ExpressionAttributeValues: { ':plan': plan },
+              ReturnValues: 'ALL_NEW',
+            }),
+          )
+        ).Attributes as CustomerKey | undefined;
       let slot: CustomerKey | undefined;
       try {
-        const out = await client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { pk: `CUSTOMER#${customerId}` },
-            UpdateExpression: 'SET #p = :plan',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeNames: { '#p': 'plan' },
-            ExpressionAttributeValues: { ':plan': plan },
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
-        slot = out.Attributes as CustomerKey | undefined;
+        slot = await setPlanOf(`CUSTOMER#${customerId}`);
       } catch (error) {
         if (isConditionalCheckFailed(error)) return false;
         throw error;
       }
-      if (slot?.hash) {
-        await client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { pk: `KEY#${slot.hash}` },
-            UpdateExpression: 'SET #p = :plan',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeNames: { '#p': 'plan' },
-            ExpressionAttributeValues: { ':plan': plan },
-          }),
-        );
-      }
+      if (slot?.hash) await setPlanOf(`KEY#${slot.hash}`);
       return true;
     },
     async revokeKey(hash) {
