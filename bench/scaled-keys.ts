@@ -4,7 +4,7 @@
  *
  * (a) Onboarding: N customers get a self-issued key (issueKey + the conditional PutItem of its hash) at 64 concurrent,
  *     on the offline DynamoDB (dynalite): sign-ups per second, no CreateApiKey call. What it does NOT include: the
- *     Cognito sign-up and the onboarding workflow (this mode is not wired into them yet; see README "Scaled key mode").
+ *     Cognito sign-up and the onboarding workflow (bench §7 still seeds the keys; README "Key modes").
  *     Beside it, the per-key mode's ceiling from AWS's documented limits (CreateApiKey 5/s, 10,000 keys per account and
  *     Region): computed, not measured.
  * (b) Verification: requests through the offline API Gateway data plane (local/execute-api) with the Lambda REQUEST

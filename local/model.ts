@@ -24,7 +24,7 @@ import {
 } from './template.ts';
 import { isLambdaAuthorizer, lambdaAuthorizerSpec } from './authorizers.ts';
 import { stableId } from './ids.ts';
-import type { CorsSpec, QuotaPeriod, RouteSpec, StateMachineSpec, UsagePlanSpec } from './types.ts';
+import type { CorsSpec, QuotaPeriod, RouteSpec, StateMachineSpec, TemplateApiKeySpec, UsagePlanSpec } from './types.ts';
 
 export interface BuildProperties {
   entryPoints: string[];
@@ -119,6 +119,8 @@ export interface StackModel {
   functions: FunctionModel[];
   apis: ApiModel[];
   usagePlans: (UsagePlanSpec & { logicalId: string })[];
+  /** AWS::ApiGateway::ApiKey resources, with the plans their AWS::ApiGateway::UsagePlanKey resources name. */
+  apiKeys: (TemplateApiKeySpec & { logicalId: string })[];
   tables: TableModel[];
   userPools: UserPoolModel[];
   userPoolClients: UserPoolClientModel[];
@@ -172,6 +174,8 @@ const SUPPORTED = new Set([
   'AWS::Serverless::Api',
   'AWS::Serverless::StateMachine',
   'AWS::ApiGateway::UsagePlan',
+  'AWS::ApiGateway::ApiKey',
+  'AWS::ApiGateway::UsagePlanKey',
   'AWS::DynamoDB::Table',
   'AWS::Cognito::UserPool',
   'AWS::Cognito::UserPoolClient',
@@ -239,6 +243,7 @@ export function buildStackModel(source: Template, opts: ModelOptions): StackMode
         return tableName(logicalId);
       case 'AWS::Serverless::Api':
       case 'AWS::ApiGateway::UsagePlan':
+      case 'AWS::ApiGateway::ApiKey':
         return shortId(stackName, logicalId);
       case 'AWS::Cognito::UserPool':
         return poolId(logicalId);
@@ -300,6 +305,7 @@ export function buildStackModel(source: Template, opts: ModelOptions): StackMode
     functions: [],
     apis: [],
     usagePlans: [],
+    apiKeys: [],
     tables: [],
     userPools: [],
     userPoolClients: [],
@@ -323,6 +329,7 @@ export function buildStackModel(source: Template, opts: ModelOptions): StackMode
   }
 
   const routesByApi = new Map<string, RouteSpec[]>();
+  const planKeys: { keyId: string; planId: string }[] = [];
   for (const [logicalId, resource] of Object.entries(resources)) {
     const props = resource.Properties ?? {};
     switch (resource.Type) {
@@ -408,6 +415,26 @@ export function buildStackModel(source: Template, opts: ModelOptions): StackMode
         });
         break;
       }
+      case 'AWS::ApiGateway::ApiKey': {
+        const p = r<Record<string, unknown>>(props);
+        if (p.StageKeys !== undefined || p.GenerateDistinctId !== undefined) throw new TemplateError(`API key ${logicalId}: StageKeys and GenerateDistinctId are not supported offline`);
+        model.apiKeys.push({
+          logicalId,
+          id: ref(logicalId),
+          name: String(p.Name ?? logicalId),
+          enabled: p.Enabled === true || p.Enabled === 'true',
+          ...(p.Description !== undefined ? { description: String(p.Description) } : {}),
+          ...(p.Value !== undefined ? { value: String(p.Value) } : {}),
+          usagePlanIds: [],
+        });
+        break;
+      }
+      case 'AWS::ApiGateway::UsagePlanKey': {
+        const p = r<Record<string, unknown>>(props);
+        if (p.KeyType !== 'API_KEY') throw new TemplateError(`usage plan key ${logicalId}: KeyType must be API_KEY`);
+        planKeys.push({ keyId: String(p.KeyId), planId: String(p.UsagePlanId) });
+        break;
+      }
       case 'AWS::Cognito::UserPool': {
         const p = r<JsonObject>(props);
         const lambdaConfig = (props.LambdaConfig ?? {}) as Record<string, unknown>;
@@ -449,6 +476,12 @@ export function buildStackModel(source: Template, opts: ModelOptions): StackMode
       default:
         break;
     }
+  }
+
+  for (const { keyId, planId } of planKeys) {
+    const key = model.apiKeys.find((k) => k.id === keyId);
+    if (!key || !model.usagePlans.some((p) => p.id === planId)) throw new TemplateError(`usage plan key: KeyId and UsagePlanId must be !Ref an API key and a usage plan of this template`);
+    key.usagePlanIds.push(planId);
   }
 
   const apiGlobals = template.Globals?.Api ?? {};

@@ -347,6 +347,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const controlPlane = await createApiGatewayControlPlane({
       dir,
       usagePlans: model.usagePlans,
+      apiKeys: model.apiKeys,
       log: (line) => log(`[apigateway] ${line}`),
       ...(opts.createApiKeyRateLimit !== undefined ? { createApiKeyRateLimit: opts.createApiKeyRateLimit } : {}),
       ...(opts.managementApiLimits !== undefined ? { managementApiLimits: opts.managementApiLimits } : {}),

@@ -19,6 +19,18 @@ export interface UsagePlanSpec {
   tags: Record<string, string>;
 }
 
+/** An `AWS::ApiGateway::ApiKey` the template declares, with the usage plans its `AWS::ApiGateway::UsagePlanKey`s put it in. */
+export interface TemplateApiKeySpec {
+  /** The key's id (what `!Ref` gives). */
+  id: string;
+  name: string;
+  description?: string;
+  enabled: boolean;
+  /** The template's `Value`; generated when absent. */
+  value?: string;
+  usagePlanIds: string[];
+}
+
 export interface ApiKeyRecord {
   id: string;
   value: string;

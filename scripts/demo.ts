@@ -403,8 +403,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     step(
       7,
       'See the gateway say no',
-      'Before any function runs, the gateway refuses a request without a valid token (401), without a key in a plan',
-      `(403), and over the plan's rate (429). ${o.burstSize} requests fired at once outrun the free plan's burst of ${freePlan.throttle?.burstLimit ?? '?'}.`,
+      'Before any function runs, the gateway refuses a request without a valid token or without a key (401), with a key in',
+      `no plan (403), and over the plan's rate (429). ${o.burstSize} requests fired at once outrun the free plan's burst of ${freePlan.throttle?.burstLimit ?? '?'}.`,
     );
     // Key-only: the token is what /me… wants, so its absence shows there; otherwise on the data API.
     const noToken = await call(`${o.apiUrl}${keyOnly ? '/me' : '/links'}`, { headers: { 'x-api-key': keyValue } });
@@ -413,7 +413,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     ok(noTokenLine);
     const noKey = await call(`${o.apiUrl}/links`, { headers: { Authorization: idToken } });
     const noKeyLine = `without a key:   ${noKey.status} ${brief(noKey.body)}`;
-    if (noKey.status !== 403) throw new DemoError(`${noKeyLine} (expected 403)`);
+    // The data routes' Lambda authorizer (KeyAuthorizer) has X-Api-Key as identity source: API Gateway answers 401 without it.
+    if (noKey.status !== 401) throw new DemoError(`${noKeyLine} (expected 401)`);
     ok(noKeyLine);
     let sent = 0;
     const counts = new Map<number, number>();

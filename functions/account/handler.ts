@@ -35,6 +35,9 @@ import {
 import { meRoutes } from './me.ts';
 import { planRoutes } from './plan-change-routes.ts';
 import { idempotencyKeyOf } from './request.ts';
+import { selfIssuedKeyRoutes } from './self-issued.ts';
+import { keyModeFrom } from '#shared/key-mode';
+import { selfIssuedKeysStore } from '#shared/tables/self-issued-keys';
 import { revealQuery, rotateBody, usageQuery } from './schemas.ts';
 
 /**
@@ -193,6 +196,8 @@ export const rotateOnce = makeIdempotent(
 export const routes: Routes = {
   ...meRoutes({ accounts, offboard: (userId) => startOffboarding(sfn, offboardingArn, userId, 'SELF_SERVICE') }),
   ...accountRoutes({ ...deps, rotate: rotateOnce }),
+  // KeyMode SelfIssued: the key is the project's own (shown once, stored as a hash), not an API Gateway key.
+  ...(keyModeFrom(process.env.KEY_MODE) === 'SelfIssued' ? selfIssuedKeyRoutes({ ...deps, store: selfIssuedKeysStore(requireEnv('SELF_ISSUED_KEYS_TABLE')) }) : {}),
   ...planRoutes({
     accounts,
     workflow: new SfnPlanChangeWorkflow(requireEnv('PLAN_CHANGE_STATE_MACHINE_ARN'), sfn),

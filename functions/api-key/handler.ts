@@ -17,7 +17,10 @@ import { TaskError } from '#shared/errors';
 import { findPlan, planCatalog } from '#shared/plans';
 import { DynamoAccountStore, DynamoUsageHistory } from '#shared/tables/accounts';
 import { USAGE_READ_DAYS, mergeDays, segmentOf, segmentsOf, type UsageHistory } from '#shared/usage-history';
+import { keyModeFrom } from '#shared/key-mode';
+import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '#shared/tables/self-issued-keys';
 import { INVALID_EVENT, USAGE_NOT_RECORDED, apiGatewayTaskError } from './errors.ts';
+import { findOrCreateSlot, movePlan } from './self-issued.ts';
 
 /**
  * The workflows' API key task (onboarding, plan change; `arn:aws:states:::lambda:invoke`), two actions:
@@ -38,6 +41,8 @@ import { INVALID_EVENT, USAGE_NOT_RECORDED, apiGatewayTaskError } from './errors
  * to ids before it leaves the function; nothing here logs a response. GetApiKeys is called with includeValues=false
  * spelled out (the API reference, https://docs.aws.amazon.com/apigateway/latest/api/API_GetApiKeys.html, names the flag
  * but states no default; without it AWS answers without values, and the call does not rely on that).
+ *
+ * KeyMode SelfIssued (`KEY_MODE`): the same actions over the SelfIssuedKeys table, without API Gateway (./self-issued.ts).
  *
  * Errors: API Gateway's as `ApiGateway.<Error>Exception` (see ./errors.ts), so Retry/Catch read as for the direct
  * integration; a malformed event is `ApiKey.InvalidEvent`. The SDK does not retry (maxAttempts 1): the workflow's
@@ -192,6 +197,9 @@ export async function attachKey(usagePlanId: string, keyId: string, carry?: { us
   return { UsagePlanId: usagePlanId, KeyId: keyId, QuotaCarriedOver: carried };
 }
 
+let selfIssuedStore: SelfIssuedKeysStore | undefined;
+const selfIssued = (): SelfIssuedKeysStore => (selfIssuedStore ??= selfIssuedKeysStore(requireEnv('SELF_ISSUED_KEYS_TABLE')));
+
 export async function handleApiKeyTask(event: unknown, _context: Context): Promise<FoundOrCreated | Attached | Recorded> {
   const parsed = apiKeyEvent.safeParse(event);
   if (!parsed.success) {
@@ -199,6 +207,17 @@ export async function handleApiKeyTask(event: unknown, _context: Context): Promi
     throw new TaskError(INVALID_EVENT, `Malformed event: ${fields}`);
   }
   const e = parsed.data;
+  if (keyModeFrom(process.env.KEY_MODE) === 'SelfIssued') {
+    switch (e.action) {
+      case 'find-or-create':
+        return findOrCreateSlot(selfIssued(), e.userId);
+      case 'attach':
+        if (e.userId !== undefined && e.plan !== undefined) await movePlan(selfIssued(), e.userId, e.plan);
+        return { UsagePlanId: e.usagePlanId, KeyId: e.keyId };
+      case 'record-usage':
+        return { Days: 0 };
+    }
+  }
   switch (e.action) {
     case 'find-or-create':
       return findOrCreateKey(e.userId);

@@ -3,6 +3,7 @@ import { inOverlap, readOnce, type AccountStore } from './accounts.ts';
 import { ForbiddenError, ServiceUnavailableError, UnauthorizedError } from './errors.ts';
 import { headerValue } from './http.ts';
 import { bearerToken, JwksUnavailableError, TokenExpiredError, type TokenVerifier } from './id-token.ts';
+import { selfIssuedCaller, selfIssuedOwnKey, type KeyMode } from './key-mode.ts';
 
 /** Who is calling, from the verified ID token's claims and the API key API Gateway matched. */
 export interface Caller {
@@ -186,10 +187,22 @@ export interface DataApiCallerDeps {
   idTokens?: TokenVerifier;
   /** Default `IdTokenAndApiKey`. */
   dataApiAuth?: DataApiAuth;
+  /** Default `ApiGateway`. */
+  keyMode?: KeyMode;
 }
 
-/** The caller resolution of the deployed mode: keyOnlyCaller (`ApiKey`) or ownKeyCaller (`IdTokenAndApiKey`). */
+/**
+ * The caller resolution of the deployed mode: keyOnlyCaller (`ApiKey`) or ownKeyCaller (`IdTokenAndApiKey`); with
+ * KeyMode SelfIssued the customer KeyAuthorizerFunction verified (./key-mode.ts), and with an ID token too, the
+ * token's user must be that customer.
+ */
 export function dataApiCaller(deps: DataApiCallerDeps): (event: APIGatewayProxyEvent) => Promise<Caller> {
+  if (deps.keyMode === 'SelfIssued') {
+    if (deps.dataApiAuth === 'ApiKey') return (event) => Promise.resolve(selfIssuedCaller(event));
+    const verifier = deps.idTokens;
+    if (!verifier) throw new Error('dataApiCaller: IdTokenAndApiKey mode needs idTokens');
+    return async (event) => selfIssuedOwnKey(event, claim(await verifiedClaims(event, verifier), 'sub'));
+  }
   if (deps.dataApiAuth === 'ApiKey') {
     const owners = deps.keyOwners;
     if (!owners) throw new Error('dataApiCaller: ApiKey mode needs keyOwners');

@@ -1,6 +1,7 @@
 import { CachedKeyOwners, dataApiAuthFrom, type DataApiCallerDeps } from './caller.ts';
 import { requireEnv } from './env.ts';
 import { cognitoIssuer, createCognitoVerifier, jwksUrlOf, type TokenVerifier } from './id-token.ts';
+import { keyModeFrom } from './key-mode.ts';
 import { DynamoAccountStore, DynamoKeyOwners } from './tables/accounts.ts';
 
 /**
@@ -38,6 +39,7 @@ export function dataApiCallerDepsFromEnv(): DataApiCallerDeps {
   return {
     accounts: new DynamoAccountStore(accountsTable),
     dataApiAuth,
+    keyMode: keyModeFrom(process.env.KEY_MODE),
     ...(dataApiAuth === 'ApiKey'
       ? {
           keyOwners: new CachedKeyOwners(

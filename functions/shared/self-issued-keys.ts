@@ -29,6 +29,15 @@ export function issueKey(): IssuedKey {
   return { value, hash: hashKey(value), hint: value.slice(0, 12) };
 }
 
+/**
+ * A public key id for a self-issued key: `si` + 18 hex characters (72 random bits). It names a key in
+ * `custom:apiid`, the account record and the portal without revealing anything of its value; lower-case letters and
+ * digits like API Gateway's key ids, so the workflows' id checks hold in both key modes.
+ */
+export function newKeyId(): string {
+  return `si${randomBytes(9).toString('hex')}`;
+}
+
 /** True when `value` has the shape of a self-issued key (checked before any table read: no lookups for junk). */
 export function looksLikeKey(value: string): boolean {
   return KEY_PATTERN.test(value);

@@ -3,7 +3,7 @@
  * key gate the offline data plane uses to resolve `x-api-key` values and apply throttling and quotas.
  * See README.md for the AWS behaviour it reproduces and what it leaves out.
  */
-import type { KeyGate, Listener, UsagePlanSpec } from '../types.ts';
+import type { KeyGate, Listener, TemplateApiKeySpec, UsagePlanSpec } from '../types.ts';
 import type { FaultHook } from './faults.ts';
 import { ApiKeyGate } from './gate.ts';
 import { createControlPlaneListener } from './http.ts';
@@ -23,6 +23,8 @@ export interface ApiGatewayControlPlaneOptions {
   dir: string;
   /** Usage plans from template.yaml: the only plans there are (CreateUsagePlan & co. answer BadRequestException). */
   usagePlans: UsagePlanSpec[];
+  /** API keys from template.yaml (AWS::ApiGateway::ApiKey), created if absent and put in their usage plans. */
+  apiKeys?: TemplateApiKeySpec[];
   /** One line per request (method, path, status, operation, duration); never key values or bodies. */
   log?: (line: string) => void;
   /** Clock for createdDate/lastUpdatedDate, quota periods, token buckets and usage days. */
@@ -61,6 +63,7 @@ export async function createApiGatewayControlPlane(opts: ApiGatewayControlPlaneO
     persistDelayMs: opts.persistDelayMs,
     maxApiKeys: opts.maxApiKeys,
   });
+  for (const key of opts.apiKeys ?? []) store.ensureTemplateApiKey(key);
   const gate = new ApiKeyGate(store, { now: opts.now });
   const listener = createControlPlaneListener({
     store,

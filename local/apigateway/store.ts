@@ -1,6 +1,6 @@
 // Over 400 lines: one class owns keys, plan membership, usage and their persistence, so every write is checked and saved in one place.
 import { join } from 'node:path';
-import type { ApiKeyRecord, UsagePlanSpec } from '../types.ts';
+import type { ApiKeyRecord, TemplateApiKeySpec, UsagePlanSpec } from '../types.ts';
 import { ApiGatewayError, MESSAGES, badRequest, conflict, notFound } from './errors.ts';
 import { newApiKeyId, newApiKeyValue } from '../ids.ts';
 import { DAY_MS, dayKey, dayStart, parseDayKey, periodOf, type Period } from './periods.ts';
@@ -146,7 +146,23 @@ export class ApiGatewayStore {
     return this.keys.size;
   }
 
-  createApiKey(input: CreateApiKeyInput): ApiKeyRecord {
+  /**
+   * The template's own API keys (`AWS::ApiGateway::ApiKey` + `AWS::ApiGateway::UsagePlanKey`), as a deploy creates
+   * them: created with the template's id when absent (a restart keeps the saved one), and put in their usage plans.
+   */
+  ensureTemplateApiKey(spec: TemplateApiKeySpec): ApiKeyRecord {
+    let entry = this.keys.get(spec.id);
+    if (entry === undefined) {
+      const { name, enabled } = spec;
+      this.createApiKey({ name, enabled, ...(spec.value !== undefined ? { value: spec.value } : {}), ...(spec.description !== undefined ? { description: spec.description } : {}) }, spec.id);
+      entry = this.entry(spec.id);
+    }
+    for (const planId of spec.usagePlanIds) if (!entry.plans.has(planId)) this.addUsagePlanKey(planId, spec.id);
+    return entry.record;
+  }
+
+  /** CreateApiKey. `fixedId`: the id of a template-declared key (ensureTemplateApiKey); otherwise a new one. */
+  createApiKey(input: CreateApiKeyInput, fixedId?: string): ApiKeyRecord {
     if (this.keys.size >= this.maxApiKeys) {
       throw new ApiGatewayError('LimitExceededException', `Cannot exceed the limit of ${this.maxApiKeys} API keys per account and Region`);
     }
@@ -159,9 +175,8 @@ export class ApiGatewayStore {
       do value = newApiKeyValue();
       while (this.byValue.has(value));
     }
-    let id: string;
-    do id = newApiKeyId();
-    while (this.keys.has(id));
+    let id = fixedId ?? newApiKeyId();
+    while (fixedId === undefined && this.keys.has(id)) id = newApiKeyId();
     const at = this.now().toISOString();
     const record: ApiKeyRecord = {
       id,

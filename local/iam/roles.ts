@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { activeResources, resolveValue, withFunctionGlobals, type JsonObject, type ResolveContext, type Template } from '../template.ts';
+import { activeResources, isNoValue, resolveValue, withFunctionGlobals, type JsonObject, type ResolveContext, type Template } from '../template.ts';
 import { checkPolicyDocument, type PolicyDocument } from './policy.ts';
 
 export class RoleError extends Error {
@@ -201,11 +201,19 @@ export function buildExecutionRoles(template: Template, ctx: ResolveContext, sta
     };
     for (const arn of managed) attachManaged(arn as string, { kind: 'managed', label: arn as string });
 
-    for (const [index, raw] of policies.entries()) {
+    for (const [index, listed] of policies.entries()) {
       const where = `${logicalId} Policies[${index}]`;
       const policyName = `${roleLogicalId}Policy${index}`;
+      // SAM wraps the policy made from each branch in the same Fn::If (policy name by list index); the deploy's
+      // condition picks one, AWS::NoValue none.
+      let raw = listed;
+      if (isObject(raw) && Object.keys(raw).length === 1 && 'Fn::If' in raw) {
+        const [condition, yes, no] = raw['Fn::If'] as [string, unknown, unknown];
+        if (!(condition in ctx.conditions)) throw new RoleError(`${where}: Fn::If names an unknown condition ${condition}`);
+        raw = ctx.conditions[condition] ? yes : no;
+        if ((isObject(raw) && raw.Ref === 'AWS::NoValue') || isNoValue(raw)) continue;
+      }
       if (typeof raw === 'string' || isIntrinsic(raw)) {
-        if (isObject(raw) && 'Fn::If' in raw) throw new RoleError(`${where}: Fn::If in Policies is not supported offline`);
         const value = resolveValue(raw, ctx);
         if (typeof value !== 'string') throw new RoleError(`${where}: a managed policy must resolve to an ARN, got ${JSON.stringify(value)}`);
         const arn = AWS_MANAGED_POLICIES[value]?.arn ?? value;

@@ -93,7 +93,7 @@ describe('auth matrix (default limits)', () => {
       accessTokenInsteadOfIdToken: a.accessToken,
       refreshTokenInsteadOfIdToken: (await signIn(t, a.email)).refreshToken,
     };
-    // The data API has no authorizer: its function verifies the token and answers with its JSON error body. /me… keeps
+    // The data API's authorizer (KeyAuthorizer) looks at the key only: its function verifies the token and answers with its JSON error body. /me… keeps
     // API Gateway's Cognito authorizer. Both refuse every one of these tokens.
     const answers: Record<string, Answer> = {};
     const gatewayAnswers: Record<string, Answer> = {};
@@ -117,14 +117,16 @@ describe('auth matrix (default limits)', () => {
     expect((await call(t, '/links', { token: `Bearer ${a.idToken}`, key: a.key })).status).toBe(200);
   }, 30_000);
 
-  it('answers 403 without a key, with an unknown or disabled key, and with another customer\'s key', async () => {
+  // Without a key (or an empty one) the data routes' KeyAuthorizer is not even invoked: its identity source (X-Api-Key)
+  // is missing, and API Gateway answers 401 ("Configure a Lambda authorizer"). A key that is no key of a plan is 403.
+  it('answers 401 without a key, 403 with an unknown or disabled key and with another customer\'s key', async () => {
     const answers = {
       noKey: await call(t, '/links', { token: a.idToken }),
       emptyKey: await call(t, '/links', { token: a.idToken, key: '' }),
       unknownKey: await call(t, '/links', { token: a.idToken, key: 'not-a-key-at-all-0000000000000000000000' }),
       keyIdInsteadOfValue: await call(t, '/links', { token: a.idToken, key: a.keyId }),
     };
-    expect(answers).toEqual({ noKey: forbidden, emptyKey: forbidden, unknownKey: forbidden, keyIdInsteadOfValue: forbidden });
+    expect(answers).toEqual({ noKey: unauthorized, emptyKey: unauthorized, unknownKey: forbidden, keyIdInsteadOfValue: forbidden });
 
     // Another customer's (valid, enabled) key: API Gateway lets it through; the handler refuses it.
     const stolen = await call(t, '/links', { token: a.idToken, key: b.key });
@@ -289,7 +291,7 @@ describe('usage plan limits (tiny burst and quota)', () => {
   it('counts nothing for unknown keys (403); a bad token with a working key is counted, then refused by the function (401)', async () => {
     const user = await onboardedUser(t, 'refused');
     for (let i = 0; i < 5; i++) expect((await call(t, '/links', { token: user.idToken, key: `${user.key}x` })).status).toBe(403);
-    // The data methods have no authorizer (the function verifies the token): API Gateway admits the key and counts the
+    // The data methods' authorizer looks at the key only (the function verifies the token): API Gateway admits the key and counts the
     // request before the function answers 401 — the cost of one template for both DataApiAuth modes (README).
     expect((await call(t, '/links', { token: 'garbage', key: user.key })).status).toBe(401);
     const statuses = [];

@@ -42,7 +42,7 @@ describe('npm run demo', () => {
     expect(output).toMatch(/GET \/me → 200/);
     expect(output).toMatch(/2 requests used, 998 left of 1000 this month/);
     expect(output).toMatch(/without a token: 401\b/);
-    expect(output).toMatch(/without a key: +403\b/);
+    expect(output).toMatch(/without a key: +401\b/);
     const burst = /(\d+) requests at once: (.*)/.exec(output);
     expect(burst).not.toBeNull();
     expect(burst![2]).toMatch(/\d+ × 200/);

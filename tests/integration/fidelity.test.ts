@@ -5,7 +5,7 @@
  * covered without touching this file:
  *   - API stages (the StageName stage, and the stage a deployment names: SAM's implicit `Stage`) and their method
  *     throttles;
- *   - routes (method, path, function) and their auth: Cognito authorizer, API key required;
+ *   - routes (method, path, function) and their auth: Cognito or Lambda authorizer, API key required;
  *   - usage plans: name, throttle, quota, and the API stages they bind;
  *   - functions: handler, runtime, memory, timeout and the resolved environment;
  *   - schedules: name, expression, time zone, state, target;
@@ -40,6 +40,8 @@ const COMPARED = new Set([
   'AWS::DynamoDB::Table',
   'AWS::Cognito::UserPool',
   'AWS::Cognito::UserPoolClient',
+  'AWS::ApiGateway::ApiKey',
+  'AWS::ApiGateway::UsagePlanKey',
 ]);
 
 const byKey = <T>(items: T[]): T[] => [...items].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
@@ -115,7 +117,12 @@ function compare(translatedTemplate: Template, overrides: Record<string, string>
             method: method === 'x-amazon-apigateway-any-method' ? 'ANY' : method.toUpperCase(),
             path,
             function: /\$\{(\w+)\.Arn\}/.exec(uri)?.[1] ?? uri,
-            authorizer: names.some((n) => schemes[n]?.['x-amazon-apigateway-authtype'] === 'cognito_user_pools') ? 'cognito' : 'none',
+            // SAM writes a Lambda authorizer as authtype `custom` (x-amazon-apigateway-authorizer type request/token).
+            authorizer: names.some((n) => schemes[n]?.['x-amazon-apigateway-authtype'] === 'cognito_user_pools')
+              ? 'cognito'
+              : names.some((n) => schemes[n]?.['x-amazon-apigateway-authtype'] === 'custom')
+                ? 'lambda'
+                : 'none',
             apiKeyRequired: names.some((n) => schemes[n]?.type === 'apiKey' && String(schemes[n]?.name).toLowerCase() === 'x-api-key' && !schemes[n]?.['x-amazon-apigateway-authtype']),
           };
         }),
@@ -147,6 +154,16 @@ function compare(translatedTemplate: Template, overrides: Record<string, string>
     quota: plan.quota ? { limit: plan.quota.limit, period: plan.quota.period } : null,
   }));
   expect(byKey(modelPlans)).toEqual(byKey(translatedPlans));
+
+  // API keys the template declares (KeyMode SelfIssued's backstop key) and the plans their usage plan keys name.
+  const planKeys = ofType('AWS::ApiGateway::UsagePlanKey').map(([, res]) => ({ key: (res.Properties.KeyId as { Ref: string }).Ref, plan: (res.Properties.UsagePlanId as { Ref: string }).Ref }));
+  const translatedKeys = ofType('AWS::ApiGateway::ApiKey').map(([id, res]) => {
+    const p = r<Obj>(res.Properties);
+    return { id, name: String(p.Name), enabled: p.Enabled === true, value: p.Value === undefined ? null : String(p.Value), plans: planKeys.filter((k) => k.key === id).map((k) => k.plan).sort() };
+  });
+  const planLogicalId = (planId: string) => model.usagePlans.find((plan) => plan.id === planId)?.logicalId ?? `unknown plan ${planId}`;
+  const modelKeys = model.apiKeys.map((k) => ({ id: k.logicalId, name: k.name, enabled: k.enabled, value: k.value ?? null, plans: k.usagePlanIds.map(planLogicalId).sort() }));
+  expect(byKey(modelKeys)).toEqual(byKey(translatedKeys));
 
   // Functions and their environment.
   const translatedFunctions = ofType('AWS::Lambda::Function').map(([id, res]) => {
@@ -226,6 +243,7 @@ describeWithAwsTools('the offline model against the AWS SAM translator', () => {
     ['default parameters', {}],
     ['AutoConfirmSignUp=true, an SES sender, other limits', { AutoConfirmSignUp: 'true', SesSourceArn: 'arn:aws:ses:us-east-1:123456789012:identity/example.com', AuthRateLimit: '3', FreeQuotaLimit: '50' }],
     ['DataApiAuth=ApiKey (key-only data API)', { DataApiAuth: 'ApiKey' }],
+    ['KeyMode=SelfIssued (self-issued keys, the backstop usage plan)', { KeyMode: 'SelfIssued' }],
   ])('agree on stages, routes and auth, usage plans, functions, schedules and state machines (%s)', (_name, overrides) => {
     compare(translated, overrides);
   }, 130_000);
@@ -238,7 +256,7 @@ describeWithAwsTools('the offline model against the AWS SAM translator', () => {
   });
 
   it('catches a difference: a data method the translator gives the Cognito authorizer disagrees with the model', () => {
-    // Both DataApiAuth modes deploy the same methods (no authorizer on the data API), so the drift is made by hand.
+    // Both DataApiAuth modes deploy the same methods (KeyAuthorizer on the data API), so the drift is made by hand.
     const drifted = JSON.parse(JSON.stringify(translated)) as Template;
     const api = Object.values(drifted.Resources).find((res) => res.Type === 'AWS::ApiGateway::RestApi');
     const links = ((api!.Properties as Obj).Body as { paths: Record<string, Record<string, Obj>> }).paths['/links']!;

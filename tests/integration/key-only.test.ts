@@ -1,6 +1,6 @@
 /**
  * The key-only data API (template parameter DataApiAuth=ApiKey) on the offline stack started with that override:
- * `X-Api-Key` alone reads the owner's data, another customer's item is 404, no key and a rotated-away key are 403
+ * `X-Api-Key` alone reads the owner's data, another customer's item is 404, no key is 401 (the authorizer's identity source), a rotated-away key 403
  * (API Gateway's own refusal), and a valid key that no account holds is refused by the function (the apiKeyId → userId
  * index never resurrects a key). Account management (/me*) still wants the ID token.
  */
@@ -49,9 +49,11 @@ it("another customer's item is 404, with the caller's own key", async () => {
   expect((await api(`/links/${bobs}`, { headers: withKey(bob.keyValue) })).status).toBe(200);
 });
 
-it('no key is 403 (API Gateway), and an ID token alone does not replace it', async () => {
-  expect((await api('/links')).status).toBe(403);
-  expect((await api('/links', { headers: { Authorization: alice.idToken } })).status).toBe(403);
+// The data routes' KeyAuthorizer has X-Api-Key as its identity source: API Gateway answers 401 without invoking it
+// ("Configure a Lambda authorizer": a missing identity source is 401); before KeyMode it was the key check's 403.
+it('no key is 401 (API Gateway), and an ID token alone does not replace it', async () => {
+  expect((await api('/links')).status).toBe(401);
+  expect((await api('/links', { headers: { Authorization: alice.idToken } })).status).toBe(401);
 });
 
 it('a rotated-away key is 403; the new key works at once', async () => {
@@ -104,7 +106,7 @@ describe('npm run demo on a key-only stack', () => {
     expect(output).toMatch(/key-only \(DataApiAuth=ApiKey\)/);
     expect(output).toMatch(/GET \/links → 200/);
     expect(output).toMatch(/without a token: 401\b.*GET \/me/);
-    expect(output).toMatch(/without a key: +403\b/);
+    expect(output).toMatch(/without a key: +401\b/);
   }, 90_000);
 
   it('takes the mode from the config.json npm start writes for the portal', () => {

@@ -4,7 +4,8 @@
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { makeHandler, quotaPeriod } from '../../functions/key-authorizer/handler.ts';
+import { makeHandler, passThrough, quotaPeriod } from '../../functions/key-authorizer/handler.ts';
+import { keyModeFrom } from '../../functions/shared/key-mode.ts';
 import type { Plan } from '../../functions/shared/plans.ts';
 import { hashKey, issueKey, looksLikeKey } from '../../functions/shared/self-issued-keys.ts';
 import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../../functions/shared/tables/self-issued-keys.ts';
@@ -79,6 +80,28 @@ it('the rate: at most rateLimit per second, a new second opens a new window; the
   expect((await authorize(event(value))).context).toMatchObject({ used: 6 });
   now = new Date('2026-12-01T00:00:00Z');
   expect((await authorize(event(value))).context).toMatchObject({ used: 1 });
+});
+
+it('SelfIssued: an Allow carries the backstop key as usageIdentifierKey (key source AUTHORIZER); a Deny none', async () => {
+  const value = await customer('c-backstop', 'basic');
+  const authorize = makeHandler({ store, catalog: () => [plan({ quotaLimit: 1 })], now: () => new Date(), backstopKey: 'backstop-value-of-20-chars' });
+  expect(await authorize(event(value))).toMatchObject({ principalId: 'c-backstop', usageIdentifierKey: 'backstop-value-of-20-chars' });
+  const denied = await authorize(event(value));
+  expect(denied.policyDocument.Statement[0]?.Effect).toBe('Deny');
+  expect(denied.usageIdentifierKey).toBeUndefined();
+});
+
+it('ApiGateway mode: the header key passes through as usageIdentifierKey, allowed on the whole stage (cached per key)', async () => {
+  await expect(passThrough(event(undefined))).rejects.toThrow('Unauthorized');
+  expect(await passThrough(event('any-api-gateway-key-value'))).toEqual({
+    principalId: 'api-key',
+    policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:us-east-1:000000000000:api1/v1/*/*' }] },
+    context: {},
+    usageIdentifierKey: 'any-api-gateway-key-value',
+  });
+  expect(keyModeFrom('SelfIssued')).toBe('SelfIssued');
+  expect(keyModeFrom(undefined)).toBe('ApiGateway');
+  expect(() => keyModeFrom('Scaled')).toThrow('KEY_MODE must be ApiGateway or SelfIssued');
 });
 
 it('quota periods', () => {

@@ -74,10 +74,11 @@ describe('the OpenAPI document', () => {
   });
 
   it("documents each route with the auth the template gives it; the data API's token as DataApiAuth says", () => {
-    // Authorizer NONE with the key required is the data API: its functions verify the ID token themselves when the
-    // stack's DataApiAuth is IdTokenAndApiKey (they get DATA_API_AUTH), so the token requirement comes from the mode.
+    // The Lambda authorizer (KeyAuthorizer: the key, in either KeyMode) with the key required is the data API: its
+    // functions verify the ID token themselves when the stack's DataApiAuth is IdTokenAndApiKey (they get
+    // DATA_API_AUTH), so the token requirement comes from the mode.
     const expected = (r: { authorizer: string; apiKeyRequired: boolean }): RouteAuth | 'token+key' =>
-      r.authorizer === 'none' ? (r.apiKeyRequired ? 'data' : 'none') : r.apiKeyRequired ? 'token+key' : 'token';
+      r.authorizer === 'lambda' && r.apiKeyRequired ? 'data' : r.authorizer === 'none' ? 'none' : r.apiKeyRequired ? 'token+key' : 'token';
     const schemes = { none: [], token: [{ CognitoIdToken: [] }], key: [{ ApiKey: [] }], 'token+key': [{ CognitoIdToken: [], ApiKey: [] }] };
     const data = templateRoutes.filter((r) => expected(r) === 'data');
     expect(data.map((r) => key(r.method, r.path)).sort()).toEqual(OPERATIONS.filter((o) => o.tag === 'Links' || o.tag === 'Tags').map((o) => key(o.method, o.path)).sort());

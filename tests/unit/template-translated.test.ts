@@ -51,15 +51,26 @@ type Operation = { security?: Record<string, unknown>[] };
     for (const [route, op] of data) expect({ route, key: needsKey(op) }).toEqual({ route, key: true });
   });
 
-  it('puts no authorizer on the data API in any DataApiAuth mode (the functions verify the ID token), only the key; /me* keeps the Cognito authorizer', () => {
+  it('puts KeyAuthorizer (the key only) on the data API in every mode (the functions verify the ID token) and the key; /me* keeps the Cognito authorizer', () => {
     const isData = (route: string): boolean => / \/(links|tags|taglinks)(\/|$)/.test(route);
     const routes = operations();
     expect(routes.filter(([route]) => isData(route)).length).toBe(10);
     for (const [route, op] of routes) {
       const cognito = (op.security ?? []).some((s) => 'CognitoAuthorizer' in s);
-      if (isData(route)) expect({ route, security: op.security }).toEqual({ route, security: [{ api_key: [] }] });
+      if (isData(route)) expect({ route, security: op.security }).toEqual({ route, security: [{ KeyAuthorizer: [] }, { api_key: [] }] });
       else if (isAccount(route)) expect({ route, cognito }).toEqual({ route, cognito: true });
     }
+  });
+
+  it('KeyAuthorizer: a REQUEST authorizer on X-Api-Key, cached 300 s unless KeyMode is SelfIssued; the key comes from it (AUTHORIZER)', () => {
+    const api = resources.find((r) => r.Type === 'AWS::ApiGateway::RestApi')!;
+    expect(api.Properties.ApiKeySourceType).toBe('AUTHORIZER');
+    const schemes = (api.Properties.Body as { components: { securitySchemes: Record<string, Record<string, unknown>> } }).components.securitySchemes;
+    expect(schemes.KeyAuthorizer?.['x-amazon-apigateway-authorizer']).toMatchObject({
+      type: 'request',
+      identitySource: 'method.request.header.X-Api-Key',
+      authorizerResultTtlInSeconds: { 'Fn::If': ['SelfIssuedKeys', 0, 300] },
+    });
   });
 
   it('throttles every /me* method at the stage with AccountRateLimit / AccountBurstLimit', () => {

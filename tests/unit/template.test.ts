@@ -61,7 +61,8 @@ describe('REST API', () => {
     'GET /me', 'GET /me/api-key', 'POST /me/api-key/rotate', 'DELETE /me/api-key/previous', 'GET /me/usage', 'GET /me/billing', 'POST /me/plan', 'GET /me/plan-changes/{executionId}', 'DELETE /me',
   ];
 
-  it('puts the Cognito authorizer on /me*, and on the data API the API key without an authorizer (its functions verify the ID token)', () => {
+  it('puts the Cognito authorizer on /me*, and on the data API KeyAuthorizer (Lambda, key source AUTHORIZER) and the API key (its functions verify the ID token)', () => {
+    expect(api.apiKeySource).toBe('AUTHORIZER');
     expect(api.routes.length).toBeGreaterThan(publicPaths.length);
     for (const route of api.routes) {
       const key = `${route.method} ${route.path}`;
@@ -70,7 +71,9 @@ describe('REST API', () => {
       } else if (publicPaths.includes(key)) {
         expect({ key, authorizer: route.authorizer, apiKeyRequired: route.apiKeyRequired }).toEqual({ key, authorizer: 'none', apiKeyRequired: false });
       } else {
-        expect({ key, authorizer: route.authorizer, apiKeyRequired: route.apiKeyRequired }).toEqual({ key, authorizer: 'none', apiKeyRequired: true });
+        expect({ key, authorizer: route.authorizer, apiKeyRequired: route.apiKeyRequired }).toEqual({ key, authorizer: 'lambda', apiKeyRequired: true });
+        // KeyMode ApiGateway (default): the key passed through, cached per key value for 300 s.
+        expect(route.lambdaAuthorizer).toEqual({ name: 'KeyAuthorizer', functionName: 'KeyAuthorizerFunction', identityHeaders: ['X-Api-Key'], identityQueryStrings: [], ttlSeconds: 300 });
         // DataApiAuth reaches the function: it decides whether the ID token is checked (functions/shared/caller.ts).
         const fn = model.functions.find((f) => f.logicalId === route.functionName);
         expect({ key, mode: fn?.environment.DATA_API_AUTH, pool: fn?.environment.USER_POOL_ID }).toEqual({ key, mode: 'IdTokenAndApiKey', pool: expect.any(String) });

@@ -8,6 +8,8 @@ import { documentClient } from '../clients.ts';
  *
  *   KEY#<sha256 hex>               { customerId, plan, status: 'active' | 'revoked', hint, createdAt }
  *   USE#<customerId>#<period>      { used, win, n, expiresAt }   (quota count; requests in the one-second window `win`)
+ *   CUSTOMER#<customerId>          { keyId, plan, hash? }         (the customer's key: its public id, and the hash of
+ *                                                                 its value once one is issued)
  *
  * The key VALUE is never stored: only its hash (functions/shared/self-issued-keys.ts).
  *
@@ -27,6 +29,13 @@ export interface KeyRecord {
   createdAt: string;
 }
 
+/** The customer's key slot: `keyId` is public (custom:apiid, the account's apiKeyId); `hash` once a value exists. */
+export interface CustomerKey {
+  keyId: string;
+  plan: string;
+  hash?: string;
+}
+
 export type Consumption = { ok: true; used: number } | { ok: false; reason: 'quota' | 'rate' };
 
 export interface SelfIssuedKeysStore {
@@ -40,6 +49,18 @@ export interface SelfIssuedKeysStore {
    * `quotaLimit` for the period or `rateLimit` for the second. `expiresAt` (epoch seconds) is the counter's TTL.
    */
   consume(customerId: string, period: string, nowSeconds: number, limits: { quotaLimit: number; rateLimit: number }, expiresAt: number): Promise<Consumption>;
+  /** The customer's key slot, created with `slot` when there is none (conditional put: a retry finds the first one). */
+  findOrCreateCustomer(customerId: string, slot: CustomerKey): Promise<CustomerKey>;
+  getCustomer(customerId: string): Promise<CustomerKey | undefined>;
+  /**
+   * Points the customer's slot at a new key, only if it still holds `expectedKeyId` (a racing rotation loses: false).
+   */
+  swapCustomerKey(customerId: string, expectedKeyId: string, next: { keyId: string; hash: string }): Promise<boolean>;
+  /**
+   * Puts the customer on `plan`: their slot, then their current key's record (what the authorizer meters by). Safe to
+   * repeat; false when the customer has no slot.
+   */
+  setPlan(customerId: string, plan: string): Promise<boolean>;
 }
 
 export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentClient = documentClient): SelfIssuedKeysStore {
@@ -58,6 +79,67 @@ export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentC
       if (out.Item === undefined) return undefined;
       const { customerId, plan, status, hint, createdAt } = out.Item as KeyRecord;
       return { customerId, plan, status, hint, createdAt };
+    },
+    async findOrCreateCustomer(customerId, slot) {
+      try {
+        await client.send(new PutCommand({ TableName: tableName, Item: { pk: `CUSTOMER#${customerId}`, ...slot }, ConditionExpression: 'attribute_not_exists(pk)' }));
+        return slot;
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+      }
+      const found = await this.getCustomer(customerId);
+      if (found === undefined) throw new Error(`the key slot of ${customerId} vanished`);
+      return found;
+    },
+    async getCustomer(customerId) {
+      const out = await client.send(new GetCommand({ TableName: tableName, Key: { pk: `CUSTOMER#${customerId}` }, ConsistentRead: true }));
+      if (out.Item === undefined) return undefined;
+      const { keyId, plan, hash } = out.Item as CustomerKey;
+      return { keyId, plan, ...(hash ? { hash } : {}) };
+    },
+    async swapCustomerKey(customerId, expectedKeyId, next) {
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: `CUSTOMER#${customerId}` },
+            UpdateExpression: 'SET keyId = :new, #h = :hash',
+            ConditionExpression: 'keyId = :old',
+            ExpressionAttributeNames: { '#h': 'hash' },
+            ExpressionAttributeValues: { ':new': next.keyId, ':hash': next.hash, ':old': expectedKeyId },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) return false;
+        throw error;
+      }
+    },
+    async setPlan(customerId, plan) {
+      // One conditional SET of `plan` on an existing item; answers the item as it is now.
+      const setPlanOf = async (pk: string) =>
+        (
+          await client.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: { pk },
+              UpdateExpression: 'SET #p = :plan',
+              ConditionExpression: 'attribute_exists(pk)',
+              ExpressionAttributeNames: { '#p': 'plan' },
+              ExpressionAttributeValues: { ':plan': plan },
+              ReturnValues: 'ALL_NEW',
+            }),
+          )
+        ).Attributes as CustomerKey | undefined;
+      let slot: CustomerKey | undefined;
+      try {
+        slot = await setPlanOf(`CUSTOMER#${customerId}`);
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) return false;
+        throw error;
+      }
+      if (slot?.hash) await setPlanOf(`KEY#${slot.hash}`);
+      return true;
     },
     async revokeKey(hash) {
       await client.send(

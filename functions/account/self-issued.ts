@@ -1,0 +1,98 @@
+import { requireActive, type PlanAccount } from '#shared/accounts';
+import { accountCaller } from '#shared/caller';
+import { ConflictError } from '#shared/errors';
+import { json, parseBody, parseParams, type Routes } from '#shared/http';
+import { logger } from '#shared/logger';
+import { issueKey, newKeyId } from '#shared/self-issued-keys';
+import type { SelfIssuedKeysStore } from '#shared/tables/self-issued-keys';
+import { KEY_CHANGED, ROTATION_LOCK_MS, type AccountDeps } from './domain.ts';
+import { idempotencyKeyOf } from './request.ts';
+import { revealQuery, rotateBody } from './schemas.ts';
+
+/**
+ * `GET /me/api-key` and `POST /me/api-key/rotate` in KeyMode SelfIssued (./handler.ts picks these by `KEY_MODE`).
+ * The key's value exists only in the answer to the rotation that issued it: the SelfIssuedKeys table holds its
+ * SHA-256 hash (functions/shared/self-issued-keys.ts). So, unlike the API Gateway key mode, a value cannot be read
+ * again (`?reveal=true` answers 409 saying so); a customer who lost it rotates. The first value is issued by the
+ * first rotation: onboarding creates the key slot (id, plan) but shows nothing to anyone (functions/api-key/self-issued.ts).
+ *
+ * Rotation: the account's rotation lock (as in the per-key mode), a new key stored by hash, the customer's slot
+ * swapped conditionally from the old key id (a racing rotation loses with 409 and its key is revoked), the old key
+ * revoked at once (no overlap in this mode), `custom:apiid` and the account pointed at the new id. A retry of a
+ * rotation that committed finds the account on the new id: 409 KEY_CHANGED with `fromKeyId`, never a second key.
+ */
+export type SelfIssuedDeps = Pick<AccountDeps, 'accounts' | 'users' | 'accountKeys' | 'now'> & { store: SelfIssuedKeysStore };
+
+export interface SelfIssuedKeyView {
+  id: string;
+  plan: string;
+  /** Whether a value was issued (false until the first rotation). */
+  issued: boolean;
+  /** `tg_live_` + 4 characters of the value: recognises the key without revealing it. */
+  hint?: string;
+}
+
+export async function selfIssuedKeyView(deps: SelfIssuedDeps, userId: string, reveal: boolean): Promise<SelfIssuedKeyView> {
+  const account = requireActive((await deps.accounts.get(userId)) as PlanAccount | undefined);
+  if (reveal) throw new ConflictError('Self-issued API keys are shown once, when issued; rotate (POST /me/api-key/rotate) to get a new one');
+  const slot = await deps.store.getCustomer(userId);
+  const record = slot?.hash ? await deps.store.getKey(slot.hash) : undefined;
+  return { id: account.apiKeyId, plan: account.plan, issued: record !== undefined, ...(record ? { hint: record.hint } : {}) };
+}
+
+export interface SelfIssuedRotation {
+  id: string;
+  /** The new key's value: in this answer only. */
+  value: string;
+  previousKeyId: string;
+  plan: string;
+}
+
+export async function rotateSelfIssued(deps: SelfIssuedDeps, userId: string, requestKey: string, fromKeyId?: string): Promise<SelfIssuedRotation> {
+  const account = requireActive((await deps.accounts.get(userId)) as PlanAccount | undefined);
+  if (fromKeyId !== undefined && account.apiKeyId !== fromKeyId) throw new ConflictError(KEY_CHANGED);
+  const oldKeyId = account.apiKeyId;
+  const now = deps.now();
+  if (!(await deps.accountKeys.lockRotation(userId, oldKeyId, requestKey, now, new Date(now.getTime() + ROTATION_LOCK_MS)))) {
+    throw new ConflictError(KEY_CHANGED);
+  }
+  const slot = await deps.store.getCustomer(userId);
+  if (slot === undefined || slot.keyId !== oldKeyId) {
+    await deps.accountKeys.releaseRotation(userId, requestKey);
+    throw new ConflictError(KEY_CHANGED);
+  }
+  const issued = issueKey();
+  const keyId = newKeyId();
+  await deps.store.putKey(issued.hash, { customerId: userId, plan: account.plan, status: 'active', hint: issued.hint, createdAt: now.toISOString() });
+  if (!(await deps.store.swapCustomerKey(userId, oldKeyId, { keyId, hash: issued.hash }))) {
+    await deps.store.revokeKey(issued.hash);
+    await deps.accountKeys.releaseRotation(userId, requestKey);
+    throw new ConflictError(KEY_CHANGED);
+  }
+  if (slot.hash !== undefined) await deps.store.revokeKey(slot.hash);
+  await deps.users.setApiKeyId(userId, keyId);
+  if (!(await deps.accountKeys.swapKey(userId, oldKeyId, keyId, account.plan, requestKey, now))) {
+    // The slot already names the new key (the authorizer honours it); the account catches up on the next rotation.
+    logger.warn('The account record did not take the rotated key id', { keyId, previousKeyId: oldKeyId });
+  }
+  logger.info('Self-issued key rotated', { keyId, previousKeyId: oldKeyId });
+  return { id: keyId, value: issued.value, previousKeyId: oldKeyId, plan: account.plan };
+}
+
+const NO_STORE = { 'Cache-Control': 'no-store' };
+
+/** The two key routes as SelfIssued mode answers them; the other /me routes are the same in both modes. */
+export function selfIssuedKeyRoutes(deps: SelfIssuedDeps): Routes {
+  return {
+    'GET /me/api-key': async ({ event }) => {
+      const { userId } = accountCaller(event, deps.accounts);
+      const { reveal } = parseParams(event.queryStringParameters, revealQuery, 'query');
+      return json(200, await selfIssuedKeyView(deps, userId, reveal === 'true'), NO_STORE);
+    },
+    'POST /me/api-key/rotate': async ({ event, requestId }) => {
+      const { userId } = accountCaller(event, deps.accounts);
+      const { keyId } = event.body ? parseBody(event, rotateBody) : {};
+      return json(200, await rotateSelfIssued(deps, userId, idempotencyKeyOf(event) ?? requestId, keyId), NO_STORE);
+    },
+  };
+}

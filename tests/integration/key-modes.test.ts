@@ -1,0 +1,130 @@
+/**
+ * Both key modes (template parameter KeyMode) through the same suite: the offline stack started from template.yaml
+ * with DataApiAuth=ApiKey and KeyMode ApiGateway or SelfIssued, the data routes behind KeyAuthorizerFunction (API key
+ * source AUTHORIZER). Customers sign up for real (Cognito → PostConfirmation → onboarding workflow). Their key is the
+ * API Gateway key onboarding made (ApiGateway, read with GetApiKey) or a self-issued `tg_live_` key from their first
+ * `POST /me/api-key/rotate`, shown once (SelfIssued: onboarding creates the key slot, no value, no CreateApiKey).
+ */
+import { GetApiKeyCommand, GetApiKeysCommand } from '@aws-sdk/client-api-gateway';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { hashKey, issueKey } from '../../functions/shared/self-issued-keys.ts';
+import { claimsOf, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
+
+type Mode = 'ApiGateway' | 'SelfIssued';
+
+// Each test signs customers up through Cognito and the onboarding workflow: seconds, more on a loaded machine.
+jest.setTimeout(90_000);
+
+describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
+  let t: TestStack;
+  const keys: Record<string, string> = {};
+
+  const rotate = async (idToken: string, body?: object): Promise<Response> =>
+    fetch(`${t.stack.apiUrl}/me/api-key/rotate`, { method: 'POST', headers: { Authorization: idToken, 'Content-Type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+
+  /** A customer signed up, onboarded and signed in, with the key value this mode gives them. */
+  async function customerKey(prefix: string): Promise<{ userId: string; idToken: string; keyId: string; key: string }> {
+    const email = uniqueEmail(prefix);
+    const userId = await signUpAndConfirm(t, email);
+    const execution = await waitForExecution(t, onboardingArn(t, userId), 60_000);
+    expect(execution.status).toBe('SUCCEEDED');
+    const { idToken } = await signIn(t, email);
+    const keyId = claimsOf(idToken)['custom:apiid'] as string;
+    if (mode === 'ApiGateway') {
+      const key = await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: keyId, includeValue: true }));
+      return { userId, idToken, keyId, key: key.value! };
+    }
+    const res = await rotate(idToken, { keyId });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { id: string; value: string; previousKeyId: string };
+    expect(body.previousKeyId).toBe(keyId);
+    return { userId, idToken: (await signIn(t, email)).idToken, keyId: body.id, key: body.value };
+  }
+
+  beforeAll(async () => {
+    t = await startTestStack({ parameterOverrides: { DataApiAuth: 'ApiKey', KeyMode: mode, FreeQuotaLimit: '6', FreeRateLimit: '100', FreeBurstLimit: '100', BasicQuotaLimit: '9', BasicRateLimit: '100', BasicBurstLimit: '100' } });
+    const [a, b] = await Promise.all([customerKey(`km-${mode}-a`), customerKey(`km-${mode}-b`)]);
+    keys.alice = a.key;
+    keys.bob = b.key;
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const api = (path: string, key?: string, init: RequestInit = {}): Promise<Response> =>
+    fetch(`${t.stack.apiUrl}${path}`, { ...init, headers: { ...(key === undefined ? {} : { 'X-Api-Key': key }), 'Content-Type': 'application/json' } });
+
+  it("the customer's key reads their own data; another's item is 404", async () => {
+    const created = await api('/links', keys.alice, { method: 'POST', body: JSON.stringify({ url: `https://example.com/${mode}` }) });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const list = (await (await api('/links', keys.alice)).json()) as { items: { id: string }[] };
+    expect(list.items.map((l) => l.id)).toEqual([id]);
+    expect((await api(`/links/${id}`, keys.bob)).status).toBe(404);
+  });
+
+  it('no key is 401 (the authorizer identity source is missing); an unknown key is refused', async () => {
+    expect((await api('/links')).status).toBe(401);
+    const unknown = await api('/links', mode === 'SelfIssued' ? issueKey().value : 'not-a-key-of-this-api-0123456789');
+    expect(unknown.status).toBe(mode === 'SelfIssued' ? 401 : 403);
+  });
+
+  it('onboarding: SelfIssued creates no API Gateway key (only the stack\'s backstop key exists) and stores no key value', async () => {
+    const c = await customerKey(`km-${mode}-onb`);
+    const apiKeys = (await t.clients.apigateway.send(new GetApiKeysCommand({ limit: 500 }))).items ?? [];
+    if (mode === 'SelfIssued') {
+      expect(apiKeys.map((k) => k.name)).toEqual([expect.stringMatching(/-self-issued-backstop$/)]);
+      expect(c.keyId).toMatch(/^si[0-9a-f]{18}$/);
+      expect(c.key).toMatch(/^tg_live_/);
+      const table = t.stack.model.tables.find((x) => x.logicalId === 'SelfIssuedKeysTable')!.name;
+      const items = JSON.stringify((await t.clients.dynamodb.send(new ScanCommand({ TableName: table }))).Items);
+      expect(items).not.toContain(c.key);
+      expect(items).toContain(hashKey(c.key));
+    } else {
+      expect(apiKeys.some((k) => k.id === c.keyId && k.name === c.userId)).toBe(true);
+    }
+    // custom:apiid names the key in both modes (the ID token after onboarding, or after the first rotation).
+    expect(claimsOf(c.idToken)['custom:apiid']).toBe(c.keyId);
+  });
+
+  it('rotation: the new key works at once, the old one is refused, a retry naming the old key is 409 (no second key)', async () => {
+    const c = await customerKey(`km-${mode}-rot`);
+    expect((await api('/tags', c.key)).status).toBe(200);
+    const res = await rotate(c.idToken, { keyId: c.keyId });
+    expect(res.status).toBe(200);
+    const rotated = (await res.json()) as { id: string; value?: string };
+    expect(rotated.id).not.toBe(c.keyId);
+    const newKey = mode === 'SelfIssued' ? rotated.value! : (await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: rotated.id, includeValue: true }))).value!;
+    expect((await api('/tags', newKey)).status).toBe(200);
+    // SelfIssued: the authorizer refuses a revoked key (401); ApiGateway: the old key is gone from its plan (403).
+    expect((await api('/tags', c.key)).status).toBe(mode === 'SelfIssued' ? 401 : 403);
+    expect((await rotate(c.idToken, { keyId: c.keyId })).status).toBe(409);
+  });
+
+  it("a plan change (POST /me/plan, the plan-change workflow) puts the key on the new plan's quota", async () => {
+    const c = await customerKey(`km-${mode}-plan`);
+    const res = await fetch(`${t.stack.apiUrl}/me/plan`, {
+      method: 'POST',
+      headers: { Authorization: c.idToken, 'Content-Type': 'application/json', 'Idempotency-Key': `plan-${mode}` },
+      body: JSON.stringify({ plan: 'basic' }),
+    });
+    expect(res.status).toBe(202);
+    const { executionId } = (await res.json()) as { executionId: string };
+    const machine = t.stack.model.stateMachines.find((m) => m.logicalId === 'PlanChangeStateMachine')!;
+    const execution = await waitForExecution(t, `${machine.arn.replace(':stateMachine:', ':execution:')}:${executionId}`, 30_000);
+    expect(execution.status).toBe('SUCCEEDED');
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i += 1) statuses.push((await api('/tags', c.key)).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(9); // basic's quota, not free's 6
+    expect(statuses.slice(9)).toEqual(mode === 'SelfIssued' ? [403, 403] : [429, 429]);
+  });
+
+  it('the plan quota holds: requests past it are refused', async () => {
+    const c = await customerKey(`km-${mode}-quota`);
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i += 1) statuses.push((await api('/tags', c.key)).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(6);
+    // ApiGateway: the usage plan's quota (429); SelfIssued: the authorizer's Deny (403, a Lambda authorizer cannot answer 429).
+    expect(statuses.slice(6)).toEqual(mode === 'SelfIssued' ? [403, 403] : [429, 429]);
+  });
+});
