@@ -8,7 +8,7 @@
 import { build, version as esbuildVersion, type BuildOptions } from 'esbuild';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FunctionModel } from './model.ts';
 
@@ -57,6 +57,9 @@ export async function buildFunctions(functions: FunctionModel[], rootDir: string
 /** Where the offline stack keeps its bundles between starts (git-ignored with node_modules; a fresh clone has none). */
 export const BUNDLE_CACHE_DIR = join('node_modules', '.cache', 'tollgate-bundles');
 
+/** How long a process waits for another's build of the same bundle before building it itself. */
+const BUILD_LOCK_STALE_MS = 120_000;
+
 /** A bundle directory no run has written for this long is removed once a newer bundle of the same function lands. */
 const STALE_BUNDLE_MS = 60 * 60 * 1000;
 
@@ -102,14 +105,33 @@ export async function buildFunctionsCached(functions: FunctionModel[], rootDir: 
     const options = esbuildOptions(fn, rootDir, name);
     const keyDir = join(cacheDir, sha256(JSON.stringify({ options, esbuildVersion, lockHash, rootDir })));
     const manifestFile = join(keyDir, 'inputs.json');
-    const manifest = await readFile(manifestFile, 'utf8').then((text) => JSON.parse(text) as CacheManifest, () => undefined);
-    if (manifest) {
+    const cached = async (): Promise<BuiltFunction | undefined> => {
+      const manifest = await readFile(manifestFile, 'utf8').then((text) => JSON.parse(text) as CacheManifest, () => undefined);
+      if (!manifest) return undefined;
       const file = join(keyDir, manifest.inputsHash, name);
       const current = await Promise.all(Object.entries(manifest.inputs).map(async ([path, hash]) => ((await hashOf(path)) ?? missing(path)) === hash));
       const bytes = current.every(Boolean) ? await stat(file).then((s) => s.size, () => undefined) : undefined;
-      if (bytes !== undefined) return { logicalId: fn.logicalId, file, bytes };
+      return bytes === undefined ? undefined : { logicalId: fn.logicalId, file, bytes };
+    };
+    const hit = await cached();
+    if (hit) return hit;
+    // Processes starting together (jest workers on a fresh clone) would all bundle the same function: one does,
+    // the others wait for its bundle (a lock older than BUILD_LOCK_STALE_MS is a crashed build's, and ignored).
+    await mkdir(keyDir, { recursive: true });
+    const lock = join(keyDir, 'building.lock');
+    const owner = await writeFile(lock, String(process.pid), { flag: 'wx' }).then(() => true, () => false);
+    if (!owner) {
+      while (await stat(lock).then((s) => Date.now() - s.mtimeMs < BUILD_LOCK_STALE_MS, () => false)) await new Promise((r) => setTimeout(r, 100));
+      const built = await cached();
+      if (built) return built;
     }
-
+    try {
+      return await buildInto(fn, options, keyDir, manifestFile, name);
+    } finally {
+      if (owner) await rm(lock, { force: true });
+    }
+  };
+  const buildInto = async (fn: FunctionModel, options: BuildOptions, keyDir: string, manifestFile: string, name: string): Promise<BuiltFunction> => {
     const scratch = join(keyDir, `.build-${process.pid}-${randomBytes(4).toString('hex')}`);
     const result = await build({ ...options, outfile: join(scratch, name), metafile: true }).catch(async (error: unknown) => {
       await rm(scratch, { recursive: true, force: true });

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { buildFunction, buildFunctionsCached } from '../../../local/build.ts';
 import type { FunctionModel } from '../../../local/model.ts';
 
@@ -70,6 +70,13 @@ describe('buildFunctionsCached', () => {
     expect(new Set(built.map((b) => b.file)).size).toBe(3);
     expect(readFileSync(built[1]!.file, 'utf8')).toContain('"b"');
     expect(readFileSync(built[2]!.file, 'utf8')).toContain('hello ');
+  });
+
+  it('gives callers asking at the same time (jest workers on a fresh clone) one bundle, and leaves no scratch directory or lock', async () => {
+    const results = await Promise.all([1, 2, 3].map(() => buildFunctionsCached([fn('A', 'src/a.ts')], root, cache)));
+    expect(new Set(results.map(([a]) => a!.file)).size).toBe(1);
+    const keyDir = dirname(dirname(results[0]![0]!.file));
+    expect(readdirSync(keyDir).sort()).toEqual([basename(dirname(results[0]![0]!.file)), 'inputs.json'].sort());
   });
 
   it('throws esbuild\'s error for a function that does not build, and caches nothing for it', async () => {
