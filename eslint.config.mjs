@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.local/', '.aws-sam/', 'dist/', 'coverage/', 'portal/dist/'] },
+  { ignores: ['node_modules/', '.local/', '.aws-sam/', 'dist/', 'coverage/', 'portal/dist/', 'portal/.dist-*/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

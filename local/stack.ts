@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createApiGatewayControlPlane, type FaultHook, type ManagementApiLimits } from './apigateway/index.ts';
-import { buildFunctions } from './build.ts';
+import { buildFunctionsCached } from './build.ts';
 import { startCognito, type LocalCognito } from './cognito.ts';
 import type { PasswordPolicy } from '#shared/password-policy';
 import { openApiDocument } from '../functions/openapi/document.ts';
@@ -326,8 +326,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     authorizeServer('dynamodb', dynamo, iam, arnScope);
     authorizeServer('cognito', cognito.server, iam, arnScope);
 
-    // Lambda
-    const built = await buildFunctions(model.functions, root, join(dir, 'build'));
+    // Lambda (bundles are reused between starts while what they are built from is unchanged: local/build.ts)
+    const built = await buildFunctionsCached(model.functions, root);
     const lambda = createLambdaRuntime({
       functions: withFunctionCredentials(model.functions, iam),
       bundles: new Map(built.map((b) => [b.logicalId, b.file])),

@@ -5,6 +5,9 @@
  * only; CreateStateMachine and friends are refused (./responses.ts).
  */
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 import type { StateMachineSpec } from '../types.ts';
 import { describeTask, type TaskBridge } from './bridge.ts';
@@ -43,6 +46,42 @@ export interface MachineRegistryOptions {
   log: (line: string) => void;
 }
 
+const VALIDATION_OPTIONS = { checkPaths: true, checkArn: true };
+/** Where definitions the validator accepted are remembered between runs (git-ignored; a fresh clone has none). */
+const ACCEPTED_DIR = resolve(__dirname, '..', '..', 'node_modules', '.cache', 'tollgate-asl-accepted');
+const accepted = new Set<string>();
+let dependencyStamp: string | undefined;
+
+/**
+ * Validates a definition as `aws-local-stepfunctions` does (asl-validator, paths and ARNs checked); throws its message
+ * when invalid. A definition accepted once is not checked again while it and the dependencies (package-lock.json) are
+ * unchanged: remembered in memory and as an empty file named by that hash under ACCEPTED_DIR. Own code because
+ * asl-validator compiles its JSON schemas anew on every call, which made checking the template's state machines the
+ * larger part of every stack start. Validates a copy: the validator fills in QueryLanguage on the object it is given.
+ */
+function validateDefinition(definition: JsonObject): void {
+  dependencyStamp ??= (() => {
+    try {
+      return createHash('sha256').update(readFileSync(resolve(__dirname, '..', '..', 'package-lock.json'))).digest('hex');
+    } catch {
+      return 'no-lock';
+    }
+  })();
+  const key = createHash('sha256').update(JSON.stringify({ definition, options: VALIDATION_OPTIONS, dependencyStamp })).digest('hex');
+  if (accepted.has(key) || existsSync(join(ACCEPTED_DIR, key))) {
+    accepted.add(key);
+    return;
+  }
+  new StateMachine(structuredClone(definition) as unknown as StateMachineDefinition, { validationOptions: VALIDATION_OPTIONS });
+  accepted.add(key);
+  try {
+    mkdirSync(ACCEPTED_DIR, { recursive: true });
+    writeFileSync(join(ACCEPTED_DIR, key), '');
+  } catch {
+    // not remembered on disk: the next process validates it again
+  }
+}
+
 /** The template's state machines by ARN. The constructor throws (naming the machine) on an invalid definition. */
 export class MachineRegistry {
   private readonly machines = new Map<string, Machine>();
@@ -52,9 +91,7 @@ export class MachineRegistry {
     for (const spec of specs) {
       const definition = spec.definition as JsonObject;
       try {
-        new StateMachine(definition as unknown as StateMachineDefinition, {
-          validationOptions: { checkPaths: true, checkArn: true },
-        });
+        validateDefinition(definition);
       } catch (err) {
         throw new Error(`state machine ${spec.logicalId} (${spec.name}): ${(err as Error).message}`);
       }

@@ -7,7 +7,7 @@ import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { createPrivateKey, sign, type JsonWebKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { PASSWORD, onboardingArn, signIn, signUpAndConfirm, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
+import { signIn, signUpAndOnboard, uniqueEmail, type TestStack } from '../../local/harness/stack.ts';
 
 export interface RawRequest {
   method: string;
@@ -159,8 +159,7 @@ export async function keyValue(t: TestStack, keyId: string): Promise<string> {
 /** Sign up, confirm, wait for onboarding, sign in: a customer with an ACTIVE account, its key and tokens. */
 export async function onboardedUser(t: TestStack, prefix: string): Promise<User> {
   const email = uniqueEmail(prefix);
-  const userId = await signUpAndConfirm(t, email, PASSWORD);
-  const execution = await waitForExecution(t, onboardingArn(t, userId));
+  const { userId, execution } = await signUpAndOnboard(t, email);
   if (execution.status !== 'SUCCEEDED') throw new Error(`onboarding of ${email} ended ${execution.status}: ${execution.cause}`);
   const keyId = (JSON.parse(execution.output ?? '{}') as { apiKeyId?: string }).apiKeyId;
   if (!keyId) throw new Error(`onboarding of ${email} gave no key`);

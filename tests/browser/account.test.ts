@@ -6,8 +6,8 @@
 import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { AdminGetUserCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { Page } from 'playwright-core';
-import { PASSWORD, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
-import { describeBrowser, launchBrowser, screenshot, type Browser } from './support.ts';
+import { PASSWORD, signIn, signUpAndOnboard, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
+import { describeBrowser, screenshot, startPortalSession, stopPortalSession, type Browser } from './support.ts';
 
 jest.setTimeout(120_000);
 
@@ -22,19 +22,13 @@ describeBrowser('developer portal: account page (Chromium)', () => {
   let userId: string;
 
   beforeAll(async () => {
-    browser = await launchBrowser();
-    page = browser.page;
-    t = await startTestStack({ portal: true });
-    if (!t.stack.portal) throw new Error('the stack did not serve the portal');
-    portalUrl = t.stack.portal.url;
-    userId = await signUpAndConfirm(t, email);
-    expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('SUCCEEDED');
+    ({ browser, page, t, portalUrl } = await startPortalSession());
+    const onboarded = await signUpAndOnboard(t, email);
+    userId = onboarded.userId;
+    expect(onboarded.execution.status).toBe('SUCCEEDED');
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
+  afterAll(() => stopPortalSession({ browser, t }));
 
   afterEach(() => {
     expect(browser.pageErrors).toEqual([]);

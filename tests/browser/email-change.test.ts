@@ -5,8 +5,8 @@
  */
 import { InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { Page } from 'playwright-core';
-import { PASSWORD, onboardingArn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
-import { describeBrowser, launchBrowser, screenshot, type Browser } from './support.ts';
+import { PASSWORD, signUpAndOnboard, uniqueEmail, type TestStack } from '../../local/harness/stack.ts';
+import { describeBrowser, screenshot, startPortalSession, stopPortalSession, type Browser } from './support.ts';
 
 jest.setTimeout(120_000);
 
@@ -18,18 +18,12 @@ describeBrowser('developer portal: change email (Chromium)', () => {
   const newEmail = uniqueEmail('portal-new');
 
   beforeAll(async () => {
-    browser = await launchBrowser();
-    page = browser.page;
-    t = await startTestStack({ portal: true });
-    if (!t.stack.portal) throw new Error('the stack did not serve the portal');
-    const userId = await signUpAndConfirm(t, oldEmail);
-    expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('SUCCEEDED');
+    ({ browser, page, t } = await startPortalSession());
+    const { execution } = await signUpAndOnboard(t, oldEmail);
+    expect(execution.status).toBe('SUCCEEDED');
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
+  afterAll(() => stopPortalSession({ browser, t }));
 
   afterEach(() => {
     expect(browser.pageErrors).toEqual([]);

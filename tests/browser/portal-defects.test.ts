@@ -15,8 +15,8 @@ import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { GlobalSignOutCommand, SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { Page, Request, Route } from 'playwright-core';
 import type { PasswordPolicy } from '#shared/password-policy';
-import { PASSWORD, onboardingArn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
-import { describeBrowser, launchBrowser, screenshot, type Browser } from './support.ts';
+import { PASSWORD, signUpAndOnboard, uniqueEmail, type TestStack } from '../../local/harness/stack.ts';
+import { describeBrowser, screenshot, startPortalSession, stopPortalSession, type Browser } from './support.ts';
 
 jest.setTimeout(120_000);
 
@@ -40,20 +40,13 @@ describeBrowser('developer portal: defects found in Chromium (issue 11)', () => 
   const email = uniqueEmail('defects');
 
   beforeAll(async () => {
-    browser = await launchBrowser();
-    page = browser.page;
-    t = await startTestStack({ portal: true });
-    if (!t.stack.portal) throw new Error('the stack did not serve the portal');
-    portalUrl = t.stack.portal.url;
-    const userId = await signUpAndConfirm(t, email);
-    expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('SUCCEEDED');
+    ({ browser, page, t, portalUrl } = await startPortalSession());
+    const { execution } = await signUpAndOnboard(t, email);
+    expect(execution.status).toBe('SUCCEEDED');
     plans = ((await (await fetch(`${t.stack.apiUrl}/plans`)).json()) as { plans: Plan[] }).plans;
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
+  afterAll(() => stopPortalSession({ browser, t }));
 
   afterEach(async () => {
     await page.unrouteAll({ behavior: 'ignoreErrors' });

@@ -6,8 +6,8 @@
  */
 import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import type { Page, Request } from 'playwright-core';
-import { PASSWORD, startTestStack, uniqueEmail, type TestStack } from '../../local/harness/stack.ts';
-import { describeBrowser, launchBrowser, screenshot, type Browser } from './support.ts';
+import { PASSWORD, uniqueEmail, type TestStack } from '../../local/harness/stack.ts';
+import { describeBrowser, screenshot, startPortalSession, stopPortalSession, type Browser } from './support.ts';
 
 jest.setTimeout(120_000);
 
@@ -28,17 +28,10 @@ describeBrowser('developer portal (Chromium)', () => {
   const email = uniqueEmail('portal');
 
   beforeAll(async () => {
-    browser = await launchBrowser();
-    page = browser.page;
-    t = await startTestStack({ portal: true });
-    if (!t.stack.portal) throw new Error('the stack did not serve the portal');
-    portalUrl = t.stack.portal.url;
+    ({ browser, page, t, portalUrl } = await startPortalSession());
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
+  afterAll(() => stopPortalSession({ browser, t }));
 
   afterEach(() => {
     expect(browser.pageErrors).toEqual([]);

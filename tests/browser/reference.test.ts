@@ -9,8 +9,8 @@ import { promisify } from 'node:util';
 import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import type { Page } from 'playwright-core';
 import { OPERATIONS } from '../../functions/openapi/operations.ts';
-import { PASSWORD, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
-import { describeBrowser, launchBrowser, screenshot, type Browser } from './support.ts';
+import { PASSWORD, signIn, signUpAndOnboard, uniqueEmail, type TestStack } from '../../local/harness/stack.ts';
+import { describeBrowser, screenshot, startPortalSession, stopPortalSession, type Browser } from './support.ts';
 
 jest.setTimeout(120_000);
 const run = promisify(execFile);
@@ -19,20 +19,18 @@ describeBrowser('developer portal: API reference (Chromium)', () => {
   let t: TestStack;
   let browser: Browser;
   let page: Page;
+  let portalUrl: string;
   const email = uniqueEmail('reference');
   let keyValue: string;
 
   beforeAll(async () => {
-    browser = await launchBrowser();
-    page = browser.page;
-    t = await startTestStack({ portal: true });
-    if (!t.stack.portal) throw new Error('the stack did not serve the portal');
-    const userId = await signUpAndConfirm(t, email);
-    expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('SUCCEEDED');
+    ({ browser, page, t, portalUrl } = await startPortalSession());
+    const { execution } = await signUpAndOnboard(t, email);
+    expect(execution.status).toBe('SUCCEEDED');
     const me = (await (await fetch(`${t.stack.apiUrl}/me`, { headers: { Authorization: (await signIn(t, email)).idToken } })).json()) as { apiKeyId: string };
     keyValue = (await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: me.apiKeyId, includeValue: true }))).value!;
 
-    await page.goto(`${t.stack.portal.url}#/signin`);
+    await page.goto(`${portalUrl}#/signin`);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
@@ -41,10 +39,7 @@ describeBrowser('developer portal: API reference (Chromium)', () => {
     await page.getByRole('heading', { level: 1, name: 'API reference' }).waitFor();
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
+  afterAll(() => stopPortalSession({ browser, t }));
 
   afterEach(() => {
     expect(browser.pageErrors).toEqual([]);

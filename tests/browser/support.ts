@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startTestStack, type TestStack } from '../../local/harness/stack.ts';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARTIFACTS = resolve(__dirname, '..', '..', 'test-artifacts');
@@ -66,4 +67,34 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const path = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+/** A browser and an offline stack serving the developer portal: what every portal suite starts in its beforeAll. */
+export interface PortalSession {
+  browser: Browser;
+  page: Page;
+  t: TestStack;
+  /** The portal's base URL (the stack serves it on a free port). */
+  portalUrl: string;
+}
+
+/**
+ * Launches Chromium (launchBrowser) and starts an offline stack with the portal (startTestStack({ portal: true }))
+ * side by side. Throws when either fails or the stack serves no portal; whatever had started is closed first.
+ */
+export async function startPortalSession(): Promise<PortalSession> {
+  const [browser, t] = await Promise.allSettled([launchBrowser(), startTestStack({ portal: true })]);
+  if (browser.status === 'fulfilled' && t.status === 'fulfilled' && t.value.stack.portal) {
+    return { browser: browser.value, page: browser.value.page, t: t.value, portalUrl: t.value.stack.portal.url };
+  }
+  await stopPortalSession({ browser: browser.status === 'fulfilled' ? browser.value : undefined, t: t.status === 'fulfilled' ? t.value : undefined });
+  if (browser.status === 'rejected') throw browser.reason;
+  if (t.status === 'rejected') throw t.reason;
+  throw new Error('the stack did not serve the portal');
+}
+
+/** Closes what startPortalSession started (either may be missing when beforeAll failed part-way). */
+export async function stopPortalSession(session: { browser?: Browser | undefined; t?: TestStack | undefined }): Promise<void> {
+  await session.browser?.close();
+  await session.t?.close();
 }

@@ -11,7 +11,7 @@ import {
   VerifyUserAttributeCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { PASSWORD, claimsOf, invokeFunction, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
+import { PASSWORD, claimsOf, invokeFunction, signIn, signUpAndConfirm, signUpAndOnboard, startTestStack, uniqueEmail, type TestStack } from '../../local/harness/stack.ts';
 
 describe('email changes need the new address verified', () => {
   let t: TestStack;
@@ -50,8 +50,8 @@ describe('email changes need the new address verified', () => {
   it('keeps the old address until the code sent to the new one is verified; then the new one signs in and GET /me shows it', async () => {
     const oldEmail = uniqueEmail('before');
     const newEmail = uniqueEmail('after');
-    const userId = await signUpAndConfirm(t, oldEmail);
-    expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('SUCCEEDED');
+    const { userId, execution } = await signUpAndOnboard(t, oldEmail);
+    expect(execution.status).toBe('SUCCEEDED');
     const { accessToken } = await signIn(t, oldEmail);
 
     const update = await t.clients.cognito.send(new UpdateUserAttributesCommand({ AccessToken: accessToken, UserAttributes: [{ Name: 'email', Value: newEmail }] }));

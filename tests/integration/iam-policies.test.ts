@@ -19,7 +19,7 @@ import { ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sf
 import type { AttachedPolicy, AuthzRecord, Principal } from '../../local/iam/index.ts';
 import { evaluate, statementsOf } from '../../local/iam/policy.ts';
 import { runClose, tableName } from '../support/billing-close.ts';
-import { executionHistory, invokeFunction, onboardCustomer, onboardingArn, PASSWORD, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type Customer, type TestStack } from '../../local/harness/stack.ts';
+import { executionHistory, invokeFunction, onboardCustomer, onboardingArn, ONBOARDING_STARTED_WITHIN_MS, PASSWORD, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type Customer, type TestStack } from '../../local/harness/stack.ts';
 
 let t: TestStack;
 beforeAll(async () => {
@@ -157,7 +157,7 @@ const PATHS: Record<string, () => Promise<void>> = {
   'invited user, onboarded at first sign-in': async () => {
     const { email, userId } = await invitedUser('iam-invited');
     await signIn(t, email); // PostAuthentication starts the onboarding
-    const execution = await waitForExecution(t, onboardingArn(t, userId), 30_000);
+    const execution = await waitForExecution(t, onboardingArn(t, userId), { timeoutMs: 30_000, startedWithinMs: ONBOARDING_STARTED_WITHIN_MS });
     if (execution.status !== 'SUCCEEDED') throw new Error(`onboarding ${execution.status}`);
   },
   'onboarding past a stopped execution\'s claim': async () => {
@@ -184,7 +184,7 @@ const PATHS: Record<string, () => Promise<void>> = {
     try {
       const userId = await signUpAndConfirm(t, uniqueEmail('iam-compensate'));
       // The harness fails fast on any other end than the one asked for: this path must end FAILED, compensated.
-      const execution = await waitForExecution(t, onboardingArn(t, userId), { timeoutMs: 30_000, expect: ['FAILED'] });
+      const execution = await waitForExecution(t, onboardingArn(t, userId), { timeoutMs: 30_000, expect: ['FAILED'], startedWithinMs: ONBOARDING_STARTED_WITHIN_MS });
       const entered = (await executionHistory(t, execution.executionArn!)).map((e) => e.stateEnteredEventDetails?.name);
       if (execution.status !== 'FAILED' || !entered.includes('DeleteKey') || !entered.includes('RecordFailure')) throw new Error(`not compensated: ${execution.status}`);
     } finally {
@@ -300,7 +300,7 @@ describe('offline IAM with the template\'s policies', () => {
     try {
       const userId = await signUpAndConfirm(t, uniqueEmail('iam-denied'));
       // Caught by the workflow (compensation, then its Fail state): FAILED, not a States.Runtime end or a hang.
-      execution = await waitForExecution(t, onboardingArn(t, userId), { timeoutMs: 30_000, expect: ['FAILED'] });
+      execution = await waitForExecution(t, onboardingArn(t, userId), { timeoutMs: 30_000, expect: ['FAILED'], startedWithinMs: ONBOARDING_STARTED_WITHIN_MS });
     } finally {
       t.stack.iam.resetPolicies(principal.logicalId);
     }

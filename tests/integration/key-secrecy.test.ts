@@ -13,7 +13,7 @@ import { GetApiKeysCommand } from '@aws-sdk/client-api-gateway';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { FaultInjector } from '../../local/apigateway/index.ts';
-import { executionHistory, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
+import { executionHistory, onboardingArn, signIn, signUpAndConfirm, signUpAndOnboard, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 
 const apigatewayFaults = new FaultInjector();
 const logLines: string[] = [];
@@ -71,8 +71,8 @@ describe('API key values stay out of execution history, state data, tables and l
   beforeAll(async () => {
     // 1. A plain onboarding, then a plan change of that account.
     const email = uniqueEmail('secret');
-    const userId = await signUpAndConfirm(t, email);
-    expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('SUCCEEDED');
+    const { userId, execution } = await signUpAndOnboard(t, email);
+    expect(execution.status).toBe('SUCCEEDED');
     onboarded = { userId, email };
     const change = await t.clients.sfn.send(
       new StartExecutionCommand({

@@ -15,7 +15,7 @@ import {
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { createHash } from 'node:crypto';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { invokeFunction, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, onboardingArn, type TestStack } from '../../local/harness/stack.ts';
+import { invokeFunction, signIn, signUpAndOnboard, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 
 jest.setTimeout(30_000);
 
@@ -58,8 +58,8 @@ describe('account lifecycle: deletion and disabling', () => {
   /** A confirmed, onboarded customer: sub, ID token, key id and value. */
   async function customer(prefix: string): Promise<{ email: string; userId: string; idToken: string; keyId: string; key: string }> {
     const email = uniqueEmail(prefix);
-    const userId = await signUpAndConfirm(t, email);
-    expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('SUCCEEDED');
+    const { userId, execution } = await signUpAndOnboard(t, email);
+    expect(execution.status).toBe('SUCCEEDED');
     const account = await getAccount(userId);
     const keyId = account.apiKeyId as string;
     const key = (await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: keyId, includeValue: true }))).value as string;

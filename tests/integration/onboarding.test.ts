@@ -15,12 +15,10 @@ import { join } from 'node:path';
 import {
   PASSWORD,
   claimsOf,
-  onboardingArn,
   signIn,
-  signUpAndConfirm,
+  signUpAndOnboard,
   startTestStack,
   uniqueEmail,
-  waitForExecution,
   type TestStack,
 } from '../../local/harness/stack.ts';
 
@@ -49,8 +47,7 @@ function get(path: string, headers: Record<string, string>): Promise<Response> {
 
 async function onboardedUser(prefix: string) {
   const email = uniqueEmail(prefix);
-  const userId = await signUpAndConfirm(t, email);
-  const execution = await waitForExecution(t, onboardingArn(t, userId));
+  const { userId, execution } = await signUpAndOnboard(t, email);
   return { email, userId, execution };
 }
 

@@ -8,7 +8,7 @@ import { AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
-import { onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
+import { signIn, signUpAndOnboard, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 
 let t: TestStack;
 
@@ -32,8 +32,7 @@ interface Customer {
 
 async function customer(prefix: string): Promise<Customer> {
   const email = uniqueEmail(prefix);
-  const userId = await signUpAndConfirm(t, email);
-  const execution = await waitForExecution(t, onboardingArn(t, userId));
+  const { userId, execution } = await signUpAndOnboard(t, email);
   expect(execution.status).toBe('SUCCEEDED');
   const apiKeyId = (JSON.parse(execution.output ?? '{}') as { apiKeyId: string }).apiKeyId;
   const key = (await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: apiKeyId, includeValue: true }))).value as string;

@@ -13,7 +13,7 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCom
 import { randomUUID } from 'node:crypto';
 import type { StatementLine } from '#shared/billing';
 import { billingCloseArn, tableName } from '../support/billing-close.ts';
-import { onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
+import { signIn, signUpAndOnboard, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 
 jest.setTimeout(60_000);
 
@@ -67,8 +67,8 @@ interface Customer {
 
 async function customer(prefix: string): Promise<Customer> {
   const email = uniqueEmail(prefix);
-  const userId = await signUpAndConfirm(t, email);
-  expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('SUCCEEDED');
+  const { userId, execution } = await signUpAndOnboard(t, email);
+  expect(execution.status).toBe('SUCCEEDED');
   const { Item: account } = await ddb.send(new GetCommand({ TableName: tableName(t, 'AccountsTable'), Key: { userId }, ConsistentRead: true }));
   const key = (await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: account?.apiKeyId as string, includeValue: true }))).value as string;
   return { email, userId, idToken: (await signIn(t, email)).idToken, key };

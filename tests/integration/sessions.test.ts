@@ -12,7 +12,7 @@ import {
   GlobalSignOutCommand,
   InitiateAuthCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { PASSWORD, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
+import { PASSWORD, signIn, signUpAndOnboard, startTestStack, uniqueEmail, type TestStack } from '../../local/harness/stack.ts';
 
 jest.setTimeout(30_000);
 
@@ -32,8 +32,8 @@ describe('sessions end on password reset and global sign-out', () => {
   /** A confirmed, onboarded user. */
   async function customer(prefix: string): Promise<{ email: string; userId: string }> {
     const email = uniqueEmail(prefix);
-    const userId = await signUpAndConfirm(t, email);
-    expect((await waitForExecution(t, onboardingArn(t, userId))).status).toBe('SUCCEEDED');
+    const { userId, execution } = await signUpAndOnboard(t, email);
+    expect(execution.status).toBe('SUCCEEDED');
     return { email, userId };
   }
 

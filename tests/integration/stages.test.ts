@@ -8,7 +8,7 @@ import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { claimsOf, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
+import { claimsOf, signIn, signUpAndOnboard, startTestStack, uniqueEmail, type TestStack } from '../../local/harness/stack.ts';
 import { loadTemplate } from '../../local/template.ts';
 
 const root = join(__dirname, '../..');
@@ -59,8 +59,8 @@ describe('the template without OpenApiVersion (the defect, as SAM would deploy i
       ['Stage', 0],
     ]);
     const email = uniqueEmail('stage');
-    const userId = await signUpAndConfirm(t, email);
-    expect((await waitForExecution(t, onboardingArn(t, userId), 60_000)).status).toBe('SUCCEEDED');
+    const { execution } = await signUpAndOnboard(t, email, { timeoutMs: 60_000 });
+    expect(execution.status).toBe('SUCCEEDED');
     const { idToken } = await signIn(t, email);
     const apiKeyId = String(claimsOf(idToken)['custom:apiid']);
     const key = (await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: apiKeyId, includeValue: true }))).value as string;

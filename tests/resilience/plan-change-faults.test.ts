@@ -9,7 +9,7 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
 import { FaultInjector } from '../../local/apigateway/index.ts';
 import { TaskFaultInjector } from '../../local/stepfunctions/index.ts';
-import { onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type ClosedStatus, type TestStack } from '../../local/harness/stack.ts';
+import { signIn, signUpAndOnboard, startTestStack, uniqueEmail, waitForExecution, type ClosedStatus, type TestStack } from '../../local/harness/stack.ts';
 import { accountOf, attempts, historyOf, ledgerOf, machineArn, plansHolding, stateInput, statesEntered, usagePlansOfKey } from './helpers.ts';
 
 const apigatewayFaults = new FaultInjector();
@@ -31,8 +31,7 @@ afterAll(async () => {
 
 async function activeCustomer(prefix: string): Promise<{ email: string; userId: string; apiKeyId: string }> {
   const email = uniqueEmail(prefix);
-  const userId = await signUpAndConfirm(t, email);
-  const execution = await waitForExecution(t, onboardingArn(t, userId));
+  const { userId, execution } = await signUpAndOnboard(t, email);
   expect(execution.status).toBe('SUCCEEDED');
   return { email, userId, apiKeyId: (JSON.parse(execution.output ?? '{}') as { apiKeyId: string }).apiKeyId };
 }

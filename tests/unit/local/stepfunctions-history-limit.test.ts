@@ -108,6 +108,14 @@ describe('HistoryRecorder at the quota', () => {
   });
 });
 
+/**
+ * Each test starts a Step Functions service, which validates the three definitions with asl-validator (as Step
+ * Functions does on CreateStateMachine). The validator compiles its JSON schemas on every call (about 0.2 s of CPU a
+ * definition), so local/stepfunctions/machines.ts remembers definitions it accepted; the first service in a fresh
+ * clone still pays for all three, which takes more than jest's 5 s default on a loaded 2-core machine.
+ */
+const SERVICE_TEST_TIMEOUT_MS = 30_000;
+
 describe('an execution at the quota', () => {
   it('succeeds when its last event is ExecutionSucceeded, exactly at the quota', async () => {
     const { sfn, done } = await service(8); // 3 Pass states: 2 + 2 × 3 = 8 events
@@ -117,7 +125,7 @@ describe('an execution at the quota', () => {
     } finally {
       await done();
     }
-  });
+  }, SERVICE_TEST_TIMEOUT_MS);
 
   it('fails with States.Runtime one event short of its end, with exactly maxHistoryEvents events', async () => {
     const { sfn, done } = await service(7);
@@ -127,7 +135,7 @@ describe('an execution at the quota', () => {
     } finally {
       await done();
     }
-  });
+  }, SERVICE_TEST_TIMEOUT_MS);
 
   it('stops a loop at the quota: the history ends with ExecutionFailed as event number maxHistoryEvents', async () => {
     const { sfn, done } = await service(50);
@@ -142,7 +150,7 @@ describe('an execution at the quota', () => {
     } finally {
       await done();
     }
-  });
+  }, SERVICE_TEST_TIMEOUT_MS);
 
   it('applies to Standard workflows only: an Express execution has no quota', async () => {
     const { sfn, done } = await service(50);
@@ -152,5 +160,5 @@ describe('an execution at the quota', () => {
     } finally {
       await done();
     }
-  });
+  }, SERVICE_TEST_TIMEOUT_MS);
 });
