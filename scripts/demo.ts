@@ -480,7 +480,7 @@ function describePlan(plan: UsagePlan): string {
 }
 
 /** The newest code mailed to `email`, read from the outbox file (JSON lines), waiting up to `timeoutMs` for it. */
-async function waitForCode(file: string, email: string, timeoutMs: number): Promise<string | undefined> {
+export async function waitForCode(file: string, email: string, timeoutMs: number): Promise<string | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (existsSync(file)) {

@@ -1,17 +1,22 @@
 /**
  * `npm run invoke -- <FunctionLogicalId> --event events/<fixture>.json`: `sam local invoke -e`, without Docker.
  * Bundles the function as `sam build` would, runs it with the template's environment against the services of a
- * running `npm start` (same ports, same ./.local state), and prints its logs and result.
+ * running `npm start` (same ports, same ./.local state), and prints its logs and result. A data fixture whose
+ * `Authorization` is the placeholder gets a demo user's real ID token and key id first (./invoke-caller.ts); it says
+ * so on stderr, naming ids only, never the token or a key value.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { readStackIds, waitForCode } from './demo.ts';
+import { fillDemoCaller, needsDemoCaller } from './invoke-caller.ts';
 import { buildFunction } from '../local/build.ts';
 import { createLambdaRuntime } from '../local/lambda/index.ts';
 import { loadStackModel, type CognitoIds } from '../local/model.ts';
 import { DEFAULT_PORTS, endpointEnvironment, type ServiceName } from '../local/endpoints.ts';
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION, type Endpoints } from '../local/types.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type Endpoints } from '../local/types.ts';
 
 const root = resolve(__dirname, '..');
 
@@ -60,6 +65,21 @@ async function main(): Promise<number> {
   const port = (s: ServiceName) => Number(process.env[`TOLLGATE_PORT_${s.toUpperCase()}`] ?? DEFAULT_PORTS[s]);
   const endpoints = Object.fromEntries((Object.keys(DEFAULT_PORTS) as ServiceName[]).map((s) => [s, `http://${host}:${port(s)}`])) as unknown as Endpoints;
   if (!cognito) console.error(`note: no ${stateFile}; is \`npm start\` running? Ids that come from Cognito are placeholders.`);
+  if (needsDemoCaller(event)) {
+    const { clientId } = readStackIds(String(values.dir));
+    if (!clientId) {
+      console.error(`The fixture's Authorization is a placeholder; start \`npm start\` (no client id in ${stateFile}) so invoke can sign in a demo user.`);
+      return 2;
+    }
+    const client = new CognitoIdentityProviderClient({ endpoint: endpoints.cognito, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const outbox = join(resolve(String(values.dir)), 'cognito', 'outbox.jsonl');
+    const demo = await fillDemoCaller(event, { cognito: client, clientId, confirmationCode: (email) => waitForCode(outbox, email, 10_000) });
+    client.destroy();
+    console.error(
+      `note: the fixture's Authorization was a placeholder: ${demo.created ? 'signed up and ' : ''}signed in ${demo.email} (sub ${demo.userId}) ` +
+        `against the running Cognito; filled in its ID token and requestContext.identity.apiKeyId ${demo.apiKeyId}.`,
+    );
+  }
 
   const outDir = mkdtempSync(join(tmpdir(), 'tollgate-invoke-'));
   try {

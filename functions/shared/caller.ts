@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { inOverlap, readOnce, type AccountStore } from './accounts.ts';
+import { inOverlap, readOnce, type Account, type AccountStore } from './accounts.ts';
 import { ForbiddenError, ServiceUnavailableError, UnauthorizedError } from './errors.ts';
 import { headerValue } from './http.ts';
 import { bearerToken, JwksUnavailableError, TokenExpiredError, type TokenVerifier } from './id-token.ts';
@@ -66,17 +66,75 @@ export async function verifiedClaims(event: APIGatewayProxyEvent, idTokens: Toke
 }
 
 /**
- * A stolen key must not ride someone else's token: the request's key has to be the caller's own.
- * The token's `custom:apiid` settles it cheaply; a token issued before onboarding finished (or before a key
- * rotation) falls back to the account record, which is authoritative. A key rotated away with an overlap stays the
- * caller's own until the overlap ends (`previousKey`): API Gateway still admits it then, and so does this check.
+ * The account store of the data functions in `IdTokenAndApiKey` mode, with an in-memory cache per Lambda environment:
+ * an account read is trusted for `ttlMs` (KEY_OWNER_FRESHNESS_SECONDS, the same stated freshness as key-only mode's
+ * CachedKeyOwners), so a repeat caller within it costs no DynamoDB read. Only found accounts are cached. `forget`
+ * drops one entry, so a refusal can be re-checked against a fresh read (assertOwnKey). What a cached entry cannot see
+ * is a change made elsewhere within `ttlMs`: a rotation (the old key then passes as current for at most `ttlMs`; its
+ * overlap's end, `previousKey.expiresAt`, is compared with the clock on every request, so it is never overrun), a
+ * cancelled overlap or a closed account (both disable the key in API Gateway at once, which refuses it before any
+ * function runs). Own code: a Map with expiry times, no library needed.
  */
-export async function assertOwnKey(caller: Caller, accounts: AccountStore, now = new Date()): Promise<void> {
-  if (caller.claimedKeyId !== undefined && caller.claimedKeyId === caller.apiKeyId) return;
-  const account = await accounts.get(caller.userId);
-  if (account?.apiKeyId !== caller.apiKeyId && !inOverlap(account, caller.apiKeyId, now)) {
-    throw new ForbiddenError('The API key does not belong to the signed-in user');
+export class CachedAccounts implements AccountStore {
+  private readonly accounts = new Map<string, { account: Account; expiresAt: number }>();
+
+  constructor(
+    private readonly inner: AccountStore,
+    /** Freshness in milliseconds; 0 reads through every time. */
+    private readonly ttlMs: number,
+    /** Entries kept at most (oldest dropped first), so memory stays bounded however many users call. */
+    private readonly maxEntries = 10_000,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async get(userId: string): Promise<Account | undefined> {
+    const at = this.clock();
+    const cached = this.accounts.get(userId);
+    if (cached && cached.expiresAt > at) return cached.account;
+    this.accounts.delete(userId);
+    const account = await this.inner.get(userId);
+    if (account !== undefined && this.ttlMs > 0) {
+      if (this.accounts.size >= this.maxEntries) this.accounts.delete(this.accounts.keys().next().value as string);
+      this.accounts.set(userId, { account, expiresAt: at + this.ttlMs });
+    }
+    return account;
   }
+
+  /** The account cached for `userId` and still fresh, without reading; undefined when there is none. */
+  peek(userId: string): Account | undefined {
+    const cached = this.accounts.get(userId);
+    return cached && cached.expiresAt > this.clock() ? cached.account : undefined;
+  }
+
+  /** Drops every cached account, as a new Lambda environment starts (tests). */
+  clear(): void {
+    this.accounts.clear();
+  }
+
+  /** Drops the cached account of `userId`; true when there was one. */
+  forget(userId: string): boolean {
+    return this.accounts.delete(userId);
+  }
+}
+
+/**
+ * A stolen key must not ride someone else's token: the request's key has to be the caller's own, by the account record
+ * (authoritative), never by the token's `custom:apiid` alone — a token issued before a rotation names the OLD key,
+ * which must stop working when its overlap ends even if the key-retirement workflow disables it late. Accepted: the
+ * account's current key (`apiKeyId`), or its rotated-away key (`previousKey`) while `inOverlap` at `now`; anything
+ * else 403. Reads per request, with `accounts` a CachedAccounts (as the functions are deployed): none when the
+ * account this Lambda environment read within KEY_OWNER_FRESHNESS_SECONDS (60 s) admits the key, else one GetItem
+ * (so a key rotated in within the freshness is admitted at once, and a refusal always rests on a fresh read). With a
+ * plain AccountStore: one GetItem per request.
+ */
+export async function assertOwnKey(caller: Caller, accounts: AccountStore | CachedAccounts, now = new Date()): Promise<void> {
+  const owns = (account: Account | undefined) => account?.apiKeyId === caller.apiKeyId || inOverlap(account, caller.apiKeyId, now);
+  if (accounts instanceof CachedAccounts) {
+    if (owns(accounts.peek(caller.userId))) return;
+    accounts.forget(caller.userId);
+  }
+  if (owns(await accounts.get(caller.userId))) return;
+  throw new ForbiddenError('The API key does not belong to the signed-in user');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { CachedKeyOwners, dataApiAuthFrom, type DataApiCallerDeps } from './caller.ts';
+import { CachedAccounts, CachedKeyOwners, dataApiAuthFrom, type DataApiCallerDeps } from './caller.ts';
 import { requireEnv } from './env.ts';
 import { cognitoIssuer, createCognitoVerifier, jwksUrlOf, type TokenVerifier } from './id-token.ts';
 import { keyModeFrom } from './key-mode.ts';
@@ -8,7 +8,8 @@ import { DynamoAccountStore, DynamoKeyOwners } from './tables/accounts.ts';
  * How long a Lambda environment trusts a key's owner it has read (KeyOwners cache), in seconds: within it a repeat
  * caller costs no DynamoDB read. A key's owner never changes, and API Gateway checks the key itself on every request.
  * A rotated-away key's owner is trusted only until its overlap ends; a cancelled overlap or a closed account is seen
- * by the function within this freshness (API Gateway refuses the disabled key at once). See CachedKeyOwners.
+ * by the function within this freshness (API Gateway refuses the disabled key at once). See CachedKeyOwners. The same
+ * freshness holds for the account reads of `IdTokenAndApiKey` mode (CachedAccounts, assertOwnKey).
  */
 export const KEY_OWNER_FRESHNESS_SECONDS = 60;
 
@@ -26,9 +27,16 @@ export function idTokenVerifierFromEnv(): TokenVerifier {
   return createCognitoVerifier({ issuer, jwksUrl: jwksUrlOf(issuer), audiences });
 }
 
+const accountCaches: CachedAccounts[] = [];
+
+/** Empties the account caches of this module's functions, as a fresh Lambda environment has them (for unit tests). */
+export function clearAccountCaches(): void {
+  for (const cache of accountCaches) cache.clear();
+}
+
 /**
  * The data API functions' (links, tags) caller dependencies from their environment: `DATA_API_AUTH` (the template's
- * DataApiAuth), `ACCOUNTS_TABLE`; in ApiKey mode `ACCOUNTS_API_KEY_INDEX` (the GSI apiKeyId → userId) and
+ * DataApiAuth), `ACCOUNTS_TABLE` (read through CachedAccounts); in ApiKey mode `ACCOUNTS_API_KEY_INDEX` (the GSI apiKeyId → userId) and
  * `ACCOUNTS_PREVIOUS_API_KEY_INDEX` (the GSI previousApiKeyId → userId, for a key in its rotation overlap); in
  * IdTokenAndApiKey mode the ID token verifier (idTokenVerifierFromEnv).
  * Throws at module load when one is missing or wrong (a deploy mistake).
@@ -36,8 +44,10 @@ export function idTokenVerifierFromEnv(): TokenVerifier {
 export function dataApiCallerDepsFromEnv(): DataApiCallerDeps {
   const accountsTable = requireEnv('ACCOUNTS_TABLE');
   const dataApiAuth = dataApiAuthFrom(process.env.DATA_API_AUTH);
+  const accounts = new CachedAccounts(new DynamoAccountStore(accountsTable), KEY_OWNER_FRESHNESS_SECONDS * 1000);
+  accountCaches.push(accounts);
   return {
-    accounts: new DynamoAccountStore(accountsTable),
+    accounts,
     dataApiAuth,
     keyMode: keyModeFrom(process.env.KEY_MODE),
     ...(dataApiAuth === 'ApiKey'

@@ -7,7 +7,8 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { PlanAccount, PreviousKey } from '#shared/accounts';
-import { assertOwnKey } from '#shared/caller';
+import { assertOwnKey, CachedAccounts } from '#shared/caller';
+import { KEY_OWNER_FRESHNESS_SECONDS } from '#shared/data-api';
 import { API_KEY_ID, SUB, bodyOf, context, loadEvent } from './helpers.ts';
 import 'aws-sdk-client-mock-jest';
 
@@ -148,5 +149,62 @@ describe('assertOwnKey with a previous key', () => {
     await expect(assertOwnKey(caller, accounts(previousKey(inAnHour)), NOW)).resolves.toBeUndefined();
     await expect(assertOwnKey(caller, accounts(previousKey(NOW.toISOString())), NOW)).rejects.toMatchObject({ statusCode: 403 });
     await expect(assertOwnKey({ ...caller, apiKeyId: 'someoneelse' }, accounts(previousKey(inAnHour)), NOW)).rejects.toMatchObject({ statusCode: 403 });
+  });
+
+  it('does not take the word of a token issued before the rotation: its old key works during the overlap, then 403', async () => {
+    // The token names the old key (custom:apiid at sign-in); API Gateway still admits that key until retirement disables it.
+    const oldToken = { userId: SUB, apiKeyId: OLD_KEY_ID, claimedKeyId: OLD_KEY_ID };
+    const expiresAt = inAnHour;
+    await expect(assertOwnKey(oldToken, accounts(previousKey(expiresAt)), NOW)).resolves.toBeUndefined();
+    await expect(assertOwnKey(oldToken, accounts(previousKey(expiresAt)), new Date(Date.parse(expiresAt)))).rejects.toMatchObject({
+      statusCode: 403,
+      message: 'The API key does not belong to the signed-in user',
+    });
+    // once retirement has forgotten the previous key, too
+    await expect(assertOwnKey(oldToken, { get: () => Promise.resolve(account as PlanAccount) }, NOW)).rejects.toMatchObject({ statusCode: 403 });
+  });
+});
+
+describe('CachedAccounts (assertOwnKey in IdTokenAndApiKey mode)', () => {
+  const TTL_MS = KEY_OWNER_FRESHNESS_SECONDS * 1000;
+  function counting(initial: PlanAccount) {
+    const state = { account: initial, reads: 0, clock: NOW.getTime() };
+    const store = new CachedAccounts({ get: () => ((state.reads += 1), Promise.resolve(state.account)) }, TTL_MS, 10_000, () => state.clock);
+    return { state, store };
+  }
+  const at = (ms: number) => new Date(ms);
+
+  it('reads an account once per freshness (60 s), then again', async () => {
+    const { state, store } = counting(account as PlanAccount);
+    const caller = { userId: SUB, apiKeyId: (account as PlanAccount).apiKeyId as string };
+    await assertOwnKey(caller, store, at(state.clock));
+    state.clock += TTL_MS - 1;
+    await assertOwnKey(caller, store, at(state.clock));
+    expect(state.reads).toBe(1);
+    state.clock += 1;
+    await assertOwnKey(caller, store, at(state.clock));
+    expect(state.reads).toBe(2);
+  });
+
+  it("refuses a cached previous key from the instant its overlap ends, without waiting for the cache's freshness", async () => {
+    const expiresAt = NOW.getTime() + 10_000;
+    const { state, store } = counting({ ...(account as PlanAccount), previousKey: previousKey(new Date(expiresAt).toISOString()) });
+    const oldToken = { userId: SUB, apiKeyId: OLD_KEY_ID, claimedKeyId: OLD_KEY_ID };
+    await expect(assertOwnKey(oldToken, store, at(state.clock))).resolves.toBeUndefined();
+    state.clock = expiresAt;
+    await expect(assertOwnKey(oldToken, store, at(state.clock))).rejects.toMatchObject({ statusCode: 403 });
+    expect(state.reads).toBe(2); // the refusal rests on a fresh read, not on the cached copy
+  });
+
+  it('admits a key rotated in within the freshness at once (a fresh read before any refusal)', async () => {
+    const { state, store } = counting({ ...(account as PlanAccount), apiKeyId: OLD_KEY_ID });
+    await assertOwnKey({ userId: SUB, apiKeyId: OLD_KEY_ID }, store, at(state.clock));
+    state.account = { ...(account as PlanAccount), apiKeyId: 'n3wk3y0002', previousKey: previousKey(inAnHour) };
+    state.clock += 1_000;
+    await expect(assertOwnKey({ userId: SUB, apiKeyId: 'n3wk3y0002' }, store, at(state.clock))).resolves.toBeUndefined();
+    expect(state.reads).toBe(2);
+    // within the freshness a cached current key stays admitted (the stated lag): no read
+    await expect(assertOwnKey({ userId: SUB, apiKeyId: OLD_KEY_ID }, store, at(state.clock))).resolves.toBeUndefined();
+    expect(state.reads).toBe(2);
   });
 });

@@ -31,9 +31,28 @@ export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Prom
 
 const eventsDir = join(__dirname, '..', '..', '..', 'events');
 
-/** A fresh copy of events/<name>.json (the same files `sam local invoke -e` uses). */
+/** The ID token claims of the example user: what the data fixtures' placeholder token stands for in unit tests. */
+export const EXAMPLE_CLAIMS: Record<string, string> = {
+  sub: SUB,
+  email_verified: 'true',
+  'cognito:username': SUB,
+  token_use: 'id',
+  email: EMAIL,
+  'custom:apiid': API_KEY_ID,
+};
+
+/**
+ * A fresh copy of events/<name>.json (the same files `sam local invoke -e` uses). A data fixture (links, tags,
+ * taglinks) carries a placeholder ID token and the KeyAuthorizer's output as AWS sends it; here its authorizer also
+ * gets the example user's claims (EXAMPLE_CLAIMS), which `viaIdToken` signs into a real token and then drops.
+ */
 export function loadEvent<T = APIGatewayProxyEvent>(name: string): T {
-  return JSON.parse(readFileSync(join(eventsDir, `${name}.json`), 'utf8')) as T;
+  const event = JSON.parse(readFileSync(join(eventsDir, `${name}.json`), 'utf8')) as APIGatewayProxyEvent;
+  const authorization = event.headers?.Authorization;
+  if (authorization?.startsWith('PLACEHOLDER-ID-TOKEN') && event.requestContext.authorizer) {
+    event.requestContext.authorizer = { ...event.requestContext.authorizer, claims: { ...EXAMPLE_CLAIMS } };
+  }
+  return event as T;
 }
 
 export const context: Context = {

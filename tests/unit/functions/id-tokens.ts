@@ -2,7 +2,7 @@
  * Cognito ID tokens for the data API unit tests: a local RSA key pair stands in for the user pool's signing key, and
  * the pool's JWKS URL (AWS's form, https://cognito-idp.us-east-1.amazonaws.com/<pool>/.well-known/jwks.json: the unit
  * environment sets no Cognito endpoint) is answered from memory by a spy on `fetch`, so no test touches the network.
- * `viaIdToken(handler)` turns the fixtures' authorizer claims (events/*.json, as written for an authorizer) into a
+ * `viaIdToken(handler)` turns the claims loadEvent gives a data fixture (EXAMPLE_CLAIMS, for its placeholder token) into a
  * signed token in `Authorization` and drops `requestContext.authorizer`, as API Gateway passes a method without one.
  */
 import { generateKeyPairSync, sign as rsaSign, type KeyObject } from 'node:crypto';

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
+import { clearAccountCaches } from '#shared/data-api';
 import { logger } from '#shared/logger';
 import { MAX_BODY_BYTES } from '#shared/http';
 import { uuidV7Timestamp } from '#shared/ids';
@@ -24,6 +25,7 @@ import {
   API_KEY_VALUE,
   OTHER_SUB,
   SUB,
+  ACTIVE_ACCOUNT,
   bodyOf,
   captureOutput,
   context,
@@ -59,6 +61,9 @@ const conditionFailed = (): ConditionalCheckFailedException =>
 
 beforeEach(() => {
   ddb.reset();
+  clearAccountCaches(); // each test a fresh Lambda environment's account cache (CachedAccounts)
+  // the caller's account, which assertOwnKey reads: the fixtures' key is its current key
+  ddb.on(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } }).resolves({ Item: ACTIVE_ACCOUNT });
 });
 
 describeCallerChecks(handler, ddb, { accounts: ACCOUNTS_TABLE, resources: RESOURCES_TABLE }, [
@@ -121,12 +126,13 @@ describe('POST /links', () => {
     expect(ddb).not.toHaveReceivedCommand(PutCommand);
   });
 
-  it('trusts the token claim for the key check, without reading the account', async () => {
+  it('checks the key against the account, read once per Lambda environment within the freshness (not per request)', async () => {
     ddb.on(PutCommand).resolves({});
 
-    await handler(loadEvent('links-create'), context);
+    expect((await handler(loadEvent('links-create'), context)).statusCode).toBe(201);
+    expect((await handler(loadEvent('links-create'), context)).statusCode).toBe(201);
 
-    expect(requestsTo(ddb, ACCOUNTS_TABLE)).toEqual([]);
+    expect(requestsTo(ddb, ACCOUNTS_TABLE)).toHaveLength(1);
   });
 
   it('falls back to the account record when the token predates custom:apiid', async () => {
@@ -441,7 +447,7 @@ describe('GET /links/{id}', () => {
 
     expect(result.statusCode).toBe(400);
     expect(bodyOf(result)).toMatchObject({ details: { issues: [{ field: 'id' }] } });
-    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    expect(ddb).not.toHaveReceivedCommandWith(GetCommand, { TableName: RESOURCES_TABLE });
   });
 
   it('answers a generic 500 when the read fails', async () => {
@@ -491,7 +497,7 @@ describe('DELETE /links/{id}', () => {
       ConditionExpression: 'attribute_exists(sk)',
     });
     const order = ddb.calls().map((call) => (call.args[0] as object).constructor.name);
-    expect(order).toEqual(['QueryCommand', 'BatchWriteCommand', 'DeleteCommand']);
+    expect(order).toEqual(['GetCommand' /* the caller's account */, 'QueryCommand', 'BatchWriteCommand', 'DeleteCommand']);
   });
 
   it('retries the tag-link deletes DynamoDB left unprocessed', async () => {

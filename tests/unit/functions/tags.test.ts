@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
+import { clearAccountCaches } from '#shared/data-api';
 import { encodeNextToken } from '#shared/pagination';
 import { handler as rawHandler, tagsRoutes } from '../../../functions/tags/handler.ts';
 import { serveJwks, viaIdToken } from './id-tokens.ts';
@@ -19,6 +20,7 @@ import { tagIdFor } from '../../../functions/tags/domain.ts';
 import {
   OTHER_SUB,
   SUB,
+  ACTIVE_ACCOUNT,
   bodyOf,
   context,
   describeCallerChecks,
@@ -70,6 +72,9 @@ function givenTagAndLink(tag = true, link = true): void {
 beforeEach(() => {
   serveJwks();
   ddb.reset();
+  clearAccountCaches(); // each test a fresh Lambda environment's account cache (CachedAccounts)
+  // the caller's account, which assertOwnKey reads: the fixtures' key is its current key
+  ddb.on(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } }).resolves({ Item: ACTIVE_ACCOUNT });
 });
 
 afterEach(() => {
