@@ -8,17 +8,15 @@
  *   (b) a bare node:http server answering a fixed JSON body — the floor of HTTP on this machine.
  * autocannon runs in a child process (bench/load.ts) so it does not share the stack's event loop.
  */
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type autocannon from 'autocannon';
 import { createCognitoVerifier, createGateway } from '../local/execute-api/index.ts';
 import { stringClaims } from '../local/execute-api/event.ts';
 import type { LambdaInvoker } from '../local/types.ts';
 import type { TestStack } from '../local/harness/stack.ts';
 import type { BenchUser } from './setup.ts';
+import { interleavedRounds, type LoadTarget, type RoundFigures } from './rounds.ts';
 import { fmt, fmtTarget, heading, median, table, verdict } from './util.ts';
 
 export const CONNECTIONS = [1, 16, 64] as const;
@@ -33,21 +31,7 @@ const TARGET_P99_CONNECTIONS = 16;
 
 export type PathName = 'auth' | 'noauth' | 'bare';
 
-export interface LoadFigures {
-  path: PathName;
-  connections: number;
-  /** 2xx responses per second over all rounds. */
-  rps: number;
-  rpsPerRound: number[];
-  /** Mean of the rounds' p50; the worst round's p99 (ms; autocannon records whole milliseconds). */
-  p50: number;
-  p99: number;
-  mean: number;
-  requests2xx: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
+export type LoadFigures = RoundFigures<PathName>;
 
 export interface RequestPathResult {
   rounds: number;
@@ -72,26 +56,6 @@ function close(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
-  });
-}
-
-function runLoad(root: string, options: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'load.ts'), JSON.stringify(options)], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon child exited with ${code}`));
-      try {
-        resolve(JSON.parse(out) as autocannon.Result);
-      } catch (error) {
-        reject(error);
-      }
-    });
   });
 }
 
@@ -169,46 +133,10 @@ export async function runRequestPath(t: TestStack, user: BenchUser, root: string
       throw new Error(`GET /links: auth path ${a.status}, no-auth path ${b.status}${aBody !== bBody ? ' (different bodies)' : ''}`);
     }
 
-    const runs: LoadFigures[] = [];
-    const raw = new Map<string, autocannon.Result[]>();
-    for (const connections of CONNECTIONS) {
-      // Interleaved (auth, a, b, auth, a, b): background load on the machine falls on every path alike.
-      for (let round = 0; round < ROUNDS; round++) {
-        for (const path of ['auth', 'noauth', 'bare'] as const) {
-          recordInvokes = path === 'noauth' && connections === 1;
-          const result = await runLoad(root, {
-            url: targets[path].url,
-            connections,
-            duration: DURATION_S,
-            warmup: { connections, duration: WARMUP_S },
-            ...(targets[path].headers ? { headers: targets[path].headers } : {}),
-          });
-          recordInvokes = false;
-          const key = `${path}/${connections}`;
-          raw.set(key, [...(raw.get(key) ?? []), result]);
-        }
-      }
-      for (const path of ['auth', 'noauth', 'bare'] as const) {
-        const rounds = raw.get(`${path}/${connections}`) ?? [];
-        const ok = rounds.reduce((n, x) => n + x['2xx'], 0);
-        const seconds = rounds.reduce((n, x) => n + x.duration, 0);
-        const figures: LoadFigures = {
-          path,
-          connections,
-          rps: ok / seconds,
-          rpsPerRound: rounds.map((x) => x['2xx'] / x.duration),
-          p50: rounds.reduce((n, x) => n + x.latency.p50, 0) / rounds.length,
-          p99: Math.max(...rounds.map((x) => x.latency.p99)),
-          mean: rounds.reduce((n, x) => n + x.latency.mean * x['2xx'], 0) / Math.max(1, ok),
-          requests2xx: ok,
-          non2xx: rounds.reduce((n, x) => n + x.non2xx, 0),
-          errors: rounds.reduce((n, x) => n + x.errors, 0),
-          timeouts: rounds.reduce((n, x) => n + x.timeouts, 0),
-        };
-        runs.push(figures);
-        say(`  ${path.padEnd(6)} c=${String(connections).padStart(2)}: ${fmt(figures.rps, 0)} req/s (rounds ${figures.rpsPerRound.map((x) => fmt(x, 0)).join(', ')}), p50 ${fmt(figures.p50)} ms, p99 ${fmt(figures.p99)} ms${figures.non2xx || figures.errors ? `, ${figures.non2xx} non-2xx, ${figures.errors} errors` : ''}`);
-      }
-    }
+    const order: LoadTarget<PathName>[] = (['auth', 'noauth', 'bare'] as const).map((name) => ({ name, ...targets[name] }));
+    const runs = await interleavedRounds(root, order, CONNECTIONS, { rounds: ROUNDS, durationSeconds: DURATION_S, warmupSeconds: WARMUP_S }, say, (path, connections, before) => {
+      recordInvokes = before && path === 'noauth' && connections === 1;
+    });
 
     const find = (path: PathName, c: number) => runs.find((r) => r.path === path && r.connections === c) as LoadFigures;
     const ratios = CONNECTIONS.map((c) => ({
@@ -239,7 +167,7 @@ export function printRequestPath(r: RequestPathResult): string {
     bare: '(b) bare node:http hello',
   };
   const lines = [
-    heading('1. Request path: GET /links'),
+    heading('1b. Request path: GET /links'),
     `autocannon in a child process: per path and connection count ${r.rounds} runs of ${r.durationSeconds} s, each after a ${r.warmupSeconds} s warm-up,`,
     `interleaved across the three paths; req/s over all runs, p50 the runs' mean, p99 the worst run's (autocannon records`,
     `whole milliseconds). ${r.seededLinks} links listed per request.`,
