@@ -26,7 +26,7 @@ import { printCost, runCost, type CostResult } from './cost.ts';
 import { printDashboard, runDashboard, type DashboardResult } from './dashboard.ts';
 import { printOnboarding, runOnboarding, type OnboardingRun } from './onboarding.ts';
 import { printNoopPath, runNoopPath, type NoopPathResult } from './noop-path.ts';
-import { printRequestPath, runRequestPath, type RequestPathResult } from './request-path.ts';
+import { accessLog, printRequestPath, runRequestPath, type RequestPathResult } from './request-path.ts';
 import { printScaledKeys, runScaledKeys, type ScaledKeysResult } from './scaled-keys.ts';
 import { onboardUser, startBenchStack, waitForIdle } from './setup.ts';
 import { fmt, fmtTarget, heading, table } from './util.ts';
@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     createApiKeyRateLimit: Infinity,
     managementApiLimits: 'off',
     parameterOverrides: { FreeRateLimit: HIGH, FreeBurstLimit: HIGH, FreeQuotaLimit: HIGH },
+    gatewayAccessLog: accessLog.record,
   });
   try {
     const user = await onboardUser(t, 'bench');

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { FunctionModel } from '../model.ts';
 import type { InvokeResult } from '../types.ts';
@@ -24,6 +25,13 @@ type Outcome = { payload: unknown } | { error: LambdaError };
 const INIT_TIMEOUT_MS = 10_000;
 /** Output kept from between invocations (a timer logging after the response) for the next invocation's logs. */
 const MAX_BACKLOG_CHARS = 256 * 1024;
+/**
+ * Each environment's output buffer, shared with its worker (a SharedArrayBuffer: a 4-byte length, then UTF-8 text).
+ * The worker appends what the function writes and sends it with the invocation's result, one message instead of one
+ * per write (each message wakes the gateway's thread); a fuller buffer is sent on its own. What is still in it when
+ * the environment dies (timeout, process.exit, out of memory) is read here, so no output is lost.
+ */
+const LOG_BUFFER_BYTES = 64 * 1024;
 /** The tag characters of worker.cjs's string messages. */
 const TAG_LOG = 'L'.charCodeAt(0);
 const TAG_RESULT = 'R'.charCodeAt(0);
@@ -37,6 +45,11 @@ interface Call {
   logs: string[];
   /** Handed to the worker (counted in stats.invocations). */
   started: boolean;
+  /** performance.now() when asked for and when handed to the worker (→ InvokeResult.queueMs). */
+  askedAt: number;
+  startedAt?: number;
+  /** The handler's run time the worker reported (→ InvokeResult.durationMs). */
+  durationMs?: number;
   done: boolean;
   timer?: NodeJS.Timeout;
   resolve: (result: InvokeResult) => void;
@@ -54,6 +67,9 @@ interface Environment {
   /** Timed out, exited, crashed or closed: never used again. */
   dead: boolean;
   current?: Call;
+  /** The output buffer shared with the worker (see LOG_BUFFER_BYTES): its length word and its bytes. */
+  logLength: Int32Array;
+  logBytes: Uint8Array;
   /** Output written while no invocation was running, and its length. */
   backlog: string[];
   backlogChars: number;
@@ -65,9 +81,10 @@ interface Environment {
  * What worker.cjs sends. The per-invocation messages are plain strings, one tag character first: a string crosses
  * the thread boundary as one copy, while an object is walked field by field by the structured clone (measured on
  * the request path: posting the event as an object cost 3–8× posting it as one string). See worker.cjs.
- *   `L<text>`                    output the function wrote, as it wrote it
- *   `R<requestId>\n<payloadJson>` the invocation's result
- *   `E<requestId>\n<errorJson>`   the invocation's error ({ errorType, errorMessage, trace? })
+ *   `L<text>`                                   output the function wrote (when the shared buffer filled up)
+ *   `R<requestId>\n<ms>\n<n>\n<output><payloadJson>`  the invocation's result and the handler's run time (ms),
+ *                                       after the n characters of output written since the last message
+ *   `E<requestId>\n<ms>\n<n>\n<output><errorJson>`    the invocation's error ({ errorType, errorMessage, trace? })
  * The rare ones stay objects: `ready` (once per environment) and `fatal` (a crash).
  */
 type WorkerMessage =
@@ -106,7 +123,7 @@ export class FunctionPool {
         });
         return;
       }
-      const call: Call = { requestId, eventJson, logs: [], started: false, done: false, resolve };
+      const call: Call = { requestId, eventJson, logs: [], started: false, askedAt: performance.now(), done: false, resolve };
       if (this.closed) {
         this.answerClosed(call);
         return;
@@ -136,6 +153,7 @@ export class FunctionPool {
 
   private spawn(): Environment {
     const instanceId = `${this.fn.logicalId}-${++this.nextInstance}`;
+    const logBuffer = new SharedArrayBuffer(4 + LOG_BUFFER_BYTES);
     const worker = new Worker(join(__dirname, 'worker.cjs'), {
       env: this.env,
       execArgv: ['--enable-source-maps'],
@@ -147,13 +165,24 @@ export class FunctionPool {
         functionArn: this.fn.arn,
         memoryMb: this.fn.memoryMb,
         instanceId,
+        logBuffer,
       },
       stdout: true,
       stderr: true,
       resourceLimits: { maxOldGenerationSizeMb: Math.max(64, this.fn.memoryMb) },
     });
     worker.unref();
-    const env: Environment = { instanceId, worker, initialized: false, busy: true, dead: false, backlog: [], backlogChars: 0 };
+    const env: Environment = {
+      instanceId,
+      worker,
+      initialized: false,
+      busy: true,
+      dead: false,
+      logLength: new Int32Array(logBuffer, 0, 1),
+      logBytes: new Uint8Array(logBuffer, 4),
+      backlog: [],
+      backlogChars: 0,
+    };
     worker.on('message', (message: WorkerMessage) => this.onMessage(env, message));
     worker.on('error', (error: Error) => {
       env.workerError = error;
@@ -208,11 +237,24 @@ export class FunctionPool {
       return;
     }
     const call = env.current;
-    const newline = message.indexOf('\n');
-    if (!call || newline === -1 || message.slice(1, newline) !== call.requestId) return;
-    const json = message.slice(newline + 1);
+    const first = message.indexOf('\n');
+    const second = message.indexOf('\n', first + 1);
+    const third = message.indexOf('\n', second + 1);
+    if (!call || third === -1 || message.slice(1, first) !== call.requestId) return;
+    call.durationMs = Number(message.slice(first + 1, second));
+    const outputEnd = third + 1 + Number(message.slice(second + 1, third));
+    if (outputEnd > third + 1) call.logs.push(message.slice(third + 1, outputEnd));
+    const json = message.slice(outputEnd);
     if (tag === TAG_RESULT) this.finish(env, call, { payload: JSON.parse(json) }, false);
     else if (tag === TAG_ERROR) this.finish(env, call, { error: JSON.parse(json) as LambdaError }, false);
+  }
+
+  /** What the worker wrote and has not sent yet (read when it died or is being thrown away); empties the buffer. */
+  private unsentOutput(env: Environment): string {
+    const length = Math.min(Atomics.load(env.logLength, 0), env.logBytes.length);
+    if (length <= 0) return '';
+    Atomics.store(env.logLength, 0, 0);
+    return Buffer.from(env.logBytes.subarray(0, length)).toString('utf8');
   }
 
   private onExit(env: Environment, code: number): void {
@@ -235,6 +277,7 @@ export class FunctionPool {
 
   private start(env: Environment, call: Call): void {
     call.started = true;
+    call.startedAt = performance.now();
     this.stats.invocations++;
     if (env.initError) {
       // Like Lambda, a failed init is not kept: the next invocation initialises a fresh environment.
@@ -266,7 +309,17 @@ export class FunctionPool {
     call.done = true;
     clearTimeout(call.timer);
     if (env.current === call) env.current = undefined;
-    call.resolve({ requestId: call.requestId, logs: call.logs.join(''), ...outcome });
+    if (kill) {
+      const unsent = this.unsentOutput(env);
+      if (unsent) call.logs.push(unsent);
+    }
+    call.resolve({
+      requestId: call.requestId,
+      logs: call.logs.join(''),
+      ...outcome,
+      ...(call.durationMs !== undefined ? { durationMs: call.durationMs } : {}),
+      ...(call.startedAt !== undefined ? { queueMs: call.startedAt - call.askedAt } : {}),
+    });
     if (kill || env.dead) {
       this.retire(env);
       return;

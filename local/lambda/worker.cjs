@@ -7,9 +7,10 @@
  * Messages (pool.ts owns the protocol). Per invocation, plain strings — one copy across the thread boundary instead of
  * a structured clone walking an object (the request path's largest cost before):
  *   from the parent: `<requestId>\n<deadline epoch ms>\n<eventJson>`  an invocation
- *   `L<text>`                             what the function wrote, as it writes it
- *   `R<requestId>\n<payloadJson>`          the invocation's result
- *   `E<requestId>\n<errorJson>`            the invocation's error
+ *   `L<text>`                             what the function wrote, when the shared buffer (below) is full
+ *   `R<requestId>\n<ms>\n<n>\n<output><payloadJson>`  the invocation's result and the handler's run time (ms),
+ *                                                after the n characters the function wrote
+ *   `E<requestId>\n<ms>\n<n>\n<output><errorJson>`    the invocation's error, likewise
  * Rare ones, objects:
  *   { type: 'ready', initMs, initError? }  once, when the bundle is loaded (or failed to)
  *   { type: 'fatal', requestId?, error }   uncaught exception / unhandled rejection: the parent answers the
@@ -17,6 +18,7 @@
  * Error shapes follow the Node.js runtime interface client (aws-lambda-nodejs-runtime-interface-client, Errors.js).
  */
 const util = require('node:util');
+const { performance } = require('node:perf_hooks');
 const { pathToFileURL } = require('node:url');
 const { parentPort, workerData } = require('node:worker_threads');
 
@@ -26,12 +28,46 @@ const MAX_RESPONSE_BYTES = 6291556;
 let currentRequestId;
 let crashed = false;
 
-// Everything the function writes goes to the parent as it is written, so nothing is lost when the environment dies
-// mid-invocation (timeout, process.exit, an uncaught exception) and concurrent environments never mix their output.
+// Everything the function writes goes into the buffer it shares with the parent (workerData.logBuffer: a 4-byte
+// length, then UTF-8 text) as it is written, and is sent with the invocation's result: one message per invocation,
+// not one per write. The parent reads what is left there when the environment dies mid-invocation (timeout,
+// process.exit, out of memory), so nothing is lost; a crash sends it first. Concurrent environments never mix output.
+const logLength = new Int32Array(workerData.logBuffer, 0, 1);
+const logBytes = new Uint8Array(workerData.logBuffer, 4);
+
+/** Empties the shared buffer: its text. */
+function takeOutput() {
+  const length = Atomics.load(logLength, 0);
+  if (length === 0) return '';
+  const text = Buffer.from(logBytes.subarray(0, length)).toString('utf8');
+  Atomics.store(logLength, 0, 0);
+  return text;
+}
+
+function sendOutput() {
+  const text = takeOutput();
+  if (text) parentPort.postMessage(`L${text}`);
+}
+
+function appendOutput(text) {
+  const bytes = Buffer.from(text, 'utf8');
+  let used = Atomics.load(logLength, 0);
+  if (used + bytes.length > logBytes.length) {
+    sendOutput();
+    used = 0;
+  }
+  if (bytes.length > logBytes.length) {
+    parentPort.postMessage(`L${text}`);
+    return;
+  }
+  logBytes.set(bytes, used);
+  Atomics.store(logLength, 0, used + bytes.length);
+}
+
 for (const stream of [process.stdout, process.stderr]) {
   stream.write = (chunk, encoding, callback) => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    if (text) parentPort.postMessage(`L${text}`);
+    if (text) appendOutput(text);
     if (typeof encoding === 'function') encoding();
     else if (typeof callback === 'function') callback();
     return true;
@@ -76,6 +112,7 @@ function fatal(label, error) {
   if (crashed) return;
   crashed = true;
   process.stderr.write(`${label}\t${JSON.stringify(error)}\n`);
+  sendOutput();
   parentPort.postMessage({ type: 'fatal', requestId: currentRequestId, error });
 }
 
@@ -125,7 +162,7 @@ function runHandler(event, context) {
 }
 
 async function invoke(requestId, deadline, eventJson) {
-  if (initError) return { error: initError };
+  if (initError) return { error: initError, durationMs: 0 };
   const event = JSON.parse(eventJson);
   const context = {
     callbackWaitsForEmptyEventLoop: true,
@@ -140,11 +177,13 @@ async function invoke(requestId, deadline, eventJson) {
   };
   let payload;
   let error;
+  const started = performance.now();
   try {
     payload = await runHandler(event, context);
   } catch (thrown) {
     error = toRapidResponse(thrown);
   }
+  const durationMs = performance.now() - started;
   let payloadJson;
   if (!error) {
     try {
@@ -163,7 +202,7 @@ async function invoke(requestId, deadline, eventJson) {
       error = { errorType: 'Runtime.MarshalError', errorMessage: `Unable to marshal response: ${thrown && thrown.message ? thrown.message : String(thrown)}` };
     }
   }
-  return { payloadJson, error };
+  return { payloadJson, error, durationMs };
 }
 
 parentPort.on('message', (message) => {
@@ -174,9 +213,11 @@ parentPort.on('message', (message) => {
   const requestId = message.slice(0, first);
   currentRequestId = requestId;
   invoke(requestId, Number(message.slice(first + 1, second)), message.slice(second + 1)).then(
-    ({ payloadJson, error }) => {
+    ({ payloadJson, error, durationMs }) => {
       if (crashed) return;
-      parentPort.postMessage(error ? `E${requestId}\n${JSON.stringify(error)}` : `R${requestId}\n${payloadJson}`);
+      const output = takeOutput();
+      const head = `${requestId}\n${durationMs.toFixed(3)}\n${output.length}\n${output}`;
+      parentPort.postMessage(error ? `E${head}${JSON.stringify(error)}` : `R${head}${payloadJson}`);
       currentRequestId = undefined;
     },
     (thrown) => fatal('Runtime Error', toRapidResponse(thrown)),

@@ -211,6 +211,37 @@ describe('execution environments', () => {
     expect(rt.stats.coldStarts).toBe(4);
   });
 
+  it('keeps what a function wrote before it timed out in a busy loop (read from the buffer it shares with the runtime)', async () => {
+    const rt = runtime([fn('Spin', 'logThenSpin', { timeoutSeconds: 0.3 })], { maxConcurrency: 1 });
+    const result = await rt.invoke('Spin', {});
+    expectError(result, 'Sandbox.Timedout');
+    // (after the cold start's init output)
+    expect(result.logs).toBe('init: handlers.js loaded\nabout to spin\n');
+  });
+
+  it('delivers output larger than the shared buffer whole and in order', async () => {
+    const rt = runtime([fn('Big', 'bigLog')]);
+    const size = 200_000;
+    const result = await rt.invoke('Big', { size });
+    expect(result.payload).toBeNull();
+    // Compared as a boolean: a failing toBe would print 200,000 characters.
+    expect(result.logs === `init: handlers.js loaded\n${'x'.repeat(size)}\nthe end\n`).toBe(true);
+    // And the next invocation's output is its own.
+    const again = await rt.invoke('Big', { size: 3 });
+    expect(again.logs).toBe('xxx\nthe end\n');
+  });
+
+  it('hands output written after an invocation answered (a timer) to the next invocation of that environment', async () => {
+    const rt = runtime([fn('After', 'logAfterAnswer')], { maxConcurrency: 1 });
+    const first = await rt.invoke('After', { n: 1 });
+    expect(first.payload).toBe(1);
+    expect(first.logs).not.toContain('after answer 1');
+    await sleep(100);
+    const second = await rt.invoke('After', { n: 2 });
+    expect(second.logs).toContain('after answer 1');
+    expect(second.logs).not.toContain('after answer 2');
+  });
+
   it('bounds concurrency by maxConcurrency: extra invocations queue and none is lost', async () => {
     const rt = runtime([fn('Instance', 'instance')], { maxConcurrency: 2 });
     const started = Date.now();
