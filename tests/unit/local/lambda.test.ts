@@ -242,6 +242,21 @@ describe('execution environments', () => {
     expect(second.logs).not.toContain('after answer 2');
   });
 
+  it("reports the handler's run time (Lambda's REPORT Duration) and the wait for an environment", async () => {
+    const rt = runtime([fn('Slow', 'slow')], { maxConcurrency: 1 });
+    const [first, second] = await Promise.all([rt.invoke('Slow', { ms: 50 }), rt.invoke('Slow', { ms: 50 })]);
+    for (const result of [first, second]) {
+      expect(result?.payload).toEqual({ slept: 50 });
+      // The handler slept 50 ms: its Duration covers that (a lower bound, never a ceiling).
+      expect(result?.durationMs).toBeGreaterThanOrEqual(45);
+    }
+    // One environment: the second invocation waited for the first to finish.
+    expect(second?.queueMs).toBeGreaterThanOrEqual(45);
+    // An invocation that never ran (its environment's init failed) has no Duration.
+    const broken = runtime([fn('Missing', 'nope')]);
+    expect((await broken.invoke('Missing', {})).durationMs).toBeUndefined();
+  });
+
   it('bounds concurrency by maxConcurrency: extra invocations queue and none is lost', async () => {
     const rt = runtime([fn('Instance', 'instance')], { maxConcurrency: 2 });
     const started = Date.now();
