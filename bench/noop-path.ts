@@ -10,13 +10,9 @@
 import { createServer, type Server } from 'node:http';
 import type { TestStack } from '../local/harness/stack.ts';
 import { ensurePeerInstalled, PEER_VERSIONS, startPeer, type Peer } from './peer.ts';
-import { interleavedRounds, type LoadTarget, type RoundFigures } from './rounds.ts';
+import { CONNECTIONS, interleavedRounds, ROUNDS, roundsTable, type LoadTarget, type RoundFigures } from './rounds.ts';
 import { fmt, fmtTarget, heading, table, verdict } from './util.ts';
 
-export const NOOP_CONNECTIONS = [1, 16, 64] as const;
-const ROUNDS = 3;
-const DURATION_S = 2;
-const WARMUP_S = 1;
 const TARGET_PEER_RATIO = 1;
 const TARGET_BARE_RATIO = 0.35;
 const TARGET_BARE_CONNECTIONS = 1;
@@ -80,9 +76,9 @@ export async function runNoopPath(t: TestStack, root: string, say: (line: string
       if (res.status !== 200 || !sameShape(text)) throw new Error(`${target.name} answered ${res.status} ${text}`);
     }
 
-    const runs = await interleavedRounds(root, targets, NOOP_CONNECTIONS, { rounds: ROUNDS, durationSeconds: DURATION_S, warmupSeconds: WARMUP_S }, say);
+    const runs = await interleavedRounds(root, targets, CONNECTIONS, ROUNDS, say);
     const rps = (name: NoopTarget, c: number) => runs.find((r) => r.path === name && r.connections === c)?.rps ?? Number.NaN;
-    const ratios = NOOP_CONNECTIONS.map((c) => ({
+    const ratios = CONNECTIONS.map((c) => ({
       connections: c,
       over: {
         'peer-default': rps('tollgate', c) / rps('peer-default', c),
@@ -104,9 +100,9 @@ export async function runNoopPath(t: TestStack, root: string, say: (line: string
     const bareRatio = ratios.find((r) => r.connections === TARGET_BARE_CONNECTIONS)?.over.bare ?? Number.NaN;
     out.push({ name: `no-op GET /health / bare node:http at ${TARGET_BARE_CONNECTIONS} conn.`, value: bareRatio, limit: `>= ${TARGET_BARE_RATIO}`, verdict: verdict(bareRatio >= TARGET_BARE_RATIO) });
     return {
-      rounds: ROUNDS,
-      durationSeconds: DURATION_S,
-      warmupSeconds: WARMUP_S,
+      rounds: ROUNDS.rounds,
+      durationSeconds: ROUNDS.durationSeconds,
+      warmupSeconds: ROUNDS.warmupSeconds,
       peer: { ...PEER_VERSIONS, license: 'MIT (serverless-offline and serverless)' },
       runs,
       ratios,
@@ -137,13 +133,10 @@ export function printNoopPath(r: NoopPathResult): string {
     '',
     table(
       ['connections', ...(['tollgate', ...PEERS] as NoopTarget[]).map((n) => `${n} req/s`)],
-      NOOP_CONNECTIONS.map((c) => [c, ...(['tollgate', ...PEERS] as NoopTarget[]).map((n) => fmt(at(n, c)?.rps ?? Number.NaN, 0))]),
+      CONNECTIONS.map((c) => [c, ...(['tollgate', ...PEERS] as NoopTarget[]).map((n) => fmt(at(n, c)?.rps ?? Number.NaN, 0))]),
     ),
     '',
-    table(
-      ['target', 'conns', 'req/s', 'req/s per run', 'p50 ms', 'p99 ms', 'non-2xx', 'errors'],
-      r.runs.map((x) => [LABEL[x.path], x.connections, fmt(x.rps, 0), x.rpsPerRound.map((v) => fmt(v, 0)).join(' / '), fmt(x.p50), fmt(x.p99), x.non2xx, x.errors + x.timeouts]),
-    ),
+    roundsTable(r.runs, LABEL, 'target'),
     '',
     'Tollgate\'s throughput over each (>= 1.0: Tollgate is at least as fast):',
     table(

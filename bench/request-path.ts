@@ -17,14 +17,9 @@ import type { AccessLogEntry } from '../local/execute-api/index.ts';
 import type { LambdaInvoker } from '../local/types.ts';
 import type { TestStack } from '../local/harness/stack.ts';
 import type { BenchUser } from './setup.ts';
-import { interleavedRounds, type LoadTarget, type RoundFigures } from './rounds.ts';
+import { CONNECTIONS, interleavedRounds, ROUNDS, roundsTable, type LoadTarget, type RoundFigures } from './rounds.ts';
 import { fmt, fmtTarget, heading, median, percentile, table, verdict } from './util.ts';
 
-export const CONNECTIONS = [1, 16, 64] as const;
-/** Per path and connection count: ROUNDS runs of DURATION_S (each after a WARMUP_S warm-up), interleaved across paths. */
-const ROUNDS = 3;
-const DURATION_S = 2;
-const WARMUP_S = 1;
 const SEEDED_LINKS = 5;
 const TARGET_RATIO = 0.8;
 const TARGET_P99_MS = 25;
@@ -180,7 +175,7 @@ export async function runRequestPath(t: TestStack, user: BenchUser, root: string
     let marks = { ms: 0, calls: 0, elu: performance.eventLoopUtilization() };
     let busy = { active: 0, idle: 0 };
     accessLog.entries.length = 0;
-    const runs = await interleavedRounds(root, order, CONNECTIONS, { rounds: ROUNDS, durationSeconds: DURATION_S, warmupSeconds: WARMUP_S }, say, (path, connections, before) => {
+    const runs = await interleavedRounds(root, order, CONNECTIONS, ROUNDS, say, (path, connections, before) => {
       recordInvokes = before && path === 'noauth' && connections === 1;
       if (path !== 'auth' || connections !== SPLIT_CONNECTIONS) return;
       // (the warm-up's requests count too: the same path under the same load)
@@ -213,9 +208,9 @@ export async function runRequestPath(t: TestStack, user: BenchUser, root: string
     const p99 = find('auth', TARGET_P99_CONNECTIONS).p99;
     targetsOut.push({ name: `auth path p99 at ${TARGET_P99_CONNECTIONS} connections (ms)`, value: p99, limit: `<= ${TARGET_P99_MS}`, verdict: verdict(p99 <= TARGET_P99_MS) });
     return {
-      rounds: ROUNDS,
-      durationSeconds: DURATION_S,
-      warmupSeconds: WARMUP_S,
+      rounds: ROUNDS.rounds,
+      durationSeconds: ROUNDS.durationSeconds,
+      warmupSeconds: ROUNDS.warmupSeconds,
       seededLinks: SEEDED_LINKS,
       runs,
       ratios,
@@ -277,10 +272,7 @@ export function printRequestPath(r: RequestPathResult): string {
     'same work. The difference (auth vs a) is the gateway\'s token check (cached per token for 60 s, as the verifier does),',
     'key lookup and usage-plan throttle/quota. Path (b) is node:http answering a fixed body: the floor of HTTP here.',
     '',
-    table(
-      ['path', 'conns', 'req/s', 'req/s per run', 'p50 ms', 'p99 ms', 'non-2xx', 'errors'],
-      r.runs.map((x) => [label[x.path], x.connections, fmt(x.rps, 0), x.rpsPerRound.map((v) => fmt(v, 0)).join(' / '), fmt(x.p50), fmt(x.p99), x.non2xx, x.errors + x.timeouts]),
-    ),
+    roundsTable(r.runs, label),
     '',
     'Ratios (throughput): auth / no-auth is what auth + key + quota cost (1.0 = free); no-auth / bare is what the gateway,',
     'the Lambda hop and the handler with its DynamoDB query cost against bare HTTP.',

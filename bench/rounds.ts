@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type autocannon from 'autocannon';
+import { fmt, table } from './util.ts';
 
 export interface LoadTarget<N extends string = string> {
   name: N;
@@ -35,6 +36,11 @@ export interface RoundOptions {
   warmupSeconds: number;
 }
 
+/** The request-path sections' rounds (1a, 1b): per target and connection count, 3 runs of 2 s, each after a 1 s warm-up. */
+export const ROUNDS: RoundOptions = { rounds: 3, durationSeconds: 2, warmupSeconds: 1 };
+/** The connection counts both request-path sections run at. */
+export const CONNECTIONS = [1, 16, 64] as const;
+
 export function runLoad(root: string, options: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'load.ts'), JSON.stringify(options)], {
@@ -53,6 +59,14 @@ export function runLoad(root: string, options: autocannon.Options): Promise<auto
       }
     });
   });
+}
+
+/** One row per target and connection count: req/s (over all runs and per run), p50, p99, non-2xx, errors. */
+export function roundsTable<N extends string>(runs: readonly RoundFigures<N>[], label: Record<N, string>, first = 'path'): string {
+  return table(
+    [first, 'conns', 'req/s', 'req/s per run', 'p50 ms', 'p99 ms', 'non-2xx', 'errors'],
+    runs.map((x) => [label[x.path], x.connections, fmt(x.rps, 0), x.rpsPerRound.map((v) => fmt(v, 0)).join(' / '), fmt(x.p50), fmt(x.p99), x.non2xx, x.errors + x.timeouts]),
+  );
 }
 
 function summarize<N extends string>(path: N, connections: number, rounds: autocannon.Result[]): RoundFigures<N> {
@@ -106,9 +120,8 @@ export async function interleavedRounds<N extends string>(
     for (const target of targets) {
       const figures = summarize(target.name, connections, raw.get(target.name) ?? []);
       out.push(figures);
-      const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
       say(
-        `  ${target.name.padEnd(14)} c=${String(connections).padStart(2)}: ${f(figures.rps, 0)} req/s (rounds ${figures.rpsPerRound.map((x) => f(x, 0)).join(', ')}), p50 ${f(figures.p50)} ms, p99 ${f(figures.p99)} ms${figures.non2xx || figures.errors ? `, ${figures.non2xx} non-2xx, ${figures.errors} errors` : ''}`,
+        `  ${target.name.padEnd(14)} c=${String(connections).padStart(2)}: ${fmt(figures.rps, 0)} req/s (rounds ${figures.rpsPerRound.map((x) => fmt(x, 0)).join(', ')}), p50 ${fmt(figures.p50)} ms, p99 ${fmt(figures.p99)} ms${figures.non2xx || figures.errors ? `, ${figures.non2xx} non-2xx, ${figures.errors} errors` : ''}`,
       );
     }
   }

@@ -42,6 +42,8 @@ export interface LocalStackOptions {
   /** Like `sam deploy --parameter-overrides`. */
   parameterOverrides?: Record<string, string>;
   log?: (line: string) => void;
+  /** Execution environments per function (default 4; Lambda itself scales to the account's concurrency, 1,000). */
+  lambdaMaxConcurrency?: number;
   /** Each request the gateway answered, with its timings (the bench's split of the request path). */
   gatewayAccessLog?: (entry: AccessLogEntry) => void;
   /** Scale Step Functions Retry waits (tests use a small factor). */
@@ -341,6 +343,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       functions: withFunctionCredentials(model.functions, iam),
       bundles: new Map(built.map((b) => [b.logicalId, b.file])),
       baseEnvironment: endpointEnvironment(endpoints),
+      ...(opts.lambdaMaxConcurrency !== undefined ? { maxConcurrency: opts.lambdaMaxConcurrency } : {}),
       onLog: (fn, text) => {
         for (const line of text.split('\n')) if (line.trim()) log(`[${fn}] ${line}`);
       },
