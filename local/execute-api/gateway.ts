@@ -63,8 +63,8 @@ export interface GatewayOptions {
 
 /**
  * One answered request, named after API Gateway's access log variables ($context.status, $context.responseLatency,
- * $context.integrationLatency: "$context variables for data models, authorizers, mapping templates, and access
- * logging", docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html), in
+ * $context.integrationLatency: "Variables for access logging for API Gateway",
+ * docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-variables-for-access-logging.html), in
  * milliseconds with fractions; plus what the offline Lambda service reports for the proxy integration's function:
  * its handler's run time (Lambda's REPORT `Duration`) and how long it waited for an execution environment.
  */
