@@ -44,6 +44,11 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Resolves once `condition()` holds, checking every 10 ms (a cold start's length varies with the machine's load). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(10);
+}
+
 function expectError(result: InvokeResult, errorType: string): NonNullable<InvokeResult['error']> {
   expect(result.payload).toBeUndefined();
   expect(result.error?.errorType).toBe(errorType);
@@ -368,7 +373,8 @@ describe('close', () => {
     const rt = runtime([fn('Slow', 'slow', { timeoutSeconds: 30 })], { maxConcurrency: 1 });
     const running = rt.invoke('Slow', { ms: 20_000 });
     const queued = [rt.invoke('Slow', { ms: 10 }), rt.invoke('Slow', { ms: 10 })];
-    await sleep(200);
+    // The environment has loaded the bundle and been handed the first invocation; the other two are waiting.
+    await until(() => rt.stats.coldStarts === 1 && rt.stats.invocations === 1);
     const started = Date.now();
     await rt.close();
     const results = await Promise.all([running, ...queued]);
