@@ -14,7 +14,8 @@
  *
  * `npm run bench -- --only request-path` runs sections 1a and 1b alone (`--only noop`: 1a alone), about 4 minutes,
  * and writes bench/results/<YYYY-MM-DD>-request-path.json instead; `--note "<text>"` records what else loaded the
- * machine in the results.
+ * machine in the results; `--lambda-concurrency <n>` sets the offline Lambda service's environments per function
+ * (default 4) to measure what the cap does to the authenticated path's p99.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -42,6 +43,12 @@ function argument(name: string): string | undefined {
 const ONLY = argument('only');
 if (ONLY !== undefined && ONLY !== 'request-path' && ONLY !== 'noop') {
   console.error(`--only takes request-path or noop, not ${ONLY}`);
+  process.exit(2);
+}
+/** `--lambda-concurrency <n>`: the offline Lambda service's environments per function (its default when absent), to measure the cap's effect. */
+const LAMBDA_CONCURRENCY = argument('lambda-concurrency') === undefined ? undefined : Number(argument('lambda-concurrency'));
+if (LAMBDA_CONCURRENCY !== undefined && !(Number.isInteger(LAMBDA_CONCURRENCY) && LAMBDA_CONCURRENCY >= 1)) {
+  console.error(`--lambda-concurrency takes a whole number ≥ 1, not ${argument('lambda-concurrency')}`);
   process.exit(2);
 }
 
@@ -87,7 +94,7 @@ async function main(): Promise<void> {
     ...(argument('note') !== undefined ? { note: argument('note') } : {}),
   };
   const m = results.machine;
-  say(`Tollgate bench — ${results.startedAt}, Node ${process.version}, ${m.cpus} CPU (${m.cpuModel}), ${m.memoryGB} GB, load average ${m.loadAverageAtStart.join(' ')}${ONLY !== undefined ? `, --only ${ONLY}` : ''}`);
+  say(`Tollgate bench — ${results.startedAt}, Node ${process.version}, ${m.cpus} CPU (${m.cpuModel}), ${m.memoryGB} GB, load average ${m.loadAverageAtStart.join(' ')}${ONLY !== undefined ? `, --only ${ONLY}` : ''}${LAMBDA_CONCURRENCY !== undefined ? `, --lambda-concurrency ${LAMBDA_CONCURRENCY}` : ''}`);
   if (results.note !== undefined) say(`Note: ${results.note}`);
   if ((m.loadAverageAtStart[0] ?? 0) > m.cpus / 2) {
     say(`Note: the machine is already busy (1-min load ${m.loadAverageAtStart[0]} on ${m.cpus} CPUs): timings will be slower and noisier than on an idle machine.`);
@@ -120,6 +127,7 @@ async function main(): Promise<void> {
     managementApiLimits: 'off',
     parameterOverrides: { FreeRateLimit: HIGH, FreeBurstLimit: HIGH, FreeQuotaLimit: HIGH },
     gatewayAccessLog: accessLog.record,
+    ...(LAMBDA_CONCURRENCY !== undefined ? { lambdaMaxConcurrency: LAMBDA_CONCURRENCY } : {}),
   });
   try {
     const user = await onboardUser(t, 'bench');
