@@ -8,24 +8,18 @@
  *   (b) a bare node:http server answering a fixed JSON body — the floor of HTTP on this machine.
  * autocannon runs in a child process (bench/load.ts) so it does not share the stack's event loop.
  */
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type autocannon from 'autocannon';
 import { createCognitoVerifier, createGateway } from '../local/execute-api/index.ts';
 import { stringClaims } from '../local/execute-api/event.ts';
+import type { AccessLogEntry } from '../local/execute-api/index.ts';
 import type { LambdaInvoker } from '../local/types.ts';
 import type { TestStack } from '../local/harness/stack.ts';
 import type { BenchUser } from './setup.ts';
-import { fmt, fmtTarget, heading, median, table, verdict } from './util.ts';
+import { CONNECTIONS, interleavedRounds, ROUNDS, roundsTable, type LoadTarget, type RoundFigures } from './rounds.ts';
+import { fmt, fmtTarget, heading, median, percentile, table, verdict } from './util.ts';
 
-export const CONNECTIONS = [1, 16, 64] as const;
-/** Per path and connection count: ROUNDS runs of DURATION_S (each after a WARMUP_S warm-up), interleaved across paths. */
-const ROUNDS = 3;
-const DURATION_S = 2;
-const WARMUP_S = 1;
 const SEEDED_LINKS = 5;
 const TARGET_RATIO = 0.8;
 const TARGET_P99_MS = 25;
@@ -33,21 +27,42 @@ const TARGET_P99_CONNECTIONS = 16;
 
 export type PathName = 'auth' | 'noauth' | 'bare';
 
-export interface LoadFigures {
-  path: PathName;
-  connections: number;
-  /** 2xx responses per second over all rounds. */
-  rps: number;
-  rpsPerRound: number[];
-  /** Mean of the rounds' p50; the worst round's p99 (ms; autocannon records whole milliseconds). */
-  p50: number;
-  p99: number;
+export type LoadFigures = RoundFigures<PathName>;
+
+/** Mean and p99 (ms) of one part of the authenticated path, per request. */
+export interface SplitPart {
+  part: string;
   mean: number;
-  requests2xx: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
+  p99: number;
 }
+
+/**
+ * The authenticated path's time, split, from the gateway's access log entries (bench stack option
+ * `gatewayAccessLog`) and the DynamoDB server's time (stack.metrics.dynamodbMs), over its measured runs at
+ * SPLIT_CONNECTIONS: gateway (responseLatency − integrationLatency: body, routing, token, key, quota, event, the
+ * response), the Lambda hop (integrationLatency − the handler's Duration, of which the wait for a free execution
+ * environment is shown apart), the handler without DynamoDB, and DynamoDB (server time ÷ requests; its p99 is not known
+ * per request). Also the main thread's utilisation over those runs: gateway, dynalite, cognito-local and the Lambda
+ * service's hand-offs all run on it.
+ */
+export interface PathSplit {
+  connections: number;
+  requests: number;
+  parts: SplitPart[];
+  dynamodbCallsPerRequest: number;
+  mainThreadUtilisation: number;
+}
+
+/** What the bench stack's gateway reports (bench/run.ts passes `record` as `gatewayAccessLog`). */
+export const accessLog = {
+  recording: false,
+  entries: [] as AccessLogEntry[],
+  record(entry: AccessLogEntry): void {
+    if (accessLog.recording && entry.resourcePath === '/links' && entry.status === 200) accessLog.entries.push(entry);
+  },
+};
+
+const SPLIT_CONNECTIONS = 16;
 
 export interface RequestPathResult {
   rounds: number;
@@ -59,6 +74,7 @@ export interface RequestPathResult {
   /** Median time of one LinksFunction invocation (Lambda service round trip) on the no-auth gateway at 1 connection. */
   linksInvokeMedianMs: number;
   targets: { name: string; value: number; limit: string; verdict: 'PASS' | 'MISS' }[];
+  split?: PathSplit;
 }
 
 function listen(server: Server): Promise<number> {
@@ -72,26 +88,6 @@ function close(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
-  });
-}
-
-function runLoad(root: string, options: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'load.ts'), JSON.stringify(options)], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon child exited with ${code}`));
-      try {
-        resolve(JSON.parse(out) as autocannon.Result);
-      } catch (error) {
-        reject(error);
-      }
-    });
   });
 }
 
@@ -169,46 +165,33 @@ export async function runRequestPath(t: TestStack, user: BenchUser, root: string
       throw new Error(`GET /links: auth path ${a.status}, no-auth path ${b.status}${aBody !== bBody ? ' (different bodies)' : ''}`);
     }
 
-    const runs: LoadFigures[] = [];
-    const raw = new Map<string, autocannon.Result[]>();
-    for (const connections of CONNECTIONS) {
-      // Interleaved (auth, a, b, auth, a, b): background load on the machine falls on every path alike.
-      for (let round = 0; round < ROUNDS; round++) {
-        for (const path of ['auth', 'noauth', 'bare'] as const) {
-          recordInvokes = path === 'noauth' && connections === 1;
-          const result = await runLoad(root, {
-            url: targets[path].url,
-            connections,
-            duration: DURATION_S,
-            warmup: { connections, duration: WARMUP_S },
-            ...(targets[path].headers ? { headers: targets[path].headers } : {}),
-          });
-          recordInvokes = false;
-          const key = `${path}/${connections}`;
-          raw.set(key, [...(raw.get(key) ?? []), result]);
-        }
+    const order: LoadTarget<PathName>[] = (['auth', 'noauth', 'bare'] as const).map((name) => ({ name, ...targets[name] }));
+    // The split: access log entries, DynamoDB server time and main-thread utilisation over the auth runs at SPLIT_CONNECTIONS.
+    const dynamo = { ms: 0, calls: 0 };
+    const dynamoTotals = () => ({
+      ms: Object.values(stack.metrics.dynamodbMs).reduce((a, b) => a + b, 0),
+      calls: Object.values(stack.metrics.dynamodb).reduce((a, b) => a + b, 0),
+    });
+    let marks = { ms: 0, calls: 0, elu: performance.eventLoopUtilization() };
+    let busy = { active: 0, idle: 0 };
+    accessLog.entries.length = 0;
+    const runs = await interleavedRounds(root, order, CONNECTIONS, ROUNDS, say, (path, connections, before) => {
+      recordInvokes = before && path === 'noauth' && connections === 1;
+      if (path !== 'auth' || connections !== SPLIT_CONNECTIONS) return;
+      // (the warm-up's requests count too: the same path under the same load)
+      accessLog.recording = before;
+      if (before) {
+        marks = { ...dynamoTotals(), elu: performance.eventLoopUtilization() };
+      } else {
+        const now = dynamoTotals();
+        const elu = performance.eventLoopUtilization(marks.elu);
+        dynamo.ms += now.ms - marks.ms;
+        dynamo.calls += now.calls - marks.calls;
+        busy = { active: busy.active + elu.active, idle: busy.idle + elu.idle };
       }
-      for (const path of ['auth', 'noauth', 'bare'] as const) {
-        const rounds = raw.get(`${path}/${connections}`) ?? [];
-        const ok = rounds.reduce((n, x) => n + x['2xx'], 0);
-        const seconds = rounds.reduce((n, x) => n + x.duration, 0);
-        const figures: LoadFigures = {
-          path,
-          connections,
-          rps: ok / seconds,
-          rpsPerRound: rounds.map((x) => x['2xx'] / x.duration),
-          p50: rounds.reduce((n, x) => n + x.latency.p50, 0) / rounds.length,
-          p99: Math.max(...rounds.map((x) => x.latency.p99)),
-          mean: rounds.reduce((n, x) => n + x.latency.mean * x['2xx'], 0) / Math.max(1, ok),
-          requests2xx: ok,
-          non2xx: rounds.reduce((n, x) => n + x.non2xx, 0),
-          errors: rounds.reduce((n, x) => n + x.errors, 0),
-          timeouts: rounds.reduce((n, x) => n + x.timeouts, 0),
-        };
-        runs.push(figures);
-        say(`  ${path.padEnd(6)} c=${String(connections).padStart(2)}: ${fmt(figures.rps, 0)} req/s (rounds ${figures.rpsPerRound.map((x) => fmt(x, 0)).join(', ')}), p50 ${fmt(figures.p50)} ms, p99 ${fmt(figures.p99)} ms${figures.non2xx || figures.errors ? `, ${figures.non2xx} non-2xx, ${figures.errors} errors` : ''}`);
-      }
-    }
+    });
+    const split = splitOf(accessLog.entries, dynamo, busy.active / Math.max(1, busy.active + busy.idle));
+    accessLog.entries.length = 0;
 
     const find = (path: PathName, c: number) => runs.find((r) => r.path === path && r.connections === c) as LoadFigures;
     const ratios = CONNECTIONS.map((c) => ({
@@ -224,10 +207,51 @@ export async function runRequestPath(t: TestStack, user: BenchUser, root: string
     }));
     const p99 = find('auth', TARGET_P99_CONNECTIONS).p99;
     targetsOut.push({ name: `auth path p99 at ${TARGET_P99_CONNECTIONS} connections (ms)`, value: p99, limit: `<= ${TARGET_P99_MS}`, verdict: verdict(p99 <= TARGET_P99_MS) });
-    return { rounds: ROUNDS, durationSeconds: DURATION_S, warmupSeconds: WARMUP_S, seededLinks: SEEDED_LINKS, runs, ratios, linksInvokeMedianMs: median(invokeMs), targets: targetsOut };
+    return {
+      rounds: ROUNDS.rounds,
+      durationSeconds: ROUNDS.durationSeconds,
+      warmupSeconds: ROUNDS.warmupSeconds,
+      seededLinks: SEEDED_LINKS,
+      runs,
+      ratios,
+      linksInvokeMedianMs: median(invokeMs),
+      targets: targetsOut,
+      ...(split ? { split } : {}),
+    };
   } finally {
     await Promise.all([close(noAuthServer), close(bareServer)]);
   }
+}
+
+function splitOf(entries: readonly AccessLogEntry[], dynamo: { ms: number; calls: number }, mainThreadUtilisation: number): PathSplit | undefined {
+  const full = entries.filter((e) => e.integrationLatency !== undefined && e.functionDuration !== undefined);
+  if (full.length === 0) return undefined;
+  const dynamoMean = dynamo.ms / full.length;
+  const part = (name: string, values: number[]): SplitPart => ({ part: name, mean: values.reduce((a, b) => a + b, 0) / values.length, p99: percentile(values, 99) });
+  return {
+    connections: SPLIT_CONNECTIONS,
+    requests: full.length,
+    parts: [
+      part('whole request, as the gateway sees it (responseLatency)', full.map((e) => e.responseLatency)),
+      part('gateway: body, route, token, key, quota, event, response', full.map((e) => e.responseLatency - (e.integrationLatency as number))),
+      part('Lambda hop: queue + hand-off to the worker and back', full.map((e) => (e.integrationLatency as number) - (e.functionDuration as number))),
+      part('  of which: waiting for a free execution environment', full.map((e) => e.functionQueue ?? 0)),
+      part('handler (Duration), DynamoDB included', full.map((e) => e.functionDuration as number)),
+      { part: '  of which: DynamoDB server time (dynalite), mean only', mean: dynamoMean, p99: Number.NaN },
+    ],
+    dynamodbCallsPerRequest: dynamo.calls / full.length,
+    mainThreadUtilisation,
+  };
+}
+
+function printSplit(s: PathSplit): string[] {
+  return [
+    '',
+    `Where the authenticated path's time goes at ${s.connections} connections (${s.requests} requests, warm-ups included; ms per request):`,
+    table(['part', 'mean', 'p99'], s.parts.map((p) => [p.part, fmt(p.mean, 2), fmt(p.p99, 2)])),
+    `DynamoDB requests per GET /links: ${fmt(s.dynamodbCallsPerRequest, 2)}. The stack's main thread (gateway, dynalite, cognito-local, the`,
+    `Lambda service's hand-offs) was busy ${fmt(s.mainThreadUtilisation * 100, 0)}% of those runs.`,
+  ];
 }
 
 const authAt = (r: RequestPathResult, connections: number) => r.runs.find((x) => x.path === 'auth' && x.connections === connections)?.rps ?? Number.NaN;
@@ -239,7 +263,7 @@ export function printRequestPath(r: RequestPathResult): string {
     bare: '(b) bare node:http hello',
   };
   const lines = [
-    heading('1. Request path: GET /links'),
+    heading('1b. Request path: GET /links'),
     `autocannon in a child process: per path and connection count ${r.rounds} runs of ${r.durationSeconds} s, each after a ${r.warmupSeconds} s warm-up,`,
     `interleaved across the three paths; req/s over all runs, p50 the runs' mean, p99 the worst run's (autocannon records`,
     `whole milliseconds). ${r.seededLinks} links listed per request.`,
@@ -248,10 +272,7 @@ export function printRequestPath(r: RequestPathResult): string {
     'same work. The difference (auth vs a) is the gateway\'s token check (cached per token for 60 s, as the verifier does),',
     'key lookup and usage-plan throttle/quota. Path (b) is node:http answering a fixed body: the floor of HTTP here.',
     '',
-    table(
-      ['path', 'conns', 'req/s', 'req/s per run', 'p50 ms', 'p99 ms', 'non-2xx', 'errors'],
-      r.runs.map((x) => [label[x.path], x.connections, fmt(x.rps, 0), x.rpsPerRound.map((v) => fmt(v, 0)).join(' / '), fmt(x.p50), fmt(x.p99), x.non2xx, x.errors + x.timeouts]),
-    ),
+    roundsTable(r.runs, label),
     '',
     'Ratios (throughput): auth / no-auth is what auth + key + quota cost (1.0 = free); no-auth / bare is what the gateway,',
     'the Lambda hop and the handler with its DynamoDB query cost against bare HTTP.',
@@ -264,6 +285,7 @@ export function printRequestPath(r: RequestPathResult): string {
     `With one request in flight per connection, mean latency = connections / throughput: the p99 target at ${TARGET_P99_CONNECTIONS} connections`,
     `needs well over ${fmt(TARGET_P99_CONNECTIONS / (TARGET_P99_MS / 1000), 0)} req/s; the auth path served ${fmt(authAt(r, TARGET_P99_CONNECTIONS), 0)} (mean latency >= ${fmt((TARGET_P99_CONNECTIONS / authAt(r, TARGET_P99_CONNECTIONS)) * 1000, 1)} ms), queueing on the`,
     `Lambda service's execution environments (4 per function by default).`,
+    ...(r.split ? printSplit(r.split) : []),
     '',
     table(['target', 'value', 'limit', 'result'], r.targets.map((x) => [x.name, fmtTarget(x.value), x.limit, x.verdict])),
   ];

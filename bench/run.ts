@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: figures, not assertions. Four sections on in-process offline stacks (free ports, temp dirs):
- *   1. request path — authenticated GET /links vs the same handler without auth vs bare node:http;
+ * `npm run bench`: figures, not assertions. Sections on in-process offline stacks (free ports, temp dirs):
+ *   1a. no-op path — GET /health vs serverless-offline (default and in-process modes) vs bare node:http (noop-path.ts);
+ *   1b. request path — authenticated GET /links vs the same handler without auth vs bare node:http, and its split;
  *   2. onboarding — 200 sign-ups at 20 concurrent, with AWS's CreateApiKey limit and without;
  *   3. cold start — bundle size and init per function;
  *   4. cost model — transitions, DynamoDB units, Lambda, API Gateway, Cognito per action, priced;
@@ -10,6 +11,11 @@
  *      through the Lambda REQUEST authorizer: sign-ups/s, quota overshoot, cost per million (bench/scaled-keys.ts).
  * Prints each section's tables and PASS/MISS per target (a MISS never fails the process), then writes
  * bench/results/latest.json (git-ignored) and bench/results/<YYYY-MM-DD>.json. See bench/README.md.
+ *
+ * `npm run bench -- --only request-path` runs sections 1a and 1b alone (`--only noop`: 1a alone), about 4 minutes,
+ * and writes bench/results/<YYYY-MM-DD>-request-path.json instead; `--note "<text>"` records what else loaded the
+ * machine in the results; `--lambda-concurrency <n>` sets the offline Lambda service's environments per function
+ * (default 4) to measure what the cap does to the authenticated path's p99.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -20,13 +26,31 @@ import { printColdStart, runColdStart, type ColdStartResult } from './cold-start
 import { printCost, runCost, type CostResult } from './cost.ts';
 import { printDashboard, runDashboard, type DashboardResult } from './dashboard.ts';
 import { printOnboarding, runOnboarding, type OnboardingRun } from './onboarding.ts';
-import { printRequestPath, runRequestPath, type RequestPathResult } from './request-path.ts';
+import { printNoopPath, runNoopPath, type NoopPathResult } from './noop-path.ts';
+import { accessLog, printRequestPath, runRequestPath, type RequestPathResult } from './request-path.ts';
 import { printScaledKeys, runScaledKeys, type ScaledKeysResult } from './scaled-keys.ts';
 import { onboardUser, startBenchStack, waitForIdle } from './setup.ts';
 import { fmt, fmtTarget, heading, table } from './util.ts';
 
 const root = resolve(__dirname, '..');
 const HIGH = '1000000';
+
+/** `--only request-path` (sections 1a and 1b) or `--only noop` (1a); `--note <text>`. */
+function argument(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? undefined : process.argv[i + 1];
+}
+const ONLY = argument('only');
+if (ONLY !== undefined && ONLY !== 'request-path' && ONLY !== 'noop') {
+  console.error(`--only takes request-path or noop, not ${ONLY}`);
+  process.exit(2);
+}
+/** `--lambda-concurrency <n>`: the offline Lambda service's environments per function (its default when absent), to measure the cap's effect. */
+const LAMBDA_CONCURRENCY = argument('lambda-concurrency') === undefined ? undefined : Number(argument('lambda-concurrency'));
+if (LAMBDA_CONCURRENCY !== undefined && !(Number.isInteger(LAMBDA_CONCURRENCY) && LAMBDA_CONCURRENCY >= 1)) {
+  console.error(`--lambda-concurrency takes a whole number ≥ 1, not ${argument('lambda-concurrency')}`);
+  process.exit(2);
+}
 
 /** Retry waits as in AWS for run (i): see printOnboarding for why scaling them down does not help there. */
 const AWS_LIMIT_RETRY_SCALE = 1;
@@ -36,6 +60,10 @@ interface Results {
   startedAt: string;
   machine: { node: string; platform: string; cpus: number; cpuModel: string; memoryGB: number; loadAverageAtStart: number[]; loadAverageAtEnd?: number[] };
   wallSeconds?: number;
+  /** What the run was: every section, or `--only <name>`; and `--note`. */
+  only?: string;
+  note?: string;
+  noopPath?: NoopPathResult;
   requestPath?: RequestPathResult;
   onboarding?: OnboardingRun[];
   coldStart?: ColdStartResult;
@@ -62,14 +90,23 @@ async function main(): Promise<void> {
       loadAverageAtStart: loadavg().map((x) => Number(x.toFixed(2))),
     },
     errors: [],
+    ...(ONLY !== undefined ? { only: ONLY } : {}),
+    ...(argument('note') !== undefined ? { note: argument('note') } : {}),
   };
   const m = results.machine;
-  say(`Tollgate bench — ${results.startedAt}, Node ${process.version}, ${m.cpus} CPU (${m.cpuModel}), ${m.memoryGB} GB, load average ${m.loadAverageAtStart.join(' ')}`);
+  say(`Tollgate bench — ${results.startedAt}, Node ${process.version}, ${m.cpus} CPU (${m.cpuModel}), ${m.memoryGB} GB, load average ${m.loadAverageAtStart.join(' ')}${ONLY !== undefined ? `, --only ${ONLY}` : ''}${LAMBDA_CONCURRENCY !== undefined ? `, --lambda-concurrency ${LAMBDA_CONCURRENCY}` : ''}`);
+  if (results.note !== undefined) say(`Note: ${results.note}`);
   if ((m.loadAverageAtStart[0] ?? 0) > m.cpus / 2) {
     say(`Note: the machine is already busy (1-min load ${m.loadAverageAtStart[0]} on ${m.cpus} CPUs): timings will be slower and noisier than on an idle machine.`);
   }
 
+  // `--only`: the other sections are skipped (undefined), so nothing else changes below.
+  const selected = (name: string) => ONLY === undefined || name.startsWith('1a.') || (ONLY === 'request-path' && name.startsWith('1b.'));
   const section = async <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => {
+    if (!selected(name)) {
+      say(`  (${name}: skipped, --only ${ONLY})`);
+      return undefined;
+    }
     const t0 = performance.now();
     try {
       const value = await run();
@@ -89,12 +126,18 @@ async function main(): Promise<void> {
     createApiKeyRateLimit: Infinity,
     managementApiLimits: 'off',
     parameterOverrides: { FreeRateLimit: HIGH, FreeBurstLimit: HIGH, FreeQuotaLimit: HIGH },
+    gatewayAccessLog: accessLog.record,
+    ...(LAMBDA_CONCURRENCY !== undefined ? { lambdaMaxConcurrency: LAMBDA_CONCURRENCY } : {}),
   });
   try {
     const user = await onboardUser(t, 'bench');
 
-    say('\n[1/6] request path');
-    results.requestPath = await section('1. request path', () => runRequestPath(t, user, root, say));
+    say('\n[1a] no-op path beside serverless-offline');
+    results.noopPath = await section('1a. no-op path', () => runNoopPath(t, root, say));
+    if (results.noopPath) say(printNoopPath(results.noopPath));
+
+    say('\n[1b] request path');
+    results.requestPath = await section('1b. request path', () => runRequestPath(t, user, root, say));
     if (results.requestPath) say(printRequestPath(results.requestPath));
 
     say('\n[2/6] onboarding');
@@ -143,7 +186,8 @@ async function main(): Promise<void> {
   results.wallSeconds = (performance.now() - started) / 1000;
   results.machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
   const targets = [
-    ...(results.requestPath?.targets.map((x) => ['1', x.name, fmtTarget(x.value), x.limit, x.verdict]) ?? []),
+    ...(results.noopPath?.targets.map((x) => ['1a', x.name, fmtTarget(x.value), x.limit, x.verdict]) ?? []),
+    ...(results.requestPath?.targets.map((x) => ['1b', x.name, fmtTarget(x.value), x.limit, x.verdict]) ?? []),
     ...(results.onboarding?.flatMap((r) => r.targets.map((x) => ['2', `${r.label.split(':')[0]} ${x.name}`, fmt(x.value, 0), x.limit, x.verdict])) ?? []),
     ...(results.coldStart?.targets.map((x) => ['3', x.name, fmt(x.value, 1), x.limit, x.verdict]) ?? []),
     ...(results.billingClose?.targets.map((x) => ['5', x.name, fmt(x.value, 0), x.limit, x.verdict]) ?? []),
@@ -158,8 +202,9 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const json = `${JSON.stringify(results, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value), 2)}\n`;
   writeFileSync(join(dir, 'latest.json'), json);
-  writeFileSync(join(dir, `${results.date}.json`), json);
-  say(`\nWrote bench/results/latest.json and bench/results/${results.date}.json. Total wall time ${fmt(results.wallSeconds, 1)} s; load average at the end ${results.machine.loadAverageAtEnd.join(' ')}.`);
+  const dated = `${results.date}${ONLY !== undefined ? `-${ONLY}` : ''}.json`;
+  writeFileSync(join(dir, dated), json);
+  say(`\nWrote bench/results/latest.json and bench/results/${dated}. Total wall time ${fmt(results.wallSeconds, 1)} s; load average at the end ${results.machine.loadAverageAtEnd.join(' ')}.`);
 }
 
 main().catch((error: unknown) => {

@@ -9,13 +9,14 @@ import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { createApiGatewayControlPlane, type FaultHook, type ManagementApiLimits } from './apigateway/index.ts';
 import { buildFunctionsCached } from './build.ts';
 import { startCognito, type LocalCognito } from './cognito.ts';
 import type { PasswordPolicy } from '#shared/password-policy';
 import { openApiDocument } from '../functions/openapi/document.ts';
 import { createPortalListener, DEFAULT_PORTAL_PORT, ensurePortalBuilt, readOutboxFile, type PortalConfig } from './portal/index.ts';
-import { cognitoIssuer, createCognitoVerifier, createGateway, jwksUrlOf } from './execute-api/index.ts';
+import { cognitoIssuer, createCognitoVerifier, createGateway, jwksUrlOf, type AccessLogEntry } from './execute-api/index.ts';
 import { createLambdaRuntime, type LambdaRuntime } from './lambda/index.ts';
 import { buildStackModel, type CognitoIds, type StackModel } from './model.ts';
 import { DEFAULT_PORTS, endpointEnvironment, samEnvVars, type ServiceName } from './endpoints.ts';
@@ -41,6 +42,10 @@ export interface LocalStackOptions {
   /** Like `sam deploy --parameter-overrides`. */
   parameterOverrides?: Record<string, string>;
   log?: (line: string) => void;
+  /** Execution environments per function (default 4; Lambda itself scales to the account's concurrency, 1,000). */
+  lambdaMaxConcurrency?: number;
+  /** Each request the gateway answered, with its timings (the bench's split of the request path). */
+  gatewayAccessLog?: (entry: AccessLogEntry) => void;
   /** Scale Step Functions Retry waits (tests use a small factor). */
   retryIntervalScale?: number;
   /** Step Functions' history quota per execution (default 25,000, as in AWS); tests lower it. */
@@ -81,6 +86,8 @@ export interface LocalStackFaults {
 export interface LocalStackMetrics {
   /** Requests the DynamoDB server received, by operation (`GetItem`, `PutItem`, `Query`, …), since start or reset(). */
   dynamodb: Record<string, number>;
+  /** Milliseconds the DynamoDB server spent on them (request received → response sent), by operation. */
+  dynamodbMs: Record<string, number>;
   /** Zeroes the counters (the same objects stay in place). */
   reset(): void;
 }
@@ -292,14 +299,18 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     };
     const metrics: LocalStackMetrics = {
       dynamodb: {},
+      dynamodbMs: {},
       reset: () => {
         for (const operation of Object.keys(metrics.dynamodb)) delete metrics.dynamodb[operation];
+        for (const operation of Object.keys(metrics.dynamodbMs)) delete metrics.dynamodbMs[operation];
       },
     };
-    dynamo.on('request', (req) => {
+    dynamo.on('request', (req, res) => {
+      const received = performance.now();
       const target = req.headers['x-amz-target'];
       const operation = (typeof target === 'string' ? target.slice(target.lastIndexOf('.') + 1) : '') || 'unknown';
       metrics.dynamodb[operation] = (metrics.dynamodb[operation] ?? 0) + 1;
+      res.once('finish', () => (metrics.dynamodbMs[operation] = (metrics.dynamodbMs[operation] ?? 0) + performance.now() - received));
     });
 
     // Cognito (triggers call the Lambda service, which starts below: triggers only fire on requests)
@@ -332,6 +343,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       functions: withFunctionCredentials(model.functions, iam),
       bundles: new Map(built.map((b) => [b.logicalId, b.file])),
       baseEnvironment: endpointEnvironment(endpoints),
+      ...(opts.lambdaMaxConcurrency !== undefined ? { maxConcurrency: opts.lambdaMaxConcurrency } : {}),
       onLog: (fn, text) => {
         for (const line of text.split('\n')) if (line.trim()) log(`[${fn}] ${line}`);
       },
@@ -395,6 +407,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       apiKeySource: api.apiKeySource,
       verifier: createCognitoVerifier({ issuer, jwksUrl: jwksUrlOf(issuer), audiences }),
       log: (line) => log(`[gateway] ${line}`),
+      ...(opts.gatewayAccessLog ? { onAccessLog: opts.gatewayAccessLog } : {}),
     });
     attach('gateway', gateway.listener);
 

@@ -61,6 +61,10 @@ export interface InvokeResult {
   /** What the function wrote to stdout/stderr during this invocation. */
   logs: string;
   requestId: string;
+  /** The handler's run time (ms), as Lambda's REPORT line's `Duration`; absent when it never ran (init error, crash, timeout). */
+  durationMs?: number;
+  /** How long the invocation waited for an execution environment (ms): a busy pool queues, a cold start loads the bundle. */
+  queueMs?: number;
 }
 
 export interface LambdaInvoker {

@@ -68,6 +68,10 @@ export interface Invocation {
   traceId?: string;
   /** Why a gateway error happened, appended to the request's log line. */
   note?: string;
+  /** Set by the integration step (ms): see AccessLogEntry in ./gateway.ts. */
+  integrationLatency?: number;
+  functionDuration?: number;
+  functionQueue?: number;
 }
 
 /** One step of the chain: answers (a Reply, or throws GatewayResponseError) or returns nothing to go on. */

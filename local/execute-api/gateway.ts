@@ -57,6 +57,26 @@ export interface GatewayOptions {
   additionalStages?: readonly { name: string; methodThrottles?: readonly MethodThrottleSpec[] }[];
   /** Milliseconds clock for the method throttle and the Lambda authorizer cache's TTL (tests). Default Date.now. */
   clock?: () => number;
+  /** Called once per answered request with its timings (the bench's split of the request path). */
+  onAccessLog?: (entry: AccessLogEntry) => void;
+}
+
+/**
+ * One answered request, named after API Gateway's access log variables ($context.status, $context.responseLatency,
+ * $context.integrationLatency: "Variables for access logging for API Gateway",
+ * docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-variables-for-access-logging.html), in
+ * milliseconds with fractions; plus what the offline Lambda service reports for the proxy integration's function:
+ * its handler's run time (Lambda's REPORT `Duration`) and how long it waited for an execution environment.
+ */
+export interface AccessLogEntry {
+  httpMethod: string;
+  /** The route's resource path (`/links/{id}`), or the raw path when no route matched. */
+  resourcePath: string;
+  status: number;
+  responseLatency: number;
+  integrationLatency?: number;
+  functionDuration?: number;
+  functionQueue?: number;
 }
 
 /** The chain, in API Gateway's order. */
@@ -73,6 +93,8 @@ export const STEPS: readonly Step[] = [
 ];
 
 const TEN_MB = 10 * 1024 * 1024;
+/** The body of a request that has none (zero-length: nothing can write into it). */
+const NO_BODY = Buffer.alloc(0);
 
 /** The request path as sent (an absolute-form target, http://host/path, gives its path) and the query string. */
 function splitTarget(url: string): { rawPath: string; rawQuery: string } {
@@ -120,6 +142,7 @@ export function createGateway(opts: GatewayOptions): { listener: Listener } {
     integrationTimeoutMs: opts.integrationTimeoutMs ?? 29_000,
   };
   const log = opts.log ?? ((line: string) => console.log(line));
+  const onAccessLog = opts.onAccessLog;
   const errorHeaders4xx = { ...(opts.gatewayResponseHeaders?.DEFAULT_4XX ?? {}) };
   const errorHeaders5xx = { ...(opts.gatewayResponseHeaders?.DEFAULT_5XX ?? {}) };
 
@@ -136,6 +159,17 @@ export function createGateway(opts: GatewayOptions): { listener: Listener } {
     }
     res.writeHead(status, headers);
     res.end(inv.method === 'HEAD' || bodiless ? undefined : body);
+    if (onAccessLog) {
+      onAccessLog({
+        httpMethod: inv.method,
+        resourcePath: inv.match?.resource.path ?? inv.rawPath,
+        status,
+        responseLatency: performance.now() - start,
+        ...(inv.integrationLatency !== undefined ? { integrationLatency: inv.integrationLatency } : {}),
+        ...(inv.functionDuration !== undefined ? { functionDuration: inv.functionDuration } : {}),
+        ...(inv.functionQueue !== undefined ? { functionQueue: inv.functionQueue } : {}),
+      });
+    }
     try {
       const note = inv.note === undefined ? '' : ` (${inv.note})`;
       log(`${inv.method} ${inv.rawPath} ${status} ${(performance.now() - start).toFixed(1)}ms${note}`);
@@ -159,7 +193,9 @@ export function createGateway(opts: GatewayOptions): { listener: Listener } {
   async function run(inv: Invocation): Promise<Reply> {
     try {
       for (const step of STEPS) {
-        const reply = await step(inv, deployment);
+        // Most steps answer synchronously: awaiting only a promise saves a microtask turn per step.
+        const pending = step(inv, deployment);
+        const reply = pending instanceof Promise ? await pending : pending;
         if (reply !== undefined) return reply;
       }
       throw new Error('no step answered the request');
@@ -178,7 +214,7 @@ export function createGateway(opts: GatewayOptions): { listener: Listener } {
       requestId: randomUUID(),
       apigwId: extendedRequestId(),
       ...splitTarget(req.url ?? '/'),
-      body: Buffer.alloc(0),
+      body: NO_BODY,
       apiKey: null,
       apiKeyId: null,
     };

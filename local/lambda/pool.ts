@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { FunctionModel } from '../model.ts';
 import type { InvokeResult } from '../types.ts';
@@ -24,14 +25,31 @@ type Outcome = { payload: unknown } | { error: LambdaError };
 const INIT_TIMEOUT_MS = 10_000;
 /** Output kept from between invocations (a timer logging after the response) for the next invocation's logs. */
 const MAX_BACKLOG_CHARS = 256 * 1024;
+/**
+ * Each environment's output buffer, shared with its worker (a SharedArrayBuffer: a 4-byte length, then UTF-8 text).
+ * The worker appends what the function writes and sends it with the invocation's result, one message instead of one
+ * per write (each message wakes the gateway's thread); a fuller buffer is sent on its own. What is still in it when
+ * the environment dies (timeout, process.exit, out of memory) is read here, so no output is lost.
+ */
+const LOG_BUFFER_BYTES = 64 * 1024;
+/** The tag characters of worker.cjs's string messages. */
+const TAG_LOG = 'L'.charCodeAt(0);
+const TAG_RESULT = 'R'.charCodeAt(0);
+const TAG_ERROR = 'E'.charCodeAt(0);
 
 /** One invocation, from the moment it is asked for until it is answered. */
 interface Call {
   requestId: string;
-  event: unknown;
+  /** The event as the function receives it: JSON text, serialised once here and parsed once in the worker. */
+  eventJson: string;
   logs: string[];
   /** Handed to the worker (counted in stats.invocations). */
   started: boolean;
+  /** performance.now() when asked for and when handed to the worker (→ InvokeResult.queueMs). */
+  askedAt: number;
+  startedAt?: number;
+  /** The handler's run time the worker reported (→ InvokeResult.durationMs). */
+  durationMs?: number;
   done: boolean;
   timer?: NodeJS.Timeout;
   resolve: (result: InvokeResult) => void;
@@ -49,6 +67,9 @@ interface Environment {
   /** Timed out, exited, crashed or closed: never used again. */
   dead: boolean;
   current?: Call;
+  /** The output buffer shared with the worker (see LOG_BUFFER_BYTES): its length word and its bytes. */
+  logLength: Int32Array;
+  logBytes: Uint8Array;
   /** Output written while no invocation was running, and its length. */
   backlog: string[];
   backlogChars: number;
@@ -56,10 +77,19 @@ interface Environment {
   workerError?: Error & { code?: string };
 }
 
+/**
+ * What worker.cjs sends. The per-invocation messages are plain strings, one tag character first: a string crosses
+ * the thread boundary as one copy, while an object is walked field by field by the structured clone (measured on
+ * the request path: posting the event as an object cost 3–8× posting it as one string). See worker.cjs.
+ *   `L<text>`                                   output the function wrote (when the shared buffer filled up)
+ *   `R<requestId>\n<ms>\n<n>\n<output><payloadJson>`  the invocation's result and the handler's run time (ms),
+ *                                       after the n characters of output written since the last message
+ *   `E<requestId>\n<ms>\n<n>\n<output><errorJson>`    the invocation's error ({ errorType, errorMessage, trace? })
+ * The rare ones stay objects: `ready` (once per environment) and `fatal` (a crash).
+ */
 type WorkerMessage =
-  | { type: 'log'; text: string }
+  | string
   | { type: 'ready'; initMs: number; initError?: LambdaError }
-  | { type: 'result'; requestId: string; payloadJson?: string; error?: LambdaError }
   | { type: 'fatal'; requestId?: string; error: LambdaError };
 
 export class FunctionPool {
@@ -79,19 +109,21 @@ export class FunctionPool {
 
   invoke(event: unknown): Promise<InvokeResult> {
     return new Promise<InvokeResult>((resolve) => {
-      const call: Call = { requestId: randomUUID(), event: undefined, logs: [], started: false, done: false, resolve };
+      const requestId = randomUUID();
       // The function sees what Lambda would hand it: the event as JSON (no undefined, no class instances).
+      let eventJson: string | undefined;
       try {
-        call.event = event === undefined ? {} : JSON.parse(JSON.stringify(event));
+        eventJson = event === undefined ? '{}' : (JSON.stringify(event) as string | undefined);
+        if (eventJson === undefined) throw new Error(`${typeof event} is not JSON`);
       } catch (error) {
-        call.done = true;
         resolve({
-          requestId: call.requestId,
+          requestId,
           logs: '',
           error: { errorType: 'InvalidRequestContentException', errorMessage: `Could not serialize the event to JSON: ${(error as Error).message}` },
         });
         return;
       }
+      const call: Call = { requestId, eventJson, logs: [], started: false, askedAt: performance.now(), done: false, resolve };
       if (this.closed) {
         this.answerClosed(call);
         return;
@@ -121,6 +153,7 @@ export class FunctionPool {
 
   private spawn(): Environment {
     const instanceId = `${this.fn.logicalId}-${++this.nextInstance}`;
+    const logBuffer = new SharedArrayBuffer(4 + LOG_BUFFER_BYTES);
     const worker = new Worker(join(__dirname, 'worker.cjs'), {
       env: this.env,
       execArgv: ['--enable-source-maps'],
@@ -132,13 +165,24 @@ export class FunctionPool {
         functionArn: this.fn.arn,
         memoryMb: this.fn.memoryMb,
         instanceId,
+        logBuffer,
       },
       stdout: true,
       stderr: true,
       resourceLimits: { maxOldGenerationSizeMb: Math.max(64, this.fn.memoryMb) },
     });
     worker.unref();
-    const env: Environment = { instanceId, worker, initialized: false, busy: true, dead: false, backlog: [], backlogChars: 0 };
+    const env: Environment = {
+      instanceId,
+      worker,
+      initialized: false,
+      busy: true,
+      dead: false,
+      logLength: new Int32Array(logBuffer, 0, 1),
+      logBytes: new Uint8Array(logBuffer, 4),
+      backlog: [],
+      backlogChars: 0,
+    };
     worker.on('message', (message: WorkerMessage) => this.onMessage(env, message));
     worker.on('error', (error: Error) => {
       env.workerError = error;
@@ -150,28 +194,17 @@ export class FunctionPool {
 
   private onMessage(env: Environment, message: WorkerMessage): void {
     if (env.dead) return;
+    if (typeof message === 'string') {
+      this.onStringMessage(env, message);
+      return;
+    }
     switch (message.type) {
-      case 'log': {
-        if (env.current) env.current.logs.push(message.text);
-        else {
-          env.backlog.push(message.text);
-          env.backlogChars += message.text.length;
-          while (env.backlogChars > MAX_BACKLOG_CHARS && env.backlog.length > 1) env.backlogChars -= (env.backlog.shift() as string).length;
-        }
-        return;
-      }
       case 'ready': {
         env.initialized = true;
         if (message.initError) env.initError = message.initError;
         this.stats.coldStarts++;
         this.stats.initMs.push(message.initMs);
         if (env.current && !env.current.started) this.start(env, env.current);
-        return;
-      }
-      case 'result': {
-        const call = env.current;
-        if (!call || call.requestId !== message.requestId) return;
-        this.finish(env, call, message.error ? { error: message.error } : { payload: message.payloadJson === undefined ? null : JSON.parse(message.payloadJson) }, false);
         return;
       }
       case 'fatal': {
@@ -188,6 +221,40 @@ export class FunctionPool {
         return;
       }
     }
+  }
+
+  /** The per-invocation messages: `L` output, `R` a result, `E` an error (see WorkerMessage). */
+  private onStringMessage(env: Environment, message: string): void {
+    const tag = message.charCodeAt(0);
+    if (tag === TAG_LOG) {
+      const text = message.slice(1);
+      if (env.current) env.current.logs.push(text);
+      else {
+        env.backlog.push(text);
+        env.backlogChars += text.length;
+        while (env.backlogChars > MAX_BACKLOG_CHARS && env.backlog.length > 1) env.backlogChars -= (env.backlog.shift() as string).length;
+      }
+      return;
+    }
+    const call = env.current;
+    const first = message.indexOf('\n');
+    const second = message.indexOf('\n', first + 1);
+    const third = message.indexOf('\n', second + 1);
+    if (!call || third === -1 || message.slice(1, first) !== call.requestId) return;
+    call.durationMs = Number(message.slice(first + 1, second));
+    const outputEnd = third + 1 + Number(message.slice(second + 1, third));
+    if (outputEnd > third + 1) call.logs.push(message.slice(third + 1, outputEnd));
+    const json = message.slice(outputEnd);
+    if (tag === TAG_RESULT) this.finish(env, call, { payload: JSON.parse(json) }, false);
+    else if (tag === TAG_ERROR) this.finish(env, call, { error: JSON.parse(json) as LambdaError }, false);
+  }
+
+  /** What the worker wrote and has not sent yet (read when it died or is being thrown away); empties the buffer. */
+  private unsentOutput(env: Environment): string {
+    const length = Math.min(Atomics.load(env.logLength, 0), env.logBytes.length);
+    if (length <= 0) return '';
+    Atomics.store(env.logLength, 0, 0);
+    return Buffer.from(env.logBytes.subarray(0, length)).toString('utf8');
   }
 
   private onExit(env: Environment, code: number): void {
@@ -210,6 +277,7 @@ export class FunctionPool {
 
   private start(env: Environment, call: Call): void {
     call.started = true;
+    call.startedAt = performance.now();
     this.stats.invocations++;
     if (env.initError) {
       // Like Lambda, a failed init is not kept: the next invocation initialises a fresh environment.
@@ -218,7 +286,8 @@ export class FunctionPool {
     }
     const timeoutMs = this.fn.timeoutSeconds * 1000;
     this.arm(env, call, timeoutMs);
-    env.worker.postMessage({ type: 'invoke', requestId: call.requestId, event: call.event, deadline: Date.now() + timeoutMs });
+    // One string (see WorkerMessage): `<requestId>\n<deadline epoch ms>\n<eventJson>`.
+    env.worker.postMessage(`${call.requestId}\n${Date.now() + timeoutMs}\n${call.eventJson}`);
   }
 
   private arm(env: Environment, call: Call, ms: number): void {
@@ -240,7 +309,17 @@ export class FunctionPool {
     call.done = true;
     clearTimeout(call.timer);
     if (env.current === call) env.current = undefined;
-    call.resolve({ requestId: call.requestId, logs: call.logs.join(''), ...outcome });
+    if (kill) {
+      const unsent = this.unsentOutput(env);
+      if (unsent) call.logs.push(unsent);
+    }
+    call.resolve({
+      requestId: call.requestId,
+      logs: call.logs.join(''),
+      ...outcome,
+      ...(call.durationMs !== undefined ? { durationMs: call.durationMs } : {}),
+      ...(call.startedAt !== undefined ? { queueMs: call.startedAt - call.askedAt } : {}),
+    });
     if (kill || env.dead) {
       this.retire(env);
       return;

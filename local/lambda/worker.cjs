@@ -4,15 +4,21 @@
  * function's bundle once (the cold start) and handling one invocation at a time, like a Lambda sandbox.
  * Plain CommonJS so it needs no TypeScript loader.
  *
- * Messages to the parent (index.ts owns the protocol):
- *   { type: 'log', text }                                      what the function wrote, as it writes it
- *   { type: 'ready', initMs, initError? }                      once, when the bundle is loaded (or failed to)
- *   { type: 'result', requestId, payloadJson?, error? }        one per invocation
- *   { type: 'fatal', requestId?, error }                       uncaught exception / unhandled rejection: the parent
- *                                                              answers the invocation with it and replaces us
+ * Messages (pool.ts owns the protocol). Per invocation, plain strings — one copy across the thread boundary instead of
+ * a structured clone walking an object (the request path's largest cost before):
+ *   from the parent: `<requestId>\n<deadline epoch ms>\n<eventJson>`  an invocation
+ *   `L<text>`                             what the function wrote, when the shared buffer (below) is full
+ *   `R<requestId>\n<ms>\n<n>\n<output><payloadJson>`  the invocation's result and the handler's run time (ms),
+ *                                                after the n characters the function wrote
+ *   `E<requestId>\n<ms>\n<n>\n<output><errorJson>`    the invocation's error, likewise
+ * Rare ones, objects:
+ *   { type: 'ready', initMs, initError? }  once, when the bundle is loaded (or failed to)
+ *   { type: 'fatal', requestId?, error }   uncaught exception / unhandled rejection: the parent answers the
+ *                                          invocation with it and replaces us
  * Error shapes follow the Node.js runtime interface client (aws-lambda-nodejs-runtime-interface-client, Errors.js).
  */
 const util = require('node:util');
+const { performance } = require('node:perf_hooks');
 const { pathToFileURL } = require('node:url');
 const { parentPort, workerData } = require('node:worker_threads');
 
@@ -22,12 +28,46 @@ const MAX_RESPONSE_BYTES = 6291556;
 let currentRequestId;
 let crashed = false;
 
-// Everything the function writes goes to the parent as it is written, so nothing is lost when the environment dies
-// mid-invocation (timeout, process.exit, an uncaught exception) and concurrent environments never mix their output.
+// Everything the function writes goes into the buffer it shares with the parent (workerData.logBuffer: a 4-byte
+// length, then UTF-8 text) as it is written, and is sent with the invocation's result: one message per invocation,
+// not one per write. The parent reads what is left there when the environment dies mid-invocation (timeout,
+// process.exit, out of memory), so nothing is lost; a crash sends it first. Concurrent environments never mix output.
+const logLength = new Int32Array(workerData.logBuffer, 0, 1);
+const logBytes = new Uint8Array(workerData.logBuffer, 4);
+
+/** Empties the shared buffer: its text. */
+function takeOutput() {
+  const length = Atomics.load(logLength, 0);
+  if (length === 0) return '';
+  const text = Buffer.from(logBytes.subarray(0, length)).toString('utf8');
+  Atomics.store(logLength, 0, 0);
+  return text;
+}
+
+function sendOutput() {
+  const text = takeOutput();
+  if (text) parentPort.postMessage(`L${text}`);
+}
+
+function appendOutput(text) {
+  const bytes = Buffer.from(text, 'utf8');
+  let used = Atomics.load(logLength, 0);
+  if (used + bytes.length > logBytes.length) {
+    sendOutput();
+    used = 0;
+  }
+  if (bytes.length > logBytes.length) {
+    parentPort.postMessage(`L${text}`);
+    return;
+  }
+  logBytes.set(bytes, used);
+  Atomics.store(logLength, 0, used + bytes.length);
+}
+
 for (const stream of [process.stdout, process.stderr]) {
   stream.write = (chunk, encoding, callback) => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    if (text) parentPort.postMessage({ type: 'log', text });
+    if (text) appendOutput(text);
     if (typeof encoding === 'function') encoding();
     else if (typeof callback === 'function') callback();
     return true;
@@ -72,6 +112,7 @@ function fatal(label, error) {
   if (crashed) return;
   crashed = true;
   process.stderr.write(`${label}\t${JSON.stringify(error)}\n`);
+  sendOutput();
   parentPort.postMessage({ type: 'fatal', requestId: currentRequestId, error });
 }
 
@@ -120,9 +161,9 @@ function runHandler(event, context) {
   });
 }
 
-async function invoke(message) {
-  const { requestId, event, deadline } = message;
-  if (initError) return { error: initError };
+async function invoke(requestId, deadline, eventJson) {
+  if (initError) return { error: initError, durationMs: 0 };
+  const event = JSON.parse(eventJson);
   const context = {
     callbackWaitsForEmptyEventLoop: true,
     functionName: workerData.functionName,
@@ -136,11 +177,13 @@ async function invoke(message) {
   };
   let payload;
   let error;
+  const started = performance.now();
   try {
     payload = await runHandler(event, context);
   } catch (thrown) {
     error = toRapidResponse(thrown);
   }
+  const durationMs = performance.now() - started;
   let payloadJson;
   if (!error) {
     try {
@@ -159,16 +202,22 @@ async function invoke(message) {
       error = { errorType: 'Runtime.MarshalError', errorMessage: `Unable to marshal response: ${thrown && thrown.message ? thrown.message : String(thrown)}` };
     }
   }
-  return { payloadJson, error };
+  return { payloadJson, error, durationMs };
 }
 
 parentPort.on('message', (message) => {
-  if (!message || message.type !== 'invoke' || crashed) return;
-  currentRequestId = message.requestId;
-  invoke(message).then(
-    ({ payloadJson, error }) => {
+  if (typeof message !== 'string' || crashed) return;
+  const first = message.indexOf('\n');
+  const second = message.indexOf('\n', first + 1);
+  if (first === -1 || second === -1) return;
+  const requestId = message.slice(0, first);
+  currentRequestId = requestId;
+  invoke(requestId, Number(message.slice(first + 1, second)), message.slice(second + 1)).then(
+    ({ payloadJson, error, durationMs }) => {
       if (crashed) return;
-      parentPort.postMessage({ type: 'result', requestId: message.requestId, payloadJson, error });
+      const output = takeOutput();
+      const head = `${requestId}\n${durationMs.toFixed(3)}\n${output.length}\n${output}`;
+      parentPort.postMessage(error ? `E${head}${JSON.stringify(error)}` : `R${head}${payloadJson}`);
       currentRequestId = undefined;
     },
     (thrown) => fatal('Runtime Error', toRapidResponse(thrown)),

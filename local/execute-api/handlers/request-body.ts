@@ -3,9 +3,17 @@
  * 413 in plain text, without x-amzn-ErrorType (not a gateway response), and the connection is closed.
  */
 import { BodyTooLargeError, readBody } from '../../request-body.ts';
-import type { Step } from '../context.ts';
+import type { Invocation, Step } from '../context.ts';
+import type { Reply } from '../responses.ts';
 
-export const readRequestBody: Step = async (inv, { maxBodyBytes }) => {
+/** A request without Content-Length and Transfer-Encoding has no body (RFC 9112 §6.3): nothing to wait for. */
+export const readRequestBody: Step = (inv, deployment) => {
+  const { headers } = inv.req;
+  if (headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0')) return undefined;
+  return readDeclaredBody(inv, deployment.maxBodyBytes);
+};
+
+async function readDeclaredBody(inv: Invocation, maxBodyBytes: number): Promise<Reply | undefined> {
   const declared = Number(inv.req.headers['content-length']);
   try {
     if (Number.isFinite(declared) && declared > maxBodyBytes) throw new BodyTooLargeError(maxBodyBytes);
@@ -17,4 +25,4 @@ export const readRequestBody: Step = async (inv, { maxBodyBytes }) => {
     const text = `HTTP content length exceeded ${maxBodyBytes} bytes.`;
     return { status: 413, headers: { 'Content-Type': 'text; charset=utf-8', Connection: 'close' }, body: Buffer.from(text), drain: true };
   }
-};
+}

@@ -9,7 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { createCognitoVerifier, createGateway, TokenExpiredError, JwksUnavailableError } from '../../../local/execute-api/index.ts';
+import { createCognitoVerifier, createGateway, TokenExpiredError, JwksUnavailableError, type AccessLogEntry } from '../../../local/execute-api/index.ts';
 import type {
   Admission,
   ApiKeyRecord,
@@ -194,6 +194,7 @@ const routes: RouteSpec[] = [
 const CORS_HEADERS = 'Content-Type,Authorization,X-Api-Key,Idempotency-Key';
 const errorHeaders = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': CORS_HEADERS };
 const logLines: string[] = [];
+const accessEntries: AccessLogEntry[] = [];
 let port = 0;
 let verifier: TokenVerifier;
 
@@ -224,6 +225,7 @@ beforeAll(async () => {
     gate,
     verifier,
     log: (line) => logLines.push(line),
+    onAccessLog: (entry) => accessEntries.push(entry),
     maxBodyBytes: 64 * 1024,
     integrationTimeoutMs: 300,
   });
@@ -726,5 +728,21 @@ describe('logging', () => {
       expect(line).not.toContain('unknown-key-value');
       expect(line).not.toContain(token.slice(0, 20));
     }
+  });
+
+  it("reports each answered request's latencies, the function's Duration and its wait for an environment", async () => {
+    accessEntries.length = 0;
+    handler = () => ({ ...ok({ statusCode: 200, body: '{}' }), durationMs: 1.5, queueMs: 0.25 });
+    await request(port, 'GET', '/v1/health');
+    await request(port, 'GET', '/v1/nowhere');
+    expect(accessEntries).toHaveLength(2);
+    const [served, refused] = accessEntries as [AccessLogEntry, AccessLogEntry];
+    expect(served).toMatchObject({ httpMethod: 'GET', resourcePath: '/health', status: 200, functionDuration: 1.5, functionQueue: 0.25 });
+    expect(served.integrationLatency).toBeGreaterThanOrEqual(0);
+    expect(served.responseLatency).toBeGreaterThanOrEqual(served.integrationLatency as number);
+    // Answered by the gateway itself: no integration, no function.
+    expect(refused).toMatchObject({ httpMethod: 'GET', resourcePath: '/v1/nowhere', status: 403 });
+    expect(refused.integrationLatency).toBeUndefined();
+    expect(refused.functionDuration).toBeUndefined();
   });
 });

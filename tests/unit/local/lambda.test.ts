@@ -44,6 +44,11 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Resolves once `condition()` holds, checking every 10 ms (a cold start's length varies with the machine's load). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(10);
+}
+
 function expectError(result: InvokeResult, errorType: string): NonNullable<InvokeResult['error']> {
   expect(result.payload).toBeUndefined();
   expect(result.error?.errorType).toBe(errorType);
@@ -211,6 +216,52 @@ describe('execution environments', () => {
     expect(rt.stats.coldStarts).toBe(4);
   });
 
+  it('keeps what a function wrote before it timed out in a busy loop (read from the buffer it shares with the runtime)', async () => {
+    const rt = runtime([fn('Spin', 'logThenSpin', { timeoutSeconds: 0.3 })], { maxConcurrency: 1 });
+    const result = await rt.invoke('Spin', {});
+    expectError(result, 'Sandbox.Timedout');
+    // (after the cold start's init output)
+    expect(result.logs).toBe('init: handlers.js loaded\nabout to spin\n');
+  });
+
+  it('delivers output larger than the shared buffer whole and in order', async () => {
+    const rt = runtime([fn('Big', 'bigLog')]);
+    const size = 200_000;
+    const result = await rt.invoke('Big', { size });
+    expect(result.payload).toBeNull();
+    // Compared as a boolean: a failing toBe would print 200,000 characters.
+    expect(result.logs === `init: handlers.js loaded\n${'x'.repeat(size)}\nthe end\n`).toBe(true);
+    // And the next invocation's output is its own.
+    const again = await rt.invoke('Big', { size: 3 });
+    expect(again.logs).toBe('xxx\nthe end\n');
+  });
+
+  it('hands output written after an invocation answered (a timer) to the next invocation of that environment', async () => {
+    const rt = runtime([fn('After', 'logAfterAnswer')], { maxConcurrency: 1 });
+    const first = await rt.invoke('After', { n: 1 });
+    expect(first.payload).toBe(1);
+    expect(first.logs).not.toContain('after answer 1');
+    await sleep(100);
+    const second = await rt.invoke('After', { n: 2 });
+    expect(second.logs).toContain('after answer 1');
+    expect(second.logs).not.toContain('after answer 2');
+  });
+
+  it("reports the handler's run time (Lambda's REPORT Duration) and the wait for an environment", async () => {
+    const rt = runtime([fn('Slow', 'slow')], { maxConcurrency: 1 });
+    const [first, second] = await Promise.all([rt.invoke('Slow', { ms: 50 }), rt.invoke('Slow', { ms: 50 })]);
+    for (const result of [first, second]) {
+      expect(result?.payload).toEqual({ slept: 50 });
+      // The handler slept 50 ms: its Duration covers that (a lower bound, never a ceiling).
+      expect(result?.durationMs).toBeGreaterThanOrEqual(45);
+    }
+    // One environment: the second invocation waited for the first to finish.
+    expect(second?.queueMs).toBeGreaterThanOrEqual(45);
+    // An invocation that never ran (its environment's init failed) has no Duration.
+    const broken = runtime([fn('Missing', 'nope')]);
+    expect((await broken.invoke('Missing', {})).durationMs).toBeUndefined();
+  });
+
   it('bounds concurrency by maxConcurrency: extra invocations queue and none is lost', async () => {
     const rt = runtime([fn('Instance', 'instance')], { maxConcurrency: 2 });
     const started = Date.now();
@@ -322,7 +373,8 @@ describe('close', () => {
     const rt = runtime([fn('Slow', 'slow', { timeoutSeconds: 30 })], { maxConcurrency: 1 });
     const running = rt.invoke('Slow', { ms: 20_000 });
     const queued = [rt.invoke('Slow', { ms: 10 }), rt.invoke('Slow', { ms: 10 })];
-    await sleep(200);
+    // The environment has loaded the bundle and been handed the first invocation; the other two are waiting.
+    await until(() => rt.stats.coldStarts === 1 && rt.stats.invocations === 1);
     const started = Date.now();
     await rt.close();
     const results = await Promise.all([running, ...queued]);
