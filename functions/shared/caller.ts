@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { inOverlap, readOnce, type Account, type AccountStore } from './accounts.ts';
 import { ForbiddenError, ServiceUnavailableError, UnauthorizedError } from './errors.ts';
+import { ExpiringMap } from './expiring-map.ts';
 import { headerValue } from './http.ts';
 import { bearerToken, JwksUnavailableError, TokenExpiredError, type TokenVerifier } from './id-token.ts';
 import { selfIssuedCaller, selfIssuedOwnKey, type KeyMode } from './key-mode.ts';
@@ -76,34 +77,31 @@ export async function verifiedClaims(event: APIGatewayProxyEvent, idTokens: Toke
  * function runs). Own code: a Map with expiry times, no library needed.
  */
 export class CachedAccounts implements AccountStore {
-  private readonly accounts = new Map<string, { account: Account; expiresAt: number }>();
+  private readonly accounts: ExpiringMap<string, Account>;
 
   constructor(
     private readonly inner: AccountStore,
     /** Freshness in milliseconds; 0 reads through every time. */
     private readonly ttlMs: number,
     /** Entries kept at most (oldest dropped first), so memory stays bounded however many users call. */
-    private readonly maxEntries = 10_000,
+    maxEntries = 10_000,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.accounts = new ExpiringMap(maxEntries);
+  }
 
   async get(userId: string): Promise<Account | undefined> {
     const at = this.clock();
-    const cached = this.accounts.get(userId);
-    if (cached && cached.expiresAt > at) return cached.account;
-    this.accounts.delete(userId);
+    const cached = this.accounts.get(userId, at);
+    if (cached !== undefined) return cached;
     const account = await this.inner.get(userId);
-    if (account !== undefined && this.ttlMs > 0) {
-      if (this.accounts.size >= this.maxEntries) this.accounts.delete(this.accounts.keys().next().value as string);
-      this.accounts.set(userId, { account, expiresAt: at + this.ttlMs });
-    }
+    if (account !== undefined) this.accounts.set(userId, account, at + this.ttlMs, at);
     return account;
   }
 
   /** The account cached for `userId` and still fresh, without reading; undefined when there is none. */
   peek(userId: string): Account | undefined {
-    const cached = this.accounts.get(userId);
-    return cached && cached.expiresAt > this.clock() ? cached.account : undefined;
+    return this.accounts.get(userId, this.clock());
   }
 
   /** Drops every cached account, as a new Lambda environment starts (tests). */
@@ -195,27 +193,24 @@ export interface KeyOwners {
  * Own code: a Map with expiry times, no library needed.
  */
 export class CachedKeyOwners implements KeyOwners {
-  private readonly owners = new Map<string, { owner: KeyOwner; expiresAt: number }>();
+  private readonly owners: ExpiringMap<string, KeyOwner>;
 
   constructor(
     private readonly inner: KeyOwners,
     /** Freshness in milliseconds; 0 reads through every time. */
     private readonly ttlMs: number,
     /** Entries kept at most (oldest dropped first), so memory stays bounded however many keys call. */
-    private readonly maxEntries = 10_000,
-  ) {}
+    maxEntries = 10_000,
+  ) {
+    this.owners = new ExpiringMap(maxEntries);
+  }
 
   async ownerOf(apiKeyId: string, now: Date): Promise<KeyOwner | undefined> {
     const at = now.getTime();
-    const cached = this.owners.get(apiKeyId);
-    if (cached && cached.expiresAt > at) return cached.owner;
-    this.owners.delete(apiKeyId);
+    const cached = this.owners.get(apiKeyId, at);
+    if (cached !== undefined) return cached;
     const owner = await this.inner.ownerOf(apiKeyId, now);
-    const expiresAt = Math.min(at + this.ttlMs, owner?.until ?? Infinity);
-    if (owner !== undefined && expiresAt > at) {
-      if (this.owners.size >= this.maxEntries) this.owners.delete(this.owners.keys().next().value as string);
-      this.owners.set(apiKeyId, { owner, expiresAt });
-    }
+    if (owner !== undefined) this.owners.set(apiKeyId, owner, Math.min(at + this.ttlMs, owner.until ?? Infinity), at);
     return owner;
   }
 }
