@@ -6,6 +6,10 @@ const KEY_ID = '$.account.Attributes.apiKeyId.S';
 /** The key a rotation replaced, still admitted during its overlap (the account's previousKey). */
 const PREVIOUS_KEY_ID = '$.account.Attributes.previousKey.M.id.S';
 const CLOSING = S('CLOSING');
+/** KeyMode (template parameter): in SelfIssued the account's apiKeyId is a key slot id, not an API Gateway key. */
+const KEY_MODE = '$.account.keyMode';
+const SELF_ISSUED_KEYS = '${SelfIssuedKeysTable}';
+const SELF_ISSUED_HASH = '$.slot.Item.hash.S';
 /** UpdateApiKey enabled=false of the key at `keyPath`; a key already gone counts as done. */
 const disableKey = (keyPath: string, comment: string, next: string) =>
   sdk(
@@ -18,7 +22,7 @@ const deleteUser = (o: Parameters<typeof sdk>[3]) =>
   sdk('cognitoidentityprovider', 'adminDeleteUser', { UserPoolId: '${UserPoolId}', Username: '$.userId' }, { ResultPath: null, ...o });
 
 export default machine(
-  'Offboarding (user deleted by an administrator or by themselves): mark the account CLOSING, disable the API key and a key in its rotation overlap (they stop working at once), record ACCOUNT_CLOSED and the final statement prorated to the closing, detach the key from every plan, delete it, delete the Cognito user, mark the account CLOSED. Exactly once per user by execution name offboard-<sub>; every step tolerates \'already done\'. Input: {"userId": "<sub>", "reason": "USER_DELETED" | "SELF_SERVICE"}.',
+  'Offboarding (user deleted by an administrator or by themselves): mark the account CLOSING, disable the API key and a key in its rotation overlap (they stop working at once; KeyMode SelfIssued: revoke the customer\'s self-issued key instead), record ACCOUNT_CLOSED and the final statement prorated to the closing, detach the key from every plan, delete it (ApiGateway mode), delete the Cognito user, mark the account CLOSED. Exactly once per user by execution name offboard-<sub>; every step tolerates \'already done\'. Input: {"userId": "<sub>", "reason": "USER_DELETED" | "SELF_SERVICE"}.',
   'LoadAccount',
   {
     LoadAccount: dynamodb('getItem', { TableName: ACCOUNTS, Key: USER, ConsistentRead: true }, { ResultPath: '$.loaded', Next: 'CheckAccount' }),
@@ -47,13 +51,47 @@ export default machine(
       {
         Comment:
           'From here plan changes and period closes leave the account alone (they need ACTIVE). closingAt is fixed by the first attempt: it is the moment the final statement is prorated to.',
-        ResultSelector: { Attributes: '$.Attributes' },
+        ResultSelector: { Attributes: '$.Attributes', keyMode: '${KeyMode}' },
         ResultPath: '$.account',
         Catch: [on('DynamoDB.ConditionalCheckFailedException', 'DeleteUserOnly', null), onAny('OffboardingFailed')],
         Next: 'HasKey',
       },
     ),
-    HasKey: choice([{ ...isPresent(KEY_ID), Next: 'DisableKey' }], 'HasPreviousKey'),
+    HasKey: choice(
+      [
+        { Variable: KEY_MODE, StringEquals: 'SelfIssued', Next: 'SelfIssuedSlot' },
+        { ...isPresent(KEY_ID), Next: 'DisableKey' },
+      ],
+      'HasPreviousKey',
+    ),
+    SelfIssuedSlot: dynamodb(
+      'getItem',
+      { TableName: SELF_ISSUED_KEYS, Key: { pk: S("States.Format('CUSTOMER#{}', $.userId)") }, ConsistentRead: true, ProjectionExpression: '#h', ExpressionAttributeNames: { '#h': 'hash' } },
+      {
+        Comment: "KeyMode SelfIssued: no API Gateway key to disable. The customer's key slot names the hash of their current key (never its value).",
+        ResultPath: '$.slot',
+        Catch: [onAny('RecordFailure')],
+        Next: 'HasSelfIssuedKey',
+      },
+    ),
+    HasSelfIssuedKey: choice([{ ...isPresent(SELF_ISSUED_HASH), Next: 'RevokeSelfIssuedKey' }], 'FinalStatement', 'No value was ever issued (no rotation yet): nothing to revoke.'),
+    RevokeSelfIssuedKey: dynamodb(
+      'updateItem',
+      {
+        TableName: SELF_ISSUED_KEYS,
+        Key: { pk: S(`States.Format('KEY#{}', ${SELF_ISSUED_HASH})`) },
+        UpdateExpression: 'SET #status = :revoked',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':revoked': S('revoked') },
+      },
+      {
+        Comment: 'The key stops working at once (the key authorizer refuses a revoked key with 401). Setting revoked again is a no-op, so a retry or re-drive is safe; a key record already gone counts as done.',
+        ResultPath: null,
+        Catch: [on('DynamoDB.ConditionalCheckFailedException', 'FinalStatement', null), onAny('RecordFailure')],
+        Next: 'FinalStatement',
+      },
+    ),
     DisableKey: disableKey(KEY_ID, 'First: the key stops working at once (API Gateway refuses a disabled key with 403).', 'HasPreviousKey'),
     HasPreviousKey: choice([{ ...isPresent(PREVIOUS_KEY_ID), Next: 'DisablePreviousKey' }], 'FinalStatement'),
     DisablePreviousKey: disableKey(
@@ -72,7 +110,14 @@ export default machine(
         Next: 'KeyToDelete',
       },
     ),
-    KeyToDelete: choice([{ ...isPresent(KEY_ID), Next: 'UsagePlans' }], 'DeleteUser'),
+    KeyToDelete: choice(
+      [
+        { Variable: KEY_MODE, StringEquals: 'SelfIssued', Next: 'DeleteUser' },
+        { ...isPresent(KEY_ID), Next: 'UsagePlans' },
+      ],
+      'DeleteUser',
+      'KeyMode SelfIssued: no API Gateway key or usage plan key to remove (the revoked key record stays, as after a rotation).',
+    ),
     UsagePlans: pass({
       Comment: 'Every plan, not just the recorded one: a plan change racing the closing may have moved the key.',
       Result: PLANS.map((p) => p.usagePlanId),

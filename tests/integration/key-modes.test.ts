@@ -23,7 +23,7 @@ describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
     fetch(`${t.stack.apiUrl}/me/api-key/rotate`, { method: 'POST', headers: { Authorization: idToken, 'Content-Type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
 
   /** A customer signed up, onboarded and signed in, with the key value this mode gives them. */
-  async function customerKey(prefix: string): Promise<{ userId: string; idToken: string; keyId: string; key: string }> {
+  async function customerKey(prefix: string): Promise<{ email: string; userId: string; idToken: string; keyId: string; key: string }> {
     const email = uniqueEmail(prefix);
     const userId = await signUpAndConfirm(t, email);
     const execution = await waitForExecution(t, onboardingArn(t, userId), 60_000);
@@ -32,13 +32,13 @@ describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
     const keyId = claimsOf(idToken)['custom:apiid'] as string;
     if (mode === 'ApiGateway') {
       const key = await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: keyId, includeValue: true }));
-      return { userId, idToken, keyId, key: key.value! };
+      return { email, userId, idToken, keyId, key: key.value! };
     }
     const res = await rotate(idToken, { keyId });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { id: string; value: string; previousKeyId: string };
     expect(body.previousKeyId).toBe(keyId);
-    return { userId, idToken: (await signIn(t, email)).idToken, keyId: body.id, key: body.value };
+    return { email, userId, idToken: (await signIn(t, email)).idToken, keyId: body.id, key: body.value };
   }
 
   beforeAll(async () => {
@@ -126,5 +126,22 @@ describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(6);
     // ApiGateway: the usage plan's quota (429); SelfIssued: the authorizer's Deny (403, a Lambda authorizer cannot answer 429).
     expect(statuses.slice(6)).toEqual(mode === 'SelfIssued' ? [403, 403] : [429, 429]);
+  });
+
+  it('account deletion (DELETE /me, the offboarding workflow): the customer\'s key is refused at once, the workflow succeeds', async () => {
+    const c = await customerKey(`km-${mode}-del`);
+    expect((await api('/tags', c.key)).status).toBe(200);
+    const res = await fetch(`${t.stack.apiUrl}/me`, { method: 'DELETE', headers: { Authorization: c.idToken, 'Content-Type': 'application/json' }, body: JSON.stringify({ confirm: c.email }) });
+    expect(res.status).toBe(202);
+    const machine = t.stack.model.stateMachines.find((m) => m.logicalId === 'OffboardingStateMachine')!;
+    const execution = await waitForExecution(t, `${machine.arn.replace(':stateMachine:', ':execution:')}:offboard-${c.userId}`, 30_000);
+    expect(execution.status).toBe('SUCCEEDED');
+    // SelfIssued: the authorizer refuses the revoked key (401); ApiGateway: the deleted key (403).
+    expect((await api('/tags', c.key)).status).toBe(mode === 'SelfIssued' ? 401 : 403);
+    if (mode === 'SelfIssued') {
+      const table = t.stack.model.tables.find((x) => x.logicalId === 'SelfIssuedKeysTable')!.name;
+      const items = (await t.clients.dynamodb.send(new ScanCommand({ TableName: table }))).Items ?? [];
+      expect(items.find((i) => i.pk?.S === `KEY#${hashKey(c.key)}`)?.status?.S).toBe('revoked');
+    }
   });
 });
