@@ -10,8 +10,6 @@ import { headerValue } from '#shared/http';
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export { headerValue };
-
 /** The client's Idempotency-Key (optional), validated: 1-128 characters of `A-Z a-z 0-9 . _ : -`. */
 export function idempotencyKeyOf(event: APIGatewayProxyEvent): string | undefined {
   const value = headerValue(event, IDEMPOTENCY_HEADER);

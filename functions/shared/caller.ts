@@ -125,7 +125,7 @@ export class CachedAccounts implements AccountStore {
  * (so a key rotated in within the freshness is admitted at once, and a refusal always rests on a fresh read). With a
  * plain AccountStore: one GetItem per request.
  */
-export async function assertOwnKey(caller: Caller, accounts: AccountStore | CachedAccounts, now = new Date()): Promise<void> {
+export async function assertOwnKey(caller: Caller, accounts: AccountStore, now = new Date()): Promise<void> {
   const owns = (account: Account | undefined) => account?.apiKeyId === caller.apiKeyId || inOverlap(account, caller.apiKeyId, now);
   if (accounts instanceof CachedAccounts) {
     if (owns(accounts.peek(caller.userId))) return;
