@@ -161,6 +161,15 @@ describe('auth matrix (default limits)', () => {
     const change = await call(t, '/me/plan', { token: a.idToken, key: a.key, method: 'POST', body: { plan: 'basic' } });
     expect(change.status).toBe(202);
     const executionId = change.body.executionId as string;
+    // Let the plan change finish first: between its DeleteUsagePlanKey and CreateUsagePlanKey the key is in no usage
+    // plan, and the gateway refuses it (403) for that moment, as API Gateway would. Isolation is this test's subject.
+    const deadline = Date.now() + 20_000;
+    let status = 'RUNNING';
+    while (status === 'RUNNING' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+      status = (await call(t, `/me/plan-changes/${executionId}`, { token: a.idToken })).body.status as string;
+    }
+    expect(status).toBe('SUCCEEDED');
 
     const asBob = { token: b.idToken, key: b.key };
     const answers = {
