@@ -1,8 +1,9 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { requireEnv } from '../shared/env.ts';
 import { keyModeFrom } from '../shared/key-mode.ts';
-import { findPlan, planCatalog, type Plan, type QuotaPeriod } from '../shared/plans.ts';
+import { findPlan, planCatalog, type Plan } from '../shared/plans.ts';
 import { hashKey, looksLikeKey } from '../shared/self-issued-keys.ts';
+import { quotaPeriod } from '../shared/self-issued-usage.ts';
 import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../shared/tables/self-issued-keys.ts';
 
 /**
@@ -31,18 +32,6 @@ import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../shared/tables/
  * key source" (…/api-gateway-api-key-source.html). Errors thrown: Error('Unauthorized'); a store error propagates
  * (API Gateway: 500).
  */
-
-/** The quota period a request at `now` counts in: `2026-11-30` (DAY), `W2026-11-30` (the week's Monday), `2026-11` (MONTH); and when its counter may expire (epoch s). */
-export function quotaPeriod(period: QuotaPeriod, now: Date): { key: string; expiresAt: number } {
-  const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  const DAY = 86_400;
-  if (period === 'DAY') return { key: day.toISOString().slice(0, 10), expiresAt: day.getTime() / 1000 + 2 * DAY };
-  if (period === 'WEEK') {
-    const monday = new Date(day.getTime() - ((day.getUTCDay() + 6) % 7) * DAY * 1000);
-    return { key: `W${monday.toISOString().slice(0, 10)}`, expiresAt: monday.getTime() / 1000 + 8 * DAY };
-  }
-  return { key: now.toISOString().slice(0, 7), expiresAt: Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1) / 1000 + DAY };
-}
 
 function apiKeyHeader(headers: APIGatewayRequestAuthorizerEvent['headers']): string {
   for (const [name, value] of Object.entries(headers ?? {})) if (name.toLowerCase() === 'x-api-key' && value) return value;

@@ -4,10 +4,11 @@
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { makeHandler, passThrough, quotaPeriod } from '../../functions/key-authorizer/handler.ts';
+import { makeHandler, passThrough } from '../../functions/key-authorizer/handler.ts';
 import { keyModeFrom } from '../../functions/shared/key-mode.ts';
 import type { Plan } from '../../functions/shared/plans.ts';
 import { hashKey, issueKey, looksLikeKey } from '../../functions/shared/self-issued-keys.ts';
+import { quotaPeriod } from '../../functions/shared/self-issued-usage.ts';
 import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../../functions/shared/tables/self-issued-keys.ts';
 import { startKeyStore, type KeyStoreHarness } from '../../local/harness/key-store.ts';
 
@@ -67,6 +68,8 @@ it('the quota is exact under 64 concurrent requests: 0 over the limit', async ()
   expect(allowed).toHaveLength(20);
   expect(results.filter((r) => r.context?.reason === 'quota')).toHaveLength(44);
   expect(new Set(allowed.map((r) => r.context?.used))).toEqual(new Set(Array.from({ length: 20 }, (_, i) => i + 1)));
+  // The same conditional writes counted the day: the counter's days add up to its quota count (GET /me/usage, statements).
+  expect(await store.readCounters('c-quota', ['2026-11', '2026-10'])).toEqual([{ period: '2026-11', used: 20, days: { '2026-11-30': 20 } }]);
 });
 
 it('the rate: at most rateLimit per second, a new second opens a new window; the next period a new quota', async () => {
@@ -80,6 +83,11 @@ it('the rate: at most rateLimit per second, a new second opens a new window; the
   expect((await authorize(event(value))).context).toMatchObject({ used: 6 });
   now = new Date('2026-12-01T00:00:00Z');
   expect((await authorize(event(value))).context).toMatchObject({ used: 1 });
+  // Per day and per period, rate refusals not counted; each request in its own period's counter.
+  expect(await store.readCounters('c-rate', ['2026-11', '2026-12'])).toEqual([
+    { period: '2026-11', used: 6, days: { '2026-11-30': 6 } },
+    { period: '2026-12', used: 1, days: { '2026-12-01': 1 } },
+  ]);
 });
 
 it('SelfIssued: an Allow carries the backstop key as usageIdentifierKey (key source AUTHORIZER); a Deny none', async () => {
@@ -108,5 +116,8 @@ it('quota periods', () => {
   const at = new Date('2026-11-30T23:59:59Z'); // a Monday
   expect(quotaPeriod('DAY', at).key).toBe('2026-11-30');
   expect(quotaPeriod('WEEK', new Date('2026-12-03T10:00:00Z')).key).toBe('W2026-11-30');
-  expect(quotaPeriod('MONTH', at)).toEqual({ key: '2026-11', expiresAt: Date.UTC(2026, 11, 1) / 1000 + 86_400 });
+  // Counters are kept 400 days after their period ends (usage and statements read them; as usage segments are kept).
+  expect(quotaPeriod('MONTH', at)).toEqual({ key: '2026-11', expiresAt: Date.UTC(2026, 11, 1) / 1000 + 400 * 86_400 });
+  expect(quotaPeriod('DAY', at).expiresAt).toBe(Date.UTC(2026, 11, 1) / 1000 + 400 * 86_400);
+  expect(quotaPeriod('WEEK', at).expiresAt).toBe(Date.UTC(2026, 11, 7) / 1000 + 400 * 86_400);
 });

@@ -1,13 +1,15 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed } from '../aws-errors.ts';
 import { documentClient } from '../clients.ts';
+import { dayAttribute, dayOfAttribute, type UsageCounter } from '../self-issued-usage.ts';
 
 /**
  * The SelfIssuedKeys table (KeyMode SelfIssued, issue 15): one item per key hash and one usage counter per customer
  * and quota period, partition key `pk`:
  *
  *   KEY#<sha256 hex>               { customerId, plan, status: 'active' | 'revoked', hint, createdAt }
- *   USE#<customerId>#<period>      { used, win, n, expiresAt }   (quota count; requests in the one-second window `win`)
+ *   USE#<customerId>#<period>      { used, win, n, expiresAt,    (quota count; requests in the one-second window `win`;
+ *                                    d<YYYY-MM-DD>… }            requests per UTC day of the period, ../self-issued-usage.ts)
  *   CUSTOMER#<customerId>          { keyId, plan, hash? }         (the customer's key: its public id, and the hash of
  *                                                                 its value once one is issued)
  *
@@ -18,7 +20,11 @@ import { documentClient } from '../clients.ts';
  * ("Condition expressions", DynamoDB developer guide: a conditional write succeeds only if the condition holds at
  * write time, and writes to an item are serialized). The rate limit is a fixed one-second window counted on the same
  * item (`n < :rate` while `win` is the current second): at most `rate` per second within a window, up to 2×rate
- * across a window boundary; burst is not modeled separately.
+ * across a window boundary; burst is not modeled separately. The same UpdateItem adds 1 to the day's `d<YYYY-MM-DD>`
+ * (GET /me/usage's days, the statement's requests): no extra write, and the item stays under 1 KB (31 days of ≤ 15
+ * bytes each), so each write is still 1 write unit ("Capacity unit consumption for write operations": UpdateItem
+ * consumes by the larger of the item's sizes before and after, 1 KB per unit,
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html).
  */
 
 export interface KeyRecord {
@@ -61,6 +67,8 @@ export interface SelfIssuedKeysStore {
    * repeat; false when the customer has no slot.
    */
   setPlan(customerId: string, plan: string): Promise<boolean>;
+  /** The customer's counters of `periods` that exist (consistent reads: what the authorizer enforces right now). */
+  readCounters(customerId: string, periods: readonly string[]): Promise<UsageCounter[]>;
 }
 
 export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentClient = documentClient): SelfIssuedKeysStore {
@@ -150,10 +158,12 @@ export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentC
     },
     async consume(customerId, period, nowSeconds, { quotaLimit, rateLimit }, expiresAt) {
       const Key = { pk: `USE#${customerId}#${period}` };
+      // The request's UTC day, counted in the same write (periods are whole UTC days, so the day is in this period).
+      const ExpressionAttributeNames = { '#day': dayAttribute(new Date(nowSeconds * 1000).toISOString().slice(0, 10)) };
       const update = async (UpdateExpression: string, ConditionExpression: string, values: Record<string, number>): Promise<number | undefined> => {
         try {
           const out = await client.send(
-            new UpdateCommand({ TableName: tableName, Key, UpdateExpression, ConditionExpression, ExpressionAttributeValues: values, ReturnValues: 'UPDATED_NEW' }),
+            new UpdateCommand({ TableName: tableName, Key, UpdateExpression, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues: values, ReturnValues: 'UPDATED_NEW' }),
           );
           return Number(out.Attributes?.used);
         } catch (error) {
@@ -164,7 +174,7 @@ export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentC
       // A few rounds only when other requests race for the same item (a window opening); then it counts as rate.
       for (let round = 0; round < 3; round += 1) {
         // The common case, one write: the same second as the last request, quota and window both allow.
-        const same = await update('ADD used :one, n :one', 'used < :limit AND win = :sec AND n < :rate', { ':one': 1, ':limit': quotaLimit, ':rate': rateLimit, ':sec': nowSeconds });
+        const same = await update('ADD used :one, n :one, #day :one', 'used < :limit AND win = :sec AND n < :rate', { ':one': 1, ':limit': quotaLimit, ':rate': rateLimit, ':sec': nowSeconds });
         if (same !== undefined) return { ok: true, used: same };
         const got = await client.send(new GetCommand({ TableName: tableName, Key, ConsistentRead: true }));
         const item = got.Item as { used?: number; win?: number; n?: number } | undefined;
@@ -175,7 +185,7 @@ export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentC
         }
         // A new second, or the period's first request: open the window at 1.
         const opened = await update(
-          'SET win = :sec, n = :one, expiresAt = :exp ADD used :one',
+          'SET win = :sec, n = :one, expiresAt = :exp ADD used :one, #day :one',
           '(attribute_not_exists(used) OR used < :limit) AND (attribute_not_exists(win) OR win < :sec)',
           { ':one': 1, ':limit': quotaLimit, ':sec': nowSeconds, ':exp': expiresAt },
         );
@@ -183,5 +193,25 @@ export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentC
       }
       return { ok: false, reason: 'rate' };
     },
+    async readCounters(customerId, periods) {
+      // One GetItem per period (4 for a 92-day range of monthly quotas, 1 for a month's statement).
+      const items = await Promise.all(
+        periods.map(async (period) => {
+          const out = await client.send(new GetCommand({ TableName: tableName, Key: { pk: `USE#${customerId}#${period}` }, ConsistentRead: true }));
+          return out.Item === undefined ? undefined : counterOf(period, out.Item);
+        }),
+      );
+      return items.filter((c): c is UsageCounter => c !== undefined);
+    },
   };
+}
+
+/** A counter item as a UsageCounter: `used` and its `d<YYYY-MM-DD>` attributes. */
+export function counterOf(period: string, item: Record<string, unknown>): UsageCounter {
+  const days: Record<string, number> = {};
+  for (const [name, value] of Object.entries(item)) {
+    const day = dayOfAttribute(name);
+    if (day !== undefined && typeof value === 'number' && value > 0) days[day] = value;
+  }
+  return { period, used: typeof item.used === 'number' ? item.used : 0, days };
 }
