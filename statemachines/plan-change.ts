@@ -195,9 +195,9 @@ export default machine(
       'deleteUsagePlanKey',
       { UsagePlanId: '$.target.usagePlanId', KeyId: KEY_ID },
       {
-        Comment: 'Roll back: the key leaves the new plan…',
+        Comment: 'Roll back: the key leaves the new plan (NotFound: it is in none there, as always with self-issued keys)…',
         ResultPath: null,
-        Catch: [onAny('BillingWritten', '$.rollback.detach')],
+        Catch: [on('ApiGateway.NotFoundException', 'BillingWritten', null), onAny('BillingWritten', '$.rollback.detach')],
         Next: 'BillingWritten',
       },
     ),
@@ -211,11 +211,12 @@ export default machine(
       '$.current.usagePlanId',
       {
         Comment:
-          "…and returns to the plan it had, so it is never left in no plan. Through ApiKeyFunction: CreateUsagePlanKey's answer holds the key value.",
+          "…and returns to the plan it had, so it is never left in no plan. Through ApiKeyFunction: CreateUsagePlanKey's answer holds the key value. With the plan named, the key is back on it in full: the period's usage carried over to the old plan's quota (ApiGateway), the key slot and key record on the old plan (SelfIssued).",
         Catch: [on('ApiGateway.ConflictException', 'Unlock', null), onAny('Unlock', '$.rollback.reattach')],
         Next: 'Unlock',
       },
       apiKeyFunctionRetries({ MaxAttempts: 10 }, { MaxAttempts: 10 }),
+      { plan: '$.current.plan' },
     ),
     Unlock: dynamodb(
       'updateItem',

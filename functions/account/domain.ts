@@ -112,11 +112,11 @@ export interface AccountDeps {
   retirement?: KeyRetirement;
 }
 
-async function activeAccount(deps: Pick<AccountDeps, 'accounts'>, userId: string): Promise<ActiveAccount> {
+export async function activeAccount(deps: Pick<AccountDeps, 'accounts'>, userId: string): Promise<ActiveAccount> {
   return requireActive((await deps.accounts.get(userId)) as PlanAccount | undefined);
 }
 
-function planOf(deps: Pick<AccountDeps, 'catalog'>, account: ActiveAccount): Plan {
+export function planOf(deps: Pick<AccountDeps, 'catalog'>, account: ActiveAccount): Plan {
   const plan = findPlan(deps.catalog, account.plan);
   if (!plan) throw new Error(`Plan ${account.plan} of the account is not in PLAN_CATALOG`);
   return plan;
@@ -496,6 +496,28 @@ export interface UsageView {
 const DAY_MS = 86_400_000;
 
 /**
+ * The GET /me/usage answer (both key modes): `days` one count per day `from`..`to`, `used` the current quota period's
+ * requests; remaining = max(0, limit − used).
+ */
+export function usageView(account: ActiveAccount, plan: Plan, from: string, to: string, days: readonly number[], used: number, now: Date): UsageView {
+  return {
+    keyId: account.apiKeyId,
+    plan: plan.name,
+    from,
+    to,
+    days: daysBetween(from, to).map((date, i) => ({ date, used: days[i] ?? 0 })),
+    quota: {
+      limit: plan.quotaLimit,
+      period: plan.quotaPeriod,
+      periodStart: quotaPeriodStart(plan.quotaPeriod, now),
+      resetsAt: quotaResetsAt(plan.quotaPeriod, now),
+      used,
+      remaining: Math.max(0, plan.quotaLimit - used),
+    },
+  };
+}
+
+/**
  * Daily usage `from`..`to` and the current quota period's total, across rotations and plan changes: the account's
  * usage history (keys and plans it left) merged with the current key's usage in its current plan (the cached read).
  * The period total is the sum of the period's days, and what a rotation or plan change carries over to API Gateway.
@@ -525,21 +547,7 @@ export async function getUsage(deps: AccountDeps, userId: string, from: string, 
     ]);
     const days = mergeDays(segments, [...live(from, series), ...previousSeries], from, to);
     const used = mergeDays(segments, [...live(periodStart, period), ...previousPeriod], periodStart, today).reduce((sum, n) => sum + n, 0);
-    return {
-      keyId: account.apiKeyId,
-      plan: plan.name,
-      from,
-      to,
-      days: daysBetween(from, to).map((date, i) => ({ date, used: days[i] ?? 0 })),
-      quota: {
-        limit: plan.quotaLimit,
-        period: plan.quotaPeriod,
-        periodStart,
-        resetsAt: quotaResetsAt(plan.quotaPeriod, now),
-        used,
-        remaining: Math.max(0, plan.quotaLimit - used),
-      },
-    };
+    return usageView(account, plan, from, to, days, used, now);
   } catch (error: unknown) {
     // The key is between usage plans (a plan change is moving it): usage is back in a moment.
     if (isNotFound(error)) throw new ServiceUnavailableError('Usage is not available right now; try again shortly', DEFAULT_RETRY_AFTER_SECONDS);

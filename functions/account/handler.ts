@@ -11,7 +11,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { accountCaller } from '#shared/caller';
 import { dynamodb } from '#shared/clients';
 import { requireEnv } from '#shared/env';
-import { BadRequestError, ConflictError } from '#shared/errors';
+import { ConflictError } from '#shared/errors';
 import { createApiHandler, json, noContent, parseBody, parseParams, type Routes } from '#shared/http';
 import { encodeNextToken, listQuerySchema, pageRequest } from '#shared/pagination';
 import { planCatalog } from '#shared/plans';
@@ -34,8 +34,9 @@ import {
 } from './domain.ts';
 import { meRoutes } from './me.ts';
 import { planRoutes } from './plan-change-routes.ts';
-import { idempotencyKeyOf } from './request.ts';
+import { idempotencyKeyOf, parseUsageQuery } from './request.ts';
 import { selfIssuedKeyRoutes } from './self-issued.ts';
+import { selfIssuedUsageRoutes } from './self-issued-usage.ts';
 import { keyModeFrom } from '#shared/key-mode';
 import { selfIssuedKeysStore } from '#shared/tables/self-issued-keys';
 import { revealQuery, rotateBody, usageQuery } from './schemas.ts';
@@ -52,21 +53,6 @@ import { revealQuery, rotateBody, usageQuery } from './schemas.ts';
  */
 
 // ---------------------------------------------------------------------------------------------------- routes
-
-const DAY_MS = 86_400_000;
-export const MAX_USAGE_DAYS = 92;
-
-
-/** `?from=&to=`: both dates, from ≤ to, at most 92 days (API Gateway keeps usage per day). */
-export function parseUsageQuery(values: Record<string, string | undefined> | null | undefined): { from: string; to: string } {
-  const { from, to } = parseParams(values, usageQuery, 'query');
-  const days = (Date.parse(to) - Date.parse(from)) / DAY_MS + 1;
-  const invalid = (message: string) =>
-    new BadRequestError(`Invalid query: to: ${message}`, { issues: [{ field: 'to', message }] });
-  if (days < 1) throw invalid('Must not be before from');
-  if (days > MAX_USAGE_DAYS) throw invalid(`Must be at most ${MAX_USAGE_DAYS} days after from (both included)`);
-  return { from, to };
-}
 
 export { revealQuery, rotateBody, usageQuery };
 
@@ -198,6 +184,8 @@ export const routes: Routes = {
   ...accountRoutes({ ...deps, rotate: rotateOnce }),
   // KeyMode SelfIssued: the key is the project's own (shown once, stored as a hash), not an API Gateway key.
   ...(keyModeFrom(process.env.KEY_MODE) === 'SelfIssued' ? selfIssuedKeyRoutes({ ...deps, store: selfIssuedKeysStore(requireEnv('SELF_ISSUED_KEYS_TABLE')) }) : {}),
+  // KeyMode SelfIssued: usage from the authorizer's counters, not usage plans (same answer shape).
+  ...(keyModeFrom(process.env.KEY_MODE) === 'SelfIssued' ? selfIssuedUsageRoutes({ ...deps, store: selfIssuedKeysStore(requireEnv('SELF_ISSUED_KEYS_TABLE')) }) : {}),
   ...planRoutes({
     accounts,
     workflow: new SfnPlanChangeWorkflow(requireEnv('PLAN_CHANGE_STATE_MACHINE_ARN'), sfn),

@@ -1,10 +1,11 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { BadRequestError } from '#shared/errors';
-import { headerValue } from '#shared/http';
+import { headerValue, parseParams } from '#shared/http';
+import { usageQuery } from './schemas.ts';
 
 /**
- * Request details the account routes share (rotation, plan change): the optional Idempotency-Key
- * header and stage-aware Location values. Pure: no environment, no clients.
+ * Request details the account routes share (rotation, plan change, usage in both key modes): the optional
+ * Idempotency-Key header, stage-aware Location values and the usage range. Pure: no environment, no clients.
  */
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -28,4 +29,18 @@ export function locationOf(event: APIGatewayProxyEvent, resourcePath: string): s
   const fullPath = event.requestContext?.path ?? '';
   const prefix = event.path && fullPath.endsWith(event.path) ? fullPath.slice(0, fullPath.length - event.path.length) : '';
   return `${prefix}${resourcePath}`;
+}
+
+const DAY_MS = 86_400_000;
+export const MAX_USAGE_DAYS = 92;
+
+/** `?from=&to=`: both dates, from ≤ to, at most 92 days (API Gateway keeps usage per day). */
+export function parseUsageQuery(values: Record<string, string | undefined> | null | undefined): { from: string; to: string } {
+  const { from, to } = parseParams(values, usageQuery, 'query');
+  const days = (Date.parse(to) - Date.parse(from)) / DAY_MS + 1;
+  const invalid = (message: string) =>
+    new BadRequestError(`Invalid query: to: ${message}`, { issues: [{ field: 'to', message }] });
+  if (days < 1) throw invalid('Must not be before from');
+  if (days > MAX_USAGE_DAYS) throw invalid(`Must be at most ${MAX_USAGE_DAYS} days after from (both included)`);
+  return { from, to };
 }

@@ -16,6 +16,8 @@ import { InvalidEventError, InvalidPeriodError } from '#shared/errors';
 import { logger } from '#shared/logger';
 import type { Plan } from '#shared/plans';
 import type { AccountKey, AccountPage, ScannedAccount } from '#shared/tables/accounts';
+import { counterPeriods, countersAsUsage } from '#shared/self-issued-usage';
+import type { SelfIssuedKeysStore } from '#shared/tables/self-issued-keys';
 import { mergeDays, segmentsOf, type LiveUsage } from '#shared/usage-history';
 import {
   closePage,
@@ -116,6 +118,11 @@ export interface StatementDeps {
   billing: BillingStore;
   usage: UsageReader;
   usagePlanIdFor: (plan: string) => Promise<string>;
+  /**
+   * KeyMode SelfIssued: the SelfIssuedKeys table, whose counters (KeyAuthorizerFunction's) give the requests instead of
+   * usage plans; undefined in the API Gateway key mode.
+   */
+  selfIssued?: Pick<SelfIssuedKeysStore, 'readCounters'>;
   catalog: readonly Plan[];
   now: () => Date;
   /** Statements computed and written at once within a page. */
@@ -154,7 +161,8 @@ const dayOf = (iso: string): string => iso.slice(0, 10);
 /**
  * The user's statement for `period`, written once: a rerun of the close (or a retry after a timeout) finds the entry
  * and writes nothing new. Requests are the account's in the period with every key and plan it held (as GET /me/usage
- * counts them): its usage history merged with the current key's count in the plans the statement bills.
+ * counts them): its usage history merged with the current key's count in the plans the statement bills (KeyMode
+ * SelfIssued: with the authorizer's counters of the period, ../shared/self-issued-usage.ts).
  */
 export async function closePeriod(
   deps: StatementDeps,
@@ -198,7 +206,11 @@ export async function writeStatement(
   const from = dayOf(bounds.periodStart);
   const lastDay = dayOf(new Date(Date.parse(bounds.periodEnd) - DAY_MS).toISOString());
   const live: LiveUsage[] = [];
-  if (account.apiKeyId) {
+  if (deps.selfIssued) {
+    // KeyMode SelfIssued: the authorizer's counters of the month (no usage plan holds the customer's requests).
+    const counters = await deps.selfIssued.readCounters(userId, counterPeriods(deps.catalog, from, lastDay));
+    live.push(countersAsUsage(counters, from, lastDay));
+  } else if (account.apiKeyId) {
     for (const plan of new Set(statement.lines.map((line) => line.plan))) {
       const usagePlanId = await deps.usagePlanIdFor(plan);
       live.push({ keyId: account.apiKeyId, usagePlanId, from, used: await deps.usage.daily(usagePlanId, account.apiKeyId, from, lastDay) });
