@@ -74,12 +74,17 @@ async function signUp(deps: DemoCallerDeps, user: { email: string; password: str
   await deps.cognito.send(new ConfirmSignUpCommand({ ClientId: deps.clientId, Username: user.email, ConfirmationCode: code }));
 }
 
+/** The demo user signed in (see fillDemoCaller): its ID token (a secret: never print it) and what it names. */
+export interface DemoSignIn extends DemoCaller {
+  idToken: string;
+}
+
 /**
- * Fills a real ID token and key id into a data fixture (see the module comment); the event is changed in place and
- * returned facts name only ids. Throws when the demo user cannot be signed up (e.g. it exists with another password)
- * or onboarding has not written `custom:apiid` within `timeoutMs`.
+ * Signs the demo user in against the running Cognito, signing it up first when it does not exist, and waits until
+ * onboarding has written `custom:apiid` into its tokens. Throws when the user cannot be signed up (e.g. it exists with
+ * another password) or onboarding has not written `custom:apiid` within `timeoutMs`.
  */
-export async function fillDemoCaller(event: APIGatewayProxyEvent, deps: DemoCallerDeps): Promise<DemoCaller> {
+export async function signInDemoUser(deps: DemoCallerDeps): Promise<DemoSignIn> {
   const user = deps.user ?? DEMO_USER;
   let token = await signIn(deps, user);
   let created = false;
@@ -93,14 +98,26 @@ export async function fillDemoCaller(event: APIGatewayProxyEvent, deps: DemoCall
     if (token === undefined) throw new Error(`${user.email} cannot sign in: does it exist with another password? Sign it up again in a fresh --dir`);
     const claims = claimsOf(token);
     const apiKeyId = claims['custom:apiid'];
-    if (typeof apiKeyId === 'string' && apiKeyId !== '') {
-      for (const name of Object.keys(event.headers)) if (name.toLowerCase() === 'authorization') event.headers[name] = token;
-      for (const name of Object.keys(event.multiValueHeaders ?? {})) if (name.toLowerCase() === 'authorization') event.multiValueHeaders[name] = [token];
-      event.requestContext.identity = { ...event.requestContext.identity, apiKeyId };
-      return { email: user.email, userId: String(claims.sub), apiKeyId, created };
-    }
+    if (typeof apiKeyId === 'string' && apiKeyId !== '') return { email: user.email, userId: String(claims.sub), apiKeyId, created, idToken: token };
     if (Date.now() > deadline) throw new Error(`the ID token of ${user.email} carries no custom:apiid: onboarding has not finished (see the npm start log)`);
     token = undefined;
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** Puts `token` in every `Authorization` header of `event` (headers and multiValueHeaders). */
+export function setAuthorization(event: Pick<APIGatewayProxyEvent, 'headers' | 'multiValueHeaders'>, token: string): void {
+  for (const name of Object.keys(event.headers)) if (name.toLowerCase() === 'authorization') event.headers[name] = token;
+  for (const name of Object.keys(event.multiValueHeaders ?? {})) if (name.toLowerCase() === 'authorization') event.multiValueHeaders[name] = [token];
+}
+
+/**
+ * Fills a real ID token and key id into a data fixture (see the module comment); the event is changed in place and
+ * returned facts name only ids. Throws as signInDemoUser does.
+ */
+export async function fillDemoCaller(event: APIGatewayProxyEvent, deps: DemoCallerDeps): Promise<DemoCaller> {
+  const { idToken, ...demo } = await signInDemoUser(deps);
+  setAuthorization(event, idToken);
+  event.requestContext.identity = { ...event.requestContext.identity, apiKeyId: demo.apiKeyId };
+  return demo;
 }

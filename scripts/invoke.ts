@@ -2,8 +2,9 @@
  * `npm run invoke -- <FunctionLogicalId> --event events/<fixture>.json`: `sam local invoke -e`, without Docker.
  * Bundles the function as `sam build` would, runs it with the template's environment against the services of a
  * running `npm start` (same ports, same ./.local state), and prints its logs and result. A data fixture whose
- * `Authorization` is the placeholder gets a demo user's real ID token and key id first (./invoke-caller.ts); it says
- * so on stderr, naming ids only, never the token or a key value.
+ * `Authorization` is the placeholder gets a demo user's real ID token and key id first (./invoke-caller.ts), a
+ * KeyMode SelfIssued fixture its key, customer and claims (./invoke-self-issued.ts); it says so on stderr, naming ids
+ * only, never the token or a key value (a rotation's own answer, the function's result, is printed as it is).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { readStackIds, waitForCode } from './demo.ts';
-import { fillDemoCaller, needsDemoCaller } from './invoke-caller.ts';
+import { fillDemoCaller, needsDemoCaller, type DemoCaller } from './invoke-caller.ts';
+import { fillSelfIssuedCaller, selfIssuedPlaceholders } from './invoke-self-issued.ts';
 import { buildFunction } from '../local/build.ts';
 import { createLambdaRuntime } from '../local/lambda/index.ts';
 import { loadStackModel, type CognitoIds } from '../local/model.ts';
@@ -65,20 +67,31 @@ async function main(): Promise<number> {
   const port = (s: ServiceName) => Number(process.env[`TOLLGATE_PORT_${s.toUpperCase()}`] ?? DEFAULT_PORTS[s]);
   const endpoints = Object.fromEntries((Object.keys(DEFAULT_PORTS) as ServiceName[]).map((s) => [s, `http://${host}:${port(s)}`])) as unknown as Endpoints;
   if (!cognito) console.error(`note: no ${stateFile}; is \`npm start\` running? Ids that come from Cognito are placeholders.`);
-  if (needsDemoCaller(event)) {
+  const selfIssued = selfIssuedPlaceholders(event);
+  if (selfIssued && model.parameters.KeyMode !== 'SelfIssued') {
+    console.error(`${String(values.event)} is a KeyMode=SelfIssued fixture: start \`npm start\` and invoke with --parameter-overrides "KeyMode=SelfIssued" (the same overrides as npm start).`);
+    return 2;
+  }
+  if (selfIssued || needsDemoCaller(event)) {
     const { clientId } = readStackIds(String(values.dir));
     if (!clientId) {
-      console.error(`The fixture's Authorization is a placeholder; start \`npm start\` (no client id in ${stateFile}) so invoke can sign in a demo user.`);
+      console.error(`The fixture holds placeholders; start \`npm start\` (no client id in ${stateFile}) so invoke can sign in a demo user.`);
       return 2;
     }
     const client = new CognitoIdentityProviderClient({ endpoint: endpoints.cognito, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     const outbox = join(resolve(String(values.dir)), 'cognito', 'outbox.jsonl');
-    const demo = await fillDemoCaller(event, { cognito: client, clientId, confirmationCode: (email) => waitForCode(outbox, email, 10_000) });
+    const demoDeps = { cognito: client, clientId, confirmationCode: (email: string) => waitForCode(outbox, email, 10_000) };
+    const signedIn = (demo: DemoCaller) => `${demo.created ? 'signed up and ' : ''}signed in ${demo.email} (sub ${demo.userId}) against the running Cognito`;
+    if (selfIssued) {
+      const apiUrl = `${endpoints.gateway}/${model.apis[0]?.stage ?? ''}`;
+      const demo = await fillSelfIssuedCaller(event, { ...demoDeps, apiUrl });
+      const filled = [selfIssued.claims && 'its claims', selfIssued.customer && 'its sub as the authorizer context', selfIssued.token && 'its ID token', demo.keyIssued && `a key issued to it now (key id ${demo.apiKeyId}; any earlier key of its no longer works)`];
+      console.error(`note: the fixture holds SelfIssued placeholders: ${signedIn(demo)}; filled in ${filled.filter(Boolean).join(', ')}.`);
+    } else {
+      const demo = await fillDemoCaller(event as Parameters<typeof fillDemoCaller>[0], demoDeps);
+      console.error(`note: the fixture's Authorization was a placeholder: ${signedIn(demo)}; filled in its ID token and requestContext.identity.apiKeyId ${demo.apiKeyId}.`);
+    }
     client.destroy();
-    console.error(
-      `note: the fixture's Authorization was a placeholder: ${demo.created ? 'signed up and ' : ''}signed in ${demo.email} (sub ${demo.userId}) ` +
-        `against the running Cognito; filled in its ID token and requestContext.identity.apiKeyId ${demo.apiKeyId}.`,
-    );
   }
 
   const outDir = mkdtempSync(join(tmpdir(), 'tollgate-invoke-'));

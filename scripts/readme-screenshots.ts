@@ -19,6 +19,7 @@ const SHOTS: { doc: string; shot: string; test: string }[] = [
   { doc: 'portal-downgrade-confirm.png', shot: 'defects-07-downgrade-confirm', test: 'tests/browser/portal-defects.test.ts' },
   { doc: 'portal-sign-up-checks.png', shot: 'defects-05-weak-password', test: 'tests/browser/portal-defects.test.ts' },
   { doc: 'portal-outbox.png', shot: 'defects-04-outbox-labels', test: 'tests/browser/portal-defects.test.ts' },
+  { doc: 'portal-self-issued-key.png', shot: 'portal-si-02-key-shown-once', test: 'tests/browser/self-issued.test.ts' },
 ];
 
 for (const { shot } of SHOTS) rmSync(join(artifacts, `${shot}.png`), { force: true });

@@ -1,4 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { HINT_LENGTH, KEY_PREFIX } from './key-shape.ts';
+
+export { KEY_PREFIX, looksLikeKey } from './key-shape.ts';
 
 /**
  * API keys the project issues itself (KeyMode SelfIssued, issue 15): `tg_live_` + 32 random bytes in base64url
@@ -7,9 +10,6 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  * guess that a slow hash (bcrypt, scrypt) would protect; it keeps verification to one hash and one GetItem.
  * The value is returned once, to the caller who creates or rotates the key, and is never logged or stored.
  */
-export const KEY_PREFIX = 'tg_live_';
-const KEY_PATTERN = /^tg_live_[A-Za-z0-9_-]{43}$/;
-
 export interface IssuedKey {
   /** The secret: show it once, never store or log it. */
   value: string;
@@ -26,7 +26,7 @@ export function hashKey(value: string): string {
 /** A new key. */
 export function issueKey(): IssuedKey {
   const value = `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
-  return { value, hash: hashKey(value), hint: value.slice(0, 12) };
+  return { value, hash: hashKey(value), hint: value.slice(0, HINT_LENGTH) };
 }
 
 /**
@@ -36,11 +36,6 @@ export function issueKey(): IssuedKey {
  */
 export function newKeyId(): string {
   return `si${randomBytes(9).toString('hex')}`;
-}
-
-/** True when `value` has the shape of a self-issued key (checked before any table read: no lookups for junk). */
-export function looksLikeKey(value: string): boolean {
-  return KEY_PATTERN.test(value);
 }
 
 /** Constant-time comparison of two hex hashes (a stored hash against the hash of a presented key). */

@@ -33,11 +33,19 @@ export interface Me {
   keySuspendedAt?: string;
 }
 
-/** The account's key; `value` only when revealed (`GET /me/api-key?reveal=true`). */
+/**
+ * The account's key; `value` only when revealed (`GET /me/api-key?reveal=true`, KeyMode ApiGateway). KeyMode
+ * SelfIssued answers `issued` (and `hint` once a value was issued) and never a value (functions/account/self-issued.ts):
+ * that field is how the portal knows the deployed mode.
+ */
 export interface ApiKeyInfo {
   id: string;
   plan?: string;
   value?: string;
+  /** KeyMode SelfIssued only: whether a value was ever issued (false until the first POST /me/api-key/rotate). */
+  issued?: boolean;
+  /** KeyMode SelfIssued only: `tg_live_` + the value's next 4 characters, once issued. */
+  hint?: string;
   /** When a rotation made the key (ISO 8601); absent for the key onboarding made. */
   createdAt?: string;
   /** The rotated-away key while its overlap lasts: when it stops working. */
@@ -49,6 +57,7 @@ export interface ApiKey {
   value: string;
 }
 
+/** POST /me/api-key/rotate's answer; in KeyMode SelfIssued the one and only time `value` is sent. */
 export interface RotatedKey {
   id: string;
   value: string;

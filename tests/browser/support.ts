@@ -80,10 +80,11 @@ export interface PortalSession {
 
 /**
  * Launches Chromium (launchBrowser) and starts an offline stack with the portal (startTestStack({ portal: true }))
- * side by side. Throws when either fails or the stack serves no portal; whatever had started is closed first.
+ * side by side; `parameterOverrides` deploy the template with other parameter values (e.g. `{ KeyMode: 'SelfIssued' }`).
+ * Throws when either fails or the stack serves no portal; whatever had started is closed first.
  */
-export async function startPortalSession(): Promise<PortalSession> {
-  const [browser, t] = await Promise.allSettled([launchBrowser(), startTestStack({ portal: true })]);
+export async function startPortalSession(parameterOverrides?: Record<string, string>): Promise<PortalSession> {
+  const [browser, t] = await Promise.allSettled([launchBrowser(), startTestStack({ portal: true, ...(parameterOverrides ? { parameterOverrides } : {}) })]);
   if (browser.status === 'fulfilled' && t.status === 'fulfilled' && t.value.stack.portal) {
     return { browser: browser.value, page: browser.value.page, t: t.value, portalUrl: t.value.stack.portal.url };
   }

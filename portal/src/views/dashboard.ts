@@ -1,20 +1,23 @@
 /**
  * The dashboard: waits out onboarding ("setting up your key…"), then shows the plan, the API key (masked, reveal,
- * copy, rotate), usage against the quota, and the billing statement and ledger.
+ * copy, rotate; in KeyMode SelfIssued ./self-issued-key-card.ts: create, shown once, hint, rotate), usage against the
+ * quota, and the billing statement and ledger.
  */
 import { ApiError, type ApiKey, type Billing, type LedgerEntry, type Me } from '../api.ts';
-import { newIdempotencyKey, page, sleep, type App, type ViewContext } from '../app.ts';
+import { page, sleep, type App, type ViewContext } from '../app.ts';
 import { usageChart } from '../chart.ts';
 import { busy, copyText, h, mount, notice } from '../dom.ts';
 import { capitalize, cents, count, dayKey, heldFor, heldRange, limits, longDate, maskKey, money, period, utcDateTime } from '../format.ts';
 import { describeError } from '../messages.ts';
-import { currentKey } from '../key.ts';
+import { currentKey, type CustomerKey } from '../key.ts';
 import { SessionExpiredError } from '../session.ts';
+import { rotateDialog } from './rotate-dialog.ts';
+import { selfIssuedKeyCard } from './self-issued-key-card.ts';
 
 const ONBOARDING_TIMEOUT_MS = 120_000;
 const POLL_MS = 1_000;
 
-type Onboarding = { state: 'active'; key: ApiKey } | { state: 'failed'; reason?: string } | { state: 'timeout' } | { state: 'left' };
+type Onboarding = { state: 'active'; key: CustomerKey } | { state: 'failed'; reason?: string } | { state: 'timeout' } | { state: 'left' };
 
 const STEP_TEXT: Record<string, string> = {
   NONE: 'Creating your account…',
@@ -102,7 +105,6 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
   const reveal = h('button', { type: 'button', 'aria-pressed': 'false' }, 'Reveal');
   const copy = h('button', { type: 'button' }, 'Copy');
   const rotate = h('button', { type: 'button', class: 'danger-outline' }, 'Rotate key…');
-  const confirmBox = h('div', { class: 'confirm-box', hidden: true, role: 'alertdialog', 'aria-label': 'Rotate the API key?', 'aria-describedby': 'rotate-question' });
   const keyId = h('span', { class: 'muted key-id' });
   const details = h('p', { class: 'muted key-details', 'data-testid': 'key-details' });
   const previous = h('div', { class: 'key-previous', 'data-testid': 'key-previous', hidden: true });
@@ -150,19 +152,7 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
       ok ? status.show('Copied your API key to the clipboard.', 'success') : status.show('Copy did not work here: reveal the key and copy it by hand.', 'error'),
     );
   });
-  const closeConfirm = (): void => {
-    confirmBox.hidden = true;
-    confirmBox.replaceChildren();
-    rotate.focus();
-  };
-  confirmBox.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && !confirmBox.querySelector('[aria-busy]')) closeConfirm();
-  });
-  rotate.addEventListener('click', () => {
-    // One Idempotency-Key per confirmation: a retried click cannot rotate twice.
-    const idempotencyKey = newIdempotencyKey('rotate');
-    const go = h('button', { type: 'button', class: 'danger' }, 'Rotate now');
-    const cancel = h('button', { type: 'button' }, 'Cancel');
+  const confirmBox = rotateDialog(rotate, status, () => {
     const overlap = h(
       'select',
       { 'aria-label': 'Keep the current key working for', 'data-testid': 'rotate-overlap' },
@@ -170,41 +160,25 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
       h('option', { value: '3600' }, '1 hour'),
       h('option', { value: '86400' }, '24 hours'),
     ) as HTMLSelectElement;
-    mount(
-      confirmBox,
-      h('p', { id: 'rotate-question' }, 'Rotating gives you a new key. Update your apps with it; the current key keeps working for:'),
-      overlap,
-      h('div', { class: 'actions' }, go, cancel),
-    );
-    confirmBox.hidden = false;
-    // The safe choice has the focus: Enter (or a second click's Enter) must not rotate the key by accident.
-    cancel.focus();
-    cancel.addEventListener('click', closeConfirm);
-    go.addEventListener('click', () => {
-      status.clear();
-      void busy(
-        confirmBox,
-        'Rotating…',
-        async () => {
-          const rotated = await app.api.rotateKey(idempotencyKey, key?.id, Number(overlap.value));
-          key = { id: rotated.id, value: rotated.value };
-          app.session.setApiKey(key);
-          // The new key id reaches the tokens' custom:apiid on refresh.
-          await app.session.refresh().catch(() => undefined);
-          confirmBox.hidden = true;
-          render();
-          await loadDetails().catch(() => undefined);
-          status.show(
-            rotated.previousKeyExpiresAt
-              ? `Your new key is ready. The previous key works until ${utcDateTime(rotated.previousKeyExpiresAt)}.`
-              : 'Your new key is ready. The previous key no longer works.',
-            'success',
-          );
-          rotate.focus();
-        },
-        go,
-      ).catch((error: unknown) => status.show(describeError(error), 'error'));
-    });
+    return {
+      question: 'Rotating gives you a new key. Update your apps with it; the current key keeps working for:',
+      extra: overlap,
+      run: async (idempotencyKey) => {
+        const rotated = await app.api.rotateKey(idempotencyKey, key?.id, Number(overlap.value));
+        key = { id: rotated.id, value: rotated.value };
+        app.session.setApiKey(key);
+        // The new key id reaches the tokens' custom:apiid on refresh.
+        await app.session.refresh().catch(() => undefined);
+        render();
+        await loadDetails().catch(() => undefined);
+        status.show(
+          rotated.previousKeyExpiresAt
+            ? `Your new key is ready. The previous key works until ${utcDateTime(rotated.previousKeyExpiresAt)}.`
+            : 'Your new key is ready. The previous key no longer works.',
+          'success',
+        );
+      },
+    };
   });
   render();
   void loadDetails().catch(() => undefined);
@@ -353,7 +327,7 @@ export function dashboardView({ app, signal }: ViewContext): Node {
     // With the key in hand GET /me answers (it needs the caller's own key).
     const me = await app.api.me();
     if (signal.aborted) return;
-    mount(content, planCard(app, me), keyCard(app, key), usageCard(app), billingCard(app));
+    mount(content, planCard(app, me), key.mode === 'SelfIssued' ? selfIssuedKeyCard(app, key) : keyCard(app, key), usageCard(app), billingCard(app));
   })().catch((error: unknown) => {
     // An ended session is handled in one place (the shell: back to sign-in, then back here).
     if (error instanceof SessionExpiredError) return;

@@ -1,7 +1,8 @@
 /**
  * "API reference": every route of the OpenAPI document (openapi.json beside this page, generated from the handlers'
  * schemas) with its auth, parameters, request and response examples, errors, and snippets in curl, JavaScript and
- * Python with the signed-in customer's key filled in; and "Try it" for each route (path and query parameters, body,
+ * Python with the signed-in customer's key filled in (KeyMode SelfIssued: the one this tab saw when it was issued, or
+ * pasted: ./paste-key.ts); and "Try it" for each route (path and query parameters, body,
  * any method), showing the status, the response headers the browser may read (request id, Retry-After) and the body.
  * A plain page of our own: a rendering library would outweigh the rest of the portal.
  */
@@ -21,7 +22,8 @@ import {
   type DocOperation,
   type OpenApiDocument,
 } from '../reference/snippets.ts';
-import { currentKey } from '../key.ts';
+import { currentKey, type CustomerKey } from '../key.ts';
+import { pasteKeyForm } from './paste-key.ts';
 
 const AUTH_TEXT: Record<DocOperation['auth'], string> = {
   none: 'No auth',
@@ -40,10 +42,10 @@ async function loadDocument(): Promise<OpenApiDocument> {
 }
 
 /** The signed-in customer's key, or undefined (signed out, or no key yet while onboarding). */
-async function customerKey(app: App): Promise<string | undefined> {
+async function customerKey(app: App): Promise<CustomerKey | undefined> {
   if (!app.session.current()) return undefined;
   try {
-    return (await currentKey(app)).value;
+    return await currentKey(app);
   } catch {
     return undefined;
   }
@@ -62,7 +64,8 @@ function prettyBody(response: RawResponse): string {
   }
 }
 
-function operationCard(app: App, op: DocOperation, key: string | undefined): HTMLElement {
+/** `noKey`: why a call that needs the key cannot be made (no key yet, or KeyMode SelfIssued's value not pasted). */
+function operationCard(app: App, op: DocOperation, key: string | undefined, noKey: string): HTMLElement {
   const status = notice();
   // Snippets show the key itself (the customer's own) and the ID token as $TOKEN: it expires within the hour.
   const shown: Credentials = { token: '$TOKEN', apiKey: key ?? '$API_KEY' };
@@ -118,7 +121,7 @@ function operationCard(app: App, op: DocOperation, key: string | undefined): HTM
     status.clear();
     void busy(form, 'Sending…', async () => {
       if (op.auth !== 'none' && !app.session.current()) throw new Error('Sign in to call this route.');
-      if (needsKey(op.auth) && !key) throw new Error('Your API key is not ready yet: open the dashboard, then come back.');
+      if (needsKey(op.auth) && !key) throw new Error(noKey);
       const token = needsToken(op.auth) ? await app.session.idToken() : '';
       const r = request({ token, apiKey: key ?? '' });
       const response = await app.api.raw(r.method, r.pathAndQuery, Object.fromEntries(Object.entries(r.headers).filter(([n]) => n !== 'Content-Type')), r.body);
@@ -172,15 +175,22 @@ function operationCard(app: App, op: DocOperation, key: string | undefined): HTM
 }
 
 export async function referenceView({ app }: ViewContext): Promise<Node> {
-  const [doc, key] = await Promise.all([loadDocument(), customerKey(app)]);
+  const [doc, customer] = await Promise.all([loadDocument(), customerKey(app)]);
   const operations = operationsOf(doc);
   const tags = [...new Set(operations.map((op) => op.tag))];
+  // SelfIssued: the value only if this tab saw it or it was pasted; the server cannot send it.
+  const key = customer?.value;
+  const selfIssued = customer?.mode === 'SelfIssued';
+  const noKey = selfIssued ? 'Paste your API key at the top of this page first.' : 'Your API key is not ready yet: open the dashboard, then come back.';
   return page(
     'API reference',
     key
       ? 'Every route, with your API key filled in. Where a route takes the ID token, set TOKEN to yours (POST /auth/sign-in answers it); "Try it" sends your own.'
-      : 'Every route. Sign in to see the snippets with your API key and to try the protected routes.',
+      : selfIssued
+        ? 'Every route. Paste your API key below to see it in the snippets and to try the routes that need it.'
+        : 'Every route. Sign in to see the snippets with your API key and to try the protected routes.',
+    customer?.mode === 'SelfIssued' && key === undefined ? pasteKeyForm(app, customer, () => app.navigate('/reference')) : null,
     h('p', null, h('a', { href: 'openapi.json', download: 'tollgate-openapi.json' }, 'Download the OpenAPI document')),
-    tags.map((tag) => h('section', { 'aria-label': tag }, h('h2', null, tag), operations.filter((op) => op.tag === tag).map((op) => operationCard(app, op, key)))),
+    tags.map((tag) => h('section', { 'aria-label': tag }, h('h2', null, tag), operations.filter((op) => op.tag === tag).map((op) => operationCard(app, op, key, noKey)))),
   );
 }

@@ -1,15 +1,17 @@
 /**
  * "Try it": one call to the protected API with the customer's ID token and key, showing the status, the latency and
  * the body, and the same call as a copy-paste `curl` line. The page fetches the key itself (GET /me/api-key, token
- * only), so it works opened directly or right after sign-in.
+ * only), so it works opened directly or right after sign-in. In KeyMode SelfIssued the server cannot send the value:
+ * the page uses the one this tab saw when it was issued, or asks for it (./paste-key.ts).
  */
-import { ApiError, type ApiKey, type RawResponse } from '../api.ts';
+import { ApiError, type RawResponse } from '../api.ts';
 import { page, type ViewContext } from '../app.ts';
 import { busy, copyText, field, h, mount, notice } from '../dom.ts';
 import { shellQuote } from '../format.ts';
-import { currentKey } from '../key.ts';
+import { currentKey, type CustomerKey } from '../key.ts';
 import { describeError } from '../messages.ts';
 import { SessionExpiredError } from '../session.ts';
+import { pasteKeyForm } from './paste-key.ts';
 
 interface Endpoint {
   method: 'GET' | 'POST';
@@ -67,8 +69,14 @@ export function curlLine(method: string, url: string, token: string | undefined,
   return parts.join(' \\\n  ');
 }
 
+/** KeyMode SelfIssued answers these two differently (functions/key-authorizer: 401 for a bad key, 403 over a limit). */
+const SELF_ISSUED_STATUS_WORDS: Record<number, string> = {
+  401: 'Refused: no API key, an unknown or revoked one, or an expired token',
+  403: 'Refused: over your plan’s rate or quota, or not your key',
+};
+
 /** The key, or why there is none yet (onboarding still running: 409 with the account's status). */
-async function loadKey(ctx: ViewContext): Promise<{ key?: ApiKey; problem?: string }> {
+async function loadKey(ctx: ViewContext): Promise<{ key?: CustomerKey; problem?: string }> {
   try {
     return { key: await currentKey(ctx.app) };
   } catch (error) {
@@ -81,6 +89,10 @@ async function loadKey(ctx: ViewContext): Promise<{ key?: ApiKey; problem?: stri
 export async function tryView(ctx: ViewContext): Promise<Node> {
   const { app } = ctx;
   const { key, problem } = await loadKey(ctx);
+  // SelfIssued: the value only if this tab saw it or it was pasted; the server cannot send it.
+  const keyValue = key?.value;
+  const pasteKey = key?.mode === 'SelfIssued' && keyValue === undefined ? pasteKeyForm(app, key, () => app.navigate('/try')) : null;
+  const statusWords = key?.mode === 'SelfIssued' ? { ...STATUS_WORDS, ...SELF_ISSUED_STATUS_WORDS } : STATUS_WORDS;
   const status = notice();
   const select = h('select', { name: 'endpoint' }, ENDPOINTS.map((e, i) => h('option', { value: String(i) }, e.label)));
   const bodyInput = h('textarea', { name: 'body', rows: 5, spellcheck: 'false', class: 'mono' });
@@ -104,7 +116,7 @@ export async function tryView(ctx: ViewContext): Promise<Node> {
   };
   const showCurl = (): void => {
     // What is shown names the secrets; the Copy button puts the real values in.
-    curl.textContent = validBody() ? curlLine(endpoint().method, url(), app.api.sendsIdToken(endpoint().path) ? '$TOKEN' : undefined, key ? '$API_KEY' : undefined, bodyText(), true) : 'Fix the JSON body to see the curl line.';
+    curl.textContent = validBody() ? curlLine(endpoint().method, url(), app.api.sendsIdToken(endpoint().path) ? '$TOKEN' : undefined, keyValue || key?.mode === 'SelfIssued' ? '$API_KEY' : undefined, bodyText(), true) : 'Fix the JSON body to see the curl line.';
   };
   const onEndpoint = (): void => {
     const e = endpoint();
@@ -119,7 +131,7 @@ export async function tryView(ctx: ViewContext): Promise<Node> {
     void (async () => {
       if (!validBody()) return status.show('The request body is not valid JSON.', 'error');
       const token = app.api.sendsIdToken(endpoint().path) ? await app.session.idToken() : undefined;
-      const ok = await copyText(curlLine(endpoint().method, url(), token, key?.value, bodyText()));
+      const ok = await copyText(curlLine(endpoint().method, url(), token, keyValue, bodyText()));
       status.show(ok ? 'Copied, with your token and key filled in. Do not share it.' : 'Copy did not work here.', ok ? 'success' : 'error');
     })().catch((error: unknown) => status.show(describeError(error), 'error'));
   });
@@ -148,7 +160,7 @@ export async function tryView(ctx: ViewContext): Promise<Node> {
           'div',
           { class: 'response-meta' },
           h('span', { class: `status-pill ${ok ? 'ok' : 'bad'}`, 'data-testid': 'try-status' }, String(response.status)),
-          h('span', null, STATUS_WORDS[response.status] ?? response.statusText),
+          h('span', null, statusWords[response.status] ?? response.statusText),
           h('span', { class: 'muted', 'data-testid': 'try-latency' }, `${response.ms} ms`),
         ),
         h('pre', { class: 'response-body', tabindex: '0', 'aria-label': 'Response body' }, prettyBody(response)),
@@ -160,6 +172,7 @@ export async function tryView(ctx: ViewContext): Promise<Node> {
   return page(
     'Try it',
     key ? (app.api.sendsIdToken('/links') ? 'Call the API as yourself: your ID token goes in Authorization, your key in x-api-key.' : 'Call the API as yourself: your key goes in x-api-key; the data API needs no token.') : problem,
+    pasteKey,
     status.el,
     form,
     h('section', { class: 'card', 'aria-labelledby': 'response-heading' }, h('h2', { id: 'response-heading' }, 'Response'), result),
