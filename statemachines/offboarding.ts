@@ -9,7 +9,7 @@ const CLOSING = S('CLOSING');
 /** KeyMode (template parameter): in SelfIssued the account's apiKeyId is a key slot id, not an API Gateway key. */
 const KEY_MODE = '$.account.keyMode';
 const SELF_ISSUED_KEYS = '${SelfIssuedKeysTable}';
-const SELF_ISSUED_HASH = '$.slot.Item.hash.S';
+const SELF_ISSUED_HASH = '$.slot.Attributes.hash.S';
 /** UpdateApiKey enabled=false of the key at `keyPath`; a key already gone counts as done. */
 const disableKey = (keyPath: string, comment: string, next: string) =>
   sdk(
@@ -59,18 +59,27 @@ export default machine(
     ),
     HasKey: choice(
       [
-        { Variable: KEY_MODE, StringEquals: 'SelfIssued', Next: 'SelfIssuedSlot' },
+        { Variable: KEY_MODE, StringEquals: 'SelfIssued', Next: 'CloseSelfIssuedSlot' },
         { ...isPresent(KEY_ID), Next: 'DisableKey' },
       ],
       'HasPreviousKey',
     ),
-    SelfIssuedSlot: dynamodb(
-      'getItem',
-      { TableName: SELF_ISSUED_KEYS, Key: { pk: S("States.Format('CUSTOMER#{}', $.userId)") }, ConsistentRead: true, ProjectionExpression: '#h', ExpressionAttributeNames: { '#h': 'hash' } },
+    CloseSelfIssuedSlot: dynamodb(
+      'updateItem',
       {
-        Comment: "KeyMode SelfIssued: no API Gateway key to disable. The customer's key slot names the hash of their current key (never its value).",
+        TableName: SELF_ISSUED_KEYS,
+        Key: { pk: S("States.Format('CUSTOMER#{}', $.userId)") },
+        UpdateExpression: 'SET #status = :closed',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':closed': S('closed') },
+        ReturnValues: 'ALL_NEW',
+      },
+      {
+        Comment:
+          "KeyMode SelfIssued: no API Gateway key to disable. Closes the customer's key slot and reads the hash of their current key (never its value) in one write: a rotation swaps a key into an active slot only, so one that raced this either committed first (this reads its new hash) or fails. Safe to repeat; no slot (never onboarded) counts as done.",
         ResultPath: '$.slot',
-        Catch: [onAny('RecordFailure')],
+        Catch: [on('DynamoDB.ConditionalCheckFailedException', 'FinalStatement', null), onAny('RecordFailure')],
         Next: 'HasSelfIssuedKey',
       },
     ),
