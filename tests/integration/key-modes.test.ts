@@ -223,6 +223,10 @@ describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
           await super.attachKey(usagePlanId, keyId);
           await offboard(); // offboarding reads the account now: it still names the old key
         }
+
+        // The rotation's own clean-up of its new key fails (DeleteApiKey is limited to 5/s per account): offboarding's
+        // LeftoverKeys must have removed it already.
+        override async deleteKey(): Promise<void> {}
       }
       const keys = new RacingKeys(t.clients.apigateway);
       outcome = await rotateApiKey(
@@ -237,7 +241,7 @@ describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
         },
         { userId: c.userId, fromKeyId: c.keyId, requestKey: 'race-rotation' },
       ).catch((error: unknown) => error);
-      // Refused before its commit (the user is gone, or the account no longer ACTIVE), its new key deleted.
+      // Refused before its commit (the account no longer ACTIVE, or the user gone), its new key deleted by offboarding.
       expect(outcome).toMatchObject({ statusCode: expect.any(Number) });
       expect([403, 409]).toContain((outcome as { statusCode: number }).statusCode);
       const left = (await t.clients.apigateway.send(new GetApiKeysCommand({ limit: 500 }))).items ?? [];
