@@ -9,7 +9,7 @@ const CLOSING = S('CLOSING');
 /** KeyMode (template parameter): in SelfIssued the account's apiKeyId is a key slot id, not an API Gateway key. */
 const KEY_MODE = '$.account.keyMode';
 const SELF_ISSUED_KEYS = '${SelfIssuedKeysTable}';
-const SELF_ISSUED_HASH = '$.slot.Item.hash.S';
+const SELF_ISSUED_HASH = '$.slot.Attributes.hash.S';
 /** UpdateApiKey enabled=false of the key at `keyPath`; a key already gone counts as done. */
 const disableKey = (keyPath: string, comment: string, next: string) =>
   sdk(
@@ -22,7 +22,7 @@ const deleteUser = (o: Parameters<typeof sdk>[3]) =>
   sdk('cognitoidentityprovider', 'adminDeleteUser', { UserPoolId: '${UserPoolId}', Username: '$.userId' }, { ResultPath: null, ...o });
 
 export default machine(
-  'Offboarding (user deleted by an administrator or by themselves): mark the account CLOSING, disable the API key and a key in its rotation overlap (they stop working at once; KeyMode SelfIssued: revoke the customer\'s self-issued key instead), record ACCOUNT_CLOSED and the final statement prorated to the closing, detach the key from every plan, delete it (ApiGateway mode), delete the Cognito user, mark the account CLOSED. Exactly once per user by execution name offboard-<sub>; every step tolerates \'already done\'. Input: {"userId": "<sub>", "reason": "USER_DELETED" | "SELF_SERVICE"}.',
+  'Offboarding (user deleted by an administrator or by themselves): mark the account CLOSING, disable the API key and a key in its rotation overlap (they stop working at once; KeyMode SelfIssued: revoke the customer\'s self-issued key instead), record ACCOUNT_CLOSED and the final statement prorated to the closing, detach the key from every plan, delete it and any other key named after the user (ApiGateway mode), delete the Cognito user, mark the account CLOSED. Exactly once per user by execution name offboard-<sub>; every step tolerates \'already done\'. Input: {"userId": "<sub>", "reason": "USER_DELETED" | "SELF_SERVICE"}.',
   'LoadAccount',
   {
     LoadAccount: dynamodb('getItem', { TableName: ACCOUNTS, Key: USER, ConsistentRead: true }, { ResultPath: '$.loaded', Next: 'CheckAccount' }),
@@ -59,18 +59,27 @@ export default machine(
     ),
     HasKey: choice(
       [
-        { Variable: KEY_MODE, StringEquals: 'SelfIssued', Next: 'SelfIssuedSlot' },
+        { Variable: KEY_MODE, StringEquals: 'SelfIssued', Next: 'CloseSelfIssuedSlot' },
         { ...isPresent(KEY_ID), Next: 'DisableKey' },
       ],
       'HasPreviousKey',
     ),
-    SelfIssuedSlot: dynamodb(
-      'getItem',
-      { TableName: SELF_ISSUED_KEYS, Key: { pk: S("States.Format('CUSTOMER#{}', $.userId)") }, ConsistentRead: true, ProjectionExpression: '#h', ExpressionAttributeNames: { '#h': 'hash' } },
+    CloseSelfIssuedSlot: dynamodb(
+      'updateItem',
       {
-        Comment: "KeyMode SelfIssued: no API Gateway key to disable. The customer's key slot names the hash of their current key (never its value).",
+        TableName: SELF_ISSUED_KEYS,
+        Key: { pk: S("States.Format('CUSTOMER#{}', $.userId)") },
+        UpdateExpression: 'SET #status = :closed',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':closed': S('closed') },
+        ReturnValues: 'ALL_NEW',
+      },
+      {
+        Comment:
+          "KeyMode SelfIssued: no API Gateway key to disable. Closes the customer's key slot and reads the hash of their current key (never its value) in one write: a rotation swaps a key into an active slot only, so one that raced this either committed first (this reads its new hash) or fails. Safe to repeat; no slot (never onboarded) counts as done.",
         ResultPath: '$.slot',
-        Catch: [onAny('RecordFailure')],
+        Catch: [on('DynamoDB.ConditionalCheckFailedException', 'FinalStatement', null), onAny('RecordFailure')],
         Next: 'HasSelfIssuedKey',
       },
     ),
@@ -115,7 +124,7 @@ export default machine(
         { Variable: KEY_MODE, StringEquals: 'SelfIssued', Next: 'DeleteUser' },
         { ...isPresent(KEY_ID), Next: 'UsagePlans' },
       ],
-      'DeleteUser',
+      'LeftoverKeys',
       'KeyMode SelfIssued: no API Gateway key or usage plan key to remove (the revoked key record stays, as after a rotation).',
     ),
     UsagePlans: pass({
@@ -150,8 +159,46 @@ export default machine(
       'apigateway',
       'deleteApiKey',
       { ApiKey: KEY_ID },
-      { ResultPath: null, Catch: [on('ApiGateway.NotFoundException', 'DeleteUser', null), onAny('RecordFailure')], Next: 'DeleteUser' },
+      { ResultPath: null, Catch: [on('ApiGateway.NotFoundException', 'LeftoverKeys', null), onAny('RecordFailure')], Next: 'LeftoverKeys' },
     ),
+    LeftoverKeys: sdk(
+      'apigateway',
+      'getApiKeys',
+      // IncludeValues false: key values never enter the execution's data or history.
+      { NameQuery: '$.userId', IncludeValues: false, Limit: 500 },
+      {
+        Comment:
+          "Every other key named after the user (onboarding and rotations name keys <sub>): one a rotation created after its lock but could not commit once MarkClosing had landed, whose own clean-up (DeleteApiKey in its compensation) failed or has not run yet. NameQuery is a prefix: each key's name is compared exactly below.",
+        // The whole answer (ids, names, tags; no values): a ResultSelector on `$.Items` would fail when there are none.
+        ResultPath: '$.leftover',
+        Catch: [onAny('RecordFailure')],
+        Next: 'HasLeftoverKeys',
+      },
+    ),
+    HasLeftoverKeys: choice([{ ...isPresent('$.leftover.Items[0]'), Next: 'DeleteLeftoverKeys' }], 'DeleteUser'),
+    DeleteLeftoverKeys: {
+      Type: 'Map',
+      ItemsPath: '$.leftover.Items',
+      MaxConcurrency: 1,
+      ItemSelector: { 'KeyId.$': '$$.Map.Item.Value.Id', 'Name.$': '$$.Map.Item.Value.Name', 'UserId.$': '$.userId' },
+      ItemProcessor: {
+        ProcessorConfig: { Mode: 'INLINE' },
+        StartAt: 'IsTheUsers',
+        States: {
+          IsTheUsers: choice([{ Variable: '$.Name', StringEqualsPath: '$.UserId', Next: 'DeleteLeftoverKey' }], 'NotTheUsers'),
+          DeleteLeftoverKey: sdk(
+            'apigateway',
+            'deleteApiKey',
+            { ApiKey: '$.KeyId' },
+            { ResultPath: null, Catch: [on('ApiGateway.NotFoundException', 'NotTheUsers', null)], End: true },
+          ),
+          NotTheUsers: { Type: 'Pass', End: true },
+        },
+      },
+      ResultPath: null,
+      Catch: [onAny('RecordFailure')],
+      Next: 'DeleteUser',
+    },
     DeleteUser: deleteUser({
       Comment: "A self-service deletion deletes the user here; after an administrator's deletion the user is gone already.",
       Catch: [on('CognitoIdentityProvider.UserNotFoundException', 'MarkClosed', null), onAny('RecordFailure')],

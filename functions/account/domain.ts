@@ -61,14 +61,15 @@ export interface UserDirectory {
 
 export interface AccountKeyWriter {
   /**
-   * Takes the account's rotation lock for `lockId` if the account is ACTIVE, still holds `fromKeyId`, has no plan
+   * Takes the account's rotation lock for `lockId` if the account is ACTIVE, not suspended, still holds `fromKeyId`, has no plan
    * change pending, and no other rotation holds an unexpired lock (the same `lockId` may take it again: a retry).
    * False if any of that does not hold. The lock expires at `until`, so a crashed rotation cannot block the account.
    */
   lockRotation(userId: string, fromKeyId: string, lockId: string, now: Date, until: Date): Promise<boolean>;
   /**
-   * Points the account at `newKeyId` and releases the rotation lock, if the account is still ACTIVE on `plan` with
-   * `oldKeyId`, no plan change pending, and the lock is still `lockId`; false if any of that no longer holds.
+   * Points the account at `newKeyId` and releases the rotation lock, if the account is still ACTIVE (not CLOSING: an
+   * offboarding that came first read the old key) and not suspended, on `plan` with `oldKeyId`, no plan change
+   * pending, and the lock is still `lockId`; false if any of that no longer holds.
    */
   swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date, previous?: PreviousKey): Promise<boolean>;
   /** Forgets the rotated-away key `keyId` once it is retired (no-op if the account holds another or none). */
@@ -193,9 +194,18 @@ async function periodUsed(deps: AccountDeps, account: ActiveAccount, usagePlanId
   return days.reduce((sum, used) => sum + used, 0);
 }
 
+/**
+ * A rotation asked for while the account's key is suspended (its Cognito user is disabled: the account reconciler,
+ * functions/reconcile): refused, or the disabled user would get a working key.
+ */
+export function keySuspended(keySuspendedAt?: string): ForbiddenError {
+  return new ForbiddenError('The user is disabled: the API key is suspended and cannot be rotated', 'KeySuspended', keySuspendedAt ? { keySuspendedAt } : undefined);
+}
+
 /** Why the account refused the rotation: the caller should hear the reason, not a bare conflict. */
-async function rotationConflict(deps: AccountDeps, userId: string, oldKeyId: string): Promise<ConflictError> {
+async function rotationConflict(deps: AccountDeps, userId: string, oldKeyId: string): Promise<HttpError> {
   const account = (await deps.accounts.get(userId)) as PlanAccount | undefined;
+  if (account?.keySuspendedAt !== undefined) return keySuspended(account.keySuspendedAt);
   if (account?.pendingPlanChange !== undefined) {
     return new ConflictError('A plan change is in progress', { executionId: account.pendingPlanChange });
   }
@@ -260,6 +270,7 @@ export interface RotationInput {
 export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Promise<Rotation> {
   const { userId, fromKeyId, requestKey } = input;
   const account = await activeAccount(deps, userId);
+  if (account.keySuspendedAt !== undefined) throw keySuspended(account.keySuspendedAt);
   if (account.pendingPlanChange !== undefined) {
     throw new ConflictError('A plan change is in progress; rotate the key once it has finished', {
       executionId: account.pendingPlanChange,
@@ -325,6 +336,8 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
     logger.warn('Key rotation failed before commit; compensating', { keyId: newKeyId, errorName: errorName(error) });
     await compensate(deps, userId, oldKeyId, newKeyId, userUpdated);
     await releaseLock(deps, userId, requestKey);
+    // The old key vanished under the rotation (GetUsage NotFound: an offboarding deleted it): say why, not a 500.
+    if (isNotFound(error)) throw await rotationConflict(deps, userId, oldKeyId);
     throw failure(error);
   }
   logger.info('API key rotated', { keyId: newKeyId, previousKeyId: oldKeyId, quotaCarriedOver, retireAt });

@@ -1,11 +1,11 @@
 import { requireActive, type PlanAccount } from '#shared/accounts';
 import { accountCaller } from '#shared/caller';
-import { ConflictError } from '#shared/errors';
+import { ConflictError, type HttpError } from '#shared/errors';
 import { json, parseBody, parseParams, type Routes } from '#shared/http';
 import { logger } from '#shared/logger';
 import { issueKey, newKeyId } from '#shared/self-issued-keys';
-import type { SelfIssuedKeysStore } from '#shared/tables/self-issued-keys';
-import { KEY_CHANGED, ROTATION_LOCK_MS, type AccountDeps } from './domain.ts';
+import type { CustomerKey, SelfIssuedKeysStore } from '#shared/tables/self-issued-keys';
+import { KEY_CHANGED, ROTATION_LOCK_MS, keySuspended, type AccountDeps } from './domain.ts';
 import { idempotencyKeyOf } from './request.ts';
 import { revealQuery, rotateBody } from './schemas.ts';
 
@@ -17,9 +17,11 @@ import { revealQuery, rotateBody } from './schemas.ts';
  * first rotation: onboarding creates the key slot (id, plan) but shows nothing to anyone (functions/api-key/self-issued.ts).
  *
  * Rotation: the account's rotation lock (as in the per-key mode), a new key stored by hash, the customer's slot
- * swapped conditionally from the old key id (a racing rotation loses with 409 and its key is revoked), the old key
- * revoked at once (no overlap in this mode), `custom:apiid` and the account pointed at the new id. A retry of a
- * rotation that committed finds the account on the new id: 409 KEY_CHANGED with `fromKeyId`, never a second key.
+ * swapped conditionally from the old key id while the slot is active (a racing rotation loses with 409 and its key is
+ * revoked; so does one racing an offboarding, 409, or a suspension, 403), the old key revoked at once (no overlap in
+ * this mode), `custom:apiid` and the account pointed at the new id. A retry of a rotation that committed finds the
+ * account on the new id: 409 KEY_CHANGED with `fromKeyId`, never a second key. A suspended account (the user is
+ * disabled: `keySuspendedAt`, or the slot `suspended`) cannot rotate: 403 KeySuspended.
  */
 export type SelfIssuedDeps = Pick<AccountDeps, 'accounts' | 'users' | 'accountKeys' | 'now'> & { store: SelfIssuedKeysStore };
 
@@ -48,8 +50,20 @@ export interface SelfIssuedRotation {
   plan: string;
 }
 
+/**
+ * Why the slot refuses a rotation, if it does: suspended (the user is disabled) 403, closed (offboarding) 409, another
+ * key (a rotation that won) 409 KEY_CHANGED.
+ */
+function slotRefusal(slot: CustomerKey | undefined, oldKeyId: string, keySuspendedAt: string | undefined): HttpError | undefined {
+  if (slot?.status === 'suspended') return keySuspended(keySuspendedAt);
+  if (slot?.status === 'closed') return new ConflictError('The account is being closed', { status: 'CLOSING' });
+  if (slot === undefined || slot.keyId !== oldKeyId) return new ConflictError(KEY_CHANGED);
+  return undefined;
+}
+
 export async function rotateSelfIssued(deps: SelfIssuedDeps, userId: string, requestKey: string, fromKeyId?: string): Promise<SelfIssuedRotation> {
   const account = requireActive((await deps.accounts.get(userId)) as PlanAccount | undefined);
+  if (account.keySuspendedAt !== undefined) throw keySuspended(account.keySuspendedAt);
   if (fromKeyId !== undefined && account.apiKeyId !== fromKeyId) throw new ConflictError(KEY_CHANGED);
   const oldKeyId = account.apiKeyId;
   const now = deps.now();
@@ -57,17 +71,21 @@ export async function rotateSelfIssued(deps: SelfIssuedDeps, userId: string, req
     throw new ConflictError(KEY_CHANGED);
   }
   const slot = await deps.store.getCustomer(userId);
-  if (slot === undefined || slot.keyId !== oldKeyId) {
+  const refused = slotRefusal(slot, oldKeyId, account.keySuspendedAt);
+  if (slot === undefined || refused !== undefined) {
     await deps.accountKeys.releaseRotation(userId, requestKey);
-    throw new ConflictError(KEY_CHANGED);
+    throw refused ?? new ConflictError(KEY_CHANGED);
   }
   const issued = issueKey();
   const keyId = newKeyId();
   await deps.store.putKey(issued.hash, { customerId: userId, plan: account.plan, status: 'active', hint: issued.hint, createdAt: now.toISOString() });
+  // The commit point, one conditional write on the slot: it holds only while the slot still names the old key and is
+  // active. An offboarding (CloseSelfIssuedSlot) or a suspension that wrote the slot first read the OLD hash, so this
+  // swap must fail; one that writes it after reads, and revokes or suspends, the new hash.
   if (!(await deps.store.swapCustomerKey(userId, oldKeyId, { keyId, hash: issued.hash }))) {
     await deps.store.revokeKey(issued.hash);
     await deps.accountKeys.releaseRotation(userId, requestKey);
-    throw new ConflictError(KEY_CHANGED);
+    throw slotRefusal(await deps.store.getCustomer(userId), oldKeyId, account.keySuspendedAt) ?? new ConflictError(KEY_CHANGED);
   }
   if (slot.hash !== undefined) await deps.store.revokeKey(slot.hash);
   await deps.users.setApiKeyId(userId, keyId);

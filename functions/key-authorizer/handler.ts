@@ -19,6 +19,8 @@ import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../shared/tables/
  * `SelfIssued` (makeHandler): verifies a self-issued key on every request (ReauthorizeEvery 0: a cached Allow would
  * let requests through without counting them) and enforces the customer's plan itself:
  * - no key, not of the `tg_live_` shape, unknown or revoked → fails with "Unauthorized" (API Gateway: 401);
+ * - suspended (the customer's Cognito user is disabled; the account reconciler) → Deny (403), context.reason
+ *   `suspended`, nothing counted;
  * - over the plan's quota for the period, or over its rate in the current second → Deny (403), context.reason
  *   `quota` / `rate` (a Lambda authorizer cannot answer 429 itself; see README "Key modes");
  * - otherwise Allow on the stage, `principalId` = customer id, context { customerId, plan, used }, and
@@ -70,7 +72,9 @@ export function makeHandler(deps: AuthorizerDeps) {
     const value = apiKeyHeader(event.headers);
     if (!looksLikeKey(value)) throw new Error('Unauthorized');
     const record = await deps.store.getKey(hashKey(value));
-    if (record === undefined || record.status !== 'active') throw new Error('Unauthorized');
+    if (record === undefined || record.status === 'revoked') throw new Error('Unauthorized');
+    // The customer's Cognito user is disabled (the account reconciler): refused, as API Gateway refuses a disabled key.
+    if (record.status !== 'active') return policy('Deny', event.methodArn, record.customerId, { customerId: record.customerId, reason: 'suspended' });
     const plan = findPlan(deps.catalog(), record.plan);
     if (plan === undefined) throw new Error(`customer ${record.customerId} has plan ${record.plan}, which is not in PLAN_CATALOG`);
     const now = deps.now();

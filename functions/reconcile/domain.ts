@@ -3,7 +3,8 @@ import { logger } from '#shared/logger';
 import { redriveSuffix } from '#shared/workflows';
 
 /**
- * The account reconciler's decisions (./handler.ts wires them to DynamoDB, Cognito, API Gateway and Step Functions)
+ * The account reconciler's decisions (./handler.ts wires them to DynamoDB, Cognito, API Gateway or the SelfIssuedKeys
+ * table by KeyMode, and Step Functions)
  * (EventBridge Scheduler, every 5 minutes; offline: invoke it, e.g. `npm run invoke --
  * ReconcileAccountsFunction --event events/reconcile-accounts.json`). Cognito has no trigger for AdminDeleteUser or
  * AdminDisableUser (https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-working-with-lambda-triggers.html
@@ -18,11 +19,15 @@ import { redriveSuffix } from '#shared/workflows';
  *   so each state gets one more attempt. The same for an account CLOSING whose user still exists (a self-service
  *   deletion that failed before deleting the user). (A start with the name and input of a RUNNING execution returns that
  *   execution: it counts as started, but nothing new runs.)
- * - `Enabled: false` on an ACTIVE account → suspend: the API key is disabled (UpdateApiKey `/enabled` `false`; API
- *   Gateway then refuses it with 403) and the account records `keySuspendedAt`. The authorizer never looks at the
- *   user's state, so without this a disabled user's unexpired ID token and key keep working.
- * - `Enabled: true` on an account with `keySuspendedAt` → restore: the key is enabled again and the mark removed.
- *   Key first, mark second, so a run that fails between them is finished by the next one.
+ * - `Enabled: false` on an ACTIVE account → suspend: the key is disabled and the account records `keySuspendedAt`.
+ *   KeyMode ApiGateway: UpdateApiKey `/enabled` `false` (API Gateway then refuses it with 403). KeyMode SelfIssued
+ *   (`apiKeyId` is a key slot id `si…`, not an API Gateway key): the customer's slot and current key record are marked
+ *   `suspended` (the key authorizer then refuses it with 403; a rotation can no longer swap in a new key). The
+ *   authorizer never looks at the user's state, so without this a disabled user's unexpired ID token and key keep
+ *   working. While `keySuspendedAt` is set, rotations are refused (403), so no new key works either.
+ * - `Enabled: true` on an account with `keySuspendedAt` → restore: the key is enabled again (SelfIssued: slot and
+ *   key record `active`) and the mark removed. Key first, mark second, so a run that fails between them is finished by
+ *   the next one.
  * - The user's `email` differs from the account's (not CLOSING) → the account takes the pool's. The pool changes a
  *   user's email only once the new address is verified (UserAttributeUpdateSettings AttributesRequireVerificationBeforeUpdate
  *   [email]), and Cognito has no trigger for that verification (PostConfirmation fires for sign-up and password reset
@@ -43,8 +48,8 @@ export interface ReconcileDeps {
   offboard(userId: string, redrive?: string): Promise<boolean>;
   /** Epoch milliseconds. */
   now(): number;
-  /** Enables or disables the API key; a key that no longer exists is left alone. */
-  setKeyEnabled(apiKeyId: string, enabled: boolean): Promise<void>;
+  /** Enables or disables the account's key (`apiKeyId` of `userId`); a key that no longer exists is left alone. */
+  setKeyEnabled(apiKeyId: string, enabled: boolean, userId: string): Promise<void>;
   /** Records (`suspended`) or clears the suspension, if the account still is ACTIVE with this key. */
   markSuspended(userId: string, apiKeyId: string, suspended: boolean): Promise<void>;
   /** Writes the pool's (verified) email to the account, unless it is closing or closed; false when it was not written. */
@@ -101,7 +106,7 @@ async function reconcileOne(deps: ReconcileDeps, account: Account, report: Recon
   if (account.status !== 'ACTIVE' || !account.apiKeyId) return;
   const suspended = account.keySuspendedAt !== undefined;
   if (user.enabled === suspended) {
-    await deps.setKeyEnabled(account.apiKeyId, user.enabled);
+    await deps.setKeyEnabled(account.apiKeyId, user.enabled, account.userId);
     await deps.markSuspended(account.userId, account.apiKeyId, !user.enabled);
     if (user.enabled) report.restored += 1;
     else report.suspended += 1;

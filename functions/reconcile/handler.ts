@@ -4,12 +4,14 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { isNotFound, isUserNotFound, unless } from '#shared/aws-errors';
 import { requireEnv } from '#shared/env';
+import { keyModeFrom } from '#shared/key-mode';
 import { withLambda } from '#shared/lambda';
 import { DynamoAccountReconciler } from '#shared/tables/accounts';
+import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '#shared/tables/self-issued-keys';
 import { startOffboarding } from '#shared/workflows';
 import { reconcile, type ReconcileDeps } from './domain.ts';
 
-/** ReconcileAccountsFunction (every 5 minutes): ./domain.ts's reconcile, wired to the Accounts table, the pool, API Gateway and the offboarding workflow. */
+/** ReconcileAccountsFunction (every 5 minutes): ./domain.ts's reconcile, wired to the Accounts table, the pool, the key (API Gateway or SelfIssuedKeys by KEY_MODE) and the offboarding workflow. */
 
 
 const accountsTable = requireEnv('ACCOUNTS_TABLE');
@@ -21,6 +23,19 @@ const apiGateway = new APIGatewayClient({ maxAttempts: 5, retryMode: 'adaptive' 
 
 const table = new DynamoAccountReconciler(accountsTable);
 
+/** KeyMode ApiGateway: UpdateApiKey `/enabled` (API Gateway refuses a disabled key with 403). */
+async function apiGatewayKeyEnabled(apiKeyId: string, enabled: boolean): Promise<void> {
+  const update = new UpdateApiKeyCommand({ apiKey: apiKeyId, patchOperations: [{ op: 'replace', path: '/enabled', value: String(enabled) }] });
+  await unless(isNotFound, undefined, apiGateway.send(update)); // a key gone: rotated or offboarded meanwhile
+}
+
+/** KeyMode SelfIssued: the customer's slot and current key record `suspended` / `active` (the authorizer refuses the first with 403). */
+let keys: SelfIssuedKeysStore | undefined;
+async function selfIssuedKeyEnabled(_slotId: string, enabled: boolean, userId: string): Promise<void> {
+  keys ??= selfIssuedKeysStore(requireEnv('SELF_ISSUED_KEYS_TABLE'));
+  await keys.setSuspended(userId, !enabled);
+}
+
 export const deps: ReconcileDeps = {
   accounts: () => table.openAccounts(),
   async user(userId) {
@@ -31,10 +46,7 @@ export const deps: ReconcileDeps = {
   },
   offboard: (userId, redrive) => startOffboarding(sfn, stateMachineArn, userId, 'USER_DELETED', redrive),
   now: () => Date.now(),
-  async setKeyEnabled(apiKeyId, enabled) {
-    const update = new UpdateApiKeyCommand({ apiKey: apiKeyId, patchOperations: [{ op: 'replace', path: '/enabled', value: String(enabled) }] });
-    await unless(isNotFound, undefined, apiGateway.send(update)); // a key gone: rotated or offboarded meanwhile
-  },
+  setKeyEnabled: keyModeFrom(process.env.KEY_MODE) === 'SelfIssued' ? selfIssuedKeyEnabled : apiGatewayKeyEnabled,
   markSuspended: (userId, apiKeyId, suspended) => table.markSuspended(userId, apiKeyId, suspended),
   recordEmail: (userId, email) => table.recordEmail(userId, email),
 };

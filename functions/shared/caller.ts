@@ -119,14 +119,17 @@ export class CachedAccounts implements AccountStore {
  * A stolen key must not ride someone else's token: the request's key has to be the caller's own, by the account record
  * (authoritative), never by the token's `custom:apiid` alone — a token issued before a rotation names the OLD key,
  * which must stop working when its overlap ends even if the key-retirement workflow disables it late. Accepted: the
- * account's current key (`apiKeyId`), or its rotated-away key (`previousKey`) while `inOverlap` at `now`; anything
- * else 403. Reads per request, with `accounts` a CachedAccounts (as the functions are deployed): none when the
+ * account's current key (`apiKeyId`), or its rotated-away key (`previousKey`) while `inOverlap` at `now` and the
+ * account is not suspended (`keySuspendedAt`: the user is disabled, as DynamoKeyOwners rules in key-only mode);
+ * anything else 403. Reads per request, with `accounts` a CachedAccounts (as the functions are deployed): none when the
  * account this Lambda environment read within KEY_OWNER_FRESHNESS_SECONDS (60 s) admits the key, else one GetItem
  * (so a key rotated in within the freshness is admitted at once, and a refusal always rests on a fresh read). With a
  * plain AccountStore: one GetItem per request.
  */
 export async function assertOwnKey(caller: Caller, accounts: AccountStore, now = new Date()): Promise<void> {
-  const owns = (account: Account | undefined) => account?.apiKeyId === caller.apiKeyId || inOverlap(account, caller.apiKeyId, now);
+  // A suspended account's (user disabled) overlap key is refused: the reconciler disables only the current key.
+  const owns = (account: Account | undefined) =>
+    account?.apiKeyId === caller.apiKeyId || (account?.keySuspendedAt === undefined && inOverlap(account, caller.apiKeyId, now));
   if (accounts instanceof CachedAccounts) {
     if (owns(accounts.peek(caller.userId))) return;
     accounts.forget(caller.userId);

@@ -6,9 +6,19 @@
  * `POST /me/api-key/rotate`, shown once (SelfIssued: onboarding creates the key slot, no value, no CreateApiKey).
  */
 import { GetApiKeyCommand, GetApiKeysCommand } from '@aws-sdk/client-api-gateway';
+import { AdminDisableUserCommand, AdminEnableUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ApiGatewayKeyService, CognitoUserDirectory } from '../../functions/account/adapters.ts';
+import { rotateApiKey } from '../../functions/account/domain.ts';
+import { rotateSelfIssued } from '../../functions/account/self-issued.ts';
+import { parsePlanCatalog } from '../../functions/shared/plans.ts';
 import { hashKey, issueKey } from '../../functions/shared/self-issued-keys.ts';
-import { claimsOf, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
+import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '../../functions/shared/tables/accounts.ts';
+import { DynamoLedger } from '../../functions/shared/tables/billing.ts';
+import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../../functions/shared/tables/self-issued-keys.ts';
+import { usagePlanLookupWith } from '../../functions/shared/usage-plans.ts';
+import { claimsOf, invokeFunction, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 
 type Mode = 'ApiGateway' | 'SelfIssued';
 
@@ -143,5 +153,102 @@ describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
       const items = (await t.clients.dynamodb.send(new ScanCommand({ TableName: table }))).Items ?? [];
       expect(items.find((i) => i.pk?.S === `KEY#${hashKey(c.key)}`)?.status?.S).toBe('revoked');
     }
+  });
+
+  it('a disabled user (AdminDisableUser): the reconciler suspends the key (403) and a rotation is refused; re-enabled, the key works again', async () => {
+    const c = await customerKey(`km-${mode}-dis`);
+    expect((await api('/tags', c.key)).status).toBe(200);
+    await t.clients.cognito.send(new AdminDisableUserCommand({ UserPoolId: t.stack.userPoolId, Username: c.email }));
+    expect(await invokeFunction(t, 'ReconcileAccountsFunction', {})).toMatchObject({ suspended: 1, restored: 0, failed: 0 });
+    // ApiGateway: the disabled API key (API Gateway's key check); SelfIssued: the authorizer's Deny on the suspended key.
+    expect((await api('/tags', c.key)).status).toBe(403);
+    // The ID token outlives the disabling (Cognito cannot revoke it): a rotation must not hand out a working key.
+    const refused = await rotate(c.idToken, { keyId: c.keyId });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ code: 'KeySuspended' });
+    expect((await api('/tags', c.key)).status).toBe(403);
+    // A second pass changes nothing.
+    expect(await invokeFunction(t, 'ReconcileAccountsFunction', {})).toMatchObject({ suspended: 0, restored: 0, failed: 0 });
+
+    await t.clients.cognito.send(new AdminEnableUserCommand({ UserPoolId: t.stack.userPoolId, Username: c.email }));
+    expect(await invokeFunction(t, 'ReconcileAccountsFunction', {})).toMatchObject({ suspended: 0, restored: 1, failed: 0 });
+    expect((await api('/tags', c.key)).status).toBe(200);
+    expect((await rotate(c.idToken, { keyId: c.keyId })).status).toBe(200);
+  });
+
+  it('a rotation that took its lock before offboarding marked the account CLOSING: refused at its commit, and no key of the customer works afterwards', async () => {
+    const c = await customerKey(`km-${mode}-race`);
+    expect((await api('/tags', c.key)).status).toBe(200);
+    const machine = t.stack.model.stateMachines.find((m) => m.logicalId === 'OffboardingStateMachine')!;
+    /** DELETE /me, and the offboarding workflow run to its end. */
+    const offboard = async (): Promise<void> => {
+      const res = await fetch(`${t.stack.apiUrl}/me`, { method: 'DELETE', headers: { Authorization: c.idToken, 'Content-Type': 'application/json' }, body: JSON.stringify({ confirm: c.email }) });
+      expect(res.status).toBe(202);
+      const execution = await waitForExecution(t, `${machine.arn.replace(':stateMachine:', ':execution:')}:offboard-${c.userId}`, 30_000);
+      expect(execution.status).toBe('SUCCEEDED');
+    };
+    // The rotation runs here, over the stack's own tables and services with AccountFunction's adapters, and the whole
+    // offboarding runs inside its critical section: after its lock and its new key, before the conditional write that
+    // commits it. Deterministic: the interleaving is forced, not hoped for.
+    const env = t.stack.model.functions.find((f) => f.logicalId === 'AccountFunction')!.environment;
+    const doc = DynamoDBDocumentClient.from(t.clients.dynamodb);
+    const base = {
+      accounts: new DynamoAccountStore(env.ACCOUNTS_TABLE!, doc),
+      users: new CognitoUserDirectory(env.USER_POOL_ID!, t.clients.cognito),
+      accountKeys: new DynamoAccountKeyWriter(env.ACCOUNTS_TABLE!, doc),
+      now: () => new Date(),
+    };
+    let outcome: unknown;
+    if (mode === 'SelfIssued') {
+      const real = selfIssuedKeysStore(env.SELF_ISSUED_KEYS_TABLE!, doc);
+      const store: SelfIssuedKeysStore = {
+        ...real,
+        async putKey(hash, record) {
+          const stored = await real.putKey(hash, record);
+          await offboard(); // offboarding reads the slot now: it still names the old key
+          return stored;
+        },
+      };
+      outcome = await rotateSelfIssued({ ...base, store }, c.userId, 'race-rotation', c.keyId).catch((error: unknown) => error);
+      expect(outcome).toMatchObject({ statusCode: 409 });
+      // Every key record the customer ever had (the onboarding-era none, the first rotation's, this one's) is revoked.
+      const items = (await t.clients.dynamodb.send(new ScanCommand({ TableName: env.SELF_ISSUED_KEYS_TABLE! }))).Items ?? [];
+      const theirs = items.filter((i) => i.pk?.S?.startsWith('KEY#') && i.customerId?.S === c.userId);
+      expect(theirs).toHaveLength(2);
+      expect(theirs.map((i) => i.status?.S)).toEqual(['revoked', 'revoked']);
+      expect(items.find((i) => i.pk?.S === `CUSTOMER#${c.userId}`)?.status?.S).toBe('closed');
+    } else {
+      class RacingKeys extends ApiGatewayKeyService {
+        override async attachKey(usagePlanId: string, keyId: string): Promise<void> {
+          await super.attachKey(usagePlanId, keyId);
+          await offboard(); // offboarding reads the account now: it still names the old key
+        }
+
+        // The rotation's own clean-up of its new key fails (DeleteApiKey is limited to 5/s per account): offboarding's
+        // LeftoverKeys must have removed it already.
+        override async deleteKey(): Promise<void> {}
+      }
+      const keys = new RacingKeys(t.clients.apigateway);
+      outcome = await rotateApiKey(
+        {
+          ...base,
+          keys,
+          ledger: new DynamoLedger(env.BILLING_TABLE!, doc),
+          usageHistory: new DynamoUsageHistory(env.ACCOUNTS_TABLE!, doc),
+          usagePlanIdFor: usagePlanLookupWith(t.clients.apigateway, env.USAGE_PLAN_NAME_PREFIX!),
+          readUsage: (usagePlanId, keyId, from, to) => keys.usage(usagePlanId, keyId, from, to),
+          catalog: parsePlanCatalog(env.PLAN_CATALOG!),
+        },
+        { userId: c.userId, fromKeyId: c.keyId, requestKey: 'race-rotation' },
+      ).catch((error: unknown) => error);
+      // Refused before its commit (the account no longer ACTIVE, or the user gone), its new key deleted by offboarding.
+      expect(outcome).toMatchObject({ statusCode: expect.any(Number) });
+      expect([403, 409]).toContain((outcome as { statusCode: number }).statusCode);
+      const left = (await t.clients.apigateway.send(new GetApiKeysCommand({ limit: 500 }))).items ?? [];
+      expect(left.filter((k) => k.name === c.userId)).toEqual([]);
+    }
+    expect((await api('/tags', c.key)).status).toBe(mode === 'SelfIssued' ? 401 : 403);
+    // After the deletion started (here: finished), the same customer's rotation through the API is refused.
+    expect((await rotate(c.idToken, { keyId: c.keyId })).status).toBe(409);
   });
 });

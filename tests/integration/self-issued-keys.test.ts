@@ -2,7 +2,7 @@
  * The scaled key mode's verification (KeyMode SelfIssued, issue 15) on the offline DynamoDB (dynalite): keys stored
  * as hashes only, the REQUEST authorizer's answers, the quota exact under 64 concurrent requests, the per-second rate.
  */
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { makeHandler, passThrough } from '../../functions/key-authorizer/handler.ts';
 import { keyModeFrom } from '../../functions/shared/key-mode.ts';
@@ -120,4 +120,69 @@ it('quota periods', () => {
   expect(quotaPeriod('MONTH', at)).toEqual({ key: '2026-11', expiresAt: Date.UTC(2026, 11, 1) / 1000 + 400 * 86_400 });
   expect(quotaPeriod('DAY', at).expiresAt).toBe(Date.UTC(2026, 11, 1) / 1000 + 400 * 86_400);
   expect(quotaPeriod('WEEK', at).expiresAt).toBe(Date.UTC(2026, 11, 7) / 1000 + 400 * 86_400);
+});
+
+/** A customer onboarded (key slot) and rotated once (a key value in the slot), as the account routes leave them. */
+async function slotWithKey(id: string): Promise<{ value: string; hash: string; keyId: string }> {
+  const key = issueKey();
+  await store.findOrCreateCustomer(id, { keyId: `si-${id}-0`, plan: 'basic' });
+  expect(await store.putKey(key.hash, { customerId: id, plan: 'basic', status: 'active', hint: key.hint, createdAt: new Date().toISOString() })).toBe(true);
+  expect(await store.swapCustomerKey(id, `si-${id}-0`, { keyId: `si-${id}-1`, hash: key.hash })).toBe(true);
+  return { value: key.value, hash: key.hash, keyId: `si-${id}-1` };
+}
+
+it('a suspended key (user disabled: setSuspended) is denied with 403 and counts nothing; restored, it is allowed again', async () => {
+  const { value, hash } = await slotWithKey('c-suspend');
+  const authorize = makeHandler({ store, catalog: () => [plan({})], now: () => new Date() });
+  expect((await authorize(event(value))).context).toMatchObject({ used: 1 });
+
+  expect(await store.setSuspended('c-suspend', true)).toBe(true);
+  expect(await store.setSuspended('c-suspend', true)).toBe(true); // a repeat
+  expect((await store.getKey(hash))?.status).toBe('suspended');
+  expect((await store.getCustomer('c-suspend'))?.status).toBe('suspended');
+  const denied = await authorize(event(value));
+  expect(denied.policyDocument.Statement[0]?.Effect).toBe('Deny');
+  expect(denied.context).toEqual({ customerId: 'c-suspend', reason: 'suspended' });
+
+  expect(await store.setSuspended('c-suspend', false)).toBe(true);
+  expect((await authorize(event(value))).context).toMatchObject({ used: 2 }); // the denied request was not counted
+});
+
+it('suspending never revives a revoked key, and a closed slot is neither suspended nor restored', async () => {
+  const { hash } = await slotWithKey('c-revoked');
+  await store.revokeKey(hash);
+  await store.setSuspended('c-revoked', true);
+  await store.setSuspended('c-revoked', false);
+  expect((await store.getKey(hash))?.status).toBe('revoked');
+  expect(await store.setSuspended('c-nobody', true)).toBe(false);
+  // Offboarding's CloseSelfIssuedSlot: the slot closed, its key revoked; a late reconciler pass changes neither.
+  const closed = await slotWithKey('c-closed');
+  await harness.client.send(new UpdateCommand({ TableName: harness.tableName, Key: { pk: 'CUSTOMER#c-closed' }, UpdateExpression: 'SET #s = :c', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':c': 'closed' } }));
+  await store.revokeKey(closed.hash);
+  expect(await store.setSuspended('c-closed', false)).toBe(false);
+  expect((await store.getCustomer('c-closed'))?.status).toBe('closed');
+  expect((await store.getKey(closed.hash))?.status).toBe('revoked');
+  expect(await store.swapCustomerKey('c-closed', closed.keyId, { keyId: 'si-late', hash: issueKey().hash })).toBe(false);
+});
+
+describe('a rotation racing a suspension (the slot serializes them; real conditional writes on dynalite)', () => {
+  it('suspension first: the rotation\'s swap is refused, so its new key never becomes the customer\'s', async () => {
+    const { keyId } = await slotWithKey('c-race-1');
+    await store.setSuspended('c-race-1', true);
+    const next = issueKey();
+    expect(await store.swapCustomerKey('c-race-1', keyId, { keyId: 'si-new', hash: next.hash })).toBe(false);
+    expect((await store.getCustomer('c-race-1'))?.keyId).toBe(keyId);
+  });
+
+  it('swap first: the suspension reads the new hash in its own write and suspends the new key', async () => {
+    const { keyId, hash: oldHash } = await slotWithKey('c-race-2');
+    const next = issueKey();
+    await store.putKey(next.hash, { customerId: 'c-race-2', plan: 'basic', status: 'active', hint: next.hint, createdAt: new Date().toISOString() });
+    expect(await store.swapCustomerKey('c-race-2', keyId, { keyId: 'si-new', hash: next.hash })).toBe(true);
+    await store.revokeKey(oldHash); // the rotation's last step
+    await store.setSuspended('c-race-2', true);
+    expect((await store.getKey(next.hash))?.status).toBe('suspended');
+    const authorize = makeHandler({ store, catalog: () => [plan({})], now: () => new Date() });
+    expect((await authorize(event(next.value))).policyDocument.Statement[0]?.Effect).toBe('Deny');
+  });
 });

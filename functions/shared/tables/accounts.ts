@@ -88,14 +88,15 @@ export class DynamoAccountKeyWriter {
   ) {}
 
   /**
-   * Takes the account's rotation lock for `lockId` if the account is ACTIVE, still holds `fromKeyId`, has no plan
-   * change pending, and no other rotation holds an unexpired lock (the same `lockId` may take it again: a retry).
+   * Takes the account's rotation lock for `lockId` if the account is ACTIVE, its key not suspended (keySuspendedAt:
+   * the user is disabled), still holds `fromKeyId`, has no plan change pending, and no other rotation holds an
+   * unexpired lock (the same `lockId` may take it again: a retry).
    */
   lockRotation(userId: string, fromKeyId: string, lockId: string, now: Date, until: Date): Promise<boolean> {
     return conditionalUpdate(this.client, this.tableName, userId, {
       UpdateExpression: 'SET rotationLock = :lock, rotationLockExpiresAt = :until',
       ConditionExpression:
-        'apiKeyId = :from AND #status = :active AND attribute_not_exists(pendingPlanChange) AND ' +
+        'apiKeyId = :from AND #status = :active AND attribute_not_exists(keySuspendedAt) AND attribute_not_exists(pendingPlanChange) AND ' +
         '(attribute_not_exists(rotationLock) OR rotationLock = :lock OR rotationLockExpiresAt < :now)',
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: {
@@ -109,8 +110,9 @@ export class DynamoAccountKeyWriter {
   }
 
   /**
-   * Points the account at `newKeyId` and releases the lock, if it is still ACTIVE on `plan` with `oldKeyId` and locked
-   * by `lockId`. With `previous`, the old key is kept as `previousKey` (the rotation's overlap) and its id as
+   * Points the account at `newKeyId` and releases the lock, if it is still ACTIVE (so not CLOSING: an offboarding that
+   * marked it first has read the old key, and the new one is compensated), not suspended, on `plan` with `oldKeyId` and
+   * locked by `lockId`. With `previous`, the old key is kept as `previousKey` (the rotation's overlap) and its id as
    * `previousApiKeyId` (PreviousApiKeyIndex, the key-only lookup); without, neither is.
    */
   swapKey(userId: string, oldKeyId: string, newKeyId: string, plan: string, lockId: string, now: Date, previous?: PreviousKey): Promise<boolean> {
@@ -122,7 +124,7 @@ export class DynamoAccountKeyWriter {
         ' REMOVE rotationLock, rotationLockExpiresAt',
       // The plan too: a plan change that finished meanwhile moved the account, not this new key.
       ConditionExpression:
-        'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
+        'apiKeyId = :old AND #status = :active AND attribute_not_exists(keySuspendedAt) AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
       ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
       ExpressionAttributeValues: {
         ':new': newKeyId,

@@ -7,11 +7,13 @@ import { dayAttribute, dayOfAttribute, type UsageCounter } from '../self-issued-
  * The SelfIssuedKeys table (KeyMode SelfIssued, issue 15): one item per key hash and one usage counter per customer
  * and quota period, partition key `pk`:
  *
- *   KEY#<sha256 hex>               { customerId, plan, status: 'active' | 'revoked', hint, createdAt }
+ *   KEY#<sha256 hex>               { customerId, plan, status: 'active' | 'suspended' | 'revoked', hint, createdAt }
  *   USE#<customerId>#<period>      { used, win, n, expiresAt,    (quota count; requests in the one-second window `win`;
  *                                    d<YYYY-MM-DD>… }            requests per UTC day of the period, ../self-issued-usage.ts)
- *   CUSTOMER#<customerId>          { keyId, plan, hash? }         (the customer's key: its public id, and the hash of
- *                                                                 its value once one is issued)
+ *   CUSTOMER#<customerId>          { keyId, plan, hash?, status? } (the customer's key: its public id, the hash of
+ *                                                                 its value once one is issued, and whether the
+ *                                                                 customer may hold a working key: absent or
+ *                                                                 'active', 'suspended' (user disabled), 'closed')
  *
  * The key VALUE is never stored: only its hash (functions/shared/self-issued-keys.ts).
  *
@@ -25,12 +27,19 @@ import { dayAttribute, dayOfAttribute, type UsageCounter } from '../self-issued-
  * bytes each), so each write is still 1 write unit ("Capacity unit consumption for write operations": UpdateItem
  * consumes by the larger of the item's sizes before and after, 1 KB per unit,
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html).
+ *
+ * Suspension and closing (the reconciler's `setSuspended`, the offboarding workflow's CloseSelfIssuedSlot) first write
+ * the slot's `status` and read its hash in that same UpdateItem (ReturnValues ALL_NEW), then act on that key's record;
+ * a rotation's `swapCustomerKey` holds only while the slot is active. Writes to one item are serialized, so either the
+ * swap comes first (and the suspension or closing reads, and then acts on, the new key's hash) or it fails: a rotation
+ * racing them never leaves a working key behind.
  */
 
 export interface KeyRecord {
   customerId: string;
   plan: string;
-  status: 'active' | 'revoked';
+  /** The authorizer admits `active` only: `suspended` (the user is disabled) is a 403, `revoked` a 401. */
+  status: 'active' | 'suspended' | 'revoked';
   hint: string;
   createdAt: string;
 }
@@ -40,7 +49,11 @@ export interface CustomerKey {
   keyId: string;
   plan: string;
   hash?: string;
+  /** Absent or `active`: a rotation may swap in a new key; `suspended` (user disabled) or `closed` (offboarding): not. */
+  status?: SlotStatus;
 }
+
+export type SlotStatus = 'active' | 'suspended' | 'closed';
 
 export type Consumption = { ok: true; used: number } | { ok: false; reason: 'quota' | 'rate' };
 
@@ -59,7 +72,8 @@ export interface SelfIssuedKeysStore {
   findOrCreateCustomer(customerId: string, slot: CustomerKey): Promise<CustomerKey>;
   getCustomer(customerId: string): Promise<CustomerKey | undefined>;
   /**
-   * Points the customer's slot at a new key, only if it still holds `expectedKeyId` (a racing rotation loses: false).
+   * Points the customer's slot at a new key, only if it still holds `expectedKeyId` and is active (a racing rotation,
+   * a suspension or an offboarding that came first: false).
    */
   swapCustomerKey(customerId: string, expectedKeyId: string, next: { keyId: string; hash: string }): Promise<boolean>;
   /**
@@ -69,6 +83,13 @@ export interface SelfIssuedKeysStore {
   setPlan(customerId: string, plan: string): Promise<boolean>;
   /** The customer's counters of `periods` that exist (consistent reads: what the authorizer enforces right now). */
   readCounters(customerId: string, periods: readonly string[]): Promise<UsageCounter[]>;
+  /**
+   * Suspends (`true`) or restores (`false`) the customer's key (the account reconciler, user disabled / enabled): the
+   * slot's status, then the current key's record (`active` ⇄ `suspended`; a revoked key stays revoked). Slot first:
+   * from then on no rotation can swap in an unsuspended key, and the hash read in the same write is the key to act
+   * on. Safe to repeat; a slot that is gone or closed is left alone (false).
+   */
+  setSuspended(customerId: string, suspended: boolean): Promise<boolean>;
 }
 
 export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentClient = documentClient): SelfIssuedKeysStore {
@@ -102,8 +123,8 @@ export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentC
     async getCustomer(customerId) {
       const out = await client.send(new GetCommand({ TableName: tableName, Key: { pk: `CUSTOMER#${customerId}` }, ConsistentRead: true }));
       if (out.Item === undefined) return undefined;
-      const { keyId, plan, hash } = out.Item as CustomerKey;
-      return { keyId, plan, ...(hash ? { hash } : {}) };
+      const { keyId, plan, hash, status } = out.Item as CustomerKey;
+      return { keyId, plan, ...(hash ? { hash } : {}), ...(status ? { status } : {}) };
     },
     async swapCustomerKey(customerId, expectedKeyId, next) {
       try {
@@ -112,9 +133,10 @@ export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentC
             TableName: tableName,
             Key: { pk: `CUSTOMER#${customerId}` },
             UpdateExpression: 'SET keyId = :new, #h = :hash',
-            ConditionExpression: 'keyId = :old',
-            ExpressionAttributeNames: { '#h': 'hash' },
-            ExpressionAttributeValues: { ':new': next.keyId, ':hash': next.hash, ':old': expectedKeyId },
+            // Active: a suspension or an offboarding that wrote the slot first has already read the old hash.
+            ConditionExpression: 'keyId = :old AND (attribute_not_exists(#s) OR #s = :active)',
+            ExpressionAttributeNames: { '#h': 'hash', '#s': 'status' },
+            ExpressionAttributeValues: { ':new': next.keyId, ':hash': next.hash, ':old': expectedKeyId, ':active': 'active' },
           }),
         );
         return true;
@@ -147,6 +169,45 @@ export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentC
         throw error;
       }
       if (slot?.hash) await setPlanOf(`KEY#${slot.hash}`);
+      return true;
+    },
+    async setSuspended(customerId, suspended) {
+      const [slotStatus, from, to] = suspended ? (['suspended', 'active', 'suspended'] as const) : (['active', 'suspended', 'active'] as const);
+      let slot: CustomerKey | undefined;
+      try {
+        slot = (
+          await client.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: { pk: `CUSTOMER#${customerId}` },
+              UpdateExpression: 'SET #s = :status',
+              ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#s) OR #s <> :closed)',
+              ExpressionAttributeNames: { '#s': 'status' },
+              ExpressionAttributeValues: { ':status': slotStatus, ':closed': 'closed' },
+              ReturnValues: 'ALL_NEW',
+            }),
+          )
+        ).Attributes as CustomerKey | undefined;
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) return false;
+        throw error;
+      }
+      if (slot?.hash) {
+        await client
+          .send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: { pk: `KEY#${slot.hash}` },
+              UpdateExpression: 'SET #s = :to',
+              ConditionExpression: '#s = :from',
+              ExpressionAttributeNames: { '#s': 'status' },
+              ExpressionAttributeValues: { ':from': from, ':to': to },
+            }),
+          )
+          .catch((error: unknown) => {
+            if (!isConditionalCheckFailed(error)) throw error; // already so (a repeat), revoked, or gone
+          });
+      }
       return true;
     },
     async revokeKey(hash) {

@@ -151,6 +151,11 @@ describe('assertOwnKey with a previous key', () => {
     await expect(assertOwnKey({ ...caller, apiKeyId: 'someoneelse' }, accounts(previousKey(inAnHour)), NOW)).rejects.toMatchObject({ statusCode: 403 });
   });
 
+  it('refuses the rotated-away key of a suspended account (user disabled: the reconciler disabled only the current key)', async () => {
+    const suspended = { get: () => Promise.resolve({ ...account, previousKey: previousKey(inAnHour), keySuspendedAt: NOW.toISOString() } as PlanAccount) };
+    await expect(assertOwnKey(caller, suspended, NOW)).rejects.toMatchObject({ statusCode: 403 });
+  });
+
   it('does not take the word of a token issued before the rotation: its old key works during the overlap, then 403', async () => {
     // The token names the old key (custom:apiid at sign-in); API Gateway still admits that key until retirement disables it.
     const oldToken = { userId: SUB, apiKeyId: OLD_KEY_ID, claimedKeyId: OLD_KEY_ID };

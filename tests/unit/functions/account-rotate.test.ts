@@ -90,7 +90,7 @@ describe('POST /me/api-key/rotate', () => {
       UpdateExpression:
         'SET apiKeyId = :new, apiKeyCreatedAt = :now, updatedAt = :now, version = if_not_exists(version, :zero) + :one REMOVE rotationLock, rotationLockExpiresAt',
       ConditionExpression:
-        'apiKeyId = :old AND #status = :active AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
+        'apiKeyId = :old AND #status = :active AND attribute_not_exists(keySuspendedAt) AND #plan = :plan AND attribute_not_exists(pendingPlanChange) AND rotationLock = :lock',
       ExpressionAttributeValues: expect.objectContaining({
         ':new': NEW_KEY_ID,
         ':old': API_KEY_ID,
