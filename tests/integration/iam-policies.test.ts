@@ -251,7 +251,7 @@ const REMOVED: Record<KeyMode, 'every statement' | 'statements only this mode ha
   SelfIssued: 'statements only this mode has',
 };
 
-/** The statements only each mode has, by name: the run above must have found and removed exactly these. */
+/** The statements only each mode has, by name: the run below must have found, removed and seen refused each of them. */
 const MODE_SPECIFIC: Record<KeyMode, string[]> = {
   ApiGateway: [],
   SelfIssued: [
@@ -349,7 +349,8 @@ describe.each(KEY_MODES)('offline IAM with the template\'s policies, KeyMode %s'
       }
     }
     expect(results.length).toBeGreaterThan(REMOVED[mode] === 'every statement' ? 20 : 3);
-    if (perKeyMode) expect(results.map((r) => r.removed).sort()).toEqual(MODE_SPECIFIC[mode]);
+    // At least these (a statement another change adds to this mode alone is taken out above as well).
+    if (perKeyMode) expect(results.map((r) => r.removed)).toEqual(expect.arrayContaining(MODE_SPECIFIC[mode]));
     // Statements no offline path needs are only those that cannot be exercised offline.
     expect(unexercised.filter((u) => !NOT_EXERCISED.test(u))).toEqual([]);
   }, 1_200_000);
