@@ -1,6 +1,6 @@
 import { requireActive, type PlanAccount } from '#shared/accounts';
 import { accountCaller } from '#shared/caller';
-import { ConflictError, type HttpError } from '#shared/errors';
+import { BadRequestError, ConflictError, type HttpError } from '#shared/errors';
 import { json, parseBody, parseParams, type Routes } from '#shared/http';
 import { logger } from '#shared/logger';
 import { issueKey, newKeyId } from '#shared/self-issued-keys';
@@ -19,9 +19,10 @@ import { revealQuery, rotateBody } from './schemas.ts';
  * Rotation: the account's rotation lock (as in the per-key mode), a new key stored by hash, the customer's slot
  * swapped conditionally from the old key id while the slot is active (a racing rotation loses with 409 and its key is
  * revoked; so does one racing an offboarding, 409, or a suspension, 403), the old key revoked at once (no overlap in
- * this mode), `custom:apiid` and the account pointed at the new id. A retry of a rotation that committed finds the
- * account on the new id: 409 KEY_CHANGED with `fromKeyId`, never a second key. A suspended account (the user is
- * disabled: `keySuspendedAt`, or the slot `suspended`) cannot rotate: 403 KeySuspended.
+ * this mode: `overlapSeconds` above 0 is a 400 naming it), `custom:apiid` and the account pointed at the new id. A
+ * retry of a rotation that committed finds the account on the new id: 409 KEY_CHANGED with `fromKeyId`, never a
+ * second key. A suspended account (the user is disabled: `keySuspendedAt`, or the slot `suspended`) cannot rotate:
+ * 403 KeySuspended.
  */
 export type SelfIssuedDeps = Pick<AccountDeps, 'accounts' | 'users' | 'accountKeys' | 'now'> & { store: SelfIssuedKeysStore };
 
@@ -98,6 +99,11 @@ export async function rotateSelfIssued(deps: SelfIssuedDeps, userId: string, req
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
+/**
+ * A rotation asking for an overlap is refused rather than answered without one: the old key stops at once in this
+ * mode, and a client that planned on the overlap would otherwise find its old key dead with a 200 in hand.
+ */
+const NO_OVERLAP = 'Self-issued keys rotate without an overlap (the old key stops at once): overlapSeconds must be 0 or absent';
 
 /** The two key routes as SelfIssued mode answers them; the other /me routes are the same in both modes. */
 export function selfIssuedKeyRoutes(deps: SelfIssuedDeps): Routes {
@@ -109,7 +115,8 @@ export function selfIssuedKeyRoutes(deps: SelfIssuedDeps): Routes {
     },
     'POST /me/api-key/rotate': async ({ event, requestId }) => {
       const { userId } = accountCaller(event, deps.accounts);
-      const { keyId } = event.body ? parseBody(event, rotateBody) : {};
+      const { keyId, overlapSeconds } = event.body ? parseBody(event, rotateBody) : {};
+      if (overlapSeconds) throw new BadRequestError(NO_OVERLAP, { issues: [{ field: 'overlapSeconds', message: NO_OVERLAP }] });
       return json(200, await rotateSelfIssued(deps, userId, idempotencyKeyOf(event) ?? requestId, keyId), NO_STORE);
     },
   };

@@ -212,7 +212,7 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     method: 'POST', path: '/me/api-key/rotate', operationId: 'RotateApiKey', tag: 'Account', auth: 'token',
-    summary: 'Replace your API key; the old one stops working at once or after overlapSeconds (up to 24 h). Send Idempotency-Key to retry safely',
+    summary: 'Replace your API key; the old one stops working at once or after overlapSeconds (up to 24 h; KeyMode SelfIssued: no overlap, 400). Send Idempotency-Key to retry safely',
     body: rotateBody, bodyOptional: true, example: { body: { keyId: 'a1b2c3d4e5', overlapSeconds: 3600 } },
     success: { status: 200, description: 'The new key (and, with an overlap, when the old one stops working). With self-issued keys (KeyMode SelfIssued) this answer is the only time the value is sent, there is no overlap (the old key stops working at once), and the first rotation issues the first key', example: { id: 'f6e5d4c3b2', value: 'EXAMPLEexampleEXAMPLEexample0123456789cd', previousKeyId: 'a1b2c3d4e5', quotaCarriedOver: 0, previousKeyExpiresAt: '2026-11-30T10:15:00.000Z' } },
     headers: ['Cache-Control'],

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../stack.ts';
 import { claimsOf } from './clients.ts';
+import { issueFirstSelfIssuedKey, keyModeOf } from './key-modes.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../types.ts';
 
 export interface TestStack {
@@ -179,8 +180,11 @@ export async function signUpAndOnboard(
 }
 
 /**
- * Sign up, confirm, wait for onboarding to finish, sign in (the ID token then carries custom:apiid), read the key.
- * Throws as signUpAndOnboard does, and when the ID token names no key.
+ * Sign up, confirm, wait for onboarding to finish, sign in (the ID token then carries custom:apiid), and get the key
+ * value the stack's KeyMode gives the customer: KeyMode ApiGateway reads the key onboarding made (GetApiKey with
+ * includeValue); SelfIssued has no value until the customer's first `POST /me/api-key/rotate` (shown once), so it
+ * rotates from the key slot onboarding made and signs in again (the new token's custom:apiid names the new key).
+ * Throws as signUpAndOnboard does, and when the ID token names no key or the first rotation fails.
  */
 export async function onboardCustomer(t: TestStack, prefix: string): Promise<Customer> {
   const email = uniqueEmail(prefix);
@@ -188,6 +192,10 @@ export async function onboardCustomer(t: TestStack, prefix: string): Promise<Cus
   const { idToken } = await signIn(t, email);
   const keyId = claimsOf(idToken)['custom:apiid'];
   if (typeof keyId !== 'string' || keyId === '') throw new Error(`the ID token of ${email} carries no custom:apiid`);
+  if (keyModeOf(t) === 'SelfIssued') {
+    const issued = await issueFirstSelfIssuedKey(t, idToken, keyId);
+    return { email, userId, idToken: (await signIn(t, email)).idToken, keyId: issued.id, keyValue: issued.value };
+  }
   const key = await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: keyId, includeValue: true }));
   return { email, userId, idToken, keyId, keyValue: key.value as string };
 }

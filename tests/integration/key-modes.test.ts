@@ -18,41 +18,27 @@ import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '
 import { DynamoLedger } from '../../functions/shared/tables/billing.ts';
 import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../../functions/shared/tables/self-issued-keys.ts';
 import { usagePlanLookupWith } from '../../functions/shared/usage-plans.ts';
-import { claimsOf, invokeFunction, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
-
-type Mode = 'ApiGateway' | 'SelfIssued';
+import { KEY_MODES, inKeyMode, type KeyMode } from '../../local/harness/key-modes.ts';
+import { claimsOf, invokeFunction, onboardCustomer, startTestStack, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 
 // Each test signs customers up through Cognito and the onboarding workflow: seconds, more on a loaded machine.
 jest.setTimeout(90_000);
 
-describe.each<Mode>(['ApiGateway', 'SelfIssued'])('KeyMode %s', (mode) => {
+describe.each<KeyMode>(KEY_MODES)('KeyMode %s', (mode) => {
   let t: TestStack;
   const keys: Record<string, string> = {};
 
   const rotate = async (idToken: string, body?: object): Promise<Response> =>
     fetch(`${t.stack.apiUrl}/me/api-key/rotate`, { method: 'POST', headers: { Authorization: idToken, 'Content-Type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
 
-  /** A customer signed up, onboarded and signed in, with the key value this mode gives them. */
+  /** A customer signed up, onboarded and signed in, with the key value this mode gives them (local/harness/key-modes.ts). */
   async function customerKey(prefix: string): Promise<{ email: string; userId: string; idToken: string; keyId: string; key: string }> {
-    const email = uniqueEmail(prefix);
-    const userId = await signUpAndConfirm(t, email);
-    const execution = await waitForExecution(t, onboardingArn(t, userId), 60_000);
-    expect(execution.status).toBe('SUCCEEDED');
-    const { idToken } = await signIn(t, email);
-    const keyId = claimsOf(idToken)['custom:apiid'] as string;
-    if (mode === 'ApiGateway') {
-      const key = await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: keyId, includeValue: true }));
-      return { email, userId, idToken, keyId, key: key.value! };
-    }
-    const res = await rotate(idToken, { keyId });
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as { id: string; value: string; previousKeyId: string };
-    expect(body.previousKeyId).toBe(keyId);
-    return { email, userId, idToken: (await signIn(t, email)).idToken, keyId: body.id, key: body.value };
+    const c = await onboardCustomer(t, prefix);
+    return { email: c.email, userId: c.userId, idToken: c.idToken, keyId: c.keyId, key: c.keyValue };
   }
 
   beforeAll(async () => {
-    t = await startTestStack({ parameterOverrides: { DataApiAuth: 'ApiKey', KeyMode: mode, FreeQuotaLimit: '6', FreeRateLimit: '100', FreeBurstLimit: '100', BasicQuotaLimit: '9', BasicRateLimit: '100', BasicBurstLimit: '100' } });
+    t = await startTestStack(inKeyMode(mode, { parameterOverrides: { DataApiAuth: 'ApiKey', FreeQuotaLimit: '6', FreeRateLimit: '100', FreeBurstLimit: '100', BasicQuotaLimit: '9', BasicRateLimit: '100', BasicBurstLimit: '100' } }));
     const [a, b] = await Promise.all([customerKey(`km-${mode}-a`), customerKey(`km-${mode}-b`)]);
     keys.alice = a.key;
     keys.bob = b.key;

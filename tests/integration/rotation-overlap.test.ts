@@ -4,6 +4,8 @@
  * until its overlap ends, after which the old key is refused (403) — by the function itself from the expiry on, even
  * if the retirement workflow runs late — and GET /me/api-key no longer shows it; DELETE /me/api-key/previous retires
  * it at once. Key-only mode finds the old key's owner through the Accounts table's PreviousApiKeyIndex.
+ * KeyMode ApiGateway only: self-issued keys rotate without an overlap (a rotation asking for one is 400), which
+ * tests/integration/rotation.test.ts states beside this mode's answer.
  */
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
