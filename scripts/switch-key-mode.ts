@@ -29,12 +29,10 @@
  */
 import {
   APIGatewayClient,
-  CreateUsagePlanKeyCommand,
   DeleteUsagePlanKeyCommand,
   GetApiKeysCommand,
   GetUsagePlanCommand,
   GetUsagePlansCommand,
-  UpdateApiKeyCommand,
 } from '@aws-sdk/client-api-gateway';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -46,7 +44,7 @@ import { quotaPeriod } from '../functions/key-authorizer/handler.ts';
 import type { Account, PlanAccount } from '../functions/shared/accounts.ts';
 import { dayKey } from '../functions/shared/dates.ts';
 import type { QuotaPeriod } from '../functions/shared/plans.ts';
-import { hashKey, looksLikeImportedKey } from '../functions/shared/self-issued-keys.ts';
+import { hashKey, isSelfIssuedKeyId, looksLikeImportedKey } from '../functions/shared/self-issued-keys.ts';
 import { DynamoAccountReconciler } from '../functions/shared/tables/accounts.ts';
 import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../functions/shared/tables/self-issued-keys.ts';
 import { DEFAULT_PORTS, type ServiceName } from '../local/endpoints.ts';
@@ -155,6 +153,10 @@ export interface ImportReport {
   selfIssued: number;
   /** Not imported, by reason (user ids): their slot exists, so they can rotate to a tg_live_ key. */
   notImported: { keyDisabled: string[]; keyMissing: string[]; valueShape: string[]; planChangePending: string[] };
+  /** Accounts still ONBOARDING: not imported yet; run again once their onboarding has finished. */
+  onboarding: string[];
+  /** Customers whose rotated-away key is in its overlap: only the current key is imported, the old one stops at the switch. */
+  overlapEnds: string[];
 }
 
 /** The ApiGateway → SelfIssued import (see the module comment). Run it as often as needed: it converges. */
@@ -163,14 +165,25 @@ export async function importApiGatewayKeys(target: SwitchTarget, now = new Date(
   const plans = await planQuotas(target);
   const keys = await apiKeys(target, true);
   const counted = await countedByApiGateway(target, plans, now);
-  const report: ImportReport = { customers: 0, imported: 0, unchanged: 0, usageCarried: 0, selfIssued: 0, notImported: { keyDisabled: [], keyMissing: [], valueShape: [], planChangePending: [] } };
+  const report: ImportReport = {
+    customers: 0,
+    imported: 0,
+    unchanged: 0,
+    usageCarried: 0,
+    selfIssued: 0,
+    notImported: { keyDisabled: [], keyMissing: [], valueShape: [], planChangePending: [] },
+    onboarding: [],
+    overlapEnds: [],
+  };
   for (const account of await openAccounts(target)) {
+    if (account.status === 'ONBOARDING') report.onboarding.push(account.userId);
     if (account.status !== 'ACTIVE' || !account.apiKeyId || !account.plan) continue;
     report.customers += 1;
+    if (account.previousKey !== undefined && Date.parse(account.previousKey.expiresAt) > now.getTime()) report.overlapEnds.push(account.userId);
     const { userId, apiKeyId, plan } = account;
     const key = keys.get(apiKeyId);
     const slot = await store.getCustomer(userId);
-    if (key === undefined && apiKeyId.startsWith('si')) {
+    if (key === undefined && isSelfIssuedKeyId(apiKeyId)) {
       report.selfIssued += 1;
       continue;
     }
@@ -192,7 +205,7 @@ export async function importApiGatewayKeys(target: SwitchTarget, now = new Date(
       report.notImported[key === undefined ? 'keyMissing' : key.enabled ? 'valueShape' : 'keyDisabled'].push(userId);
       continue;
     }
-    report[(await importKey(store, userId, apiKeyId, plan, value, slot, keys, now)) ? 'imported' : 'unchanged'] += 1;
+    report[(await importKey(store, userId, apiKeyId, plan, value, slot, now)) ? 'imported' : 'unchanged'] += 1;
   }
   return report;
 }
@@ -205,7 +218,6 @@ async function importKey(
   plan: string,
   value: string,
   slot: Awaited<ReturnType<SelfIssuedKeysStore['getCustomer']>>,
-  keys: Map<string, KnownKey>,
   now: Date,
 ): Promise<boolean> {
   const hash = hashKey(value);
@@ -215,10 +227,11 @@ async function importKey(
     await store.findOrCreateCustomer(userId, { keyId, plan, hash });
     wrote = true;
   } else if (slot.keyId !== keyId || slot.hash !== hash) {
-    // A slot on a tg_live_ key (an `si…` id) is newer than the account's record (a SelfIssued rotation commits the
-    // slot first): never move it back. Otherwise the slot holds a key an earlier import took, since rotated in API
-    // Gateway mode (or no hash yet): move it to the current key and revoke the one it held.
-    if (slot.keyId !== keyId && !keys.has(slot.keyId)) return wrote;
+    // A slot on a tg_live_ key is newer than the account's record (a SelfIssued rotation commits the slot first):
+    // never move it back. Otherwise the slot holds a key an earlier import took, since rotated (and deleted) in API
+    // Gateway mode, or no value yet: move it to the current key and revoke the one it held.
+    const held = slot.hash === undefined ? undefined : await store.getKey(slot.hash);
+    if (slot.keyId !== keyId && (held === undefined ? isSelfIssuedKeyId(slot.keyId) : held.importedFrom !== 'ApiGateway')) return wrote;
     if (await store.swapCustomerKey(userId, slot.keyId, { keyId, hash })) {
       if (slot.hash !== undefined && slot.hash !== hash) await store.revokeKey(slot.hash);
       wrote = true;
@@ -256,6 +269,7 @@ export async function restoreApiGatewayKeys(target: SwitchTarget, now = new Date
       `${active.length} customers (and ${others} other API keys) do not fit API Gateway's ${API_GATEWAY_KEY_LIMIT} API keys per account and Region; stay in KeyMode SelfIssued`,
     );
   }
+  const service = new ApiGatewayKeyService(target.apigateway);
   const report: RestoreReport = { customers: active.length, restored: 0, mustRotate: [], disabled: 0 };
   const keep = new Set<string>();
   for (const account of accounts) {
@@ -271,9 +285,13 @@ export async function restoreApiGatewayKeys(target: SwitchTarget, now = new Date
       report.mustRotate.push(userId);
       continue;
     }
+    // Suspended (the Cognito user is disabled): the key goes back disabled, as the reconciler keeps it in ApiGateway mode.
+    if (account.keySuspendedAt !== undefined && keys.get(apiKeyId)?.enabled) {
+      await service.disableKey(apiKeyId);
+    }
     const memberOf = (await target.apigateway.send(new GetUsagePlansCommand({ keyId: apiKeyId, limit: 500 }))).items ?? [];
     if (!memberOf.some((p) => p.id === quota.usagePlanId)) {
-      await target.apigateway.send(new CreateUsagePlanKeyCommand({ usagePlanId: quota.usagePlanId, keyId: apiKeyId, keyType: 'API_KEY' }));
+      await service.attachKey(quota.usagePlanId, apiKeyId);
     }
     for (const other of memberOf) {
       if (other.id && other.id !== quota.usagePlanId && [...plans.values()].some((p) => p.usagePlanId === other.id)) {
@@ -282,12 +300,12 @@ export async function restoreApiGatewayKeys(target: SwitchTarget, now = new Date
     }
     // The authorizer's count this period, where it is more than API Gateway's (requests since the first switch).
     const used = await store.usedIn(userId, quotaPeriod(quota.period, now).key);
-    if (used > (counted.get(apiKeyId) ?? 0)) await new ApiGatewayKeyService(target.apigateway).setRemaining(quota.usagePlanId, apiKeyId, Math.max(0, quota.limit - used));
+    if (used > (counted.get(apiKeyId) ?? 0)) await service.setRemaining(quota.usagePlanId, apiKeyId, Math.max(0, quota.limit - used));
     report.restored += 1;
   }
   for (const key of keys.values()) {
     if (key.owner === undefined || !key.enabled || keep.has(key.id)) continue;
-    await target.apigateway.send(new UpdateApiKeyCommand({ apiKey: key.id, patchOperations: [{ op: 'replace', path: '/enabled', value: 'false' }] }));
+    await service.disableKey(key.id);
     report.disabled += 1;
   }
   return report;
@@ -327,6 +345,8 @@ async function main(argv: string[]): Promise<number> {
       const r = await importApiGatewayKeys(target);
       console.log(`${r.customers} active customers: ${r.imported} keys imported now, ${r.unchanged} already imported, ${r.selfIssued} on self-issued keys; ${r.usageCarried} usage counters carried over.`);
       for (const [reason, users] of Object.entries(r.notImported)) if (users.length > 0) console.log(`  not imported (${reason}; they rotate to get a tg_live_ key, or re-run): ${users.join(' ')}`);
+      if (r.onboarding.length > 0) console.log(`  still onboarding (run again once they are ACTIVE): ${r.onboarding.join(' ')}`);
+      if (r.overlapEnds.length > 0) console.log(`  rotated-away keys in their overlap stop working in SelfIssued mode (current keys imported): ${r.overlapEnds.join(' ')}`);
     } else {
       const r = await restoreApiGatewayKeys(target);
       console.log(`${r.customers} active customers: ${r.restored} keep their API Gateway key; ${r.disabled} left-behind API Gateway keys disabled.`);

@@ -38,6 +38,11 @@ export function newKeyId(): string {
   return `si${randomBytes(9).toString('hex')}`;
 }
 
+/** True when `id` is a self-issued key id (newKeyId's shape), not an API Gateway key id (10 characters). */
+export function isSelfIssuedKeyId(id: string): boolean {
+  return /^si[0-9a-f]{18}$/.test(id);
+}
+
 /** True when `value` has the shape of a self-issued key (checked before any table read: no lookups for junk). */
 export function looksLikeKey(value: string): boolean {
   return KEY_PATTERN.test(value);

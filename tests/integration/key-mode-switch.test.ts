@@ -59,6 +59,7 @@ it('ApiGateway → SelfIssued keeps existing keys (owner only, quota carried, ro
   let alice: Customer;
   let bob: Customer;
   let carol: Customer;
+  let carolFirstKey = '';
   let aliceLink: string;
   let bobLink: string;
   const first = await startTestStack({ dir, parameterOverrides: overrides('ApiGateway') });
@@ -82,6 +83,17 @@ it('ApiGateway → SelfIssued keeps existing keys (owner only, quota carried, ro
     // Idempotent: a second pass writes nothing.
     expect(await importApiGatewayKeys(targetOf(first))).toMatchObject({ imported: 0, unchanged: 3, usageCarried: 0 });
     expect(await snapshot(first)).toBe(table);
+
+    // Carol rotates while ApiGateway mode still runs (between the import's two passes): the next pass moves her slot
+    // to the new key and revokes the hash it imported before.
+    const rotated = await rotate(first, carol.idToken, carol.keyId);
+    const newValue = (await first.clients.apigateway.send(new GetApiKeyCommand({ apiKey: rotated.id, includeValue: true }))).value!;
+    expect(await importApiGatewayKeys(targetOf(first))).toMatchObject({ imported: 1, unchanged: 2, usageCarried: 0 });
+    const items = (await first.clients.dynamodb.send(new ScanCommand({ TableName: keysTable(first), ConsistentRead: true }))).Items ?? [];
+    expect(items.find((i) => i.pk?.S === `KEY#${hashKey(carol.keyValue)}`)?.status?.S).toBe('revoked');
+    expect(items.find((i) => i.pk?.S === `CUSTOMER#${carol.userId}`)).toMatchObject({ keyId: { S: rotated.id }, hash: { S: hashKey(newValue) } });
+    carolFirstKey = carol.keyValue;
+    carol = { ...carol, keyId: rotated.id, keyValue: newValue };
   } finally {
     await first.close();
   }
@@ -98,7 +110,9 @@ it('ApiGateway → SelfIssued keeps existing keys (owner only, quota carried, ro
     const statuses = await untilRefused(second, alice.keyValue, QUOTA);
     expect(statuses.filter((s) => s === 200)).toHaveLength(QUOTA - 5);
     expect(statuses.at(-1)).toBe(403);
-    // A value of the API Gateway key's shape that was never imported is refused like any unknown key.
+    // Carol's key of the last pass works; her key of the first pass, and a value never imported, are refused.
+    expect((await api(second, '/tags', carol.keyValue)).status).toBe(200);
+    expect((await api(second, '/tags', carolFirstKey)).status).toBe(401);
     expect((await api(second, '/tags', `${carol.keyValue.slice(0, -1)}${carol.keyValue.endsWith('A') ? 'B' : 'A'}`)).status).toBe(401);
 
     // The second pass, right after the update, changes nothing (the counters are the authorizer's now).
