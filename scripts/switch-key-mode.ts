@@ -32,7 +32,7 @@ import {
   DeleteUsagePlanKeyCommand,
   GetApiKeysCommand,
   GetUsagePlanCommand,
-  GetUsagePlansCommand,
+  GetUsagePlanKeysCommand,
 } from '@aws-sdk/client-api-gateway';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -118,6 +118,20 @@ async function apiKeys(target: SwitchTarget, includeValues: boolean): Promise<Ma
     position = page.position;
   } while (position);
   return keys;
+}
+
+/** Key id → the plans' usage plans it is in (GetUsagePlanKeys, 500 a page, per plan). */
+async function planMembers(target: SwitchTarget, plans: Map<string, PlanQuota>): Promise<Map<string, string[]>> {
+  const members = new Map<string, string[]>();
+  for (const { usagePlanId } of plans.values()) {
+    let position: string | undefined;
+    do {
+      const page = await target.apigateway.send(new GetUsagePlanKeysCommand({ usagePlanId, limit: 500, ...(position ? { position } : {}) }));
+      for (const key of page.items ?? []) if (key.id) members.set(key.id, [...(members.get(key.id) ?? []), usagePlanId]);
+      position = page.position;
+    } while (position);
+  }
+  return members;
 }
 
 async function openAccounts(target: SwitchTarget): Promise<Account[]> {
@@ -278,6 +292,7 @@ export async function restoreApiGatewayKeys(target: SwitchTarget, now = new Date
     if (account.previousKey) keep.add(account.previousKey.id);
   }
   const counted = await countedByApiGateway(target, plans, now);
+  const members = await planMembers(target, plans);
   for (const account of active) {
     const { userId, apiKeyId, plan } = account as Account & { apiKeyId: string; plan: string };
     const quota = plans.get(plan);
@@ -289,14 +304,10 @@ export async function restoreApiGatewayKeys(target: SwitchTarget, now = new Date
     if (account.keySuspendedAt !== undefined && keys.get(apiKeyId)?.enabled) {
       await service.disableKey(apiKeyId);
     }
-    const memberOf = (await target.apigateway.send(new GetUsagePlansCommand({ keyId: apiKeyId, limit: 500 }))).items ?? [];
-    if (!memberOf.some((p) => p.id === quota.usagePlanId)) {
-      await service.attachKey(quota.usagePlanId, apiKeyId);
-    }
+    const memberOf = members.get(apiKeyId) ?? [];
+    if (!memberOf.includes(quota.usagePlanId)) await service.attachKey(quota.usagePlanId, apiKeyId);
     for (const other of memberOf) {
-      if (other.id && other.id !== quota.usagePlanId && [...plans.values()].some((p) => p.usagePlanId === other.id)) {
-        await target.apigateway.send(new DeleteUsagePlanKeyCommand({ usagePlanId: other.id, keyId: apiKeyId }));
-      }
+      if (other !== quota.usagePlanId) await target.apigateway.send(new DeleteUsagePlanKeyCommand({ usagePlanId: other, keyId: apiKeyId }));
     }
     // The authorizer's count this period, where it is more than API Gateway's (requests since the first switch).
     const used = await store.usedIn(userId, quotaPeriod(quota.period, now).key);

@@ -6,7 +6,7 @@
  * rotation and offboarding work, a re-run changes nothing. Then the way back (`restore`) and the stack in ApiGateway
  * mode again: the imported key works as before, a rotated-away one does not come back, a tg_live_ customer rotates.
  */
-import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
+import { GetApiKeyCommand, GetUsageCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,7 +20,17 @@ import { importApiGatewayKeys, restoreApiGatewayKeys, targetFromOutputs, type Sw
 jest.setTimeout(240_000);
 
 const QUOTA = 10;
-const overrides = (mode: 'ApiGateway' | 'SelfIssued') => ({ DataApiAuth: 'ApiKey', KeyMode: mode, FreeQuotaLimit: String(QUOTA), FreeRateLimit: '100', FreeBurstLimit: '100' });
+const BASIC_QUOTA = 20;
+const overrides = (mode: 'ApiGateway' | 'SelfIssued') => ({
+  DataApiAuth: 'ApiKey',
+  KeyMode: mode,
+  FreeQuotaLimit: String(QUOTA),
+  FreeRateLimit: '100',
+  FreeBurstLimit: '100',
+  BasicQuotaLimit: String(BASIC_QUOTA),
+  BasicRateLimit: '100',
+  BasicBurstLimit: '100',
+});
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-switch-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -142,6 +152,20 @@ it('ApiGateway → SelfIssued keeps existing keys (owner only, quota carried, ro
     const revoked = (await second.clients.dynamodb.send(new ScanCommand({ TableName: keysTable(second), ConsistentRead: true }))).Items ?? [];
     expect(revoked.find((i) => i.pk?.S === `KEY#${hashKey(alice.keyValue)}`)?.status?.S).toBe('revoked');
 
+    // A plan change in SelfIssued mode: the slot moves to basic, and DetachFromCurrentPlan takes Carol's imported
+    // API Gateway key out of the free usage plan (restore puts it in basic's).
+    const planChange = await fetch(`${second.stack.apiUrl}/me/plan`, {
+      method: 'POST',
+      headers: { Authorization: (await signIn(second, carol.email)).idToken, 'Content-Type': 'application/json', 'Idempotency-Key': 'switch-plan' },
+      body: JSON.stringify({ plan: 'basic' }),
+    });
+    expect(planChange.status).toBe(202);
+    const planMachine = second.stack.model.stateMachines.find((m) => m.logicalId === 'PlanChangeStateMachine')!;
+    const { executionId } = (await planChange.json()) as { executionId: string };
+    await waitForExecution(second, `${planMachine.arn.replace(':stateMachine:', ':execution:')}:${executionId}`, 30_000);
+    expect((await api(second, '/tags', carol.keyValue)).status).toBe(200); // Carol: 2 requests counted this period
+    expect((await second.clients.apigateway.send(new GetUsagePlansCommand({ keyId: carol.keyId }))).items).toEqual([]);
+
     // The way back, prepared while SelfIssued still runs: Carol keeps her key, Bob must rotate, Alice's and Bob's
     // old API Gateway keys (closed account, rotated away) are disabled so the switch does not revive them.
     const back = await restoreApiGatewayKeys(targetOf(second));
@@ -154,6 +178,12 @@ it('ApiGateway → SelfIssued keeps existing keys (owner only, quota carried, ro
   // ---- KeyMode ApiGateway again.
   const third = await startTestStack({ dir, parameterOverrides: overrides('ApiGateway') });
   try {
+    // Carol's key is in basic's usage plan, with the authorizer's count as its usage (2 of 20).
+    const basic = third.stack.outputs.BasicUsagePlanId!;
+    expect((await third.clients.apigateway.send(new GetUsagePlansCommand({ keyId: carol.keyId }))).items?.map((p) => p.id)).toEqual([basic]);
+    const today = new Date().toISOString().slice(0, 10);
+    const usage = await third.clients.apigateway.send(new GetUsageCommand({ usagePlanId: basic, keyId: carol.keyId, startDate: today, endDate: today }));
+    expect(usage.items?.[carol.keyId]?.at(-1)?.[1]).toBe(BASIC_QUOTA - 2);
     expect((await api(third, '/tags', carol.keyValue)).status).toBe(200);
     expect((await api(third, '/tags', alice.keyValue)).status).toBe(403);
     expect((await api(third, '/tags', bob.keyValue)).status).toBe(403); // his tg_live_ key: no such API Gateway key
