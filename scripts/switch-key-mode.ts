@@ -1,6 +1,6 @@
 // Over 300 lines: both directions of a switch share the stack's resolution, the key and plan reads and the report.
 /**
- * `npm run switch-key-mode -- import|restore [--stack-name <name> [--region <r>]] [--dir .local]`
+ * `npm run switch-key-mode -- import|restore [--stack-name <name> [--region <r>]]`
  *
  * Switching a running deployment between KeyMode ApiGateway and SelfIssued without breaking customers' keys
  * (README "Switching modes"):
@@ -324,7 +324,7 @@ export async function restoreApiGatewayKeys(target: SwitchTarget, now = new Date
 
 // ---------------------------------------------------------------------------------------------------- command line
 
-const USAGE = 'Usage: npm run switch-key-mode -- import|restore [--stack-name <name> [--region <region>]] [--dir .local]';
+const USAGE = 'Usage: npm run switch-key-mode -- import|restore [--stack-name <name> [--region <region>]]';
 
 /** The stack's outputs: CloudFormation's (AWS CLI) with --stack-name, else the offline stack's from template.yaml. */
 function resolveTarget(stackName: string | undefined, region: string | undefined): SwitchTarget {
@@ -376,13 +376,10 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
+  void main(process.argv.slice(2))
+    .catch((error: unknown) => {
       console.error(error);
-      process.exitCode = 1;
-    },
-  );
+      return 1;
+    })
+    .then((code) => (process.exitCode = code));
 }

@@ -70,6 +70,7 @@ it('ApiGateway → SelfIssued keeps existing keys (owner only, quota carried, ro
   let bob: Customer;
   let carol: Customer;
   let carolFirstKey = '';
+  let bobFirstKey = '';
   let aliceLink: string;
   let bobLink: string;
   const first = await startTestStack({ dir, parameterOverrides: overrides('ApiGateway') });
@@ -138,6 +139,7 @@ it('ApiGateway → SelfIssued keeps existing keys (owner only, quota carried, ro
     const bobLinks = (await (await api(second, '/links', rotated.value!)).json()) as { items: { id: string }[] };
     expect(bobLinks.items.map((l) => l.id)).toEqual([bobLink]);
     expect((await api(second, '/links', bob.keyValue)).status).toBe(401);
+    bobFirstKey = bob.keyValue;
     bob = { ...bob, keyId: rotated.id, keyValue: rotated.value! };
     // A re-run now leaves Bob's tg_live_ key alone.
     expect(await importApiGatewayKeys(targetOf(second))).toMatchObject({ imported: 0, unchanged: 2, selfIssued: 1 });
@@ -186,6 +188,7 @@ it('ApiGateway → SelfIssued keeps existing keys (owner only, quota carried, ro
     expect(usage.items?.[carol.keyId]?.at(-1)?.[1]).toBe(BASIC_QUOTA - 2);
     expect((await api(third, '/tags', carol.keyValue)).status).toBe(200);
     expect((await api(third, '/tags', alice.keyValue)).status).toBe(403);
+    expect((await api(third, '/tags', bobFirstKey)).status).toBe(403); // rotated away in SelfIssued mode: disabled by restore
     expect((await api(third, '/tags', bob.keyValue)).status).toBe(403); // his tg_live_ key: no such API Gateway key
     // (A token of the last run names another issuer: cognito-local's port is part of it.)
     const rotated = await rotate(third, (await signIn(third, bob.email)).idToken, bob.keyId);
