@@ -191,7 +191,12 @@ it('ApiGateway → SelfIssued keeps existing keys (owner only, quota carried, ro
     expect((await api(third, '/tags', bobFirstKey)).status).toBe(403); // rotated away in SelfIssued mode: disabled by restore
     expect((await api(third, '/tags', bob.keyValue)).status).toBe(403); // his tg_live_ key: no such API Gateway key
     // (A token of the last run names another issuer: cognito-local's port is part of it.)
-    const rotated = await rotate(third, (await signIn(third, bob.email)).idToken, bob.keyId);
+    const bobToken = (await signIn(third, bob.email)).idToken;
+    const me = (path: string) => fetch(`${third.stack.apiUrl}${path}`, { headers: { Authorization: bobToken } });
+    // Until he rotates, his account names a key API Gateway does not have: a clear 409 for its value, usage still answers.
+    expect((await me('/me/api-key?reveal=true')).status).toBe(409);
+    expect((await me(`/me/usage?from=${today}&to=${today}`)).status).toBe(200);
+    const rotated = await rotate(third, bobToken, bob.keyId);
     const value = (await third.clients.apigateway.send(new GetApiKeyCommand({ apiKey: rotated.id, includeValue: true }))).value!;
     const links = (await (await api(third, '/links', value)).json()) as { items: { id: string }[] };
     expect(links.items.map((l) => l.id)).toEqual([bobLink]);
