@@ -196,7 +196,6 @@ export async function importApiGatewayKeys(target: SwitchTarget, now = new Date(
     if (account.previousKey !== undefined && Date.parse(account.previousKey.expiresAt) > now.getTime()) report.overlapEnds.push(account.userId);
     const { userId, apiKeyId, plan } = account;
     const key = keys.get(apiKeyId);
-    const slot = await store.getCustomer(userId);
     if (key === undefined && isSelfIssuedKeyId(apiKeyId)) {
       report.selfIssued += 1;
       continue;
@@ -212,6 +211,7 @@ export async function importApiGatewayKeys(target: SwitchTarget, now = new Date(
       const { key: period, expiresAt } = quotaPeriod(quota.period, now);
       if (await store.carryUsage(userId, period, carried, expiresAt)) report.usageCarried += 1;
     }
+    const slot = await store.getCustomer(userId);
     const value = key?.enabled ? key.value : undefined;
     if (value === undefined || !looksLikeImportedKey(value)) {
       // No key to honour; the slot lets the customer rotate to a tg_live_ key (POST /me/api-key/rotate).
