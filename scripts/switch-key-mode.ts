@@ -23,6 +23,12 @@
  *   API Gateway keys left behind in SelfIssued mode (rotated away, or of a closed account) are disabled, so the
  *   switch back does not revive them. Refused above API Gateway's 10,000 keys per account and Region.
  *
+ * AWS facts (Amazon API Gateway API Reference): GetApiKeys and GetUsagePlanKeys page with `limit` up to 500 and
+ * `position`; GetApiKeys `includeValues` returns the values; GetUsage answers per key a list of daily `[used, remaining]`
+ * (limit up to 500 keys a page); UpdateUsage `replace /remaining` sets a key's remaining quota. The management API's
+ * 10 requests/s is absorbed by the SDK's retries (maxAttempts 10). Errors: any AWS error propagates (the command
+ * prints its name and exits 1; a re-run continues where it stopped, since every step is idempotent); `SwitchRefused`.
+ *
  * Where: `--stack-name` (and `--region`, else AWS_REGION): the deployed stack, its outputs read with
  * `aws cloudformation describe-stacks` (the AWS CLI, with the credentials `sam deploy` uses); without it, the offline
  * stack of `npm start` (template.yaml's outputs, the default ports or TOLLGATE_PORT_<SERVICE>).
