@@ -1,7 +1,7 @@
 // Over 400 lines: the key's life (read, rotate, overlap, retire) and the usage and billing views share AccountDeps and the account's invariants; splitting them is the next step.
 import { requireActive, type AccountStore, type ActiveAccount, type PlanAccount, type PreviousKey } from '#shared/accounts';
 import { computeStatement, currentPeriod, type LedgerEntry, type Statement } from '#shared/billing';
-import { DEFAULT_RETRY_AFTER_SECONDS, errorName, isNotFound, isTransient, isUserNotFound, retryAfterOf } from '#shared/aws-errors';
+import { DEFAULT_RETRY_AFTER_SECONDS, errorName, isNotFound, isTransient, isUserNotFound, retryAfterOf, unless } from '#shared/aws-errors';
 import { ConflictError, ForbiddenError, HttpError, NotFoundError, ServiceUnavailableError } from '#shared/errors';
 import { logger } from '#shared/logger';
 import type { Page, PageRequest } from '#shared/pagination';
@@ -189,7 +189,8 @@ export { MAX_OVERLAP_SECONDS } from './schemas.ts';
  */
 async function periodUsed(deps: AccountDeps, account: ActiveAccount, usagePlanId: string, keyId: string, plan: Plan, now: Date): Promise<number> {
   const from = quotaPeriodStart(plan.quotaPeriod, now);
-  const live = await deps.keys.usage(usagePlanId, keyId, from, dayKey(now));
+  // NotFound: a key API Gateway never had (a self-issued `si…` id, after a switch back from KeyMode SelfIssued).
+  const live = await unless(isNotFound, [], deps.keys.usage(usagePlanId, keyId, from, dayKey(now)));
   const days = mergeDays(segmentsOf(account), [{ keyId, usagePlanId, from, used: live.map((d) => d.used) }], from, dayKey(now));
   return days.reduce((sum, used) => sum + used, 0);
 }

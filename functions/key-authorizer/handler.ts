@@ -2,7 +2,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import { requireEnv } from '../shared/env.ts';
 import { keyModeFrom } from '../shared/key-mode.ts';
 import { findPlan, planCatalog, type Plan } from '../shared/plans.ts';
-import { hashKey, looksLikeKey } from '../shared/self-issued-keys.ts';
+import { hashKey, looksLikeImportedKey, looksLikeKey } from '../shared/self-issued-keys.ts';
 import { quotaPeriod } from '../shared/self-issued-usage.ts';
 import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../shared/tables/self-issued-keys.ts';
 
@@ -18,7 +18,9 @@ import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../shared/tables/
  *
  * `SelfIssued` (makeHandler): verifies a self-issued key on every request (ReauthorizeEvery 0: a cached Allow would
  * let requests through without counting them) and enforces the customer's plan itself:
- * - no key, not of the `tg_live_` shape, unknown or revoked → fails with "Unauthorized" (API Gateway: 401);
+ * - no key, neither of the `tg_live_` shape nor an API Gateway key value imported at a switch of modes
+ *   (README "Switching modes": its record has `importedFrom: 'ApiGateway'`), unknown or revoked → fails with
+ *   "Unauthorized" (API Gateway: 401);
  * - suspended (the customer's Cognito user is disabled; the account reconciler) → Deny (403), context.reason
  *   `suspended`, nothing counted;
  * - over the plan's quota for the period, or over its rate in the current second → Deny (403), context.reason
@@ -70,9 +72,12 @@ export async function passThrough(event: APIGatewayRequestAuthorizerEvent): Prom
 export function makeHandler(deps: AuthorizerDeps) {
   return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
     const value = apiKeyHeader(event.headers);
-    if (!looksLikeKey(value)) throw new Error('Unauthorized');
+    const issued = looksLikeKey(value);
+    if (!issued && !looksLikeImportedKey(value)) throw new Error('Unauthorized');
     const record = await deps.store.getKey(hashKey(value));
     if (record === undefined || record.status === 'revoked') throw new Error('Unauthorized');
+    // A value without the prefix is honoured only as the key it was imported as (never a tg_live_ key's record).
+    if (!issued && record.importedFrom !== 'ApiGateway') throw new Error('Unauthorized');
     // The customer's Cognito user is disabled (the account reconciler): refused, as API Gateway refuses a disabled key.
     if (record.status !== 'active') return policy('Deny', event.methodArn, record.customerId, { customerId: record.customerId, reason: 'suspended' });
     const plan = findPlan(deps.catalog(), record.plan);

@@ -38,6 +38,23 @@ export function newKeyId(): string {
   return `si${randomBytes(9).toString('hex')}`;
 }
 
+/** True when `id` is a self-issued key id (newKeyId's shape), not an API Gateway key id (10 characters). */
+export function isSelfIssuedKeyId(id: string): boolean {
+  return /^si[0-9a-f]{18}$/.test(id);
+}
+
+/**
+ * True when `value` has the shape of an API Gateway API key value: 20 to 128 letters and digits ("API key values are
+ * alphanumeric strings of 20 to 128 characters", API Gateway Developer Guide, "Usage plans and API keys for REST
+ * APIs"; `-` and `_` are admitted too, as API Gateway accepts them in imported values). Such a value reaches
+ * KeyAuthorizerFunction in KeyMode SelfIssued only for a key imported from API Gateway when the deployment switched
+ * modes (scripts/switch-key-mode.ts); its record says so (`importedFrom`), and no other record answers to it.
+ */
+export function looksLikeImportedKey(value: string): boolean {
+  return IMPORTED_KEY_PATTERN.test(value);
+}
+const IMPORTED_KEY_PATTERN = /^[A-Za-z0-9_-]{20,128}$/;
+
 /** Constant-time comparison of two hex hashes (a stored hash against the hash of a presented key). */
 export function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a, 'hex');

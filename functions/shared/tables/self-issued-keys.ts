@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed } from '../aws-errors.ts';
+import { conditionHeld, isConditionalCheckFailed } from '../aws-errors.ts';
 import { documentClient } from '../clients.ts';
 import { dayAttribute, dayOfAttribute, type UsageCounter } from '../self-issued-usage.ts';
 
@@ -42,6 +42,8 @@ export interface KeyRecord {
   status: 'active' | 'suspended' | 'revoked';
   hint: string;
   createdAt: string;
+  /** Set on a key imported when the deployment switched from KeyMode ApiGateway: its value has no `tg_live_` prefix. */
+  importedFrom?: 'ApiGateway';
 }
 
 /** The customer's key slot: `keyId` is public (custom:apiid, the account's apiKeyId); `hash` once a value exists. */
@@ -90,6 +92,13 @@ export interface SelfIssuedKeysStore {
    * on. Safe to repeat; a slot that is gone or closed is left alone (false).
    */
   setSuspended(customerId: string, suspended: boolean): Promise<boolean>;
+  /**
+   * Raises the customer's count for `period` to `used` if it is lower (never lowers it): usage counted elsewhere
+   * before the switch to this mode (scripts/switch-key-mode.ts). True when it wrote. Safe to repeat.
+   */
+  carryUsage(customerId: string, period: string, used: number, expiresAt: number): Promise<boolean>;
+  /** The customer's count for `period` (0 when none). */
+  usedIn(customerId: string, period: string): Promise<number>;
 }
 
 export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentClient = documentClient): SelfIssuedKeysStore {
@@ -106,8 +115,8 @@ export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentC
     async getKey(hash) {
       const out = await client.send(new GetCommand({ TableName: tableName, Key: { pk: `KEY#${hash}` } }));
       if (out.Item === undefined) return undefined;
-      const { customerId, plan, status, hint, createdAt } = out.Item as KeyRecord;
-      return { customerId, plan, status, hint, createdAt };
+      const { customerId, plan, status, hint, createdAt, importedFrom } = out.Item as KeyRecord;
+      return { customerId, plan, status, hint, createdAt, ...(importedFrom ? { importedFrom } : {}) };
     },
     async findOrCreateCustomer(customerId, slot) {
       try {
@@ -216,6 +225,23 @@ export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentC
       ).catch((error: unknown) => {
         if (!isConditionalCheckFailed(error)) throw error;
       });
+    },
+    async carryUsage(customerId, period, used, expiresAt) {
+      return conditionHeld(
+        client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: `USE#${customerId}#${period}` },
+            UpdateExpression: 'SET used = :used, expiresAt = if_not_exists(expiresAt, :exp)',
+            ConditionExpression: 'attribute_not_exists(used) OR used < :used',
+            ExpressionAttributeValues: { ':used': used, ':exp': expiresAt },
+          }),
+        ),
+      );
+    },
+    async usedIn(customerId, period) {
+      const out = await client.send(new GetCommand({ TableName: tableName, Key: { pk: `USE#${customerId}#${period}` }, ConsistentRead: true }));
+      return Number((out.Item as { used?: number } | undefined)?.used ?? 0);
     },
     async consume(customerId, period, nowSeconds, { quotaLimit, rateLimit }, expiresAt) {
       const Key = { pk: `USE#${customerId}#${period}` };
