@@ -222,7 +222,8 @@ export const ROTATION_IN_PROGRESS = 'Another rotation of this API key is in prog
 export const ROTATION_LOCK_MS = 30_000;
 
 /** A rotation failure as the client hears it: typed errors as they are, throttling as a 503, the rest as a 500. */
-function failure(error: unknown): unknown {
+/** A rotation's error as the caller should see it: a deleted user 403, a throttled AWS call 503, else unchanged. */
+export function rotationFailure(error: unknown): unknown {
   if (error instanceof HttpError) return error;
   // Deleted in the pool (AdminDeleteUser) while the ID token lives on: the account is being closed (issue 16).
   if (isUserNotFound(error)) return new ForbiddenError('This user has been deleted; the account is being closed');
@@ -295,7 +296,7 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
       throw await rotationConflict(deps, userId, oldKeyId);
     }
   } catch (error: unknown) {
-    throw failure(error);
+    throw rotationFailure(error);
   }
 
   let newKeyId: string;
@@ -303,7 +304,7 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
     newKeyId = await deps.keys.createKey(userId, { 'tollgate:userId': userId, 'tollgate:rotatedFrom': oldKeyId });
   } catch (error: unknown) {
     await releaseLock(deps, userId, requestKey);
-    throw failure(error);
+    throw rotationFailure(error);
   }
   let userUpdated = false;
   let quotaCarriedOver = 0;
@@ -339,7 +340,7 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
     await releaseLock(deps, userId, requestKey);
     // The old key vanished under the rotation (GetUsage NotFound: an offboarding deleted it): say why, not a 500.
     if (isNotFound(error)) throw await rotationConflict(deps, userId, oldKeyId);
-    throw failure(error);
+    throw rotationFailure(error);
   }
   logger.info('API key rotated', { keyId: newKeyId, previousKeyId: oldKeyId, quotaCarriedOver, retireAt });
   return { id: newKeyId, previousKeyId: oldKeyId, plan: plan.name, usagePlanId, quotaCarriedOver, ...(retireAt ? { retireAt } : {}) };
@@ -451,7 +452,7 @@ export async function finishRotation(deps: AccountDeps, rotation: Rotation, user
     try {
       await deps.retirement.schedule(userId, { ...rotation, retireAt });
     } catch (error: unknown) {
-      throw failure(error);
+      throw rotationFailure(error);
     }
   }
   const key = await deps.keys.getKey(rotation.id);
@@ -486,7 +487,7 @@ export async function cancelOverlap(deps: AccountDeps, userId: string): Promise<
   try {
     await retireKey(deps, userId, rotationOf(account.previousKey), true);
   } catch (error: unknown) {
-    throw failure(error);
+    throw rotationFailure(error);
   }
   logger.info('Overlap ended early: previous API key retired', { keyId: account.previousKey.id });
 }

@@ -5,7 +5,7 @@ import { json, parseBody, parseParams, type Routes } from '#shared/http';
 import { logger } from '#shared/logger';
 import { issueKey, newKeyId } from '#shared/self-issued-keys';
 import type { CustomerKey, SelfIssuedKeysStore } from '#shared/tables/self-issued-keys';
-import { KEY_CHANGED, ROTATION_LOCK_MS, keySuspended, type AccountDeps } from './domain.ts';
+import { KEY_CHANGED, ROTATION_LOCK_MS, keySuspended, rotationFailure, type AccountDeps } from './domain.ts';
 import { idempotencyKeyOf } from './request.ts';
 import { revealQuery, rotateBody } from './schemas.ts';
 
@@ -80,22 +80,40 @@ export async function rotateSelfIssued(deps: SelfIssuedDeps, userId: string, req
   const issued = issueKey();
   const keyId = newKeyId();
   await deps.store.putKey(issued.hash, { customerId: userId, plan: account.plan, status: 'active', hint: issued.hint, createdAt: now.toISOString() });
+  // custom:apiid before the commit, as in the per-key mode: a user deleted in the pool (AdminDeleteUser, before the
+  // reconciler offboards them) is refused here (403) with the old key and the slot untouched, not after the swap.
+  try {
+    await deps.users.setApiKeyId(userId, keyId);
+  } catch (error: unknown) {
+    await deps.store.revokeKey(issued.hash);
+    await deps.accountKeys.releaseRotation(userId, requestKey);
+    throw rotationFailure(error);
+  }
   // The commit point, one conditional write on the slot: it holds only while the slot still names the old key and is
   // active. An offboarding (CloseSelfIssuedSlot) or a suspension that wrote the slot first read the OLD hash, so this
   // swap must fail; one that writes it after reads, and revokes or suspends, the new hash.
   if (!(await deps.store.swapCustomerKey(userId, oldKeyId, { keyId, hash: issued.hash }))) {
     await deps.store.revokeKey(issued.hash);
+    await restoreApiId(deps, userId, oldKeyId, keyId);
     await deps.accountKeys.releaseRotation(userId, requestKey);
     throw slotRefusal(await deps.store.getCustomer(userId), oldKeyId, account.keySuspendedAt) ?? new ConflictError(KEY_CHANGED);
   }
   if (slot.hash !== undefined) await deps.store.revokeKey(slot.hash);
-  await deps.users.setApiKeyId(userId, keyId);
   if (!(await deps.accountKeys.swapKey(userId, oldKeyId, keyId, account.plan, requestKey, now))) {
     // The slot already names the new key (the authorizer honours it); the account catches up on the next rotation.
     logger.warn('The account record did not take the rotated key id', { keyId, previousKeyId: oldKeyId });
   }
   logger.info('Self-issued key rotated', { keyId, previousKeyId: oldKeyId });
   return { id: keyId, value: issued.value, previousKeyId: oldKeyId, plan: account.plan };
+}
+
+/** Best effort after a lost swap: custom:apiid back to the key the slot still names (a later rotation sets it anyway). */
+async function restoreApiId(deps: SelfIssuedDeps, userId: string, oldKeyId: string, keyId: string): Promise<void> {
+  try {
+    await deps.users.setApiKeyId(userId, oldKeyId);
+  } catch (error: unknown) {
+    logger.error('Compensation: could not restore custom:apiid', { keyId, errorName: (error as Error).name });
+  }
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store' };

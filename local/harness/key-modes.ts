@@ -50,8 +50,8 @@ export async function issueFirstSelfIssuedKey(t: TestStack, idToken: string, slo
 
 /**
  * Where the key stands in the mode's own store: API Gateway's key by id (GetApiKey: `absent` when NotFoundException,
- * `disabled` when not enabled), or the SelfIssuedKeys table's record of the value's hash (`revoked`, or `absent` when
- * none). The key value is only hashed here, never sent anywhere in SelfIssued mode.
+ * `disabled` when not enabled), or the SelfIssuedKeys table's record of the value's hash (`revoked`, `disabled` when `suspended`, or `absent`
+ * when none). The key value is only hashed here, never sent anywhere in SelfIssued mode.
  */
 export async function storedKeyState(t: TestStack, key: { id: string; value: string }): Promise<'active' | 'disabled' | 'revoked' | 'absent'> {
   if (keyModeOf(t) === 'ApiGateway') {
@@ -67,5 +67,5 @@ export async function storedKeyState(t: TestStack, key: { id: string; value: str
     new GetItemCommand({ TableName: selfIssuedKeysTable(t), Key: { pk: { S: `KEY#${hashKey(key.value)}` } }, ConsistentRead: true }),
   );
   if (!Item) return 'absent';
-  return Item.status?.S === 'revoked' ? 'revoked' : 'active';
+  return Item.status?.S === 'revoked' ? 'revoked' : Item.status?.S === 'suspended' ? 'disabled' : 'active';
 }

@@ -147,13 +147,10 @@ const pathsOf = (mode: KeyMode): Record<string, () => Promise<void>> => ({
   reconciling: async () => {
     const c = await onboardCustomer(t, 'iam-reconcile');
     await t.clients.cognito.send(new AdminDeleteUserCommand({ UserPoolId: t.stack.userPoolId, Username: c.email }));
-    const suspends = mode === 'ApiGateway';
-    if (suspends) {
-      const disabled = await onboardCustomer(t, 'iam-disabled');
-      await t.clients.cognito.send(new AdminDisableUserCommand({ UserPoolId: t.stack.userPoolId, Username: disabled.email }));
-    }
+    const disabled = await onboardCustomer(t, 'iam-disabled');
+    await t.clients.cognito.send(new AdminDisableUserCommand({ UserPoolId: t.stack.userPoolId, Username: disabled.email }));
     const result = await invokeFunction<{ offboarded: number; suspended: number }>(t, 'ReconcileAccountsFunction');
-    if (result.offboarded < 1 || (suspends && result.suspended < 1)) throw new Error(`reconcile offboarded or suspended nobody: ${JSON.stringify(result)}`);
+    if (result.offboarded < 1 || result.suspended < 1) throw new Error(`reconcile offboarded or suspended nobody: ${JSON.stringify(result)}`);
     await settled('OffboardingStateMachine');
   },
   'billing close': async () => {

@@ -155,6 +155,22 @@ describe('KeyMode SelfIssued', () => {
     expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { Key: { pk: `KEY#${OLD_HASH}` } });
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: ACCOUNTS_TABLE, UpdateExpression: 'REMOVE rotationLock, rotationLockExpiresAt' });
     expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { TableName: ACCOUNTS_TABLE, UpdateExpression: expect.stringMatching(/^SET apiKeyId/) });
-    expect(cognito).not.toHaveReceivedCommand(AdminUpdateUserAttributesCommand);
+    // custom:apiid is written before the swap (a deleted user is refused there), and put back once the swap is lost.
+    const apiids = cognito.commandCalls(AdminUpdateUserAttributesCommand).map((c) => c.args[0].input.UserAttributes?.[0]?.Value);
+    expect(apiids).toEqual([expect.stringMatching(/^si[0-9a-f]{18}$/), siAccount.apiKeyId]);
+    expect(apiids[0]).not.toBe(siAccount.apiKeyId);
+  });
+
+  it('a user deleted in the pool (custom:apiid refused) gets 403 before the swap: old key, slot and account untouched', async () => {
+    given([{ keyId: siAccount.apiKeyId, plan: 'free', hash: OLD_HASH }]);
+    cognito.on(AdminUpdateUserAttributesCommand).rejects(Object.assign(new Error('User does not exist.'), { name: 'UserNotFoundException' }));
+
+    await expect(rotateSelfIssued(deps(), SUB, 'req-4')).rejects.toMatchObject({ statusCode: 403 });
+
+    expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, swapOf);
+    expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { Key: { pk: `KEY#${OLD_HASH}` } });
+    const newKey = String(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item?.pk);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: KEYS_TABLE, Key: { pk: newKey }, ExpressionAttributeValues: { ':r': 'revoked' } });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: ACCOUNTS_TABLE, UpdateExpression: 'REMOVE rotationLock, rotationLockExpiresAt' });
   });
 });
