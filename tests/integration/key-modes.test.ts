@@ -16,7 +16,7 @@ import { parsePlanCatalog } from '../../functions/shared/plans.ts';
 import { hashKey, issueKey } from '../../functions/shared/self-issued-keys.ts';
 import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '../../functions/shared/tables/accounts.ts';
 import { DynamoLedger } from '../../functions/shared/tables/billing.ts';
-import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '../../functions/shared/tables/self-issued-keys.ts';
+import { selfIssuedKeysStore } from '../../functions/shared/tables/self-issued-keys.ts';
 import { usagePlanLookupWith } from '../../functions/shared/usage-plans.ts';
 import { KEY_MODES, inKeyMode, type KeyMode } from '../../local/harness/key-modes.ts';
 import { claimsOf, invokeFunction, onboardCustomer, startTestStack, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
@@ -186,16 +186,18 @@ describe.each<KeyMode>(KEY_MODES)('KeyMode %s', (mode) => {
     };
     let outcome: unknown;
     if (mode === 'SelfIssued') {
-      const real = selfIssuedKeysStore(env.SELF_ISSUED_KEYS_TABLE!, doc);
-      const store: SelfIssuedKeysStore = {
-        ...real,
-        async putKey(hash, record) {
-          const stored = await real.putKey(hash, record);
-          await offboard(); // offboarding reads the slot now: it still names the old key
-          return stored;
+      const store = selfIssuedKeysStore(env.SELF_ISSUED_KEYS_TABLE!, doc);
+      // After the new key is stored and custom:apiid names it, the last step before the slot swap (the commit).
+      let raced = false;
+      const users = {
+        async setApiKeyId(userId: string, keyId: string): Promise<void> {
+          await base.users.setApiKeyId(userId, keyId);
+          if (raced) return;
+          raced = true;
+          await offboard(); // offboarding closes the slot now: it still names the old key
         },
-      };
-      outcome = await rotateSelfIssued({ ...base, store }, c.userId, 'race-rotation', c.keyId).catch((error: unknown) => error);
+      } as typeof base.users;
+      outcome = await rotateSelfIssued({ ...base, users, store }, c.userId, 'race-rotation', c.keyId).catch((error: unknown) => error);
       expect(outcome).toMatchObject({ statusCode: 409 });
       // Every key record the customer ever had (the onboarding-era none, the first rotation's, this one's) is revoked.
       const items = (await t.clients.dynamodb.send(new ScanCommand({ TableName: env.SELF_ISSUED_KEYS_TABLE! }))).Items ?? [];
