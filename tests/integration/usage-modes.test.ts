@@ -14,10 +14,10 @@ import { makeHandler } from '../../functions/key-authorizer/handler.ts';
 import type { Plan } from '../../functions/shared/plans.ts';
 import { hashKey } from '../../functions/shared/self-issued-keys.ts';
 import { selfIssuedKeysStore } from '../../functions/shared/tables/self-issued-keys.ts';
-import { startTestStack, waitForExecution, type ClosedStatus, type TestStack } from '../../local/harness/stack.ts';
+import { KEY_MODES } from '../../local/harness/key-modes.ts';
+import { onboardCustomer, startTestStack, waitForExecution, type ClosedStatus, type Customer, type TestStack } from '../../local/harness/stack.ts';
 import { TaskFaultInjector } from '../../local/stepfunctions/index.ts';
 import { accountOf, historyOf, ledgerOf, machineArn, stateInput, statesEntered, tableName, usagePlansOfKey } from '../resilience/helpers.ts';
-import { customerWithKey, KEY_MODES, type ModeCustomer } from '../support/key-modes.ts';
 
 // Each test signs customers up through Cognito and the onboarding workflow: seconds, more on a loaded machine.
 jest.setTimeout(90_000);
@@ -65,25 +65,25 @@ describe.each(KEY_MODES)('KeyMode %s', (mode) => {
   });
 
   /** `n` data API calls with the key, one after another: their statuses. */
-  async function callData(c: ModeCustomer, n: number): Promise<number[]> {
+  async function callData(c: Customer, n: number): Promise<number[]> {
     const statuses: number[] = [];
-    for (let i = 0; i < n; i += 1) statuses.push((await fetch(`${t.stack.apiUrl}/tags`, { headers: { 'X-Api-Key': c.key } })).status);
+    for (let i = 0; i < n; i += 1) statuses.push((await fetch(`${t.stack.apiUrl}/tags`, { headers: { 'X-Api-Key': c.keyValue } })).status);
     return statuses;
   }
   const refused = mode === 'SelfIssued' ? 403 : 429; // a Lambda authorizer cannot answer 429 (README "Key modes")
 
-  async function usage(c: ModeCustomer, from: string, to: string): Promise<UsageAnswer> {
+  async function usage(c: Customer, from: string, to: string): Promise<UsageAnswer> {
     const res = await fetch(`${t.stack.apiUrl}/me/usage?from=${from}&to=${to}`, { headers: { Authorization: c.idToken } });
     expect(res.status).toBe(200);
     return (await res.json()) as UsageAnswer;
   }
 
   /** The key's plan where this mode meters by it: its usage plan (ApiGateway), or the key slot and key record (SelfIssued). */
-  async function meteredPlans(c: ModeCustomer): Promise<string[]> {
+  async function meteredPlans(c: Customer): Promise<string[]> {
     if (mode === 'ApiGateway') return (await usagePlansOfKey(t, c.keyId)).map((name) => name.replace(/^tollgate-/, ''));
     const get = async (pk: string) =>
       (await t.clients.dynamodb.send(new GetItemCommand({ TableName: tableName(t, 'SelfIssuedKeysTable'), Key: { pk: { S: pk } }, ConsistentRead: true }))).Item?.plan?.S;
-    return [`slot ${await get(`CUSTOMER#${c.userId}`)}`, `key ${await get(`KEY#${hashKey(c.key)}`)}`];
+    return [`slot ${await get(`CUSTOMER#${c.userId}`)}`, `key ${await get(`KEY#${hashKey(c.keyValue)}`)}`];
   }
   const onPlan = (plan: string): string[] => (mode === 'ApiGateway' ? [plan] : [`slot ${plan}`, `key ${plan}`]);
 
@@ -92,7 +92,7 @@ describe.each(KEY_MODES)('KeyMode %s', (mode) => {
   }
 
   it('GET /me/usage after N calls: the day counts them, quota used / remaining / limit are what is enforced', async () => {
-    const c = await customerWithKey(t, mode, `usage-${mode}`);
+    const c = await onboardCustomer(t, `usage-${mode}`);
     const today = day(Date.now());
     const from = day(Date.now() - 2 * DAY_MS);
     expect(await callData(c, 4)).toEqual([200, 200, 200, 200]);
@@ -119,7 +119,7 @@ describe.each(KEY_MODES)('KeyMode %s', (mode) => {
   });
 
   it("the month's statement bills the calls made (the final statement of an account closed now: the close's own computation)", async () => {
-    const c = await customerWithKey(t, mode, `stmt-${mode}`);
+    const c = await onboardCustomer(t, `stmt-${mode}`);
     expect(await callData(c, 3)).toEqual([200, 200, 200]);
     const res = await fetch(`${t.stack.apiUrl}/me`, { method: 'DELETE', headers: { Authorization: c.idToken, 'Content-Type': 'application/json' }, body: JSON.stringify({ confirm: c.email }) });
     expect(res.status).toBe(202);
@@ -131,13 +131,13 @@ describe.each(KEY_MODES)('KeyMode %s', (mode) => {
   // The close bills ended months only; offline API Gateway counts usage at the real date, so only the self-issued
   // counters can hold requests of last month: the authorizer's own code, run with last month's clock, counts them.
   (mode === 'SelfIssued' ? it : it.skip)('the billing close bills the requests the counters hold for the closed month', async () => {
-    const c = await customerWithKey(t, mode, `close-${mode}`);
+    const c = await onboardCustomer(t, `close-${mode}`);
     const now = new Date();
     const lastMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 15, 12));
     const free: Plan = { name: 'free', monthlyPrice: 0, currency: 'USD', rateLimit: 100, burstLimit: 100, quotaLimit: FREE_QUOTA, quotaPeriod: 'MONTH' };
     const store = selfIssuedKeysStore(tableName(t, 'SelfIssuedKeysTable'), DynamoDBDocumentClient.from(t.clients.dynamodb));
     const authorize = makeHandler({ store, catalog: () => [free], now: () => lastMonth });
-    const event = { type: 'REQUEST', methodArn: 'arn:aws:execute-api:us-east-1:000000000000:api/v1/GET/tags', headers: { 'X-Api-Key': c.key } };
+    const event = { type: 'REQUEST', methodArn: 'arn:aws:execute-api:us-east-1:000000000000:api/v1/GET/tags', headers: { 'X-Api-Key': c.keyValue } };
     for (let i = 0; i < 5; i += 1) await authorize(event as unknown as APIGatewayRequestAuthorizerEvent);
     expect(await callData(c, 2)).toEqual([200, 200]); // this month's: not billed with last month
 
@@ -155,7 +155,7 @@ describe.each(KEY_MODES)('KeyMode %s', (mode) => {
   });
 
   it('a plan change rolled back after its attach leaves the key on the old plan in full; without the fault it goes through', async () => {
-    const c = await customerWithKey(t, mode, `rollback-${mode}`);
+    const c = await onboardCustomer(t, `rollback-${mode}`);
     // After the attach to the target plan: the PLAN_CHANGED entry cannot be written, so the workflow rolls back.
     taskFaults.inject('RecordPlanChanged', 'DynamoDB.ResourceNotFoundException', 1);
     const change = async (expected: ClosedStatus) => {
