@@ -33,7 +33,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION, type LambdaInvoker, type RouteSpec } f
 import { runOnboarding } from './onboarding.ts';
 import { runScaledOnboarding, STEPS, type ScaledOnboardingResult } from './scaled-onboarding.ts';
 import { DYNAMODB_PER_MILLION_RRU, DYNAMODB_PER_MILLION_WRU, LAMBDA_ARM_PER_GB_SECOND, LAMBDA_PER_MILLION_REQUESTS } from './prices.ts';
-import { fmt, heading, median, percentile, pool, table, usd } from './util.ts';
+import { fmt, heading, median, percentile, pool, positiveOption as option, table, usd } from './util.ts';
 
 const CONCURRENCY = 64;
 /** Sign-in + first rotation at once, of the CONCURRENCY customers (bench/scaled-onboarding.ts, firstKeyConcurrency). */
@@ -314,12 +314,6 @@ export function printScaledKeys(r: ScaledKeysResult): string {
 }
 
 if (require.main === module) {
-  const option = (name: string, fallback: number): number => {
-    const at = process.argv.indexOf(`--${name}`);
-    const value = at === -1 ? fallback : Number(process.argv[at + 1]);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
-    return value;
-  };
   runScaledKeys({ customers: option('customers', 20_000), concurrency: option('concurrency', CONCURRENCY), budgetSeconds: option('budget', 900) }, (line) => console.log(line))
     .then((r) => console.log(printScaledKeys(r)))
     .catch((error: unknown) => {

@@ -35,7 +35,7 @@ export interface CustomerRun {
   error?: string;
 }
 
-export interface CurvePoint {
+export interface CurvePoint<S extends string = Step> {
   /** Completed onboardings at the end of the slice. */
   done: number;
   /** Seconds from the start to the slice's last completion. */
@@ -43,28 +43,33 @@ export interface CurvePoint {
   /** Completions in the slice ÷ the slice's duration. */
   perSecond: number;
   /** Median ms of each step over the customers completed in the slice. */
-  stepMedianMs: Record<Step, number>;
+  stepMedianMs: Record<S, number>;
 }
 
 /**
- * Splits completed onboardings (those with a finite `completedAtMs`) in completion order into slices of `sliceSize`
- * (the last one may be shorter) and gives each slice's rate: its completions ÷ (its last completion − the previous
- * slice's last, or the start for the first). Empty for no completions; a slice of zero duration has rate Infinity.
+ * Splits completed runs (those with a finite `completedAtMs`) in completion order into slices of `sliceSize` (the
+ * last one may be shorter) and gives each slice's rate: its completions ÷ (its last completion − the previous slice's
+ * last, or the start for the first), and the median of each of `steps` (default: the onboarding's STEPS). Empty for
+ * no completions; a slice of zero duration has rate Infinity.
  */
-export function rateCurve(runs: readonly CustomerRun[], sliceSize: number): CurvePoint[] {
+export function rateCurve<S extends string = Step>(
+  runs: readonly { completedAtMs: number; ms: Record<S, number> }[],
+  sliceSize: number,
+  steps: readonly S[] = STEPS as unknown as readonly S[],
+): CurvePoint<S>[] {
   if (!(Number.isInteger(sliceSize) && sliceSize >= 1)) throw new Error('sliceSize must be a whole number ≥ 1');
   const done = runs.filter((r) => Number.isFinite(r.completedAtMs)).sort((a, b) => a.completedAtMs - b.completedAtMs);
-  const points: CurvePoint[] = [];
+  const points: CurvePoint<S>[] = [];
   let previousMs = 0;
   for (let from = 0; from < done.length; from += sliceSize) {
     const slice = done.slice(from, from + sliceSize);
-    const lastMs = (slice[slice.length - 1] as CustomerRun).completedAtMs;
+    const lastMs = (slice[slice.length - 1] as (typeof done)[number]).completedAtMs;
     const seconds = (lastMs - previousMs) / 1000;
     points.push({
       done: from + slice.length,
       atSeconds: lastMs / 1000,
       perSecond: seconds > 0 ? slice.length / seconds : Infinity,
-      stepMedianMs: Object.fromEntries(STEPS.map((s) => [s, median(slice.map((r) => r.ms[s]))])) as Record<Step, number>,
+      stepMedianMs: Object.fromEntries(steps.map((s) => [s, median(slice.map((r) => r.ms[s]))])) as Record<S, number>,
     });
     previousMs = lastMs;
   }

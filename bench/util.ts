@@ -85,3 +85,11 @@ export function limiter(concurrency: number): <R>(task: () => Promise<R>) => Pro
     }
   };
 }
+
+/** `--<name> <whole number ≥ 1>` from the command line, or `fallback` when absent; throws on anything else. */
+export function positiveOption(name: string, fallback: number, argv: readonly string[] = process.argv): number {
+  const at = argv.indexOf(`--${name}`);
+  const value = at === -1 ? fallback : Number(argv[at + 1]);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+  return value;
+}

@@ -62,6 +62,8 @@ export interface LocalCognitoOptions {
   /** Trigger name (PostConfirmation, PreSignUp, …) → function name the Lambda service knows. */
   triggers: Record<string, string>;
   log?: (line: string) => void;
+  /** Coalesce the pool file's saves (local/cognito-store.ts); default true. */
+  coalescedSaves?: boolean;
 }
 
 /**
@@ -634,7 +636,8 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
   const ctx = { logger };
   const clock = new services.DateClock();
   // One whole-file save at a time, shared by the writes made meanwhile: cognito-local rewrites the pool per write (O(users)).
-  const dataStoreFactory = coalescingDataStoreFactory(new StormDBDataStoreFactory(dataDirectory));
+  const stormFactory = new StormDBDataStoreFactory(dataDirectory);
+  const dataStoreFactory = opts.coalescedSaves === false ? stormFactory : coalescingDataStoreFactory(stormFactory);
   const cognitoServiceFactory = new CognitoServiceFactoryImpl(dataDirectory, dataStoreFactory, new UserPoolServiceFactoryImpl(clock, dataStoreFactory));
   const cognitoClient = await cognitoServiceFactory.create(ctx, config.UserPoolDefaults);
   const triggers = new services.TriggersService(

@@ -21,6 +21,11 @@ describe('rateCurve', () => {
     expect(curve.map((p) => p.stepMedianMs.signUp)).toEqual([10, 30, 90]);
   });
 
+  it('takes the steps to summarize (bench/cognito-scale.ts: its own calls)', () => {
+    const curve = rateCurve([{ completedAtMs: 100, ms: { create: 7 } }, { completedAtMs: 200, ms: { create: 9 } }], 5, ['create']);
+    expect(curve).toEqual([{ done: 2, atSeconds: 0.2, perSecond: 10, stepMedianMs: { create: 7 } }]);
+  });
+
   it('leaves out customers whose onboarding did not complete', () => {
     const curve = rateCurve([run(Number.NaN), run(500), run(Number.NaN)], 10);
     expect(curve).toEqual([expect.objectContaining({ done: 1, atSeconds: 0.5, perSecond: 2 })]);

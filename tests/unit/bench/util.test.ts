@@ -1,5 +1,5 @@
-/** bench/util.ts's limiter: never more than its concurrency at once, every task run, errors to their own caller. */
-import { limiter } from '../../../bench/util.ts';
+/** bench/util.ts: the limiter (never more than its concurrency at once, every task run, errors to their own caller) and positiveOption. */
+import { limiter, positiveOption } from '../../../bench/util.ts';
 
 describe('limiter', () => {
   it('runs at most `concurrency` tasks at once and every task in the end', async () => {
@@ -28,5 +28,14 @@ describe('limiter', () => {
 
   it('refuses a concurrency that is not a whole number ≥ 1', () => {
     expect(() => limiter(0)).toThrow('concurrency');
+  });
+});
+
+describe('positiveOption', () => {
+  it('reads --name N, falls back when absent, and refuses what is not a whole number ≥ 1', () => {
+    expect(positiveOption('customers', 7, ['node', 'x', '--customers', '12'])).toBe(12);
+    expect(positiveOption('customers', 7, ['node', 'x'])).toBe(7);
+    expect(() => positiveOption('customers', 7, ['--customers', '0'])).toThrow('--customers must be a positive integer');
+    expect(() => positiveOption('customers', 7, ['--customers'])).toThrow('--customers');
   });
 });
