@@ -7,13 +7,15 @@
  *   4. cost model — transitions, DynamoDB units, Lambda, API Gateway, Cognito per action, priced;
  *   5. billing close — 10,000 seeded accounts closed under the 25,000-event history quota, and a rerun.
  *   6. dashboard loads — 50/s for 10 s against API Gateway's management API limit (ON): management calls/s, 5xx.
- *   7. scaled key mode — BENCH_SCALED_CUSTOMERS (default 20,000) self-issued keys, verified at 64 connections
- *      through the Lambda REQUEST authorizer: sign-ups/s, quota overshoot, cost per million (bench/scaled-keys.ts).
+ *   7. scaled key mode — BENCH_SCALED_CUSTOMERS (default 20,000) customers onboarded through real sign-ups in KeyMode
+ *      SelfIssued within BENCH_SCALED_BUDGET_SECONDS (default 900), verified at 64 connections through the Lambda
+ *      REQUEST authorizer: sign-ups/s, CreateApiKey calls, quota overshoot, cost per million (bench/scaled-keys.ts).
  * Prints each section's tables and PASS/MISS per target (a MISS never fails the process), then writes
  * bench/results/latest.json (git-ignored) and bench/results/<YYYY-MM-DD>.json. See bench/README.md.
  *
  * `npm run bench -- --only request-path` runs sections 1a and 1b alone (`--only noop`: 1a alone), about 4 minutes,
- * and writes bench/results/<YYYY-MM-DD>-request-path.json instead; `--note "<text>"` records what else loaded the
+ * and writes bench/results/<YYYY-MM-DD>-request-path.json instead (`--only scaled-keys`: section 7 alone, its
+ * per-key baseline measured there, bench/results/<YYYY-MM-DD>-scaled-keys.json); `--note "<text>"` records what else loaded the
  * machine in the results; `--lambda-concurrency <n>` sets the offline Lambda service's environments per function
  * (default 4) to measure what the cap does to the authenticated path's p99.
  */
@@ -35,14 +37,14 @@ import { fmt, fmtTarget, heading, table } from './util.ts';
 const root = resolve(__dirname, '..');
 const HIGH = '1000000';
 
-/** `--only request-path` (sections 1a and 1b) or `--only noop` (1a); `--note <text>`. */
+/** `--only request-path` (sections 1a and 1b), `--only noop` (1a) or `--only scaled-keys` (7); `--note <text>`. */
 function argument(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? undefined : process.argv[i + 1];
 }
 const ONLY = argument('only');
-if (ONLY !== undefined && ONLY !== 'request-path' && ONLY !== 'noop') {
-  console.error(`--only takes request-path or noop, not ${ONLY}`);
+if (ONLY !== undefined && ONLY !== 'request-path' && ONLY !== 'noop' && ONLY !== 'scaled-keys') {
+  console.error(`--only takes request-path, noop or scaled-keys, not ${ONLY}`);
   process.exit(2);
 }
 /** `--lambda-concurrency <n>`: the offline Lambda service's environments per function (its default when absent), to measure the cap's effect. */
@@ -101,7 +103,8 @@ async function main(): Promise<void> {
   }
 
   // `--only`: the other sections are skipped (undefined), so nothing else changes below.
-  const selected = (name: string) => ONLY === undefined || name.startsWith('1a.') || (ONLY === 'request-path' && name.startsWith('1b.'));
+  const selected = (name: string) =>
+    ONLY === undefined || (ONLY === 'scaled-keys' ? name.startsWith('7.') : name.startsWith('1a.') || (ONLY === 'request-path' && name.startsWith('1b.')));
   const section = async <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => {
     if (!selected(name)) {
       say(`  (${name}: skipped, --only ${ONLY})`);
@@ -121,50 +124,52 @@ async function main(): Promise<void> {
   };
 
   // The bench stack (sections 1, 3, 4): free plan limits raised so throttling and quota never cut a run.
-  say('\nStarting the bench stack…');
-  const t = await startBenchStack({
-    createApiKeyRateLimit: Infinity,
-    managementApiLimits: 'off',
-    parameterOverrides: { FreeRateLimit: HIGH, FreeBurstLimit: HIGH, FreeQuotaLimit: HIGH },
-    gatewayAccessLog: accessLog.record,
-    ...(LAMBDA_CONCURRENCY !== undefined ? { lambdaMaxConcurrency: LAMBDA_CONCURRENCY } : {}),
-  });
-  try {
-    const user = await onboardUser(t, 'bench');
+  if (ONLY !== 'scaled-keys') {
+    say('\nStarting the bench stack…');
+    const t = await startBenchStack({
+      createApiKeyRateLimit: Infinity,
+      managementApiLimits: 'off',
+      parameterOverrides: { FreeRateLimit: HIGH, FreeBurstLimit: HIGH, FreeQuotaLimit: HIGH },
+      gatewayAccessLog: accessLog.record,
+      ...(LAMBDA_CONCURRENCY !== undefined ? { lambdaMaxConcurrency: LAMBDA_CONCURRENCY } : {}),
+    });
+    try {
+      const user = await onboardUser(t, 'bench');
 
-    say('\n[1a] no-op path beside serverless-offline');
-    results.noopPath = await section('1a. no-op path', () => runNoopPath(t, root, say));
-    if (results.noopPath) say(printNoopPath(results.noopPath));
+      say('\n[1a] no-op path beside serverless-offline');
+      results.noopPath = await section('1a. no-op path', () => runNoopPath(t, root, say));
+      if (results.noopPath) say(printNoopPath(results.noopPath));
 
-    say('\n[1b] request path');
-    results.requestPath = await section('1b. request path', () => runRequestPath(t, user, root, say));
-    if (results.requestPath) say(printRequestPath(results.requestPath));
+      say('\n[1b] request path');
+      results.requestPath = await section('1b. request path', () => runRequestPath(t, user, root, say));
+      if (results.requestPath) say(printRequestPath(results.requestPath));
 
-    say('\n[2/6] onboarding');
-    const common = { signUps: 200, concurrency: 20, correctnessTargets: true };
-    results.onboarding = await section('2. onboarding', async () => [
-      await runOnboarding({ ...common, label: '(i) with AWS\'s management API limits', createApiKeyRateLimit: 5, retryIntervalScale: AWS_LIMIT_RETRY_SCALE, latencyTarget: false }, say),
-      await runOnboarding({ ...common, label: '(ii) CreateApiKey limit off: the pipeline\'s own latency', createApiKeyRateLimit: Infinity, retryIntervalScale: 1, latencyTarget: true }, say),
-      await runOnboarding(
-        { label: '(iii) unloaded baseline, limit off', signUps: 20, concurrency: 1, createApiKeyRateLimit: Infinity, retryIntervalScale: 1, latencyTarget: false, correctnessTargets: false },
-        say,
-      ),
-    ]);
-    if (results.onboarding) say(printOnboarding(results.onboarding));
+      say('\n[2/6] onboarding');
+      const common = { signUps: 200, concurrency: 20, correctnessTargets: true };
+      results.onboarding = await section('2. onboarding', async () => [
+        await runOnboarding({ ...common, label: '(i) with AWS\'s management API limits', createApiKeyRateLimit: 5, retryIntervalScale: AWS_LIMIT_RETRY_SCALE, latencyTarget: false }, say),
+        await runOnboarding({ ...common, label: '(ii) CreateApiKey limit off: the pipeline\'s own latency', createApiKeyRateLimit: Infinity, retryIntervalScale: 1, latencyTarget: true }, say),
+        await runOnboarding(
+          { label: '(iii) unloaded baseline, limit off', signUps: 20, concurrency: 1, createApiKeyRateLimit: Infinity, retryIntervalScale: 1, latencyTarget: false, correctnessTargets: false },
+          say,
+        ),
+      ]);
+      if (results.onboarding) say(printOnboarding(results.onboarding));
 
-    // Section 4 before 3 in time: the cold-start probes start stray executions (the fixtures' made-up users) that
-    // would run during the cost model's counting windows. Printed in order.
-    say('\n[3/6] cost model (measured before the cold-start probes, printed after them as section 4)');
-    const throttled = results.onboarding?.[0]?.transitionsPerExecution.withRetries;
-    results.cost = await section('4. cost model', () => runCost(t, user, results.requestPath?.linksInvokeMedianMs ?? Number.NaN, throttled));
+      // Section 4 before 3 in time: the cold-start probes start stray executions (the fixtures' made-up users) that
+      // would run during the cost model's counting windows. Printed in order.
+      say('\n[3/6] cost model (measured before the cold-start probes, printed after them as section 4)');
+      const throttled = results.onboarding?.[0]?.transitionsPerExecution.withRetries;
+      results.cost = await section('4. cost model', () => runCost(t, user, results.requestPath?.linksInvokeMedianMs ?? Number.NaN, throttled));
 
-    say('\n[4/6] cold start');
-    results.coldStart = await section('3. cold start', () => runColdStart(t, root, say));
-    if (results.coldStart) say(printColdStart(results.coldStart));
-    if (results.cost) say(printCost(results.cost));
-    await waitForIdle(t, 10_000);
-  } finally {
-    await t.close();
+      say('\n[4/6] cold start');
+      results.coldStart = await section('3. cold start', () => runColdStart(t, root, say));
+      if (results.coldStart) say(printColdStart(results.coldStart));
+      if (results.cost) say(printCost(results.cost));
+      await waitForIdle(t, 10_000);
+    } finally {
+      await t.close();
+    }
   }
 
   // Its own stack: 10,000 seeded accounts would change what the other sections measure.
@@ -177,10 +182,14 @@ async function main(): Promise<void> {
   results.dashboard = await section('6. dashboard loads', () => runDashboard(say));
   if (results.dashboard) say(printDashboard(results.dashboard));
 
-  // Its own DynamoDB: the scaled key mode's table, not the bench stack's.
+  // Its own stack, in KeyMode SelfIssued.
   const scaledCustomers = Number(process.env.BENCH_SCALED_CUSTOMERS ?? 20_000);
-  say(`\n[7] scaled key mode (${scaledCustomers} customers)`);
-  results.scaledKeys = await section('7. scaled key mode', () => runScaledKeys(scaledCustomers, say));
+  const budgetSeconds = Number(process.env.BENCH_SCALED_BUDGET_SECONDS ?? 900);
+  // The per-key mode's sign-up rate with AWS's CreateApiKey limit, from section 2 (i) when it ran.
+  const perKey = results.onboarding?.[0];
+  const perKeyBaseline = perKey ? { label: `§2 ${perKey.label.split(' ')[0]}, ${perKey.signUps} sign-ups at ${perKey.concurrency} concurrent`, signUps: perKey.signUps, signUpsPerSecond: perKey.signUpsPerSecond } : undefined;
+  say(`\n[7] scaled key mode (${scaledCustomers} customers, budget ${budgetSeconds} s)`);
+  results.scaledKeys = await section('7. scaled key mode', () => runScaledKeys({ customers: scaledCustomers, budgetSeconds, ...(perKeyBaseline ? { perKeyBaseline } : {}) }, say));
   if (results.scaledKeys) say(printScaledKeys(results.scaledKeys));
 
   results.wallSeconds = (performance.now() - started) / 1000;

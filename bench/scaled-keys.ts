@@ -1,16 +1,19 @@
 /**
  * Bench section 7, the scaled key mode (KeyMode SelfIssued, issue 15). Standalone: `npx tsx bench/scaled-keys.ts
- * [--customers N]` (default 20,000); also run by bench/run.ts (`BENCH_SCALED_CUSTOMERS` sets N there).
+ * [--customers N] [--concurrency C] [--budget S]` (defaults 20,000, 64, 900 s); also run by bench/run.ts
+ * (`BENCH_SCALED_CUSTOMERS`, `BENCH_SCALED_BUDGET_SECONDS`; `--only scaled-keys` runs this section alone).
  *
- * (a) Onboarding: N customers get a self-issued key (issueKey + the conditional PutItem of its hash) at 64 concurrent,
- *     on the offline DynamoDB (dynalite): sign-ups per second, no CreateApiKey call. What it does NOT include: the
- *     Cognito sign-up and the onboarding workflow (bench §7 still seeds the keys; README "Key modes").
- *     Beside it, the per-key mode's ceiling from AWS's documented limits (CreateApiKey 5/s, 10,000 keys per account and
- *     Region): computed, not measured.
+ * (a) Onboarding through the real path on a full offline stack in KeyMode SelfIssued (bench/scaled-onboarding.ts):
+ *     Cognito sign-up → confirmation → PostConfirmation → onboarding workflow (key slot) → sign-in → the first key from
+ *     `POST /me/api-key/rotate`, C at a time, no new sign-up after the budget: sign-ups per second (completed
+ *     onboardings, the workflow's end as completion), the rate per slice of completions with each step's median
+ *     (where the time goes as the user pool grows), and CreateApiKey calls counted from the control plane's request
+ *     log. Beside it, the per-key mode's sign-up rate measured in the same run (AWS's CreateApiKey limit of 5/s ON) and
+ *     its ceiling from AWS's fixed limits (5/s, 10,000 keys per account and Region), computed.
  * (b) Verification: requests through the offline API Gateway data plane (local/execute-api) with the Lambda REQUEST
  *     authorizer (ReauthorizeEvery 0: every request counted) at 64 concurrent connections, for customers spread over
- *     the N, each on a plan with a small quota and sent twice their quota (plus a few hot customers hit by all 64 at
- *     once): quota overshoot = requests admitted beyond a customer's quota, summed (target 0). The same requests on the
+ *     the customers onboarded in (a) (their real keys, the stack's SelfIssuedKeys table and plan catalogue; the free
+ *     plan's quota set small), each sent twice their quota (plus a few hot customers hit by all 64 at once): quota overshoot = requests admitted beyond a customer's quota, summed (target 0). The same requests on the
  *     same route without the authorizer give the baseline latency; the difference is the authorizer's added latency.
  * (c) Cost per million requests at AWS list prices (bench/prices.ts): authorizer invocations (Lambda requests and
  *     duration at the measured median) and the DynamoDB reads/writes counted during (b), beside the per-key mode's
@@ -21,22 +24,29 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { makeHandler } from '../functions/key-authorizer/handler.ts';
-import type { Plan } from '../functions/shared/plans.ts';
-import { issueKey } from '../functions/shared/self-issued-keys.ts';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { parsePlanCatalog } from '../functions/shared/plans.ts';
 import { selfIssuedKeysStore } from '../functions/shared/tables/self-issued-keys.ts';
 import { createGateway } from '../local/execute-api/index.ts';
-import { startKeyStore } from '../local/harness/key-store.ts';
-import type { LambdaInvoker, RouteSpec } from '../local/types.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, type LambdaInvoker, type RouteSpec } from '../local/types.ts';
+import { runOnboarding } from './onboarding.ts';
+import { runScaledOnboarding, STEPS, type ScaledOnboardingResult } from './scaled-onboarding.ts';
 import { DYNAMODB_PER_MILLION_RRU, DYNAMODB_PER_MILLION_WRU, LAMBDA_ARM_PER_GB_SECOND, LAMBDA_PER_MILLION_REQUESTS } from './prices.ts';
-import { fmt, heading, median, percentile, pool, table, usd } from './util.ts';
+import { fmt, heading, median, percentile, pool, positiveOption as option, table, usd } from './util.ts';
 
 const CONCURRENCY = 64;
+/** Sign-in + first rotation at once, of the CONCURRENCY customers (bench/scaled-onboarding.ts, firstKeyConcurrency). */
+const FIRST_KEY_CONCURRENCY = 8;
 const QUOTA = 5;
 /** The authorizer's memory in the cost model (the template's Globals MemorySize). */
 const AUTHORIZER_MEMORY_GB = 0.25;
 
 export interface ScaledKeysResult {
+  /** Customers onboarded with a key (the verification's population). */
   customers: number;
+  onboarding: ScaledOnboardingResult;
+  perKeyBaseline: PerKeyBaseline;
   signUpsPerSecond: number;
   perKeyModeSeconds: number;
   requests: number;
@@ -72,11 +82,63 @@ async function get(port: number, path: string, key: string | undefined, agent: h
   });
 }
 
-export async function runScaledKeys(customers: number, say: (line: string) => void): Promise<ScaledKeysResult> {
-  const harness = await startKeyStore();
+export interface ScaledKeysOptions {
+  customers: number;
+  /** Concurrent sign-ups (default 64). */
+  concurrency?: number;
+  /** No new sign-up starts after this many seconds (default 900). */
+  budgetSeconds?: number;
+  /**
+   * The per-key mode's onboarding measured in the same run (bench §2 (i): AWS's CreateApiKey limit ON), as the
+   * baseline of the sign-up rate; when absent, §7 measures its own (PER_KEY_BASELINE_SIGNUPS sign-ups).
+   */
+  perKeyBaseline?: PerKeyBaseline;
+}
+
+export interface PerKeyBaseline {
+  label: string;
+  signUps: number;
+  signUpsPerSecond: number;
+}
+
+/** Sign-ups of §7's own per-key baseline (ApiGateway mode, AWS's limits ON): enough to pass CreateApiKey's burst. */
+const PER_KEY_BASELINE_SIGNUPS = 100;
+
+export async function runScaledKeys(opts: ScaledKeysOptions, say: (line: string) => void): Promise<ScaledKeysResult> {
+  const customers = opts.customers;
+  const concurrency = opts.concurrency ?? CONCURRENCY;
+  const budgetSeconds = opts.budgetSeconds ?? 900;
+  let perKeyBaseline = opts.perKeyBaseline;
+  if (!perKeyBaseline) {
+    say(`  per-key mode baseline: ${PER_KEY_BASELINE_SIGNUPS} sign-ups in KeyMode ApiGateway, AWS's CreateApiKey limit ON…`);
+    const run = await runOnboarding(
+      { label: 'per-key baseline', signUps: PER_KEY_BASELINE_SIGNUPS, concurrency: 20, createApiKeyRateLimit: 5, retryIntervalScale: 1, latencyTarget: false, correctnessTargets: false },
+      () => undefined,
+    );
+    perKeyBaseline = { label: `${PER_KEY_BASELINE_SIGNUPS} sign-ups at 20 concurrent, measured in §7`, signUps: run.signUps, signUpsPerSecond: run.signUpsPerSecond };
+  }
+
+  // (a) onboarding through the real path. The free plan: a small quota (the verification sends 2× it), no rate limit.
+  say(`  onboarding ${customers} customers through Cognito sign-up and the onboarding workflow (KeyMode SelfIssued), ${concurrency} at a time (${FIRST_KEY_CONCURRENCY} of them signing in for their first key), budget ${budgetSeconds} s…`);
+  const { result: onboarding, stack: t, keys } = await runScaledOnboarding(
+    { customers, concurrency, firstKeyConcurrency: FIRST_KEY_CONCURRENCY, budgetSeconds, parameterOverrides: { FreeQuotaLimit: String(QUOTA), FreeQuotaPeriod: 'MONTH', FreeRateLimit: '1000000', FreeBurstLimit: '1000000' } },
+    say,
+  );
+  say(`  ${onboarding.onboarded} onboarded, ${onboarding.withKey} with a key, ${onboarding.failed} failed; CreateApiKey calls ${onboarding.createApiKeyCalls}`);
+  if (keys.length === 0) {
+    await t.close();
+    throw new Error(`no customer got a key: ${onboarding.firstFailure ?? 'none started'}`);
+  }
+
+  const authorizerFn = t.stack.model.functions.find((f) => f.logicalId === 'KeyAuthorizerFunction');
+  const tableName = authorizerFn?.environment.SELF_ISSUED_KEYS_TABLE;
+  const catalog = parsePlanCatalog(authorizerFn?.environment.PLAN_CATALOG ?? '');
+  if (!tableName) throw new Error('KeyAuthorizerFunction has no SELF_ISSUED_KEYS_TABLE');
+  const raw = new DynamoDBClient({ endpoint: t.stack.endpoints.dynamodb, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 3 });
+  const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   let reads = 0;
   let writes = 0;
-  harness.client.middlewareStack.add(
+  client.middlewareStack.add(
     (next, context) => (args) => {
       if (/^Get/.test(context.commandName ?? '')) reads += 1;
       else writes += 1; // Update / Put
@@ -84,24 +146,11 @@ export async function runScaledKeys(customers: number, say: (line: string) => vo
     },
     { step: 'initialize', name: 'countCalls' },
   );
-  const store = selfIssuedKeysStore(harness.tableName, harness.client);
+  const store = selfIssuedKeysStore(tableName, client);
   const servers: http.Server[] = [];
   try {
-    // (a) onboarding
-    say(`  onboarding ${customers} customers at ${CONCURRENCY} concurrent…`);
-    const keys = new Array<string>(customers);
-    const t0 = performance.now();
-    const createdAt = new Date().toISOString();
-    await pool(Array.from({ length: customers }, (_, i) => i), CONCURRENCY, async (i) => {
-      const key = issueKey();
-      if (!(await store.putKey(key.hash, { customerId: `c${i}`, plan: 'bench', status: 'active', hint: key.hint, createdAt }))) throw new Error('a key hash collided');
-      keys[i] = key.value;
-    });
-    const onboardSeconds = (performance.now() - t0) / 1000;
-
     // (b) verification through the offline gateway
-    const plan: Plan = { name: 'bench', monthlyPrice: 0, currency: 'USD', rateLimit: 1_000_000, burstLimit: 1_000_000, quotaLimit: QUOTA, quotaPeriod: 'MONTH' };
-    const authorize = makeHandler({ store, catalog: () => [plan], now: () => new Date() });
+    const authorize = makeHandler({ store, catalog: () => catalog, now: () => new Date() });
     const authorizerMs: number[] = [];
     const authorizerErrors: string[] = [];
     const invoker: LambdaInvoker = {
@@ -136,15 +185,16 @@ export async function runScaledKeys(customers: number, say: (line: string) => vo
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
     // Customers spread over the whole population, each sent 2× the quota; 8 hot customers get 64 at once each.
-    const sampled = Math.min(customers, 500);
-    const stride = Math.max(1, Math.floor(customers / sampled));
+    const population = keys.length;
+    const sampled = Math.min(population, 500);
+    const stride = Math.max(1, Math.floor(population / sampled));
     const plan2x: number[] = [];
     for (let s = 0; s < sampled; s += 1) for (let r = 0; r < 2 * QUOTA; r += 1) plan2x.push(s * stride);
     for (let i = plan2x.length - 1; i > 0; i -= 1) {
       const j = Math.floor(Math.random() * (i + 1));
       [plan2x[i], plan2x[j]] = [plan2x[j] as number, plan2x[i] as number];
     }
-    const hot = Array.from({ length: 8 }, (_, h) => (h * 7919 + 1) % customers).filter((c) => !plan2x.includes(c));
+    const hot = Array.from({ length: 8 }, (_, h) => (h * 7919 + 1) % population).filter((c) => !plan2x.includes(c));
     const order = [...plan2x, ...hot.flatMap((c) => Array.from({ length: CONCURRENCY }, () => c))];
     say(`  verifying ${order.length} requests for ${sampled + hot.length} customers at ${CONCURRENCY} connections…`);
     reads = 0;
@@ -174,8 +224,10 @@ export async function runScaledKeys(customers: number, say: (line: string) => vo
     const dynamoReads = perRequest.reads * 0.5 * DYNAMODB_PER_MILLION_RRU.usd;
     const dynamoWrites = perRequest.writes * DYNAMODB_PER_MILLION_WRU.usd;
     return {
-      customers,
-      signUpsPerSecond: customers / onboardSeconds,
+      customers: population,
+      onboarding,
+      perKeyBaseline,
+      signUpsPerSecond: onboarding.signUpsPerSecond,
       perKeyModeSeconds: Math.min(customers, 10_000) / 5,
       requests: n,
       admitted,
@@ -195,22 +247,42 @@ export async function runScaledKeys(customers: number, say: (line: string) => vo
       s.closeAllConnections();
       s.close();
     }
-    await harness.close();
+    raw.destroy();
+    await t.close();
   }
 }
 
 export function printScaledKeys(r: ScaledKeysResult): string {
   const c = r.costPerMillionUsd;
+  const o = r.onboarding;
+  const base = r.perKeyBaseline;
+  const scope = o.stoppedByBudget
+    ? `MEASURED ${o.onboarded} of the ${o.requested} requested: the ${o.budgetSeconds} s budget ran out; the curve below shows where the time went`
+    : `all ${o.requested} requested`;
   return [
     heading('7. Scaled key mode (self-issued keys, Lambda REQUEST authorizer)'),
+    `Onboarding through the real path: SignUp → ConfirmSignUp → PostConfirmation → onboarding workflow (key slot) → sign-in → POST /me/api-key/rotate (first key). ${scope}.`,
     table(
-      ['', 'scaled mode (measured)', 'per-key mode (AWS limits, computed)'],
+      ['', 'scaled mode (measured)', 'per-key mode'],
       [
-        ['customers onboarded', String(r.customers), r.customers > 10_000 ? 'impossible: 10,000 API keys per account and Region' : String(r.customers)],
-        ['sign-ups per second (key issuance)', fmt(r.signUpsPerSecond, 0), '5 (CreateApiKey)'],
-        ['time to issue the keys', `${fmt(r.customers / r.signUpsPerSecond, 1)} s`, `${fmt(r.perKeyModeSeconds, 0)} s${r.customers > 10_000 ? ' for the first 10,000' : ''}`],
-        ['CreateApiKey calls', '0', String(Math.min(r.customers, 10_000))],
+        ['customers onboarded (workflow SUCCEEDED) / with a first key / failed', `${o.onboarded} / ${o.withKey} / ${o.failed}${o.firstFailure ? ` (${o.firstFailure})` : ''}`, r.customers > 10_000 ? 'impossible past 10,000: API keys per account and Region' : '-'],
+        ['sign-ups per second (completed onboardings: start → last workflow end)', fmt(o.signUpsPerSecond, 1), `${fmt(base.signUpsPerSecond, 2)} measured (${base.label}); 5 at most (CreateApiKey)`],
+        ['  ratio scaled / per-key (same run)', fmt(o.signUpsPerSecond / base.signUpsPerSecond, 2), '1'],
+        ['customers with their first key per second (start → last rotate answer)', fmt(o.keysPerSecond, 1), '-'],
+        ['time to onboard them', `${fmt(o.onboardingSeconds, 1)} s`, `${fmt(r.perKeyModeSeconds, 0)} s at 5/s${o.requested > 10_000 ? ' for the first 10,000' : ''} (computed)`],
+        ['CreateApiKey calls (counted in the control plane\'s request log)', String(o.createApiKeyCalls), String(Math.min(o.onboarded, 10_000))],
+        ['all management API calls by operation', Object.entries(o.managementCalls).map(([k, v]) => `${k} ${v}`).join(', ') || '0', '-'],
+        ['cognito-local user pool file at the end (rewritten whole on every user write)', `${fmt(o.userPoolFileMB, 1)} MB`, '-'],
+        [
+          'POST /me/api-key/rotate: wait for one of AccountFunction\'s environments / its Duration, p50 (mean) ms',
+          `${fmt(o.rotateSplit.queueP50, 0)} (${fmt(o.rotateSplit.queueMean, 0)}) / ${fmt(o.rotateSplit.durationP50, 0)} (${fmt(o.rotateSplit.durationMean, 0)})`,
+          '-',
+        ],
       ],
+    ),
+    table(
+      ['completed', 'at s', 'sign-ups/s in the slice', ...STEPS.map((s) => `${s} p50 ms`)],
+      o.curve.map((p) => [String(p.done), fmt(p.atSeconds, 0), fmt(p.perSecond, 1), ...STEPS.map((s) => fmt(p.stepMedianMs[s], 0))]),
     ),
     table(
       ['verification at 64 connections', 'value'],
@@ -242,10 +314,7 @@ export function printScaledKeys(r: ScaledKeysResult): string {
 }
 
 if (require.main === module) {
-  const at = process.argv.indexOf('--customers');
-  const customers = at === -1 ? 20_000 : Number(process.argv[at + 1]);
-  if (!Number.isInteger(customers) || customers < 1) throw new Error('--customers must be a positive integer');
-  runScaledKeys(customers, (line) => console.log(line))
+  runScaledKeys({ customers: option('customers', 20_000), concurrency: option('concurrency', CONCURRENCY), budgetSeconds: option('budget', 900) }, (line) => console.log(line))
     .then((r) => console.log(printScaledKeys(r)))
     .catch((error: unknown) => {
       console.error(error instanceof Error ? error.stack : error);

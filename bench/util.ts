@@ -67,3 +67,29 @@ export async function pool<T, R>(items: readonly T[], concurrency: number, task:
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   return results;
 }
+
+/** A limiter: `run(task)` starts `task` once fewer than `concurrency` tasks started through it are still running. */
+export function limiter(concurrency: number): <R>(task: () => Promise<R>) => Promise<R> {
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new Error('concurrency must be a whole number ≥ 1');
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running += 1;
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next) next(); // the slot passes straight to the next waiter
+      else running -= 1;
+    }
+  };
+}
+
+/** `--<name> <whole number ≥ 1>` from the command line, or `fallback` when absent; throws on anything else. */
+export function positiveOption(name: string, fallback: number, argv: readonly string[] = process.argv): number {
+  const at = argv.indexOf(`--${name}`);
+  const value = at === -1 ? fallback : Number(argv[at + 1]);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+  return value;
+}

@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { passwordPolicyViolation, type PasswordPolicy } from '#shared/password-policy';
+import { coalescingDataStoreFactory } from './cognito-store.ts';
 
 const cognitoRequire = createRequire(require.resolve('cognito-local/package.json'));
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -61,6 +62,8 @@ export interface LocalCognitoOptions {
   /** Trigger name (PostConfirmation, PreSignUp, …) → function name the Lambda service knows. */
   triggers: Record<string, string>;
   log?: (line: string) => void;
+  /** Coalesce the pool file's saves (local/cognito-store.ts); default true. */
+  coalescedSaves?: boolean;
 }
 
 /**
@@ -632,7 +635,9 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
   };
   const ctx = { logger };
   const clock = new services.DateClock();
-  const dataStoreFactory = new StormDBDataStoreFactory(dataDirectory);
+  // One whole-file save at a time, shared by the writes made meanwhile: cognito-local rewrites the pool per write (O(users)).
+  const stormFactory = new StormDBDataStoreFactory(dataDirectory);
+  const dataStoreFactory = opts.coalescedSaves === false ? stormFactory : coalescingDataStoreFactory(stormFactory);
   const cognitoServiceFactory = new CognitoServiceFactoryImpl(dataDirectory, dataStoreFactory, new UserPoolServiceFactoryImpl(clock, dataStoreFactory));
   const cognitoClient = await cognitoServiceFactory.create(ctx, config.UserPoolDefaults);
   const triggers = new services.TriggersService(

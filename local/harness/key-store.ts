@@ -1,7 +1,7 @@
 /**
  * An in-memory dynalite (the offline stack's DynamoDB) with the SelfIssuedKeys table, on a free port: for the
- * scaled key mode's tests and its bench section (tests/integration/self-issued-keys.test.ts, bench/scaled-keys.ts),
- * which need the table's real conditional-write semantics but not the whole stack.
+ * scaled key mode's tests (tests/integration/self-issued-keys.test.ts), which need the table's real conditional-write
+ * semantics but not the whole stack.
  * The table's shape (pk string, PAY_PER_REQUEST) is template.yaml's SelfIssuedKeysTable.
  */
 import type { Server } from 'node:http';
