@@ -35,7 +35,7 @@ import {
 import { meRoutes } from './me.ts';
 import { planRoutes } from './plan-change-routes.ts';
 import { idempotencyKeyOf, parseUsageQuery } from './request.ts';
-import { selfIssuedKeyRoutes } from './self-issued.ts';
+import { idempotentSelfIssuedRotation, rotateSelfIssued, selfIssuedKeyRoutes } from './self-issued.ts';
 import { selfIssuedUsageRoutes } from './self-issued-usage.ts';
 import { keyModeFrom } from '#shared/key-mode';
 import { selfIssuedKeysStore } from '#shared/tables/self-issued-keys';
@@ -179,11 +179,32 @@ export const rotateOnce = makeIdempotent(
   },
 );
 
+/** KeyMode SelfIssued's key routes, their rotation idempotent on the same table and key as the per-key mode's. */
+function selfIssuedRoutes(): Routes {
+  const siDeps = { ...deps, store: selfIssuedKeysStore(requireEnv('SELF_ISSUED_KEYS_TABLE')) };
+  const rotate = idempotentSelfIssuedRotation(
+    (r) => rotateSelfIssued(siDeps, r.userId, r.requestKey, r.fromKeyId),
+    (fn) =>
+      makeIdempotent(fn, {
+        persistenceStore: new DynamoDBPersistenceLayer({ tableName: requireEnv('IDEMPOTENCY_TABLE'), awsSdkV3Client: dynamodb }),
+        config: idempotencyConfig,
+      }),
+  );
+  return selfIssuedKeyRoutes(siDeps, async (request) => {
+    try {
+      return await rotate(request);
+    } catch (error: unknown) {
+      if (error instanceof IdempotencyAlreadyInProgressError) throw new ConflictError('This rotation is already in progress; retry in a moment');
+      throw error;
+    }
+  });
+}
+
 export const routes: Routes = {
   ...meRoutes({ accounts, offboard: (userId) => startOffboarding(sfn, offboardingArn, userId, 'SELF_SERVICE') }),
   ...accountRoutes({ ...deps, rotate: rotateOnce }),
   // KeyMode SelfIssued: the key is the project's own (shown once, stored as a hash), not an API Gateway key.
-  ...(keyModeFrom(process.env.KEY_MODE) === 'SelfIssued' ? selfIssuedKeyRoutes({ ...deps, store: selfIssuedKeysStore(requireEnv('SELF_ISSUED_KEYS_TABLE')) }) : {}),
+  ...(keyModeFrom(process.env.KEY_MODE) === 'SelfIssued' ? selfIssuedRoutes() : {}),
   // KeyMode SelfIssued: usage from the authorizer's counters, not usage plans (same answer shape).
   ...(keyModeFrom(process.env.KEY_MODE) === 'SelfIssued' ? selfIssuedUsageRoutes({ ...deps, store: selfIssuedKeysStore(requireEnv('SELF_ISSUED_KEYS_TABLE')) }) : {}),
   ...planRoutes({

@@ -123,8 +123,51 @@ const NO_STORE = { 'Cache-Control': 'no-store' };
  */
 const NO_OVERLAP = 'Self-issued keys rotate without an overlap (the old key stops at once): overlapSeconds must be 0 or absent';
 
+/** What a rotation keeps after its answer: everything but the value (an idempotency record may hold this, never a value). */
+export type SelfIssuedRotationRecord = Omit<SelfIssuedRotation, 'value'>;
+
+/** A rotation request: the caller, Idempotency-Key (or the request id) and the key the client names, if any. */
+export interface SelfIssuedRotationRequest {
+  userId: string;
+  requestKey: string;
+  fromKeyId?: string;
+}
+
+/**
+ * Runs rotations once per (user, Idempotency-Key). `run` is the rotation; `once` wraps a function so that a repeat of
+ * the same request answers the first one's record without running it again (in AWS: Powertools' makeIdempotent over
+ * the IdempotencyTable, as the per-key mode's rotation). The value is not in the record: it goes to the first answer
+ * only, beside the record, so a replay finds none and answers 409 — a self-issued value is shown once, and a retry
+ * after a lost answer must not revoke the key it was given (the client rotates again, under a new Idempotency-Key).
+ */
+export function idempotentSelfIssuedRotation(
+  run: (request: SelfIssuedRotationRequest) => Promise<SelfIssuedRotation>,
+  once: (fn: (request: SelfIssuedRotationRequest) => Promise<SelfIssuedRotationRecord>) => (request: SelfIssuedRotationRequest) => Promise<SelfIssuedRotationRecord>,
+): (request: SelfIssuedRotationRequest) => Promise<SelfIssuedRotation | SelfIssuedRotationRecord> {
+  // One request at a time per execution environment (Lambda), so one slot per (user, request key) suffices.
+  const shown = new Map<string, string>();
+  const slot = (r: SelfIssuedRotationRequest) => `${r.userId}\n${r.requestKey}`;
+  const recorded = once(async (request) => {
+    const { value, ...record } = await run(request);
+    shown.set(slot(request), value);
+    return record;
+  });
+  return async (request) => {
+    const record = await recorded(request);
+    const value = shown.get(slot(request));
+    shown.delete(slot(request));
+    return value === undefined ? record : { ...record, value };
+  };
+}
+
+const REPLAYED =
+  'This rotation (the same Idempotency-Key) has already been done; its key value was shown once, in its first answer. Rotate again with a new Idempotency-Key for a new key';
+
 /** The two key routes as SelfIssued mode answers them; the other /me routes are the same in both modes. */
-export function selfIssuedKeyRoutes(deps: SelfIssuedDeps): Routes {
+export function selfIssuedKeyRoutes(
+  deps: SelfIssuedDeps,
+  rotate: (request: SelfIssuedRotationRequest) => Promise<SelfIssuedRotation | SelfIssuedRotationRecord> = (r) => rotateSelfIssued(deps, r.userId, r.requestKey, r.fromKeyId),
+): Routes {
   return {
     'GET /me/api-key': async ({ event }) => {
       const { userId } = accountCaller(event, deps.accounts);
@@ -135,7 +178,9 @@ export function selfIssuedKeyRoutes(deps: SelfIssuedDeps): Routes {
       const { userId } = accountCaller(event, deps.accounts);
       const { keyId, overlapSeconds } = event.body ? parseBody(event, rotateBody) : {};
       if (overlapSeconds) throw new BadRequestError(NO_OVERLAP, { issues: [{ field: 'overlapSeconds', message: NO_OVERLAP }] });
-      return json(200, await rotateSelfIssued(deps, userId, idempotencyKeyOf(event) ?? requestId, keyId), NO_STORE);
+      const rotation = await rotate({ userId, requestKey: idempotencyKeyOf(event) ?? requestId, ...(keyId ? { fromKeyId: keyId } : {}) });
+      if (!('value' in rotation)) throw new ConflictError(REPLAYED, { id: rotation.id, previousKeyId: rotation.previousKeyId });
+      return json(200, rotation, NO_STORE);
     },
   };
 }

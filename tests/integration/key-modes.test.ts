@@ -97,6 +97,24 @@ describe.each<KeyMode>(KEY_MODES)('KeyMode %s', (mode) => {
     expect((await rotate(c.idToken, { keyId: c.keyId })).status).toBe(409);
   });
 
+  it('a retried rotation (same Idempotency-Key, no keyId) rotates once: the same answer (ApiGateway) or 409 naming the key (SelfIssued: the value was shown once), and the key it gave keeps working', async () => {
+    const c = await customerKey(`km-${mode}-retry`);
+    const send = () =>
+      fetch(`${t.stack.apiUrl}/me/api-key/rotate`, { method: 'POST', headers: { Authorization: c.idToken, 'Idempotency-Key': `retry-${mode}-${c.userId}` } });
+    const first = await send();
+    expect(first.status).toBe(200);
+    const rotated = (await first.json()) as { id: string; value?: string };
+    const newKey = mode === 'SelfIssued' ? rotated.value! : (await t.clients.apigateway.send(new GetApiKeyCommand({ apiKey: rotated.id, includeValue: true }))).value!;
+    const retry = await send();
+    const retried = (await retry.json()) as { id?: string; value?: string; details?: { id?: string } };
+    if (mode === 'SelfIssued') {
+      expect({ status: retry.status, id: retried.details?.id, value: retried.value }).toEqual({ status: 409, id: rotated.id, value: undefined });
+    } else {
+      expect({ status: retry.status, id: retried.id }).toEqual({ status: 200, id: rotated.id });
+    }
+    expect((await api('/tags', newKey)).status).toBe(200);
+  });
+
   it("a plan change (POST /me/plan, the plan-change workflow) puts the key on the new plan's quota", async () => {
     const c = await customerKey(`km-${mode}-plan`);
     const res = await fetch(`${t.stack.apiUrl}/me/plan`, {
