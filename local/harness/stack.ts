@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../stack.ts';
-import { claimsOf } from './clients.ts';
+import { claimsOf, executionHistory } from './clients.ts';
 import { issueFirstSelfIssuedKey, keyModeOf } from './key-modes.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../types.ts';
 
@@ -106,6 +106,21 @@ export function onboardingArn(t: TestStack, userId: string): string {
   return machine.arn.replace(':stateMachine:', ':execution:') + `:onboard-${userId}`;
 }
 
+/**
+ * The first failure in an execution's history (a Task, Lambda or Map iteration that failed or timed out), as
+ * `; first failure: <event type> <error>: <cause>`: a workflow that catches errors and ends in its own Fail state
+ * names only that state, and the cause is what a failing test needs to show. Empty when there is none.
+ */
+async function firstFailure(t: TestStack, executionArn: string): Promise<string> {
+  const events = await executionHistory(t, executionArn).catch(() => []);
+  for (const event of events) {
+    if (!/Failed|TimedOut/.test(String(event.type)) || event.type === 'ExecutionFailed') continue;
+    const details = Object.entries(event).find(([k, v]) => k.endsWith('EventDetails') && v && typeof v === 'object')?.[1] as { error?: string; cause?: string } | undefined;
+    return `; first failure: ${String(event.type)} ${details?.error ?? ''}: ${(details?.cause ?? '').slice(0, 500)}`;
+  }
+  return '';
+}
+
 /** How an execution can close (DescribeExecution `status`). */
 export type ClosedStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -136,7 +151,7 @@ export async function waitForExecution(
     if (described && described.status !== 'RUNNING') {
       if ((expect as readonly string[]).includes(described.status as string)) return described;
       throw new Error(
-        `execution ${executionArn} ended ${described.status} (expected ${expect.join(' or ')}): ${described.error ?? ''}: ${described.cause ?? ''}`,
+        `execution ${executionArn} ended ${described.status} (expected ${expect.join(' or ')}): ${described.error ?? ''}: ${described.cause ?? ''}${await firstFailure(t, executionArn)}`,
       );
     }
     if (!described && Date.now() > startDeadline) throw new Error(`execution ${executionArn} not started after ${Math.min(startedWithinMs, timeoutMs)} ms`);
