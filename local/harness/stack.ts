@@ -107,18 +107,22 @@ export function onboardingArn(t: TestStack, userId: string): string {
 }
 
 /**
- * The first failure in an execution's history (a Task, Lambda or Map iteration that failed or timed out), as
- * `; first failure: <event type> <error>: <cause>`: a workflow that catches errors and ends in its own Fail state
- * names only that state, and the cause is what a failing test needs to show. Empty when there is none.
+ * The failures in an execution's history (Tasks, Lambda calls or Map iterations that failed or timed out), as
+ * `; N failures, last: <event type> <error>: <cause>` (and the first, when it differs): a workflow that catches
+ * errors and ends in its own Fail state names only that state, and the cause is what a failing test needs to show.
+ * Empty when there is none.
  */
-async function firstFailure(t: TestStack, executionArn: string): Promise<string> {
+async function failuresOf(t: TestStack, executionArn: string): Promise<string> {
   const events = await executionHistory(t, executionArn).catch(() => []);
-  for (const event of events) {
-    if (!/Failed|TimedOut/.test(String(event.type)) || event.type === 'ExecutionFailed') continue;
-    const details = Object.entries(event).find(([k, v]) => k.endsWith('EventDetails') && v && typeof v === 'object')?.[1] as { error?: string; cause?: string } | undefined;
-    return `; first failure: ${String(event.type)} ${details?.error ?? ''}: ${(details?.cause ?? '').slice(0, 500)}`;
-  }
-  return '';
+  const failures = events
+    .filter((e) => /Failed|TimedOut/.test(String(e.type)) && e.type !== 'ExecutionFailed')
+    .map((e) => {
+      const details = Object.entries(e).find(([k, v]) => k.endsWith('EventDetails') && v && typeof v === 'object')?.[1] as { error?: string; cause?: string } | undefined;
+      return `${String(e.type)} ${details?.error ?? ''}: ${(details?.cause ?? '').slice(0, 300)}`;
+    });
+  if (failures.length === 0) return '';
+  const [first, last] = [failures[0]!, failures[failures.length - 1]!];
+  return `; ${failures.length} failures, last: ${last}${first === last ? '' : `; first: ${first}`}`;
 }
 
 /** How an execution can close (DescribeExecution `status`). */
@@ -151,7 +155,7 @@ export async function waitForExecution(
     if (described && described.status !== 'RUNNING') {
       if ((expect as readonly string[]).includes(described.status as string)) return described;
       throw new Error(
-        `execution ${executionArn} ended ${described.status} (expected ${expect.join(' or ')}): ${described.error ?? ''}: ${described.cause ?? ''}${await firstFailure(t, executionArn)}`,
+        `execution ${executionArn} ended ${described.status} (expected ${expect.join(' or ')}): ${described.error ?? ''}: ${described.cause ?? ''}${await failuresOf(t, executionArn)}`,
       );
     }
     if (!described && Date.now() > startDeadline) throw new Error(`execution ${executionArn} not started after ${Math.min(startedWithinMs, timeoutMs)} ms`);
