@@ -316,7 +316,8 @@ export async function restoreApiGatewayKeys(target: SwitchTarget, now = new Date
       if (other !== quota.usagePlanId) await target.apigateway.send(new DeleteUsagePlanKeyCommand({ usagePlanId: other, keyId: apiKeyId }));
     }
     // The authorizer's count this period, where it is more than API Gateway's (requests since the first switch).
-    const used = await store.usedIn(userId, quotaPeriod(quota.period, now).key);
+    const [counter] = await store.readCounters(userId, [quotaPeriod(quota.period, now).key]);
+    const used = counter?.used ?? 0;
     if (used > (counted.get(apiKeyId) ?? 0)) await service.setRemaining(quota.usagePlanId, apiKeyId, Math.max(0, quota.limit - used));
     report.restored += 1;
   }

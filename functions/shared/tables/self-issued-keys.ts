@@ -97,8 +97,6 @@ export interface SelfIssuedKeysStore {
    * before the switch to this mode (scripts/switch-key-mode.ts). True when it wrote. Safe to repeat.
    */
   carryUsage(customerId: string, period: string, used: number, expiresAt: number): Promise<boolean>;
-  /** The customer's count for `period` (0 when none). */
-  usedIn(customerId: string, period: string): Promise<number>;
 }
 
 export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentClient = documentClient): SelfIssuedKeysStore {
@@ -238,10 +236,6 @@ export function selfIssuedKeysStore(tableName: string, client: DynamoDBDocumentC
           }),
         ),
       );
-    },
-    async usedIn(customerId, period) {
-      const out = await client.send(new GetCommand({ TableName: tableName, Key: { pk: `USE#${customerId}#${period}` }, ConsistentRead: true }));
-      return Number((out.Item as { used?: number } | undefined)?.used ?? 0);
     },
     async consume(customerId, period, nowSeconds, { quotaLimit, rateLimit }, expiresAt) {
       const Key = { pk: `USE#${customerId}#${period}` };
