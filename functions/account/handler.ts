@@ -171,26 +171,25 @@ const idempotencyConfig = new IdempotencyConfig({
   throwOnNoIdempotencyKey: true,
 });
 
-export const rotateOnce = makeIdempotent(
-  (request: RotationRequest): Promise<Rotation> => rotateApiKey(deps, request),
-  {
-    persistenceStore: new DynamoDBPersistenceLayer({ tableName: requireEnv('IDEMPOTENCY_TABLE'), awsSdkV3Client: dynamodb }),
-    config: idempotencyConfig,
-  },
-);
+/** Where and how both key modes' rotations keep their idempotency records (IdempotencyTable, per user + request key). */
+const rotationIdempotency = {
+  persistenceStore: new DynamoDBPersistenceLayer({ tableName: requireEnv('IDEMPOTENCY_TABLE'), awsSdkV3Client: dynamodb }),
+  config: idempotencyConfig,
+};
 
-/** KeyMode SelfIssued's key routes, their rotation idempotent on the same table and key as the per-key mode's. */
+export const rotateOnce = makeIdempotent((request: RotationRequest): Promise<Rotation> => rotateApiKey(deps, request), rotationIdempotency);
+
+/**
+ * KeyMode SelfIssued's key and usage routes over one SelfIssuedKeys store; the rotation is idempotent on the same
+ * table and key as the per-key mode's.
+ */
 function selfIssuedRoutes(): Routes {
   const siDeps = { ...deps, store: selfIssuedKeysStore(requireEnv('SELF_ISSUED_KEYS_TABLE')) };
   const rotate = idempotentSelfIssuedRotation(
     (r) => rotateSelfIssued(siDeps, r.userId, r.requestKey, r.fromKeyId),
-    (fn) =>
-      makeIdempotent(fn, {
-        persistenceStore: new DynamoDBPersistenceLayer({ tableName: requireEnv('IDEMPOTENCY_TABLE'), awsSdkV3Client: dynamodb }),
-        config: idempotencyConfig,
-      }),
+    (fn) => makeIdempotent(fn, rotationIdempotency),
   );
-  return selfIssuedKeyRoutes(siDeps, async (request) => {
+  const keyRoutes = selfIssuedKeyRoutes(siDeps, async (request) => {
     try {
       return await rotate(request);
     } catch (error: unknown) {
@@ -198,15 +197,15 @@ function selfIssuedRoutes(): Routes {
       throw error;
     }
   });
+  return { ...keyRoutes, ...selfIssuedUsageRoutes(siDeps) };
 }
 
 export const routes: Routes = {
   ...meRoutes({ accounts, offboard: (userId) => startOffboarding(sfn, offboardingArn, userId, 'SELF_SERVICE') }),
   ...accountRoutes({ ...deps, rotate: rotateOnce }),
-  // KeyMode SelfIssued: the key is the project's own (shown once, stored as a hash), not an API Gateway key.
+  // KeyMode SelfIssued: the key is the project's own (shown once, stored as a hash), not an API Gateway key, and usage
+  // comes from the authorizer's counters, not usage plans (same answer shapes).
   ...(keyModeFrom(process.env.KEY_MODE) === 'SelfIssued' ? selfIssuedRoutes() : {}),
-  // KeyMode SelfIssued: usage from the authorizer's counters, not usage plans (same answer shape).
-  ...(keyModeFrom(process.env.KEY_MODE) === 'SelfIssued' ? selfIssuedUsageRoutes({ ...deps, store: selfIssuedKeysStore(requireEnv('SELF_ISSUED_KEYS_TABLE')) }) : {}),
   ...planRoutes({
     accounts,
     workflow: new SfnPlanChangeWorkflow(requireEnv('PLAN_CHANGE_STATE_MACHINE_ARN'), sfn),
