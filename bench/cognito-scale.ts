@@ -4,7 +4,7 @@
  * loaded), C at a time, each user is AdminCreateUser (MessageAction SUPPRESS: no message, no trigger) +
  * AdminUpdateUserAttributes (as the onboarding workflow's `custom:apiid`) + AdminGetUser: two user writes and a read,
  * no Lambda. Run twice, each on a fresh stack for at most S seconds: cognito-local as it ships (stormdb: one
- * whole-file save per write) and with the offline stack's coalesced saves (local/cognito-store.ts). Prints users per
+ * whole-file save per write) and with the offline stack's journaled store (local/cognito-store.ts). Prints users per
  * second per slice of N/10 with each call's median, and the pool file's size. Prints only; no results file.
  */
 import { AdminCreateUserCommand, AdminGetUserCommand, AdminUpdateUserAttributesCommand } from '@aws-sdk/client-cognito-identity-provider';
@@ -16,8 +16,8 @@ import { fmt, pool, positiveOption as option, table } from './util.ts';
 const CALLS = ['create', 'update', 'get'] as const;
 type Call = (typeof CALLS)[number];
 
-async function measure(users: number, concurrency: number, budgetSeconds: number, coalesced: boolean): Promise<string> {
-  const t = await startBenchStack({ cognitoCoalescedSaves: coalesced });
+async function measure(users: number, concurrency: number, budgetSeconds: number, store: 'stormdb' | 'journal'): Promise<string> {
+  const t = await startBenchStack({ cognitoStore: store });
   try {
     const poolId = t.stack.userPoolId;
     const t0 = performance.now();
@@ -43,7 +43,7 @@ async function measure(users: number, concurrency: number, budgetSeconds: number
     const curve = rateCurve(runs, Math.max(100, Math.round(users / 10)), CALLS);
     const done = curve[curve.length - 1]?.done ?? 0;
     return [
-      `${coalesced ? 'coalesced saves (local/cognito-store.ts)' : 'cognito-local as it ships (one whole-file save per write)'}: ${done} of ${users} users in ${fmt((performance.now() - t0) / 1000, 0)} s`,
+      `${store === 'journal' ? 'journaled store (local/cognito-store.ts)' : 'cognito-local as it ships (one whole-file save per write)'}: ${done} of ${users} users in ${fmt((performance.now() - t0) / 1000, 0)} s`,
       table(
         ['users', 'at s', 'users/s in the slice', ...CALLS.map((c) => `${c} p50 ms`)],
         curve.map((p) => [String(p.done), fmt(p.atSeconds, 0), fmt(p.perSecond, 1), ...CALLS.map((c) => fmt(p.stepMedianMs[c], 0))]),
@@ -59,7 +59,7 @@ if (require.main === module) {
   const budget = option('budget', 300);
   const concurrency = option('concurrency', 64);
   (async () => {
-    for (const coalesced of [false, true]) console.log(`\n${await measure(users, concurrency, budget, coalesced)}`);
+    for (const store of ['stormdb', 'journal'] as const) console.log(`\n${await measure(users, concurrency, budget, store)}`);
   })().catch((error: unknown) => {
     console.error(error instanceof Error ? error.stack : error);
     process.exit(1);

@@ -7,7 +7,7 @@
  * (patchStaleRefreshTokenWrite), app clients may only write their WriteAttributes (enforceClientWriteAttributes), a
  * missing user is UserNotFoundException (answerUnknownUsersAsCognito), and sessions end as in Cognito — GlobalSignOut / AdminUserGlobalSignOut revoke earlier tokens, a disabled user can
  * neither sign in nor refresh (enforceSessionRevocation). The pool's and client's settings from template.yaml hold too:
- * case-insensitive usernames (patchCaseInsensitiveUsernames), the password policy (enforcePasswordPolicy) and
+ * case-insensitive usernames (patchUserLookups), the password policy (enforcePasswordPolicy) and
  * PreventUserExistenceErrors on ForgotPassword (preventUserExistenceOnForgotPassword); and a confirmed sign-up's email
  * is verified (verifyEmailOnConfirmSignUp) and no two users share one (enforceUniqueEmails). ResendConfirmationCode,
  * which cognito-local lacks, is added as Cognito answers it (resendConfirmationCode); each outbox message names its
@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { passwordPolicyViolation, type PasswordPolicy } from '#shared/password-policy';
-import { coalescingDataStoreFactory } from './cognito-store.ts';
+import { JournaledDataStoreFactory, type UserKey } from './cognito-store.ts';
 
 const cognitoRequire = createRequire(require.resolve('cognito-local/package.json'));
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -62,8 +62,11 @@ export interface LocalCognitoOptions {
   /** Trigger name (PostConfirmation, PreSignUp, …) → function name the Lambda service knows. */
   triggers: Record<string, string>;
   log?: (line: string) => void;
-  /** Coalesce the pool file's saves (local/cognito-store.ts); default true. */
-  coalescedSaves?: boolean;
+  /**
+   * How cognito-local stores the pool: 'journal' (default; local/cognito-store.ts, a write costs O(its record)) or
+   * 'stormdb' (as cognito-local ships: the whole pool file rewritten per write; bench/cognito-scale.ts compares).
+   */
+  store?: 'journal' | 'stormdb';
 }
 
 /**
@@ -196,21 +199,48 @@ export function answerUnknownUsersAsCognito(
  * through UserPoolServiceImpl.getUserByUsername, so this patch (once per process) makes that lookup fall back to a
  * case-insensitive match of username, `sub` and the pool's username attributes when the pool says so. Attribute values
  * keep the casing the user typed, as in Cognito. Pools without the setting stay case-sensitive (CreateUserPool's default).
+ *
+ * On a store with a user index (./cognito-store.ts, `usernamesWith`) the lookup reads the index instead of scanning
+ * every user, as cognito-local does (O(users) per lookup, several per sign-up), with the same order of matches: the
+ * username exactly, then `sub`, then the pool's username attributes (email, phone_number) exactly, then (case-insensitive
+ * pools) any of those ignoring case.
  */
-export function patchCaseInsensitiveUsernames(UserPoolServiceImpl: any): void {
+export function patchUserLookups(UserPoolServiceImpl: any): void {
   const proto = UserPoolServiceImpl.prototype;
-  if (proto.__tollgateCaseInsensitiveUsernames) return;
-  proto.__tollgateCaseInsensitiveUsernames = true;
-  const exactLookup = proto.getUserByUsername;
+  if (proto.__tollgateUserLookups) return;
+  proto.__tollgateUserLookups = true;
+  const scanningLookup = proto.getUserByUsername;
+  type Attrs = { Name: string; Value?: string }[];
+  type User = { Username: string; Attributes?: Attrs };
   proto.getUserByUsername = async function getUserByUsername(ctx: unknown, username: string) {
-    const exact = await exactLookup.call(this, ctx, username);
     const options = this.options as { UsernameConfiguration?: { CaseSensitive?: boolean }; UsernameAttributes?: string[] } | undefined;
-    if (exact || options?.UsernameConfiguration?.CaseSensitive !== false || typeof username !== 'string') return exact;
+    const caseInsensitive = options?.UsernameConfiguration?.CaseSensitive === false && typeof username === 'string';
+    const aliases = ['sub', ...(options?.UsernameAttributes ?? []).filter((a) => a === 'email' || a === 'phone_number')] as UserKey[];
+    const store = this.dataStore as { usernamesWith?: (key: UserKey, value: string) => string[]; get(ctx: unknown, key: string[]): Promise<User | null> };
+    if (typeof store.usernamesWith !== 'function' || typeof username !== 'string') {
+      const exact = await scanningLookup.call(this, ctx, username);
+      if (exact || !caseInsensitive) return exact;
+      const wanted = username.toLowerCase();
+      const same = (value: unknown) => typeof value === 'string' && value.toLowerCase() === wanted;
+      const users = (await this.listUsers(ctx)) as User[];
+      return users.find((u) => same(u.Username) || (u.Attributes ?? []).some((a) => aliases.includes(a.Name as UserKey) && same(a.Value))) ?? null;
+    }
+    const byName = await store.get(ctx, ['Users', username]);
+    if (byName) return byName;
+    const valueOf = (u: User, key: UserKey) => (key === 'Username' ? u.Username : u.Attributes?.find((a) => a.Name === key)?.Value);
+    const find = async (keys: UserKey[], matches: (value: string | undefined) => boolean): Promise<User | null> => {
+      for (const key of keys) {
+        for (const name of store.usernamesWith!(key, username)) {
+          const user = await store.get(ctx, ['Users', name]);
+          if (user && matches(valueOf(user, key))) return user;
+        }
+      }
+      return null;
+    };
+    const exact = await find(aliases, (v) => v === username);
+    if (exact || !caseInsensitive) return exact;
     const wanted = username.toLowerCase();
-    const aliases = ['sub', ...(options.UsernameAttributes ?? [])];
-    const users = (await this.listUsers(ctx)) as { Username: string; Attributes?: { Name: string; Value?: string }[] }[];
-    const same = (value: unknown) => typeof value === 'string' && value.toLowerCase() === wanted;
-    return users.find((u) => same(u.Username) || (u.Attributes ?? []).some((a) => aliases.includes(a.Name) && same(a.Value))) ?? null;
+    return find(['Username', ...aliases], (v) => v?.toLowerCase() === wanted);
   };
 }
 
@@ -558,7 +588,7 @@ export const ALIAS_EXISTS = 'An account with the given email already exists.';
  * username unique and refuses with AliasExistsException "An account with the given email already exists."
  * (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_UpdateUserAttributes.html and
  * API_VerifyUserAttribute.html, Errors: "AliasExistsException … an account with this email or phone already exists").
- * Checked, for pools whose UsernameAttributes include email (with the pool's case rule: patchCaseInsensitiveUsernames),
+ * Checked, for pools whose UsernameAttributes include email (with the pool's case rule: patchUserLookups),
  * on UpdateUserAttributes / AdminUpdateUserAttributes (the requested email) and on VerifyUserAttribute (the pending one,
  * which someone may have taken meanwhile). A token that cannot be verified is left to the session guard.
  */
@@ -614,7 +644,7 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
   const { CognitoServiceFactoryImpl } = lib('services/cognitoService');
   const { UserPoolServiceFactoryImpl, UserPoolServiceImpl } = lib('services/userPoolService');
   patchStaleRefreshTokenWrite(UserPoolServiceImpl);
-  patchCaseInsensitiveUsernames(UserPoolServiceImpl);
+  patchUserLookups(UserPoolServiceImpl);
   const { CryptoService } = lib('services/crypto');
   const { MessageDeliveryService } = lib('services/messageDelivery/messageDelivery');
   const { otp } = lib('services/otp');
@@ -635,9 +665,9 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
   };
   const ctx = { logger };
   const clock = new services.DateClock();
-  // One whole-file save at a time, shared by the writes made meanwhile: cognito-local rewrites the pool per write (O(users)).
-  const stormFactory = new StormDBDataStoreFactory(dataDirectory);
-  const dataStoreFactory = opts.coalescedSaves === false ? stormFactory : coalescingDataStoreFactory(stormFactory);
+  // cognito-local's own store rewrites the whole pool file per write (O(users)); the journal appends the write alone.
+  const journal = opts.store === 'stormdb' ? undefined : new JournaledDataStoreFactory(dataDirectory);
+  const dataStoreFactory = journal ?? new StormDBDataStoreFactory(dataDirectory);
   const cognitoServiceFactory = new CognitoServiceFactoryImpl(dataDirectory, dataStoreFactory, new UserPoolServiceFactoryImpl(clock, dataStoreFactory));
   const cognitoClient = await cognitoServiceFactory.create(ctx, config.UserPoolDefaults);
   const triggers = new services.TriggersService(
@@ -728,10 +758,12 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
     outbox,
     latestCode: (destination) =>
       [...outbox].reverse().find((m) => m.destination.toLowerCase() === destination.toLowerCase() && m.code)?.code,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());
         httpServer.closeAllConnections?.();
-      }),
+      });
+      await journal?.close(); // the pools back in cognito-local's own file format, journals gone
+    },
   };
 }

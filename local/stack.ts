@@ -32,8 +32,8 @@ export { DEFAULT_PORTS, endpointEnvironment, type ServiceName };
 const dynalite = require('dynalite') as (opts: Record<string, unknown>) => Server;
 
 export interface LocalStackOptions {
-  /** cognito-local's saves coalesced (local/cognito-store.ts; default true); false: one whole-file save per write, as cognito-local ships (bench/cognito-scale.ts compares). */
-  cognitoCoalescedSaves?: boolean;
+  /** cognito-local's store: 'journal' (default; local/cognito-store.ts) or 'stormdb', the whole-file save per write it ships with (bench/cognito-scale.ts compares). */
+  cognitoStore?: 'journal' | 'stormdb';
   /** State directory (users, keys, tables, executions). `npm start` uses ./.local; tests a fresh temp dir. */
   dir: string;
   templatePath?: string;
@@ -325,7 +325,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       credentials: LOCAL_CREDENTIALS,
       triggers: Object.fromEntries(Object.entries(pool.triggers).map(([trigger, fn]) => [trigger, functionNameOf(fn)])),
       log,
-      ...(opts.cognitoCoalescedSaves === false ? { coalescedSaves: false } : {}),
+      ...(opts.cognitoStore ? { store: opts.cognitoStore } : {}),
     });
     closers.push(() => cognito.close());
     const cognitoIds = await deployCognito(draft, endpoints.cognito, state);

@@ -1,101 +1,178 @@
 /**
- * local/cognito-store.ts: cognito-local's whole-file saves coalesced — never two at once, writes made during a save
- * share the next one, and every caller's save resolves only after a save that started after its change.
+ * local/cognito-store.ts: cognito-local's store as a snapshot in cognito-local's own format plus a journal of the
+ * writes since, replayed on open, compacted once it outgrows the snapshot, folded back into the snapshot on close.
  */
-import { coalesceSaves, coalescingDataStoreFactory } from '../../../local/cognito-store.ts';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JournaledDataStore, JournaledDataStoreFactory } from '../../../local/cognito-store.ts';
 
-/** A stand-in for a stormdb instance: `state` changes, `save` snapshots it when it starts and lands after `ms`. */
-function fakeDb(ms = 20) {
-  const db = {
-    state: 0,
-    saved: [] as number[],
-    started: 0,
-    inFlight: 0,
-    maxInFlight: 0,
-    fail: false,
-    save(): Promise<void> {
-      const snapshot = db.state;
-      db.started += 1;
-      db.inFlight += 1;
-      db.maxInFlight = Math.max(db.maxInFlight, db.inFlight);
-      const fail = db.fail;
-      return new Promise<void>((resolve, reject) =>
-        setTimeout(() => {
-          db.inFlight -= 1;
-          if (fail) return reject(new Error('disk full'));
-          db.saved.push(snapshot);
-          resolve();
-        }, ms),
-      );
-    },
-  };
-  return db;
-}
+const ctx = {};
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cognito-store-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('coalesceSaves', () => {
-  it('runs one save at a time, batches the writes made meanwhile into one more, and each caller sees its own change saved', async () => {
-    const db = fakeDb();
-    coalesceSaves(db);
-    const writes = Array.from({ length: 10 }, async (_, i) => {
-      db.state = i + 1;
-      await db.save();
-      // Resolved only once the file holds this change or a later state.
-      expect(db.saved[db.saved.length - 1]).toBeGreaterThanOrEqual(i + 1);
-    });
+const user = (name: string, extra: Record<string, unknown> = {}) => ({
+  Username: name,
+  UserCreateDate: new Date('2026-01-02T03:04:05.000Z'),
+  UserLastModifiedDate: new Date('2026-01-02T03:04:05.000Z'),
+  Attributes: [{ Name: 'email', Value: `${name}@example.com` }],
+  ...extra,
+});
+const journalLines = (id: string) => readFileSync(join(dir, `${id}.journal`), 'utf8').split('\n').filter(Boolean);
+
+describe('JournaledDataStore', () => {
+  it('answers get, getRoot and defaults as stormdb does, and writes each change as one journal line', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {}, Options: { Id: 'pool' } });
+    await store.set(ctx, ['Users', 'a'], user('a'));
+    await store.set(ctx, 'Options', { Id: 'pool', Name: 'x' });
+    await store.delete(ctx, ['Users', 'missing']);
+    expect(await store.get(ctx, ['Users', 'a'])).toEqual(user('a'));
+    expect(await store.get(ctx, ['Users', 'nobody'])).toBeNull();
+    expect(await store.get(ctx, ['Groups'], {})).toEqual({});
+    expect(await store.get(ctx, ['Users', 'a', 'Attributes', '0', 'Name'])).toBe('email');
+    expect(await store.getRoot(ctx)).toEqual({ Users: { a: user('a') }, Options: { Id: 'pool', Name: 'x' } });
+    expect(journalLines('pool').map((l) => JSON.parse(l) as unknown)).toEqual([
+      { set: ['Users', 'a'], value: { ...user('a'), UserCreateDate: '2026-01-02T03:04:05.000Z', UserLastModifiedDate: '2026-01-02T03:04:05.000Z' } },
+      { set: ['Options'], value: { Id: 'pool', Name: 'x' } },
+      { delete: ['Users', 'missing'] },
+    ]);
+    await store.close();
+  });
+
+  it('replays the journal after a crash (no close): every acknowledged write is there, Dates revived', async () => {
+    const first = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    await first.set(ctx, ['Users', 'a'], user('a'));
+    await first.set(ctx, ['Users', 'b'], user('b'));
+    await first.delete(ctx, ['Users', 'a']);
+    await first.set(ctx, ['Users', 'b'], user('b', { Enabled: false }));
+    // no close(): the process died; the snapshot still holds the state at open
+    expect(JSON.parse(readFileSync(join(dir, 'pool.json'), 'utf8'))).toEqual({ Users: {} });
+    const second = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    expect(await second.getRoot(ctx)).toEqual({ Users: { b: user('b', { Enabled: false }) } });
+    expect((await second.get<{ UserCreateDate: Date }>(ctx, ['Users', 'b']))!.UserCreateDate).toBeInstanceOf(Date);
+    await Promise.all([first.close(), second.close()]);
+  });
+
+  it('ignores a torn last line (a crash mid-append) but refuses a corrupt line before it', async () => {
+    const first = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    await first.set(ctx, ['Users', 'a'], user('a'));
+    appendFileSync(join(dir, 'pool.journal'), '{"set":["Users","b"],"value":{"Userna');
+    const second = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    expect(Object.keys((await second.get<object>(ctx, 'Users'))!)).toEqual(['a']);
+    await second.set(ctx, ['Users', 'c'], user('c'));
+    // second crashed too; now a bad line that is not the last
+    writeFileSync(join(dir, 'pool.journal'), `not json\n${journalLines('pool').join('\n')}\n`);
+    await expect(JournaledDataStore.open(dir, 'pool', { Users: {} })).rejects.toThrow(/pool\.journal: line 1 is not JSON/);
+    await Promise.all([first.close(), second.close()]);
+  });
+
+  it('leaves only cognito-local\'s own file after close: its format (2-space JSON, ISO dates), no journal', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    await store.set(ctx, ['Users', 'a'], user('a'));
+    await store.close();
+    await store.close(); // idempotent
+    expect(existsSync(join(dir, 'pool.journal'))).toBe(false);
+    const text = readFileSync(join(dir, 'pool.json'), 'utf8');
+    expect(text).toBe(JSON.stringify({ Users: { a: { ...user('a'), UserCreateDate: '2026-01-02T03:04:05.000Z', UserLastModifiedDate: '2026-01-02T03:04:05.000Z' } } }, null, 2));
+    await expect(store.set(ctx, ['Users', 'b'], user('b'))).rejects.toThrow(/closed/);
+  });
+
+  it('compacts once the journal outgrows the snapshot: the journal starts again from empty, nothing is lost', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} }, { compactAtBytes: 2_000 });
+    const sizes: number[] = [];
+    for (let i = 0; i < 60; i += 1) {
+      await store.set(ctx, ['Users', `u${i}`], user(`u${i}`));
+      sizes.push(statSync(join(dir, 'pool.journal')).size);
+    }
+    // the journal shrank (compactions) and never grew far past the snapshot or the threshold
+    const compactions = sizes.filter((s, i) => i > 0 && s < sizes[i - 1]!).length;
+    expect(compactions).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...sizes)).toBeLessThan(Math.max(2_000, statSync(join(dir, 'pool.json')).size) + 1_000);
+    // no zero bytes at the journal's start after a truncate (appends, not writes at the old offset)
+    expect(readFileSync(join(dir, 'pool.journal')).includes(0)).toBe(false);
+    const reopened = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    expect(Object.keys((await reopened.get<object>(ctx, 'Users'))!)).toHaveLength(60);
+    await Promise.all([store.close(), reopened.close()]);
+  });
+
+  it('batches writes made while an append is in flight, in order; each caller resolves after its own line is written', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    const writes = Array.from({ length: 50 }, (_, i) => store.set(ctx, ['Users', 'same'], user('same', { n: i })));
     await Promise.all(writes);
-    expect(db.maxInFlight).toBe(1);
-    // The first write's save, then one for the nine made while it was being written.
-    expect(db.started).toBe(2);
-    expect(db.saved).toEqual([1, 10]);
+    const lines = journalLines('pool').map((l) => (JSON.parse(l) as { value: { n: number } }).value.n);
+    expect(lines).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    const reopened = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    expect(await reopened.get(ctx, ['Users', 'same', 'n'])).toBe(49);
+    await Promise.all([store.close(), reopened.close()]);
   });
 
-  it('a save that fails rejects its own callers; the next batch still saves', async () => {
-    const db = fakeDb();
-    coalesceSaves(db);
-    db.fail = true;
-    db.state = 1;
-    const first = db.save();
-    db.fail = false;
-    db.state = 2;
-    const second = db.save();
-    await expect(first).rejects.toThrow('disk full');
-    await expect(second).resolves.toBeUndefined();
-    expect(db.saved).toEqual([2]);
+  it('refuses a value cognito-local\'s serializer refuses (a …Date field that is not a Date) without changing the state', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    await expect(store.set(ctx, ['Users', 'a'], { Username: 'a', UserCreateDate: 'yesterday' })).rejects.toThrow(/Expected UserCreateDate field to contain a Date/);
+    expect(await store.get(ctx, ['Users', 'a'])).toBeNull();
+    await store.close();
   });
 
-  it('pauses between saves as long as the last one took, at most maxPauseMs', async () => {
-    let clock = 0;
-    const db = fakeDb(1);
-    const save = db.save;
-    db.save = () => {
-      clock += db.started === 0 ? 30 : 400; // the first save "takes" 30 ms, the next ones 400
-      return save();
-    };
-    const pauses: number[] = [];
-    coalesceSaves(db, { maxPauseMs: 250, now: () => clock, sleep: async (ms) => void pauses.push(ms) });
-    await Promise.all([db.save(), db.save()]);
-    await Promise.all([db.save(), db.save()]);
-    // Only a save queued behind another pauses: after the 30 ms one, 30; after a 400 ms one, the cap.
-    expect(pauses).toEqual([30, 250]);
-  });
-
-  it('is applied once however often it is called', async () => {
-    const db = fakeDb(1);
-    coalesceSaves(db);
-    const once = db.save;
-    coalesceSaves(db);
-    expect(db.save).toBe(once);
+  it('discards the journal of a pool whose snapshot was deleted (DeleteUserPool), so a new pool of that id starts empty', async () => {
+    const first = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    await first.set(ctx, ['Users', 'a'], user('a'));
+    rmSync(join(dir, 'pool.json')); // cognito-local's deleteUserPool
+    await first.close(); // does not write the deleted pool back
+    expect(existsSync(join(dir, 'pool.json'))).toBe(false);
+    const again = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    expect(await again.getRoot(ctx)).toEqual({ Users: {} });
+    await again.close();
   });
 });
 
-describe('coalescingDataStoreFactory', () => {
-  it("makes the save of every store the factory creates coalescing, and passes the factory's arguments through", async () => {
-    const db = fakeDb(5);
-    const factory = { calls: [] as unknown[][], async create(...args: unknown[]) { this.calls.push(args); return { db }; } };
-    const wrapped = coalescingDataStoreFactory(factory);
-    const store = (await wrapped.create('ctx', 'us-east-1_pool', { Users: {} })) as { db: typeof db };
-    expect(factory.calls).toEqual([['ctx', 'us-east-1_pool', { Users: {} }]]);
-    await Promise.all([store.db.save(), store.db.save(), store.db.save()]);
-    expect(db.started).toBe(2);
+describe('JournaledDataStoreFactory', () => {
+  it("creates stores as cognito-local's factory does (defaults kept under existing data) and closes them all", async () => {
+    const factory = new JournaledDataStoreFactory(join(dir, 'db'));
+    const clients = await factory.create(ctx, 'clients', { Clients: {} });
+    const pool = await factory.create(ctx, 'pool', { Users: {}, Options: { Id: 'pool' } });
+    await pool.set(ctx, ['Users', 'a'], user('a'));
+    await clients.set(ctx, ['Clients', 'c1'], { ClientId: 'c1' });
+    await factory.close();
+    const again = new JournaledDataStoreFactory(join(dir, 'db'));
+    const reopened = await again.create(ctx, 'pool', { Users: {}, Options: { Id: 'other' } });
+    expect(await reopened.getRoot(ctx)).toEqual({ Users: { a: user('a') }, Options: { Id: 'pool' } });
+    expect(await (await again.create(ctx, 'clients', { Clients: {} })).get(ctx, ['Clients', 'c1'])).toEqual({ ClientId: 'c1' });
+    await again.close();
+    expect(existsSync(join(dir, 'db', 'pool.journal'))).toBe(false);
+  });
+});
+
+describe('JournaledDataStore.usernamesWith (the user index)', () => {
+  const withAttrs = (name: string, attrs: Record<string, string>) => ({ Username: name, Attributes: Object.entries(attrs).map(([Name, Value]) => ({ Name, Value })) });
+
+  it('finds users by username, sub, email and phone_number ignoring case, and follows every write', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: { old: withAttrs('old', { sub: 's-old', email: 'Old@Example.com' }) } });
+    expect(store.usernamesWith('email', 'old@example.COM')).toEqual(['old']); // indexed from the snapshot
+    await store.set(ctx, ['Users', 'u1'], withAttrs('u1', { sub: 's-1', email: 'A@example.com', phone_number: '+15550001' }));
+    expect(store.usernamesWith('Username', 'U1')).toEqual(['u1']);
+    expect(store.usernamesWith('sub', 's-1')).toEqual(['u1']);
+    expect(store.usernamesWith('phone_number', '+15550001')).toEqual(['u1']);
+    // the email changes: the old value no longer finds the user
+    await store.set(ctx, ['Users', 'u1'], withAttrs('u1', { sub: 's-1', email: 'b@example.com' }));
+    expect(store.usernamesWith('email', 'a@example.com')).toEqual([]);
+    expect(store.usernamesWith('email', 'B@EXAMPLE.COM')).toEqual(['u1']);
+    expect(store.usernamesWith('phone_number', '+15550001')).toEqual([]);
+    await store.delete(ctx, ['Users', 'u1']);
+    expect(store.usernamesWith('sub', 's-1')).toEqual([]);
+    // a write of the whole Users tree re-indexes
+    await store.set(ctx, 'Users', { n: withAttrs('n', { email: 'n@example.com' }) });
+    expect([store.usernamesWith('email', 'old@example.com'), store.usernamesWith('email', 'n@example.com')]).toEqual([[], ['n']]);
+    await store.close();
+  });
+
+  it('is rebuilt from the journal after a crash', async () => {
+    const first = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    await first.set(ctx, ['Users', 'u1'], withAttrs('u1', { email: 'x@example.com' }));
+    const second = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    expect(second.usernamesWith('email', 'x@example.com')).toEqual(['u1']);
+    await Promise.all([first.close(), second.close()]);
   });
 });
