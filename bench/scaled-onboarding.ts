@@ -15,12 +15,12 @@
  * with the median time of each step in that slice, so a step that slows as the user pool grows shows as such.
  */
 import { ConfirmSignUpCommand, InitiateAuthCommand, SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { onboardingArn, PASSWORD, type TestStack } from '../local/harness/stack.ts';
 import { startBenchStack } from './setup.ts';
-import { fmt, limiter, median, pool, sleep, sum } from './util.ts';
+import { fmt, limiter, median, pool, sum } from './util.ts';
 
 /** The steps of one customer's onboarding, in order, timed in ms. */
 export const STEPS = ['signUp', 'confirmSignUp', 'workflow', 'firstKeyWait', 'signIn', 'rotate'] as const;
@@ -126,7 +126,7 @@ export interface ScaledOnboardingResult {
   /** Management API requests by operation during the run (the control plane's request log). */
   managementCalls: Record<string, number>;
   createApiKeyCalls: number;
-  /** cognito-local's user pool file at the end: it rewrites the whole file on every user write. */
+  /** cognito-local's user pool at the end, MB: its file plus the journal of writes since (local/cognito-store.ts). */
   userPoolFileMB: number;
   /**
    * `POST /me/api-key/rotate` as the gateway saw it (its access log): the wait for one of AccountFunction's execution
@@ -136,21 +136,14 @@ export interface ScaledOnboardingResult {
 }
 
 /**
- * The largest `.json` under cognito-local's data directory (the user pool's), in MB; NaN if none. A save truncates
- * the file before writing it, so the largest of a few looks 200 ms apart.
+ * The largest user pool under cognito-local's data directory, in MB: its `<id>.json` snapshot plus the `<id>.journal`
+ * of writes since (local/cognito-store.ts); NaN if none.
  */
-async function userPoolFileMB(t: TestStack): Promise<number> {
+function userPoolFileMB(t: TestStack): number {
   const dir = join(t.dir, 'cognito', 'db');
-  let largest = Number.NaN;
-  for (let look = 0; look < 5; look += 1) {
-    try {
-      for (const f of readdirSync(dir)) if (f.endsWith('.json')) largest = Math.max(Number.isNaN(largest) ? 0 : largest, statSync(join(dir, f)).size / 2 ** 20);
-    } catch {
-      // not there (yet)
-    }
-    await sleep(200);
-  }
-  return largest;
+  const size = (f: string) => (existsSync(join(dir, f)) ? statSync(join(dir, f)).size : 0);
+  const pools = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
+  return pools.length === 0 ? Number.NaN : Math.max(...pools.map((f) => size(f) + size(f.replace(/\.json$/, '.journal')))) / 2 ** 20;
 }
 
 /** p50 and mean of the rotations' queue and Duration, over those the function ran for (a 504 may have neither). */
@@ -268,7 +261,7 @@ export async function runScaledOnboarding(
       curve: rateCurve(done, every),
       managementCalls,
       createApiKeyCalls: managementCalls.CreateApiKey ?? 0,
-      userPoolFileMB: await userPoolFileMB(t),
+      userPoolFileMB: userPoolFileMB(t),
       rotateSplit: splitOf(rotations),
     };
     return { result, stack: t, keys: withKey.map((r) => r.key as string) };
