@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AttachedPolicy } from '../iam/index.ts';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../stack.ts';
 import { claimsOf, executionHistory } from './clients.ts';
 import { issueFirstSelfIssuedKey, keyModeOf } from './key-modes.ts';
@@ -98,6 +99,18 @@ export async function signIn(t: TestStack, email: string, password = PASSWORD): 
   const auth = result.AuthenticationResult;
   if (!auth?.IdToken || !auth.AccessToken || !auth.RefreshToken) throw new Error('sign-in returned no tokens');
   return { idToken: auth.IdToken, accessToken: auth.AccessToken, refreshToken: auth.RefreshToken };
+}
+
+/**
+ * A role's policies without the statements that grant `action` (for `t.stack.iam.setPolicies`): a deploy mistake, e.g.
+ * the PostConfirmation function without `states:StartExecution`, made on purpose; `t.stack.iam.resetPolicies` undoes it.
+ */
+export function withoutAction(policies: readonly AttachedPolicy[], action: string): AttachedPolicy[] {
+  return policies.map((policy) => {
+    const statements = policy.document.Statement;
+    if (!Array.isArray(statements)) return policy;
+    return { ...policy, document: { ...policy.document, Statement: statements.filter((s) => ![s.Action].flat().includes(action)) } };
+  });
 }
 
 export function onboardingArn(t: TestStack, userId: string): string {
