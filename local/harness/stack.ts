@@ -81,15 +81,21 @@ export function uniqueEmail(prefix = 'user'): string {
   return `${prefix}-${randomUUID().slice(0, 8)}@example.com`;
 }
 
-/** Sign up and confirm with the code the local outbox received; returns the user's sub. */
-export async function signUpAndConfirm(t: TestStack, email: string, password = PASSWORD): Promise<string> {
-  const signUp = await t.clients.cognito.send(
+/** Sign up (the public client's SignUp, email as username), not confirmed; returns the user's sub. */
+export async function signUp(t: TestStack, email: string, password = PASSWORD): Promise<string> {
+  const answer = await t.clients.cognito.send(
     new SignUpCommand({ ClientId: t.stack.userPoolClientId, Username: email, Password: password, UserAttributes: [{ Name: 'email', Value: email }] }),
   );
+  return answer.UserSub as string;
+}
+
+/** Sign up and confirm with the code the local outbox received; returns the user's sub. */
+export async function signUpAndConfirm(t: TestStack, email: string, password = PASSWORD): Promise<string> {
+  const userId = await signUp(t, email, password);
   const code = t.stack.cognito.latestCode(email);
   if (!code) throw new Error(`no confirmation code reached the outbox for ${email}`);
   await t.clients.cognito.send(new ConfirmSignUpCommand({ ClientId: t.stack.userPoolClientId, Username: email, ConfirmationCode: code }));
-  return signUp.UserSub as string;
+  return userId;
 }
 
 export async function signIn(t: TestStack, email: string, password = PASSWORD): Promise<{ idToken: string; accessToken: string; refreshToken: string }> {

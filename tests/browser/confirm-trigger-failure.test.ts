@@ -4,9 +4,8 @@
  * the customer in and the first sign-in sets the account up (PostAuthentication) — the dashboard shows the key; a
  * customer confirming later is told to sign in, and a second confirmation reads "already confirmed".
  */
-import { SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { Page } from 'playwright-core';
-import { PASSWORD, uniqueEmail, withoutAction, type TestStack } from '../../local/harness/stack.ts';
+import { PASSWORD, signUp, uniqueEmail, withoutAction, type TestStack } from '../../local/harness/stack.ts';
 import { describeBrowser, screenshot, startPortalSession, stopPortalSession, type Browser } from './support.ts';
 
 jest.setTimeout(120_000);
@@ -48,9 +47,7 @@ describeBrowser('portal: a PostConfirmation trigger that fails (Chromium)', () =
   it('confirming later: says the email is confirmed and to sign in; a second confirmation reads "already confirmed"', async () => {
     const email = uniqueEmail('portal-pc-later');
     // Signed up elsewhere: this browser has no pending sign-up to sign in with.
-    await t.clients.cognito.send(
-      new SignUpCommand({ ClientId: t.stack.userPoolClientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] }),
-    );
+    await signUp(t, email);
     const code = t.stack.cognito.latestCode(email) as string;
     await page.goto(`${portalUrl}#/confirm?email=${encodeURIComponent(email)}`);
     await page.evaluate(() => sessionStorage.clear()); // signed out (the session is kept in sessionStorage)

@@ -7,13 +7,8 @@
  * whole again, onboards them: account ACTIVE, one key in the free plan, `custom:apiid` set. A password reset whose
  * PostConfirmation (the sign-out of old sessions) fails keeps the new password: 503 PasswordResetIncomplete.
  */
-import {
-  AdminConfirmSignUpCommand,
-  AdminGetUserCommand,
-  ConfirmSignUpCommand,
-  SignUpCommand,
-} from '@aws-sdk/client-cognito-identity-provider';
-import { PASSWORD, onboardingArn, signIn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, withoutAction, type TestStack } from '../../local/harness/stack.ts';
+import { AdminConfirmSignUpCommand, AdminGetUserCommand, ConfirmSignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { PASSWORD, onboardingArn, signIn, signUp, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, withoutAction, type TestStack } from '../../local/harness/stack.ts';
 import { accessDeniedMessage } from '../../local/iam/index.ts';
 import { accountOf, apiIdOf, keysNamed, usagePlansOfKey } from '../resilience/helpers.ts';
 
@@ -70,10 +65,7 @@ const POST_CONFIRMATION_FAILED = /^PostConfirmation failed with error .*not auth
 describe('a PostConfirmation trigger that fails', () => {
   it('ConfirmSignUp answers UserLambdaValidationException naming the trigger; the user is CONFIRMED; the first sign-in onboards', async () => {
     const email = uniqueEmail('pc-fail-sdk');
-    const signUp = await t.clients.cognito.send(
-      new SignUpCommand({ ClientId: t.stack.userPoolClientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] }),
-    );
-    const userId = signUp.UserSub as string;
+    const userId = await signUp(t, email);
     const code = t.stack.cognito.latestCode(email) as string;
     breakPostConfirmation();
 
@@ -99,9 +91,7 @@ describe('a PostConfirmation trigger that fails', () => {
 
   it('AdminConfirmSignUp answers the same error and confirms the user', async () => {
     const email = uniqueEmail('pc-fail-admin');
-    await t.clients.cognito.send(
-      new SignUpCommand({ ClientId: t.stack.userPoolClientId, Username: email, Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: email }] }),
-    );
+    await signUp(t, email);
     breakPostConfirmation();
 
     const failed = await rejection(t.clients.cognito.send(new AdminConfirmSignUpCommand({ UserPoolId: t.stack.userPoolId, Username: email })));
@@ -112,9 +102,9 @@ describe('a PostConfirmation trigger that fails', () => {
 
   it('POST /auth/confirm answers 503 AccountSetupPending, a retry 409 AlreadyConfirmed; signing in sets the account up', async () => {
     const email = uniqueEmail('pc-fail-rest');
-    const signUp = await post('/auth/sign-up', { email, password: PASSWORD });
-    expect(signUp.status).toBe(201);
-    const userId = signUp.body.userSub as string;
+    const signedUp = await post('/auth/sign-up', { email, password: PASSWORD });
+    expect(signedUp.status).toBe(201);
+    const userId = signedUp.body.userSub as string;
     const code = t.stack.cognito.latestCode(email);
     breakPostConfirmation();
 

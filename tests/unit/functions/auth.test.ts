@@ -241,17 +241,6 @@ describe('POST /auth/confirm', () => {
     expectError(await post('auth-confirm'), 503, { code: 'ServiceUnavailable' });
   });
 
-  it('503 PasswordResetIncomplete on reset-password when PostConfirmation (the sign-out of old sessions) failed', async () => {
-    cognito
-      .on(ConfirmForgotPasswordCommand)
-      .rejectsOnce(cognitoError('UserLambdaValidationException', 'PostConfirmation failed with error Rate exceeded.'));
-
-    expectError(await post('auth-reset-password'), 503, {
-      code: 'PasswordResetIncomplete',
-      message: 'Your new password is set, but your other sessions could not be signed out: sign in with the new password, and reset it again to sign them out',
-    });
-  });
-
   it('429 after too many attempts', async () => {
     cognito.on(ConfirmSignUpCommand).rejectsOnce(cognitoError('TooManyFailedAttemptsException')).rejectsOnce(cognitoError('LimitExceededException'));
 
@@ -519,6 +508,17 @@ describe('POST /auth/reset-password', () => {
     expectError(await post('auth-reset-password'), 400, {
       code: 'InvalidPassword',
       details: { issues: [{ field: 'password', message: 'Password must have numeric characters' }] },
+    });
+  });
+
+  it('503 PasswordResetIncomplete on reset-password when PostConfirmation (the sign-out of old sessions) failed', async () => {
+    cognito
+      .on(ConfirmForgotPasswordCommand)
+      .rejectsOnce(cognitoError('UserLambdaValidationException', 'PostConfirmation failed with error Rate exceeded.'));
+
+    expectError(await post('auth-reset-password'), 503, {
+      code: 'PasswordResetIncomplete',
+      message: 'Your new password is set, but your other sessions could not be signed out: sign in with the new password, and reset it again to sign them out',
     });
   });
 
