@@ -11,7 +11,9 @@
  * PreventUserExistenceErrors on ForgotPassword (preventUserExistenceOnForgotPassword); and a confirmed sign-up's email
  * is verified (verifyEmailOnConfirmSignUp) and no two users share one (enforceUniqueEmails). ResendConfirmationCode,
  * which cognito-local lacks, is added as Cognito answers it (resendConfirmationCode); each outbox message names its
- * CustomMessage trigger source (sign-up, resent code, password reset, …).
+ * CustomMessage trigger source (sign-up, resent code, password reset, …). A trigger that fails fails the operation, named
+ * as Cognito names it (patchTriggerErrors, propagateTriggerFailures: PostConfirmation and PostAuthentication no longer
+ * swallow errors), and confirming a confirmed user says so (refuseConfirmingConfirmedUsers).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -629,6 +631,151 @@ export function enforceUniqueEmails(router: CognitoRouter, deps: Pick<SessionDep
   });
 }
 
+/**
+ * What Cognito answers when a trigger's function fails (the trigger is named, never the function; observed answers —
+ * the API reference lists only the exception names, e.g. API_ConfirmSignUp.html "Errors"):
+ *
+ * - the function returned an error: UserLambdaValidationException `<Trigger> failed with error <its errorMessage>.`
+ *   ("PostConfirmation failed with error callback is not a function. (… Status Code: 400; Error Code:
+ *   UserLambdaValidationException", github.com/dabit3/full-stack-serverless-code/issues/108; "DefineAuthChallenge
+ *   failed with error …", github.com/aws-amplify/amplify-js/issues/9127);
+ * - Cognito could not invoke it (no permission, socket timeout): UnexpectedLambdaException `<Trigger> invocation
+ *   failed due to error <cause>.` ("PreSignUp invocation failed due to error AccessDeniedException." — "The trigger
+ *   type is mentioned in the error message", repost.aws/knowledge-center/cognito-lambda-trigger-errors; "PostAuthentication
+ *   invocation failed due to error Socket timeout while invoking Lambda function.",
+ *   github.com/furaiev/amazon-cognito-identity-dart-2/issues/204);
+ * - its output is not JSON: InvalidLambdaResponseException "Invalid lambda function output : Invalid JSON"
+ *   (github.com/aws-amplify/amplify-cli/issues/2735).
+ */
+export const triggerMessages = {
+  functionError: (trigger: string, errorMessage: string) => `${trigger} failed with error ${errorMessage}.`,
+  invocationFailed: (trigger: string, cause: string) => `${trigger} invocation failed due to error ${cause}.`,
+  invalidOutput: 'Invalid lambda function output : Invalid JSON',
+  socketTimeout: 'Socket timeout while invoking Lambda function',
+};
+
+/** SDK v2's and Node's names for a request that timed out. */
+const TIMEOUT_CODES = new Set(['TimeoutError', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'RequestTimeout']);
+
+/** The part of a Lambda Invoke payload Cognito reads from a failed function: its `errorMessage`, if any. */
+function functionErrorMessage(payload: unknown): string | undefined {
+  try {
+    const parsed = JSON.parse(String(payload ?? '')) as { errorMessage?: unknown } | null;
+    return typeof parsed?.errorMessage === 'string' ? parsed.errorMessage : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * cognito-local's LambdaService names the FUNCTION in a failure (`<function> failed with error …`), drops the cause of
+ * an invoke that failed (and calls it `UnexpectedLambdaExceptionException`, a name Cognito does not have), and words an
+ * unreadable output its own way. This invoke answers as Cognito does (triggerMessages above): the trigger named,
+ * UnexpectedLambdaException with the cause, InvalidLambdaResponseException. The event is cognito-local's own
+ * (createLambdaEvent). Patched once per process; `CognitoError` is cognito-local's (its server answers `{__type: code,
+ * message}`, 400).
+ */
+export function patchTriggerErrors(LambdaServiceImpl: any, CognitoError: new (code: string, message: string) => Error): void {
+  const proto = LambdaServiceImpl.prototype;
+  if (proto.__tollgateTriggerErrors) return;
+  proto.__tollgateTriggerErrors = true;
+  // Our own invoke, not a wrapper: cognito-local's has already lost the cause of an invoke failure when it throws.
+  proto.invoke = async function invoke(ctx: { logger: { error(...args: unknown[]): void } }, trigger: string, event: unknown) {
+    const functionName = this.config[trigger] as string | undefined;
+    if (!functionName) throw new Error(`${trigger} trigger not configured`);
+    const lambdaEvent = this.createLambdaEvent(event);
+    let result: { FunctionError?: string; Payload?: unknown };
+    try {
+      result = await this.lambdaClient.invoke({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: JSON.stringify(lambdaEvent) }).promise();
+    } catch (error) {
+      ctx.logger.error(error);
+      const code = String((error as { code?: unknown } | null)?.code ?? (error as Error | null)?.name ?? 'Error');
+      const cause = TIMEOUT_CODES.has(code) ? triggerMessages.socketTimeout : code;
+      throw new CognitoError('UnexpectedLambdaException', triggerMessages.invocationFailed(trigger, cause));
+    }
+    if (result.FunctionError) {
+      ctx.logger.error({ result }, result.FunctionError);
+      const message = functionErrorMessage(result.Payload) ?? result.FunctionError;
+      throw new CognitoError('UserLambdaValidationException', triggerMessages.functionError(trigger, message));
+    }
+    let output: unknown;
+    try {
+      output = JSON.parse(String(result.Payload ?? ''));
+    } catch {
+      output = undefined;
+    }
+    if (typeof output !== 'object' || output === null) throw new CognitoError('InvalidLambdaResponseException', triggerMessages.invalidOutput);
+    return (output as { response?: unknown }).response;
+  };
+}
+
+/** cognito-local's TriggersService: the two triggers whose failures it swallows. */
+export interface SwallowingTriggers {
+  postConfirmation: (ctx: unknown, params: TriggerParams) => Promise<void>;
+  postAuthentication: (ctx: unknown, params: TriggerParams) => Promise<void>;
+}
+
+/** What cognito-local's targets pass a PostConfirmation / PostAuthentication trigger. */
+export interface TriggerParams {
+  clientId: string | null;
+  clientMetadata?: Record<string, string>;
+  source: string;
+  userAttributes?: { Name: string; Value?: string }[];
+  username: string;
+  userPoolId: string;
+}
+
+/**
+ * cognito-local catches and logs whatever its PostConfirmation and PostAuthentication triggers throw, so ConfirmSignUp,
+ * ConfirmForgotPassword, AdminConfirmSignUp and the sign-ins answer success when the function failed. Cognito answers
+ * the operation with the trigger's error instead (patchTriggerErrors' wording): a failed PostConfirmation makes
+ * ConfirmSignUp answer UserLambdaValidationException "PostConfirmation failed with error <errorMessage>." (reported:
+ * github.com/dabit3/full-stack-serverless-code/issues/108) — yet the user stays CONFIRMED, the status being saved before
+ * the trigger runs ("the user is actually confirmed in the user pool", github.com/aws-amplify/amplify-cli/issues/2735;
+ * Cognito invokes the trigger "after a signed-up user confirms their user account",
+ * https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-post-confirmation.html), which is also
+ * the order of cognito-local's targets. A failed PostAuthentication fails the sign-in ("you fail the call, which then
+ * fails the authentication", AWS Mobile Blog "Tracking and remembering devices using Amazon Cognito your user pools",
+ * quoted in github.com/aws-amplify/aws-sdk-ios/issues/1506;
+ * an UnexpectedLambdaException at sign-in, github.com/furaiev/amazon-cognito-identity-dart-2/issues/204); cognito-local
+ * runs it before issuing tokens, so none are issued. These two are replaced on the service instance with the same
+ * Lambda event (cognito-local's `attributesToRecord`) and no catch. (PreSignUp already lets its error through; the
+ * template has no CustomMessage trigger, whose failure cognito-local also swallows.)
+ */
+export function propagateTriggerFailures(
+  triggers: SwallowingTriggers,
+  lambda: { invoke(ctx: unknown, trigger: string, event: Record<string, unknown>): Promise<unknown> },
+  attributesToRecord: (attributes: TriggerParams['userAttributes']) => Record<string, string>,
+): void {
+  const propagating = (trigger: 'PostConfirmation' | 'PostAuthentication') => async (ctx: unknown, params: TriggerParams) => {
+    const { clientId, clientMetadata, source, userAttributes, username, userPoolId } = params;
+    await lambda.invoke(ctx, trigger, { clientId, clientMetadata, triggerSource: source, userAttributes: attributesToRecord(userAttributes), username, userPoolId });
+  };
+  triggers.postConfirmation = propagating('PostConfirmation');
+  triggers.postAuthentication = propagating('PostAuthentication');
+}
+
+/** Cognito's answer to ConfirmSignUp for a user who is not UNCONFIRMED (NotAuthorizedException, 400). */
+export const cannotConfirm = (status: string) => `User cannot be confirmed. Current status is ${status}`;
+
+/**
+ * cognito-local answers ConfirmSignUp for a user already confirmed with ExpiredCodeException (the code is gone).
+ * Cognito answers NotAuthorizedException "User cannot be confirmed. Current status is CONFIRMED" (reported:
+ * github.com/furaiev/amazon-cognito-identity-dart-2/issues/80; the same wording as AdminConfirmSignUp's, which
+ * cognito-local has), whatever the code. That answer matters after a failed PostConfirmation: the user is confirmed and
+ * a retried confirmation must say so (functions/auth maps it to "already confirmed: sign in"). It reveals no more than
+ * Cognito's ResendConfirmationCode ("User is already confirmed.") does for the same public client.
+ */
+export function refuseConfirmingConfirmedUsers(router: CognitoRouter, deps: Pick<SessionDeps, 'getUserPoolForClientId' | 'NotAuthorizedError'>): CognitoRouter {
+  return withGuards(router, {
+    ConfirmSignUp: async (ctx, req) => {
+      const pool = await deps.getUserPoolForClientId(ctx, String(req?.ClientId ?? '')).catch(() => undefined);
+      const user = await pool?.getUserByUsername(ctx, String(req?.Username ?? ''));
+      if (user?.UserStatus !== undefined && user.UserStatus !== 'UNCONFIRMED') throw new deps.NotAuthorizedError(cannotConfirm(user.UserStatus));
+    },
+  });
+}
+
 export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCognito> {
   const root = join(opts.dir, 'cognito');
   const dataDirectory = join(root, 'db');
@@ -670,12 +817,11 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
   const dataStoreFactory = journal ?? new StormDBDataStoreFactory(dataDirectory);
   const cognitoServiceFactory = new CognitoServiceFactoryImpl(dataDirectory, dataStoreFactory, new UserPoolServiceFactoryImpl(clock, dataStoreFactory));
   const cognitoClient = await cognitoServiceFactory.create(ctx, config.UserPoolDefaults);
-  const triggers = new services.TriggersService(
-    clock,
-    cognitoClient,
-    new services.LambdaService(config.TriggerFunctions, new AWS.Lambda(config.LambdaClient)),
-    new CryptoService(config.KMSConfig),
-  );
+  const errors = lib('errors');
+  patchTriggerErrors(services.LambdaService, errors.CognitoError);
+  const lambdaService = new services.LambdaService(config.TriggerFunctions, new AWS.Lambda(config.LambdaClient));
+  const triggers = new services.TriggersService(clock, cognitoClient, lambdaService, new CryptoService(config.KMSConfig));
+  propagateTriggerFailures(triggers, lambdaService, lib('services/userPoolService').attributesToRecord);
 
   // cognito-local's sender is not told which operation sends the message: deliver() passes it along in the context.
   const SOURCE = Symbol('tollgate.messageSource');
@@ -715,7 +861,6 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
   };
   const jwt = cognitoRequire('jsonwebtoken');
   const publicKey = (cognitoRequire('./lib/keys/cognitoLocal.public.json') as { pem: string }).pem;
-  const errors = lib('errors');
   const verifyToken = (token: string) => jwt.verify(token, publicKey, { algorithms: ['RS256'] }) as Record<string, unknown>;
   const writeChecked = enforceClientWriteAttributes(Router(allServices), {
     getAppClient: (c, clientId) => cognitoClient.getAppClient(c, clientId),
@@ -748,7 +893,7 @@ export async function startCognito(opts: LocalCognitoOptions): Promise<LocalCogn
     deliver: (c, source, ...rest) => messages.deliver(c, source, ...rest),
     newCode: () => otp(),
   });
-  const router = answerUnknownUsersAsCognito(enforceSessionRevocation(resendChecked, sessionDeps), sessionDeps);
+  const router = answerUnknownUsersAsCognito(enforceSessionRevocation(refuseConfirmingConfirmedUsers(resendChecked, sessionDeps), sessionDeps), sessionDeps);
   const server = createServer(router, logger, config.ServerConfig, allServices);
   const httpServer: Server = await server.start();
 

@@ -1,4 +1,4 @@
-import { errorName, isCognitoRateLimit, isCognitoTriggerFailure, isNetworkError } from '#shared/aws-errors';
+import { cognitoTriggerOf, errorName, isCognitoRateLimit, isCognitoTriggerFailure, isNetworkError } from '#shared/aws-errors';
 import {
   BadRequestError,
   ConflictError,
@@ -14,7 +14,8 @@ import { logger } from '#shared/logger';
 /**
  * Cognito's errors as the REST auth endpoints answer them: one place, per operation. Nothing here reveals whether an
  * email is registered (the pool has PreventUserExistenceErrors; an unknown user gets the same answer as a wrong
- * password or code), and nothing a caller sent in confidence (password, code, token) or the client secret reaches a
+ * password or code) beyond what Cognito answers any caller of the pool's public client (SignUp's UsernameExistsException;
+ * "already confirmed" from ConfirmSignUp and ResendConfirmationCode), and nothing a caller sent in confidence (password, code, token) or the client secret reaches a
  * response or a log line.
  */
 export type AuthOperation =
@@ -42,6 +43,22 @@ export const authErrors = {
     new UnauthorizedError('The refresh token is invalid, expired or revoked, or was not issued to this username', 'NotAuthorized'),
   invalidSignOutToken: () => new UnauthorizedError('The refresh token is invalid, expired or already revoked', 'NotAuthorized'),
   codeMismatch: () => new BadRequestError('Invalid verification code', issues('code', 'Is not the code that was sent'), 'CodeMismatch'),
+  alreadyConfirmed: () =>
+    new ConflictError('This email address is already confirmed: sign in with POST /auth/sign-in', issues('email', 'Is already confirmed'), 'AlreadyConfirmed'),
+  // No Retry-After: repeating the confirmation is not the way on (it answers alreadyConfirmed); signing in is.
+  accountSetupPending: () =>
+    new ServiceUnavailableError(
+      'Your email address is confirmed, but your account could not be set up yet: sign in with POST /auth/sign-in to finish',
+      undefined,
+      'AccountSetupPending',
+    ),
+  // PostConfirmation_ConfirmForgotPassword failed after Cognito saved the new password: earlier sessions may live on.
+  passwordResetIncomplete: () =>
+    new ServiceUnavailableError(
+      'Your new password is set, but your other sessions could not be signed out: sign in with the new password, and reset it again to sign them out',
+      undefined,
+      'PasswordResetIncomplete',
+    ),
   expiredCode: () =>
     new BadRequestError('The verification code has expired: request a new one', issues('code', 'Has expired'), 'ExpiredCode'),
   usernameExists: () =>
@@ -102,6 +119,14 @@ export function redact(text: string, confidential: readonly string[]): string {
     .replace(/[A-Za-z0-9+/]{43}=/g, '[hash]');
 }
 
+/**
+ * ConfirmSignUp's NotAuthorizedException for a user who is not UNCONFIRMED: "User cannot be confirmed. Current status is
+ * CONFIRMED" (github.com/furaiev/amazon-cognito-identity-dart-2/issues/80), formerly "User cannot confirm because user
+ * status is not UNCONFIRMED." (github.com/keboola/developer-portal/issues/186). Other NotAuthorizedExceptions of
+ * ConfirmSignUp (an unknown user without PreventUserExistenceErrors) stay a wrong code.
+ */
+const CANNOT_CONFIRM = /^User cannot (?:be confirmed|confirm because)/;
+
 /** Which request field an InvalidParameterException is about, from Cognito's message. */
 function parameterField(operation: AuthOperation, message: string): string {
   if (/password/i.test(message)) return operation === 'newPassword' ? 'newPassword' : 'password';
@@ -137,8 +162,10 @@ function clientError(operation: AuthOperation, failure: CognitoFailure, confiden
           return authErrors.invalidRefreshToken();
         case 'signOut':
           return authErrors.invalidSignOutToken();
-        // Unknown user, already confirmed, or not resettable: all look like a wrong code (no existence oracle).
+        // A confirmed user: Cognito says so to anyone (ConfirmSignUp, ResendConfirmationCode), and the way on is to sign in.
         case 'confirm':
+          return CANNOT_CONFIRM.test(failure.message) ? authErrors.alreadyConfirmed() : authErrors.codeMismatch();
+        // Unknown user or not resettable: both look like a wrong code (no existence oracle).
         case 'resetPassword':
           return authErrors.codeMismatch();
         case 'signUp':
@@ -171,13 +198,25 @@ function clientError(operation: AuthOperation, failure: CognitoFailure, confiden
 }
 
 /**
+ * Operations whose change Cognito saves before the PostConfirmation trigger runs, with the answer when that trigger
+ * failed: the user is confirmed, and the first sign-in onboards them (PostAuthentication, for users without an ACTIVE
+ * account); after a reset the new password is set, and only the sign-out of earlier sessions failed.
+ */
+const SAVED_BEFORE_POST_CONFIRMATION: Partial<Record<AuthOperation, () => HttpError>> = {
+  confirm: authErrors.accountSetupPending,
+  resetPassword: authErrors.passwordResetIncomplete,
+};
+
+/**
  * Maps anything a Cognito call threw to the HttpError the caller sees, and logs it (name, status and Cognito's
  * message with `confidential` values blanked): a warning for the caller's mistakes, an error for ours and Cognito's.
  */
 export function cognitoError(operation: AuthOperation, error: unknown, confidential: readonly string[]): HttpError {
   const failure = describeFailure(error);
   let mapped: HttpError;
-  if (isNetworkError(error) || failure.server || isCognitoTriggerFailure(error)) mapped = authErrors.unavailable();
+  const savedAnyway = cognitoTriggerOf(error) === 'PostConfirmation' ? SAVED_BEFORE_POST_CONFIRMATION[operation] : undefined;
+  if (savedAnyway) mapped = savedAnyway();
+  else if (isNetworkError(error) || failure.server || isCognitoTriggerFailure(error)) mapped = authErrors.unavailable();
   else if (isCognitoRateLimit(error)) mapped = authErrors.tooManyRequests();
   else mapped = clientError(operation, failure, confidential);
 

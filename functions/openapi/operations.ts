@@ -98,6 +98,8 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'Confirm the email with the code that was sent', body: confirmBody,
     example: { body: { email: EMAIL, code: '123456' } },
     success: { status: 200, description: 'Confirmed', example: { confirmed: true, message: 'Email confirmed: sign in with POST /auth/sign-in' } },
+    // 409 AlreadyConfirmed; 503 AccountSetupPending: confirmed, but onboarding did not start (sign-in finishes it).
+    errors: [409, 503],
   },
   {
     method: 'POST', path: '/auth/sign-in', operationId: 'SignIn', tag: 'Auth', auth: 'none',

@@ -83,6 +83,18 @@ export const isCognitoRateLimit = (error: unknown): boolean =>
 export const isCognitoTriggerFailure = (error: unknown): boolean =>
   isAwsError(error, 'UserLambdaValidationException', 'UnexpectedLambdaException', 'InvalidLambdaResponseException');
 
+/**
+ * The trigger a Cognito trigger failure names (`PostConfirmation`, `PostAuthentication`, `PreSignUp`…), or undefined.
+ * Cognito names the trigger, not the function: "PostConfirmation failed with error <errorMessage>." for a function
+ * error (UserLambdaValidationException), "<Trigger> invocation failed due to error <cause>." when it could not invoke
+ * the function (UnexpectedLambdaException); both are observed answers (github.com/dabit3/full-stack-serverless-code/issues/108,
+ * repost.aws/knowledge-center/cognito-lambda-trigger-errors). InvalidLambdaResponseException names none.
+ */
+export function cognitoTriggerOf(error: unknown): string | undefined {
+  if (!isCognitoTriggerFailure(error)) return undefined;
+  return /^([A-Za-z]+) (?:failed with error|invocation failed due to error) /.exec((error as Error).message)?.[1];
+}
+
 /** The SDK's and Node's names for a request that never got an answer (timeouts, refused or reset connections). */
 export const isNetworkError = (error: unknown): boolean =>
   isAwsError(

@@ -75,8 +75,9 @@ export class ServiceUnavailableError extends HttpError {
   constructor(
     message: string,
     readonly retryAfterSeconds?: number,
+    code = 'ServiceUnavailable',
   ) {
-    super(503, 'ServiceUnavailable', message);
+    super(503, code, message);
   }
 }
 

@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AttachedPolicy } from '../iam/index.ts';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../stack.ts';
 import { claimsOf, executionHistory } from './clients.ts';
 import { issueFirstSelfIssuedKey, keyModeOf } from './key-modes.ts';
@@ -80,15 +81,21 @@ export function uniqueEmail(prefix = 'user'): string {
   return `${prefix}-${randomUUID().slice(0, 8)}@example.com`;
 }
 
-/** Sign up and confirm with the code the local outbox received; returns the user's sub. */
-export async function signUpAndConfirm(t: TestStack, email: string, password = PASSWORD): Promise<string> {
-  const signUp = await t.clients.cognito.send(
+/** Sign up (the public client's SignUp, email as username), not confirmed; returns the user's sub. */
+export async function signUp(t: TestStack, email: string, password = PASSWORD): Promise<string> {
+  const answer = await t.clients.cognito.send(
     new SignUpCommand({ ClientId: t.stack.userPoolClientId, Username: email, Password: password, UserAttributes: [{ Name: 'email', Value: email }] }),
   );
+  return answer.UserSub as string;
+}
+
+/** Sign up and confirm with the code the local outbox received; returns the user's sub. */
+export async function signUpAndConfirm(t: TestStack, email: string, password = PASSWORD): Promise<string> {
+  const userId = await signUp(t, email, password);
   const code = t.stack.cognito.latestCode(email);
   if (!code) throw new Error(`no confirmation code reached the outbox for ${email}`);
   await t.clients.cognito.send(new ConfirmSignUpCommand({ ClientId: t.stack.userPoolClientId, Username: email, ConfirmationCode: code }));
-  return signUp.UserSub as string;
+  return userId;
 }
 
 export async function signIn(t: TestStack, email: string, password = PASSWORD): Promise<{ idToken: string; accessToken: string; refreshToken: string }> {
@@ -98,6 +105,18 @@ export async function signIn(t: TestStack, email: string, password = PASSWORD): 
   const auth = result.AuthenticationResult;
   if (!auth?.IdToken || !auth.AccessToken || !auth.RefreshToken) throw new Error('sign-in returned no tokens');
   return { idToken: auth.IdToken, accessToken: auth.AccessToken, refreshToken: auth.RefreshToken };
+}
+
+/**
+ * A role's policies without the statements that grant `action` (for `t.stack.iam.setPolicies`): a deploy mistake, e.g.
+ * the PostConfirmation function without `states:StartExecution`, made on purpose; `t.stack.iam.resetPolicies` undoes it.
+ */
+export function withoutAction(policies: readonly AttachedPolicy[], action: string): AttachedPolicy[] {
+  return policies.map((policy) => {
+    const statements = policy.document.Statement;
+    if (!Array.isArray(statements)) return policy;
+    return { ...policy, document: { ...policy.document, Statement: statements.filter((s) => ![s.Action].flat().includes(action)) } };
+  });
 }
 
 export function onboardingArn(t: TestStack, userId: string): string {

@@ -16,6 +16,16 @@ export class CognitoError extends Error {
   }
 }
 
+/**
+ * The trigger a Cognito trigger failure names, or undefined: Cognito answers "<Trigger> failed with error …."
+ * (UserLambdaValidationException) or "<Trigger> invocation failed due to error …." (UnexpectedLambdaException). A
+ * failed PostConfirmation leaves the user confirmed (the confirmation is saved before the trigger runs).
+ */
+export function failedTrigger(error: unknown): string | undefined {
+  if (!(error instanceof CognitoError) || !['UserLambdaValidationException', 'UnexpectedLambdaException'].includes(error.type)) return undefined;
+  return /^([A-Za-z]+) (?:failed with error|invocation failed due to error) /.exec(error.message)?.[1];
+}
+
 /** The service could not be reached at all (network, CORS, a stopped `npm start`). */
 export class NetworkError extends Error {
   constructor(readonly service: 'cognito' | 'api' | 'outbox') {

@@ -1,6 +1,6 @@
 /** Sign in, sign up, confirm with the emailed code, and reset a forgotten password. */
 import { page, type App, type ViewContext } from '../app.ts';
-import { CognitoError } from '../cognito.ts';
+import { CognitoError, failedTrigger } from '../cognito.ts';
 import { busy, field, h, notice, type Notice } from '../dom.ts';
 import { describeError, type Action } from '../messages.ts';
 import { emailProblem, passwordProblem, passwordRules } from '../validation.ts';
@@ -219,13 +219,22 @@ export function confirmView({ app, params }: ViewContext): Node {
   });
   onSubmit(form, status, 'Confirming…', 'confirm', async () => {
     const address = email.value.trim();
-    await app.cognito.confirmSignUp(address, code.value.trim());
+    let setupPending = false;
+    try {
+      await app.cognito.confirmSignUp(address, code.value.trim());
+    } catch (error) {
+      // The account setup (PostConfirmation) failed, but the email IS confirmed: the first sign-in sets the account up.
+      if (failedTrigger(error) !== 'PostConfirmation') throw error;
+      setupPending = true;
+    }
     const pending = app.pendingSignUp;
     if (pending && pending.email.toLowerCase() === address.toLowerCase()) {
       await signInAndGo(app, address, pending.password);
       return;
     }
-    app.flash = { text: 'Your email is confirmed. Sign in to get your API key.', kind: 'success' };
+    app.flash = setupPending
+      ? { text: 'Your email is confirmed, but we could not finish setting up your account. Sign in to finish it and get your API key.', kind: 'info' }
+      : { text: 'Your email is confirmed. Sign in to get your API key.', kind: 'success' };
     app.navigate(`/signin?email=${encodeURIComponent(address)}`);
   });
   return page('Confirm your email', 'One step left: enter the code we sent to your email address.', form);
@@ -281,8 +290,17 @@ export function resetView({ app, params }: ViewContext): Node {
     'reset',
     async () => {
       const addr = email.value.trim();
-      await app.cognito.confirmForgotPassword(addr, code.value.trim(), password.value);
-      app.flash = { text: 'Your password is changed. Sign in with the new one.', kind: 'success' };
+      try {
+        await app.cognito.confirmForgotPassword(addr, code.value.trim(), password.value);
+        app.flash = { text: 'Your password is changed. Sign in with the new one.', kind: 'success' };
+      } catch (error) {
+        // The new password is saved before PostConfirmation runs; only the sign-out of other sessions failed.
+        if (failedTrigger(error) !== 'PostConfirmation') throw error;
+        app.flash = {
+          text: 'Your password is changed, but we could not sign out your other sessions. Sign in with the new password, then use "Sign out everywhere" on the Account page.',
+          kind: 'info',
+        };
+      }
       app.navigate(`/signin?email=${encodeURIComponent(addr)}`);
     },
     [newPasswordCheck(app, password)],

@@ -207,6 +207,40 @@ describe('POST /auth/confirm', () => {
     expect(withoutRequestId(await post('auth-confirm'))).toEqual(wrongCode);
   });
 
+  it('409 AlreadyConfirmed, naming sign-in, when Cognito says the user is confirmed already (either wording)', async () => {
+    cognito
+      .on(ConfirmSignUpCommand)
+      .rejectsOnce(cognitoError('NotAuthorizedException', 'User cannot be confirmed. Current status is CONFIRMED'))
+      .rejectsOnce(cognitoError('NotAuthorizedException', 'User cannot confirm because user status is not UNCONFIRMED.'));
+
+    for (let i = 0; i < 2; i++) {
+      expectError(await post('auth-confirm'), 409, {
+        code: 'AlreadyConfirmed',
+        message: 'This email address is already confirmed: sign in with POST /auth/sign-in',
+        details: { issues: [{ field: 'email', message: 'Is already confirmed' }] },
+      });
+    }
+  });
+
+  it('503 AccountSetupPending when PostConfirmation failed (the user is confirmed: sign in); other triggers stay 503 ServiceUnavailable', async () => {
+    cognito
+      .on(ConfirmSignUpCommand)
+      .rejectsOnce(cognitoError('UserLambdaValidationException', 'PostConfirmation failed with error Could not start onboarding.'))
+      .rejectsOnce(cognitoError('UnexpectedLambdaException', 'PostConfirmation invocation failed due to error Socket timeout while invoking Lambda function.'))
+      .rejectsOnce(cognitoError('InvalidLambdaResponseException', 'Invalid lambda function output : Invalid JSON'));
+
+    for (let i = 0; i < 2; i++) {
+      const answer = await post('auth-confirm');
+      expectError(answer, 503, {
+        code: 'AccountSetupPending',
+        message: 'Your email address is confirmed, but your account could not be set up yet: sign in with POST /auth/sign-in to finish',
+      });
+      expect(answer.headers?.['Retry-After']).toBeUndefined();
+    }
+    // No trigger named: nothing is known about the confirmation.
+    expectError(await post('auth-confirm'), 503, { code: 'ServiceUnavailable' });
+  });
+
   it('429 after too many attempts', async () => {
     cognito.on(ConfirmSignUpCommand).rejectsOnce(cognitoError('TooManyFailedAttemptsException')).rejectsOnce(cognitoError('LimitExceededException'));
 
@@ -474,6 +508,17 @@ describe('POST /auth/reset-password', () => {
     expectError(await post('auth-reset-password'), 400, {
       code: 'InvalidPassword',
       details: { issues: [{ field: 'password', message: 'Password must have numeric characters' }] },
+    });
+  });
+
+  it('503 PasswordResetIncomplete on reset-password when PostConfirmation (the sign-out of old sessions) failed', async () => {
+    cognito
+      .on(ConfirmForgotPasswordCommand)
+      .rejectsOnce(cognitoError('UserLambdaValidationException', 'PostConfirmation failed with error Rate exceeded.'));
+
+    expectError(await post('auth-reset-password'), 503, {
+      code: 'PasswordResetIncomplete',
+      message: 'Your new password is set, but your other sessions could not be signed out: sign in with the new password, and reset it again to sign them out',
     });
   });
 
