@@ -25,8 +25,22 @@ export interface RawResponse {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 8 });
 
-/** One request over node:http; rejects when no complete answer arrives within `timeoutMs`. */
-export function rawRequest(baseUrl: string, req: RawRequest, timeoutMs = 15_000): Promise<RawResponse> {
+/**
+ * One request over node:http; rejects when no complete answer arrives within `timeoutMs`. A request sent on a reused
+ * keep-alive socket that the server closed meanwhile (ECONNRESET; a race that widens under load) is sent once more on a
+ * fresh one, as Node's documentation advises (https://nodejs.org/api/http.html#requestreusedsocket): the server never
+ * saw it.
+ */
+export async function rawRequest(baseUrl: string, req: RawRequest, timeoutMs = 15_000): Promise<RawResponse> {
+  try {
+    return await rawRequestOnce(baseUrl, req, timeoutMs);
+  } catch (error: unknown) {
+    if ((error as { reusedSocket?: boolean }).reusedSocket !== true) throw error;
+    return rawRequestOnce(baseUrl, req, timeoutMs);
+  }
+}
+
+function rawRequestOnce(baseUrl: string, req: RawRequest, timeoutMs: number): Promise<RawResponse> {
   const base = new URL(baseUrl);
   // node:http sends no Content-Length for a GET/DELETE/HEAD/OPTIONS body (it would arrive as the next request): set it.
   const headers = req.body !== undefined && req.body.length > 0 ? { ...req.headers, 'Content-Length': String(req.body.length) } : req.headers;
@@ -41,7 +55,9 @@ export function rawRequest(baseUrl: string, req: RawRequest, timeoutMs = 15_000)
       },
     );
     outgoing.setTimeout(timeoutMs, () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    outgoing.on('error', reject);
+    outgoing.on('error', (error: NodeJS.ErrnoException) =>
+      reject(outgoing.reusedSocket && error.code === 'ECONNRESET' ? Object.assign(error, { reusedSocket: true }) : error),
+    );
     outgoing.end(req.body);
   });
 }
