@@ -13,7 +13,8 @@
  *   `{"delete":[path…]}`. Opening replays it over the snapshot (a torn last line, from a crash mid-append, is
  *   ignored: its write was never acknowledged). cognito-local lists pools by `*.json`, so it never sees a journal.
  * - A write resolves once its line has reached the file (`write(2)` returned; no fsync, as stormdb's `writeFile`).
- *   Lines queued while one append is in flight go out together in the next (group commit).
+ *   Lines queued while one append is in flight go out together in the next (group commit). An append that fails (a
+ *   full disk) rejects its writers and is cut back off the journal, so no torn line sits before later ones.
  * - Once the journal outgrows the snapshot (and `compactAtBytes`), the next append is followed by a compaction: the
  *   state is written to a `<id>.json.*.tmp` file, renamed over the snapshot, and the journal truncated. Each compaction costs
  *   O(pool) but happens after O(pool) bytes of writes, so a write costs amortized O(its record).
@@ -105,6 +106,8 @@ export class JournaledDataStore implements DataStore {
   private journalBytes = 0;
   private snapshotBytes = 0;
   private closed = false;
+  /** Set when a failed append could not be cut back off the journal: later lines would follow a torn one. */
+  private damaged: Error | undefined;
 
   private constructor(
     readonly snapshotFile: string,
@@ -192,6 +195,7 @@ export class JournaledDataStore implements DataStore {
   }
 
   async set<T>(_ctx: unknown, key: string | string[], value: T): Promise<void> {
+    this.checkWritable(); // a refused write changes nothing: not the state, not the next snapshot
     const path = pathOf(key);
     const line = JSON.stringify({ set: path, value }, replaceDates); // before the change: a value that cannot be written changes nothing
     this.apply(path, (root) => setIn(root, path, value));
@@ -199,6 +203,7 @@ export class JournaledDataStore implements DataStore {
   }
 
   async delete(_ctx: unknown, key: string | string[]): Promise<void> {
+    this.checkWritable();
     const path = pathOf(key);
     this.apply(path, (root) => deleteIn(root, path));
     await this.append(JSON.stringify({ delete: path }));
@@ -217,26 +222,43 @@ export class JournaledDataStore implements DataStore {
     }
   }
 
+  /** Throws if a write cannot be journaled: the store is closed, or its journal damaged (see flush). */
+  private checkWritable(): void {
+    if (this.closed) throw new Error(`${this.snapshotFile}: the store is closed`);
+    if (this.damaged) throw this.damaged;
+  }
+
   private append(line: string): Promise<void> {
-    if (this.closed) return Promise.reject(new Error(`${this.snapshotFile}: the store is closed`));
     return new Promise<void>((done, failed) => {
       this.queue.push({ line, done, failed });
       if (!this.flushing) this.flushing = this.flush();
     });
   }
 
-  /** Appends every queued line in one write, answers their writers, compacts when due; repeats while lines wait. */
+  /**
+   * Appends every queued line in one write, answers their writers, compacts when due; repeats while lines wait. A
+   * failed append (a full disk: write(2) stores part of the batch, then fails) is cut back off the journal, so the lines
+   * that follow do not come after a torn one; if even that fails, every later write is refused (a restart reads the
+   * journal, the torn line last).
+   */
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
       const bytes = Buffer.from(`${batch.map((w) => w.line).join('\n')}\n`, 'utf8');
       try {
-        await this.handle!.write(bytes);
+        if (this.damaged) throw this.damaged;
+        await this.writeAll(bytes);
         this.journalBytes += bytes.length;
         for (const w of batch) w.done();
       } catch (error: unknown) {
+        if (!this.damaged) {
+          await this.handle!.truncate(this.journalBytes).catch(() => {
+            this.damaged = error as Error;
+          });
+        }
         for (const w of batch) w.failed(error as Error);
+        continue;
       }
       if (this.journalBytes > Math.max(this.snapshotBytes, this.compactAtBytes)) {
         try {
@@ -247,6 +269,15 @@ export class JournaledDataStore implements DataStore {
       }
     }
     this.flushing = undefined;
+  }
+
+  /** write(2) may store less than asked (a filling disk) without an error: writes the rest, or throws. */
+  private async writeAll(bytes: Buffer): Promise<void> {
+    for (let at = 0; at < bytes.length; ) {
+      const { bytesWritten } = await this.handle!.write(bytes, at, bytes.length - at);
+      if (bytesWritten <= 0) throw new Error(`${this.journalFile}: write stored nothing`);
+      at += bytesWritten;
+    }
   }
 
   /** The state (including lines still queued: replaying them again is harmless, sets and deletes repeat) as the snapshot. */

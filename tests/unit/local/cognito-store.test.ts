@@ -3,6 +3,7 @@
  * writes since, replayed on open, compacted once it outgrows the snapshot, folded back into the snapshot on close.
  */
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JournaledDataStore, JournaledDataStoreFactory } from '../../../local/cognito-store.ts';
@@ -78,6 +79,10 @@ describe('JournaledDataStore', () => {
     const text = readFileSync(join(dir, 'pool.json'), 'utf8');
     expect(text).toBe(JSON.stringify({ Users: { a: { ...user('a'), UserCreateDate: '2026-01-02T03:04:05.000Z', UserLastModifiedDate: '2026-01-02T03:04:05.000Z' } } }, null, 2));
     await expect(store.set(ctx, ['Users', 'b'], user('b'))).rejects.toThrow(/closed/);
+    await expect(store.delete(ctx, ['Users', 'a'])).rejects.toThrow(/closed/);
+    // a refused write changes nothing (an in-flight request during shutdown must not land in the final snapshot)
+    expect(await store.get(ctx, ['Users', 'b'])).toBeNull();
+    expect(await store.get(ctx, ['Users', 'a'])).not.toBeNull();
   });
 
   it('compacts once the journal outgrows the snapshot: the journal starts again from empty, nothing is lost', async () => {
@@ -125,6 +130,64 @@ describe('JournaledDataStore', () => {
     const again = await JournaledDataStore.open(dir, 'pool', { Users: {} });
     expect(await again.getRoot(ctx)).toEqual({ Users: {} });
     await again.close();
+  });
+});
+
+describe('JournaledDataStore under failures', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  /** FileHandle.prototype, to make one write(2) short or failing as a full disk does. */
+  async function fileHandleProto(): Promise<{ write: (this: FileHandle, ...args: unknown[]) => Promise<{ bytesWritten: number }> }> {
+    const probe = await open(join(dir, 'probe'), 'w');
+    await probe.close();
+    rmSync(join(dir, 'probe'));
+    return Object.getPrototypeOf(probe) as { write: (this: FileHandle, ...args: unknown[]) => Promise<{ bytesWritten: number }> };
+  }
+
+  it('answers a short write (a disk filling up) with an error, and leaves no torn line before the writes that follow', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    await store.set(ctx, ['Users', 'a'], user('a'));
+    const proto = await fileHandleProto();
+    const realWrite = proto.write;
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    // write(2) on a filling disk: the first call stores 10 bytes and returns 10, the next one fails
+    const spy = jest
+      .spyOn(proto, 'write')
+      .mockImplementationOnce(function (this: FileHandle, buffer: unknown) {
+        return realWrite.call(this, buffer, 0, 10);
+      })
+      .mockImplementationOnce(() => Promise.reject(enospc));
+    await expect(store.set(ctx, ['Users', 'b'], user('b'))).rejects.toThrow(/ENOSPC/);
+    spy.mockRestore();
+    await store.set(ctx, ['Users', 'c'], user('c')); // space again: acknowledged
+    // the process dies: every acknowledged write is read back, and the journal opens
+    const reopened = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    expect(Object.keys((await reopened.get<object>(ctx, 'Users'))!).sort()).toEqual(['a', 'c']);
+    await Promise.all([store.close(), reopened.close()]);
+  });
+
+  it('refuses further writes when a failed append cannot be cut back, so a restart still reads every acknowledged one', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    await store.set(ctx, ['Users', 'a'], user('a'));
+    const proto = await fileHandleProto() as unknown as { write: (...args: unknown[]) => Promise<unknown>; truncate: (...args: unknown[]) => Promise<unknown> };
+    const realWrite = proto.write;
+    const eio = Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+    const write = jest
+      .spyOn(proto, 'write')
+      .mockImplementationOnce(function (this: FileHandle, buffer: unknown) {
+        return realWrite.call(this, buffer, 0, 10);
+      })
+      .mockImplementationOnce(() => Promise.reject(eio));
+    const truncate = jest.spyOn(proto, 'truncate').mockImplementationOnce(() => Promise.reject(eio));
+    await expect(store.set(ctx, ['Users', 'b'], user('b'))).rejects.toThrow(/EIO/);
+    write.mockRestore();
+    truncate.mockRestore();
+    await expect(store.set(ctx, ['Users', 'c'], user('c'))).rejects.toThrow(/EIO/);
+    // the process dies: the torn fragment is the journal's last line, so it opens
+    const reopened = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    expect(Object.keys((await reopened.get<object>(ctx, 'Users'))!)).toEqual(['a']);
+    await reopened.close();
+    await store.close();
   });
 });
 
