@@ -16,7 +16,8 @@
  *   Lines queued while one append is in flight go out together in the next (group commit). An append that fails (a
  *   full disk) rejects its writers and is cut back off the journal, so no torn line sits before later ones.
  * - Once the journal outgrows the snapshot (and `compactAtBytes`), the next append is followed by a compaction: the
- *   state is written to a `<id>.json.*.tmp` file, renamed over the snapshot, and the journal truncated. Each compaction costs
+ *   state is written to a `<id>.json.*.tmp` file (removed if that fails; a crash's is removed at the next open), renamed
+ *   over the snapshot, and the journal truncated. Each compaction costs
  *   O(pool) but happens after O(pool) bytes of writes, so a write costs amortized O(its record).
  *
  * A snapshot that disappears (cognito-local's DeleteUserPool removes `<id>.json`) discards its journal at the next
@@ -26,8 +27,8 @@
  * kept with every write: cognito-local finds a user by alias by scanning every user (getUserByUsername), O(users) per
  * lookup and several lookups per sign-up; ./cognito.ts's lookup uses the index instead (patchUserLookups).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { open, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** cognito-local's `DataStore` (lib/services/dataStore/dataStore.d.ts); `ctx` is unused here. */
@@ -168,6 +169,7 @@ export class JournaledDataStore implements DataStore {
     mkdirSync(dir, { recursive: true });
     const snapshotFile = join(dir, `${id}.json`);
     const journalFile = join(dir, `${id}.journal`);
+    for (const f of readdirSync(dir)) if (f.startsWith(`${id}.json.`) && f.endsWith('.tmp')) rmSync(join(dir, f), { force: true }); // a crash mid-snapshot
     let state: Tree = {};
     if (existsSync(snapshotFile)) {
       const text = readFileSync(snapshotFile, 'utf8');
@@ -290,8 +292,13 @@ export class JournaledDataStore implements DataStore {
   private async writeSnapshot(): Promise<void> {
     const text = JSON.stringify(this.state, replaceDates, 2); // cognito-local's format, so stormdb can read it
     const tmp = `${this.snapshotFile}.${process.pid}-${(tmpCount += 1)}.tmp`;
-    await writeFile(tmp, text);
-    await rename(tmp, this.snapshotFile); // a crash mid-write leaves the old snapshot whole
+    try {
+      await writeFile(tmp, text);
+      await rename(tmp, this.snapshotFile); // a crash mid-write leaves the old snapshot whole (open removes the .tmp)
+    } catch (error) {
+      await rm(tmp, { force: true }).catch(() => undefined); // a full disk is not filled further by each retry
+      throw error;
+    }
     this.snapshotBytes = Buffer.byteLength(text);
   }
 }

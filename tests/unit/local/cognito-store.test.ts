@@ -2,7 +2,7 @@
  * local/cognito-store.ts: cognito-local's store as a snapshot in cognito-local's own format plus a journal of the
  * writes since, replayed on open, compacted once it outgrows the snapshot, folded back into the snapshot on close.
  */
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -188,6 +188,24 @@ describe('JournaledDataStore under failures', () => {
     expect(Object.keys((await reopened.get<object>(ctx, 'Users'))!)).toEqual(['a']);
     await reopened.close();
     await store.close();
+  });
+
+  it('leaves no temporary snapshot behind: not when a compaction fails, nor after a crash in the middle of one', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} }, { compactAtBytes: 500 });
+    // the rename over the snapshot fails (here: a directory in its place), after the temporary file was written
+    rmSync(join(dir, 'pool.json'));
+    mkdirSync(join(dir, 'pool.json', 'busy'), { recursive: true });
+    for (let i = 0; i < 20; i += 1) await store.set(ctx, ['Users', `u${i}`], user(`u${i}`));
+    await expect(store.close()).rejects.toThrow(/pool\.json/); // after the last compaction, its snapshot fails too
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    rmSync(join(dir, 'pool.json'), { recursive: true });
+    writeFileSync(join(dir, 'pool.json'), '{"Users":{}}');
+    // a crash while the temporary file was being written
+    writeFileSync(join(dir, 'pool.json.4242-7.tmp'), '{"Users":{"u0":');
+    const reopened = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    expect(Object.keys((await reopened.get<object>(ctx, 'Users'))!)).toHaveLength(20);
+    expect(readdirSync(dir).sort()).toEqual(['pool.journal', 'pool.json']);
+    await reopened.close();
   });
 });
 
