@@ -20,8 +20,9 @@
  *   over the snapshot, and the journal truncated. Each compaction costs
  *   O(pool) but happens after O(pool) bytes of writes, so a write costs amortized O(its record).
  *
- * A snapshot that disappears (cognito-local's DeleteUserPool removes `<id>.json`) discards its journal at the next
- * open, so a pool created again under the same id does not inherit old users.
+ * A snapshot that disappears (cognito-local's DeleteUserPool removes `<id>.json`) is not written back (by a compaction
+ * or by close, which removes its journal), and a journal without its snapshot is discarded at the next open, so a pool
+ * created again under the same id does not inherit old users.
  *
  * `usernamesWith` is an index of the pool's users by username, `sub`, `email` and `phone_number` (values lower-cased),
  * kept with every write: cognito-local finds a user by alias by scanning every user (getUserByUsername), O(users) per
@@ -211,17 +212,18 @@ export class JournaledDataStore implements DataStore {
     await this.append(JSON.stringify({ delete: path }));
   }
 
-  /** Waits for queued writes, writes the snapshot (if the pool still exists), removes the journal. Idempotent. */
+  /**
+   * Waits for queued writes, writes the snapshot (if the pool still exists), removes the journal (a deleted pool's
+   * too: nothing would ever read it). Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     while (this.flushing) await this.flushing;
     await this.handle?.close();
     this.handle = undefined;
-    if (existsSync(this.snapshotFile)) {
-      await this.writeSnapshot();
-      rmSync(this.journalFile, { force: true });
-    }
+    if (existsSync(this.snapshotFile)) await this.writeSnapshot();
+    rmSync(this.journalFile, { force: true });
   }
 
   /** Throws if a write cannot be journaled: the store is closed, or its journal damaged (see flush). */
@@ -282,9 +284,12 @@ export class JournaledDataStore implements DataStore {
     }
   }
 
-  /** The state (including lines still queued: replaying them again is harmless, sets and deletes repeat) as the snapshot. */
+  /**
+   * The state (including lines still queued: replaying them again is harmless, sets and deletes repeat) as the snapshot.
+   * A pool whose snapshot is gone (DeleteUserPool) is not written back: only its journal is emptied.
+   */
   private async compact(): Promise<void> {
-    await this.writeSnapshot();
+    if (existsSync(this.snapshotFile)) await this.writeSnapshot();
     await this.handle!.truncate(0);
     this.journalBytes = 0;
   }

@@ -207,6 +207,16 @@ describe('JournaledDataStore under failures', () => {
     expect(readdirSync(dir).sort()).toEqual(['pool.journal', 'pool.json']);
     await reopened.close();
   });
+
+  it('leaves nothing of a deleted pool (DeleteUserPool): writes still in flight do not write it back, close removes its journal', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} }, { compactAtBytes: 500 });
+    await store.set(ctx, ['Users', 'a'], user('a'));
+    rmSync(join(dir, 'pool.json')); // cognito-local's deleteUserPool
+    for (let i = 0; i < 20; i += 1) await store.set(ctx, ['Users', `u${i}`], user(`u${i}`)); // past a compaction
+    expect(existsSync(join(dir, 'pool.json'))).toBe(false);
+    await store.close();
+    expect(readdirSync(dir)).toEqual([]);
+  });
 });
 
 describe('JournaledDataStoreFactory', () => {
