@@ -13,17 +13,15 @@ import {
   CognitoIdentityProviderClient,
   SignUpCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { DEFAULT_PORTS, type ServiceName } from '../../local/endpoints.ts';
+import { join } from 'node:path';
 import type { CognitoIds } from '../../local/model.ts';
-import { freePort } from '../../local/ports.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
 import { PASSWORD, startTestStack } from '../../local/harness/stack.ts';
+import { startNpmStart } from './helpers.ts';
 
-const ROOT = resolve(__dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-cognito-crash-'));
 const db = join(dir, 'cognito', 'db');
 let child: ChildProcess | undefined;
@@ -33,41 +31,13 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** `npm start` on free ports; resolves with Cognito's endpoint once the stack says it is ready. */
-async function startChild(): Promise<{ proc: ChildProcess; cognito: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  const ports: Partial<Record<ServiceName, number>> = {};
-  for (const service of Object.keys(DEFAULT_PORTS) as ServiceName[]) {
-    ports[service] = await freePort();
-    env[`TOLLGATE_PORT_${service.toUpperCase()}`] = String(ports[service]);
-  }
-  // tsx as a loader in this very process (the tsx CLI would run the stack in a grandchild that SIGKILL misses).
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'local/cli/start.ts', '--dir', dir, '--no-portal', '--quiet'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise<void>((ready, fail) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
-      if (process.env.TOLLGATE_TEST_LOG) process.stdout.write(chunk);
-      if (output.includes('Ready in')) ready();
-    };
-    proc.stdout?.on('data', onData);
-    proc.stderr?.on('data', onData);
-    proc.on('exit', (code) => fail(new Error(`npm start exited (${String(code)}) before it was ready:\n${output}`)));
-  });
-  return { proc, cognito: `http://127.0.0.1:${String(ports.cognito)}` };
-}
-
 it('every acknowledged user write survives kill -9 of npm start in the middle of a burst', async () => {
-  const started = await startChild();
+  const started = await startNpmStart(dir);
   child = started.proc;
   const ids = (JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8')) as { cognito: CognitoIds }).cognito;
   const poolId = Object.values(ids.pools)[0]!;
   const clientId = Object.values(ids.clients)[0]!.id;
-  const cognito = new CognitoIdentityProviderClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: started.cognito, maxAttempts: 1 });
+  const cognito = new CognitoIdentityProviderClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: started.endpoint('cognito'), maxAttempts: 1 });
 
   type State = { name: string } | 'deleted';
   /** email → what the last acknowledged write left: the user's `name`, or deleted. */

@@ -136,29 +136,33 @@ describe('JournaledDataStore', () => {
 describe('JournaledDataStore under failures', () => {
   afterEach(() => jest.restoreAllMocks());
 
-  /** FileHandle.prototype, to make one write(2) short or failing as a full disk does. */
-  async function fileHandleProto(): Promise<{ write: (this: FileHandle, ...args: unknown[]) => Promise<{ bytesWritten: number }> }> {
+  type HandleMethods = { write: (this: FileHandle, ...args: unknown[]) => Promise<unknown>; truncate: (...args: unknown[]) => Promise<unknown> };
+
+  /**
+   * Makes the next journal append fail as on a filling disk: write(2) stores 10 bytes and returns 10 (no error), the
+   * next call fails with `code`. Answers FileHandle.prototype (jest.restoreAllMocks undoes it).
+   */
+  async function failNextAppend(code: string): Promise<HandleMethods> {
     const probe = await open(join(dir, 'probe'), 'w');
     await probe.close();
     rmSync(join(dir, 'probe'));
-    return Object.getPrototypeOf(probe) as { write: (this: FileHandle, ...args: unknown[]) => Promise<{ bytesWritten: number }> };
+    const proto = Object.getPrototypeOf(probe) as HandleMethods;
+    const realWrite = proto.write;
+    jest
+      .spyOn(proto, 'write')
+      .mockImplementationOnce(function (this: FileHandle, buffer: unknown) {
+        return realWrite.call(this, buffer, 0, 10);
+      })
+      .mockImplementationOnce(() => Promise.reject(Object.assign(new Error(`${code}: write failed`), { code })));
+    return proto;
   }
 
   it('answers a short write (a disk filling up) with an error, and leaves no torn line before the writes that follow', async () => {
     const store = await JournaledDataStore.open(dir, 'pool', { Users: {} });
     await store.set(ctx, ['Users', 'a'], user('a'));
-    const proto = await fileHandleProto();
-    const realWrite = proto.write;
-    const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    // write(2) on a filling disk: the first call stores 10 bytes and returns 10, the next one fails
-    const spy = jest
-      .spyOn(proto, 'write')
-      .mockImplementationOnce(function (this: FileHandle, buffer: unknown) {
-        return realWrite.call(this, buffer, 0, 10);
-      })
-      .mockImplementationOnce(() => Promise.reject(enospc));
+    await failNextAppend('ENOSPC');
     await expect(store.set(ctx, ['Users', 'b'], user('b'))).rejects.toThrow(/ENOSPC/);
-    spy.mockRestore();
+    jest.restoreAllMocks();
     await store.set(ctx, ['Users', 'c'], user('c')); // space again: acknowledged
     // the process dies: every acknowledged write is read back, and the journal opens
     const reopened = await JournaledDataStore.open(dir, 'pool', { Users: {} });
@@ -169,19 +173,10 @@ describe('JournaledDataStore under failures', () => {
   it('refuses further writes when a failed append cannot be cut back, so a restart still reads every acknowledged one', async () => {
     const store = await JournaledDataStore.open(dir, 'pool', { Users: {} });
     await store.set(ctx, ['Users', 'a'], user('a'));
-    const proto = await fileHandleProto() as unknown as { write: (...args: unknown[]) => Promise<unknown>; truncate: (...args: unknown[]) => Promise<unknown> };
-    const realWrite = proto.write;
-    const eio = Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
-    const write = jest
-      .spyOn(proto, 'write')
-      .mockImplementationOnce(function (this: FileHandle, buffer: unknown) {
-        return realWrite.call(this, buffer, 0, 10);
-      })
-      .mockImplementationOnce(() => Promise.reject(eio));
-    const truncate = jest.spyOn(proto, 'truncate').mockImplementationOnce(() => Promise.reject(eio));
+    const proto = await failNextAppend('EIO');
+    jest.spyOn(proto, 'truncate').mockImplementationOnce(() => Promise.reject(new Error('EIO: truncate failed')));
     await expect(store.set(ctx, ['Users', 'b'], user('b'))).rejects.toThrow(/EIO/);
-    write.mockRestore();
-    truncate.mockRestore();
+    jest.restoreAllMocks();
     await expect(store.set(ctx, ['Users', 'c'], user('c'))).rejects.toThrow(/EIO/);
     // the process dies: the torn fragment is the journal's last line, so it opens
     const reopened = await JournaledDataStore.open(dir, 'pool', { Users: {} });
