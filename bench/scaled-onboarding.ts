@@ -126,7 +126,7 @@ export interface ScaledOnboardingResult {
   /** Management API requests by operation during the run (the control plane's request log). */
   managementCalls: Record<string, number>;
   createApiKeyCalls: number;
-  /** cognito-local's user pool file at the end: it rewrites the whole file on every user write. */
+  /** cognito-local's user pool file at the end: the snapshot local/cognito-store.ts writes at start, at each compaction and on close (the writes since are in the `.journal` beside it). */
   userPoolFileMB: number;
   /**
    * `POST /me/api-key/rotate` as the gateway saw it (its access log): the wait for one of AccountFunction's execution
@@ -136,8 +136,8 @@ export interface ScaledOnboardingResult {
 }
 
 /**
- * The largest `.json` under cognito-local's data directory (the user pool's), in MB; NaN if none. A save truncates
- * the file before writing it, so the largest of a few looks 200 ms apart.
+ * The largest `.json` under cognito-local's data directory (the user pool's snapshot), in MB; NaN if none. The largest
+ * of a few looks 200 ms apart (cognito-local's own store truncates the file before writing it; ours renames it in whole).
  */
 async function userPoolFileMB(t: TestStack): Promise<number> {
   const dir = join(t.dir, 'cognito', 'db');
