@@ -189,7 +189,8 @@ export class JournaledDataStore implements DataStore {
 
   async get<T>(_ctx: unknown, key: string | string[], defaultValue?: T): Promise<T | null> {
     let node: unknown = this.state;
-    for (const k of pathOf(key)) node = typeof node === 'object' && node !== null ? (node as Tree)[k] : undefined; // arrays too, as stormdb
+    // own properties only (arrays too, as stormdb): a user named `constructor` or `__proto__` is not Object.prototype's member
+    for (const k of pathOf(key)) node = typeof node === 'object' && node !== null && Object.hasOwn(node, k) ? (node as Tree)[k] : undefined;
     return (node as T | undefined) ?? defaultValue ?? null;
   }
 

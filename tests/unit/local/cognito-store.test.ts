@@ -114,6 +114,17 @@ describe('JournaledDataStore', () => {
     await Promise.all([store.close(), reopened.close()]);
   });
 
+  it('finds only what was stored: a key named like an Object.prototype member (constructor, toString, __proto__) is no user', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    await store.set(ctx, ['Users', 'a'], user('a'));
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(await store.get(ctx, ['Users', name])).toBeNull();
+      expect(await store.get(ctx, ['Users', 'a', name])).toBeNull();
+    }
+    expect(await store.get(ctx, ['Users', 'a', 'Attributes', 'length'])).toBe(1); // an array's own length, as stormdb
+    await store.close();
+  });
+
   it('refuses a value cognito-local\'s serializer refuses (a …Date field that is not a Date) without changing the state', async () => {
     const store = await JournaledDataStore.open(dir, 'pool', { Users: {} });
     await expect(store.set(ctx, ['Users', 'a'], { Username: 'a', UserCreateDate: 'yesterday' })).rejects.toThrow(/Expected UserCreateDate field to contain a Date/);
