@@ -13,20 +13,23 @@
  *   `{"delete":[path…]}`. Opening replays it over the snapshot (a torn last line, from a crash mid-append, is
  *   ignored: its write was never acknowledged). cognito-local lists pools by `*.json`, so it never sees a journal.
  * - A write resolves once its line has reached the file (`write(2)` returned; no fsync, as stormdb's `writeFile`).
- *   Lines queued while one append is in flight go out together in the next (group commit).
+ *   Lines queued while one append is in flight go out together in the next (group commit). An append that fails (a
+ *   full disk) rejects its writers and is cut back off the journal, so no torn line sits before later ones.
  * - Once the journal outgrows the snapshot (and `compactAtBytes`), the next append is followed by a compaction: the
- *   state is written to a `<id>.json.*.tmp` file, renamed over the snapshot, and the journal truncated. Each compaction costs
+ *   state is written to a `<id>.json.*.tmp` file (removed if that fails; a crash's is removed at the next open), renamed
+ *   over the snapshot, and the journal truncated. Each compaction costs
  *   O(pool) but happens after O(pool) bytes of writes, so a write costs amortized O(its record).
  *
- * A snapshot that disappears (cognito-local's DeleteUserPool removes `<id>.json`) discards its journal at the next
- * open, so a pool created again under the same id does not inherit old users.
+ * A snapshot that disappears (cognito-local's DeleteUserPool removes `<id>.json`) is not written back (by a compaction
+ * or by close, which removes its journal), and a journal without its snapshot is discarded at the next open, so a pool
+ * created again under the same id does not inherit old users.
  *
  * `usernamesWith` is an index of the pool's users by username, `sub`, `email` and `phone_number` (values lower-cased),
  * kept with every write: cognito-local finds a user by alias by scanning every user (getUserByUsername), O(users) per
  * lookup and several lookups per sign-up; ./cognito.ts's lookup uses the index instead (patchUserLookups).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { open, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** cognito-local's `DataStore` (lib/services/dataStore/dataStore.d.ts); `ctx` is unused here. */
@@ -105,6 +108,8 @@ export class JournaledDataStore implements DataStore {
   private journalBytes = 0;
   private snapshotBytes = 0;
   private closed = false;
+  /** Set when a failed append could not be cut back off the journal: later lines would follow a torn one. */
+  private damaged: Error | undefined;
 
   private constructor(
     readonly snapshotFile: string,
@@ -165,6 +170,7 @@ export class JournaledDataStore implements DataStore {
     mkdirSync(dir, { recursive: true });
     const snapshotFile = join(dir, `${id}.json`);
     const journalFile = join(dir, `${id}.journal`);
+    for (const f of readdirSync(dir)) if (f.startsWith(`${id}.json.`) && f.endsWith('.tmp')) rmSync(join(dir, f), { force: true }); // a crash mid-snapshot
     let state: Tree = {};
     if (existsSync(snapshotFile)) {
       const text = readFileSync(snapshotFile, 'utf8');
@@ -183,7 +189,8 @@ export class JournaledDataStore implements DataStore {
 
   async get<T>(_ctx: unknown, key: string | string[], defaultValue?: T): Promise<T | null> {
     let node: unknown = this.state;
-    for (const k of pathOf(key)) node = typeof node === 'object' && node !== null ? (node as Tree)[k] : undefined; // arrays too, as stormdb
+    // own properties only (arrays too, as stormdb): a user named `constructor` or `__proto__` is not Object.prototype's member
+    for (const k of pathOf(key)) node = typeof node === 'object' && node !== null && Object.hasOwn(node, k) ? (node as Tree)[k] : undefined;
     return (node as T | undefined) ?? defaultValue ?? null;
   }
 
@@ -192,6 +199,7 @@ export class JournaledDataStore implements DataStore {
   }
 
   async set<T>(_ctx: unknown, key: string | string[], value: T): Promise<void> {
+    this.checkWritable(); // a refused write changes nothing: not the state, not the next snapshot
     const path = pathOf(key);
     const line = JSON.stringify({ set: path, value }, replaceDates); // before the change: a value that cannot be written changes nothing
     this.apply(path, (root) => setIn(root, path, value));
@@ -199,44 +207,63 @@ export class JournaledDataStore implements DataStore {
   }
 
   async delete(_ctx: unknown, key: string | string[]): Promise<void> {
+    this.checkWritable();
     const path = pathOf(key);
     this.apply(path, (root) => deleteIn(root, path));
     await this.append(JSON.stringify({ delete: path }));
   }
 
-  /** Waits for queued writes, writes the snapshot (if the pool still exists), removes the journal. Idempotent. */
+  /**
+   * Waits for queued writes, writes the snapshot (if the pool still exists), removes the journal (a deleted pool's
+   * too: nothing would ever read it). Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     while (this.flushing) await this.flushing;
     await this.handle?.close();
     this.handle = undefined;
-    if (existsSync(this.snapshotFile)) {
-      await this.writeSnapshot();
-      rmSync(this.journalFile, { force: true });
-    }
+    if (existsSync(this.snapshotFile)) await this.writeSnapshot();
+    rmSync(this.journalFile, { force: true });
+  }
+
+  /** Throws if a write cannot be journaled: the store is closed, or its journal damaged (see flush). */
+  private checkWritable(): void {
+    if (this.closed) throw new Error(`${this.snapshotFile}: the store is closed`);
+    if (this.damaged) throw this.damaged;
   }
 
   private append(line: string): Promise<void> {
-    if (this.closed) return Promise.reject(new Error(`${this.snapshotFile}: the store is closed`));
     return new Promise<void>((done, failed) => {
       this.queue.push({ line, done, failed });
       if (!this.flushing) this.flushing = this.flush();
     });
   }
 
-  /** Appends every queued line in one write, answers their writers, compacts when due; repeats while lines wait. */
+  /**
+   * Appends every queued line in one write, answers their writers, compacts when due; repeats while lines wait. A
+   * failed append (a full disk: write(2) stores part of the batch, then fails) is cut back off the journal, so the lines
+   * that follow do not come after a torn one; if even that fails, every later write is refused (a restart reads the
+   * journal, the torn line last).
+   */
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
       const bytes = Buffer.from(`${batch.map((w) => w.line).join('\n')}\n`, 'utf8');
       try {
-        await this.handle!.write(bytes);
+        if (this.damaged) throw this.damaged;
+        await this.writeAll(bytes);
         this.journalBytes += bytes.length;
         for (const w of batch) w.done();
       } catch (error: unknown) {
+        if (!this.damaged) {
+          await this.handle!.truncate(this.journalBytes).catch(() => {
+            this.damaged = error as Error;
+          });
+        }
         for (const w of batch) w.failed(error as Error);
+        continue;
       }
       if (this.journalBytes > Math.max(this.snapshotBytes, this.compactAtBytes)) {
         try {
@@ -249,9 +276,21 @@ export class JournaledDataStore implements DataStore {
     this.flushing = undefined;
   }
 
-  /** The state (including lines still queued: replaying them again is harmless, sets and deletes repeat) as the snapshot. */
+  /** write(2) may store less than asked (a filling disk) without an error: writes the rest, or throws. */
+  private async writeAll(bytes: Buffer): Promise<void> {
+    for (let at = 0; at < bytes.length; ) {
+      const { bytesWritten } = await this.handle!.write(bytes, at, bytes.length - at);
+      if (bytesWritten <= 0) throw new Error(`${this.journalFile}: write stored nothing`);
+      at += bytesWritten;
+    }
+  }
+
+  /**
+   * The state (including lines still queued: replaying them again is harmless, sets and deletes repeat) as the snapshot.
+   * A pool whose snapshot is gone (DeleteUserPool) is not written back: only its journal is emptied.
+   */
   private async compact(): Promise<void> {
-    await this.writeSnapshot();
+    if (existsSync(this.snapshotFile)) await this.writeSnapshot();
     await this.handle!.truncate(0);
     this.journalBytes = 0;
   }
@@ -259,8 +298,13 @@ export class JournaledDataStore implements DataStore {
   private async writeSnapshot(): Promise<void> {
     const text = JSON.stringify(this.state, replaceDates, 2); // cognito-local's format, so stormdb can read it
     const tmp = `${this.snapshotFile}.${process.pid}-${(tmpCount += 1)}.tmp`;
-    await writeFile(tmp, text);
-    await rename(tmp, this.snapshotFile); // a crash mid-write leaves the old snapshot whole
+    try {
+      await writeFile(tmp, text);
+      await rename(tmp, this.snapshotFile); // a crash mid-write leaves the old snapshot whole (open removes the .tmp)
+    } catch (error) {
+      await rm(tmp, { force: true }).catch(() => undefined); // a full disk is not filled further by each retry
+      throw error;
+    }
     this.snapshotBytes = Buffer.byteLength(text);
   }
 }

@@ -18,16 +18,14 @@ import {
   UpdateApiKeyCommand,
   UpdateUsageCommand,
 } from '@aws-sdk/client-api-gateway';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { DEFAULT_PORTS, type ServiceName } from '../../local/endpoints.ts';
-import { freePort } from '../../local/ports.ts';
+import { join } from 'node:path';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/types.ts';
 import { startTestStack } from '../../local/harness/stack.ts';
+import { startNpmStart } from './helpers.ts';
 
-const ROOT = resolve(__dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-crash-'));
 let child: ChildProcess | undefined;
 
@@ -36,39 +34,11 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** `npm start` on free ports; resolves with the control plane's endpoint once the stack says it is ready. */
-async function startChild(): Promise<{ proc: ChildProcess; apigateway: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  const ports: Partial<Record<ServiceName, number>> = {};
-  for (const service of Object.keys(DEFAULT_PORTS) as ServiceName[]) {
-    ports[service] = await freePort();
-    env[`TOLLGATE_PORT_${service.toUpperCase()}`] = String(ports[service]);
-  }
-  // tsx as a loader in this very process (the tsx CLI would run the stack in a grandchild that SIGKILL misses).
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'local/cli/start.ts', '--dir', dir, '--no-portal', '--quiet'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise<void>((ready, fail) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
-      if (process.env.TOLLGATE_TEST_LOG) process.stdout.write(chunk);
-      if (output.includes('Ready in')) ready();
-    };
-    proc.stdout?.on('data', onData);
-    proc.stderr?.on('data', onData);
-    proc.on('exit', (code) => fail(new Error(`npm start exited (${String(code)}) before it was ready:\n${output}`)));
-  });
-  return { proc, apigateway: `http://127.0.0.1:${String(ports.apigateway)}` };
-}
-
 it('every 2xx control-plane write survives kill -9 of npm start', async () => {
-  const started = await startChild();
+  const started = await startNpmStart(dir);
   child = started.proc;
   // Many attempts: the control plane enforces AWS's limits (CreateApiKey 5/s), and a 429 is not an acknowledgement.
-  const api = new APIGatewayClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: started.apigateway, maxAttempts: 20 });
+  const api = new APIGatewayClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: started.endpoint('apigateway'), maxAttempts: 20 });
   const plans = await api.send(new GetUsagePlansCommand({}));
   const free = plans.items?.find((p) => p.name?.endsWith('free'));
   expect(free?.id).toBeDefined();

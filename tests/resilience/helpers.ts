@@ -1,12 +1,48 @@
 /**
  * Shared checks of the resilience tests: what an onboarding left behind (keys, plan memberships, custom:apiid,
- * account, billing) and what its execution history says about each Task attempt.
+ * account, billing) and what its execution history says about each Task attempt; and `npm start` as a child process
+ * to kill.
  */
 import { GetApiKeysCommand, GetUsagePlanKeysCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
 import { AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { GetItemCommand, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { DEFAULT_PORTS, type ServiceName } from '../../local/endpoints.ts';
+import { freePort } from '../../local/ports.ts';
 import { executionHistory, type TestStack } from '../../local/harness/stack.ts';
+
+/**
+ * `npm start --dir <dir>` as a child process on free ports (no portal, quiet); resolves once the stack says it is
+ * ready, with each service's endpoint. Throws with the child's output if it exits first.
+ */
+export async function startNpmStart(dir: string): Promise<{ proc: ChildProcess; endpoint: (service: ServiceName) => string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const ports: Partial<Record<ServiceName, number>> = {};
+  for (const service of Object.keys(DEFAULT_PORTS) as ServiceName[]) {
+    ports[service] = await freePort();
+    env[`TOLLGATE_PORT_${service.toUpperCase()}`] = String(ports[service]);
+  }
+  // tsx as a loader in this very process (the tsx CLI would run the stack in a grandchild that SIGKILL misses).
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'local/cli/start.ts', '--dir', dir, '--no-portal', '--quiet'], {
+    cwd: resolve(__dirname, '../..'),
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise<void>((ready, fail) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString('utf8');
+      if (process.env.TOLLGATE_TEST_LOG) process.stdout.write(chunk);
+      if (output.includes('Ready in')) ready();
+    };
+    proc.stdout?.on('data', onData);
+    proc.stderr?.on('data', onData);
+    proc.on('exit', (code) => fail(new Error(`npm start exited (${String(code)}) before it was ready:\n${output}`)));
+  });
+  return { proc, endpoint: (service) => `http://127.0.0.1:${String(ports[service])}` };
+}
 
 /** Every history event of an execution, oldest first. */
 export const historyOf = executionHistory;

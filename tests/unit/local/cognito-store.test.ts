@@ -2,7 +2,8 @@
  * local/cognito-store.ts: cognito-local's store as a snapshot in cognito-local's own format plus a journal of the
  * writes since, replayed on open, compacted once it outgrows the snapshot, folded back into the snapshot on close.
  */
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JournaledDataStore, JournaledDataStoreFactory } from '../../../local/cognito-store.ts';
@@ -78,6 +79,10 @@ describe('JournaledDataStore', () => {
     const text = readFileSync(join(dir, 'pool.json'), 'utf8');
     expect(text).toBe(JSON.stringify({ Users: { a: { ...user('a'), UserCreateDate: '2026-01-02T03:04:05.000Z', UserLastModifiedDate: '2026-01-02T03:04:05.000Z' } } }, null, 2));
     await expect(store.set(ctx, ['Users', 'b'], user('b'))).rejects.toThrow(/closed/);
+    await expect(store.delete(ctx, ['Users', 'a'])).rejects.toThrow(/closed/);
+    // a refused write changes nothing (an in-flight request during shutdown must not land in the final snapshot)
+    expect(await store.get(ctx, ['Users', 'b'])).toBeNull();
+    expect(await store.get(ctx, ['Users', 'a'])).not.toBeNull();
   });
 
   it('compacts once the journal outgrows the snapshot: the journal starts again from empty, nothing is lost', async () => {
@@ -109,6 +114,17 @@ describe('JournaledDataStore', () => {
     await Promise.all([store.close(), reopened.close()]);
   });
 
+  it('finds only what was stored: a key named like an Object.prototype member (constructor, toString, __proto__) is no user', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    await store.set(ctx, ['Users', 'a'], user('a'));
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(await store.get(ctx, ['Users', name])).toBeNull();
+      expect(await store.get(ctx, ['Users', 'a', name])).toBeNull();
+    }
+    expect(await store.get(ctx, ['Users', 'a', 'Attributes', 'length'])).toBe(1); // an array's own length, as stormdb
+    await store.close();
+  });
+
   it('refuses a value cognito-local\'s serializer refuses (a …Date field that is not a Date) without changing the state', async () => {
     const store = await JournaledDataStore.open(dir, 'pool', { Users: {} });
     await expect(store.set(ctx, ['Users', 'a'], { Username: 'a', UserCreateDate: 'yesterday' })).rejects.toThrow(/Expected UserCreateDate field to contain a Date/);
@@ -125,6 +141,87 @@ describe('JournaledDataStore', () => {
     const again = await JournaledDataStore.open(dir, 'pool', { Users: {} });
     expect(await again.getRoot(ctx)).toEqual({ Users: {} });
     await again.close();
+  });
+});
+
+describe('JournaledDataStore under failures', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  type HandleMethods = { write: (this: FileHandle, ...args: unknown[]) => Promise<unknown>; truncate: (...args: unknown[]) => Promise<unknown> };
+
+  /**
+   * Makes the next journal append fail as on a filling disk: write(2) stores 10 bytes and returns 10 (no error), the
+   * next call fails with `code`. Answers FileHandle.prototype (jest.restoreAllMocks undoes it).
+   */
+  async function failNextAppend(code: string): Promise<HandleMethods> {
+    const probe = await open(join(dir, 'probe'), 'w');
+    await probe.close();
+    rmSync(join(dir, 'probe'));
+    const proto = Object.getPrototypeOf(probe) as HandleMethods;
+    const realWrite = proto.write;
+    jest
+      .spyOn(proto, 'write')
+      .mockImplementationOnce(function (this: FileHandle, buffer: unknown) {
+        return realWrite.call(this, buffer, 0, 10);
+      })
+      .mockImplementationOnce(() => Promise.reject(Object.assign(new Error(`${code}: write failed`), { code })));
+    return proto;
+  }
+
+  it('answers a short write (a disk filling up) with an error, and leaves no torn line before the writes that follow', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    await store.set(ctx, ['Users', 'a'], user('a'));
+    await failNextAppend('ENOSPC');
+    await expect(store.set(ctx, ['Users', 'b'], user('b'))).rejects.toThrow(/ENOSPC/);
+    jest.restoreAllMocks();
+    await store.set(ctx, ['Users', 'c'], user('c')); // space again: acknowledged
+    // the process dies: every acknowledged write is read back, and the journal opens
+    const reopened = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    expect(Object.keys((await reopened.get<object>(ctx, 'Users'))!).sort()).toEqual(['a', 'c']);
+    await Promise.all([store.close(), reopened.close()]);
+  });
+
+  it('refuses further writes when a failed append cannot be cut back, so a restart still reads every acknowledged one', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    await store.set(ctx, ['Users', 'a'], user('a'));
+    const proto = await failNextAppend('EIO');
+    jest.spyOn(proto, 'truncate').mockImplementationOnce(() => Promise.reject(new Error('EIO: truncate failed')));
+    await expect(store.set(ctx, ['Users', 'b'], user('b'))).rejects.toThrow(/EIO/);
+    jest.restoreAllMocks();
+    await expect(store.set(ctx, ['Users', 'c'], user('c'))).rejects.toThrow(/EIO/);
+    // the process dies: the torn fragment is the journal's last line, so it opens
+    const reopened = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    expect(Object.keys((await reopened.get<object>(ctx, 'Users'))!)).toEqual(['a']);
+    await reopened.close();
+    await store.close();
+  });
+
+  it('leaves no temporary snapshot behind: not when a compaction fails, nor after a crash in the middle of one', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} }, { compactAtBytes: 500 });
+    // the rename over the snapshot fails (here: a directory in its place), after the temporary file was written
+    rmSync(join(dir, 'pool.json'));
+    mkdirSync(join(dir, 'pool.json', 'busy'), { recursive: true });
+    for (let i = 0; i < 20; i += 1) await store.set(ctx, ['Users', `u${i}`], user(`u${i}`));
+    await expect(store.close()).rejects.toThrow(/pool\.json/); // after the last compaction, its snapshot fails too
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    rmSync(join(dir, 'pool.json'), { recursive: true });
+    writeFileSync(join(dir, 'pool.json'), '{"Users":{}}');
+    // a crash while the temporary file was being written
+    writeFileSync(join(dir, 'pool.json.4242-7.tmp'), '{"Users":{"u0":');
+    const reopened = await JournaledDataStore.open(dir, 'pool', { Users: {} });
+    expect(Object.keys((await reopened.get<object>(ctx, 'Users'))!)).toHaveLength(20);
+    expect(readdirSync(dir).sort()).toEqual(['pool.journal', 'pool.json']);
+    await reopened.close();
+  });
+
+  it('leaves nothing of a deleted pool (DeleteUserPool): writes still in flight do not write it back, close removes its journal', async () => {
+    const store = await JournaledDataStore.open(dir, 'pool', { Users: {} }, { compactAtBytes: 500 });
+    await store.set(ctx, ['Users', 'a'], user('a'));
+    rmSync(join(dir, 'pool.json')); // cognito-local's deleteUserPool
+    for (let i = 0; i < 20; i += 1) await store.set(ctx, ['Users', `u${i}`], user(`u${i}`)); // past a compaction
+    expect(existsSync(join(dir, 'pool.json'))).toBe(false);
+    await store.close();
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
 
