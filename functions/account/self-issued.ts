@@ -33,6 +33,8 @@ export interface SelfIssuedKeyView {
   issued: boolean;
   /** `tg_live_` + 4 characters of the value: recognises the key without revealing it. */
   hint?: string;
+  /** When the current value was issued (ISO 8601, its KEY# record's `createdAt`): the key card's created date. */
+  createdAt?: string;
 }
 
 export async function selfIssuedKeyView(deps: SelfIssuedDeps, userId: string, reveal: boolean): Promise<SelfIssuedKeyView> {
@@ -40,7 +42,7 @@ export async function selfIssuedKeyView(deps: SelfIssuedDeps, userId: string, re
   if (reveal) throw new ConflictError('Self-issued API keys are shown once, when issued; rotate (POST /me/api-key/rotate) to get a new one');
   const slot = await deps.store.getCustomer(userId);
   const record = slot?.hash ? await deps.store.getKey(slot.hash) : undefined;
-  return { id: account.apiKeyId, plan: account.plan, issued: record !== undefined, ...(record ? { hint: record.hint } : {}) };
+  return { id: account.apiKeyId, plan: account.plan, issued: record !== undefined, ...(record ? { hint: record.hint, createdAt: record.createdAt } : {}) };
 }
 
 export interface SelfIssuedRotation {

@@ -13,9 +13,14 @@ export type { DataApiAuth };
  * Auth as the deployed stack applies it ("Control access to a REST API with Amazon Cognito user pools as an authorizer":
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-integrate-with-cognito.html — the ID token
  * goes in `Authorization` as is; "API keys": the key in `x-api-key`). The data API's auth follows the template's
- * `DataApiAuth` (`dataApiAuth` below): the key alone, or the key plus the ID token the function verifies. API Gateway adds `x-amzn-RequestId` to every
- * answer; it sends no rate-limit headers of its own (throttling answers 429 `{"message":"Too Many Requests"}`, an
- * exhausted quota 429 `{"message":"Limit Exceeded"}`).
+ * `DataApiAuth` (`dataApiAuth` below): the key alone, or the key plus the ID token the function verifies. In both modes
+ * the data routes sit behind the KeyAuthorizer (a Lambda REQUEST authorizer whose identity source is `X-Api-Key`), so a
+ * request without the key is 401, not the key check's 403 (API Gateway API Reference, Authorizer `identitySource`: the
+ * identity parameters are verified present, not null and non-empty, else "it returns a 401 Unauthorized response
+ * without calling the Lambda function"; KeyMode SelfIssued's authorizer refuses an empty key with 401 too). API Gateway adds
+ * `x-amzn-RequestId` to every answer; it sends no rate-limit headers of its own (throttling answers 429
+ * `{"message":"Too Many Requests"}`, an exhausted quota 429 `{"message":"Limit Exceeded"}`, neither with
+ * `Retry-After`), which the document's description and its 429 say (RATE_LIMIT_HEADERS).
  */
 
 export type JsonSchema = Record<string, unknown>;
@@ -52,13 +57,22 @@ export const SECURITY: Record<DocumentAuth, Record<string, string[]>[]> = {
   'token+key': [{ CognitoIdToken: [], ApiKey: [] }],
 };
 
+/** What the API says about rate-limit headers (none exist on API Gateway REST APIs), in the description and the 429. */
+export const RATE_LIMIT_HEADERS =
+  'API Gateway sends no rate-limit headers (no `X-RateLimit-*`, and no `Retry-After` on a 429): your plan\'s rate and quota are in `GET /plans`, the quota left in `GET /me/usage`';
+
 const STATUS_TEXT: Record<number, string> = {
   400: 'The request is not valid: `message` names the field (`details.issues` lists every one)',
-  401: 'No valid ID token (`"message": "Unauthorized"`), or it has expired (`"message": "The incoming token has expired"`)',
-  403: 'No API key, or not a working one (API Gateway: `{"message":"Forbidden"}`)',
+  401:
+    'No API key on a data route (`x-api-key` missing: API Gateway\'s `{"message":"Unauthorized"}`, as the key is the authorizer\'s identity source), ' +
+    'no valid ID token where one is needed (`"message": "Unauthorized"`) or an expired one (`"message": "The incoming token has expired"`); ' +
+    'with self-issued keys (`tg_live_…`) also an unknown or revoked key',
+  403:
+    'An API key that does not work: unknown, disabled, in no usage plan (API Gateway: `{"message":"Forbidden"}`) or not the caller\'s own; ' +
+    'with self-issued keys a suspended key or one over its plan\'s rate or quota (`{"message":"User is not authorized to access this resource"}`)',
   404: 'Not found (another customer\'s item is not found either)',
   409: 'Conflict with the current state (`code` says which)',
-  429: 'Rate limit (`Too Many Requests`) or quota (`Limit Exceeded`) reached: retry later',
+  429: `Rate limit (\`Too Many Requests\`) or quota (\`Limit Exceeded\`) reached: retry later. ${RATE_LIMIT_HEADERS}`,
   503: 'A dependency is busy: retry after `Retry-After` seconds',
 };
 
@@ -67,7 +81,8 @@ export function errorStatuses(op: Operation, dataApiAuth?: DataApiAuth): number[
   const statuses = new Set(op.errors ?? []);
   const auth = authOf(op, dataApiAuth);
   if (op.params || op.query || op.body) statuses.add(400);
-  if (auth === 'token' || auth === 'token+key') statuses.add(401);
+  // 401: no or a bad token where one is needed, and on the data routes (either mode) no key: the KeyAuthorizer's identity source.
+  if (auth !== 'none') statuses.add(401);
   if (auth === 'key' || auth === 'token+key') statuses.add(403);
   statuses.add(429);
   statuses.add(503);
@@ -140,7 +155,7 @@ export function openApiDocument(opts: DocumentOptions = {}): Record<string, unkn
         opts.dataApiAuth === 'ApiKey'
           ? 'Data routes (links, tags) take your API key in `x-api-key` alone'
           : 'Data routes (links, tags) take your ID token in `Authorization` and your API key in `x-api-key`'
-      }; account routes (\`/me…\`) the ID token only; \`/health\`, \`/plans\` and \`/auth/*\` nothing.`,
+      }; account routes (\`/me…\`) the ID token only; \`/health\`, \`/plans\` and \`/auth/*\` nothing. Every answer carries \`x-amzn-RequestId\`: quote it when asking for help. ${RATE_LIMIT_HEADERS}.`,
     },
     servers: [
       opts.serverUrl
@@ -155,7 +170,12 @@ export function openApiDocument(opts: DocumentOptions = {}): Record<string, unkn
     components: {
       securitySchemes: {
         CognitoIdToken: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'The Cognito ID token, as is (no "Bearer")' },
-        ApiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'Your API key (GET /me/api-key?reveal=true)' },
+        ApiKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-api-key',
+          description: 'Your API key: GET /me/api-key?reveal=true, or with self-issued keys (tg_live_…) the value POST /me/api-key/rotate answered once',
+        },
       },
       headers: {
         RequestId: { description: 'API Gateway\'s request id: quote it when asking for help', schema: { type: 'string' } },
@@ -163,7 +183,8 @@ export function openApiDocument(opts: DocumentOptions = {}): Record<string, unkn
       },
       responses: Object.fromEntries(
         Object.entries(STATUS_TEXT).map(([status, description]) => {
-          // 401 comes from the function on the data API (our Error body) and from API Gateway on /me…: Error covers both.
+          // 401 comes from the function on the data API (our Error body) and from API Gateway (/me…, a data route without a
+          // key): Error covers both.
           const gateway = status === '403' || status === '429';
           return [
             `Error${status}`,

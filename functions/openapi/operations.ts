@@ -26,8 +26,8 @@ import { listQuerySchema } from '../shared/pagination.ts';
  * How a route authenticates, as template.yaml's event says:
  * - `none`: `Auth.Authorizer: NONE` (and no key): public.
  * - `token`: the Cognito authorizer (the ID token in `Authorization`), `Auth.ApiKeyRequired: false`.
- * - `data`: the data API, `Auth.Authorizer: NONE` with `ApiKeyRequired: true`: the customer's API key (`x-api-key`),
- *   metered by the usage plan, and — when the template's `DataApiAuth` is `IdTokenAndApiKey` (the default) — the ID
+ * - `data`: the data API, `Auth.Authorizer: KeyAuthorizer` (a Lambda REQUEST authorizer on the key, in every mode)
+ *   with `ApiKeyRequired: true`: the customer's API key (`x-api-key`; none is 401), metered by the usage plan, and — when the template's `DataApiAuth` is `IdTokenAndApiKey` (the default) — the ID
  *   token too, verified by the function itself. The document says which (document.ts, `dataApiAuth`).
  */
 export type RouteAuth = 'none' | 'token' | 'data';

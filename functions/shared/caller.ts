@@ -46,8 +46,8 @@ export function callerFromClaims(claims: Record<string, unknown>, event: APIGate
 
 /**
  * The claims of the Cognito ID token in the request's `Authorization` header (raw or `Bearer <token>`), verified by
- * the function itself: the data API methods have no authorizer (template.yaml, `Authorizer: NONE`), so this is the
- * check API Gateway's Cognito authorizer makes on `/me…`, with its answers as our JSON error body. 401 "Unauthorized"
+ * the function itself: the data API methods' only authorizer is the key-only KeyAuthorizer (template.yaml), so this is
+ * the check API Gateway's Cognito authorizer makes on `/me…`, with its answers as our JSON error body. 401 "Unauthorized"
  * without a token or with an invalid one; 401 "The incoming token has expired" (API Gateway's words, code
  * `TokenExpired`) past its `exp`; 503 when the pool's signing keys cannot be fetched (not the caller's fault; API
  * Gateway answers 500 AuthorizerConfigurationException there, a retryable 503 says more).
@@ -153,7 +153,8 @@ export async function ownKeyCaller(event: APIGatewayProxyEvent, accounts: Accoun
 
 /**
  * How the data API (links, tags, taglinks) authenticates: the template's `DataApiAuth` parameter, given to the
- * functions as `DATA_API_AUTH`. API Gateway requires the key in both modes (the methods have no authorizer).
+ * functions as `DATA_API_AUTH`. API Gateway requires the key in both modes (the methods' KeyAuthorizer takes the key
+ * only: no key is its 401).
  * `IdTokenAndApiKey`: the function verifies the ID token itself + the caller's own key (ownKeyCaller).
  * `ApiKey`: the key alone — API Gateway verifies it (exists, enabled, in a usage plan) and the function learns the
  * customer from the key's id (keyOnlyCaller).

@@ -46,7 +46,7 @@ export interface ApiKeyInfo {
   issued?: boolean;
   /** KeyMode SelfIssued only: `tg_live_` + the value's next 4 characters, once issued. */
   hint?: string;
-  /** When a rotation made the key (ISO 8601); absent for the key onboarding made. */
+  /** When a rotation made the key (ISO 8601); absent for the key onboarding made. SelfIssued: when its value was issued. */
   createdAt?: string;
   /** The rotated-away key while its overlap lasts: when it stops working. */
   previous?: { expiresAt: string; createdAt?: string };

@@ -21,6 +21,12 @@ export function parseConfig(raw: unknown): PortalConfig {
     apiUrl: (value.apiUrl as string).replace(/\/+$/, ''),
   };
   if (typeof value.outboxUrl === 'string' && value.outboxUrl !== '') config.outboxUrl = value.outboxUrl;
+  // The deployed DataApiAuth: what "Try it", its curl line and the key card send (./data-api-auth.ts). Absent = the
+  // template's default; anything else is refused rather than read as token mode.
+  if (value.dataApiAuth !== undefined) {
+    if (value.dataApiAuth !== 'ApiKey' && value.dataApiAuth !== 'IdTokenAndApiKey') throw new ConfigError('config.json: dataApiAuth is not ApiKey or IdTokenAndApiKey.');
+    config.dataApiAuth = value.dataApiAuth;
+  }
   if (value.passwordPolicy !== undefined) config.passwordPolicy = parsePasswordPolicy(value.passwordPolicy);
   return config;
 }

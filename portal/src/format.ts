@@ -40,6 +40,16 @@ export function longDate(iso: string | undefined): string {
   return d.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
 }
 
+/**
+ * The key card's dates: "Created 1 December 2026 · last used 3 December 2026 (UTC day)", or "… · not used yet". Last
+ * used is the latest UTC day with requests in `days` (GET /me/usage): neither API Gateway nor the self-issued counters
+ * keep a last-used time, both count requests per day.
+ */
+export function keyDatesText(created: string | undefined, days: readonly { date: string; used: number }[] | undefined): string {
+  const lastUsed = [...(days ?? [])].reverse().find((d) => d.used > 0)?.date;
+  return [created ? `Created ${longDate(created)}` : '', lastUsed ? `last used ${longDate(lastUsed)} (UTC day)` : 'not used yet'].filter(Boolean).join(' · ');
+}
+
 export function dateTime(iso: string | undefined): string {
   if (!iso) return '';
   const d = new Date(iso);

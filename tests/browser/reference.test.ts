@@ -63,6 +63,8 @@ describeBrowser('developer portal: API reference (Chromium)', () => {
     await expect(card('GetLink').getByTestId('op-auth').textContent()).resolves.toBe('ID token (Authorization) + API key (x-api-key)');
     await expect(card('GetMe').getByTestId('op-auth').textContent()).resolves.toBe('ID token (Authorization)');
     await expect(card('Health').getByTestId('op-auth').textContent()).resolves.toBe('No auth');
+    // What rate-limit headers exist, said on the page: none from API Gateway.
+    await expect(page.getByTestId('reference-about').textContent()).resolves.toMatch(/API Gateway sends no rate-limit headers/);
   });
 
   it('runs a snippet\'s request through "Try it": the key filled in, query parameters, request id shown', async () => {

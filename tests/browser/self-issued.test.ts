@@ -2,7 +2,7 @@
  * The developer portal in KeyMode SelfIssued (the stack deployed with `KeyMode=SelfIssued`), in Chromium: a customer
  * signs up through the portal; the dashboard says no key has been issued and offers "Create key"; the new value is
  * shown once ("you will not see it again") and "Try it" and the API reference send it (200); after a reload only its
- * hint is shown; "Rotate key…" asks first (no overlap in this mode), shows the new value once, and the old key is
+ * hint is shown, with the key's created and last-used dates; "Rotate key…" asks first (no overlap in this mode), shows the new value once, and the old key is
  * refused at once (401: the KeyAuthorizer refuses an unknown or revoked key). A new sign-in in this tab has not seen
  * the value: "Try it" asks for it, refuses a paste that cannot be the key, and calls with the right one. At no point
  * does the page ask the server for a key value (`?reveal=true`).
@@ -105,6 +105,12 @@ describeBrowser('developer portal in KeyMode SelfIssued (Chromium)', () => {
     expect(await hint.textContent()).toMatch(new RegExp(`^${firstKey.slice(0, 12)}•+$`));
     expect(await page.locator('main').textContent()).not.toContain(firstKey);
     expect(await page.getByTestId('api-key').count()).toBe(0);
+    // The key card's dates: when this value was issued, and the last UTC day with requests (the authorizer's counters:
+    // the "Try it" calls above).
+    await page
+      .getByTestId('key-details')
+      .filter({ hasText: /^Created \d{1,2} \w+ \d{4} · last used \d{1,2} \w+ \d{4} \(UTC day\)$/ })
+      .waitFor({ timeout: 30_000 });
 
     // Rotate: asked first (no overlap to choose in this mode), then the new value once; the old key is refused at once.
     await page.getByRole('button', { name: 'Rotate key…' }).click();

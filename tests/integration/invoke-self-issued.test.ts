@@ -98,6 +98,7 @@ describe('npm run invoke with the KeyMode SelfIssued fixtures', () => {
     const after = fixture('api-key-get-self-issued');
     await fillSelfIssuedCaller(after, deps());
     const view = JSON.parse((await invokeFunction<APIGatewayProxyResult>(t, 'AccountFunction', after)).body) as unknown;
-    expect(view).toEqual({ id: expect.stringMatching(/^si/), plan: 'free', issued: true, hint: links.headers['x-api-key']!.slice(0, 12) });
+    // …and when that value was issued (the key card's created date).
+    expect(view).toEqual({ id: expect.stringMatching(/^si/), plan: 'free', issued: true, hint: links.headers['x-api-key']!.slice(0, 12), createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
   });
 });

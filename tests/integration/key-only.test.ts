@@ -8,6 +8,7 @@ import { CreateApiKeyCommand, CreateUsagePlanKeyCommand, GetUsagePlansCommand } 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openApiDocument } from '../../functions/openapi/document.ts';
 import { readDataApiAuth, runDemo } from '../../scripts/demo.ts';
 import { onboardCustomer, startTestStack, type Customer, type TestStack } from '../../local/harness/stack.ts';
 
@@ -25,6 +26,12 @@ afterAll(async () => {
 
 const api = (path: string, init: RequestInit = {}): Promise<Response> => fetch(`${t.stack.apiUrl}${path}`, init);
 const withKey = (key: string, extra: Record<string, string> = {}): Record<string, string> => ({ 'X-Api-Key': key, ...extra });
+
+/** The statuses the API reference of this mode documents for a route (functions/openapi): what the stack answers must be among them. */
+function documented(method: string, path: string): string[] {
+  const paths = openApiDocument({ dataApiAuth: 'ApiKey' }).paths as Record<string, Record<string, { responses: object }>>;
+  return Object.keys(paths[path]?.[method]?.responses ?? {});
+}
 
 async function createLink(c: Customer, url: string): Promise<string> {
   const res = await api('/links', { method: 'POST', headers: withKey(c.keyValue, { 'Content-Type': 'application/json' }), body: JSON.stringify({ url }) });
@@ -46,6 +53,7 @@ it("another customer's item is 404, with the caller's own key", async () => {
   const bobs = await createLink(bob, 'https://example.com/bob-private');
   const res = await api(`/links/${bobs}`, { headers: withKey(alice.keyValue) });
   expect(res.status).toBe(404);
+  expect(documented('get', '/links/{id}')).toContain('404');
   expect((await api(`/links/${bobs}`, { headers: withKey(bob.keyValue) })).status).toBe(200);
 });
 
@@ -54,6 +62,8 @@ it("another customer's item is 404, with the caller's own key", async () => {
 it('no key is 401 (API Gateway), and an ID token alone does not replace it', async () => {
   expect((await api('/links')).status).toBe(401);
   expect((await api('/links', { headers: { Authorization: alice.idToken } })).status).toBe(401);
+  // The key-only reference documents that 401 (it used to list 403 alone for a data route in this mode).
+  expect(documented('get', '/links')).toContain('401');
 });
 
 it('a rotated-away key is 403; the new key works at once', async () => {
@@ -79,6 +89,7 @@ it('a valid key in a usage plan that no account holds is refused by the function
   const res = await api('/links', { headers: withKey(stray.value!) });
   expect(res.status).toBe(403);
   expect(((await res.json()) as { message: string }).message).toBe('The API key belongs to no active account');
+  expect(documented('get', '/links')).toContain('403');
 });
 
 it('account management still needs the ID token: /me with only the key is 401', async () => {

@@ -11,7 +11,7 @@ import { routes as accountRoutes } from '../../functions/account/handler.ts';
 import { planChangeBody } from '../../functions/account/plan-change-routes.ts';
 import { routes as authRoutes } from '../../functions/auth/handler.ts';
 import { routes as linksRoutes } from '../../functions/links/handler.ts';
-import { errorStatuses, inputJsonSchema, openApiDocument } from '../../functions/openapi/document.ts';
+import { errorStatuses, inputJsonSchema, openApiDocument, RATE_LIMIT_HEADERS } from '../../functions/openapi/document.ts';
 import { OPERATIONS, type RouteAuth } from '../../functions/openapi/operations.ts';
 import { routes as publicRoutes } from '../../functions/public/handler.ts';
 import { routes as tagsRoutes } from '../../functions/tags/handler.ts';
@@ -106,6 +106,29 @@ describe('the OpenAPI document', () => {
     expect(paths['/links']?.get?.security).toEqual(schemes['token+key']);
   });
 
+  it('documents 401 on every route behind an authorizer, in both DataApiAuth modes: behind the Lambda authorizer a request without X-Api-Key (its identity source) is 401', () => {
+    for (const mode of ['IdTokenAndApiKey', 'ApiKey'] as const) {
+      const modePaths = openApiDocument({ dataApiAuth: mode }).paths as Record<string, PathItem>;
+      for (const route of templateRoutes) {
+        const responses = Object.keys(modePaths[route.path]?.[route.method.toLowerCase()]?.responses ?? {});
+        expect({ route: key(route.method, route.path), mode, has401: responses.includes('401') }).toEqual({
+          route: key(route.method, route.path),
+          mode,
+          has401: route.authorizer !== 'none',
+        });
+      }
+    }
+  });
+
+  it('says what rate-limit headers exist (none from API Gateway) in its description and on every 429', () => {
+    const about = (document.info as { description: string }).description;
+    expect(about).toContain(RATE_LIMIT_HEADERS);
+    expect(RATE_LIMIT_HEADERS).toMatch(/no rate-limit headers/);
+    expect(about).toMatch(/x-amzn-RequestId/);
+    const responses = (document.components as { responses: Record<string, { description: string }> }).responses;
+    expect(responses.Error429?.description).toContain(RATE_LIMIT_HEADERS);
+  });
+
   it('names as parameters exactly the path variables of each route, and the query fields its schema accepts', () => {
     for (const op of OPERATIONS) {
       const parameters = paths[op.path]?.[op.method.toLowerCase()]?.parameters ?? [];
@@ -139,10 +162,11 @@ describe('the OpenAPI document', () => {
     }
   });
 
-  it('lists the errors each route can answer: 401 with a token, 403 with a key, 400 with inputs', () => {
+  it('lists the errors each route can answer: 401 with a token or a key (none sent), 403 with a key, 400 with inputs', () => {
     const links = OPERATIONS.find((o) => o.operationId === 'GetLink')!;
     expect(errorStatuses(links)).toEqual([400, 401, 403, 404, 429, 503]);
-    expect(errorStatuses(links, 'ApiKey')).toEqual([400, 403, 404, 429, 503]);
+    // Key-only: no key is the KeyAuthorizer's 401 (its identity source is missing), tests/integration/key-only.test.ts.
+    expect(errorStatuses(links, 'ApiKey')).toEqual([400, 401, 403, 404, 429, 503]);
     expect(errorStatuses(OPERATIONS.find((o) => o.operationId === 'GetMe')!, 'ApiKey')).toEqual([401, 404, 429, 503]);
     const health = OPERATIONS.find((o) => o.operationId === 'Health')!;
     expect(errorStatuses(health)).toEqual([429, 503]);

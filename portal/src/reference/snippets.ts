@@ -43,6 +43,8 @@ interface RawOperation {
 }
 
 export interface OpenApiDocument {
+  /** `description`: which credentials each kind of route takes, the request id, and that no rate-limit headers exist. */
+  info?: { description?: string };
   paths: Record<string, Record<string, RawOperation>>;
   components?: { responses?: Record<string, { description: string }> };
 }
@@ -74,6 +76,14 @@ export function operationsOf(doc: OpenApiDocument): DocOperation[] {
       };
     }),
   );
+}
+
+/** Text with `backtick` spans (the document's descriptions) as runs of plain text and code, in order, empty runs left out. */
+export function codeSpans(text: string): { text: string; code: boolean }[] {
+  return text
+    .split('`')
+    .map((part, i) => ({ text: part, code: i % 2 === 1 }))
+    .filter((run) => run.text !== '');
 }
 
 export interface Credentials {

@@ -11,6 +11,7 @@ import { capitalize, cents, count, dayKey, heldFor, heldRange, limits, longDate,
 import { describeError } from '../messages.ts';
 import { currentKey, type CustomerKey } from '../key.ts';
 import { SessionExpiredError } from '../session.ts';
+import { keyHint, loadKeyDates } from './key-card-parts.ts';
 import { rotateDialog } from './rotate-dialog.ts';
 import { selfIssuedKeyCard } from './self-issued-key-card.ts';
 
@@ -108,19 +109,9 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
   const keyId = h('span', { class: 'muted key-id' });
   const details = h('p', { class: 'muted key-details', 'data-testid': 'key-details' });
   const previous = h('div', { class: 'key-previous', 'data-testid': 'key-previous', hidden: true });
-  // Created: GET /me/api-key (a rotated key) or the account's creation (onboarding's key). Last used: the latest UTC
-  // day with requests in GET /me/usage (API Gateway keeps no last-used time; usage is counted per day).
+  // Created: GET /me/api-key (a rotated key) or the account's creation (onboarding's key); last used: GET /me/usage.
   const loadDetails = async (): Promise<void> => {
-    const [info, me, usage] = await Promise.all([
-      app.api.apiKey(),
-      app.api.me().catch(() => undefined),
-      app.api.usage(dayKey(-91), dayKey()).catch(() => undefined),
-    ]);
-    const created = info.createdAt ?? me?.createdAt;
-    const lastUsed = [...(usage?.days ?? [])].reverse().find((d) => d.used > 0)?.date;
-    details.textContent = [created ? `Created ${longDate(created)}` : '', lastUsed ? `last used ${longDate(lastUsed)} (UTC day)` : 'not used yet']
-      .filter(Boolean)
-      .join(' · ');
+    const info = await loadKeyDates(app, details, async () => (await app.api.me()).createdAt);
     if (info.previous) {
       const retireNow = h('button', { type: 'button', class: 'danger-outline' }, 'Retire it now');
       retireNow.addEventListener('click', () => {
@@ -186,7 +177,7 @@ function keyCard(app: App, initial: ApiKey): HTMLElement {
     'section',
     { class: 'card', 'aria-labelledby': 'key-heading' },
     h('h2', { id: 'key-heading' }, 'API key'),
-    h('p', { class: 'hint' }, 'Send it as the ', h('code', null, 'x-api-key'), ' header, with your ID token as ', h('code', null, 'Authorization'), '. Keep it secret.'),
+    keyHint(app),
     h('div', { class: 'key-row' }, value),
     h('div', { class: 'actions' }, reveal, copy, rotate),
     keyId,

@@ -3,7 +3,8 @@
  * schemas) with its auth, parameters, request and response examples, errors, and snippets in curl, JavaScript and
  * Python with the signed-in customer's key filled in (KeyMode SelfIssued: the one this tab saw when it was issued, or
  * pasted: ./paste-key.ts); and "Try it" for each route (path and query parameters, body,
- * any method), showing the status, the response headers the browser may read (request id, Retry-After) and the body.
+ * any method), showing the status, the response headers the browser may read (request id, Retry-After) and the body;
+ * above them the document's description, which says that API Gateway sends no rate-limit headers.
  * A plain page of our own: a rendering library would outweigh the rest of the portal.
  */
 import type { RawResponse } from '../api.ts';
@@ -12,6 +13,7 @@ import { busy, copyText, field, h, mount, notice } from '../dom.ts';
 import { describeError } from '../messages.ts';
 import {
   buildRequest,
+  codeSpans,
   curlSnippet,
   fetchSnippet,
   needsKey,
@@ -190,6 +192,10 @@ export async function referenceView({ app }: ViewContext): Promise<Node> {
         ? 'Every route. Paste your API key below to see it in the snippets and to try the routes that need it.'
         : 'Every route. Sign in to see the snippets with your API key and to try the protected routes.',
     customer?.mode === 'SelfIssued' && key === undefined ? pasteKeyForm(app, customer, () => app.navigate('/reference')) : null,
+    // The document's own description: each kind of route's credentials, the request id, no rate-limit headers.
+    doc.info?.description
+      ? h('p', { 'data-testid': 'reference-about' }, codeSpans(doc.info.description).map((run) => (run.code ? h('code', null, run.text) : run.text)))
+      : null,
     h('p', null, h('a', { href: 'openapi.json', download: 'tollgate-openapi.json' }, 'Download the OpenAPI document')),
     tags.map((tag) => h('section', { 'aria-label': tag }, h('h2', null, tag), operations.filter((op) => op.tag === tag).map((op) => operationCard(app, op, key, noKey)))),
   );

@@ -13,6 +13,7 @@ import { newIdempotencyKey, type App } from '../app.ts';
 import { busy, copyText, h, mount, notice } from '../dom.ts';
 import { maskedHint, type CustomerKey } from '../key.ts';
 import { describeError } from '../messages.ts';
+import { keyHint, loadKeyDates } from './key-card-parts.ts';
 import { rotateDialog } from './rotate-dialog.ts';
 
 type SelfIssuedKey = Extract<CustomerKey, { mode: 'SelfIssued' }>;
@@ -25,6 +26,12 @@ export function selfIssuedKeyCard(app: App, initial: SelfIssuedKey): HTMLElement
   const body = h('div', { 'data-testid': 'key-card-body' });
   const rotate = h('button', { type: 'button', class: 'danger-outline' }, 'Rotate key…');
   const keyId = h('span', { class: 'muted key-id' });
+  const details = h('p', { class: 'muted key-details', 'data-testid': 'key-details' });
+  // Created: when the current value was issued (GET /me/api-key); last used: GET /me/usage (the authorizer's counters).
+  const loadDetails = (): void => {
+    details.textContent = '';
+    if (key.issued) void loadKeyDates(app, details).catch(() => undefined);
+  };
 
   /** The rotation's answer: the only time the server sends the value. */
   const took = async (rotated: RotatedKey): Promise<void> => {
@@ -37,6 +44,7 @@ export function selfIssuedKeyCard(app: App, initial: SelfIssuedKey): HTMLElement
 
   const render = (): void => {
     keyId.textContent = `Key id ${key.id}`;
+    loadDetails();
     if (!key.issued) {
       const create = h('button', { type: 'button', class: 'primary' }, 'Create key');
       create.addEventListener('click', () => {
@@ -104,9 +112,10 @@ export function selfIssuedKeyCard(app: App, initial: SelfIssuedKey): HTMLElement
     'section',
     { class: 'card', 'aria-labelledby': 'key-heading', 'data-key-mode': 'SelfIssued' },
     h('h2', { id: 'key-heading' }, 'API key'),
-    h('p', { class: 'hint' }, 'Send it as the ', h('code', null, 'x-api-key'), ' header', app.api.sendsIdToken('/links') ? [', with your ID token as ', h('code', null, 'Authorization')] : null, '. Keep it secret.'),
+    keyHint(app),
     body,
     keyId,
+    details,
     confirmBox,
     status.el,
   );

@@ -33,8 +33,9 @@ const STATUS_WORDS: Record<number, string> = {
   201: 'Created',
   204: 'No content',
   400: 'The request was not accepted',
-  401: 'Not signed in, or the token has expired',
-  403: 'Refused: missing or wrong API key',
+  // The data routes' KeyAuthorizer answers 401 to a request without x-api-key (its identity source), in every mode.
+  401: 'No API key, or not signed in, or the token has expired',
+  403: 'Refused: an API key that does not work or is not yours',
   404: 'Not found',
   409: 'Conflict',
   413: 'Too large',
@@ -81,8 +82,8 @@ async function loadKey(ctx: ViewContext): Promise<{ key?: CustomerKey; problem?:
     return { key: await currentKey(ctx.app) };
   } catch (error) {
     if (error instanceof SessionExpiredError) throw error;
-    if (error instanceof ApiError && error.status === 409) return { problem: 'Your API key is still being set up (see the dashboard): calls without it are refused with 403.' };
-    return { problem: `Your API key could not be loaded: ${describeError(error)} Calls without it are refused with 403.` };
+    if (error instanceof ApiError && error.status === 409) return { problem: 'Your API key is still being set up (see the dashboard): calls without it are refused with 401.' };
+    return { problem: `Your API key could not be loaded: ${describeError(error)} Calls without it are refused with 401.` };
   }
 }
 
@@ -181,7 +182,13 @@ export async function tryView(ctx: ViewContext): Promise<Node> {
       { class: 'card', 'aria-labelledby': 'curl-heading' },
       h('div', { class: 'card-head' }, h('h2', { id: 'curl-heading' }, 'The same call with curl'), copyCurl),
       curl,
-      h('p', { class: 'hint' }, 'Set TOKEN to your ID token and API_KEY to your key, or use Copy curl to get the line with both filled in.'),
+      h(
+        'p',
+        { class: 'hint' },
+        app.api.sendsIdToken('/links')
+          ? 'Set TOKEN to your ID token and API_KEY to your key, or use Copy curl to get the line with both filled in.'
+          : 'Set API_KEY to your key (and TOKEN to your ID token for /me), or use Copy curl to get the line filled in.',
+      ),
     ),
   );
 }

@@ -1,4 +1,4 @@
-import { heldFor, heldRange, longDate, utcDateTime } from '../../../portal/src/format.ts';
+import { heldFor, heldRange, keyDatesText, longDate, utcDateTime } from '../../../portal/src/format.ts';
 
 describe('statement line formatting', () => {
   it('shows whole days as a day range, and times where a line starts or ends within a day (UTC)', () => {
@@ -32,5 +32,19 @@ describe('the quota reset day', () => {
     expect(longDate('2026-12-01T00:00:00.000Z')).toBe('1 December 2026');
     expect(longDate('2027-01-01T00:00:00.000Z')).toBe('1 January 2027');
     expect(longDate(undefined)).toBe('');
+  });
+});
+
+describe("the key card's dates", () => {
+  it('says when the key was created and the last UTC day with requests, or that it was not used yet', () => {
+    const days = [
+      { date: '2026-11-28', used: 4 },
+      { date: '2026-11-29', used: 0 },
+      { date: '2026-11-30', used: 1 },
+      { date: '2026-12-01', used: 0 },
+    ];
+    expect(keyDatesText('2026-11-27T23:59:59.000Z', days)).toBe('Created 27 November 2026 · last used 30 November 2026 (UTC day)');
+    expect(keyDatesText('2026-11-27T10:00:00.000Z', days.map((d) => ({ ...d, used: 0 })))).toBe('Created 27 November 2026 · not used yet');
+    expect(keyDatesText(undefined, undefined)).toBe('not used yet');
   });
 });

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { openApiDocument } from '../../../functions/openapi/document.ts';
 import { OPERATIONS } from '../../../functions/openapi/operations.ts';
-import { buildRequest, curlSnippet, fetchSnippet, operationsOf, pythonSnippet, type OpenApiDocument } from '../../../portal/src/reference/snippets.ts';
+import { buildRequest, codeSpans, curlSnippet, fetchSnippet, operationsOf, pythonSnippet, type OpenApiDocument } from '../../../portal/src/reference/snippets.ts';
 
 const BASE = 'https://abc123defg.execute-api.us-east-1.amazonaws.com/v1';
 const operations = operationsOf(openApiDocument() as unknown as OpenApiDocument);
@@ -27,15 +27,28 @@ describe('API reference: operations and snippets', () => {
     expect(() => buildRequest(op('CreateLink'), BASE, {}, '{nope', placeholders)).toThrow(SyntaxError);
   });
 
-  it('follows the deployed DataApiAuth: with ApiKey a data route takes the key alone (no 401), /me… still the token', () => {
+  it('follows the deployed DataApiAuth: with ApiKey a data route takes the key alone (401 only without it), /me… still the token', () => {
     const keyOnly = operationsOf(openApiDocument({ dataApiAuth: 'ApiKey' }) as unknown as OpenApiDocument);
     const find = (id: string) => keyOnly.find((o) => o.operationId === id)!;
     expect(find('GetLink')).toMatchObject({ auth: 'key' });
-    expect(find('GetLink').responses.map((r) => r.status)).toEqual(['200', '400', '403', '404', '429', '503']);
+    expect(find('GetLink').responses.map((r) => r.status)).toEqual(['200', '400', '401', '403', '404', '429', '503']);
+    expect(find('GetLink').responses.find((r) => r.status === '401')?.description).toMatch(/^No API key on a data route/);
     expect(buildRequest(find('GetLink'), BASE, { id: 'x' }, undefined, placeholders).headers).toEqual({ 'x-api-key': '$API_KEY' });
     expect(curlSnippet(buildRequest(find('ListLinks'), BASE, {}, undefined, placeholders))).not.toContain('Authorization');
     expect(buildRequest(find('GetMe'), BASE, {}, undefined, placeholders).headers).toEqual({ Authorization: '$TOKEN' });
     expect(buildRequest(op('GetLink'), BASE, { id: 'x' }, undefined, placeholders).headers).toEqual({ Authorization: '$TOKEN', 'x-api-key': '$API_KEY' });
+  });
+
+  it("shows the document's description with its `code` spans, which says that API Gateway sends no rate-limit headers", () => {
+    expect(codeSpans('a `b` c``d`e`')).toEqual([
+      { text: 'a ', code: false },
+      { text: 'b', code: true },
+      { text: ' c', code: false },
+      { text: 'd', code: false },
+      { text: 'e', code: true },
+    ]);
+    const about = (openApiDocument() as unknown as OpenApiDocument).info?.description ?? '';
+    expect(codeSpans(about).map((run) => run.text).join('')).toMatch(/API Gateway sends no rate-limit headers \(no X-RateLimit-\*, and no Retry-After on a 429\)/);
   });
 
   it('writes curl with placeholders as shell variables and literal values quoted', () => {

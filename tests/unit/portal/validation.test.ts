@@ -48,3 +48,14 @@ describe('config.json passwordPolicy', () => {
     expect(() => parseConfig({ ...base, passwordPolicy: [] })).toThrow('passwordPolicy is not an object');
   });
 });
+
+describe('config.json dataApiAuth', () => {
+  // Dropped here, the portal sent the ID token to a key-only data API and showed it in the curl line (browser suite
+  // tests/browser/key-only.test.ts found it: the unit tests of ApiClient built the config by hand).
+  it('is read when present, and only as one of the two modes', () => {
+    expect(parseConfig({ ...base, dataApiAuth: 'ApiKey' }).dataApiAuth).toBe('ApiKey');
+    expect(parseConfig({ ...base, dataApiAuth: 'IdTokenAndApiKey' }).dataApiAuth).toBe('IdTokenAndApiKey');
+    expect(parseConfig(base).dataApiAuth).toBeUndefined();
+    expect(() => parseConfig({ ...base, dataApiAuth: 'apikey' })).toThrow('dataApiAuth is not ApiKey or IdTokenAndApiKey');
+  });
+});
