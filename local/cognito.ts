@@ -19,6 +19,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
+import { cannotConfirm, triggerMessages } from '#shared/cognito-messages';
 import { passwordPolicyViolation, type PasswordPolicy } from '#shared/password-policy';
 import { JournaledDataStoreFactory, type UserKey } from './cognito-store.ts';
 
@@ -631,29 +632,6 @@ export function enforceUniqueEmails(router: CognitoRouter, deps: Pick<SessionDep
   });
 }
 
-/**
- * What Cognito answers when a trigger's function fails (the trigger is named, never the function; observed answers —
- * the API reference lists only the exception names, e.g. API_ConfirmSignUp.html "Errors"):
- *
- * - the function returned an error: UserLambdaValidationException `<Trigger> failed with error <its errorMessage>.`
- *   ("PostConfirmation failed with error callback is not a function. (… Status Code: 400; Error Code:
- *   UserLambdaValidationException", github.com/dabit3/full-stack-serverless-code/issues/108; "DefineAuthChallenge
- *   failed with error …", github.com/aws-amplify/amplify-js/issues/9127);
- * - Cognito could not invoke it (no permission, socket timeout): UnexpectedLambdaException `<Trigger> invocation
- *   failed due to error <cause>.` ("PreSignUp invocation failed due to error AccessDeniedException." — "The trigger
- *   type is mentioned in the error message", repost.aws/knowledge-center/cognito-lambda-trigger-errors; "PostAuthentication
- *   invocation failed due to error Socket timeout while invoking Lambda function.",
- *   github.com/furaiev/amazon-cognito-identity-dart-2/issues/204);
- * - its output is not JSON: InvalidLambdaResponseException "Invalid lambda function output : Invalid JSON"
- *   (github.com/aws-amplify/amplify-cli/issues/2735).
- */
-export const triggerMessages = {
-  functionError: (trigger: string, errorMessage: string) => `${trigger} failed with error ${errorMessage}.`,
-  invocationFailed: (trigger: string, cause: string) => `${trigger} invocation failed due to error ${cause}.`,
-  invalidOutput: 'Invalid lambda function output : Invalid JSON',
-  socketTimeout: 'Socket timeout while invoking Lambda function',
-};
-
 /** SDK v2's and Node's names for a request that timed out. */
 const TIMEOUT_CODES = new Set(['TimeoutError', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'RequestTimeout']);
 
@@ -670,7 +648,7 @@ function functionErrorMessage(payload: unknown): string | undefined {
 /**
  * cognito-local's LambdaService names the FUNCTION in a failure (`<function> failed with error …`), drops the cause of
  * an invoke that failed (and calls it `UnexpectedLambdaExceptionException`, a name Cognito does not have), and words an
- * unreadable output its own way. This invoke answers as Cognito does (triggerMessages above): the trigger named,
+ * unreadable output its own way. This invoke answers as Cognito does (triggerMessages, functions/shared/cognito-messages.ts): the trigger named,
  * UnexpectedLambdaException with the cause, InvalidLambdaResponseException. The event is cognito-local's own
  * (createLambdaEvent). Patched once per process; `CognitoError` is cognito-local's (its server answers `{__type: code,
  * message}`, 400).
@@ -754,9 +732,6 @@ export function propagateTriggerFailures(
   triggers.postConfirmation = propagating('PostConfirmation');
   triggers.postAuthentication = propagating('PostAuthentication');
 }
-
-/** Cognito's answer to ConfirmSignUp for a user who is not UNCONFIRMED (NotAuthorizedException, 400). */
-export const cannotConfirm = (status: string) => `User cannot be confirmed. Current status is ${status}`;
 
 /**
  * cognito-local answers ConfirmSignUp for a user already confirmed with ExpiredCodeException (the code is gone).

@@ -9,6 +9,7 @@ import {
   TooManyRequestsError,
   UnauthorizedError,
 } from '#shared/errors';
+import { isCannotConfirm } from '#shared/cognito-messages';
 import { logger } from '#shared/logger';
 
 /**
@@ -119,14 +120,6 @@ export function redact(text: string, confidential: readonly string[]): string {
     .replace(/[A-Za-z0-9+/]{43}=/g, '[hash]');
 }
 
-/**
- * ConfirmSignUp's NotAuthorizedException for a user who is not UNCONFIRMED: "User cannot be confirmed. Current status is
- * CONFIRMED" (github.com/furaiev/amazon-cognito-identity-dart-2/issues/80), formerly "User cannot confirm because user
- * status is not UNCONFIRMED." (github.com/keboola/developer-portal/issues/186). Other NotAuthorizedExceptions of
- * ConfirmSignUp (an unknown user without PreventUserExistenceErrors) stay a wrong code.
- */
-const CANNOT_CONFIRM = /^User cannot (?:be confirmed|confirm because)/;
-
 /** Which request field an InvalidParameterException is about, from Cognito's message. */
 function parameterField(operation: AuthOperation, message: string): string {
   if (/password/i.test(message)) return operation === 'newPassword' ? 'newPassword' : 'password';
@@ -164,7 +157,7 @@ function clientError(operation: AuthOperation, failure: CognitoFailure, confiden
           return authErrors.invalidSignOutToken();
         // A confirmed user: Cognito says so to anyone (ConfirmSignUp, ResendConfirmationCode), and the way on is to sign in.
         case 'confirm':
-          return CANNOT_CONFIRM.test(failure.message) ? authErrors.alreadyConfirmed() : authErrors.codeMismatch();
+          return isCannotConfirm(failure.message) ? authErrors.alreadyConfirmed() : authErrors.codeMismatch();
         // Unknown user or not resettable: both look like a wrong code (no existence oracle).
         case 'resetPassword':
           return authErrors.codeMismatch();

@@ -5,6 +5,7 @@
  * Guide, https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/handling-exceptions.html). A name check
  * also holds for an error that crossed a module boundary or was built by a test, where `instanceof` would not.
  */
+import { triggerNamedIn } from './cognito-messages.ts';
 
 /**
  * The name of a thrown value: an SDK error's `name`; for Node's socket errors (plain `Error`s with a `code`), the code
@@ -84,15 +85,11 @@ export const isCognitoTriggerFailure = (error: unknown): boolean =>
   isAwsError(error, 'UserLambdaValidationException', 'UnexpectedLambdaException', 'InvalidLambdaResponseException');
 
 /**
- * The trigger a Cognito trigger failure names (`PostConfirmation`, `PostAuthentication`, `PreSignUp`…), or undefined.
- * Cognito names the trigger, not the function: "PostConfirmation failed with error <errorMessage>." for a function
- * error (UserLambdaValidationException), "<Trigger> invocation failed due to error <cause>." when it could not invoke
- * the function (UnexpectedLambdaException); both are observed answers (github.com/dabit3/full-stack-serverless-code/issues/108,
- * repost.aws/knowledge-center/cognito-lambda-trigger-errors). InvalidLambdaResponseException names none.
+ * The trigger a Cognito trigger failure names (`PostConfirmation`, `PostAuthentication`, `PreSignUp`…), or undefined:
+ * Cognito names the trigger, not the function (./cognito-messages.ts). InvalidLambdaResponseException names none.
  */
 export function cognitoTriggerOf(error: unknown): string | undefined {
-  if (!isCognitoTriggerFailure(error)) return undefined;
-  return /^([A-Za-z]+) (?:failed with error|invocation failed due to error) /.exec((error as Error).message)?.[1];
+  return isCognitoTriggerFailure(error) ? triggerNamedIn((error as Error).message) : undefined;
 }
 
 /** The SDK's and Node's names for a request that never got an answer (timeouts, refused or reset connections). */

@@ -4,6 +4,7 @@
  * https://cognito-idp.<region>.amazonaws.com/.
  */
 import type { PortalConfig } from './config.ts';
+import { triggerNamedIn } from '#shared/cognito-messages';
 
 /** An error Cognito answered with: `name` is its type (UsernameExistsException, …), `message` its own words. */
 export class CognitoError extends Error {
@@ -17,13 +18,12 @@ export class CognitoError extends Error {
 }
 
 /**
- * The trigger a Cognito trigger failure names, or undefined: Cognito answers "<Trigger> failed with error …."
- * (UserLambdaValidationException) or "<Trigger> invocation failed due to error …." (UnexpectedLambdaException). A
- * failed PostConfirmation leaves the user confirmed (the confirmation is saved before the trigger runs).
+ * The trigger a Cognito trigger failure names, or undefined (functions/shared/cognito-messages.ts). A failed
+ * PostConfirmation leaves the user confirmed (the confirmation is saved before the trigger runs).
  */
 export function failedTrigger(error: unknown): string | undefined {
   if (!(error instanceof CognitoError) || !['UserLambdaValidationException', 'UnexpectedLambdaException'].includes(error.type)) return undefined;
-  return /^([A-Za-z]+) (?:failed with error|invocation failed due to error) /.exec(error.message)?.[1];
+  return triggerNamedIn(error.message);
 }
 
 /** The service could not be reached at all (network, CORS, a stopped `npm start`). */

@@ -5,14 +5,13 @@
  */
 import { createRequire } from 'node:module';
 import {
-  cannotConfirm,
   patchTriggerErrors,
   propagateTriggerFailures,
   refuseConfirmingConfirmedUsers,
-  triggerMessages,
   type CognitoRouter,
   type SessionDeps,
 } from '../../../local/cognito.ts';
+import { cannotConfirm, triggerMessages } from '../../../functions/shared/cognito-messages.ts';
 
 const cognitoRequire = createRequire(require.resolve('cognito-local/package.json'));
 /* eslint-disable @typescript-eslint/no-explicit-any -- cognito-local ships untyped CommonJS */
