@@ -19,16 +19,15 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts', '<rootDir>/tests/resilience/**/*.test.ts', '<rootDir>/tests/abuse/**/*.test.ts'],
       slowTestThreshold: 30,
-      // Jest's default 5 s is too short for a test's first calls on a loaded 2-CPU machine (cold function
-      // environments): CI timed key-only's first test out at load 16. Tests that need more say so themselves.
-      testTimeout: 30_000,
+      // 30 s per test unless it says otherwise (tests/support/integration-timeout.ts says why).
+      setupFilesAfterEnv: ['<rootDir>/tests/support/integration-timeout.ts'],
     },
     {
       ...common,
       displayName: 'browser',
       testMatch: ['<rootDir>/tests/browser/**/*.test.ts'],
       slowTestThreshold: 60,
-      testTimeout: 30_000,
+      setupFilesAfterEnv: ['<rootDir>/tests/support/integration-timeout.ts'],
     },
   ],
 };
