@@ -1,5 +1,5 @@
 /** The onboarding workflow: the source of onboarding.asl.json (`npm run workflows` writes it; see asl.ts). */
-import { N, S, apiKeyFunctionRetries, choice, dynamodb, fail, invoke, isPresent, machine, on, onAny, pass, sdk } from './asl.ts';
+import { N, S, apiKeyFunctionRetries, choice, dynamodb, fail, invoke, isPresent, machine, on, onAny, pass, retry, sdk } from './asl.ts';
 import { ACCOUNTS, BILLING, EXECUTION_ID, FAILURE_REASON, NOW, USER } from './common.ts';
 
 const ACTIVE = S('ACTIVE');
@@ -114,10 +114,11 @@ export default machine(
     CreateApiKey: invoke(
       '${ApiKeyFunctionArn}',
       { action: 'find-or-create', userId: '$.userId' },
-      apiKeyFunctionRetries({ IntervalSeconds: 1, MaxAttempts: 10, MaxDelaySeconds: 30 }),
+      // ApiKey.OwnerNotRecorded: the key's KeyOwners record (DynamoDB) could not be written; the repeat finds the key.
+      [...apiKeyFunctionRetries({ IntervalSeconds: 1, MaxAttempts: 10, MaxDelaySeconds: 30 }), retry(['ApiKey.OwnerNotRecorded'])],
       {
         Comment:
-          'Finds the key named by the sub, or creates it: a retried or re-driven onboarding reuses the key an earlier attempt made, so even a timed-out invocation (Sandbox.Timedout) is simply retried. ApiKeyFunction answers with the id only: CreateApiKey\'s answer holds the key value, and Step Functions keeps every task\'s raw result in the execution history. CreateApiKey is limited to 5 requests/s per account (not raisable), so a burst of sign-ups is throttled here: it gets a longer retry budget (10 attempts, up to 30 s apart) than other steps.',
+          'Finds the key named by the sub, or creates it: a retried or re-driven onboarding reuses the key an earlier attempt made, so even a timed-out invocation (Sandbox.Timedout) is simply retried. ApiKeyFunction records the key\'s owner in the KeyOwners table (the key-only lookup) before it answers, and answers with the id only: CreateApiKey\'s answer holds the key value, and Step Functions keeps every task\'s raw result in the execution history. CreateApiKey is limited to 5 requests/s per account (not raisable), so a burst of sign-ups is throttled here: it gets a longer retry budget (10 attempts, up to 30 s apart) than other steps.',
         ResultSelector: { Id: '$.Payload.Id' },
         ResultPath: '$.apiKey',
         Catch: [onAny('RecordFailure')],

@@ -7,6 +7,7 @@ import { logger } from '#shared/logger';
 import type { Page, PageRequest } from '#shared/pagination';
 import { dayKey, daysBetween, quotaPeriodStart, quotaResetsAt } from '#shared/dates';
 import { findPlan, type Plan, type QuotaPeriod } from '#shared/plans';
+import type { KeyOwnerWriter } from '#shared/tables/key-owners';
 import {
   USAGE_READ_DAYS,
   mergeDays,
@@ -98,6 +99,8 @@ export interface AccountDeps {
   keys: KeyService;
   users: UserDirectory;
   accountKeys: AccountKeyWriter;
+  /** Each API Gateway key's owner record, the key-only data API's lookup (#shared/tables/key-owners). */
+  keyOwners: KeyOwnerWriter;
   ledger: Ledger;
   /** Where a key's usage in a plan is kept once the key leaves it (rotation): the account item's `usageHistory`. */
   usageHistory: UsageHistoryWriter;
@@ -232,7 +235,7 @@ export function rotationFailure(error: unknown): unknown {
 }
 
 /** Undoes a rotation that did not commit: custom:apiid back to the account's key, the new key deleted. */
-async function compensate(deps: AccountDeps, userId: string, oldKeyId: string, newKeyId: string, userUpdated: boolean) {
+async function compensate(deps: AccountDeps, userId: string, oldKeyId: string, newKeyId: string, userUpdated: boolean, now: Date) {
   if (userUpdated) {
     try {
       const account = await deps.accounts.get(userId);
@@ -243,8 +246,9 @@ async function compensate(deps: AccountDeps, userId: string, oldKeyId: string, n
   }
   try {
     await deps.keys.deleteKey(newKeyId);
+    await deps.keyOwners.retire(newKeyId, userId, now);
   } catch (error: unknown) {
-    logger.error('Compensation: could not delete the new API key', { keyId: newKeyId, errorName: errorName(error) });
+    logger.error('Compensation: could not delete the new API key or retire its owner record', { keyId: newKeyId, errorName: errorName(error) });
   }
 }
 
@@ -310,6 +314,8 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
   let quotaCarriedOver = 0;
   let retireAt: string | undefined;
   try {
+    // Before the key joins a plan (API Gateway admits it from then on), so the key-only lookup always finds it.
+    if (!(await deps.keyOwners.record(newKeyId, userId, now))) throw new Error('The new key is recorded as another user\'s');
     await deps.keys.attachKey(usagePlanId, newKeyId);
     quotaCarriedOver = await periodUsed(deps, account, usagePlanId, oldKeyId, plan, now);
     if (quotaCarriedOver > 0) {
@@ -336,7 +342,7 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
     }
   } catch (error: unknown) {
     logger.warn('Key rotation failed before commit; compensating', { keyId: newKeyId, errorName: errorName(error) });
-    await compensate(deps, userId, oldKeyId, newKeyId, userUpdated);
+    await compensate(deps, userId, oldKeyId, newKeyId, userUpdated, now);
     await releaseLock(deps, userId, requestKey);
     // The old key vanished under the rotation (GetUsage NotFound: an offboarding deleted it): say why, not a 500.
     if (isNotFound(error)) throw await rotationConflict(deps, userId, oldKeyId);
@@ -402,11 +408,12 @@ async function trueUpQuota(deps: RetireDeps, rotation: Rotation, history: UsageH
 /** What retiring a key needs: AccountFunction (no overlap, or DELETE /me/api-key/previous) and KeyRetirementFunction. */
 export type RetireDeps = Pick<AccountDeps, 'accounts' | 'keys' | 'usageHistory' | 'catalog' | 'now'> & {
   accountKeys: Pick<AccountKeyWriter, 'clearPreviousKey'>;
+  keyOwners: Pick<KeyOwnerWriter, 'retire'>;
 };
 
 /**
  * Retires a rotated-away key: disables it, keeps its usage in the account's history (see trueUpQuota), detaches and
- * deletes it, then forgets it as the account's `previousKey`. Every step is safe to repeat (a key or membership
+ * deletes it, makes its KeyOwners record a tombstone, then forgets it as the account's `previousKey`. Every step is safe to repeat (a key or membership
  * already gone counts as done). `strict`: the first failure is thrown (a workflow retry or the client repeats it all);
  * otherwise failures are logged and a retry of the request repeats the cleanup. If the usage cannot be kept, the
  * disabled key is left in its plan (it admits nothing) so that a retry can still read it.
@@ -419,6 +426,7 @@ export async function retireKey(deps: RetireDeps, userId: string, rotation: Rota
     ['true up quota', () => (history ? trueUpQuota(deps, rotation, history) : Promise.resolve())],
     ['detach', () => deps.keys.detachKey(rotation.usagePlanId, rotation.previousKeyId)],
     ['delete', () => deps.keys.deleteKey(rotation.previousKeyId)],
+    ['retire owner record', async () => void (await deps.keyOwners.retire(rotation.previousKeyId, userId, deps.now()))],
   ];
   // Only a rotation with an overlap kept the old key as the account's previousKey.
   if (rotation.retireAt !== undefined) steps.push(['forget', () => deps.accountKeys.clearPreviousKey(userId, rotation.previousKeyId)]);
@@ -438,13 +446,21 @@ export async function retireKey(deps: RetireDeps, userId: string, rotation: Rota
 }
 
 /**
- * After the commit (first time or replayed): without an overlap the old key is retired now (retireKey; failures
+ * After the commit (first time or replayed): the old key's KeyOwners record ends at `retireAt` (or now: failure is a
+ * 503, a retry repeats it); without an overlap the old key is retired now (retireKey; failures
  * logged, a retry repeats them); with one, its retirement is scheduled (once per rotation) and it keeps working until
  * `retireAt`. Then the new key's value is read for the answer. A schedule that cannot be started fails the request
  * (503): a retry with the same Idempotency-Key replays the committed rotation and starts it.
  */
 export async function finishRotation(deps: AccountDeps, rotation: Rotation, userId: string): Promise<RotationResponse> {
   const { retireAt } = rotation;
+  const now = deps.now();
+  try {
+    // The key-only lookup stops admitting the old key when the overlap ends (or now), even if its retirement is late.
+    await deps.keyOwners.endAt(rotation.previousKeyId, userId, retireAt === undefined ? now : new Date(retireAt), now);
+  } catch (error: unknown) {
+    throw rotationFailure(error);
+  }
   if (retireAt === undefined) {
     await retireKey(deps, userId, rotation);
   } else {

@@ -16,6 +16,7 @@ import { createApiHandler, json, noContent, parseBody, parseParams, type Routes 
 import { encodeNextToken, listQuerySchema, pageRequest } from '#shared/pagination';
 import { planCatalog } from '#shared/plans';
 import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '#shared/tables/accounts';
+import { DynamoKeyOwnerRecords } from '#shared/tables/key-owners';
 import { DynamoLedger } from '#shared/tables/billing';
 import { usagePlanLookupWith } from '#shared/usage-plans';
 import { startOffboarding } from '#shared/workflows';
@@ -157,6 +158,7 @@ const deps: AccountDeps = {
   readUsage: (usagePlanId, keyId, from, to) => usageCache.usage(usagePlanId, keyId, from, to),
   users: new CognitoUserDirectory(requireEnv('USER_POOL_ID'), cognito),
   accountKeys: new DynamoAccountKeyWriter(requireEnv('ACCOUNTS_TABLE')),
+  keyOwners: new DynamoKeyOwnerRecords(requireEnv('KEY_OWNERS_TABLE')),
   ledger: new DynamoLedger(requireEnv('BILLING_TABLE')),
   usageHistory: new DynamoUsageHistory(requireEnv('ACCOUNTS_TABLE')),
   usagePlanIdFor,

@@ -19,13 +19,16 @@ import { DynamoAccountStore, DynamoUsageHistory } from '#shared/tables/accounts'
 import { USAGE_READ_DAYS, mergeDays, segmentOf, segmentsOf, type UsageHistory } from '#shared/usage-history';
 import { keyModeFrom } from '#shared/key-mode';
 import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '#shared/tables/self-issued-keys';
-import { INVALID_EVENT, USAGE_NOT_RECORDED, apiGatewayTaskError } from './errors.ts';
+import { DynamoKeyOwnerRecords, type KeyOwnerWriter } from '#shared/tables/key-owners';
+import { INVALID_EVENT, OWNER_NOT_RECORDED, USAGE_NOT_RECORDED, apiGatewayTaskError } from './errors.ts';
 import { findOrCreateSlot, movePlan } from './self-issued.ts';
 
 /**
  * The workflows' API key task (onboarding, plan change; `arn:aws:states:::lambda:invoke`), two actions:
  *   {action: "find-or-create", userId}           → {Id}: the key named by the user's sub, created (enabled, tagged
- *        `tollgate:userId`) only when none exists, so a repeat or a re-drive reuses the key an earlier try made
+ *        `tollgate:userId`) only when none exists, so a repeat or a re-drive reuses the key an earlier try made; its
+ *        owner is recorded in the KeyOwners table before the id is answered, so before it joins a plan (a repeat
+ *        records it again, changing nothing)
  *   {action: "attach", usagePlanId, keyId}       → {UsagePlanId, KeyId}: CreateUsagePlanKey (API_KEY)
  *   {action: "attach", usagePlanId, keyId, userId, plan}: the same (a key already in the plan counts as attached),
  *        then the quota carried over: the plan's `remaining` (UpdateUsage) set to its limit minus what the account
@@ -99,8 +102,37 @@ async function call<T>(send: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The id of the key named `userId` (the oldest if there were ever two), creating it when there is none. */
-export async function findOrCreateKey(userId: string): Promise<FoundOrCreated> {
+let keyOwnerRecords: KeyOwnerWriter | undefined;
+const keyOwners = (): KeyOwnerWriter => (keyOwnerRecords ??= new DynamoKeyOwnerRecords(requireEnv('KEY_OWNERS_TABLE')));
+
+/**
+ * Records `keyId` as `userId`'s in the KeyOwners table (the key-only data API's lookup). ApiKey.OwnerNotRecorded when
+ * the write fails, or when the record names another user (never: a key is created for, and named by, one user).
+ */
+async function recordOwner(keyId: string, userId: string, owners: KeyOwnerWriter): Promise<void> {
+  let recorded: boolean;
+  try {
+    recorded = await owners.record(keyId, userId, new Date());
+  } catch (error: unknown) {
+    throw new TaskError(OWNER_NOT_RECORDED, `Key owner: ${errorName(error)}`);
+  }
+  if (!recorded) {
+    logger.error('The key is recorded as another user\'s', { keyId });
+    throw new TaskError(OWNER_NOT_RECORDED, 'The key is recorded as another user\'s');
+  }
+}
+
+/**
+ * The id of the key named `userId` (the oldest if there were ever two), creating it when there is none; its owner
+ * recorded (recordOwner) before the id is answered.
+ */
+export async function findOrCreateKey(userId: string, owners: KeyOwnerWriter = keyOwners()): Promise<FoundOrCreated> {
+  const found = await findOrCreate(userId);
+  await recordOwner(found.Id, userId, owners);
+  return found;
+}
+
+async function findOrCreate(userId: string): Promise<FoundOrCreated> {
   // nameQuery matches by prefix: keep exact names only. A user has one key, so one page is plenty.
   const found = await call(() => apigateway.send(new GetApiKeysCommand({ nameQuery: userId, includeValues: false, limit: 500 })));
   const own = (found.items ?? []).filter((k) => k.name === userId && k.id);

@@ -8,6 +8,7 @@ import { withLambda } from '#shared/lambda';
 import { logger } from '#shared/logger';
 import { planCatalog } from '#shared/plans';
 import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '#shared/tables/accounts';
+import { DynamoKeyOwnerRecords } from '#shared/tables/key-owners';
 import type { KeyRetirementInput } from '#shared/workflows';
 import { ApiGatewayKeyService } from '../account/adapters.ts';
 import { KeyValueCache } from '../account/caches.ts';
@@ -19,7 +20,7 @@ import { INVALID_EVENT, NOT_RETIRED } from './errors.ts';
  * when a rotation's overlap ends. Event = the workflow input, KeyRetirementInput `{userId, rotation}`; answers
  * `{retired: <old key id>}`. It retires the old key as a rotation without overlap does (functions/account/domain.ts
  * retireKey: disable, keep its usage in the account's usage history, true the new key's quota up, detach, delete,
- * forget `previousKey`), each step safe to repeat, so a retry or an overlap already cancelled (DELETE
+ * retire its KeyOwners record, forget `previousKey`), each step safe to repeat, so a retry or an overlap already cancelled (DELETE
  * /me/api-key/previous) finds nothing left to do. Errors, by name for the workflow's Retry/Catch:
  *   KeyRetirement.InvalidEvent  a malformed event (a bug in the workflow definition): never retried
  *   KeyRetirement.NotRetired    a step failed (throttling, a network error…): retried, every step is idempotent
@@ -62,6 +63,7 @@ const deps: RetireDeps = {
   keys: new ApiGatewayKeyService(new APIGatewayClient({ maxAttempts: 1 }), new KeyValueCache()),
   usageHistory: new DynamoUsageHistory(accountsTable),
   accountKeys: new DynamoAccountKeyWriter(accountsTable),
+  keyOwners: new DynamoKeyOwnerRecords(requireEnv('KEY_OWNERS_TABLE')),
   catalog: planCatalog(),
   now: () => new Date(),
 };

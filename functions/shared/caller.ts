@@ -177,8 +177,9 @@ export interface KeyOwner {
 }
 
 /**
- * Who owns an API key at `now`: the account whose current key it is (the Accounts table's `ApiKeyIndex`), else the
- * ACTIVE account whose rotated-away key it is while the overlap lasts (`PreviousApiKeyIndex`). undefined: no one.
+ * Who owns an API key at `now`: the user whose current key it is, or whose rotated-away key it is while the overlap
+ * lasts, unless the key is retired or the user suspended. undefined: no one. Deployed as RecordedKeyOwners (the key's
+ * KeyOwners record, ./tables/key-owners.ts) behind CachedKeyOwners.
  */
 export interface KeyOwners {
   ownerOf(apiKeyId: string, now: Date): Promise<KeyOwner | undefined>;
@@ -186,7 +187,7 @@ export interface KeyOwners {
 
 /**
  * KeyOwners with an in-memory cache per Lambda environment: a repeat caller within `ttlMs` costs no DynamoDB read
- * (one or two Queries otherwise, see DynamoKeyOwners). Only found owners are cached, each until `now + ttlMs` or the
+ * (one GetItem otherwise, see RecordedKeyOwners). Only found owners are cached, each until `now + ttlMs` or the
  * owner's `until`, whichever comes first: a rotated-away key is refused from the instant its overlap ends, even if
  * the retirement workflow runs late. A key id names one key of one user for its whole life (keys are created per user
  * and never reassigned), so a cached owner cannot be the wrong customer. What the cache cannot see is a change made

@@ -3,6 +3,7 @@ import { requireEnv } from './env.ts';
 import { cognitoIssuer, createCognitoVerifier, jwksUrlOf, type TokenVerifier } from './id-token.ts';
 import { keyModeFrom } from './key-mode.ts';
 import { DynamoAccountStore, DynamoKeyOwners } from './tables/accounts.ts';
+import { DynamoKeyOwnerRecords, RecordedKeyOwners } from './tables/key-owners.ts';
 
 /**
  * How long a Lambda environment trusts a key's owner it has read (KeyOwners cache), in seconds: within it a repeat
@@ -36,9 +37,10 @@ export function clearAccountCaches(): void {
 
 /**
  * The data API functions' (links, tags) caller dependencies from their environment: `DATA_API_AUTH` (the template's
- * DataApiAuth), `ACCOUNTS_TABLE` (read through CachedAccounts); in ApiKey mode `ACCOUNTS_API_KEY_INDEX` (the GSI apiKeyId → userId) and
- * `ACCOUNTS_PREVIOUS_API_KEY_INDEX` (the GSI previousApiKeyId → userId, for a key in its rotation overlap); in
- * IdTokenAndApiKey mode the ID token verifier (idTokenVerifierFromEnv).
+ * DataApiAuth), `ACCOUNTS_TABLE` (read through CachedAccounts); in ApiKey mode `KEY_OWNERS_TABLE` (the key's owner
+ * record: one GetItem, RecordedKeyOwners) and, for a key with no record yet, `ACCOUNTS_API_KEY_INDEX` (the GSI
+ * apiKeyId → userId) and `ACCOUNTS_PREVIOUS_API_KEY_INDEX` (previousApiKeyId → userId); in IdTokenAndApiKey mode the
+ * ID token verifier (idTokenVerifierFromEnv).
  * Throws at module load when one is missing or wrong (a deploy mistake).
  */
 export function dataApiCallerDepsFromEnv(): DataApiCallerDeps {
@@ -53,7 +55,10 @@ export function dataApiCallerDepsFromEnv(): DataApiCallerDeps {
     ...(dataApiAuth === 'ApiKey'
       ? {
           keyOwners: new CachedKeyOwners(
-            new DynamoKeyOwners(accountsTable, requireEnv('ACCOUNTS_API_KEY_INDEX'), requireEnv('ACCOUNTS_PREVIOUS_API_KEY_INDEX')),
+            new RecordedKeyOwners(
+              new DynamoKeyOwnerRecords(requireEnv('KEY_OWNERS_TABLE')),
+              new DynamoKeyOwners(accountsTable, requireEnv('ACCOUNTS_API_KEY_INDEX'), requireEnv('ACCOUNTS_PREVIOUS_API_KEY_INDEX')),
+            ),
             KEY_OWNER_FRESHNESS_SECONDS * 1000,
           ),
         }

@@ -229,12 +229,13 @@ function removables(p: Pick<Principal, 'logicalId'> & { role: Pick<ExecutionRole
 
 /**
  * What the paths above do not need, and why: logs and X-Ray have no offline service; tagging on create is not
- * authorized offline (README); the data functions' Query of ApiKeyIndex and PreviousApiKeyIndex (their second policy,
- * one statement) serves only DataApiAuth=ApiKey, and this suite runs the default DataApiAuth (tests/integration/key-only.test.ts
- * and the ApiKey half of rotation-overlap.test.ts run that one, where a missing index resource is AccessDenied).
+ * authorized offline (README); the data functions' GetItem of the KeyOwners table and their Query of ApiKeyIndex and
+ * PreviousApiKeyIndex (their second policy: KeyOwnerLookup, LegacyKeyOwnerLookup) serve only DataApiAuth=ApiKey, and
+ * this suite runs the default DataApiAuth (tests/integration/key-owner-reads.test.ts, key-only.test.ts and the ApiKey
+ * half of rotation-overlap.test.ts run that one, where a missing resource is AccessDenied).
  * Any other statement no path needs fails the test.
  */
-const NOT_EXERCISED = /AWSLambdaBasicExecutionRole|AWSXrayWriteOnlyAccess|StateMachineLoggingPolicy|TagApiKeysOnCreate|^(Links|Tags)Function: (Links|Tags)FunctionRolePolicy1 statement 0$/;
+const NOT_EXERCISED = /AWSLambdaBasicExecutionRole|AWSXrayWriteOnlyAccess|StateMachineLoggingPolicy|TagApiKeysOnCreate|^(Links|Tags)Function: (Links|Tags)FunctionRolePolicy1 statement (KeyOwnerLookup|LegacyKeyOwnerLookup)$/;
 
 /**
  * Which statements each mode's run takes out one at a time. ApiGateway (the default): every one. SelfIssued: the

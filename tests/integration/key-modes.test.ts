@@ -15,6 +15,7 @@ import { rotateSelfIssued } from '../../functions/account/self-issued.ts';
 import { parsePlanCatalog } from '../../functions/shared/plans.ts';
 import { hashKey, issueKey } from '../../functions/shared/self-issued-keys.ts';
 import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '../../functions/shared/tables/accounts.ts';
+import { DynamoKeyOwnerRecords } from '../../functions/shared/tables/key-owners.ts';
 import { DynamoLedger } from '../../functions/shared/tables/billing.ts';
 import { selfIssuedKeysStore } from '../../functions/shared/tables/self-issued-keys.ts';
 import { usagePlanLookupWith } from '../../functions/shared/usage-plans.ts';
@@ -242,6 +243,7 @@ describe.each<KeyMode>(KEY_MODES)('KeyMode %s', (mode) => {
         {
           ...base,
           keys,
+          keyOwners: new DynamoKeyOwnerRecords(env.KEY_OWNERS_TABLE!, doc),
           ledger: new DynamoLedger(env.BILLING_TABLE!, doc),
           usageHistory: new DynamoUsageHistory(env.ACCOUNTS_TABLE!, doc),
           usagePlanIdFor: usagePlanLookupWith(t.clients.apigateway, env.USAGE_PLAN_NAME_PREFIX!),

@@ -1,8 +1,8 @@
 /**
  * The key-only data API (template parameter DataApiAuth=ApiKey) on the offline stack started with that override:
  * `X-Api-Key` alone reads the owner's data, another customer's item is 404, no key is 401 (the authorizer's identity source), a rotated-away key 403
- * (API Gateway's own refusal), and a valid key that no account holds is refused by the function (the apiKeyId → userId
- * index never resurrects a key). Account management (/me*) still wants the ID token.
+ * (API Gateway's own refusal), and a valid key that no account holds is refused by the function (the apiKeyId → owner
+ * lookup never resurrects a key). Account management (/me*) still wants the ID token.
  */
 import { CreateApiKeyCommand, CreateUsagePlanKeyCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

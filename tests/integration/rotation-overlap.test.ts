@@ -3,7 +3,7 @@
  * old key working (the data API answers 200 to it with the owner's data; in token mode whichever token rides along)
  * until its overlap ends, after which the old key is refused (403) — by the function itself from the expiry on, even
  * if the retirement workflow runs late — and GET /me/api-key no longer shows it; DELETE /me/api-key/previous retires
- * it at once. Key-only mode finds the old key's owner through the Accounts table's PreviousApiKeyIndex.
+ * it at once. Key-only mode finds the old key's owner in its KeyOwners record (functions/shared/tables/key-owners.ts).
  * KeyMode ApiGateway only: self-issued keys rotate without an overlap (a rotation asking for one is 400), which
  * tests/integration/rotation.test.ts states beside this mode's answer.
  */

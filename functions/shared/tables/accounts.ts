@@ -36,8 +36,9 @@ export class DynamoAccountStore implements AccountStore {
 type PreviousKeyEntry = Pick<Account, 'userId' | 'status' | 'previousKey' | 'keySuspendedAt'>;
 
 /**
- * apiKeyId → owner through two GSIs of the table (eventually consistent, so a key just written may be unknown for a
- * moment; Query on a GSI takes no ConsistentRead):
+ * The key-only lookup's FALLBACK for a key with no KeyOwners record (./key-owners.ts RecordedKeyOwners: a stack
+ * deployed before that table, until the reconciler records its keys). apiKeyId → owner through two GSIs of the table
+ * (eventually consistent, so a key just written may be unknown for a moment; Query on a GSI takes no ConsistentRead):
  * - `ApiKeyIndex` (partition key `apiKeyId`, keys only): each account's current key. One Query, Limit 1.
  * - only if that finds no one, `PreviousApiKeyIndex` (partition key `previousApiKeyId`, projecting `previousKey`,
  *   `status`, `keySuspendedAt`): the key a rotation replaced, written and removed with `previousKey` (swapKey,

@@ -53,7 +53,7 @@ describe('KeyMode ApiGateway', () => {
 
   it('offboarding marks the account CLOSING after the lock, before the swap: the swap is refused, the new key deleted, 409', async () => {
     givenRotationSucceeds();
-    ddb.on(UpdateCommand).resolvesOnce({}).rejects(conditionFailed()); // the lock; then the swap finds CLOSING
+    ddb.on(UpdateCommand, { TableName: ACCOUNTS_TABLE }).resolvesOnce({}).rejects(conditionFailed()); // the lock; then the swap finds CLOSING
     ddb
       .on(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } })
       .resolvesOnce({ Item: account })
@@ -72,7 +72,7 @@ describe('KeyMode ApiGateway', () => {
 
   it('the reconciler suspends the key after the lock, before the swap: the swap is refused, the new key deleted, 403', async () => {
     givenRotationSucceeds();
-    ddb.on(UpdateCommand).resolvesOnce({}).rejects(conditionFailed());
+    ddb.on(UpdateCommand, { TableName: ACCOUNTS_TABLE }).resolvesOnce({}).rejects(conditionFailed());
     ddb
       .on(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } })
       .resolvesOnce({ Item: account })

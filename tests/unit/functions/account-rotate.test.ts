@@ -1,6 +1,6 @@
 // Over 400 lines: one route whose cases (commit, compensation, races, idempotent replays, cleanup) belong together.
 /** AccountFunction, POST /me/api-key/rotate (split by route from account.test.ts; shared setup in ./account-setup.ts). */
-import { ACCOUNTS_TABLE } from './env.ts';
+import { ACCOUNTS_TABLE, KEY_OWNERS_TABLE } from './env.ts';
 import {
   BILLING_TABLE, USER_POOL_ID, mod, ddb, apigw, cognito, NOW, NEW_KEY_ID, NEW_KEY_VALUE, USAGE_PLANS, account,
   givenAccount, awsError, withHeaders, givenRotationSucceeds, handler, records
@@ -16,6 +16,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { PlanAccount } from '#shared/accounts';
 import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '#shared/tables/accounts';
+import { DynamoKeyOwnerRecords } from '#shared/tables/key-owners';
 import { DynamoLedger } from '#shared/tables/billing';
 import { createApiHandler } from '#shared/http';
 import { logger } from '#shared/logger';
@@ -122,10 +123,14 @@ describe('POST /me/api-key/rotate', () => {
     expect(order).toEqual([
       'UpdateCommand',
       'CreateApiKeyCommand',
+      // The new key's owner recorded (KeyOwners) before the key joins a plan: the key-only lookup always finds it.
+      'UpdateCommand',
       'CreateUsagePlanKeyCommand',
       'GetUsageCommand',
       'UpdateUsageCommand',
       'AdminUpdateUserAttributesCommand',
+      'UpdateCommand',
+      // After the swap: the old key's owner record ends now (no overlap), before the key is retired.
       'UpdateCommand',
       'UpdateApiKeyCommand',
       // The disabled old key's usage, read and kept in the account's usage history before it leaves the plan.
@@ -134,7 +139,16 @@ describe('POST /me/api-key/rotate', () => {
       'UpdateCommand',
       'DeleteUsagePlanKeyCommand',
       'DeleteApiKeyCommand',
+      // Once API Gateway has deleted it, its owner record becomes a tombstone.
+      'UpdateCommand',
     ]);
+    const owners = ddb.commandCalls(UpdateCommand, { TableName: KEY_OWNERS_TABLE }).map((c) => c.args[0].input);
+    expect(owners.map((w) => [w.Key, w.UpdateExpression])).toEqual([
+      [{ apiKeyId: NEW_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now)'],
+      [{ apiKeyId: API_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), notAfter = :notAfter'],
+      [{ apiKeyId: API_KEY_ID }, expect.stringContaining('retiredAt = if_not_exists(retiredAt, :now)')],
+    ]);
+    expect(owners[1]!.ExpressionAttributeValues).toMatchObject({ ':user': SUB, ':notAfter': NOW.toISOString() });
     // The answer's value is the one CreateApiKey returned, kept in memory: no GetApiKey.
     expect(apigw).not.toHaveReceivedCommand(GetApiKeyCommand);
   });
@@ -330,7 +344,7 @@ describe('POST /me/api-key/rotate', () => {
   it('deletes the new key and restores custom:apiid when the account update finds a plan change started', async () => {
     givenRotationSucceeds();
     ddb
-      .on(UpdateCommand)
+      .on(UpdateCommand, { TableName: ACCOUNTS_TABLE })
       .resolvesOnce({}) // the rotation lock
       .rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
     ddb
@@ -348,12 +362,16 @@ describe('POST /me/api-key/rotate', () => {
     });
     expect(apigw).toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: NEW_KEY_ID });
     expect(apigw).not.toHaveReceivedCommand(UpdateApiKeyCommand);
+    // The deleted key's owner record: recorded, then a tombstone; the old key's is left as it was.
+    const owners = ddb.commandCalls(UpdateCommand, { TableName: KEY_OWNERS_TABLE }).map((c) => c.args[0].input);
+    expect(owners.map((w) => w.Key)).toEqual([{ apiKeyId: NEW_KEY_ID }, { apiKeyId: NEW_KEY_ID }]);
+    expect(owners[1]!.UpdateExpression).toContain('retiredAt = if_not_exists(retiredAt, :now)');
   });
 
   it('answers 409 when another rotation replaced the key meanwhile, pointing custom:apiid at that key', async () => {
     givenRotationSucceeds();
     ddb
-      .on(UpdateCommand)
+      .on(UpdateCommand, { TableName: ACCOUNTS_TABLE })
       .resolvesOnce({}) // the rotation lock
       .rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
     ddb
@@ -411,6 +429,7 @@ describe('POST /me/api-key/rotate', () => {
       keys: new ApiGatewayKeyService(new APIGatewayClient({})),
       users: new CognitoUserDirectory(USER_POOL_ID, new CognitoIdentityProviderClient({})),
       accountKeys: new DynamoAccountKeyWriter(ACCOUNTS_TABLE),
+      keyOwners: new DynamoKeyOwnerRecords(KEY_OWNERS_TABLE),
       ledger: new DynamoLedger(BILLING_TABLE),
       usageHistory: new DynamoUsageHistory(ACCOUNTS_TABLE),
       usagePlanIdFor: () => Promise.reject(new UsagePlanNotFoundError('free')),

@@ -2,7 +2,7 @@
  * The AccountFunction's key, usage and billing route tests share this setup (account.test.ts, split by route): the
  * environment, mocked clients (reset before each case), the fake idempotency table, fixtures and a frozen clock.
  */
-import { ACCOUNTS_TABLE, BILLING_TABLE, IDEMPOTENCY_TABLE, USER_POOL_ID } from './env.ts';
+import { ACCOUNTS_TABLE, BILLING_TABLE, IDEMPOTENCY_TABLE, KEY_OWNERS_TABLE, USER_POOL_ID } from './env.ts';
 import {
   APIGatewayClient, CreateApiKeyCommand, CreateUsagePlanKeyCommand, DeleteApiKeyCommand, DeleteUsagePlanKeyCommand,
   GetApiKeyCommand, GetUsageCommand, GetUsagePlansCommand, UpdateApiKeyCommand, UpdateUsageCommand
@@ -118,6 +118,8 @@ export function givenRotationSucceeds(usage: [number, number][] = [[10, 990], [5
   });
   cognito.on(AdminUpdateUserAttributesCommand).resolves({});
   ddb.on(UpdateCommand).resolves({});
+  // The KeyOwners records (the new key's, the old key's end and retirement): tests break the account's writes alone.
+  ddb.on(UpdateCommand, { TableName: KEY_OWNERS_TABLE }).resolves({});
 }
 
 beforeAll(() => {

@@ -6,17 +6,23 @@ import {
   GetApiKeysCommand,
   TooManyRequestsException,
 } from '@aws-sdk/client-api-gateway';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { API_KEY_FUNCTION_ERRORS, apiGatewayTaskError } from '../../../functions/api-key/errors.ts';
 import { handler } from '../../../functions/api-key/handler.ts';
 import { API_KEY_ID, SUB, context } from './helpers.ts';
+import { KEY_OWNERS_TABLE } from './env.ts';
 
 const apigw = mockClient(APIGatewayClient);
+const dynamo = mockClient(DynamoDBDocumentClient);
 const VALUE = 'a-secret-key-value-0123456789';
 
 beforeEach(() => {
   apigw.reset();
+  dynamo.reset();
+  dynamo.on(UpdateCommand).resolves({});
 });
 
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode, requestId: 'req-1' } });
@@ -45,6 +51,36 @@ describe('find-or-create', () => {
 
     await expect(handler({ action: 'find-or-create', userId: SUB }, context)).resolves.toEqual({ Id: 'older00001' });
     expect(apigw).toHaveReceivedCommandTimes(CreateApiKeyCommand, 0);
+  });
+
+  it("records the key's owner in the KeyOwners table before answering, for a found key and a created one alike", async () => {
+    apigw.on(GetApiKeysCommand).resolves({ items: [{ id: 'older00001', name: SUB, createdDate: new Date('2025-02-01') }] });
+    await handler({ action: 'find-or-create', userId: SUB }, context);
+    apigw.on(GetApiKeysCommand).resolves({ items: [] });
+    apigw.on(CreateApiKeyCommand).resolves({ id: API_KEY_ID, value: VALUE, name: SUB, enabled: true });
+    await handler({ action: 'find-or-create', userId: SUB }, context);
+
+    const writes = dynamo.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(writes.map((w) => [w.TableName, w.Key, w.ExpressionAttributeValues?.[':user']])).toEqual([
+      [KEY_OWNERS_TABLE, { apiKeyId: 'older00001' }, SUB],
+      [KEY_OWNERS_TABLE, { apiKeyId: API_KEY_ID }, SUB],
+    ]);
+    // Never another user's record, never undoing a rotation or retirement: only userId and the first createdAt.
+    expect(writes[0]!.ConditionExpression).toBe('attribute_not_exists(apiKeyId) OR userId = :user');
+    expect(writes[0]!.UpdateExpression).toBe('SET userId = :user, createdAt = if_not_exists(createdAt, :now)');
+    expect(JSON.stringify(writes)).not.toContain(VALUE);
+  });
+
+  it('fails ApiKey.OwnerNotRecorded (retried by the workflow) when the record cannot be written or names another user', async () => {
+    apigw.on(GetApiKeysCommand).resolves({ items: [] });
+    apigw.on(CreateApiKeyCommand).resolves({ id: API_KEY_ID, value: VALUE, name: SUB, enabled: true });
+    dynamo.on(UpdateCommand).rejects(Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ProvisionedThroughputExceededException' }));
+    await expect(handler({ action: 'find-or-create', userId: SUB }, context)).rejects.toMatchObject({
+      name: 'ApiKey.OwnerNotRecorded',
+      message: 'Key owner: ProvisionedThroughputExceededException',
+    });
+    dynamo.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+    await expect(handler({ action: 'find-or-create', userId: SUB }, context)).rejects.toMatchObject({ name: 'ApiKey.OwnerNotRecorded' });
   });
 
   it('names a throttled CreateApiKey ApiGateway.TooManyRequestsException, as the aws-sdk integration does', async () => {

@@ -7,6 +7,7 @@ export const ACCOUNTS_TABLE = 'tollgate-test-accounts';
 export const RESOURCES_TABLE = 'tollgate-test-resources';
 export const BILLING_TABLE = 'tollgate-test-billing';
 export const IDEMPOTENCY_TABLE = 'tollgate-test-idempotency';
+export const KEY_OWNERS_TABLE = 'tollgate-test-key-owners';
 export const USER_POOL_ID = 'us-east-1_EXAMPLE1';
 /** The app clients whose ID tokens the data API accepts (the template's `!Sub '${UserPoolClient},${ServerUserPoolClient}'`). */
 export const USER_POOL_CLIENT_IDS = '4examplewebclient00000000,5exampleserverclient000000';
@@ -31,6 +32,7 @@ Object.assign(process.env, {
   RESOURCES_TABLE,
   BILLING_TABLE,
   IDEMPOTENCY_TABLE,
+  KEY_OWNERS_TABLE,
   USER_POOL_ID,
   USER_POOL_CLIENT_IDS,
   USAGE_PLAN_NAME_PREFIX,

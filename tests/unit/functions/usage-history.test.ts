@@ -256,6 +256,10 @@ describe('finishRotation keeps the old key\'s usage and carries over what it mad
         getKey: (id: string) => Promise.resolve({ id, value: 'NEW-VALUE-0123456789abcdef', enabled: true }),
       },
       usageHistory: { record: (_u: string, id: string, segment: unknown) => (recorded.push({ id, segment }), Promise.resolve()) },
+      keyOwners: {
+        endAt: (id: string, _u: string, notAfter: Date) => (calls.push(`owner ${id} ends ${notAfter.toISOString()}`), Promise.resolve(true)),
+        retire: (id: string) => (calls.push(`owner ${id} retired`), Promise.resolve(true)),
+      },
       catalog: planCatalog(),
       now: () => NOW,
     } as unknown as AccountDeps;
@@ -265,7 +269,14 @@ describe('finishRotation keeps the old key\'s usage and carries over what it mad
   it('records the disabled key under the rotation id, then detaches and deletes it; nothing more when all was carried over', async () => {
     const { deps, calls, recorded } = fakeDeps(10, 0);
     await finishRotation(deps, rotation, SUB);
-    expect(calls).toEqual([`disable ${API_KEY_ID}`, `usage ${API_KEY_ID}`, `detach ${API_KEY_ID}`, `delete ${API_KEY_ID}`]);
+    expect(calls).toEqual([
+      `owner ${API_KEY_ID} ends ${NOW.toISOString()}`,
+      `disable ${API_KEY_ID}`,
+      `usage ${API_KEY_ID}`,
+      `detach ${API_KEY_ID}`,
+      `delete ${API_KEY_ID}`,
+      `owner ${API_KEY_ID} retired`,
+    ]);
     expect(recorded).toEqual([{ id: 'newk3y0001', segment: expect.objectContaining({ keyId: API_KEY_ID, usagePlanId: 'up-free', days: { '2025-11-23': 10 } }) }]);
   });
 
@@ -273,12 +284,14 @@ describe('finishRotation keeps the old key\'s usage and carries over what it mad
     const { deps, calls } = fakeDeps(13, 2); // 3 more than the 10 carried over; the new key has made 2
     await finishRotation(deps, rotation, SUB);
     expect(calls).toEqual([
+      `owner ${API_KEY_ID} ends ${NOW.toISOString()}`,
       `disable ${API_KEY_ID}`,
       `usage ${API_KEY_ID}`,
       'usage newk3y0001',
       `remaining newk3y0001 ${1000 - 13 - 2}`,
       `detach ${API_KEY_ID}`,
       `delete ${API_KEY_ID}`,
+      `owner ${API_KEY_ID} retired`,
     ]);
   });
 
@@ -286,6 +299,7 @@ describe('finishRotation keeps the old key\'s usage and carries over what it mad
     const { deps, calls } = fakeDeps(10, 0);
     (deps.usageHistory as { record: unknown }).record = () => Promise.reject(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
     await finishRotation(deps, rotation, SUB);
-    expect(calls).toEqual([`disable ${API_KEY_ID}`, `usage ${API_KEY_ID}`]);
+    // The old key's owner record has ended already (now): the key-only lookup refuses it, retired or not.
+    expect(calls).toEqual([`owner ${API_KEY_ID} ends ${NOW.toISOString()}`, `disable ${API_KEY_ID}`, `usage ${API_KEY_ID}`]);
   });
 });
