@@ -9,9 +9,11 @@ import { createApiHandler } from '#shared/http';
 import { API_KEY_ID, OTHER_SUB, SUB, bodyOf, context, loadEvent, withApiKeyId, withoutAuthorizer } from './helpers.ts';
 
 /**
- * Key-only data API (DataApiAuth=ApiKey): the caller is the owner of the key API Gateway verified, found through the
- * Accounts table's ApiKeyIndex (a current key: one Query) or PreviousApiKeyIndex (a key in its rotation overlap: a
- * second Query), and not at all for a repeat key within the freshness or, for a rotated-away key, its overlap's end.
+ * Key-only data API (DataApiAuth=ApiKey): the caller is the owner of the key API Gateway verified, and not looked up at
+ * all for a repeat key within the freshness or, for a rotated-away key, its overlap's end. Deployed, the owner comes
+ * from the key's KeyOwners record (tests/unit/functions/key-owners.test.ts); DynamoKeyOwners, tested here, is its
+ * fallback for a key with no record: the Accounts table's ApiKeyIndex (a current key: one Query) or
+ * PreviousApiKeyIndex (a key in its rotation overlap: a second Query).
  */
 
 const INDEX = 'ApiKeyIndex';
