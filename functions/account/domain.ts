@@ -413,8 +413,8 @@ export type RetireDeps = Pick<AccountDeps, 'accounts' | 'keys' | 'usageHistory' 
 
 /**
  * Retires a rotated-away key: disables it, keeps its usage in the account's history (see trueUpQuota), detaches and
- * deletes it, makes its KeyOwners record a tombstone, then forgets it as the account's `previousKey`. Every step is safe to repeat (a key or membership
- * already gone counts as done). `strict`: the first failure is thrown (a workflow retry or the client repeats it all);
+ * deletes it, makes its KeyOwners record a tombstone, then forgets it as the account's `previousKey`. Every step is
+ * safe to repeat (a key or membership already gone counts as done). `strict`: the first failure is thrown (a workflow retry or the client repeats it all);
  * otherwise failures are logged and a retry of the request repeats the cleanup. If the usage cannot be kept, the
  * disabled key is left in its plan (it admits nothing) so that a retry can still read it.
  */
@@ -446,10 +446,9 @@ export async function retireKey(deps: RetireDeps, userId: string, rotation: Rota
 }
 
 /**
- * After the commit (first time or replayed): the old key's KeyOwners record ends at `retireAt` (or now: failure is a
- * 503, a retry repeats it); without an overlap the old key is retired now (retireKey; failures
- * logged, a retry repeats them); with one, its retirement is scheduled (once per rotation) and it keeps working until
- * `retireAt`. Then the new key's value is read for the answer. A schedule that cannot be started fails the request
+ * After the commit (first time or replayed): the old key's KeyOwners record ends at `retireAt`, or now (a failure is
+ * a 503, a retry repeats it); without an overlap the old key is retired now (retireKey; failures logged, a retry
+ * repeats them); with one, its retirement is scheduled (once per rotation) and it keeps working until `retireAt`. Then the new key's value is read for the answer. A schedule that cannot be started fails the request
  * (503): a retry with the same Idempotency-Key replays the committed rotation and starts it.
  */
 export async function finishRotation(deps: AccountDeps, rotation: Rotation, userId: string): Promise<RotationResponse> {
