@@ -229,13 +229,13 @@ function removables(p: Pick<Principal, 'logicalId'> & { role: Pick<ExecutionRole
 
 /**
  * What the paths above do not need, and why: logs and X-Ray have no offline service; tagging on create is not
- * authorized offline (README); the data functions' GetItem of the KeyOwners table and their Query of ApiKeyIndex and
- * PreviousApiKeyIndex (their second policy: KeyOwnerLookup, LegacyKeyOwnerLookup) serve only DataApiAuth=ApiKey, and
- * this suite runs the default DataApiAuth (tests/integration/key-owner-reads.test.ts, key-only.test.ts and the ApiKey
- * half of rotation-overlap.test.ts run that one, where a missing resource is AccessDenied).
+ * authorized offline (README); the data functions' GetItem of the KeyOwners table (their second policy, statement
+ * KeyOwnerLookup) serves only DataApiAuth=ApiKey, and this suite runs the default DataApiAuth
+ * (tests/integration/key-owner-reads.test.ts, key-only.test.ts and the ApiKey half of rotation-overlap.test.ts run
+ * that one, where the statement's absence is AccessDenied).
  * Any other statement no path needs fails the test.
  */
-const NOT_EXERCISED = /AWSLambdaBasicExecutionRole|AWSXrayWriteOnlyAccess|StateMachineLoggingPolicy|TagApiKeysOnCreate|^(Links|Tags)Function: (Links|Tags)FunctionRolePolicy1 statement (KeyOwnerLookup|LegacyKeyOwnerLookup)$/;
+const NOT_EXERCISED = /AWSLambdaBasicExecutionRole|AWSXrayWriteOnlyAccess|StateMachineLoggingPolicy|TagApiKeysOnCreate|^(Links|Tags)Function: (Links|Tags)FunctionRolePolicy1 statement KeyOwnerLookup$/;
 
 /**
  * Which statements each mode's run takes out one at a time. ApiGateway (the default): every one. SelfIssued: the
