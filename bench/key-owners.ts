@@ -40,8 +40,9 @@ import { DynamoKeyOwners } from '../functions/shared/tables/accounts.ts';
 import { DynamoKeyOwnerRecords, RecordedKeyOwners } from '../functions/shared/tables/key-owners.ts';
 import type { Customer, TestStack } from '../local/harness/stack.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/types.ts';
+import { DYNAMODB_PER_MILLION_RRU } from './prices.ts';
 import { onboardUser, startBenchStack, waitForIdle } from './setup.ts';
-import { fmt, heading, median, percentile, pool, positiveOption as option, table, verdict } from './util.ts';
+import { fmt, heading, median, percentile, pool, positiveOption as option, table, usd, verdict } from './util.ts';
 
 /** The rotated customers' overlap: long enough to outlast the section. */
 const OVERLAP_SECONDS = 3_600;
@@ -70,6 +71,8 @@ export interface LookupFigures {
   /** Read request units per lookup: as dynalite reports them (ReturnConsumedCapacity), and as DynamoDB charges. */
   unitsReportedPerLookup: number;
   unitsPerLookup: number;
+  /** unitsPerLookup priced: USD per million uncached lookups, on-demand (bench/prices.ts, marked unconfirmed there). */
+  usdPerMillionLookups: number;
   p50Ms: number;
   p99Ms: number;
   /** Lookups that did not name the customer the key was issued to. */
@@ -238,6 +241,7 @@ export async function runKeyOwners(opts: KeyOwnersOptions, say: (line: string) =
           callsByOperation: byOperation(s.calls, n),
           unitsReportedPerLookup: s.reported / n,
           unitsPerLookup: s.charged / n,
+          usdPerMillionLookups: (s.charged / n) * DYNAMODB_PER_MILLION_RRU.usd,
           p50Ms: median(s.ms),
           p99Ms: percentile(s.ms, 99),
           disagreements: s.disagreements,
@@ -334,7 +338,7 @@ export function printKeyOwners(r: KeyOwnersResult): string {
     `${r.customers} customers onboarded, ${r.rotated} rotated with a ${r.overlapSeconds} s overlap: ${r.keys.current} current keys, ${r.keys.overlap} in their overlap.`,
     `(a) Uncached lookups on the same offline DynamoDB, ${r.rounds} interleaved rounds. Calls and read units transfer to AWS; the latencies are dynalite's, not DynamoDB's.`,
     table(
-      ['lookup', 'keys', 'lookups', 'calls per lookup', 'calls by operation', 'RRU (DynamoDB)', 'RRU (dynalite)', 'p50 ms', 'p99 ms', 'wrong owner'],
+      ['lookup', 'keys', 'lookups', 'calls per lookup', 'calls by operation', 'RRU (DynamoDB)', 'RRU (dynalite)', '$ per M lookups', 'p50 ms', 'p99 ms', 'wrong owner'],
       r.lookups.map((f) => [
         LOOKUP_LABEL[f.lookup],
         f.kind,
@@ -343,6 +347,7 @@ export function printKeyOwners(r: KeyOwnersResult): string {
         operations(f.callsByOperation),
         fmt(f.unitsPerLookup, 2),
         fmt(f.unitsReportedPerLookup, 2),
+        usd(f.usdPerMillionLookups),
         fmt(f.p50Ms, 2),
         fmt(f.p99Ms, 2),
         f.disagreements,
@@ -353,6 +358,7 @@ export function printKeyOwners(r: KeyOwnersResult): string {
       r.ratios.map((x) => [`${x.kind} keys`, fmt(x.calls, 2), fmt(x.units, 2), fmt(x.p50, 2), fmt(x.p99, 2)]),
     ),
     'RRU (DynamoDB): each call at least its documented minimum (1 per consistent read ≤ 4 KB, 0.5 per eventually consistent one, found or not); RRU (dynalite): its ReturnConsumedCapacity, 0 for a Query that finds nothing.',
+    `$ per M lookups: RRU (DynamoDB) at ${usd(DYNAMODB_PER_MILLION_RRU.usd)} per million (on-demand, US East; bench/prices.ts, unconfirmed there); only uncached lookups pay it, a repeat caller within the 60 s freshness reads nothing.`,
     '(b) GET /links with X-Api-Key alone, through the offline API Gateway and Lambda service, the first call per key (nothing cached); LinksFunction\'s calls on KeyOwners and Accounts from the offline IAM\'s decisions.',
     table(
       ['keys', 'requests', '200', 'owner-lookup reads per request', 'most in one request', 'by operation', 'request p50 ms'],
