@@ -10,12 +10,16 @@
  *   7. scaled key mode — BENCH_SCALED_CUSTOMERS (default 20,000) customers onboarded through real sign-ups in KeyMode
  *      SelfIssued within BENCH_SCALED_BUDGET_SECONDS (default 2,400), verified at 64 connections through the Lambda
  *      REQUEST authorizer: sign-ups/s, CreateApiKey calls, quota overshoot, cost per million (bench/scaled-keys.ts).
+ *   8. key-only owner lookup — DataApiAuth=ApiKey, 40 customers, half rotated with an overlap: the KeyOwners record's
+ *      GetItem against the Accounts indexes' Queries (baseline), DynamoDB calls, read units and latency per lookup, and
+ *      the owner-lookup reads of a first GET /links per key through the offline gateway (bench/key-owners.ts).
  * Prints each section's tables and PASS/MISS per target (a MISS never fails the process), then writes
  * bench/results/latest.json (git-ignored) and bench/results/<YYYY-MM-DD>.json. See bench/README.md.
  *
  * `npm run bench -- --only request-path` runs sections 1a and 1b alone (`--only noop`: 1a alone), about 4 minutes,
  * and writes bench/results/<YYYY-MM-DD>-request-path.json instead (`--only scaled-keys`: section 7 alone, its
- * per-key baseline measured there, bench/results/<YYYY-MM-DD>-scaled-keys.json); `--note "<text>"` records what else loaded the
+ * per-key baseline measured there, bench/results/<YYYY-MM-DD>-scaled-keys.json; `--only key-owners`: section 8 alone,
+ * about 1–2 minutes, bench/results/<YYYY-MM-DD>-key-owners.json); `--note "<text>"` records what else loaded the
  * machine in the results; `--lambda-concurrency <n>` sets the offline Lambda service's environments per function
  * (default 4) to measure what the cap does to the authenticated path's p99.
  */
@@ -30,6 +34,7 @@ import { printDashboard, runDashboard, type DashboardResult } from './dashboard.
 import { printOnboarding, runOnboarding, type OnboardingRun } from './onboarding.ts';
 import { printNoopPath, runNoopPath, type NoopPathResult } from './noop-path.ts';
 import { accessLog, printRequestPath, runRequestPath, type RequestPathResult } from './request-path.ts';
+import { printKeyOwners, runKeyOwners, type KeyOwnersResult } from './key-owners.ts';
 import { printScaledKeys, runScaledKeys, type ScaledKeysResult } from './scaled-keys.ts';
 import { onboardUser, startBenchStack, waitForIdle } from './setup.ts';
 import { fmt, fmtTarget, heading, table } from './util.ts';
@@ -37,14 +42,16 @@ import { fmt, fmtTarget, heading, table } from './util.ts';
 const root = resolve(__dirname, '..');
 const HIGH = '1000000';
 
-/** `--only request-path` (sections 1a and 1b), `--only noop` (1a) or `--only scaled-keys` (7); `--note <text>`. */
+/** `--only request-path` (sections 1a and 1b), `--only noop` (1a), `--only scaled-keys` (7) or `--only key-owners` (8); `--note <text>`. */
 function argument(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? undefined : process.argv[i + 1];
 }
 const ONLY = argument('only');
-if (ONLY !== undefined && ONLY !== 'request-path' && ONLY !== 'noop' && ONLY !== 'scaled-keys') {
-  console.error(`--only takes request-path, noop or scaled-keys, not ${ONLY}`);
+/** `--only <name>`: the sections it runs, by their number's prefix. */
+const ONLY_SECTIONS: Record<string, readonly string[]> = { 'request-path': ['1a.', '1b.'], noop: ['1a.'], 'scaled-keys': ['7.'], 'key-owners': ['8.'] };
+if (ONLY !== undefined && !Object.hasOwn(ONLY_SECTIONS, ONLY)) {
+  console.error(`--only takes ${Object.keys(ONLY_SECTIONS).join(', ')}, not ${ONLY}`);
   process.exit(2);
 }
 /** `--lambda-concurrency <n>`: the offline Lambda service's environments per function (its default when absent), to measure the cap's effect. */
@@ -73,6 +80,7 @@ interface Results {
   billingClose?: BillingCloseResult;
   dashboard?: DashboardResult;
   scaledKeys?: ScaledKeysResult;
+  keyOwners?: KeyOwnersResult;
   errors: { section: string; message: string }[];
 }
 
@@ -103,8 +111,7 @@ async function main(): Promise<void> {
   }
 
   // `--only`: the other sections are skipped (undefined), so nothing else changes below.
-  const selected = (name: string) =>
-    ONLY === undefined || (ONLY === 'scaled-keys' ? name.startsWith('7.') : name.startsWith('1a.') || (ONLY === 'request-path' && name.startsWith('1b.')));
+  const selected = (name: string) => ONLY === undefined || (ONLY_SECTIONS[ONLY] ?? []).some((prefix) => name.startsWith(prefix));
   const section = async <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => {
     if (!selected(name)) {
       say(`  (${name}: skipped, --only ${ONLY})`);
@@ -124,7 +131,7 @@ async function main(): Promise<void> {
   };
 
   // The bench stack (sections 1, 3, 4): free plan limits raised so throttling and quota never cut a run.
-  if (ONLY !== 'scaled-keys') {
+  if (ONLY === undefined || ONLY === 'request-path' || ONLY === 'noop') {
     say('\nStarting the bench stack…');
     const t = await startBenchStack({
       createApiKeyRateLimit: Infinity,
@@ -192,6 +199,11 @@ async function main(): Promise<void> {
   results.scaledKeys = await section('7. scaled key mode', () => runScaledKeys({ customers: scaledCustomers, budgetSeconds, ...(perKeyBaseline ? { perKeyBaseline } : {}) }, say));
   if (results.scaledKeys) say(printScaledKeys(results.scaledKeys));
 
+  // Its own stack, in DataApiAuth ApiKey (the bench stack runs IdTokenAndApiKey, the template's default).
+  say('\n[8] key-only owner lookup');
+  results.keyOwners = await section('8. key-only owner lookup', () => runKeyOwners({}, say));
+  if (results.keyOwners) say(printKeyOwners(results.keyOwners));
+
   results.wallSeconds = (performance.now() - started) / 1000;
   results.machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
   const targets = [
@@ -208,6 +220,7 @@ async function main(): Promise<void> {
           ['7', 'quota overshoot at 64 connections', String(results.scaledKeys.quotaOvershoot), '0', results.scaledKeys.quotaOvershoot === 0 ? 'PASS' : 'MISS'],
         ]
       : []),
+    ...(results.keyOwners?.targets.map((x) => ['8', x.name, fmt(x.value, 0), x.limit, x.verdict]) ?? []),
   ];
   say(heading('Targets'));
   say(table(['§', 'target', 'value', 'limit', 'result'], targets));
