@@ -1,6 +1,6 @@
 /** The onboarding workflow: the source of onboarding.asl.json (`npm run workflows` writes it; see asl.ts). */
 import { N, S, apiKeyFunctionRetries, choice, dynamodb, fail, invoke, isPresent, machine, on, onAny, pass, sdk } from './asl.ts';
-import { ACCOUNTS, BILLING, EXECUTION_ID, FAILURE_REASON, NOW, USER } from './common.ts';
+import { ACCOUNTS, BILLING, EXECUTION_ID, FAILURE_REASON, NOW, USER, retireKeyOwner } from './common.ts';
 
 const ACTIVE = S('ACTIVE');
 const CLOSING = S('CLOSING');
@@ -207,8 +207,17 @@ export default machine(
       'apigateway',
       'deleteApiKey',
       { ApiKey: KEY_ID },
-      { ResultPath: null, Catch: [onAny('ClearApiIdAttribute', '$.compensation.deleteKey')], Next: 'ClearApiIdAttribute' },
+      {
+        ResultPath: null,
+        Catch: [on('ApiGateway.NotFoundException', 'RetireKeyOwner', null), onAny('ClearApiIdAttribute', '$.compensation.deleteKey')],
+        Next: 'RetireKeyOwner',
+      },
     ),
+    RetireKeyOwner: retireKeyOwner('$.userId', KEY_ID, {
+      Comment: "Once the key is gone, its KeyOwners record (find-or-create wrote it) becomes a tombstone with its TTL.",
+      Catch: [onAny('ClearApiIdAttribute', '$.compensation.retireKeyOwner')],
+      Next: 'ClearApiIdAttribute',
+    }),
     ClearApiIdAttribute: sdk(
       'cognitoidentityprovider',
       'adminDeleteUserAttributes',

@@ -20,6 +20,8 @@ export const API_GATEWAY_PREFIX = 'ApiGateway';
 export const INVALID_EVENT = 'ApiKey.InvalidEvent';
 /** The account's usage history could not be read or written (DynamoDB): transient as a rule, retried by the workflow. */
 export const USAGE_NOT_RECORDED = 'ApiKey.UsageNotRecorded';
+/** A KeyOwners record could not be written (DynamoDB): transient as a rule, retried by the workflow. */
+export const KEY_OWNER_NOT_RECORDED = 'ApiKey.KeyOwnerNotRecorded';
 
 const withExceptionSuffix = (name: string): string => (name.endsWith('Exception') ? name : `${name}Exception`);
 
@@ -36,6 +38,7 @@ export const API_KEY_FUNCTION_ERRORS: string[] = [
   `${API_GATEWAY_PREFIX}.SdkClientException`,
   INVALID_EVENT,
   USAGE_NOT_RECORDED,
+  KEY_OWNER_NOT_RECORDED,
 ];
 
 interface SdkErrorLike {

@@ -20,6 +20,7 @@ import { USAGE_READ_DAYS, mergeDays, segmentOf, segmentsOf, type UsageHistory } 
 import { keyModeFrom } from '#shared/key-mode';
 import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '#shared/tables/self-issued-keys';
 import { INVALID_EVENT, USAGE_NOT_RECORDED, apiGatewayTaskError } from './errors.ts';
+import { retireOwner, type RetiredOwner } from './key-owner.ts';
 import { findOrCreateSlot, movePlan } from './self-issued.ts';
 
 /**
@@ -33,6 +34,8 @@ import { findOrCreateSlot, movePlan } from './self-issued.ts';
  *   {action: "record-usage", userId, usagePlanId, keyId, segmentId} → {Days}: the key's daily usage in the plan (the
  *        last 92 days), kept in the account's usage history under `segmentId` before the key leaves the plan; safe
  *        to repeat; a key no longer in the plan has nothing left to read ({Days: 0})
+ *   {action: "retire-owner", userId, keyId}      → {Retired}: after the key's deletion, its KeyOwners record retired
+ *        with its TTL (./key-owner.ts)
  *
  * Why a function and not the `aws-sdk:apigateway:*` integrations: CreateApiKey's answer holds the key's `value`, and
  * so does CreateUsagePlanKey's (API reference: UsagePlanKey.value). Step Functions Standard keeps every task's raw
@@ -74,7 +77,8 @@ const recordUsageEvent = z.object({
   keyId: id,
   segmentId: z.string().check(z.minLength(1), z.maxLength(256)),
 });
-export const apiKeyEvent = z.discriminatedUnion('action', [findOrCreateEvent, attachEvent, recordUsageEvent]);
+const retireOwnerEvent = z.object({ action: z.literal('retire-owner'), userId: userIdSchema, keyId: id });
+export const apiKeyEvent = z.discriminatedUnion('action', [findOrCreateEvent, attachEvent, recordUsageEvent, retireOwnerEvent]);
 export type ApiKeyEvent = z.output<typeof apiKeyEvent>;
 
 export interface FoundOrCreated {
@@ -200,7 +204,7 @@ export async function attachKey(usagePlanId: string, keyId: string, carry?: { us
 let selfIssuedStore: SelfIssuedKeysStore | undefined;
 const selfIssued = (): SelfIssuedKeysStore => (selfIssuedStore ??= selfIssuedKeysStore(requireEnv('SELF_ISSUED_KEYS_TABLE')));
 
-export async function handleApiKeyTask(event: unknown, _context: Context): Promise<FoundOrCreated | Attached | Recorded> {
+export async function handleApiKeyTask(event: unknown, _context: Context): Promise<FoundOrCreated | Attached | Recorded | RetiredOwner> {
   const parsed = apiKeyEvent.safeParse(event);
   if (!parsed.success) {
     const fields = parsed.error.issues.map((issue) => issue.path.map(String).join('.') || '(event)').join(', ');
@@ -216,6 +220,8 @@ export async function handleApiKeyTask(event: unknown, _context: Context): Promi
         return { UsagePlanId: e.usagePlanId, KeyId: e.keyId };
       case 'record-usage':
         return { Days: 0 };
+      case 'retire-owner':
+        return { Retired: false };
     }
   }
   switch (e.action) {
@@ -225,6 +231,8 @@ export async function handleApiKeyTask(event: unknown, _context: Context): Promi
       return attachKey(e.usagePlanId, e.keyId, e.userId !== undefined && e.plan !== undefined ? { userId: e.userId, plan: e.plan } : undefined);
     case 'record-usage':
       return recordUsage(e.userId, e.usagePlanId, e.keyId, e.segmentId);
+    case 'retire-owner':
+      return retireOwner(e.userId, e.keyId);
   }
 }
 
