@@ -51,6 +51,16 @@ describe('retire-owner', () => {
     await expect(handler({ action: 'retire-owner', userId: SUB, keyId: API_KEY_ID }, context)).rejects.toMatchObject({ name: 'ApiKey.KeyOwnerNotRecorded' });
   });
 
+  it('has nothing to retire in KeyMode SelfIssued (keyId is a key slot id, with no record)', async () => {
+    process.env.KEY_MODE = 'SelfIssued';
+    try {
+      await expect(handler({ action: 'retire-owner', userId: SUB, keyId: 'si0123456789abcdef01' }, context)).resolves.toEqual({ Retired: false });
+    } finally {
+      delete process.env.KEY_MODE;
+    }
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
   it('refuses a malformed event without writing', async () => {
     await expect(handler({ action: 'retire-owner', userId: SUB }, context)).rejects.toMatchObject({ name: 'ApiKey.InvalidEvent' });
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
