@@ -2,7 +2,7 @@
  * What the Tollgate workflows share: the tables and the plan table as the template's DefinitionSubstitutions name
  * them (template.yaml), the account key and the execution's own fields.
  */
-import { S } from './asl.ts';
+import { S, apiKeyFunctionRetries, invoke, retry, type State, type TaskOptions } from './asl.ts';
 
 export const ACCOUNTS = '${AccountsTable}';
 export const BILLING = '${BillingTable}';
@@ -20,3 +20,16 @@ export const PLANS = [
   { plan: 'basic', usagePlanId: '${BasicUsagePlanId}', monthlyPrice: '${BasicMonthlyPrice}' },
   { plan: 'pro', usagePlanId: '${ProUsagePlanId}', monthlyPrice: '${ProMonthlyPrice}' },
 ] as const;
+
+/**
+ * After a key's deletion in API Gateway: its KeyOwners record retired, with its TTL, by ApiKeyFunction's `retire-owner`
+ * (functions/api-key/key-owner.ts; the TTL is epoch seconds, which no JSONPath intrinsic can compute from a time).
+ * Ids only in and out; the answer is dropped. Safe to repeat.
+ */
+export const retireKeyOwner = (userIdPath: string, keyIdPath: string, o: TaskOptions): State =>
+  invoke(
+    '${ApiKeyFunctionArn}',
+    { action: 'retire-owner', userId: userIdPath, keyId: keyIdPath },
+    [...apiKeyFunctionRetries(), retry(['ApiKey.KeyOwnerNotRecorded'])],
+    { ResultPath: null, ...o },
+  );

@@ -1,6 +1,6 @@
 /** The offboarding workflow: the source of offboarding.asl.json (`npm run workflows` writes it; see asl.ts). */
 import { S, STATEMENT_FUNCTION_RETRIES, choice, dynamodb, fail, invoke, isPresent, machine, on, onAny, pass, sdk } from './asl.ts';
-import { ACCOUNTS, FAILURE_REASON, NOW, PLANS, USER } from './common.ts';
+import { ACCOUNTS, FAILURE_REASON, NOW, PLANS, USER, retireKeyOwner } from './common.ts';
 
 const KEY_ID = '$.account.Attributes.apiKeyId.S';
 /** The key a rotation replaced, still admitted during its overlap (the account's previousKey). */
@@ -22,7 +22,7 @@ const deleteUser = (o: Parameters<typeof sdk>[3]) =>
   sdk('cognitoidentityprovider', 'adminDeleteUser', { UserPoolId: '${UserPoolId}', Username: '$.userId' }, { ResultPath: null, ...o });
 
 export default machine(
-  'Offboarding (user deleted by an administrator or by themselves): mark the account CLOSING, disable the API key and a key in its rotation overlap (they stop working at once; KeyMode SelfIssued: revoke the customer\'s self-issued key instead), record ACCOUNT_CLOSED and the final statement prorated to the closing, detach the key from every plan, delete it and any other key named after the user (ApiGateway mode), delete the Cognito user, mark the account CLOSED. Exactly once per user by execution name offboard-<sub>; every step tolerates \'already done\'. Input: {"userId": "<sub>", "reason": "USER_DELETED" | "SELF_SERVICE"}.',
+  'Offboarding (user deleted by an administrator or by themselves): mark the account CLOSING, disable the API key and a key in its rotation overlap (they stop working at once; KeyMode SelfIssued: revoke the customer\'s self-issued key instead), record ACCOUNT_CLOSED and the final statement prorated to the closing, detach the key from every plan, delete it and any other key named after the user and retire their KeyOwners records (ApiGateway mode), delete the Cognito user, mark the account CLOSED. Exactly once per user by execution name offboard-<sub>; every step tolerates \'already done\'. Input: {"userId": "<sub>", "reason": "USER_DELETED" | "SELF_SERVICE"}.',
   'LoadAccount',
   {
     LoadAccount: dynamodb('getItem', { TableName: ACCOUNTS, Key: USER, ConsistentRead: true }, { ResultPath: '$.loaded', Next: 'CheckAccount' }),
@@ -159,8 +159,14 @@ export default machine(
       'apigateway',
       'deleteApiKey',
       { ApiKey: KEY_ID },
-      { ResultPath: null, Catch: [on('ApiGateway.NotFoundException', 'LeftoverKeys', null), onAny('RecordFailure')], Next: 'LeftoverKeys' },
+      { ResultPath: null, Catch: [on('ApiGateway.NotFoundException', 'RetireKeyOwner', null), onAny('RecordFailure')], Next: 'RetireKeyOwner' },
     ),
+    RetireKeyOwner: retireKeyOwner('$.userId', KEY_ID, {
+      Comment:
+        "The deleted key's KeyOwners record becomes a tombstone with its TTL (the key-only data API refuses it even before API Gateway stops knowing the key). A key in its rotation overlap is retired by its own key-retirement workflow, or below if it is among the leftover keys.",
+      Catch: [onAny('RecordFailure')],
+      Next: 'LeftoverKeys',
+    }),
     LeftoverKeys: sdk(
       'apigateway',
       'getApiKeys',
@@ -190,8 +196,9 @@ export default machine(
             'apigateway',
             'deleteApiKey',
             { ApiKey: '$.KeyId' },
-            { ResultPath: null, Catch: [on('ApiGateway.NotFoundException', 'NotTheUsers', null)], End: true },
+            { ResultPath: null, Catch: [on('ApiGateway.NotFoundException', 'RetireLeftoverKeyOwner', null)], Next: 'RetireLeftoverKeyOwner' },
           ),
+          RetireLeftoverKeyOwner: retireKeyOwner('$.UserId', '$.KeyId', { End: true }),
           NotTheUsers: { Type: 'Pass', End: true },
         },
       },

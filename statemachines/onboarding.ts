@@ -1,6 +1,6 @@
 /** The onboarding workflow: the source of onboarding.asl.json (`npm run workflows` writes it; see asl.ts). */
 import { N, S, apiKeyFunctionRetries, choice, dynamodb, fail, invoke, isPresent, machine, on, onAny, pass, retry, sdk } from './asl.ts';
-import { ACCOUNTS, BILLING, EXECUTION_ID, FAILURE_REASON, NOW, USER } from './common.ts';
+import { ACCOUNTS, BILLING, EXECUTION_ID, FAILURE_REASON, NOW, USER, retireKeyOwner } from './common.ts';
 
 const ACTIVE = S('ACTIVE');
 const CLOSING = S('CLOSING');
@@ -114,8 +114,8 @@ export default machine(
     CreateApiKey: invoke(
       '${ApiKeyFunctionArn}',
       { action: 'find-or-create', userId: '$.userId' },
-      // ApiKey.OwnerNotRecorded: the key's KeyOwners record (DynamoDB) could not be written; the repeat finds the key.
-      [...apiKeyFunctionRetries({ IntervalSeconds: 1, MaxAttempts: 10, MaxDelaySeconds: 30 }), retry(['ApiKey.OwnerNotRecorded'])],
+      // ApiKey.KeyOwnerNotRecorded: the key's KeyOwners record (DynamoDB) could not be written; the repeat finds the key.
+      [...apiKeyFunctionRetries({ IntervalSeconds: 1, MaxAttempts: 10, MaxDelaySeconds: 30 }), retry(['ApiKey.KeyOwnerNotRecorded'])],
       {
         Comment:
           'Finds the key named by the sub, or creates it: a retried or re-driven onboarding reuses the key an earlier attempt made, so even a timed-out invocation (Sandbox.Timedout) is simply retried. ApiKeyFunction records the key\'s owner in the KeyOwners table (the key-only lookup) before it answers, and answers with the id only: CreateApiKey\'s answer holds the key value, and Step Functions keeps every task\'s raw result in the execution history. CreateApiKey is limited to 5 requests/s per account (not raisable), so a burst of sign-ups is throttled here: it gets a longer retry budget (10 attempts, up to 30 s apart) than other steps.',
@@ -208,8 +208,17 @@ export default machine(
       'apigateway',
       'deleteApiKey',
       { ApiKey: KEY_ID },
-      { ResultPath: null, Catch: [onAny('ClearApiIdAttribute', '$.compensation.deleteKey')], Next: 'ClearApiIdAttribute' },
+      {
+        ResultPath: null,
+        Catch: [on('ApiGateway.NotFoundException', 'RetireKeyOwner', null), onAny('ClearApiIdAttribute', '$.compensation.deleteKey')],
+        Next: 'RetireKeyOwner',
+      },
     ),
+    RetireKeyOwner: retireKeyOwner('$.userId', KEY_ID, {
+      Comment: "Once the key is gone, its KeyOwners record (find-or-create wrote it) becomes a tombstone with its TTL.",
+      Catch: [onAny('ClearApiIdAttribute', '$.compensation.retireKeyOwner')],
+      Next: 'ClearApiIdAttribute',
+    }),
     ClearApiIdAttribute: sdk(
       'cognitoidentityprovider',
       'adminDeleteUserAttributes',

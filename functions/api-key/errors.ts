@@ -20,8 +20,8 @@ export const API_GATEWAY_PREFIX = 'ApiGateway';
 export const INVALID_EVENT = 'ApiKey.InvalidEvent';
 /** The account's usage history could not be read or written (DynamoDB): transient as a rule, retried by the workflow. */
 export const USAGE_NOT_RECORDED = 'ApiKey.UsageNotRecorded';
-/** The key's owner record could not be written (KeyOwners table): transient as a rule, retried by the workflow. */
-export const OWNER_NOT_RECORDED = 'ApiKey.OwnerNotRecorded';
+/** A KeyOwners record could not be written (DynamoDB), or names another user: retried by the workflow. */
+export const KEY_OWNER_NOT_RECORDED = 'ApiKey.KeyOwnerNotRecorded';
 
 const withExceptionSuffix = (name: string): string => (name.endsWith('Exception') ? name : `${name}Exception`);
 
@@ -38,7 +38,7 @@ export const API_KEY_FUNCTION_ERRORS: string[] = [
   `${API_GATEWAY_PREFIX}.SdkClientException`,
   INVALID_EVENT,
   USAGE_NOT_RECORDED,
-  OWNER_NOT_RECORDED,
+  KEY_OWNER_NOT_RECORDED,
 ];
 
 interface SdkErrorLike {

@@ -19,8 +19,8 @@ import { DynamoAccountStore, DynamoUsageHistory } from '#shared/tables/accounts'
 import { USAGE_READ_DAYS, mergeDays, segmentOf, segmentsOf, type UsageHistory } from '#shared/usage-history';
 import { keyModeFrom } from '#shared/key-mode';
 import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '#shared/tables/self-issued-keys';
-import { DynamoKeyOwnerRecords, type KeyOwnerWriter } from '#shared/tables/key-owners';
-import { INVALID_EVENT, OWNER_NOT_RECORDED, USAGE_NOT_RECORDED, apiGatewayTaskError } from './errors.ts';
+import { INVALID_EVENT, USAGE_NOT_RECORDED, apiGatewayTaskError } from './errors.ts';
+import { recordOwner, retireOwner, type RetiredOwner } from './key-owner.ts';
 import { findOrCreateSlot, movePlan } from './self-issued.ts';
 
 /**
@@ -36,6 +36,8 @@ import { findOrCreateSlot, movePlan } from './self-issued.ts';
  *   {action: "record-usage", userId, usagePlanId, keyId, segmentId} → {Days}: the key's daily usage in the plan (the
  *        last 92 days), kept in the account's usage history under `segmentId` before the key leaves the plan; safe
  *        to repeat; a key no longer in the plan has nothing left to read ({Days: 0})
+ *   {action: "retire-owner", userId, keyId}      → {Retired}: after the key's deletion, its KeyOwners record retired
+ *        with its TTL (./key-owner.ts)
  *
  * Why a function and not the `aws-sdk:apigateway:*` integrations: CreateApiKey's answer holds the key's `value`, and
  * so does CreateUsagePlanKey's (API reference: UsagePlanKey.value). Step Functions Standard keeps every task's raw
@@ -77,7 +79,8 @@ const recordUsageEvent = z.object({
   keyId: id,
   segmentId: z.string().check(z.minLength(1), z.maxLength(256)),
 });
-export const apiKeyEvent = z.discriminatedUnion('action', [findOrCreateEvent, attachEvent, recordUsageEvent]);
+const retireOwnerEvent = z.object({ action: z.literal('retire-owner'), userId: userIdSchema, keyId: id });
+export const apiKeyEvent = z.discriminatedUnion('action', [findOrCreateEvent, attachEvent, recordUsageEvent, retireOwnerEvent]);
 export type ApiKeyEvent = z.output<typeof apiKeyEvent>;
 
 export interface FoundOrCreated {
@@ -102,33 +105,13 @@ async function call<T>(send: () => Promise<T>): Promise<T> {
   }
 }
 
-let keyOwnerRecords: KeyOwnerWriter | undefined;
-const keyOwners = (): KeyOwnerWriter => (keyOwnerRecords ??= new DynamoKeyOwnerRecords(requireEnv('KEY_OWNERS_TABLE')));
-
-/**
- * Records `keyId` as `userId`'s in the KeyOwners table (the key-only data API's lookup). ApiKey.OwnerNotRecorded when
- * the write fails, or when the record names another user (never: a key is created for, and named by, one user).
- */
-async function recordOwner(keyId: string, userId: string, owners: KeyOwnerWriter): Promise<void> {
-  let recorded: boolean;
-  try {
-    recorded = await owners.record(keyId, userId, new Date());
-  } catch (error: unknown) {
-    throw new TaskError(OWNER_NOT_RECORDED, `Key owner: ${errorName(error)}`);
-  }
-  if (!recorded) {
-    logger.error('The key is recorded as another user\'s', { keyId });
-    throw new TaskError(OWNER_NOT_RECORDED, 'The key is recorded as another user\'s');
-  }
-}
-
 /**
  * The id of the key named `userId` (the oldest if there were ever two), creating it when there is none; its owner
  * recorded (recordOwner) before the id is answered.
  */
-export async function findOrCreateKey(userId: string, owners: KeyOwnerWriter = keyOwners()): Promise<FoundOrCreated> {
+export async function findOrCreateKey(userId: string): Promise<FoundOrCreated> {
   const found = await findOrCreate(userId);
-  await recordOwner(found.Id, userId, owners);
+  await recordOwner(userId, found.Id);
   return found;
 }
 
@@ -232,7 +215,7 @@ export async function attachKey(usagePlanId: string, keyId: string, carry?: { us
 let selfIssuedStore: SelfIssuedKeysStore | undefined;
 const selfIssued = (): SelfIssuedKeysStore => (selfIssuedStore ??= selfIssuedKeysStore(requireEnv('SELF_ISSUED_KEYS_TABLE')));
 
-export async function handleApiKeyTask(event: unknown, _context: Context): Promise<FoundOrCreated | Attached | Recorded> {
+export async function handleApiKeyTask(event: unknown, _context: Context): Promise<FoundOrCreated | Attached | Recorded | RetiredOwner> {
   const parsed = apiKeyEvent.safeParse(event);
   if (!parsed.success) {
     const fields = parsed.error.issues.map((issue) => issue.path.map(String).join('.') || '(event)').join(', ');
@@ -248,6 +231,8 @@ export async function handleApiKeyTask(event: unknown, _context: Context): Promi
         return { UsagePlanId: e.usagePlanId, KeyId: e.keyId };
       case 'record-usage':
         return { Days: 0 };
+      case 'retire-owner':
+        return { Retired: false };
     }
   }
   switch (e.action) {
@@ -257,6 +242,8 @@ export async function handleApiKeyTask(event: unknown, _context: Context): Promi
       return attachKey(e.usagePlanId, e.keyId, e.userId !== undefined && e.plan !== undefined ? { userId: e.userId, plan: e.plan } : undefined);
     case 'record-usage':
       return recordUsage(e.userId, e.usagePlanId, e.keyId, e.segmentId);
+    case 'retire-owner':
+      return retireOwner(e.userId, e.keyId);
   }
 }
 

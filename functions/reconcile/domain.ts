@@ -1,5 +1,7 @@
-import type { Account } from '#shared/accounts';
+import { inOverlap, type Account } from '#shared/accounts';
 import { logger } from '#shared/logger';
+import { isSelfIssuedKeyId } from '#shared/self-issued-keys';
+import type { KeyOwnerRecord } from '#shared/tables/key-owners';
 import { redriveSuffix } from '#shared/workflows';
 
 /**
@@ -34,6 +36,14 @@ import { redriveSuffix } from '#shared/workflows';
  *   only; CustomMessage_VerifyUserAttribute fires when the code is *sent*, before anything is verified:
  *   https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-custom-message.html), so the record
  *   follows within one pass; GET /me shows the new address at once from the caller's ID token.
+ * - KeyMode ApiGateway: the KeyOwners records (functions/shared/tables/key-owners.ts) of every ACTIVE account's keys —
+ *   the current key, and a rotated-away key still in its overlap (`notAfter` = `previousKey.expiresAt`) — read in
+ *   batches per page. A key without a record (issued before the table existed: the upgrade path) gets one, written
+ *   only if still absent (`keysRecorded`); a record whose suspension disagrees with the account's is set right
+ *   (`keyRecordsUpdated`). On a suspend or restore both records change after the key and before the account's mark,
+ *   so a run that fails between is finished by the next one, and the key-only data API, which reads only the record,
+ *   refuses a disabled user's current and rotated-away key alike. Retired records are left alone. If the batch read
+ *   fails, that page's suspends and restores still set the records they find, and the next run does the rest.
  *
  * Input: any (the schedule sends `{}`). Output: counts of what it saw and did. Errors: a failure to scan the table is
  * thrown (the next run retries); a failure on one account is logged and counted, and the run goes on.
@@ -54,6 +64,18 @@ export interface ReconcileDeps {
   markSuspended(userId: string, apiKeyId: string, suspended: boolean): Promise<void>;
   /** Writes the pool's (verified) email to the account, unless it is closing or closed; false when it was not written. */
   recordEmail(userId: string, email: string): Promise<boolean>;
+  /** The KeyOwners table (KeyMode ApiGateway); absent in SelfIssued mode, whose key slot ids have no record. */
+  keyOwners?: KeyOwnerRecordsDeps;
+}
+
+/** What the reconciler does with KeyOwners records (DynamoKeyOwnerRecords). */
+export interface KeyOwnerRecordsDeps {
+  /** The records of the keys, by key id (batch reads); a key without a record is absent. */
+  getMany(apiKeyIds: string[]): Promise<Map<string, KeyOwnerRecord>>;
+  /** Writes the record if the key has none; false when one exists. */
+  backfill(record: KeyOwnerRecord): Promise<boolean>;
+  /** Sets or clears `suspendedAt` on the user's existing record; false when nothing was written. */
+  setSuspended(apiKeyId: string, userId: string, suspended: boolean, now: Date): Promise<boolean>;
 }
 
 export interface ReconcileReport {
@@ -65,6 +87,10 @@ export interface ReconcileReport {
   /** Accounts whose email now follows the pool's. */
   emailsUpdated: number;
   failed: number;
+  /** KeyOwners records written for keys that had none (KeyMode ApiGateway). */
+  keysRecorded: number;
+  /** KeyOwners records whose suspension was set or cleared (a suspend, a restore, or a record out of step). */
+  keyRecordsUpdated: number;
 }
 
 /** Accounts checked at once: AdminGetUser is limited to 120 requests/s per account (UserRead) by default. */
@@ -83,7 +109,71 @@ async function redriveIfStuck(deps: ReconcileDeps, account: Account, report: Rec
   }
 }
 
-async function reconcileOne(deps: ReconcileDeps, account: Account, report: ReconcileReport): Promise<void> {
+/** An account key that needs a KeyOwners record: `notAfter` for a rotated-away key in its overlap. */
+interface OwnedKey {
+  apiKeyId: string;
+  notAfter?: string;
+}
+
+/** The ACTIVE account's API Gateway keys that admit requests at `now`: its current key and one in its overlap. */
+function ownedKeys(account: Account, now: Date): OwnedKey[] {
+  if (account.status !== 'ACTIVE' || !account.apiKeyId || isSelfIssuedKeyId(account.apiKeyId)) return [];
+  const keys: OwnedKey[] = [{ apiKeyId: account.apiKeyId }];
+  const previous = account.previousKey;
+  if (previous !== undefined && inOverlap(account, previous.id, now)) keys.push({ apiKeyId: previous.id, notAfter: previous.expiresAt });
+  return keys;
+}
+
+/**
+ * Brings the records of the account's keys in line with `suspendedAt` (the account's suspension after this run;
+ * undefined: not suspended). `records`: the page's batch read, or undefined when it failed — then only existing records
+ * are written (setSuspended leaves a missing one missing) and only when `changed` (a suspend or restore now).
+ */
+async function syncKeyRecords(
+  keyOwners: KeyOwnerRecordsDeps,
+  account: Account,
+  suspendedAt: string | undefined,
+  changed: boolean,
+  records: Map<string, KeyOwnerRecord> | undefined,
+  now: Date,
+  report: ReconcileReport,
+): Promise<void> {
+  const suspended = suspendedAt !== undefined;
+  for (const key of ownedKeys(account, now)) {
+    const record = records?.get(key.apiKeyId);
+    let write: boolean;
+    if (record === undefined && records === undefined) {
+      write = changed; // not read: setSuspended writes only a record that exists
+    } else if (record === undefined) {
+      const recorded = await keyOwners.backfill({
+        apiKeyId: key.apiKeyId,
+        userId: account.userId,
+        createdAt: now.toISOString(),
+        ...(key.notAfter === undefined ? {} : { notAfter: key.notAfter }),
+        ...(suspendedAt === undefined ? {} : { suspendedAt }),
+      });
+      if (recorded) {
+        report.keysRecorded += 1;
+        logger.info('Key recorded in KeyOwners', { userId: account.userId, keyId: key.apiKeyId });
+        continue;
+      }
+      write = suspended || changed; // recorded meanwhile (a rotation, an onboarding), suspension unknown
+    } else if (record.userId !== account.userId) {
+      logger.warn('KeyOwners record names another user: left alone', { userId: account.userId, keyId: key.apiKeyId });
+      continue;
+    } else {
+      write = record.retiredAt === undefined && (record.suspendedAt !== undefined) !== suspended;
+    }
+    if (write && (await keyOwners.setSuspended(key.apiKeyId, account.userId, suspended, now))) report.keyRecordsUpdated += 1;
+  }
+}
+
+async function reconcileOne(
+  deps: ReconcileDeps,
+  account: Account,
+  report: ReconcileReport,
+  records: Map<string, KeyOwnerRecord> | undefined,
+): Promise<void> {
   const user = await deps.user(account.userId);
   if (user === undefined) {
     if (await deps.offboard(account.userId)) {
@@ -105,8 +195,14 @@ async function reconcileOne(deps: ReconcileDeps, account: Account, report: Recon
   }
   if (account.status !== 'ACTIVE' || !account.apiKeyId) return;
   const suspended = account.keySuspendedAt !== undefined;
-  if (user.enabled === suspended) {
-    await deps.setKeyEnabled(account.apiKeyId, user.enabled, account.userId);
+  const changed = user.enabled === suspended;
+  const now = new Date(deps.now());
+  if (changed) await deps.setKeyEnabled(account.apiKeyId, user.enabled, account.userId);
+  if (deps.keyOwners !== undefined) {
+    const suspendedAt = user.enabled ? undefined : (account.keySuspendedAt ?? now.toISOString());
+    await syncKeyRecords(deps.keyOwners, account, suspendedAt, changed, records, now, report);
+  }
+  if (changed) {
     await deps.markSuspended(account.userId, account.apiKeyId, !user.enabled);
     if (user.enabled) report.restored += 1;
     else report.suspended += 1;
@@ -114,15 +210,40 @@ async function reconcileOne(deps: ReconcileDeps, account: Account, report: Recon
   }
 }
 
+/** The page's KeyOwners records (one batch read for all its accounts); undefined when there is no table or it failed. */
+async function pageRecords(deps: ReconcileDeps, page: Account[]): Promise<Map<string, KeyOwnerRecord> | undefined> {
+  if (deps.keyOwners === undefined) return undefined;
+  const now = new Date(deps.now());
+  const keyIds = page.flatMap((account) => ownedKeys(account, now).map((k) => k.apiKeyId));
+  if (keyIds.length === 0) return new Map();
+  try {
+    return await deps.keyOwners.getMany(keyIds);
+  } catch (error: unknown) {
+    logger.error('Could not read KeyOwners records: no backfill on this page', { error: error instanceof Error ? error : String(error) });
+    return undefined;
+  }
+}
+
 export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { checked: 0, offboarded: 0, redriven: 0, suspended: 0, restored: 0, emailsUpdated: 0, failed: 0 };
+  const report: ReconcileReport = {
+    checked: 0,
+    offboarded: 0,
+    redriven: 0,
+    suspended: 0,
+    restored: 0,
+    emailsUpdated: 0,
+    failed: 0,
+    keysRecorded: 0,
+    keyRecordsUpdated: 0,
+  };
   for await (const page of deps.accounts()) {
+    const records = await pageRecords(deps, page);
     for (let i = 0; i < page.length; i += CONCURRENCY) {
       await Promise.all(
         page.slice(i, i + CONCURRENCY).map(async (account) => {
           report.checked += 1;
           try {
-            await reconcileOne(deps, account, report);
+            await reconcileOne(deps, account, report, records);
           } catch (error: unknown) {
             report.failed += 1;
             logger.error('Could not reconcile account', { userId: account.userId, error: error instanceof Error ? error : String(error) });

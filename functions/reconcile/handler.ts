@@ -7,11 +7,12 @@ import { requireEnv } from '#shared/env';
 import { keyModeFrom } from '#shared/key-mode';
 import { withLambda } from '#shared/lambda';
 import { DynamoAccountReconciler } from '#shared/tables/accounts';
+import { DynamoKeyOwnerRecords } from '#shared/tables/key-owners';
 import { selfIssuedKeysStore, type SelfIssuedKeysStore } from '#shared/tables/self-issued-keys';
 import { startOffboarding } from '#shared/workflows';
 import { reconcile, type ReconcileDeps } from './domain.ts';
 
-/** ReconcileAccountsFunction (every 5 minutes): ./domain.ts's reconcile, wired to the Accounts table, the pool, the key (API Gateway or SelfIssuedKeys by KEY_MODE) and the offboarding workflow. */
+/** ReconcileAccountsFunction (every 5 minutes): ./domain.ts's reconcile, wired to the Accounts table, the pool, the key (API Gateway or SelfIssuedKeys by KEY_MODE), the KeyOwners table (ApiGateway) and the offboarding workflow. */
 
 
 const accountsTable = requireEnv('ACCOUNTS_TABLE');
@@ -22,6 +23,7 @@ const sfn = new SFNClient({ maxAttempts: 3 });
 const apiGateway = new APIGatewayClient({ maxAttempts: 5, retryMode: 'adaptive' });
 
 const table = new DynamoAccountReconciler(accountsTable);
+const keyMode = keyModeFrom(process.env.KEY_MODE);
 
 /** KeyMode ApiGateway: UpdateApiKey `/enabled` (API Gateway refuses a disabled key with 403). */
 async function apiGatewayKeyEnabled(apiKeyId: string, enabled: boolean): Promise<void> {
@@ -46,9 +48,11 @@ export const deps: ReconcileDeps = {
   },
   offboard: (userId, redrive) => startOffboarding(sfn, stateMachineArn, userId, 'USER_DELETED', redrive),
   now: () => Date.now(),
-  setKeyEnabled: keyModeFrom(process.env.KEY_MODE) === 'SelfIssued' ? selfIssuedKeyEnabled : apiGatewayKeyEnabled,
+  setKeyEnabled: keyMode === 'SelfIssued' ? selfIssuedKeyEnabled : apiGatewayKeyEnabled,
   markSuspended: (userId, apiKeyId, suspended) => table.markSuspended(userId, apiKeyId, suspended),
   recordEmail: (userId, email) => table.recordEmail(userId, email),
+  // SelfIssued: `apiKeyId` is a key slot id, which no KeyOwners record names.
+  ...(keyMode === 'ApiGateway' && { keyOwners: new DynamoKeyOwnerRecords(requireEnv('KEY_OWNERS_TABLE')) }),
 };
 
 export const handler = withLambda((_event: unknown, _context: Context) => reconcile(deps));

@@ -12,11 +12,12 @@ import {
   AdminCreateUserCommand,
   AdminDeleteUserCommand,
   AdminDisableUserCommand,
+  AdminEnableUserCommand,
   AdminSetUserPasswordCommand,
   ConfirmForgotPasswordCommand,
   ForgotPasswordCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { join } from 'node:path';
 import { buildExecutionRoles, type AttachedPolicy, type AuthzRecord, type ExecutionRole, type Principal } from '../../local/iam/index.ts';
@@ -48,6 +49,7 @@ async function ok(c: Customer, method: string, path: string, body?: unknown, wit
   if (r.status >= 300) throw new Error(`${method} ${path} answered ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
 }
+const keyOwnersTable = (): string => t.stack.model.tables.find((x) => x.logicalId === 'KeyOwnersTable')!.name;
 const machineArn = (logicalId: string): string => t.stack.model.stateMachines.find((m) => m.logicalId === logicalId)!.arn;
 async function settled(logicalId: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
@@ -149,8 +151,17 @@ const pathsOf = (mode: KeyMode): Record<string, () => Promise<void>> => ({
     await t.clients.cognito.send(new AdminDeleteUserCommand({ UserPoolId: t.stack.userPoolId, Username: c.email }));
     const disabled = await onboardCustomer(t, 'iam-disabled');
     await t.clients.cognito.send(new AdminDisableUserCommand({ UserPoolId: t.stack.userPoolId, Username: disabled.email }));
-    const result = await invokeFunction<{ offboarded: number; suspended: number }>(t, 'ReconcileAccountsFunction');
+    // A key from before the KeyOwners table (its record deleted): the reconciler's backfill records it (ApiGateway).
+    const legacy = await onboardCustomer(t, 'iam-legacy');
+    await t.clients.dynamodb.send(new DeleteItemCommand({ TableName: keyOwnersTable(), Key: { apiKeyId: { S: legacy.keyId } } }));
+    type Reconciled = { offboarded: number; suspended: number; restored: number; keysRecorded: number };
+    const result = await invokeFunction<Reconciled>(t, 'ReconcileAccountsFunction');
     if (result.offboarded < 1 || result.suspended < 1) throw new Error(`reconcile offboarded or suspended nobody: ${JSON.stringify(result)}`);
+    if (mode === 'ApiGateway' && result.keysRecorded < 1) throw new Error(`reconcile recorded no key: ${JSON.stringify(result)}`);
+    // Enabled again: the key and its KeyOwners record are restored.
+    await t.clients.cognito.send(new AdminEnableUserCommand({ UserPoolId: t.stack.userPoolId, Username: disabled.email }));
+    const again = await invokeFunction<Reconciled>(t, 'ReconcileAccountsFunction');
+    if (again.restored < 1) throw new Error(`reconcile restored nobody: ${JSON.stringify(again)}`);
     await settled('OffboardingStateMachine');
   },
   'billing close': async () => {

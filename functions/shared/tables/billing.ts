@@ -1,5 +1,6 @@
-import { BatchGetCommand, PutCommand, QueryCommand, type BatchGetCommandOutput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { conditionHeld } from '../aws-errors.ts';
+import { batchGetItems } from './batch-get.ts';
 import type { LedgerEntry } from '../billing.ts';
 import { documentClient } from '../clients.ts';
 import type { Cursor, Page, PageRequest } from '../pagination.ts';
@@ -18,9 +19,6 @@ export function ledgerEntry(item: Record<string, unknown>): LedgerEntry {
 
 /** An item written to the ledger: its key and the entry's fields. */
 export type LedgerItem = { userId: string; entryId: string } & object;
-
-/** DynamoDB allows 100 keys per BatchGetItem. */
-const BATCH_GET_KEYS = 100;
 
 export class DynamoLedger {
   constructor(
@@ -78,21 +76,14 @@ export class DynamoLedger {
     );
   }
 
-  /** The users among `userIds` who have the entry `entryId` (batch reads). */
+  /** The users among `userIds` (distinct) who have the entry `entryId` (batch reads, read consistently). */
   async existing(userIds: string[], entryId: string): Promise<Set<string>> {
-    const found = new Set<string>();
-    for (let i = 0; i < userIds.length; i += BATCH_GET_KEYS) {
-      let keys: Record<string, unknown>[] = userIds.slice(i, i + BATCH_GET_KEYS).map((userId) => ({ userId, entryId }));
-      // UnprocessedKeys (a throttled part of the batch) are asked for again; the SDK backs off between attempts.
-      for (let round = 0; keys.length > 0; round += 1) {
-        if (round >= 10) throw new Error(`BatchGetItem left ${keys.length} keys unprocessed after ${round} rounds`);
-        const result: BatchGetCommandOutput = await this.client.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: 'userId' } } }),
-        );
-        for (const item of result.Responses?.[this.tableName] ?? []) found.add(item.userId as string);
-        keys = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-      }
-    }
-    return found;
+    const items = await batchGetItems(
+      this.client,
+      this.tableName,
+      userIds.map((userId) => ({ userId, entryId })),
+      { ConsistentRead: true, ProjectionExpression: 'userId' },
+    );
+    return new Set(items.map((item) => item.userId as string));
   }
 }

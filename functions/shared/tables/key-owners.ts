@@ -2,6 +2,7 @@ import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } fr
 import { conditionHeld } from '../aws-errors.ts';
 import type { KeyOwner, KeyOwners } from '../caller.ts';
 import { documentClient } from '../clients.ts';
+import { batchGetItems } from './batch-get.ts';
 
 /**
  * The KeyOwners table (KeyMode ApiGateway): one item per API Gateway key Tollgate issued, partition key `apiKeyId`,
@@ -154,6 +155,19 @@ export class DynamoKeyOwnerRecords implements KeyOwnerWriter {
         }),
       ),
     );
+  }
+
+  /**
+   * The records of `apiKeyIds` (repeats allowed), by key id; a key without a record is absent. Batch reads (BatchGetItem,
+   * 100 keys each, UnprocessedKeys asked for again: ./batch-get.ts), eventually consistent: the reconciler's caller
+   * writes only conditionally (backfill never overwrites; setSuspended is idempotent), so a stale answer costs at most
+   * a repeated write. 0.5 read request unit per item under 4 KB (DynamoDB Developer Guide, "Read request units",
+   * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html).
+   */
+  async getMany(apiKeyIds: string[]): Promise<Map<string, KeyOwnerRecord>> {
+    const keys = [...new Set(apiKeyIds)].map((apiKeyId) => ({ apiKeyId }));
+    const items = (await batchGetItems(this.client, this.tableName, keys)) as unknown as KeyOwnerRecord[];
+    return new Map(items.map((record) => [record.apiKeyId, record]));
   }
 }
 

@@ -71,16 +71,16 @@ describe('find-or-create', () => {
     expect(JSON.stringify(writes)).not.toContain(VALUE);
   });
 
-  it('fails ApiKey.OwnerNotRecorded (retried by the workflow) when the record cannot be written or names another user', async () => {
+  it('fails ApiKey.KeyOwnerNotRecorded (retried by the workflow) when the record cannot be written or names another user', async () => {
     apigw.on(GetApiKeysCommand).resolves({ items: [] });
     apigw.on(CreateApiKeyCommand).resolves({ id: API_KEY_ID, value: VALUE, name: SUB, enabled: true });
     dynamo.on(UpdateCommand).rejects(Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ProvisionedThroughputExceededException' }));
     await expect(handler({ action: 'find-or-create', userId: SUB }, context)).rejects.toMatchObject({
-      name: 'ApiKey.OwnerNotRecorded',
-      message: 'Key owner: ProvisionedThroughputExceededException',
+      name: 'ApiKey.KeyOwnerNotRecorded',
+      message: 'KeyOwners: ProvisionedThroughputExceededException',
     });
     dynamo.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
-    await expect(handler({ action: 'find-or-create', userId: SUB }, context)).rejects.toMatchObject({ name: 'ApiKey.OwnerNotRecorded' });
+    await expect(handler({ action: 'find-or-create', userId: SUB }, context)).rejects.toMatchObject({ name: 'ApiKey.KeyOwnerNotRecorded' });
   });
 
   it('names a throttled CreateApiKey ApiGateway.TooManyRequestsException, as the aws-sdk integration does', async () => {

@@ -44,20 +44,20 @@ describe('reconcile', () => {
   it('starts offboarding for every account whose user is gone, on every page, and only those', async () => {
     const { deps, started } = fakes([[account('a'), account('b')], [account('c')]], { a: true, c: true });
 
-    await expect(reconcile(deps)).resolves.toEqual({ checked: 3, offboarded: 1, redriven: 0, suspended: 0, restored: 0, emailsUpdated: 0, failed: 0 });
+    await expect(reconcile(deps)).resolves.toEqual({ checked: 3, offboarded: 1, redriven: 0, suspended: 0, restored: 0, emailsUpdated: 0, failed: 0, keysRecorded: 0, keyRecordsUpdated: 0 });
     expect(started).toEqual(['b']);
   });
 
   it('counts an offboarding started before (ExecutionAlreadyExists) as nothing new while the account changed recently', async () => {
     const { deps } = fakes([[{ ...account('a'), updatedAt: '2026-11-30T11:50:00.000Z' }]], {}, ['a']);
 
-    await expect(reconcile(deps)).resolves.toEqual({ checked: 1, offboarded: 0, redriven: 0, suspended: 0, restored: 0, emailsUpdated: 0, failed: 0 });
+    await expect(reconcile(deps)).resolves.toEqual({ checked: 1, offboarded: 0, redriven: 0, suspended: 0, restored: 0, emailsUpdated: 0, failed: 0, keysRecorded: 0, keyRecordsUpdated: 0 });
   });
 
   it('goes on past an account it cannot check, and counts it', async () => {
     const { deps, started } = fakes([[account('a'), account('b')]], { a: Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' }) });
 
-    await expect(reconcile(deps)).resolves.toEqual({ checked: 2, offboarded: 1, redriven: 0, suspended: 0, restored: 0, emailsUpdated: 0, failed: 1 });
+    await expect(reconcile(deps)).resolves.toEqual({ checked: 2, offboarded: 1, redriven: 0, suspended: 0, restored: 0, emailsUpdated: 0, failed: 1, keysRecorded: 0, keyRecordsUpdated: 0 });
     expect(started).toEqual(['b']);
   });
 
@@ -65,7 +65,7 @@ describe('reconcile', () => {
     const suspendedAccount: Account = { ...account('b'), keySuspendedAt: '2026-11-30T10:00:00.000Z' };
     const { deps, actions } = fakes([[account('a'), suspendedAccount, account('c')]], { a: false, b: true, c: true });
 
-    await expect(reconcile(deps)).resolves.toEqual({ checked: 3, offboarded: 0, redriven: 0, suspended: 1, restored: 1, emailsUpdated: 0, failed: 0 });
+    await expect(reconcile(deps)).resolves.toEqual({ checked: 3, offboarded: 0, redriven: 0, suspended: 1, restored: 1, emailsUpdated: 0, failed: 0, keysRecorded: 0, keyRecordsUpdated: 0 });
     expect(actions.filter((a) => a.includes(' a') || a.includes('key-a'))).toEqual(['key key-a off', 'mark a on']);
     expect(actions.filter((a) => a.includes(' b') || a.includes('key-b'))).toEqual(['key key-b on', 'mark b off']);
     expect(actions.some((a) => a.includes('c'))).toBe(false);
