@@ -234,7 +234,10 @@ export function rotationFailure(error: unknown): unknown {
   return error;
 }
 
-/** Undoes a rotation that did not commit: custom:apiid back to the account's key, the new key deleted. */
+/**
+ * Undoes a rotation that did not commit: custom:apiid back to the account's key, the new key deleted, the old key's
+ * `rotatingTo` mark removed (left behind, it costs the key-only lookup more reads, never a wrong answer).
+ */
 async function compensate(deps: AccountDeps, userId: string, oldKeyId: string, newKeyId: string, userUpdated: boolean, now: Date) {
   if (userUpdated) {
     try {
@@ -249,6 +252,11 @@ async function compensate(deps: AccountDeps, userId: string, oldKeyId: string, n
     await deps.keyOwners.retire(newKeyId, userId, now);
   } catch (error: unknown) {
     logger.error('Compensation: could not delete the new API key or retire its owner record', { keyId: newKeyId, errorName: errorName(error) });
+  }
+  try {
+    await deps.keyOwners.endRotation(oldKeyId, newKeyId);
+  } catch (error: unknown) {
+    logger.warn('Compensation: could not clear the old key\'s rotation mark', { keyId: oldKeyId, errorName: errorName(error) });
   }
 }
 
@@ -316,6 +324,9 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
   try {
     // Before the key joins a plan (API Gateway admits it from then on), so the key-only lookup always finds it.
     if (!(await deps.keyOwners.record(newKeyId, userId, now))) throw new Error('The new key is recorded as another user\'s');
+    // Before the swap (the commit): if this function dies after it and before finishRotation's endAt, the key-only
+    // lookup asks the Accounts table instead of admitting the old key as current for ever.
+    if (!(await deps.keyOwners.beginRotation(oldKeyId, userId, newKeyId, now))) throw new Error('The old key is recorded as another user\'s');
     await deps.keys.attachKey(usagePlanId, newKeyId);
     quotaCarriedOver = await periodUsed(deps, account, usagePlanId, oldKeyId, plan, now);
     if (quotaCarriedOver > 0) {
@@ -457,7 +468,10 @@ export async function finishRotation(deps: AccountDeps, rotation: Rotation, user
   const now = deps.now();
   try {
     // The key-only lookup stops admitting the old key when the overlap ends (or now), even if its retirement is late.
-    await deps.keyOwners.endAt(rotation.previousKeyId, userId, retireAt === undefined ? now : new Date(retireAt), now);
+    // endAt clears the rotation's mark; when the record already ends earlier (a replay), the mark is cleared alone.
+    if (!(await deps.keyOwners.endAt(rotation.previousKeyId, userId, retireAt === undefined ? now : new Date(retireAt), now))) {
+      await deps.keyOwners.endRotation(rotation.previousKeyId, rotation.id);
+    }
   } catch (error: unknown) {
     throw rotationFailure(error);
   }

@@ -8,7 +8,15 @@
  * through the Accounts table's indexes.
  */
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
+import { ApiGatewayKeyService, CognitoUserDirectory } from '../../functions/account/adapters.ts';
+import { rotateApiKey } from '../../functions/account/domain.ts';
+import { parsePlanCatalog } from '../../functions/shared/plans.ts';
+import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '../../functions/shared/tables/accounts.ts';
+import { DynamoLedger } from '../../functions/shared/tables/billing.ts';
+import { DynamoKeyOwnerRecords } from '../../functions/shared/tables/key-owners.ts';
+import { usagePlanLookupWith } from '../../functions/shared/usage-plans.ts';
 import { onboardCustomer, startTestStack, type Customer, type TestStack } from '../../local/harness/stack.ts';
 
 let t: TestStack;
@@ -90,4 +98,48 @@ it('finds the owner of a key that has no record (a stack from before the KeyOwne
     status: 200,
     lookups: [`GetItem ${tableOf('KeyOwnersTable')}`, `Query ${tableOf('AccountsTable')}/index/ApiKeyIndex`],
   });
+}, 60_000);
+
+/**
+ * The rotation as AccountFunction runs it, up to its commit (the account's swap) and no further: the function that ran
+ * it died before finishRotation (a timeout, a crash, a 503 the client never retried). Its old key is still enabled in
+ * its plan (nothing disabled it), so API Gateway admits it and the function's lookup alone decides.
+ */
+async function rotateWithoutFinishing(c: Customer, overlapSeconds: number): Promise<void> {
+  const env = t.stack.model.functions.find((f) => f.logicalId === 'AccountFunction')!.environment;
+  const doc = DynamoDBDocumentClient.from(t.clients.dynamodb);
+  const keys = new ApiGatewayKeyService(t.clients.apigateway);
+  await rotateApiKey(
+    {
+      accounts: new DynamoAccountStore(env.ACCOUNTS_TABLE!, doc),
+      users: new CognitoUserDirectory(env.USER_POOL_ID!, t.clients.cognito),
+      accountKeys: new DynamoAccountKeyWriter(env.ACCOUNTS_TABLE!, doc),
+      keys,
+      keyOwners: new DynamoKeyOwnerRecords(env.KEY_OWNERS_TABLE!, doc),
+      ledger: new DynamoLedger(env.BILLING_TABLE!, doc),
+      usageHistory: new DynamoUsageHistory(env.ACCOUNTS_TABLE!, doc),
+      usagePlanIdFor: usagePlanLookupWith(t.clients.apigateway, env.USAGE_PLAN_NAME_PREFIX!),
+      readUsage: (usagePlanId, keyId, from, to) => keys.usage(usagePlanId, keyId, from, to),
+      catalog: parsePlanCatalog(env.PLAN_CATALOG!),
+      now: () => new Date(),
+    },
+    { userId: c.userId, fromKeyId: c.keyId, requestKey: randomUUID(), overlapSeconds },
+  );
+}
+
+it('refuses a key rotated away without an overlap even when the rotation died between its commit and its finish', async () => {
+  const c = await onboardCustomer(t, 'reads-unfinished');
+  await rotateWithoutFinishing(c, 0);
+  // The account holds the new key alone: the old one is no one's, though API Gateway still admits it.
+  expect((await links(c.keyValue)).status).toBe(403);
+}, 60_000);
+
+it('admits a key rotated away with an overlap only until that overlap ends when the rotation died before its finish', async () => {
+  const c = await onboardCustomer(t, 'reads-unfinished-overlap');
+  await rotateWithoutFinishing(c, 1);
+  const during = await links(c.keyValue);
+  expect(during.status).toBe(200);
+  await new Promise((resolve) => setTimeout(resolve, 2_100));
+  // Cached until the overlap's end at most, then read again: no one's.
+  expect((await links(c.keyValue)).status).toBe(403);
 }, 60_000);

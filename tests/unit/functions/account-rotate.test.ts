@@ -125,6 +125,8 @@ describe('POST /me/api-key/rotate', () => {
       'CreateApiKeyCommand',
       // The new key's owner recorded (KeyOwners) before the key joins a plan: the key-only lookup always finds it.
       'UpdateCommand',
+      // The old key marked as rotating before the swap: a function that dies after it leaves no key admitted as current.
+      'UpdateCommand',
       'CreateUsagePlanKeyCommand',
       'GetUsageCommand',
       'UpdateUsageCommand',
@@ -145,10 +147,12 @@ describe('POST /me/api-key/rotate', () => {
     const owners = ddb.commandCalls(UpdateCommand, { TableName: KEY_OWNERS_TABLE }).map((c) => c.args[0].input);
     expect(owners.map((w) => [w.Key, w.UpdateExpression])).toEqual([
       [{ apiKeyId: NEW_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now)'],
-      [{ apiKeyId: API_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), notAfter = :notAfter'],
+      [{ apiKeyId: API_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), rotatingTo = :to'],
+      [{ apiKeyId: API_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), notAfter = :notAfter REMOVE rotatingTo'],
       [{ apiKeyId: API_KEY_ID }, expect.stringContaining('retiredAt = if_not_exists(retiredAt, :now)')],
     ]);
-    expect(owners[1]!.ExpressionAttributeValues).toMatchObject({ ':user': SUB, ':notAfter': NOW.toISOString() });
+    expect(owners[1]!.ExpressionAttributeValues).toMatchObject({ ':user': SUB, ':to': NEW_KEY_ID });
+    expect(owners[2]!.ExpressionAttributeValues).toMatchObject({ ':user': SUB, ':notAfter': NOW.toISOString() });
     // The answer's value is the one CreateApiKey returned, kept in memory: no GetApiKey.
     expect(apigw).not.toHaveReceivedCommand(GetApiKeyCommand);
   });
@@ -362,10 +366,15 @@ describe('POST /me/api-key/rotate', () => {
     });
     expect(apigw).toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: NEW_KEY_ID });
     expect(apigw).not.toHaveReceivedCommand(UpdateApiKeyCommand);
-    // The deleted key's owner record: recorded, then a tombstone; the old key's is left as it was.
+    // The deleted key's owner record: recorded, then a tombstone; the old key's rotation mark set, then cleared.
     const owners = ddb.commandCalls(UpdateCommand, { TableName: KEY_OWNERS_TABLE }).map((c) => c.args[0].input);
-    expect(owners.map((w) => w.Key)).toEqual([{ apiKeyId: NEW_KEY_ID }, { apiKeyId: NEW_KEY_ID }]);
-    expect(owners[1]!.UpdateExpression).toContain('retiredAt = if_not_exists(retiredAt, :now)');
+    expect(owners.map((w) => [w.Key, w.UpdateExpression])).toEqual([
+      [{ apiKeyId: NEW_KEY_ID }, expect.stringMatching(/^SET userId = :user/)],
+      [{ apiKeyId: API_KEY_ID }, expect.stringContaining('rotatingTo = :to')],
+      [{ apiKeyId: NEW_KEY_ID }, expect.stringContaining('retiredAt = if_not_exists(retiredAt, :now)')],
+      [{ apiKeyId: API_KEY_ID }, 'REMOVE rotatingTo'],
+    ]);
+    expect(owners[3]!).toMatchObject({ ConditionExpression: 'rotatingTo = :to', ExpressionAttributeValues: { ':to': NEW_KEY_ID } });
   });
 
   it('answers 409 when another rotation replaced the key meanwhile, pointing custom:apiid at that key', async () => {
