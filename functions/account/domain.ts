@@ -235,8 +235,9 @@ export function rotationFailure(error: unknown): unknown {
 }
 
 /**
- * Undoes a rotation that did not commit: custom:apiid back to the account's key, the new key deleted, the old key's
- * `rotatingTo` mark removed (left behind, it costs the key-only lookup more reads, never a wrong answer).
+ * Undoes a rotation that did not commit: custom:apiid back to the account's key, the new key's owner record retired
+ * and the key deleted, the old key's `rotatingTo` mark removed (left behind, it costs the key-only lookup more reads,
+ * never a wrong answer). Each step is attempted whatever became of the others; failures are logged.
  */
 async function compensate(deps: AccountDeps, userId: string, oldKeyId: string, newKeyId: string, userUpdated: boolean, now: Date) {
   if (userUpdated) {
@@ -247,11 +248,17 @@ async function compensate(deps: AccountDeps, userId: string, oldKeyId: string, n
       logger.error('Compensation: could not restore custom:apiid', { keyId: newKeyId, errorName: errorName(error) });
     }
   }
+  // The record first, on its own: a key that cannot be deleted (DeleteApiKey is limited to 5/s) stays enabled in its
+  // plan, and its record must not keep admitting it in key-only mode.
   try {
-    await deps.keys.deleteKey(newKeyId);
     await deps.keyOwners.retire(newKeyId, userId, now);
   } catch (error: unknown) {
-    logger.error('Compensation: could not delete the new API key or retire its owner record', { keyId: newKeyId, errorName: errorName(error) });
+    logger.error('Compensation: could not retire the new API key\'s owner record', { keyId: newKeyId, errorName: errorName(error) });
+  }
+  try {
+    await deps.keys.deleteKey(newKeyId);
+  } catch (error: unknown) {
+    logger.error('Compensation: could not delete the new API key', { keyId: newKeyId, errorName: errorName(error) });
   }
   try {
     await deps.keyOwners.endRotation(oldKeyId, newKeyId);

@@ -409,6 +409,22 @@ describe('POST /me/api-key/rotate', () => {
     expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: expect.stringContaining('apiKeyId') });
   });
 
+  it("retires the new key's owner record even when the new key cannot be deleted (DeleteApiKey throttled)", async () => {
+    givenRotationSucceeds();
+    apigw.on(UpdateUsageCommand).rejects(awsError('BadRequestException', 'not supported'));
+    apigw.on(DeleteApiKeyCommand).rejects(awsError('TooManyRequestsException'));
+
+    const result = await handler(loadEvent('api-key-rotate'), context);
+
+    expect(result.statusCode).toBe(500);
+    // The new key stays enabled in its plan (API Gateway admits it): its record must refuse it in key-only mode.
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: KEY_OWNERS_TABLE,
+      Key: { apiKeyId: NEW_KEY_ID },
+      UpdateExpression: expect.stringContaining('retiredAt = if_not_exists(retiredAt, :now)'),
+    });
+  });
+
   it('compensates when carrying the quota over fails', async () => {
     givenRotationSucceeds();
     apigw.on(UpdateUsageCommand).rejects(awsError('BadRequestException', 'not supported'));
