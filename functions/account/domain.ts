@@ -355,7 +355,14 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
           ...(account.apiKeyCreatedAt ? { createdAt: account.apiKeyCreatedAt } : {}),
         }
       : undefined;
-    if (!(await deps.accountKeys.swapKey(userId, oldKeyId, newKeyId, plan.name, requestKey, now, previous))) {
+    // A false swap may be our own write: the SDK retries a write whose answer was lost (a timeout, or a 5xx, which
+    // DynamoDB's "Error handling with DynamoDB" page lists as OK to retry: the write may have been applied), and the
+    // retry finds its condition false. Only this rotation ever sets the account's key to `newKeyId`, so a consistent
+    // read settles it; undoing a committed swap would delete the account's key and retire its owner record.
+    if (
+      !(await deps.accountKeys.swapKey(userId, oldKeyId, newKeyId, plan.name, requestKey, now, previous)) &&
+      (await deps.accounts.get(userId))?.apiKeyId !== newKeyId
+    ) {
       throw await rotationConflict(deps, userId, oldKeyId);
     }
   } catch (error: unknown) {

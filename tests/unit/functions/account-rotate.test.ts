@@ -377,6 +377,32 @@ describe('POST /me/api-key/rotate', () => {
     expect(owners[3]!).toMatchObject({ ConditionExpression: 'rotatingTo = :to', ExpressionAttributeValues: { ':to': NEW_KEY_ID } });
   });
 
+  it("takes a swap whose answer was lost as committed: the SDK's retry finds its own write, and nothing is undone", async () => {
+    givenRotationSucceeds();
+    // The first attempt committed, its answer was lost (a timeout, a 500); the SDK's retry finds the condition false.
+    ddb
+      .on(UpdateCommand, { TableName: ACCOUNTS_TABLE })
+      .resolvesOnce({}) // the rotation lock
+      .rejectsOnce(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }))
+      .resolves({});
+    ddb
+      .on(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } })
+      .resolvesOnce({ Item: account })
+      .resolves({ Item: { ...account, apiKeyId: NEW_KEY_ID } });
+
+    const result = await handler(loadEvent('api-key-rotate'), context);
+
+    expect(result.statusCode).toBe(200);
+    expect(bodyOf(result).id).toBe(NEW_KEY_ID);
+    // The account's key now: neither deleted nor its owner record retired.
+    expect(apigw).not.toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: NEW_KEY_ID });
+    expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: KEY_OWNERS_TABLE,
+      Key: { apiKeyId: NEW_KEY_ID },
+      UpdateExpression: expect.stringContaining('retiredAt'),
+    });
+  });
+
   it('answers 409 when another rotation replaced the key meanwhile, pointing custom:apiid at that key', async () => {
     givenRotationSucceeds();
     ddb
