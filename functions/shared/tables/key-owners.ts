@@ -151,7 +151,7 @@ export class DynamoKeyOwnerRecords implements KeyOwnerWriter {
   retire(apiKeyId: string, userId: string, now: Date): Promise<boolean> {
     return this.update(
       apiKeyId,
-      'SET userId = :user, createdAt = if_not_exists(createdAt, :now), retiredAt = if_not_exists(retiredAt, :now), expiresAt = :expiresAt',
+      'SET userId = :user, createdAt = if_not_exists(createdAt, :now), retiredAt = if_not_exists(retiredAt, :now), expiresAt = if_not_exists(expiresAt, :expiresAt)',
       SAME_OWNER,
       { ':user': userId, ':now': now.toISOString(), ':expiresAt': Math.floor(now.getTime() / 1000) + RETIRED_RECORD_DAYS * DAY_SECONDS },
     );

@@ -92,7 +92,8 @@ describe('DynamoKeyOwnerRecords', () => {
     await records.retire('k1', 'u1', NOW);
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       UpdateExpression:
-        'SET userId = :user, createdAt = if_not_exists(createdAt, :now), retiredAt = if_not_exists(retiredAt, :now), expiresAt = :expiresAt',
+        // A repeat (a retried retirement, the workflow after a cancel) keeps the first retirement's TTL too.
+        'SET userId = :user, createdAt = if_not_exists(createdAt, :now), retiredAt = if_not_exists(retiredAt, :now), expiresAt = if_not_exists(expiresAt, :expiresAt)',
       ConditionExpression: 'attribute_not_exists(apiKeyId) OR userId = :user',
       ExpressionAttributeValues: { ':user': 'u1', ':now': NOW.toISOString(), ':expiresAt': NOW.getTime() / 1000 + RETIRED_RECORD_DAYS * 86_400 },
     });
