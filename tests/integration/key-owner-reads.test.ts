@@ -8,15 +8,9 @@
  * through the Accounts table's indexes.
  */
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { ApiGatewayKeyService, CognitoUserDirectory } from '../../functions/account/adapters.ts';
 import { rotateApiKey } from '../../functions/account/domain.ts';
-import { parsePlanCatalog } from '../../functions/shared/plans.ts';
-import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '../../functions/shared/tables/accounts.ts';
-import { DynamoLedger } from '../../functions/shared/tables/billing.ts';
-import { DynamoKeyOwnerRecords } from '../../functions/shared/tables/key-owners.ts';
-import { usagePlanLookupWith } from '../../functions/shared/usage-plans.ts';
+import { accountDeps } from '../../local/harness/account-deps.ts';
 import { onboardCustomer, startTestStack, type Customer, type TestStack } from '../../local/harness/stack.ts';
 
 let t: TestStack;
@@ -106,25 +100,7 @@ it('finds the owner of a key that has no record (a stack from before the KeyOwne
  * its plan (nothing disabled it), so API Gateway admits it and the function's lookup alone decides.
  */
 async function rotateWithoutFinishing(c: Customer, overlapSeconds: number): Promise<void> {
-  const env = t.stack.model.functions.find((f) => f.logicalId === 'AccountFunction')!.environment;
-  const doc = DynamoDBDocumentClient.from(t.clients.dynamodb);
-  const keys = new ApiGatewayKeyService(t.clients.apigateway);
-  await rotateApiKey(
-    {
-      accounts: new DynamoAccountStore(env.ACCOUNTS_TABLE!, doc),
-      users: new CognitoUserDirectory(env.USER_POOL_ID!, t.clients.cognito),
-      accountKeys: new DynamoAccountKeyWriter(env.ACCOUNTS_TABLE!, doc),
-      keys,
-      keyOwners: new DynamoKeyOwnerRecords(env.KEY_OWNERS_TABLE!, doc),
-      ledger: new DynamoLedger(env.BILLING_TABLE!, doc),
-      usageHistory: new DynamoUsageHistory(env.ACCOUNTS_TABLE!, doc),
-      usagePlanIdFor: usagePlanLookupWith(t.clients.apigateway, env.USAGE_PLAN_NAME_PREFIX!),
-      readUsage: (usagePlanId, keyId, from, to) => keys.usage(usagePlanId, keyId, from, to),
-      catalog: parsePlanCatalog(env.PLAN_CATALOG!),
-      now: () => new Date(),
-    },
-    { userId: c.userId, fromKeyId: c.keyId, requestKey: randomUUID(), overlapSeconds },
-  );
+  await rotateApiKey(accountDeps(t), { userId: c.userId, fromKeyId: c.keyId, requestKey: randomUUID(), overlapSeconds });
 }
 
 it('refuses a key rotated away without an overlap even when the rotation died between its commit and its finish', async () => {
