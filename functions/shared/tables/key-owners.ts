@@ -30,9 +30,9 @@ import { documentClient } from '../clients.ts';
  * Writers, each before the state it describes is visible elsewhere: ApiKeyFunction's find-or-create and a rotation
  * record a key before it is attached to a usage plan (API Gateway admits a key only in a plan); a rotation marks the
  * old key `rotatingTo` before the account takes the new key and moves its `notAfter` (clearing the mark) once it
- * has; retirement and offboarding retire it after API
- * Gateway has disabled it; the reconciler records keys that have no record (accounts from before this table) and the
- * user's suspension. The Accounts table stays the authority for the account; these records only answer the lookup.
+ * has; retirement and offboarding retire it after API Gateway has disabled it, a rotation that did not commit retires
+ * its new key before deleting it (a delete that fails leaves the key enabled in its plan); the reconciler records
+ * keys that have no record (accounts from before this table) and the user's suspension. The Accounts table stays the authority for the account; these records only answer the lookup.
  * No transactions: dynalite has none, so every write is one conditional single-item write, safe to repeat.
  */
 
