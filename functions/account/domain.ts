@@ -329,8 +329,9 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
   let quotaCarriedOver = 0;
   let retireAt: string | undefined;
   try {
-    // Before the key joins a plan (API Gateway admits it from then on), so the key-only lookup always finds it.
-    if (!(await deps.keyOwners.record(newKeyId, userId, now))) throw new Error('The new key is recorded as another user\'s');
+    // Before the key joins a plan (API Gateway admits it from then on), so the key-only lookup always finds it;
+    // marked as this rotation's until its finish, so a key the account never took is no one's (the fallback decides).
+    if (!(await deps.keyOwners.record(newKeyId, userId, now, newKeyId))) throw new Error('The new key is recorded as another user\'s');
     // Before the swap (the commit): if this function dies after it and before finishRotation's endAt, the key-only
     // lookup asks the Accounts table instead of admitting the old key as current for ever.
     if (!(await deps.keyOwners.beginRotation(oldKeyId, userId, newKeyId, now))) throw new Error('The old key is recorded as another user\'s');
@@ -472,7 +473,7 @@ export async function retireKey(deps: RetireDeps, userId: string, rotation: Rota
 
 /**
  * After the commit (first time or replayed): the old key's KeyOwners record ends at `retireAt` (or now: failure is a
- * 503, a retry repeats it); without an overlap the old key is retired now (retireKey; failures
+ * 503, a retry repeats it) and both keys' rotation marks are cleared; without an overlap the old key is retired now (retireKey; failures
  * logged, a retry repeats them); with one, its retirement is scheduled (once per rotation) and it keeps working until
  * `retireAt`. Then the new key's value is read for the answer. A schedule that cannot be started fails the request
  * (503): a retry with the same Idempotency-Key replays the committed rotation and starts it.
@@ -488,6 +489,12 @@ export async function finishRotation(deps: AccountDeps, rotation: Rotation, user
     }
   } catch (error: unknown) {
     throw rotationFailure(error);
+  }
+  try {
+    // The new key's mark: left behind, the lookup asks the Accounts table (which holds the key), one read more.
+    await deps.keyOwners.endRotation(rotation.id, rotation.id);
+  } catch (error: unknown) {
+    logger.warn('Could not clear the new key\'s rotation mark; a retry of the request clears it', { keyId: rotation.id, errorName: errorName(error) });
   }
   if (retireAt === undefined) {
     await retireKey(deps, userId, rotation);

@@ -15,11 +15,12 @@ import { documentClient } from '../clients.ts';
  *     suspendedAt?  the user is disabled (the reconciler; removed when the user is enabled again)
  *     retiredAt?    disabled and deleted in API Gateway (the key-retirement workflow, a cancelled overlap, the
  *                   offboarding); a tombstone, so a late backfill cannot bring the record back
- *     rotatingTo?   a rotation of this key (to the key id it names) is under way: written before the rotation commits
- *                   (the account's swap), removed when it finishes (endAt) or is undone (endRotation). Whether it
- *                   committed only the Accounts table knows, so while this is set the lookup asks it (the fallback)
- *                   whenever the record alone would admit the key: a rotation that died between its commit and its
- *                   finish never leaves its old key admitted as current
+ *     rotatingTo?   a rotation to the key id it names is under way, on its old key and on that new key itself:
+ *                   written before the rotation commits (the account's swap), removed when it finishes (endAt on the
+ *                   old key, endRotation on the new one) or, on the old key, when it is undone (endRotation; the new
+ *                   key is retired then). Whether it committed only the Accounts table knows, so while this is set
+ *                   the lookup asks it (the fallback) whenever the record alone would admit the key: a rotation cut
+ *                   short never leaves its old key, or a new key the account never took, admitted as current
  *     expiresAt? }  epoch seconds: the table's TTL attribute, RETIRED_RECORD_DAYS after `retiredAt`. DynamoDB deletes
  *                   expired items "within a few days" (DynamoDB Developer Guide, "Using time to live (TTL)",
  *                   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html); the lookup never
@@ -75,9 +76,12 @@ export function undecided(record: KeyOwnerRecord, now: Date): boolean {
 export interface KeyOwnerWriter {
   /**
    * Records `apiKeyId` as `userId`'s (created now; a repeat keeps the first `createdAt` and leaves every other
-   * attribute alone, so it never undoes a rotation or a retirement). False when the record names another user.
+   * attribute alone, so it never undoes a rotation or a retirement). With `rotatingTo` (a rotation's new key, named by
+   * itself) the key is marked as part of that rotation until its finish clears the mark (endRotation): should the
+   * rotation die before its commit and its undoing fail, the key left in its plan is not admitted as current. False
+   * when the record names another user.
    */
-  record(apiKeyId: string, userId: string, now: Date): Promise<boolean>;
+  record(apiKeyId: string, userId: string, now: Date, rotatingTo?: string): Promise<boolean>;
   /**
    * A rotation of `userId`'s key `apiKeyId` to `newKeyId` is under way (`rotatingTo`), written before the rotation
    * commits: until endAt or endRotation clears it, the lookup asks the Accounts table whether the key is still
@@ -120,11 +124,13 @@ export class DynamoKeyOwnerRecords implements KeyOwnerWriter {
     return Item as KeyOwnerRecord | undefined;
   }
 
-  record(apiKeyId: string, userId: string, now: Date): Promise<boolean> {
-    return this.update(apiKeyId, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now)', SAME_OWNER, {
-      ':user': userId,
-      ':now': now.toISOString(),
-    });
+  record(apiKeyId: string, userId: string, now: Date, rotatingTo?: string): Promise<boolean> {
+    return this.update(
+      apiKeyId,
+      `SET userId = :user, createdAt = if_not_exists(createdAt, :now)${rotatingTo === undefined ? '' : ', rotatingTo = :to'}`,
+      SAME_OWNER,
+      { ':user': userId, ':now': now.toISOString(), ...(rotatingTo === undefined ? {} : { ':to': rotatingTo }) },
+    );
   }
 
   beginRotation(apiKeyId: string, userId: string, newKeyId: string, now: Date): Promise<boolean> {

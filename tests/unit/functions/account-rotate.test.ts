@@ -132,7 +132,9 @@ describe('POST /me/api-key/rotate', () => {
       'UpdateUsageCommand',
       'AdminUpdateUserAttributesCommand',
       'UpdateCommand',
-      // After the swap: the old key's owner record ends now (no overlap), before the key is retired.
+      // After the swap: the old key's owner record ends now (no overlap), before the key is retired; the new key's
+      // rotation mark is cleared.
+      'UpdateCommand',
       'UpdateCommand',
       'UpdateApiKeyCommand',
       // The disabled old key's usage, read and kept in the account's usage history before it leaves the plan.
@@ -146,13 +148,16 @@ describe('POST /me/api-key/rotate', () => {
     ]);
     const owners = ddb.commandCalls(UpdateCommand, { TableName: KEY_OWNERS_TABLE }).map((c) => c.args[0].input);
     expect(owners.map((w) => [w.Key, w.UpdateExpression])).toEqual([
-      [{ apiKeyId: NEW_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now)'],
+      [{ apiKeyId: NEW_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), rotatingTo = :to'],
       [{ apiKeyId: API_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), rotatingTo = :to'],
       [{ apiKeyId: API_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), notAfter = :notAfter REMOVE rotatingTo'],
+      [{ apiKeyId: NEW_KEY_ID }, 'REMOVE rotatingTo'],
       [{ apiKeyId: API_KEY_ID }, expect.stringContaining('retiredAt = if_not_exists(retiredAt, :now)')],
     ]);
+    expect(owners[0]!.ExpressionAttributeValues).toMatchObject({ ':user': SUB, ':to': NEW_KEY_ID });
     expect(owners[1]!.ExpressionAttributeValues).toMatchObject({ ':user': SUB, ':to': NEW_KEY_ID });
     expect(owners[2]!.ExpressionAttributeValues).toMatchObject({ ':user': SUB, ':notAfter': NOW.toISOString() });
+    expect(owners[3]!).toMatchObject({ ConditionExpression: 'rotatingTo = :to', ExpressionAttributeValues: { ':to': NEW_KEY_ID } });
     // The answer's value is the one CreateApiKey returned, kept in memory: no GetApiKey.
     expect(apigw).not.toHaveReceivedCommand(GetApiKeyCommand);
   });

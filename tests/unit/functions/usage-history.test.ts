@@ -272,6 +272,7 @@ describe('finishRotation keeps the old key\'s usage and carries over what it mad
     await finishRotation(deps, rotation, SUB);
     expect(calls).toEqual([
       `owner ${API_KEY_ID} ends ${NOW.toISOString()}`,
+      'owner newk3y0001 rotation to newk3y0001 cleared',
       `disable ${API_KEY_ID}`,
       `usage ${API_KEY_ID}`,
       `detach ${API_KEY_ID}`,
@@ -293,6 +294,7 @@ describe('finishRotation keeps the old key\'s usage and carries over what it mad
     await finishRotation(deps, rotation, SUB);
     expect(calls).toEqual([
       `owner ${API_KEY_ID} ends ${NOW.toISOString()}`,
+      'owner newk3y0001 rotation to newk3y0001 cleared',
       `disable ${API_KEY_ID}`,
       `usage ${API_KEY_ID}`,
       'usage newk3y0001',
@@ -308,6 +310,11 @@ describe('finishRotation keeps the old key\'s usage and carries over what it mad
     (deps.usageHistory as { record: unknown }).record = () => Promise.reject(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
     await finishRotation(deps, rotation, SUB);
     // The old key's owner record has ended already (now): the key-only lookup refuses it, retired or not.
-    expect(calls).toEqual([`owner ${API_KEY_ID} ends ${NOW.toISOString()}`, `disable ${API_KEY_ID}`, `usage ${API_KEY_ID}`]);
+    expect(calls).toEqual([
+      `owner ${API_KEY_ID} ends ${NOW.toISOString()}`,
+      'owner newk3y0001 rotation to newk3y0001 cleared',
+      `disable ${API_KEY_ID}`,
+      `usage ${API_KEY_ID}`,
+    ]);
   });
 });
