@@ -234,7 +234,11 @@ export function rotationFailure(error: unknown): unknown {
   return error;
 }
 
-/** Undoes a rotation that did not commit: custom:apiid back to the account's key, the new key deleted. */
+/**
+ * Undoes a rotation that did not commit: custom:apiid back to the account's key, the new key's owner record retired
+ * and the key deleted, the old key's `rotatingTo` mark removed (left behind, it costs the key-only lookup more reads,
+ * never a wrong answer). Each step is attempted whatever became of the others; failures are logged.
+ */
 async function compensate(deps: AccountDeps, userId: string, oldKeyId: string, newKeyId: string, userUpdated: boolean, now: Date) {
   if (userUpdated) {
     try {
@@ -244,11 +248,22 @@ async function compensate(deps: AccountDeps, userId: string, oldKeyId: string, n
       logger.error('Compensation: could not restore custom:apiid', { keyId: newKeyId, errorName: errorName(error) });
     }
   }
+  // The record first, on its own: a key that cannot be deleted (DeleteApiKey is limited to 5/s) stays enabled in its
+  // plan, and its record must not keep admitting it in key-only mode.
   try {
-    await deps.keys.deleteKey(newKeyId);
     await deps.keyOwners.retire(newKeyId, userId, now);
   } catch (error: unknown) {
-    logger.error('Compensation: could not delete the new API key or retire its owner record', { keyId: newKeyId, errorName: errorName(error) });
+    logger.error('Compensation: could not retire the new API key\'s owner record', { keyId: newKeyId, errorName: errorName(error) });
+  }
+  try {
+    await deps.keys.deleteKey(newKeyId);
+  } catch (error: unknown) {
+    logger.error('Compensation: could not delete the new API key', { keyId: newKeyId, errorName: errorName(error) });
+  }
+  try {
+    await deps.keyOwners.endRotation(oldKeyId, newKeyId);
+  } catch (error: unknown) {
+    logger.warn('Compensation: could not clear the old key\'s rotation mark', { keyId: oldKeyId, errorName: errorName(error) });
   }
 }
 
@@ -314,8 +329,12 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
   let quotaCarriedOver = 0;
   let retireAt: string | undefined;
   try {
-    // Before the key joins a plan (API Gateway admits it from then on), so the key-only lookup always finds it.
-    if (!(await deps.keyOwners.record(newKeyId, userId, now))) throw new Error('The new key is recorded as another user\'s');
+    // Before the key joins a plan (API Gateway admits it from then on), so the key-only lookup always finds it;
+    // marked as this rotation's until its finish, so a key the account never took is no one's (the fallback decides).
+    if (!(await deps.keyOwners.record(newKeyId, userId, now, newKeyId))) throw new Error('The new key is recorded as another user\'s');
+    // Before the swap (the commit): if this function dies after it and before finishRotation's endAt, the key-only
+    // lookup asks the Accounts table instead of admitting the old key as current for ever.
+    if (!(await deps.keyOwners.beginRotation(oldKeyId, userId, newKeyId, now))) throw new Error('The old key is recorded as another user\'s');
     await deps.keys.attachKey(usagePlanId, newKeyId);
     quotaCarriedOver = await periodUsed(deps, account, usagePlanId, oldKeyId, plan, now);
     if (quotaCarriedOver > 0) {
@@ -337,7 +356,14 @@ export async function rotateApiKey(deps: AccountDeps, input: RotationInput): Pro
           ...(account.apiKeyCreatedAt ? { createdAt: account.apiKeyCreatedAt } : {}),
         }
       : undefined;
-    if (!(await deps.accountKeys.swapKey(userId, oldKeyId, newKeyId, plan.name, requestKey, now, previous))) {
+    // A false swap may be our own write: the SDK retries a write whose answer was lost (a timeout, or a 5xx, which
+    // DynamoDB's "Error handling with DynamoDB" page lists as OK to retry: the write may have been applied), and the
+    // retry finds its condition false. Only this rotation ever sets the account's key to `newKeyId`, so a consistent
+    // read settles it; undoing a committed swap would delete the account's key and retire its owner record.
+    if (
+      !(await deps.accountKeys.swapKey(userId, oldKeyId, newKeyId, plan.name, requestKey, now, previous)) &&
+      (await deps.accounts.get(userId))?.apiKeyId !== newKeyId
+    ) {
       throw await rotationConflict(deps, userId, oldKeyId);
     }
   } catch (error: unknown) {
@@ -447,18 +473,28 @@ export async function retireKey(deps: RetireDeps, userId: string, rotation: Rota
 
 /**
  * After the commit (first time or replayed): the old key's KeyOwners record ends at `retireAt`, or now (a failure is
- * a 503, a retry repeats it); without an overlap the old key is retired now (retireKey; failures logged, a retry
- * repeats them); with one, its retirement is scheduled (once per rotation) and it keeps working until `retireAt`. Then the new key's value is read for the answer. A schedule that cannot be started fails the request
- * (503): a retry with the same Idempotency-Key replays the committed rotation and starts it.
+ * a 503, a retry repeats it), and both keys' rotation marks are cleared; without an overlap the old key is retired
+ * now (retireKey; failures logged, a retry repeats them); with one, its retirement is scheduled (once per rotation)
+ * and it keeps working until `retireAt`. Then the new key's value is read for the answer. A schedule that cannot be
+ * started fails the request (503): a retry with the same Idempotency-Key replays the committed rotation and starts it.
  */
 export async function finishRotation(deps: AccountDeps, rotation: Rotation, userId: string): Promise<RotationResponse> {
   const { retireAt } = rotation;
   const now = deps.now();
   try {
     // The key-only lookup stops admitting the old key when the overlap ends (or now), even if its retirement is late.
-    await deps.keyOwners.endAt(rotation.previousKeyId, userId, retireAt === undefined ? now : new Date(retireAt), now);
+    // endAt clears the rotation's mark; when the record already ends earlier (a replay), the mark is cleared alone.
+    if (!(await deps.keyOwners.endAt(rotation.previousKeyId, userId, retireAt === undefined ? now : new Date(retireAt), now))) {
+      await deps.keyOwners.endRotation(rotation.previousKeyId, rotation.id);
+    }
   } catch (error: unknown) {
     throw rotationFailure(error);
+  }
+  try {
+    // The new key's mark: left behind, the lookup asks the Accounts table (which holds the key), one read more.
+    await deps.keyOwners.endRotation(rotation.id, rotation.id);
+  } catch (error: unknown) {
+    logger.warn('Could not clear the new key\'s rotation mark; a retry of the request clears it', { keyId: rotation.id, errorName: errorName(error) });
   }
   if (retireAt === undefined) {
     await retireKey(deps, userId, rotation);

@@ -9,16 +9,12 @@ import { GetApiKeyCommand, GetApiKeysCommand } from '@aws-sdk/client-api-gateway
 import { AdminDisableUserCommand, AdminEnableUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ApiGatewayKeyService, CognitoUserDirectory } from '../../functions/account/adapters.ts';
+import { ApiGatewayKeyService } from '../../functions/account/adapters.ts';
 import { rotateApiKey } from '../../functions/account/domain.ts';
 import { rotateSelfIssued } from '../../functions/account/self-issued.ts';
-import { parsePlanCatalog } from '../../functions/shared/plans.ts';
 import { hashKey, issueKey } from '../../functions/shared/self-issued-keys.ts';
-import { DynamoAccountKeyWriter, DynamoAccountStore, DynamoUsageHistory } from '../../functions/shared/tables/accounts.ts';
-import { DynamoKeyOwnerRecords } from '../../functions/shared/tables/key-owners.ts';
-import { DynamoLedger } from '../../functions/shared/tables/billing.ts';
 import { selfIssuedKeysStore } from '../../functions/shared/tables/self-issued-keys.ts';
-import { usagePlanLookupWith } from '../../functions/shared/usage-plans.ts';
+import { accountDeps } from '../../local/harness/account-deps.ts';
 import { KEY_MODES, inKeyMode, type KeyMode } from '../../local/harness/key-modes.ts';
 import { claimsOf, invokeFunction, onboardCustomer, startTestStack, waitForExecution, type TestStack } from '../../local/harness/stack.ts';
 
@@ -200,12 +196,7 @@ describe.each<KeyMode>(KEY_MODES)('KeyMode %s', (mode) => {
     // commits it. Deterministic: the interleaving is forced, not hoped for.
     const env = t.stack.model.functions.find((f) => f.logicalId === 'AccountFunction')!.environment;
     const doc = DynamoDBDocumentClient.from(t.clients.dynamodb);
-    const base = {
-      accounts: new DynamoAccountStore(env.ACCOUNTS_TABLE!, doc),
-      users: new CognitoUserDirectory(env.USER_POOL_ID!, t.clients.cognito),
-      accountKeys: new DynamoAccountKeyWriter(env.ACCOUNTS_TABLE!, doc),
-      now: () => new Date(),
-    };
+    const base = accountDeps(t);
     let outcome: unknown;
     if (mode === 'SelfIssued') {
       const store = selfIssuedKeysStore(env.SELF_ISSUED_KEYS_TABLE!, doc);
@@ -238,20 +229,11 @@ describe.each<KeyMode>(KEY_MODES)('KeyMode %s', (mode) => {
         // LeftoverKeys must have removed it already.
         override async deleteKey(): Promise<void> {}
       }
-      const keys = new RacingKeys(t.clients.apigateway);
-      outcome = await rotateApiKey(
-        {
-          ...base,
-          keys,
-          keyOwners: new DynamoKeyOwnerRecords(env.KEY_OWNERS_TABLE!, doc),
-          ledger: new DynamoLedger(env.BILLING_TABLE!, doc),
-          usageHistory: new DynamoUsageHistory(env.ACCOUNTS_TABLE!, doc),
-          usagePlanIdFor: usagePlanLookupWith(t.clients.apigateway, env.USAGE_PLAN_NAME_PREFIX!),
-          readUsage: (usagePlanId, keyId, from, to) => keys.usage(usagePlanId, keyId, from, to),
-          catalog: parsePlanCatalog(env.PLAN_CATALOG!),
-        },
-        { userId: c.userId, fromKeyId: c.keyId, requestKey: 'race-rotation' },
-      ).catch((error: unknown) => error);
+      outcome = await rotateApiKey(accountDeps(t, new RacingKeys(t.clients.apigateway)), {
+        userId: c.userId,
+        fromKeyId: c.keyId,
+        requestKey: 'race-rotation',
+      }).catch((error: unknown) => error);
       // Refused before its commit (the account no longer ACTIVE, or the user gone), its new key deleted by offboarding.
       expect(outcome).toMatchObject({ statusCode: expect.any(Number) });
       expect([403, 409]).toContain((outcome as { statusCode: number }).statusCode);

@@ -7,8 +7,12 @@
  * key with no record (a stack from before the KeyOwners table, until the reconciler records it) still finds its owner
  * through the Accounts table's indexes.
  */
+import { GetApiKeysCommand } from '@aws-sdk/client-api-gateway';
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
+import { ApiGatewayKeyService } from '../../functions/account/adapters.ts';
+import { rotateApiKey } from '../../functions/account/domain.ts';
+import { accountDeps } from '../../local/harness/account-deps.ts';
 import { onboardCustomer, startTestStack, type Customer, type TestStack } from '../../local/harness/stack.ts';
 
 let t: TestStack;
@@ -90,4 +94,62 @@ it('finds the owner of a key that has no record (a stack from before the KeyOwne
     status: 200,
     lookups: [`GetItem ${tableOf('KeyOwnersTable')}`, `Query ${tableOf('AccountsTable')}/index/ApiKeyIndex`],
   });
+}, 60_000);
+
+/**
+ * The rotation as AccountFunction runs it, up to its commit (the account's swap) and no further: the function that ran
+ * it died before finishRotation (a timeout, a crash, a 503 the client never retried). Its old key is still enabled in
+ * its plan (nothing disabled it), so API Gateway admits it and the function's lookup alone decides.
+ */
+async function rotateWithoutFinishing(c: Customer, overlapSeconds: number): Promise<void> {
+  await rotateApiKey(accountDeps(t), { userId: c.userId, fromKeyId: c.keyId, requestKey: randomUUID(), overlapSeconds });
+}
+
+it('refuses a key rotated away without an overlap even when the rotation died between its commit and its finish', async () => {
+  const c = await onboardCustomer(t, 'reads-unfinished');
+  await rotateWithoutFinishing(c, 0);
+  // The account holds the new key alone: the old one is no one's, though API Gateway still admits it.
+  expect((await links(c.keyValue)).status).toBe(403);
+}, 60_000);
+
+it('admits a key rotated away with an overlap only until that overlap ends when the rotation died before its finish', async () => {
+  const c = await onboardCustomer(t, 'reads-unfinished-overlap');
+  await rotateWithoutFinishing(c, 1);
+  const during = await links(c.keyValue);
+  expect(during.status).toBe(200);
+  await new Promise((resolve) => setTimeout(resolve, 2_100));
+  // Cached until the overlap's end at most, then read again: no one's.
+  expect((await links(c.keyValue)).status).toBe(403);
+}, 60_000);
+
+it('refuses the new key of a rotation that died before its commit and whose undoing failed too (the key left in its plan)', async () => {
+  const c = await onboardCustomer(t, 'reads-uncommitted');
+  class FailingKeys extends ApiGatewayKeyService {
+    override async attachKey(usagePlanId: string, keyId: string): Promise<void> {
+      await super.attachKey(usagePlanId, keyId);
+      throw Object.assign(new Error('the function died here'), { name: 'Crash' });
+    }
+
+    override async deleteKey(): Promise<void> {
+      throw Object.assign(new Error('slow down'), { name: 'TooManyRequestsException' });
+    }
+  }
+  const deps = accountDeps(t, new FailingKeys(t.clients.apigateway));
+  const owners = deps.keyOwners;
+  const failingOwners: typeof owners = {
+    record: (...args) => owners.record(...args),
+    beginRotation: (...args) => owners.beginRotation(...args),
+    endRotation: (...args) => owners.endRotation(...args),
+    endAt: (...args) => owners.endAt(...args),
+    retire: () => Promise.reject(Object.assign(new Error('slow down'), { name: 'ThrottlingException' })),
+  };
+  await expect(
+    rotateApiKey({ ...deps, keyOwners: failingOwners }, { userId: c.userId, fromKeyId: c.keyId, requestKey: randomUUID() }),
+  ).rejects.toMatchObject({ name: 'Crash' });
+  const keys = (await t.clients.apigateway.send(new GetApiKeysCommand({ nameQuery: c.userId, includeValues: true }))).items ?? [];
+  const orphan = keys.find((k) => k.name === c.userId && k.id !== c.keyId && k.enabled);
+  expect(orphan?.value).toBeDefined();
+  // Enabled and in the customer's plan, so API Gateway admits it; the account never held it: no one's.
+  expect((await links(orphan!.value!)).status).toBe(403);
+  expect((await links(c.keyValue)).status).toBe(200);
 }, 60_000);

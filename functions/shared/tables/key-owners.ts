@@ -16,6 +16,12 @@ import { batchGetItems } from './batch-get.ts';
  *     suspendedAt?  the user is disabled (the reconciler; removed when the user is enabled again)
  *     retiredAt?    disabled and deleted in API Gateway (the key-retirement workflow, a cancelled overlap, the
  *                   offboarding); a tombstone, so a late backfill cannot bring the record back
+ *     rotatingTo?   a rotation to the key id it names is under way, on its old key and on that new key itself:
+ *                   written before the rotation commits (the account's swap), removed when it finishes (endAt on the
+ *                   old key, endRotation on the new one) or, on the old key, when it is undone (endRotation; the new
+ *                   key is retired then). Whether it committed only the Accounts table knows, so while this is set
+ *                   the lookup asks it (the fallback) whenever the record alone would admit the key: a rotation cut
+ *                   short never leaves its old key, or a new key the account never took, admitted as current
  *     expiresAt? }  epoch seconds: the table's TTL attribute, RETIRED_RECORD_DAYS after `retiredAt`. DynamoDB deletes
  *                   expired items "within a few days" (DynamoDB Developer Guide, "Using time to live (TTL)",
  *                   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html); the lookup never
@@ -24,10 +30,11 @@ import { batchGetItems } from './batch-get.ts';
  * A key id names one key of one user for its whole life (keys are created per user, never reassigned): every write
  * is conditional on the record being absent or already the same user's, so no write can hand a key to someone else.
  * Writers, each before the state it describes is visible elsewhere: ApiKeyFunction's find-or-create and a rotation
- * record a key before it is attached to a usage plan (API Gateway admits a key only in a plan); a rotation moves the
- * old key's `notAfter` once the account has taken the new key; retirement and offboarding retire it after API
- * Gateway has disabled it; the reconciler records keys that have no record (accounts from before this table) and the
- * user's suspension. The Accounts table stays the authority for the account; these records only answer the lookup.
+ * record a key before it is attached to a usage plan (API Gateway admits a key only in a plan); a rotation marks the
+ * old key `rotatingTo` before the account takes the new key and moves its `notAfter` (clearing the mark) once it
+ * has; retirement and offboarding retire it after API Gateway has disabled it, a rotation that did not commit retires
+ * its new key before deleting it (a delete that fails leaves the key enabled in its plan); the reconciler records
+ * keys that have no record (accounts from before this table) and the user's suspension. The Accounts table stays the authority for the account; these records only answer the lookup.
  * No transactions: dynalite has none, so every write is one conditional single-item write, safe to repeat.
  */
 
@@ -43,6 +50,7 @@ export interface KeyOwnerRecord {
   notAfter?: string;
   suspendedAt?: string;
   retiredAt?: string;
+  rotatingTo?: string;
   expiresAt?: number;
 }
 
@@ -57,17 +65,39 @@ export function ownerOfRecord(record: KeyOwnerRecord | undefined, now: Date): Ke
   return until > now.getTime() ? { userId: record.userId, until } : undefined;
 }
 
+/**
+ * Whether `record` cannot answer alone: it would admit the key, but a rotation of the key is under way (`rotatingTo`)
+ * and may have committed. A refusal (retired, suspended, past `notAfter`) is final and needs no one else.
+ */
+export function undecided(record: KeyOwnerRecord, now: Date): boolean {
+  return record.rotatingTo !== undefined && ownerOfRecord(record, now) !== undefined;
+}
+
 /** What the key's writers do with its record (rotation, retirement, ApiKeyFunction, the reconciler, tests). */
 export interface KeyOwnerWriter {
   /**
    * Records `apiKeyId` as `userId`'s (created now; a repeat keeps the first `createdAt` and leaves every other
-   * attribute alone, so it never undoes a rotation or a retirement). False when the record names another user.
+   * attribute alone, so it never undoes a rotation or a retirement). With `rotatingTo` (a rotation's new key, named by
+   * itself) the key is marked as part of that rotation until its finish clears the mark (endRotation): should the
+   * rotation die before its commit and its undoing fail, the key left in its plan is not admitted as current. False
+   * when the record names another user.
    */
-  record(apiKeyId: string, userId: string, now: Date): Promise<boolean>;
+  record(apiKeyId: string, userId: string, now: Date, rotatingTo?: string): Promise<boolean>;
   /**
-   * The key stops being the owner's at `notAfter` (a rotation). Moves `notAfter` earlier only: a later or equal one
-   * is left as it is. Creates the record if there is none (a key from before this table). False when the record
-   * names another user or already ends earlier.
+   * A rotation of `userId`'s key `apiKeyId` to `newKeyId` is under way (`rotatingTo`), written before the rotation
+   * commits: until endAt or endRotation clears it, the lookup asks the Accounts table whether the key is still
+   * current. Creates the record if there is none (a key from before this table). False when it names another user.
+   */
+  beginRotation(apiKeyId: string, userId: string, newKeyId: string, now: Date): Promise<boolean>;
+  /**
+   * The rotation to `newKeyId` did not commit: its mark is removed (a later rotation's mark is left alone). Never
+   * fails on a record without that mark.
+   */
+  endRotation(apiKeyId: string, newKeyId: string): Promise<void>;
+  /**
+   * The key stops being the owner's at `notAfter` (a rotation that committed: its `rotatingTo` mark is removed). Moves
+   * `notAfter` earlier only: a later or equal one is left as it is. Creates the record if there is none (a key from
+   * before this table). False when the record names another user or already ends earlier.
    */
   endAt(apiKeyId: string, userId: string, notAfter: Date, now: Date): Promise<boolean>;
   /** The key is retired (disabled and deleted in API Gateway): a tombstone with its TTL; creates one if absent. */
@@ -95,17 +125,31 @@ export class DynamoKeyOwnerRecords implements KeyOwnerWriter {
     return Item as KeyOwnerRecord | undefined;
   }
 
-  record(apiKeyId: string, userId: string, now: Date): Promise<boolean> {
-    return this.update(apiKeyId, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now)', SAME_OWNER, {
+  record(apiKeyId: string, userId: string, now: Date, rotatingTo?: string): Promise<boolean> {
+    return this.update(
+      apiKeyId,
+      `SET userId = :user, createdAt = if_not_exists(createdAt, :now)${rotatingTo === undefined ? '' : ', rotatingTo = :to'}`,
+      SAME_OWNER,
+      { ':user': userId, ':now': now.toISOString(), ...(rotatingTo === undefined ? {} : { ':to': rotatingTo }) },
+    );
+  }
+
+  beginRotation(apiKeyId: string, userId: string, newKeyId: string, now: Date): Promise<boolean> {
+    return this.update(apiKeyId, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), rotatingTo = :to', SAME_OWNER, {
       ':user': userId,
       ':now': now.toISOString(),
+      ':to': newKeyId,
     });
+  }
+
+  async endRotation(apiKeyId: string, newKeyId: string): Promise<void> {
+    await this.update(apiKeyId, 'REMOVE rotatingTo', 'rotatingTo = :to', { ':to': newKeyId });
   }
 
   endAt(apiKeyId: string, userId: string, notAfter: Date, now: Date): Promise<boolean> {
     return this.update(
       apiKeyId,
-      'SET userId = :user, createdAt = if_not_exists(createdAt, :now), notAfter = :notAfter',
+      'SET userId = :user, createdAt = if_not_exists(createdAt, :now), notAfter = :notAfter REMOVE rotatingTo',
       'attribute_not_exists(apiKeyId) OR (userId = :user AND (attribute_not_exists(notAfter) OR notAfter > :notAfter))',
       { ':user': userId, ':now': now.toISOString(), ':notAfter': notAfter.toISOString() },
     );
@@ -114,7 +158,7 @@ export class DynamoKeyOwnerRecords implements KeyOwnerWriter {
   retire(apiKeyId: string, userId: string, now: Date): Promise<boolean> {
     return this.update(
       apiKeyId,
-      'SET userId = :user, createdAt = if_not_exists(createdAt, :now), retiredAt = if_not_exists(retiredAt, :now), expiresAt = :expiresAt',
+      'SET userId = :user, createdAt = if_not_exists(createdAt, :now), retiredAt = if_not_exists(retiredAt, :now), expiresAt = if_not_exists(expiresAt, :expiresAt)',
       SAME_OWNER,
       { ':user': userId, ':now': now.toISOString(), ':expiresAt': Math.floor(now.getTime() / 1000) + RETIRED_RECORD_DAYS * DAY_SECONDS },
     );
@@ -174,10 +218,15 @@ export class DynamoKeyOwnerRecords implements KeyOwnerWriter {
 /**
  * KeyOwners of the key-only data API: the key's KeyOwners record (one consistent GetItem, ownerOfRecord decides). A
  * key with no record at all — issued before this table existed, until the reconciler's next pass (every 5 minutes)
- * records it — is looked up through `legacy` (the Accounts table's indexes, DynamoKeyOwners: 1 or 2 Queries more).
+ * records it — is looked up through `legacy` (the Accounts table's indexes, DynamoKeyOwners: 1 or 2 Queries more),
+ * and so is a key whose record would admit it while a rotation of it is under way (`undecided`: the Accounts table
+ * alone knows whether the rotation committed; its answer, when it admits, ends no later than the record's
+ * `notAfter`).
  * Reads per uncached call: 1 for every key Tollgate issued or the reconciler recorded (current, rotated-away, retired
  * alike); 2–3 only for a key with no record (the fallback), which after the reconciler's first pass is none, since
- * API Gateway admits only keys in one of the stack's usage plans and Tollgate records every key it puts in one.
+ * API Gateway admits only keys in one of the stack's usage plans and Tollgate records every key it puts in one, and
+ * for a key in the middle of its rotation (the moment between the mark and the finish, or longer for a rotation that
+ * died there or whose undoing failed).
  */
 export class RecordedKeyOwners implements KeyOwners {
   constructor(
@@ -187,7 +236,10 @@ export class RecordedKeyOwners implements KeyOwners {
 
   async ownerOf(apiKeyId: string, now: Date): Promise<KeyOwner | undefined> {
     const record = await this.records.get(apiKeyId);
-    if (record === undefined && this.legacy !== undefined) return this.legacy.ownerOf(apiKeyId, now);
-    return ownerOfRecord(record, now);
+    if (this.legacy === undefined || (record !== undefined && !undecided(record, now))) return ownerOfRecord(record, now);
+    const owner = await this.legacy.ownerOf(apiKeyId, now);
+    const notAfter = record?.notAfter === undefined ? undefined : Date.parse(record.notAfter);
+    if (owner === undefined || notAfter === undefined) return owner;
+    return { userId: owner.userId, until: Math.min(owner.until ?? Infinity, notAfter) };
   }
 }

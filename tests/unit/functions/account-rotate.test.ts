@@ -125,12 +125,16 @@ describe('POST /me/api-key/rotate', () => {
       'CreateApiKeyCommand',
       // The new key's owner recorded (KeyOwners) before the key joins a plan: the key-only lookup always finds it.
       'UpdateCommand',
+      // The old key marked as rotating before the swap: a function that dies after it leaves no key admitted as current.
+      'UpdateCommand',
       'CreateUsagePlanKeyCommand',
       'GetUsageCommand',
       'UpdateUsageCommand',
       'AdminUpdateUserAttributesCommand',
       'UpdateCommand',
-      // After the swap: the old key's owner record ends now (no overlap), before the key is retired.
+      // After the swap: the old key's owner record ends now (no overlap), before the key is retired; the new key's
+      // rotation mark is cleared.
+      'UpdateCommand',
       'UpdateCommand',
       'UpdateApiKeyCommand',
       // The disabled old key's usage, read and kept in the account's usage history before it leaves the plan.
@@ -144,11 +148,16 @@ describe('POST /me/api-key/rotate', () => {
     ]);
     const owners = ddb.commandCalls(UpdateCommand, { TableName: KEY_OWNERS_TABLE }).map((c) => c.args[0].input);
     expect(owners.map((w) => [w.Key, w.UpdateExpression])).toEqual([
-      [{ apiKeyId: NEW_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now)'],
-      [{ apiKeyId: API_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), notAfter = :notAfter'],
+      [{ apiKeyId: NEW_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), rotatingTo = :to'],
+      [{ apiKeyId: API_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), rotatingTo = :to'],
+      [{ apiKeyId: API_KEY_ID }, 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), notAfter = :notAfter REMOVE rotatingTo'],
+      [{ apiKeyId: NEW_KEY_ID }, 'REMOVE rotatingTo'],
       [{ apiKeyId: API_KEY_ID }, expect.stringContaining('retiredAt = if_not_exists(retiredAt, :now)')],
     ]);
-    expect(owners[1]!.ExpressionAttributeValues).toMatchObject({ ':user': SUB, ':notAfter': NOW.toISOString() });
+    expect(owners[0]!.ExpressionAttributeValues).toMatchObject({ ':user': SUB, ':to': NEW_KEY_ID });
+    expect(owners[1]!.ExpressionAttributeValues).toMatchObject({ ':user': SUB, ':to': NEW_KEY_ID });
+    expect(owners[2]!.ExpressionAttributeValues).toMatchObject({ ':user': SUB, ':notAfter': NOW.toISOString() });
+    expect(owners[3]!).toMatchObject({ ConditionExpression: 'rotatingTo = :to', ExpressionAttributeValues: { ':to': NEW_KEY_ID } });
     // The answer's value is the one CreateApiKey returned, kept in memory: no GetApiKey.
     expect(apigw).not.toHaveReceivedCommand(GetApiKeyCommand);
   });
@@ -362,10 +371,41 @@ describe('POST /me/api-key/rotate', () => {
     });
     expect(apigw).toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: NEW_KEY_ID });
     expect(apigw).not.toHaveReceivedCommand(UpdateApiKeyCommand);
-    // The deleted key's owner record: recorded, then a tombstone; the old key's is left as it was.
+    // The deleted key's owner record: recorded, then a tombstone; the old key's rotation mark set, then cleared.
     const owners = ddb.commandCalls(UpdateCommand, { TableName: KEY_OWNERS_TABLE }).map((c) => c.args[0].input);
-    expect(owners.map((w) => w.Key)).toEqual([{ apiKeyId: NEW_KEY_ID }, { apiKeyId: NEW_KEY_ID }]);
-    expect(owners[1]!.UpdateExpression).toContain('retiredAt = if_not_exists(retiredAt, :now)');
+    expect(owners.map((w) => [w.Key, w.UpdateExpression])).toEqual([
+      [{ apiKeyId: NEW_KEY_ID }, expect.stringMatching(/^SET userId = :user/)],
+      [{ apiKeyId: API_KEY_ID }, expect.stringContaining('rotatingTo = :to')],
+      [{ apiKeyId: NEW_KEY_ID }, expect.stringContaining('retiredAt = if_not_exists(retiredAt, :now)')],
+      [{ apiKeyId: API_KEY_ID }, 'REMOVE rotatingTo'],
+    ]);
+    expect(owners[3]!).toMatchObject({ ConditionExpression: 'rotatingTo = :to', ExpressionAttributeValues: { ':to': NEW_KEY_ID } });
+  });
+
+  it("takes a swap whose answer was lost as committed: the SDK's retry finds its own write, and nothing is undone", async () => {
+    givenRotationSucceeds();
+    // The first attempt committed, its answer was lost (a timeout, a 500); the SDK's retry finds the condition false.
+    ddb
+      .on(UpdateCommand, { TableName: ACCOUNTS_TABLE })
+      .resolvesOnce({}) // the rotation lock
+      .rejectsOnce(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }))
+      .resolves({});
+    ddb
+      .on(GetCommand, { TableName: ACCOUNTS_TABLE, Key: { userId: SUB } })
+      .resolvesOnce({ Item: account })
+      .resolves({ Item: { ...account, apiKeyId: NEW_KEY_ID } });
+
+    const result = await handler(loadEvent('api-key-rotate'), context);
+
+    expect(result.statusCode).toBe(200);
+    expect(bodyOf(result).id).toBe(NEW_KEY_ID);
+    // The account's key now: neither deleted nor its owner record retired.
+    expect(apigw).not.toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: NEW_KEY_ID });
+    expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: KEY_OWNERS_TABLE,
+      Key: { apiKeyId: NEW_KEY_ID },
+      UpdateExpression: expect.stringContaining('retiredAt'),
+    });
   });
 
   it('answers 409 when another rotation replaced the key meanwhile, pointing custom:apiid at that key', async () => {
@@ -398,6 +438,22 @@ describe('POST /me/api-key/rotate', () => {
     expect(result.statusCode).toBe(503);
     expect(apigw).toHaveReceivedCommandWith(DeleteApiKeyCommand, { apiKey: NEW_KEY_ID });
     expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: expect.stringContaining('apiKeyId') });
+  });
+
+  it("retires the new key's owner record even when the new key cannot be deleted (DeleteApiKey throttled)", async () => {
+    givenRotationSucceeds();
+    apigw.on(UpdateUsageCommand).rejects(awsError('BadRequestException', 'not supported'));
+    apigw.on(DeleteApiKeyCommand).rejects(awsError('TooManyRequestsException'));
+
+    const result = await handler(loadEvent('api-key-rotate'), context);
+
+    expect(result.statusCode).toBe(500);
+    // The new key stays enabled in its plan (API Gateway admits it): its record must refuse it in key-only mode.
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: KEY_OWNERS_TABLE,
+      Key: { apiKeyId: NEW_KEY_ID },
+      UpdateExpression: expect.stringContaining('retiredAt = if_not_exists(retiredAt, :now)'),
+    });
   });
 
   it('compensates when carrying the quota over fails', async () => {

@@ -65,10 +65,26 @@ describe('DynamoKeyOwnerRecords', () => {
     const end = new Date('2026-12-01T11:00:00.000Z');
     await records.endAt('k1', 'u1', end, NOW);
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
-      UpdateExpression: 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), notAfter = :notAfter',
+      // A rotation that committed: its mark (rotatingTo) is cleared with the end.
+      UpdateExpression: 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), notAfter = :notAfter REMOVE rotatingTo',
       ConditionExpression: 'attribute_not_exists(apiKeyId) OR (userId = :user AND (attribute_not_exists(notAfter) OR notAfter > :notAfter))',
       ExpressionAttributeValues: { ':user': 'u1', ':now': NOW.toISOString(), ':notAfter': end.toISOString() },
     });
+  });
+
+  it("marks a rotation of the user's key before it commits, and clears only that rotation's mark when it is undone", async () => {
+    ddb.on(UpdateCommand).resolvesOnce({}).resolvesOnce({}).rejects(failed());
+    await expect(records.beginRotation('k1', 'u1', 'k2', NOW)).resolves.toBe(true);
+    await records.endRotation('k1', 'k2');
+    await expect(records.endRotation('k1', 'k3')).resolves.toBeUndefined(); // another rotation's mark: left alone
+    const [begin, end] = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(begin).toMatchObject({
+      Key: { apiKeyId: 'k1' },
+      UpdateExpression: 'SET userId = :user, createdAt = if_not_exists(createdAt, :now), rotatingTo = :to',
+      ConditionExpression: 'attribute_not_exists(apiKeyId) OR userId = :user',
+      ExpressionAttributeValues: { ':user': 'u1', ':now': NOW.toISOString(), ':to': 'k2' },
+    });
+    expect(end).toMatchObject({ UpdateExpression: 'REMOVE rotatingTo', ConditionExpression: 'rotatingTo = :to', ExpressionAttributeValues: { ':to': 'k2' } });
   });
 
   it(`retires a key with a tombstone that DynamoDB's TTL removes ${RETIRED_RECORD_DAYS} days later (epoch seconds)`, async () => {
@@ -76,7 +92,8 @@ describe('DynamoKeyOwnerRecords', () => {
     await records.retire('k1', 'u1', NOW);
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       UpdateExpression:
-        'SET userId = :user, createdAt = if_not_exists(createdAt, :now), retiredAt = if_not_exists(retiredAt, :now), expiresAt = :expiresAt',
+        // A repeat (a retried retirement, the workflow after a cancel) keeps the first retirement's TTL too.
+        'SET userId = :user, createdAt = if_not_exists(createdAt, :now), retiredAt = if_not_exists(retiredAt, :now), expiresAt = if_not_exists(expiresAt, :expiresAt)',
       ConditionExpression: 'attribute_not_exists(apiKeyId) OR userId = :user',
       ExpressionAttributeValues: { ':user': 'u1', ':now': NOW.toISOString(), ':expiresAt': NOW.getTime() / 1000 + RETIRED_RECORD_DAYS * 86_400 },
     });
@@ -124,5 +141,24 @@ describe('RecordedKeyOwners', () => {
     await expect(owners.ownerOf('k9', NOW)).resolves.toEqual({ userId: 'u-legacy' });
     expect(fallback.calls).toBe(1);
     await expect(new RecordedKeyOwners({ get: () => Promise.resolve(undefined) }).ownerOf('k9', NOW)).resolves.toBeUndefined();
+  });
+
+  it('asks the Accounts table about a key its record would admit while a rotation of it is under way, within its notAfter', async () => {
+    const rotating = record({ rotatingTo: 'k2' });
+    // Committed (no overlap): the account holds k2 alone, so k1 is no one's though its record still says current.
+    const committed = legacy(undefined);
+    await expect(new RecordedKeyOwners({ get: () => Promise.resolve(rotating) }, committed).ownerOf('k1', NOW)).resolves.toBeUndefined();
+    expect(committed.calls).toBe(1);
+    // Not committed: still the account's current key.
+    await expect(new RecordedKeyOwners({ get: () => Promise.resolve(rotating) }, legacy('u1')).ownerOf('k1', NOW)).resolves.toEqual({ userId: 'u1' });
+    // The record's own end still bounds the answer.
+    const notAfter = '2026-12-01T10:00:05.000Z';
+    const ending = new RecordedKeyOwners({ get: () => Promise.resolve(record({ rotatingTo: 'k2', notAfter })) }, legacy('u1'));
+    await expect(ending.ownerOf('k1', NOW)).resolves.toEqual({ userId: 'u1', until: Date.parse(notAfter) });
+    // A refusal by the record is final: retired, suspended or past its end, with or without a mark.
+    const final = legacy('u1');
+    const retired = new RecordedKeyOwners({ get: () => Promise.resolve(record({ rotatingTo: 'k2', retiredAt: NOW.toISOString() })) }, final);
+    await expect(retired.ownerOf('k1', NOW)).resolves.toBeUndefined();
+    expect(final.calls).toBe(0);
   });
 });

@@ -259,6 +259,7 @@ describe('finishRotation keeps the old key\'s usage and carries over what it mad
       keyOwners: {
         endAt: (id: string, _u: string, notAfter: Date) => (calls.push(`owner ${id} ends ${notAfter.toISOString()}`), Promise.resolve(true)),
         retire: (id: string) => (calls.push(`owner ${id} retired`), Promise.resolve(true)),
+        endRotation: (id: string, to: string) => (calls.push(`owner ${id} rotation to ${to} cleared`), Promise.resolve()),
       },
       catalog: planCatalog(),
       now: () => NOW,
@@ -271,6 +272,7 @@ describe('finishRotation keeps the old key\'s usage and carries over what it mad
     await finishRotation(deps, rotation, SUB);
     expect(calls).toEqual([
       `owner ${API_KEY_ID} ends ${NOW.toISOString()}`,
+      'owner newk3y0001 rotation to newk3y0001 cleared',
       `disable ${API_KEY_ID}`,
       `usage ${API_KEY_ID}`,
       `detach ${API_KEY_ID}`,
@@ -280,11 +282,19 @@ describe('finishRotation keeps the old key\'s usage and carries over what it mad
     expect(recorded).toEqual([{ id: 'newk3y0001', segment: expect.objectContaining({ keyId: API_KEY_ID, usagePlanId: 'up-free', days: { '2025-11-23': 10 } }) }]);
   });
 
+  it("clears the rotation's mark on the old key's record by itself on a replay, when the record already ends earlier", async () => {
+    const { deps, calls } = fakeDeps(10, 0);
+    (deps.keyOwners as { endAt: unknown }).endAt = (id: string) => (calls.push(`owner ${id} ends earlier already`), Promise.resolve(false));
+    await finishRotation(deps, rotation, SUB);
+    expect(calls.slice(0, 2)).toEqual([`owner ${API_KEY_ID} ends earlier already`, `owner ${API_KEY_ID} rotation to newk3y0001 cleared`]);
+  });
+
   it('sets the new key\'s remaining again when the old key made requests after the carry-over', async () => {
     const { deps, calls } = fakeDeps(13, 2); // 3 more than the 10 carried over; the new key has made 2
     await finishRotation(deps, rotation, SUB);
     expect(calls).toEqual([
       `owner ${API_KEY_ID} ends ${NOW.toISOString()}`,
+      'owner newk3y0001 rotation to newk3y0001 cleared',
       `disable ${API_KEY_ID}`,
       `usage ${API_KEY_ID}`,
       'usage newk3y0001',
@@ -300,6 +310,11 @@ describe('finishRotation keeps the old key\'s usage and carries over what it mad
     (deps.usageHistory as { record: unknown }).record = () => Promise.reject(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
     await finishRotation(deps, rotation, SUB);
     // The old key's owner record has ended already (now): the key-only lookup refuses it, retired or not.
-    expect(calls).toEqual([`owner ${API_KEY_ID} ends ${NOW.toISOString()}`, `disable ${API_KEY_ID}`, `usage ${API_KEY_ID}`]);
+    expect(calls).toEqual([
+      `owner ${API_KEY_ID} ends ${NOW.toISOString()}`,
+      'owner newk3y0001 rotation to newk3y0001 cleared',
+      `disable ${API_KEY_ID}`,
+      `usage ${API_KEY_ID}`,
+    ]);
   });
 });
