@@ -238,7 +238,7 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'GET', path: '/me/usage', operationId: 'GetUsage', tag: 'Account', auth: 'token',
     summary: 'Calls per day between two dates (at most 92 days) and the quota left', query: usageQuery,
     example: { query: { from: '2026-11-29', to: '2026-11-30' } },
-    success: { status: 200, description: 'Usage', body: responses.usageResponse, example: { keyId: 'a1b2c3d4e5', plan: 'free', from: '2026-11-29', to: '2026-11-30', days: [{ date: '2026-11-29', used: 0 }, { date: '2026-11-30', used: 42 }], quota: { limit: 1000, period: 'MONTH', periodStart: '2026-11-01T00:00:00.000Z', resetsAt: '2026-12-01T00:00:00.000Z', used: 42, remaining: 958 } } },
+    success: { status: 200, description: 'Usage', body: responses.usageResponse, example: { keyId: 'a1b2c3d4e5', plan: 'free', from: '2026-11-29', to: '2026-11-30', days: [{ date: '2026-11-29', used: 0 }, { date: '2026-11-30', used: 42 }], quota: { limit: 1000, period: 'MONTH', periodStart: '2026-11-01', resetsAt: '2026-12-01T00:00:00.000Z', used: 42, remaining: 958 } } },
     errors: [409],
   },
   {

@@ -133,7 +133,8 @@ export const usageResponse = z.strictObject({
   quota: z.strictObject({
     limit: z.int(),
     period: z.enum(QUOTA_PERIODS),
-    periodStart: dateTime,
+    /** The period's first day (YYYY-MM-DD, UTC; account/domain.ts quotaPeriodStart), while `resetsAt` is an instant. */
+    periodStart: day,
     resetsAt: dateTime,
     used: z.int(),
     remaining: z.int(),
