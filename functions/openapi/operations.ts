@@ -99,7 +99,8 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'Create an account; a confirmation code goes to the email', body: signUpBody,
     example: { body: { email: EMAIL, password: 'correct-Horse-battery-9' } },
     success: { status: 201, description: 'Account created, not yet confirmed', body: responses.signUpResponse, example: { userSub: USERNAME, userConfirmed: false, codeDelivery: { destination: 'd***@e***', deliveryMedium: 'EMAIL' } } },
-    errors: [409],
+    // 403 SignUpDisabled: an invite-only deployment (InviteOnly); 409 UsernameExists.
+    errors: [403, 409],
   },
   {
     method: 'POST', path: '/auth/confirm', operationId: 'ConfirmSignUp', tag: 'Auth', auth: 'none',
@@ -114,18 +115,24 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'Sign in: the ID, access and refresh tokens', body: signInBody,
     example: { body: { email: EMAIL, password: 'correct-Horse-battery-9' } },
     success: { status: 200, description: 'Tokens (the ID token goes in Authorization)', body: responses.tokensResponse, example: { idToken: 'eyJraWQiOi…', accessToken: 'eyJraWQiOi…', refreshToken: REFRESH, expiresIn: 3600, tokenType: 'Bearer', username: USERNAME } },
+    // 401 NotAuthorized: a wrong email or password; 403: not confirmed yet, a password reset or a new password required.
+    errors: [401, 403],
   },
   {
     method: 'POST', path: '/auth/refresh', operationId: 'RefreshTokens', tag: 'Auth', auth: 'none',
     summary: 'New ID and access tokens from the refresh token', body: refreshBody,
     example: { body: { refreshToken: REFRESH, username: USERNAME } },
     success: { status: 200, description: 'Fresh tokens', body: responses.tokensResponse, example: { idToken: 'eyJraWQiOi…', accessToken: 'eyJraWQiOi…', expiresIn: 3600, tokenType: 'Bearer', username: USERNAME } },
+    // 401 NotAuthorized: the refresh token is invalid, expired or revoked, or not this username's.
+    errors: [401],
   },
   {
     method: 'POST', path: '/auth/sign-out', operationId: 'SignOut', tag: 'Auth', auth: 'none',
     summary: 'Revoke the refresh token', body: signOutBody,
     example: { body: { refreshToken: REFRESH } },
     success: { status: 200, description: 'Revoked', body: responses.signedOutResponse, example: { signedOut: true, message: 'Signed out: the refresh token is revoked' } },
+    // 401 NotAuthorized: the refresh token is invalid, expired or already revoked.
+    errors: [401],
   },
   {
     method: 'POST', path: '/auth/forgot-password', operationId: 'ForgotPassword', tag: 'Auth', auth: 'none',
