@@ -197,7 +197,13 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'POST', path: '/taglinks', operationId: 'CreateTagLink', tag: 'Tags', auth: 'data',
     summary: 'Attach a tag to a link (200 when it already was)', body: createTagLinkBody,
     example: { body: { tagId: TAG_ID, linkId: LINK_ID } },
-    success: { status: 201, description: 'Attached', body: responses.tagLinkResponse, example: { tagId: TAG_ID, linkId: LINK_ID, createdAt: CREATED } },
+    success: {
+      status: 201,
+      description: 'Attached',
+      body: responses.tagLinkResponse,
+      example: { tagId: TAG_ID, linkId: LINK_ID, createdAt: CREATED },
+      also: [{ status: 200, description: 'Already attached: the tag-link as it was made first' }],
+    },
     errors: [404],
   },
   {
