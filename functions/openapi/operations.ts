@@ -168,7 +168,9 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'DELETE', path: '/links/{id}', operationId: 'DeleteLink', tag: 'Links', auth: 'data',
     summary: 'Delete one of your links', params: linkIdParams, example: { params: { id: LINK_ID } },
-    success: { status: 204, description: 'Deleted (also when it was already gone)' },
+    success: { status: 204, description: 'Deleted' },
+    // 404 when it is not there: already deleted, never made, or another customer's (links/domain.ts, tags/domain.ts).
+    errors: [404],
   },
   // ---------------------------------------------------------------- tags
   {
@@ -191,7 +193,9 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'DELETE', path: '/tags/{id}', operationId: 'DeleteTag', tag: 'Tags', auth: 'data',
     summary: 'Delete one of your tags', params: tagIdParams, example: { params: { id: TAG_ID } },
-    success: { status: 204, description: 'Deleted (also when it was already gone)' },
+    success: { status: 204, description: 'Deleted' },
+    // 404 when it is not there: already deleted, never made, or another customer's (links/domain.ts, tags/domain.ts).
+    errors: [404],
   },
   {
     method: 'POST', path: '/taglinks', operationId: 'CreateTagLink', tag: 'Tags', auth: 'data',
