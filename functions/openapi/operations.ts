@@ -243,7 +243,9 @@ export const OPERATIONS: readonly Operation[] = [
     body: rotateBody, bodyOptional: true, example: { body: { keyId: 'a1b2c3d4e5', overlapSeconds: 3600 } },
     success: { status: 200, description: 'The new key (and, with an overlap, when the old one stops working). With self-issued keys (KeyMode SelfIssued) this answer is the only time the value is sent, there is no overlap (the old key stops working at once), and the first rotation issues the first key', body: responses.rotationResponse, example: { id: 'f6e5d4c3b2', value: 'EXAMPLEexampleEXAMPLEexample0123456789cd', previousKeyId: 'a1b2c3d4e5', quotaCarriedOver: 0, previousKeyExpiresAt: '2026-11-30T10:15:00.000Z' } },
     headers: ['Cache-Control'],
-    errors: [409],
+    // 403 KeySuspended (the user is disabled) or a deleted user (account/domain.ts rotationFailure); 409 another key,
+    // a rotation or plan change in progress, an account not active.
+    errors: [403, 409],
   },
   {
     method: 'DELETE', path: '/me/api-key/previous', operationId: 'RetirePreviousApiKey', tag: 'Account', auth: 'token',
