@@ -251,7 +251,8 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'DELETE', path: '/me/api-key/previous', operationId: 'RetirePreviousApiKey', tag: 'Account', auth: 'token',
     summary: 'End a rotation overlap now: the previous key is disabled, detached from its plan and deleted',
     success: { status: 204, description: 'The previous key is retired' },
-    errors: [404, 503],
+    // 404 no key in its overlap; 409 the account is not active (closing or closed: account/domain.ts activeAccount).
+    errors: [404, 409, 503],
   },
   {
     method: 'GET', path: '/me/usage', operationId: 'GetUsage', tag: 'Account', auth: 'token',
