@@ -6,11 +6,13 @@
  * API Gateway keys (the defaults), and key-only with self-issued keys, whose key routes answer other shapes. The last
  * test checks the calls above reached every operation's success statuses and at least one error of each.
  */
+import { AdminDisableUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { randomUUID } from 'node:crypto';
 import { openApiDocument, type DataApiAuth } from '../../functions/openapi/document.ts';
 import { OPERATIONS } from '../../functions/openapi/operations.ts';
 import { keyModeOf, type KeyMode } from '../../local/harness/key-modes.ts';
 import {
+  invokeFunction,
   onboardCustomer,
   onboardingArn,
   PASSWORD,
@@ -226,6 +228,34 @@ describe.each(MODES)('DataApiAuth $dataApiAuth, KeyMode $keyMode: each answer is
 
     expect((await call('DELETE', '/me', { body: { confirm: 'someone@example.com' }, headers: token(c) })).status).toBe(400);
     expect((await call('DELETE', '/me', { body: { confirm: c.email }, headers: token(c) })).status).toBe(202);
+  }, 90_000);
+
+  it("a suspended account (its user disabled) and a closed one: the refusals the account routes answer then are documented", async () => {
+    const suspended = await onboardCustomer(t, 'oas-suspended');
+    await t.clients.cognito.send(new AdminDisableUserCommand({ UserPoolId: t.stack.userPoolId, Username: suspended.email }));
+    await invokeFunction(t, 'ReconcileAccountsFunction', {});
+    expect((await call('GET', '/me', { headers: token(suspended) })).body.keySuspendedAt).toEqual(expect.any(String));
+    expect((await call('GET', '/tags', { headers: data(suspended) })).status).toBe(403);
+    expect((await call('POST', '/me/api-key/rotate', { body: { keyId: suspended.keyId }, headers: token(suspended) })).body.code).toBe('KeySuspended');
+
+    const closed = await onboardCustomer(t, 'oas-closed');
+    expect((await call('DELETE', '/me', { body: { confirm: closed.email }, headers: token(closed) })).status).toBe(202);
+    const machine = t.stack.model.stateMachines.find((m) => m.logicalId === 'OffboardingStateMachine')!;
+    await waitForExecution(t, `${machine.arn.replace(':stateMachine:', ':execution:')}:offboard-${closed.userId}`, 30_000);
+    // The ID token outlives the deleted user (Cognito cannot revoke it): each account route refuses, as documented.
+    expect((await call('GET', '/me', { headers: token(closed) })).body.status).toBe('CLOSED');
+    expect((await call('GET', '/tags', { headers: data(closed) })).status).toBeGreaterThanOrEqual(400);
+    for (const [method, path, body] of [
+      ['GET', '/me/api-key', undefined],
+      ['POST', '/me/api-key/rotate', {}],
+      ['DELETE', '/me/api-key/previous', undefined],
+      ['GET', '/me/usage', undefined],
+      ['POST', '/me/plan', { plan: 'basic' }],
+    ] as const) {
+      const today = new Date().toISOString().slice(0, 10);
+      const query = path === '/me/usage' ? { from: today, to: today } : undefined;
+      expect((await call(method, path, { body, ...(query ? { query } : {}), headers: token(closed) })).status).toBeGreaterThanOrEqual(400);
+    }
   }, 90_000);
 
   it('runs on the stack it was asked for', () => {
