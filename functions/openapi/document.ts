@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import type { DataApiAuth } from '../shared/caller.ts';
 import { OPERATIONS, type Operation } from './operations.ts';
-import { errorBody, gatewayErrorBody } from './responses.ts';
+import { responseSchemas } from './responses.ts';
 
 export type { DataApiAuth };
 
@@ -52,11 +52,25 @@ export function inputJsonSchema(schema: z.ZodMiniType): JsonSchema {
   return json;
 }
 
-/** The JSON Schema of what a handler answers for `schema` (output side: after transforms). */
-export function outputJsonSchema(schema: z.ZodMiniType): JsonSchema {
-  const json = z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' }) as JsonSchema;
-  delete json.$schema;
-  return json;
+/**
+ * The document's named schemas (`components.schemas`): every answer body of ./responses.ts as JSON Schema (output side:
+ * after transforms), a body used inside another by `$ref`.
+ */
+export function responseComponents(): Record<string, JsonSchema> {
+  const { schemas } = z.toJSONSchema(responseSchemas, { io: 'output', unrepresentable: 'any', uri: (id) => `#/components/schemas/${id}` });
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, schema]) => {
+      const { $schema: _dialect, $id: _id, ...rest } = schema as JsonSchema;
+      return [id, rest];
+    }),
+  );
+}
+
+/** `{ $ref }` to the named schema of `schema` (./responses.ts responseSchemas); throws for a schema without a name. */
+function schemaRef(schema: z.ZodMiniType): JsonSchema {
+  const id = responseSchemas.get(schema)?.id;
+  if (!id) throw new Error('An answer body schema is not in responseSchemas (functions/openapi/responses.ts)');
+  return { $ref: `#/components/schemas/${id}` };
 }
 
 export const SECURITY: Record<DocumentAuth, Record<string, string[]>[]> = {
@@ -127,7 +141,7 @@ function operationObject(op: Operation, dataApiAuth: DataApiAuth | undefined): R
       ...requestIdHeaders,
       ...Object.fromEntries((op.headers ?? []).map((name) => [name, { schema: { type: 'string' } }])),
     },
-    ...(success.body ? { content: { 'application/json': { schema: outputJsonSchema(success.body), ...(example !== undefined ? { example } : {}) } } } : {}),
+    ...(success.body ? { content: { 'application/json': { schema: schemaRef(success.body), ...(example !== undefined ? { example } : {}) } } } : {}),
   });
   const responses: Record<string, unknown> = {
     [String(success.status)]: successObject(success.description, success.example),
@@ -158,6 +172,7 @@ function operationObject(op: Operation, dataApiAuth: DataApiAuth | undefined): R
 /** The OpenAPI 3.1 document of every route in OPERATIONS, for the stack's `dataApiAuth`. */
 export function openApiDocument(opts: DocumentOptions = {}): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
+  const components = responseComponents();
   for (const op of OPERATIONS) {
     (paths[op.path] ??= {})[op.method.toLowerCase()] = operationObject(op, opts.dataApiAuth);
   }
@@ -213,8 +228,9 @@ export function openApiDocument(opts: DocumentOptions = {}): Record<string, unkn
         }),
       ),
       schemas: {
-        Error: { ...outputJsonSchema(errorBody), description: 'An error the function answered: `code` names it, `details.issues` lists invalid fields' },
-        GatewayError: { ...outputJsonSchema(gatewayErrorBody), description: 'An error API Gateway answered itself (an authorizer, the key check, throttling)' },
+        ...components,
+        Error: { ...components.Error, description: 'An error the function answered: `code` names it, `details.issues` lists invalid fields' },
+        GatewayError: { ...components.GatewayError, description: 'An error API Gateway answered itself (an authorizer, the key check, throttling)' },
       },
     },
   };

@@ -73,8 +73,6 @@ const NEXT_TOKEN = 'eyJ1c2VySWQiOiIuLi4iLCJzayI6IkxJTksjLi4uIn0';
 const EMAIL = 'dev@example.com';
 const REFRESH = 'eyJjdHkiOiJKV1QiLCJlbmMiOiJBMjU2R0NNIn0.refresh-token';
 const USERNAME = '0b5f1c2e-3d4a-4b6c-8e9f-a1b2c3d4e5f6';
-const linkPage = responses.pageResponse(responses.linkResponse);
-const tagPage = responses.pageResponse(responses.tagResponse);
 
 export const OPERATIONS: readonly Operation[] = [
   // ---------------------------------------------------------------- public
@@ -157,7 +155,7 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'GET', path: '/links', operationId: 'ListLinks', tag: 'Links', auth: 'data',
     summary: 'Your saved links, newest first, a page at a time', query: listQuerySchema,
     example: { query: { limit: '10' } },
-    success: { status: 200, description: 'A page; `nextToken` when there is more', body: linkPage, example: { items: [link], nextToken: NEXT_TOKEN } },
+    success: { status: 200, description: 'A page; `nextToken` when there is more', body: responses.linkPageResponse, example: { items: [link], nextToken: NEXT_TOKEN } },
   },
   {
     method: 'GET', path: '/links/{id}', operationId: 'GetLink', tag: 'Links', auth: 'data',
@@ -182,7 +180,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'GET', path: '/tags', operationId: 'ListTags', tag: 'Tags', auth: 'data',
     summary: 'Your tags, a page at a time', query: listQuerySchema, example: { query: { limit: '25' } },
-    success: { status: 200, description: 'A page; `nextToken` when there is more', body: tagPage, example: { items: [tag] } },
+    success: { status: 200, description: 'A page; `nextToken` when there is more', body: responses.tagPageResponse, example: { items: [tag] } },
   },
   {
     method: 'GET', path: '/tags/{id}', operationId: 'GetTag', tag: 'Tags', auth: 'data',
@@ -213,7 +211,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'GET', path: '/tags/{id}/links', operationId: 'ListTagLinks', tag: 'Tags', auth: 'data',
     summary: 'The links carrying a tag', params: tagIdParams, example: { params: { id: TAG_ID } },
-    success: { status: 200, description: 'A page of links', body: linkPage, example: { items: [link] } },
+    success: { status: 200, description: 'A page of links', body: responses.linkPageResponse, example: { items: [link] } },
     errors: [404],
   },
   // ---------------------------------------------------------------- account

@@ -75,9 +75,11 @@ export const tagResponse = z.strictObject({ id: z.uuid(), name: z.string(), crea
 export const tagLinkResponse = z.strictObject({ tagId: z.uuid(), linkId: z.uuid(), createdAt: dateTime });
 
 /** A list answer (shared/pagination.ts `pageBody`): a page of items, `nextToken` when there is more. */
-export function pageResponse<T extends z.ZodMiniType>(item: T) {
+function pageResponse<T extends z.ZodMiniType>(item: T) {
   return z.strictObject({ items: z.array(item), nextToken: z.optional(z.string()) });
 }
+export const linkPageResponse = pageResponse(linkResponse);
+export const tagPageResponse = pageResponse(tagResponse);
 
 // ---------------------------------------------------------------------------------------------------- account
 
@@ -185,8 +187,10 @@ const planChangedEntry = z.strictObject({
 const statementEntry = z.strictObject({ ...statementFields, entryId: z.string(), type: z.literal('STATEMENT'), requests: z.int(), createdAt: dateTime });
 const closedEntry = z.strictObject({ entryId: z.string(), type: z.literal('ACCOUNT_CLOSED'), effectiveAt: dateTime, createdAt: dateTime });
 
+const ledgerEntry = z.discriminatedUnion('type', [planStartedEntry, planChangedEntry, statementEntry, closedEntry]);
+
 export const billingResponse = z.strictObject({
-  ledger: z.array(z.discriminatedUnion('type', [planStartedEntry, planChangedEntry, statementEntry, closedEntry])),
+  ledger: z.array(ledgerEntry),
   nextToken: z.optional(z.string()),
   statement,
 });
@@ -209,6 +213,47 @@ export const planChangeResponse = z.strictObject({
   outcome: z.optional(z.strictObject({ fromPlan: z.string(), toPlan: z.string(), effectiveAt: dateTime })),
   error: z.optional(z.strictObject({ code: z.string(), message: z.optional(z.string()) })),
 });
+
+// ---------------------------------------------------------------------------------------------------- names
+
+/**
+ * Every body schema by the name the document gives it (`#/components/schemas/<name>`, what a client generator names
+ * its types after); a schema used inside another (Plan in PlanCatalog, Link in LinkPage) is referenced, not repeated.
+ */
+export const responseSchemas = z.registry<{ id: string }>();
+for (const [id, schema] of Object.entries({
+  Error: errorBody,
+  GatewayError: gatewayErrorBody,
+  Health: healthResponse,
+  Plan: plan,
+  PlanCatalog: plansResponse,
+  SignUpResult: signUpResponse,
+  Tokens: tokensResponse,
+  Confirmed: confirmedResponse,
+  SignedOut: signedOutResponse,
+  Message: messageResponse,
+  Link: linkResponse,
+  LinkPage: linkPageResponse,
+  Tag: tagResponse,
+  TagPage: tagPageResponse,
+  TagLink: tagLinkResponse,
+  Account: accountResponse,
+  Deletion: deletionResponse,
+  ApiKey: apiKeyResponse,
+  ApiGatewayKey: apiGatewayKey,
+  SelfIssuedKey: selfIssuedKey,
+  Rotation: rotationResponse,
+  ApiGatewayRotation: apiGatewayRotation,
+  SelfIssuedRotation: selfIssuedRotation,
+  Usage: usageResponse,
+  Statement: statement,
+  LedgerEntry: ledgerEntry,
+  Billing: billingResponse,
+  PlanChangeAccepted: planChangeAcceptedResponse,
+  PlanChange: planChangeResponse,
+})) {
+  responseSchemas.add(schema, { id });
+}
 
 // ---------------------------------------------------------------------------------------------------- the handlers' types
 

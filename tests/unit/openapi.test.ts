@@ -196,6 +196,21 @@ describe('the OpenAPI document', () => {
     }
   });
 
+  it('names every answer body (components.schemas: what client generators name their types after), and uses every name', () => {
+    for (const op of OPERATIONS.filter((o) => o.success.status !== 204)) {
+      const response = paths[op.path]?.[op.method.toLowerCase()]?.responses[String(op.success.status)] as { content: Record<string, { schema: { $ref?: string } }> };
+      expect({ route: key(op.method, op.path), ref: response.content['application/json']?.schema.$ref }).toEqual({
+        route: key(op.method, op.path),
+        ref: expect.stringMatching(/^#\/components\/schemas\/[A-Z][A-Za-z]+$/),
+      });
+    }
+    const text = JSON.stringify(document);
+    const named = Object.keys((document.components as { schemas: object }).schemas);
+    const referenced = new Set([...text.matchAll(/"#\/components\/schemas\/(\w+)"/g)].map((m) => m[1]));
+    expect(named.filter((name) => !referenced.has(name))).toEqual([]);
+    expect([...referenced].filter((name) => !named.includes(name!))).toEqual([]);
+  });
+
   it('refuses a body the schema does not describe: a missing field, an undocumented one, a wrong type', async () => {
     const checker = await responseChecker(document);
     const link = { id: '3f0c9a4e-7b1d-4c2a-9e5f-1a2b3c4d5e6f', url: 'https://example.com', createdAt: '2026-11-30T09:15:00.000Z' };
