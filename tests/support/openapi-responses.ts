@@ -15,7 +15,10 @@ type OperationObject = { operationId: string; responses: Record<string, Response
 export interface ResponseChecker {
   /** The dereferenced operation `METHOD path` (template path, e.g. `/links/{id}`), or throws. */
   operation(method: string, path: string): OperationObject;
-  /** What is wrong with an answer (empty when it is as documented): its status, its body, a documented header missing. */
+  /**
+   * What is wrong with an answer (empty when it is as documented): its status, its body, its Content-Type, a documented
+   * header missing (`headers`: the answer's; without them, the status and body only).
+   */
   problems(method: string, path: string, status: number, body: string, headers?: Headers): string[];
   /** What is wrong with `value` as the JSON body of `status` (empty when it validates). */
   bodyProblems(method: string, path: string, status: number, value: unknown): string[];
@@ -57,6 +60,8 @@ export async function responseChecker(document: object): Promise<ResponseChecker
       const missing = Object.keys(response.headers ?? {}).filter((name) => headers && name !== 'Retry-After' && !headers.has(name));
       const headerProblems = missing.map((name) => `documented header ${name} is missing`);
       if (!response.content) return [...headerProblems, ...(body === '' ? [] : [`a body where none is documented: ${body.slice(0, 200)}`])];
+      const type = headers?.get('content-type');
+      if (headers && !type?.startsWith('application/json')) headerProblems.push(`Content-Type ${type ?? '(none)'} where application/json is documented`);
       let value: unknown;
       try {
         value = JSON.parse(body);
