@@ -105,6 +105,9 @@ describe.each(MODES)('DataApiAuth $dataApiAuth, KeyMode $keyMode: each answer is
     await waitForExecution(t, onboardingArn(t, signUp.body.userSub as string));
 
     expect((await call('POST', '/auth/sign-in', { body: { email } })).status).toBe(400);
+    const unconfirmed = uniqueEmail('oas-unconfirmed');
+    expect((await call('POST', '/auth/sign-up', { body: { email: unconfirmed, password: PASSWORD } })).status).toBe(201);
+    expect((await call('POST', '/auth/sign-in', { body: { email: unconfirmed, password: PASSWORD } })).body.code).toBe('UserNotConfirmed');
     expect((await call('POST', '/auth/sign-in', { body: { email, password: `${PASSWORD}-wrong` } })).status).toBe(401);
     const signIn = await call('POST', '/auth/sign-in', { body: { email, password: PASSWORD } });
     expect(signIn.status).toBe(200);
@@ -257,6 +260,18 @@ describe.each(MODES)('DataApiAuth $dataApiAuth, KeyMode $keyMode: each answer is
       expect((await call(method, path, { body, ...(query ? { query } : {}), headers: token(closed) })).status).toBeGreaterThanOrEqual(400);
     }
   }, 90_000);
+
+  it('every route behind an authorizer refuses a call without its credentials, and a data route a wrong key, as documented', async () => {
+    const c = await onboardCustomer(t, 'oas-noauth');
+    for (const op of OPERATIONS.filter((o) => o.auth !== 'none')) {
+      const request = { params: op.example?.params ?? {}, query: op.example?.query ?? {}, ...(op.example?.body !== undefined ? { body: op.example.body } : {}) };
+      expect((await call(op.method, op.path, request)).status).toBe(401);
+      if (op.auth === 'data') {
+        const wrongKey = { ...data(c), 'x-api-key': `${c.keyValue}x` };
+        expect((await call(op.method, op.path, { ...request, headers: wrongKey })).status).toBe(keyMode === 'SelfIssued' ? 401 : 403);
+      }
+    }
+  });
 
   it('runs on the stack it was asked for', () => {
     expect({ keyMode: keyModeOf(t), dataApiAuth: t.stack.model.parameters.DataApiAuth }).toEqual({ keyMode, dataApiAuth });
