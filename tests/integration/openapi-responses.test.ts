@@ -3,13 +3,16 @@
  * success and for documented errors, and each real answer must have a status the document lists for that operation,
  * a body its schema accepts (Ajv, strict objects: a field the handler adds or drops fails) and the headers it names
  * (tests/support/openapi-responses.ts). Run in both data-API modes, each with a key mode: IdTokenAndApiKey with
- * API Gateway keys (the defaults), and key-only with self-issued keys, whose key routes answer other shapes. The last
- * test checks the calls above reached every operation's success statuses and at least one error of each.
+ * API Gateway keys (the defaults), and key-only with self-issued keys, whose key routes answer other shapes. Errors come
+ * from bad input, unknown ids, missing or wrong credentials, a suspended and a closed account, and (API Gateway keys) a
+ * throttled management API (503 with Retry-After). The last test checks the calls above reached every operation's
+ * success statuses and at least one error of each.
  */
 import { AdminDisableUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { randomUUID } from 'node:crypto';
 import { openApiDocument, type DataApiAuth } from '../../functions/openapi/document.ts';
 import { OPERATIONS } from '../../functions/openapi/operations.ts';
+import { FaultInjector } from '../../local/apigateway/faults.ts';
 import { keyModeOf, type KeyMode } from '../../local/harness/key-modes.ts';
 import {
   invokeFunction,
@@ -49,11 +52,13 @@ const MODES: { dataApiAuth: DataApiAuth; keyMode: KeyMode }[] = [
 describe.each(MODES)('DataApiAuth $dataApiAuth, KeyMode $keyMode: each answer is as documented', ({ dataApiAuth, keyMode }) => {
   let t: TestStack;
   let checker: ResponseChecker;
+  /** Faults of the offline API Gateway management API (what AccountFunction calls for key values and usage). */
+  const faults = new FaultInjector();
 
   beforeAll(async () => {
     // Limits high enough for a burst of calls: a 429 here would be the throttle's, not the route's answer under test.
     const limits = Object.fromEntries(['Auth', 'Account', 'Free'].flatMap((n) => [[`${n}RateLimit`, '1000'], [`${n}BurstLimit`, '1000']]));
-    t = await startTestStack({ parameterOverrides: { ...limits, DataApiAuth: dataApiAuth, KeyMode: keyMode } });
+    t = await startTestStack({ parameterOverrides: { ...limits, DataApiAuth: dataApiAuth, KeyMode: keyMode }, faults: { apigateway: faults } });
     checker = await responseChecker(openApiDocument({ serverUrl: t.stack.apiUrl, dataApiAuth }));
   }, 90_000);
   afterAll(async () => {
@@ -272,6 +277,24 @@ describe.each(MODES)('DataApiAuth $dataApiAuth, KeyMode $keyMode: each answer is
       }
     }
   });
+
+  if (keyMode === 'ApiGateway') {
+    it('a dependency that throttles: 503 with Retry-After (header and body), as documented', async () => {
+      const c = await onboardCustomer(t, 'oas-busy');
+      // More than the SDK's attempts (maxAttempts 3): the function gives up and answers 503.
+      faults.inject('GetApiKey', 'TooManyRequestsException', 5);
+      try {
+        const busy = await call('GET', '/me/api-key', { query: { reveal: 'true' }, headers: token(c) });
+        expect({ status: busy.status, retryAfter: busy.headers.get('retry-after'), inBody: busy.body.retryAfterSeconds }).toEqual({
+          status: 503,
+          retryAfter: expect.stringMatching(/^\d+$/),
+          inBody: Number(busy.headers.get('retry-after')),
+        });
+      } finally {
+        faults.clear();
+      }
+    });
+  }
 
   it('runs on the stack it was asked for', () => {
     expect({ keyMode: keyModeOf(t), dataApiAuth: t.stack.model.parameters.DataApiAuth }).toEqual({ keyMode, dataApiAuth });
