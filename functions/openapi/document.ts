@@ -7,10 +7,10 @@ export type { DataApiAuth };
 
 /**
  * The API reference as an OpenAPI 3.1 document, generated from the route table (./operations.ts) and the very zod
- * schemas the handlers validate with (zod 4's `toJSONSchema`, input side: what a client sends), and the schemas of what
- * they answer (./responses.ts, output side; every body and error body, `additionalProperties: false`). Served by the offline
- * portal as `/openapi.json` (local/portal), written into the portal's build (portal/vite.config.mts) and beside the
- * function bundles by `npm run build`. No I/O: a pure function of its options.
+ * schemas the handlers validate with (zod 4's `toJSONSchema`, input side: what a client sends), and the schemas of
+ * what they answer (./responses.ts, output side: every body and error body, named in `components.schemas`, strict
+ * objects). Served by the offline portal as `/openapi.json` (local/portal), written into the portal's build
+ * (portal/vite.config.mts) and beside the function bundles by `npm run build`. No I/O: a pure function of its options.
  *
  * Auth as the deployed stack applies it ("Control access to a REST API with Amazon Cognito user pools as an authorizer":
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-integrate-with-cognito.html — the ID token
