@@ -276,7 +276,7 @@ describe.each(MODES)('DataApiAuth $dataApiAuth, KeyMode $keyMode: each answer is
         expect((await call(op.method, op.path, { ...request, headers: wrongKey })).status).toBe(keyMode === 'SelfIssued' ? 401 : 403);
       }
     }
-  });
+  }, 60_000);
 
   if (keyMode === 'ApiGateway') {
     it('a dependency that throttles: 503 with Retry-After (header and body), as documented', async () => {
@@ -293,7 +293,7 @@ describe.each(MODES)('DataApiAuth $dataApiAuth, KeyMode $keyMode: each answer is
       } finally {
         faults.clear();
       }
-    });
+    }, 60_000);
   }
 
   it('runs on the stack it was asked for', () => {
