@@ -1,14 +1,16 @@
 import * as z from 'zod/mini';
 import type { DataApiAuth } from '../shared/caller.ts';
 import { OPERATIONS, type Operation } from './operations.ts';
+import { responseSchemas } from './responses.ts';
 
 export type { DataApiAuth };
 
 /**
  * The API reference as an OpenAPI 3.1 document, generated from the route table (./operations.ts) and the very zod
- * schemas the handlers validate with (zod 4's `toJSONSchema`, input side: what a client sends). Served by the offline
- * portal as `/openapi.json` (local/portal), written into the portal's build (portal/vite.config.mts) and beside the
- * function bundles by `npm run build`. No I/O: a pure function of its options.
+ * schemas the handlers validate with (zod 4's `toJSONSchema`, input side: what a client sends), and the schemas of
+ * what they answer (./responses.ts, output side: every body and error body, named in `components.schemas`, strict
+ * objects). Served by the offline portal as `/openapi.json` (local/portal), written into the portal's build
+ * (portal/vite.config.mts) and beside the function bundles by `npm run build`. No I/O: a pure function of its options.
  *
  * Auth as the deployed stack applies it ("Control access to a REST API with Amazon Cognito user pools as an authorizer":
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-integrate-with-cognito.html — the ID token
@@ -50,6 +52,27 @@ export function inputJsonSchema(schema: z.ZodMiniType): JsonSchema {
   return json;
 }
 
+/**
+ * The document's named schemas (`components.schemas`): every answer body of ./responses.ts as JSON Schema (output side:
+ * after transforms), a body used inside another by `$ref`.
+ */
+export function responseComponents(): Record<string, JsonSchema> {
+  const { schemas } = z.toJSONSchema(responseSchemas, { io: 'output', unrepresentable: 'any', uri: (id) => `#/components/schemas/${id}` });
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, schema]) => {
+      const { $schema: _dialect, $id: _id, ...rest } = schema as JsonSchema;
+      return [id, rest];
+    }),
+  );
+}
+
+/** `{ $ref }` to the named schema of `schema` (./responses.ts responseSchemas); throws for a schema without a name. */
+function schemaRef(schema: z.ZodMiniType): JsonSchema {
+  const id = responseSchemas.get(schema)?.id;
+  if (!id) throw new Error('An answer body schema is not in responseSchemas (functions/openapi/responses.ts)');
+  return { $ref: `#/components/schemas/${id}` };
+}
+
 export const SECURITY: Record<DocumentAuth, Record<string, string[]>[]> = {
   none: [],
   token: [{ CognitoIdToken: [] }],
@@ -75,6 +98,9 @@ const STATUS_TEXT: Record<number, string> = {
   429: `Rate limit (\`Too Many Requests\`) or quota (\`Limit Exceeded\`) reached: retry later. ${RATE_LIMIT_HEADERS}`,
   503: 'A dependency is busy: retry after `Retry-After` seconds',
 };
+
+/** Error statuses API Gateway answers itself as well as the functions (`{"message": …}` alone: GatewayError). */
+const GATEWAY_STATUSES = new Set([401, 403, 429]);
 
 /** The error statuses a route can answer in a mode: its own plus those of its auth and its inputs. */
 export function errorStatuses(op: Operation, dataApiAuth?: DataApiAuth): number[] {
@@ -108,15 +134,18 @@ const requestIdHeaders = {
 
 function operationObject(op: Operation, dataApiAuth: DataApiAuth | undefined): Record<string, unknown> {
   const auth = authOf(op, dataApiAuth);
-  const responses: Record<string, unknown> = {
-    [String(op.success.status)]: {
-      description: op.success.description,
-      headers: {
-        ...requestIdHeaders,
-        ...Object.fromEntries((op.headers ?? []).map((name) => [name, { schema: { type: 'string' } }])),
-      },
-      ...(op.success.example !== undefined ? { content: { 'application/json': { schema: {}, example: op.success.example } } } : {}),
+  const { success } = op;
+  const successObject = (description: string, example: unknown): Record<string, unknown> => ({
+    description,
+    headers: {
+      ...requestIdHeaders,
+      ...Object.fromEntries((op.headers ?? []).map((name) => [name, { schema: { type: 'string' } }])),
     },
+    ...(success.body ? { content: { 'application/json': { schema: schemaRef(success.body), ...(example !== undefined ? { example } : {}) } } } : {}),
+  });
+  const responses: Record<string, unknown> = {
+    [String(success.status)]: successObject(success.description, success.example),
+    ...Object.fromEntries((success.also ?? []).map((also) => [String(also.status), successObject(also.description, undefined)])),
   };
   for (const status of errorStatuses(op, dataApiAuth)) responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
   return {
@@ -143,6 +172,7 @@ function operationObject(op: Operation, dataApiAuth: DataApiAuth | undefined): R
 /** The OpenAPI 3.1 document of every route in OPERATIONS, for the stack's `dataApiAuth`. */
 export function openApiDocument(opts: DocumentOptions = {}): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
+  const components = responseComponents();
   for (const op of OPERATIONS) {
     (paths[op.path] ??= {})[op.method.toLowerCase()] = operationObject(op, opts.dataApiAuth);
   }
@@ -183,31 +213,24 @@ export function openApiDocument(opts: DocumentOptions = {}): Record<string, unkn
       },
       responses: Object.fromEntries(
         Object.entries(STATUS_TEXT).map(([status, description]) => {
-          // 401 comes from the function on the data API (our Error body) and from API Gateway (/me…, a data route without a
-          // key): Error covers both.
-          const gateway = status === '403' || status === '429';
+          // 401, 403 and 429 come from API Gateway (its authorizers, the key check, throttling: GatewayError) and from
+          // the functions (the data API's token and key checks, the auth routes' Cognito answers: Error).
+          const error = { $ref: '#/components/schemas/Error' };
+          const schema = GATEWAY_STATUSES.has(Number(status)) ? { anyOf: [error, { $ref: '#/components/schemas/GatewayError' }] } : error;
           return [
             `Error${status}`,
             {
               description,
               headers: { ...requestIdHeaders, ...(status === '503' ? { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } : {}) },
-              content: { 'application/json': { schema: { $ref: gateway ? '#/components/schemas/GatewayError' : '#/components/schemas/Error' } } },
+              content: { 'application/json': { schema } },
             },
           ];
         }),
       ),
       schemas: {
-        Error: {
-          type: 'object',
-          required: ['message'],
-          properties: {
-            message: { type: 'string' },
-            code: { type: 'string' },
-            details: { type: 'object' },
-            requestId: { type: 'string' },
-          },
-        },
-        GatewayError: { type: 'object', required: ['message'], properties: { message: { type: 'string' } } },
+        ...components,
+        Error: { ...components.Error, description: 'An error the function answered: `code` names it, `details.issues` lists invalid fields' },
+        GatewayError: { ...components.GatewayError, description: 'An error API Gateway answered itself (an authorizer, the key check, throttling)' },
       },
     },
   };

@@ -9,7 +9,8 @@ import { requireEnv } from './env.ts';
 export const QUOTA_PERIODS = ['DAY', 'WEEK', 'MONTH'] as const;
 export type QuotaPeriod = (typeof QUOTA_PERIODS)[number];
 
-const planSchema = z.object({
+/** One plan of the catalogue as PLAN_CATALOG gives it (the API answers it with `currency`: functions/openapi/responses.ts). */
+export const planSchema = z.object({
   name: z.string().check(z.minLength(1)),
   monthlyPrice: z.number().check(z.nonnegative()),
   rateLimit: z.number().check(z.positive()),

@@ -1,7 +1,9 @@
 /**
  * The API reference cannot drift: the OpenAPI document validates (swagger-parser), its operations are exactly the
- * template's Api events (method, path, auth) and exactly the handlers' route tables, and every request field it
- * documents is one the handler's zod schema accepts (and no other: the schemas are strict).
+ * template's Api events (method, path, auth) and exactly the handlers' route tables, every request field it
+ * documents is one the handler's zod schema accepts (and no other: the schemas are strict), every response example
+ * passes its own response schema, and the functions' error bodies pass the Error schema. (The handlers' real answers
+ * are checked against the response schemas on the offline stack: tests/integration/openapi-responses.test.ts.)
  */
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { createServer } from 'node:http';
@@ -15,6 +17,9 @@ import { errorStatuses, inputJsonSchema, openApiDocument, RATE_LIMIT_HEADERS } f
 import { OPERATIONS, type RouteAuth } from '../../functions/openapi/operations.ts';
 import { routes as publicRoutes } from '../../functions/public/handler.ts';
 import { routes as tagsRoutes } from '../../functions/tags/handler.ts';
+import { BadRequestError, ServiceUnavailableError } from '../../functions/shared/errors.ts';
+import { errorResponse } from '../../functions/shared/http.ts';
+import { responseChecker } from '../support/openapi-responses.ts';
 import { planCatalog } from '../../functions/shared/plans.ts';
 import { loadStackModel } from '../../local/model.ts';
 import { createPortalListener } from '../../local/portal/index.ts';
@@ -111,10 +116,12 @@ describe('the OpenAPI document', () => {
       const modePaths = openApiDocument({ dataApiAuth: mode }).paths as Record<string, PathItem>;
       for (const route of templateRoutes) {
         const responses = Object.keys(modePaths[route.path]?.[route.method.toLowerCase()]?.responses ?? {});
+        // A public route answers 401 only when its function does (the auth routes' NotAuthorized): its own errors say so.
+        const own401 = OPERATIONS.find((o) => key(o.method, o.path) === key(route.method, route.path))?.errors?.includes(401) ?? false;
         expect({ route: key(route.method, route.path), mode, has401: responses.includes('401') }).toEqual({
           route: key(route.method, route.path),
           mode,
-          has401: route.authorizer !== 'none',
+          has401: route.authorizer !== 'none' || own401,
         });
       }
     }
@@ -170,6 +177,60 @@ describe('the OpenAPI document', () => {
     expect(errorStatuses(OPERATIONS.find((o) => o.operationId === 'GetMe')!, 'ApiKey')).toEqual([401, 404, 429, 503]);
     const health = OPERATIONS.find((o) => o.operationId === 'Health')!;
     expect(errorStatuses(health)).toEqual([429, 503]);
+    expect(errorStatuses(OPERATIONS.find((o) => o.operationId === 'SignIn')!)).toEqual([400, 401, 403, 429, 503]);
     expect(Object.keys(paths['/links/{id}']!.get!.responses).sort()).toEqual(['200', '400', '401', '403', '404', '429', '503']);
+  });
+
+  it('gives every success answer with a body a response schema, and its example passes it (Ajv, JSON Schema 2020-12)', async () => {
+    const checker = await responseChecker(document);
+    for (const op of OPERATIONS) {
+      const route = key(op.method, op.path);
+      const content = paths[op.path]?.[op.method.toLowerCase()]?.responses[String(op.success.status)] as { content?: Record<string, { schema?: object; example?: unknown }> } | undefined;
+      const json = content?.content?.['application/json'];
+      if (op.success.status === 204) {
+        expect({ route, content: content?.content }).toEqual({ route, content: undefined });
+        continue;
+      }
+      expect({ route, schema: json?.schema !== undefined, example: json?.example !== undefined }).toEqual({ route, schema: true, example: true });
+      expect({ route, problems: checker.bodyProblems(op.method, op.path, op.success.status, json?.example) }).toEqual({ route, problems: [] });
+    }
+  });
+
+  it('names every answer body (components.schemas: what client generators name their types after), and uses every name', () => {
+    for (const op of OPERATIONS.filter((o) => o.success.status !== 204)) {
+      const response = paths[op.path]?.[op.method.toLowerCase()]?.responses[String(op.success.status)] as { content: Record<string, { schema: { $ref?: string } }> };
+      expect({ route: key(op.method, op.path), ref: response.content['application/json']?.schema.$ref }).toEqual({
+        route: key(op.method, op.path),
+        ref: expect.stringMatching(/^#\/components\/schemas\/[A-Z][A-Za-z]+$/),
+      });
+    }
+    const text = JSON.stringify(document);
+    const named = Object.keys((document.components as { schemas: object }).schemas);
+    const referenced = new Set([...text.matchAll(/"#\/components\/schemas\/(\w+)"/g)].map((m) => m[1]));
+    expect(named.filter((name) => !referenced.has(name))).toEqual([]);
+    expect([...referenced].filter((name) => !named.includes(name!))).toEqual([]);
+  });
+
+  it('refuses a body the schema does not describe: a missing field, an undocumented one, a wrong type', async () => {
+    const checker = await responseChecker(document);
+    const link = { id: '3f0c9a4e-7b1d-4c2a-9e5f-1a2b3c4d5e6f', url: 'https://example.com', createdAt: '2026-11-30T09:15:00.000Z' };
+    expect(checker.bodyProblems('GET', '/links/{id}', 200, link)).toEqual([]);
+    expect(checker.bodyProblems('GET', '/links/{id}', 200, { ...link, createdAt: undefined })).toEqual([expect.stringMatching(/must have required property 'createdAt'/)]);
+    expect(checker.bodyProblems('GET', '/links/{id}', 200, { ...link, owner: 'someone' })).toEqual([expect.stringMatching(/must NOT have additional properties.*owner/)]);
+    expect(checker.bodyProblems('GET', '/links/{id}', 200, { ...link, createdAt: 'yesterday' })).not.toEqual([]);
+    expect(checker.problems('GET', '/links/{id}', 418, '{}')).toEqual([expect.stringMatching(/418 is not among the documented answers/)]);
+    expect(checker.problems('DELETE', '/links/{id}', 204, '{"deleted":true}')).toEqual([expect.stringMatching(/a body where none is documented/)]);
+  });
+
+  it("documents the functions' error bodies (shared/http.ts errorResponse) and API Gateway's own as each error status's schema", async () => {
+    const checker = await responseChecker(document);
+    const bodyOf = (error: unknown): unknown => JSON.parse(errorResponse(error, 'req-1').body);
+    const invalid = bodyOf(new BadRequestError('Invalid body: url: Must be an http or https URL', { issues: [{ field: 'url', message: 'Must be an http or https URL' }] }));
+    expect(checker.bodyProblems('POST', '/links', 400, invalid)).toEqual([]);
+    expect(checker.bodyProblems('POST', '/links', 503, bodyOf(new ServiceUnavailableError('Busy', 2)))).toEqual([]);
+    // 401, 403 and 429 are also API Gateway's ({"message": …} alone); 400 and 404 only ever the functions'.
+    expect(checker.bodyProblems('GET', '/links/{id}', 403, { message: 'Forbidden' })).toEqual([]);
+    expect(checker.bodyProblems('GET', '/me', 401, { message: 'Unauthorized' })).toEqual([]);
+    expect(checker.bodyProblems('GET', '/links/{id}', 404, { message: 'Not found' })).not.toEqual([]);
   });
 });
