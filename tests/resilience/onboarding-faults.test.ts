@@ -5,7 +5,7 @@
  * why; then the documented re-drives (a new execution for the same user, or the next sign-in) finish the job.
  */
 import { SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -79,6 +79,12 @@ async function expectCompensated(userId: string, email: string, error: string, m
   expect(made).toEqual(madeKeyId === null ? [] : [madeKeyId]);
   expect(await keysNamed(t, userId)).toEqual([]);
   expect(await Promise.all(made.map((keyId) => plansHolding(t, keyId)))).toEqual(made.map(() => []));
+  // The deleted key's KeyOwners record (find-or-create wrote it) is a tombstone: the key-only lookup refuses it.
+  const ownersTable = t.stack.model.tables.find((x) => x.logicalId === 'KeyOwnersTable')!.name;
+  for (const keyId of made) {
+    const { Item } = await t.clients.dynamodb.send(new GetItemCommand({ TableName: ownersTable, Key: { apiKeyId: { S: keyId } }, ConsistentRead: true }));
+    expect({ userId: Item?.userId?.S, retired: Item?.retiredAt?.S !== undefined }).toEqual({ userId, retired: true });
+  }
   expect(await apiIdOf(t, email)).toBeUndefined();
   expect(await ledgerOf(t, userId)).toEqual([]);
   const account = await accountOf(t, userId);
@@ -310,7 +316,7 @@ describe('a later onboarding step failing for good', () => {
       error: 'ApiGateway.BadRequestException',
       times: 1,
       done: ['CreateApiKey'],
-      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
+      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'RetireKeyOwner', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
     },
     {
       state: 'SetApiIdAttribute',
@@ -318,7 +324,7 @@ describe('a later onboarding step failing for good', () => {
       error: 'CognitoIdentityProvider.UserNotFoundException',
       times: 1,
       done: ['CreateApiKey', 'AttachToFreePlan'],
-      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
+      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'RetireKeyOwner', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
     },
     {
       state: 'RecordPlanStarted',
@@ -326,7 +332,7 @@ describe('a later onboarding step failing for good', () => {
       error: 'DynamoDB.ResourceNotFoundException',
       times: 1,
       done: ['CreateApiKey', 'AttachToFreePlan', 'SetApiIdAttribute'],
-      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
+      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'RetireKeyOwner', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
     },
     {
       // Retryable, but more often than MaxAttempts allows; the billing entry is written by then and must go too.
@@ -335,7 +341,7 @@ describe('a later onboarding step failing for good', () => {
       error: 'DynamoDB.ProvisionedThroughputExceededException',
       times: 7,
       done: ['CreateApiKey', 'AttachToFreePlan', 'SetApiIdAttribute', 'RecordPlanStarted'],
-      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'ClearApiIdAttribute', 'BillingRecorded', 'RemovePlanStarted', 'RecordFailure'],
+      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'RetireKeyOwner', 'ClearApiIdAttribute', 'BillingRecorded', 'RemovePlanStarted', 'RecordFailure'],
     },
   ];
 
