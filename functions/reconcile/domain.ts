@@ -120,7 +120,10 @@ function ownedKeys(account: Account, now: Date): OwnedKey[] {
   if (account.status !== 'ACTIVE' || !account.apiKeyId || isSelfIssuedKeyId(account.apiKeyId)) return [];
   const keys: OwnedKey[] = [{ apiKeyId: account.apiKeyId }];
   const previous = account.previousKey;
-  if (previous !== undefined && inOverlap(account, previous.id, now)) keys.push({ apiKeyId: previous.id, notAfter: previous.expiresAt });
+  // notAfter as endAt writes it (toISOString, with milliseconds): the records' conditions compare it as a string.
+  if (previous !== undefined && inOverlap(account, previous.id, now)) {
+    keys.push({ apiKeyId: previous.id, notAfter: new Date(previous.expiresAt).toISOString() });
+  }
   return keys;
 }
 

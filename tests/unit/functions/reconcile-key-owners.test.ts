@@ -74,7 +74,8 @@ function fakes(pages: Account[][], users: Record<string, boolean>, stored: KeyOw
 describe('reconcile: KeyOwners records (KeyMode ApiGateway)', () => {
   it('records, with one batch read per page, every ACTIVE account key that has none, and a rotated-away key until its overlap ends', async () => {
     const pages = [
-      [account('a'), rotated('b', OVERLAP_END), account('c', { status: 'ONBOARDING', apiKeyId: undefined })],
+      // previousKey.expiresAt as a rotation writes it (whole seconds, no milliseconds); the record takes endAt's form.
+      [account('a'), rotated('b', OVERLAP_END.replace('.000Z', 'Z')), account('c', { status: 'ONBOARDING', apiKeyId: undefined })],
       [rotated('d', '2026-11-30T11:00:00.000Z'), account('e', { status: 'CLOSING' })],
     ];
     const { deps, table, actions, reads } = fakes(pages, { a: true, b: true, c: true, d: true, e: true });
