@@ -310,7 +310,7 @@ describe('a later onboarding step failing for good', () => {
       error: 'ApiGateway.BadRequestException',
       times: 1,
       done: ['CreateApiKey'],
-      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
+      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'RetireKeyOwner', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
     },
     {
       state: 'SetApiIdAttribute',
@@ -318,7 +318,7 @@ describe('a later onboarding step failing for good', () => {
       error: 'CognitoIdentityProvider.UserNotFoundException',
       times: 1,
       done: ['CreateApiKey', 'AttachToFreePlan'],
-      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
+      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'RetireKeyOwner', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
     },
     {
       state: 'RecordPlanStarted',
@@ -326,7 +326,7 @@ describe('a later onboarding step failing for good', () => {
       error: 'DynamoDB.ResourceNotFoundException',
       times: 1,
       done: ['CreateApiKey', 'AttachToFreePlan', 'SetApiIdAttribute'],
-      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
+      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'RetireKeyOwner', 'ClearApiIdAttribute', 'BillingRecorded', 'RecordFailure'],
     },
     {
       // Retryable, but more often than MaxAttempts allows; the billing entry is written by then and must go too.
@@ -335,7 +335,7 @@ describe('a later onboarding step failing for good', () => {
       error: 'DynamoDB.ProvisionedThroughputExceededException',
       times: 7,
       done: ['CreateApiKey', 'AttachToFreePlan', 'SetApiIdAttribute', 'RecordPlanStarted'],
-      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'ClearApiIdAttribute', 'BillingRecorded', 'RemovePlanStarted', 'RecordFailure'],
+      undo: ['Compensate', 'DetachKey', 'DeleteKey', 'RetireKeyOwner', 'ClearApiIdAttribute', 'BillingRecorded', 'RemovePlanStarted', 'RecordFailure'],
     },
   ];
 
