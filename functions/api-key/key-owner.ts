@@ -31,26 +31,24 @@ export interface RetiredOwner {
   Retired: boolean;
 }
 
-export async function recordOwner(userId: string, keyId: string, now = new Date()): Promise<void> {
-  let recorded: boolean;
+/** One KeyOwners write; a DynamoDB failure is KEY_OWNER_NOT_RECORDED (the workflows retry it). */
+async function write(send: (records: DynamoKeyOwnerRecords) => Promise<boolean>): Promise<boolean> {
   try {
-    recorded = await keyOwners().record(keyId, userId, now);
+    return await send(keyOwners());
   } catch (error: unknown) {
     throw new TaskError(KEY_OWNER_NOT_RECORDED, `KeyOwners: ${errorName(error)}`);
   }
-  if (!recorded) {
+}
+
+export async function recordOwner(userId: string, keyId: string, now = new Date()): Promise<void> {
+  if (!(await write((records) => records.record(keyId, userId, now)))) {
     logger.error('The key is recorded as another user\'s', { keyId });
     throw new TaskError(KEY_OWNER_NOT_RECORDED, 'The key is recorded as another user\'s');
   }
 }
 
 export async function retireOwner(userId: string, keyId: string, now = new Date()): Promise<RetiredOwner> {
-  let retired: boolean;
-  try {
-    retired = await keyOwners().retire(keyId, userId, now);
-  } catch (error: unknown) {
-    throw new TaskError(KEY_OWNER_NOT_RECORDED, `KeyOwners: ${errorName(error)}`);
-  }
+  const retired = await write((records) => records.retire(keyId, userId, now));
   if (retired) logger.info('Key owner record retired', { keyId });
   else logger.warn('Key owner record names another user: left alone', { keyId });
   return { Retired: retired };
