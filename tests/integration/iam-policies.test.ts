@@ -49,7 +49,7 @@ async function ok(c: Customer, method: string, path: string, body?: unknown, wit
   if (r.status >= 300) throw new Error(`${method} ${path} answered ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
 }
-const keyOwnersTable = (): string => t.stack.model.tables.find((x) => x.logicalId === 'KeyOwnersTable')!.name;
+const keyOwnersTable = (): string => tableName(t, 'KeyOwnersTable');
 const machineArn = (logicalId: string): string => t.stack.model.stateMachines.find((m) => m.logicalId === logicalId)!.arn;
 async function settled(logicalId: string): Promise<void> {
   for (let i = 0; i < 300; i++) {

@@ -14,6 +14,7 @@ import { ApiGatewayKeyService } from '../../functions/account/adapters.ts';
 import { rotateApiKey } from '../../functions/account/domain.ts';
 import { accountDeps } from '../../local/harness/account-deps.ts';
 import { onboardCustomer, startTestStack, type Customer, type TestStack } from '../../local/harness/stack.ts';
+import { tableName } from '../support/billing-close.ts';
 
 let t: TestStack;
 beforeAll(async () => {
@@ -23,18 +24,12 @@ afterAll(async () => {
   await t?.close();
 });
 
-const tableOf = (logicalId: string): string => {
-  const table = t.stack.model.tables.find((x) => x.logicalId === logicalId);
-  if (!table) throw new Error(`no ${logicalId} in the template`);
-  return table.name;
-};
-
 /**
  * `GET /links` with the key alone, and the owner lookups LinksFunction made for it: `<operation> <table>[/index/…]`
  * of each DynamoDB call on the KeyOwners or Accounts table.
  */
 async function links(keyValue: string): Promise<{ status: number; lookups: string[] }> {
-  const owners = [tableOf('KeyOwnersTable'), tableOf('AccountsTable')];
+  const owners = [tableName(t, 'KeyOwnersTable'), tableName(t, 'AccountsTable')];
   const lookups: string[] = [];
   const stop = t.stack.iam.onDecision((r) => {
     if (r.principal !== 'LinksFunction' || r.service !== 'dynamodb') return;
@@ -63,7 +58,7 @@ async function rotate(c: Customer, overlapSeconds: number): Promise<{ value: str
 it("costs one GetItem of the key's record for a current key, and none for a repeat caller", async () => {
   const c = await onboardCustomer(t, 'reads-current');
   const first = await links(c.keyValue);
-  expect(first).toEqual({ status: 200, lookups: [`GetItem ${tableOf('KeyOwnersTable')}`] });
+  expect(first).toEqual({ status: 200, lookups: [`GetItem ${tableName(t, 'KeyOwnersTable')}`] });
   const again = await links(c.keyValue);
   expect(again.status).toBe(200);
   // The offline Lambda reuses a warm environment for a sequential call: its cache answers.
@@ -74,9 +69,9 @@ it('costs one GetItem for a key in its rotation overlap too (the Accounts table 
   const c = await onboardCustomer(t, 'reads-overlap');
   const rotated = await rotate(c, 600);
   const old = await links(c.keyValue); // never called before: nothing cached
-  expect(old).toEqual({ status: 200, lookups: [`GetItem ${tableOf('KeyOwnersTable')}`] });
+  expect(old).toEqual({ status: 200, lookups: [`GetItem ${tableName(t, 'KeyOwnersTable')}`] });
   const current = await links(rotated.value);
-  expect(current).toEqual({ status: 200, lookups: [`GetItem ${tableOf('KeyOwnersTable')}`] });
+  expect(current).toEqual({ status: 200, lookups: [`GetItem ${tableName(t, 'KeyOwnersTable')}`] });
 }, 60_000);
 
 it('a key rotated away without an overlap is refused by API Gateway at once (403): no function runs, no read', async () => {
@@ -88,11 +83,11 @@ it('a key rotated away without an overlap is refused by API Gateway at once (403
 
 it('finds the owner of a key that has no record (a stack from before the KeyOwners table) through the indexes', async () => {
   const c = await onboardCustomer(t, 'reads-legacy');
-  await t.clients.dynamodb.send(new DeleteItemCommand({ TableName: tableOf('KeyOwnersTable'), Key: { apiKeyId: { S: c.keyId } } }));
+  await t.clients.dynamodb.send(new DeleteItemCommand({ TableName: tableName(t, 'KeyOwnersTable'), Key: { apiKeyId: { S: c.keyId } } }));
   const legacy = await links(c.keyValue);
   expect(legacy).toEqual({
     status: 200,
-    lookups: [`GetItem ${tableOf('KeyOwnersTable')}`, `Query ${tableOf('AccountsTable')}/index/ApiKeyIndex`],
+    lookups: [`GetItem ${tableName(t, 'KeyOwnersTable')}`, `Query ${tableName(t, 'AccountsTable')}/index/ApiKeyIndex`],
   });
 }, 60_000);
 

@@ -15,6 +15,7 @@ import { DynamoKeyOwnerRecords, RecordedKeyOwners, RETIRED_RECORD_DAYS } from '.
 import { executionHistory } from '../../local/harness/clients.ts';
 import { invokeFunction, onboardCustomer, onboardingArn, signUpAndConfirm, startTestStack, uniqueEmail, waitForExecution, type Customer, type TestStack } from '../../local/harness/stack.ts';
 import { TaskFaultInjector } from '../../local/stepfunctions/index.ts';
+import { tableName } from '../support/billing-close.ts';
 
 let t: TestStack;
 let keyOwnersTable: string;
@@ -25,10 +26,8 @@ const taskFaults = new TaskFaultInjector();
 
 beforeAll(async () => {
   t = await startTestStack({ parameterOverrides: { DataApiAuth: 'ApiKey' }, faults: { stepFunctions: taskFaults } });
-  const table = t.stack.model.tables.find((x) => x.logicalId === 'KeyOwnersTable');
-  if (!table) throw new Error('no KeyOwnersTable in the template');
-  keyOwnersTable = table.name;
-  records = new DynamoKeyOwnerRecords(table.name, DynamoDBDocumentClient.from(t.clients.dynamodb));
+  keyOwnersTable = tableName(t, 'KeyOwnersTable');
+  records = new DynamoKeyOwnerRecords(keyOwnersTable, DynamoDBDocumentClient.from(t.clients.dynamodb));
   fromRecord = new RecordedKeyOwners(records);
 }, 90_000);
 afterEach(() => {

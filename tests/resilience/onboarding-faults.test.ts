@@ -80,7 +80,7 @@ async function expectCompensated(userId: string, email: string, error: string, m
   expect(await keysNamed(t, userId)).toEqual([]);
   expect(await Promise.all(made.map((keyId) => plansHolding(t, keyId)))).toEqual(made.map(() => []));
   // The deleted key's KeyOwners record (find-or-create wrote it) is a tombstone: the key-only lookup refuses it.
-  const ownersTable = t.stack.model.tables.find((x) => x.logicalId === 'KeyOwnersTable')!.name;
+  const ownersTable = tableName(t, 'KeyOwnersTable');
   for (const keyId of made) {
     const { Item } = await t.clients.dynamodb.send(new GetItemCommand({ TableName: ownersTable, Key: { apiKeyId: { S: keyId } }, ConsistentRead: true }));
     expect({ userId: Item?.userId?.S, retired: Item?.retiredAt?.S !== undefined }).toEqual({ userId, retired: true });

@@ -21,7 +21,8 @@ export interface SeedAccount {
   closedAt?: string;
 }
 
-export function tableName(t: TestStack, logicalId: 'AccountsTable' | 'BillingTable'): string {
+/** The physical name of the template's table `logicalId` on the stack; throws when the template has no such table. */
+export function tableName(t: TestStack, logicalId: string): string {
   const table = t.stack.model.tables.find((x) => x.logicalId === logicalId);
   if (!table) throw new Error(`no ${logicalId} in the template`);
   return table.name;
